@@ -1,0 +1,122 @@
+//! Stage 2, aggregation: drained in-kernel counts are summed per (process, comm, user stack,
+//! kernel stack) across drains, then turned into a [`Profile`] with symbolized frames.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::output::{MISSING_KERNEL_STACK, MISSING_USER_STACK};
+use crate::profile::{Frame, Metadata, Profile, ProfileBuilder};
+use crate::sample::{RawCount, StackRef};
+use crate::symbolize::{Frames, Symbolizer};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Key {
+    tgid: u32,
+    comm: String,
+    user: StackRef,
+    kernel: StackRef,
+}
+
+/// Sums drained counts over a recording.
+#[derive(Debug, Default)]
+pub struct Aggregator {
+    counts: HashMap<Key, u64>,
+    total: u64,
+    tgids: HashSet<u32>,
+}
+
+impl Aggregator {
+    /// Adds one drain's counts.
+    pub fn add(&mut self, drained: Vec<RawCount>) {
+        for rc in drained {
+            self.total = self.total.saturating_add(rc.count);
+            self.tgids.insert(rc.tgid);
+            let key = Key { tgid: rc.tgid, comm: rc.comm, user: rc.user, kernel: rc.kernel };
+            let c = self.counts.entry(key).or_default();
+            *c = c.saturating_add(rc.count);
+        }
+    }
+
+    /// Samples counted so far.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Distinct processes seen so far (the idle task included).
+    pub fn processes(&self) -> usize {
+        self.tgids.len()
+    }
+
+    /// Symbolizes every stack and builds the profile: user frames (outermost first) then kernel
+    /// frames; lost stacks become placeholder frames so their samples stay counted.
+    pub fn build(&self, symbolizer: &mut Symbolizer, meta: Metadata) -> Profile {
+        // Unique addresses, symbolized in one batch per process (and one for the kernel).
+        let mut kernel_addrs: HashSet<u64> = HashSet::new();
+        let mut user_addrs: HashMap<u32, HashSet<u64>> = HashMap::new();
+        for key in self.counts.keys() {
+            if let StackRef::Frames(ips) = &key.kernel {
+                kernel_addrs.extend(ips.iter().enumerate().map(|(i, &a)| lookup_addr(i, a)));
+            }
+            if let StackRef::Frames(ips) = &key.user {
+                user_addrs.entry(key.tgid).or_default().extend(ips.iter().enumerate().map(|(i, &a)| lookup_addr(i, a)));
+            }
+        }
+        let kernel_addrs: Vec<u64> = kernel_addrs.into_iter().collect();
+        let kernel_frames: HashMap<u64, Frames> =
+            kernel_addrs.iter().copied().zip(symbolizer.kernel(&kernel_addrs)).collect();
+        let mut user_frames: HashMap<(u32, u64), Frames> = HashMap::new();
+        let mut tgids: Vec<u32> = user_addrs.keys().copied().collect();
+        tgids.sort_unstable();
+        for tgid in tgids {
+            let addrs: Vec<u64> = user_addrs[&tgid].iter().copied().collect();
+            for (addr, frames) in addrs.iter().zip(symbolizer.user(tgid, &addrs)) {
+                user_frames.insert((tgid, *addr), frames);
+            }
+        }
+
+        let mut builder = ProfileBuilder::new(meta);
+        // Deterministic frame/stack numbering: visit keys in a stable order.
+        let mut keys: Vec<(&Key, &u64)> = self.counts.iter().collect();
+        keys.sort_by(|a, b| (a.0.tgid, &a.0.comm).cmp(&(b.0.tgid, &b.0.comm)).then(b.1.cmp(a.1)));
+        for (key, &count) in keys {
+            let mut stack = Vec::new();
+            push_stack(&mut builder, &mut stack, &key.user, MISSING_USER_STACK, |a| user_frames.get(&(key.tgid, a)));
+            push_stack(&mut builder, &mut stack, &key.kernel, MISSING_KERNEL_STACK, |a| kernel_frames.get(&a));
+            let id = builder.stack(stack);
+            builder.add(id, key.tgid, &key.comm, count);
+        }
+        builder.finish()
+    }
+}
+
+/// The address to symbolize for the `i`-th frame (innermost first): return addresses point after
+/// the call, so every frame but the interrupted one is looked up one byte earlier, inside the
+/// call instruction (right function, right inline chain, right line).
+fn lookup_addr(i: usize, addr: u64) -> u64 {
+    if i == 0 {
+        addr
+    } else {
+        addr.saturating_sub(1)
+    }
+}
+
+fn push_stack<'a>(
+    builder: &mut ProfileBuilder,
+    stack: &mut Vec<u32>,
+    sref: &StackRef,
+    missing: &str,
+    frames_of: impl Fn(u64) -> Option<&'a Frames>,
+) {
+    match sref {
+        StackRef::Empty => {}
+        StackRef::Missing(_) => stack.push(builder.frame(Frame::placeholder(missing))),
+        StackRef::Frames(ips) => {
+            for (i, &addr) in ips.iter().enumerate().rev() {
+                if let Some(frames) = frames_of(lookup_addr(i, addr)) {
+                    for f in frames.iter() {
+                        stack.push(builder.frame(f.clone()));
+                    }
+                }
+            }
+        }
+    }
+}

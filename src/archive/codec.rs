@@ -1,0 +1,435 @@
+//! The uncompressed archive body: a sequence of tagged, length-prefixed sections (`META`, `FRMS`,
+//! `STKS`, `SMPL`) encoded from and decoded into a [`Profile`]. Decoding checks every length and
+//! count against the bytes left before allocating, validates UTF-8 and indices, and never panics.
+//!
+//! The byte layout is documented in `docs/archive-format.md`.
+
+use super::error::ArchiveError;
+use crate::profile::{Frame, FrameKind, LossReason, Metadata, Profile, Sample};
+
+/// Section holding [`Metadata`].
+pub(crate) const TAG_META: [u8; 4] = *b"META";
+/// Section holding the frame table.
+pub(crate) const TAG_FRAMES: [u8; 4] = *b"FRMS";
+/// Section holding the stacks.
+pub(crate) const TAG_STACKS: [u8; 4] = *b"STKS";
+/// Section holding the samples.
+pub(crate) const TAG_SAMPLES: [u8; 4] = *b"SMPL";
+
+/// The known sections, in the order they must appear.
+const KNOWN: [[u8; 4]; 4] = [TAG_META, TAG_FRAMES, TAG_STACKS, TAG_SAMPLES];
+
+/// Bytes of a section header: a 4-byte tag and a u64 payload length.
+const SECTION_HEADER_LEN: usize = 12;
+
+const KIND_USER: u8 = 0;
+const KIND_KERNEL: u8 = 1;
+const KIND_PLACEHOLDER: u8 = 2;
+
+const FRAME_INLINED: u8 = 1 << 0;
+const FRAME_HAS_FILE: u8 = 1 << 1;
+const FRAME_HAS_LINE: u8 = 1 << 2;
+const FRAME_KNOWN_FLAGS: u8 = FRAME_INLINED | FRAME_HAS_FILE | FRAME_HAS_LINE;
+
+/// Smallest encoding of one CPU number (u32).
+const MIN_CPU_LEN: usize = 4;
+/// Smallest encoding of one loss: empty id string (u32 length) and a u64 count.
+const MIN_LOSS_LEN: usize = 4 + 8;
+/// Smallest encoding of one note: an empty string.
+const MIN_NOTE_LEN: usize = 4;
+/// Smallest encoding of one frame: two empty strings, kind and flags.
+const MIN_FRAME_LEN: usize = 4 + 4 + 1 + 1;
+/// Smallest encoding of one stack: an empty frame list.
+const MIN_STACK_LEN: usize = 4;
+/// Smallest encoding of one frame index in a stack.
+const MIN_FRAME_ID_LEN: usize = 4;
+/// Smallest encoding of one sample: stack, pid, empty comm, count.
+const MIN_SAMPLE_LEN: usize = 4 + 4 + 4 + 8;
+
+/// Encodes a profile into an uncompressed body of at most `limit` bytes.
+pub(crate) fn encode_body(profile: &Profile, limit: u64) -> Result<Vec<u8>, ArchiveError> {
+    let mut enc = Encoder { buf: Vec::new() };
+    enc.section(TAG_META, |e| e.meta(&profile.meta))?;
+    enc.section(TAG_FRAMES, |e| {
+        e.count(profile.frames.len(), "frame table")?;
+        profile.frames.iter().try_for_each(|f| e.frame(f))
+    })?;
+    enc.section(TAG_STACKS, |e| {
+        e.count(profile.stacks.len(), "stack table")?;
+        profile.stacks.iter().try_for_each(|s| {
+            e.count(s.len(), "stack")?;
+            s.iter().for_each(|&f| e.u32(f));
+            Ok(())
+        })
+    })?;
+    enc.section(TAG_SAMPLES, |e| {
+        e.count(profile.samples.len(), "sample table")?;
+        profile.samples.iter().try_for_each(|s| {
+            e.u32(s.stack);
+            e.u32(s.pid);
+            e.str(&s.comm, "comm")?;
+            e.u64(s.count);
+            Ok(())
+        })
+    })?;
+    let size = enc.buf.len() as u64;
+    if size > limit {
+        return Err(ArchiveError::TooLarge { what: "uncompressed body", size, limit });
+    }
+    Ok(enc.buf)
+}
+
+struct Encoder {
+    buf: Vec<u8>,
+}
+
+impl Encoder {
+    fn u8(&mut self, v: u8) {
+        self.buf.push(v);
+    }
+
+    fn u32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
+    fn u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
+    /// Writes a u32 element count, refusing counts that do not fit.
+    fn count(&mut self, n: usize, what: &'static str) -> Result<(), ArchiveError> {
+        let n32 = u32::try_from(n).map_err(|_| ArchiveError::TooLarge {
+            what,
+            size: n as u64,
+            limit: u64::from(u32::MAX),
+        })?;
+        self.u32(n32);
+        Ok(())
+    }
+
+    fn str(&mut self, s: &str, what: &'static str) -> Result<(), ArchiveError> {
+        self.count(s.len(), what)?;
+        self.buf.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+
+    /// Writes a section: tag, u64 payload length (patched after), payload.
+    fn section(
+        &mut self,
+        tag: [u8; 4],
+        payload: impl FnOnce(&mut Self) -> Result<(), ArchiveError>,
+    ) -> Result<(), ArchiveError> {
+        self.buf.extend_from_slice(&tag);
+        let len_at = self.buf.len();
+        self.u64(0);
+        payload(self)?;
+        let len = (self.buf.len() - len_at - 8) as u64;
+        self.buf[len_at..len_at + 8].copy_from_slice(&len.to_le_bytes());
+        Ok(())
+    }
+
+    fn meta(&mut self, m: &Metadata) -> Result<(), ArchiveError> {
+        self.str(&m.prof_version, "prof version")?;
+        self.str(&m.hostname, "hostname")?;
+        self.str(&m.kernel_release, "kernel release")?;
+        self.count(m.cpus.len(), "cpu list")?;
+        m.cpus.iter().for_each(|&c| self.u32(c));
+        self.str(&m.event, "event")?;
+        self.u64(m.frequency_hz);
+        self.u64(m.start_unix_ns);
+        self.u64(m.end_unix_ns);
+        self.str(&m.target, "target")?;
+        self.u64(m.total_samples);
+        self.count(m.losses.len(), "loss list")?;
+        for (reason, &n) in &m.losses {
+            self.str(reason.id(), "loss reason")?;
+            self.u64(n);
+        }
+        self.count(m.notes.len(), "note list")?;
+        m.notes.iter().try_for_each(|n| self.str(n, "note"))
+    }
+
+    fn frame(&mut self, f: &Frame) -> Result<(), ArchiveError> {
+        self.str(&f.name, "frame name")?;
+        self.str(&f.module, "frame module")?;
+        self.u8(match f.kind {
+            FrameKind::User => KIND_USER,
+            FrameKind::Kernel => KIND_KERNEL,
+            FrameKind::Placeholder => KIND_PLACEHOLDER,
+        });
+        let mut flags = 0;
+        if f.inlined {
+            flags |= FRAME_INLINED;
+        }
+        if f.file.is_some() {
+            flags |= FRAME_HAS_FILE;
+        }
+        if f.line.is_some() {
+            flags |= FRAME_HAS_LINE;
+        }
+        self.u8(flags);
+        if let Some(file) = &f.file {
+            self.str(file, "frame file")?;
+        }
+        if let Some(line) = f.line {
+            self.u32(line);
+        }
+        Ok(())
+    }
+}
+
+/// Decodes an uncompressed body into a profile.
+pub(crate) fn decode_body(body: &[u8]) -> Result<Profile, ArchiveError> {
+    let mut profile = Profile::default();
+    let mut next_known = 0;
+    let mut pos = 0;
+    while pos < body.len() {
+        let left = body.len() - pos;
+        if left < SECTION_HEADER_LEN {
+            return Err(ArchiveError::corrupt(
+                pos,
+                format!("a section header needs {SECTION_HEADER_LEN} bytes, only {left} left"),
+            ));
+        }
+        let mut header = Decoder { body, pos, end: pos + SECTION_HEADER_LEN, section: *b"????" };
+        let tag: [u8; 4] = header.array("section tag")?;
+        let len = u64::from_le_bytes(header.array("section length")?);
+        let start = header.pos;
+        let left = (body.len() - start) as u64;
+        if len > left {
+            return Err(ArchiveError::corrupt(
+                pos + 4,
+                format!("section `{}` declares {len} bytes, only {left} left", tag_name(tag)),
+            ));
+        }
+        // `len <= left`, so it fits in usize.
+        let end = start + len as usize;
+        if let Some(index) = KNOWN.iter().position(|&k| k == tag) {
+            if index != next_known {
+                let reason = match KNOWN.get(next_known) {
+                    Some(&expected) if index > next_known => {
+                        format!("section `{}` before the required section `{}`", tag_name(tag), tag_name(expected))
+                    }
+                    _ => format!("duplicate or out-of-order section `{}`", tag_name(tag)),
+                };
+                return Err(ArchiveError::corrupt(pos, reason));
+            }
+            next_known += 1;
+            let mut dec = Decoder { body, pos: start, end, section: tag };
+            match tag {
+                TAG_META => profile.meta = dec.meta()?,
+                TAG_FRAMES => profile.frames = dec.frames()?,
+                TAG_STACKS => profile.stacks = dec.stacks(profile.frames.len())?,
+                _ => profile.samples = dec.samples(profile.stacks.len())?,
+            }
+            dec.finish()?;
+        }
+        // Unknown sections are skipped.
+        pos = end;
+    }
+    if let Some(&missing) = KNOWN.get(next_known) {
+        return Err(ArchiveError::corrupt(body.len(), format!("missing the required section `{}`", tag_name(missing))));
+    }
+    Ok(profile)
+}
+
+/// A tag for messages: ASCII as is, anything else escaped.
+fn tag_name(tag: [u8; 4]) -> String {
+    tag.escape_ascii().to_string()
+}
+
+/// Reads one section's payload, `body[pos..end]`; offsets in errors are body offsets.
+struct Decoder<'a> {
+    body: &'a [u8],
+    pos: usize,
+    end: usize,
+    section: [u8; 4],
+}
+
+impl<'a> Decoder<'a> {
+    fn left(&self) -> usize {
+        self.end - self.pos
+    }
+
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], ArchiveError> {
+        if n > self.left() {
+            return Err(ArchiveError::corrupt(
+                self.pos,
+                format!("{what} needs {n} bytes, only {} left in section `{}`", self.left(), tag_name(self.section)),
+            ));
+        }
+        let bytes = self
+            .body
+            .get(self.pos..self.pos + n)
+            .ok_or_else(|| ArchiveError::corrupt(self.pos, format!("{what} runs past the end of the body")))?;
+        self.pos += n;
+        Ok(bytes)
+    }
+
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], ArchiveError> {
+        let at = self.pos;
+        self.take(N, what)?.try_into().map_err(|_| ArchiveError::corrupt(at, format!("{what} needs {N} bytes")))
+    }
+
+    fn u8(&mut self, what: &str) -> Result<u8, ArchiveError> {
+        Ok(u8::from_le_bytes(self.array(what)?))
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32, ArchiveError> {
+        Ok(u32::from_le_bytes(self.array(what)?))
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64, ArchiveError> {
+        Ok(u64::from_le_bytes(self.array(what)?))
+    }
+
+    /// Reads a u32 element count and checks that `count * min_len` bytes are left, so that the
+    /// caller can allocate `count` elements without trusting the input.
+    fn count(&mut self, what: &str, min_len: usize) -> Result<usize, ArchiveError> {
+        let at = self.pos;
+        let n = self.u32(what)?;
+        let need = u64::from(n) * min_len as u64;
+        if need > self.left() as u64 {
+            return Err(ArchiveError::corrupt(
+                at,
+                format!(
+                    "{what} declares {n} entries (at least {need} bytes), only {} bytes left in \
+                     section `{}`",
+                    self.left(),
+                    tag_name(self.section)
+                ),
+            ));
+        }
+        // `need <= left`, so `n` fits in usize when `min_len > 0`.
+        Ok(n as usize)
+    }
+
+    fn str(&mut self, what: &str) -> Result<String, ArchiveError> {
+        let len = self.u32(what)? as usize;
+        let at = self.pos;
+        let bytes = self.take(len, what)?;
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(e) => Err(ArchiveError::corrupt(at + e.valid_up_to(), format!("{what} is not valid UTF-8"))),
+        }
+    }
+
+    fn finish(&self) -> Result<(), ArchiveError> {
+        if self.pos != self.end {
+            return Err(ArchiveError::corrupt(
+                self.pos,
+                format!("{} unexpected bytes at the end of section `{}`", self.left(), tag_name(self.section)),
+            ));
+        }
+        Ok(())
+    }
+
+    fn meta(&mut self) -> Result<Metadata, ArchiveError> {
+        let mut m = Metadata {
+            prof_version: self.str("prof version")?,
+            hostname: self.str("hostname")?,
+            kernel_release: self.str("kernel release")?,
+            ..Metadata::default()
+        };
+        let n = self.count("cpu list", MIN_CPU_LEN)?;
+        m.cpus = (0..n).map(|_| self.u32("cpu")).collect::<Result<_, _>>()?;
+        m.event = self.str("event")?;
+        m.frequency_hz = self.u64("frequency")?;
+        m.start_unix_ns = self.u64("start time")?;
+        m.end_unix_ns = self.u64("end time")?;
+        m.target = self.str("target")?;
+        m.total_samples = self.u64("total samples")?;
+        let n = self.count("loss list", MIN_LOSS_LEN)?;
+        let mut unknown = Vec::new();
+        for _ in 0..n {
+            let at = self.pos;
+            let id = self.str("loss reason")?;
+            let count = self.u64("loss count")?;
+            match LossReason::from_id(&id) {
+                Some(reason) => {
+                    if m.losses.insert(reason, count).is_some() {
+                        return Err(ArchiveError::corrupt(at, format!("loss reason `{id}` is listed twice")));
+                    }
+                }
+                None => unknown.push((id, count)),
+            }
+        }
+        let n = self.count("note list", MIN_NOTE_LEN)?;
+        m.notes = (0..n).map(|_| self.str("note")).collect::<Result<_, _>>()?;
+        for (id, count) in unknown {
+            m.notes.push(format!(
+                "the archive lists {count} losses of a reason this prof does not know \
+                 (`{}`); they are not shown",
+                id.escape_debug()
+            ));
+        }
+        Ok(m)
+    }
+
+    fn frames(&mut self) -> Result<Vec<Frame>, ArchiveError> {
+        let n = self.count("frame table", MIN_FRAME_LEN)?;
+        let mut frames = Vec::with_capacity(n);
+        for i in 0..n {
+            let name = self.str("frame name")?;
+            let module = self.str("frame module")?;
+            let at = self.pos;
+            let kind = match self.u8("frame kind")? {
+                KIND_USER => FrameKind::User,
+                KIND_KERNEL => FrameKind::Kernel,
+                KIND_PLACEHOLDER => FrameKind::Placeholder,
+                k => return Err(ArchiveError::corrupt(at, format!("frame {i} has unknown kind {k}"))),
+            };
+            let at = self.pos;
+            let flags = self.u8("frame flags")?;
+            if flags & !FRAME_KNOWN_FLAGS != 0 {
+                return Err(ArchiveError::corrupt(at, format!("frame {i} has unknown flags {flags:#04x}")));
+            }
+            let file = if flags & FRAME_HAS_FILE != 0 { Some(self.str("frame file")?) } else { None };
+            let line = if flags & FRAME_HAS_LINE != 0 { Some(self.u32("frame line")?) } else { None };
+            frames.push(Frame { name, module, kind, inlined: flags & FRAME_INLINED != 0, file, line });
+        }
+        Ok(frames)
+    }
+
+    fn stacks(&mut self, frame_count: usize) -> Result<Vec<Vec<u32>>, ArchiveError> {
+        let n = self.count("stack table", MIN_STACK_LEN)?;
+        let mut stacks = Vec::with_capacity(n);
+        for i in 0..n {
+            let depth = self.count("stack", MIN_FRAME_ID_LEN)?;
+            let mut stack = Vec::with_capacity(depth);
+            for _ in 0..depth {
+                let at = self.pos;
+                let frame = self.u32("frame index")?;
+                if frame as usize >= frame_count {
+                    return Err(ArchiveError::corrupt(
+                        at,
+                        format!("stack {i} refers to frame {frame}, but there are {frame_count} frames"),
+                    ));
+                }
+                stack.push(frame);
+            }
+            stacks.push(stack);
+        }
+        Ok(stacks)
+    }
+
+    fn samples(&mut self, stack_count: usize) -> Result<Vec<Sample>, ArchiveError> {
+        let n = self.count("sample table", MIN_SAMPLE_LEN)?;
+        let mut samples = Vec::with_capacity(n);
+        for i in 0..n {
+            let at = self.pos;
+            let stack = self.u32("sample stack")?;
+            if stack as usize >= stack_count {
+                return Err(ArchiveError::corrupt(
+                    at,
+                    format!("sample {i} refers to stack {stack}, but there are {stack_count} stacks"),
+                ));
+            }
+            let pid = self.u32("sample pid")?;
+            let comm = self.str("sample comm")?;
+            let count = self.u64("sample count")?;
+            samples.push(Sample { stack, pid, comm, count });
+        }
+        Ok(samples)
+    }
+}

@@ -1,0 +1,18 @@
+//! prof: a continuous CPU profiler for Linux.
+//!
+//! The pipeline, one module per stage in the order data flows:
+//! [`sample`] (BPF perf-event sampling, the only place with unsafe and BPF types) →
+//! [`aggregate`] (raw in-kernel counts → a [`profile::Profile`]) →
+//! [`symbolize`] (addresses → frames with blazesym) →
+//! [`output`] (folded, flamegraph SVG, top table) and [`archive`] (the `.prof` format).
+#![warn(missing_docs)]
+
+pub mod aggregate;
+pub mod archive;
+pub mod emit;
+pub mod output;
+pub mod profile;
+pub mod record;
+pub mod report;
+pub mod sample;
+pub mod symbolize;

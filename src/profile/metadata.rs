@@ -1,0 +1,133 @@
+//! What a profile says about how it was recorded: host, kernel, event, frequency, time span,
+//! target, and every sample that was lost or degraded, by reason.
+
+use std::collections::BTreeMap;
+
+/// Why samples (or their stacks) were lost. The names are stable: they are stored in archives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LossReason {
+    /// `bpf_get_stack` returned -EFAULT for the kernel stack; the sample is kept with a
+    /// `[missing kernel stack]` frame.
+    KernelStackFault,
+    /// `bpf_get_stack` failed otherwise for the kernel stack (frame kept, as above).
+    KernelStackError,
+    /// The stack store was full (-E2BIG/-ENOMEM) for a kernel stack (frame kept, as above).
+    KernelStackMapFull,
+    /// `bpf_get_stack` returned -EFAULT for the user stack (`[missing user stack]` kept).
+    UserStackFault,
+    /// `bpf_get_stack` failed otherwise for the user stack (frame kept, as above).
+    UserStackError,
+    /// The stack store was full for a user stack (frame kept, as above).
+    UserStackMapFull,
+    /// The in-kernel counts map was full: the whole sample was dropped.
+    CountsMapFull,
+    /// A forked child of a target could not be added to the in-kernel filter.
+    TargetsMapFull,
+    /// A process notification was dropped (ring buffer full); its symbols may be degraded.
+    EventsLost,
+    /// Two different stacks had the same 64-bit content hash (detected in userspace).
+    StackHashCollision,
+}
+
+impl LossReason {
+    /// Every reason, in display order.
+    pub const ALL: [LossReason; 10] = [
+        LossReason::KernelStackFault,
+        LossReason::KernelStackError,
+        LossReason::KernelStackMapFull,
+        LossReason::UserStackFault,
+        LossReason::UserStackError,
+        LossReason::UserStackMapFull,
+        LossReason::CountsMapFull,
+        LossReason::TargetsMapFull,
+        LossReason::EventsLost,
+        LossReason::StackHashCollision,
+    ];
+
+    /// The stable identifier stored in archives.
+    pub fn id(self) -> &'static str {
+        match self {
+            LossReason::KernelStackFault => "kernel_stack_efault",
+            LossReason::KernelStackError => "kernel_stack_error",
+            LossReason::KernelStackMapFull => "kernel_stack_map_full",
+            LossReason::UserStackFault => "user_stack_efault",
+            LossReason::UserStackError => "user_stack_error",
+            LossReason::UserStackMapFull => "user_stack_map_full",
+            LossReason::CountsMapFull => "counts_map_full",
+            LossReason::TargetsMapFull => "targets_map_full",
+            LossReason::EventsLost => "events_lost",
+            LossReason::StackHashCollision => "stack_hash_collision",
+        }
+    }
+
+    /// Parses a stable identifier.
+    pub fn from_id(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.id() == id)
+    }
+
+    /// A human description for summaries.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LossReason::KernelStackFault => "kernel stack unreadable (-EFAULT)",
+            LossReason::KernelStackError => "kernel stack error",
+            LossReason::KernelStackMapFull => "kernel stack dropped: stack map full (-ENOMEM)",
+            LossReason::UserStackFault => "user stack unreadable (-EFAULT)",
+            LossReason::UserStackError => "user stack error",
+            LossReason::UserStackMapFull => "user stack dropped: stack map full (-ENOMEM)",
+            LossReason::CountsMapFull => "sample dropped: counts map full",
+            LossReason::TargetsMapFull => "child process not followed: targets map full",
+            LossReason::EventsLost => "process notifications lost (ring buffer full)",
+            LossReason::StackHashCollision => "stack hash collision (-EEXIST)",
+        }
+    }
+
+    /// True when the reason drops whole samples (they are not in the profile's counts);
+    /// false when the sample is kept with a placeholder frame, or nothing is counted.
+    pub fn drops_sample(self) -> bool {
+        matches!(self, LossReason::CountsMapFull)
+    }
+
+    /// True when the reason counts samples (as opposed to processes or events).
+    pub fn is_per_sample(self) -> bool {
+        !matches!(self, LossReason::TargetsMapFull | LossReason::EventsLost)
+    }
+}
+
+/// Loss counters by reason.
+pub type Losses = BTreeMap<LossReason, u64>;
+
+/// How and where a profile was recorded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Metadata {
+    /// Version of prof that wrote the profile.
+    pub prof_version: String,
+    /// Host name.
+    pub hostname: String,
+    /// `uname -r` of the recording kernel.
+    pub kernel_release: String,
+    /// CPUs that were sampled (online CPUs at start).
+    pub cpus: Vec<u32>,
+    /// Perf event used: `cycles` or `cpu-clock`.
+    pub event: String,
+    /// Sampling frequency in Hz.
+    pub frequency_hz: u64,
+    /// Wall-clock start, nanoseconds since the Unix epoch.
+    pub start_unix_ns: u64,
+    /// Wall-clock end, nanoseconds since the Unix epoch.
+    pub end_unix_ns: u64,
+    /// What was profiled: `system-wide`, `pid 123,456`, or the command line.
+    pub target: String,
+    /// Samples taken (after the target filter), as counted in the kernel.
+    pub total_samples: u64,
+    /// Losses by reason.
+    pub losses: Losses,
+    /// Free-form notes (e.g. "hardware cycles unavailable, used cpu-clock").
+    pub notes: Vec<String>,
+}
+
+impl Metadata {
+    /// Recording duration in seconds (0 when unknown).
+    pub fn duration_secs(&self) -> f64 {
+        self.end_unix_ns.saturating_sub(self.start_unix_ns) as f64 / 1e9
+    }
+}

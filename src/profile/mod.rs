@@ -1,0 +1,168 @@
+//! The in-memory profile model that every stage after sampling works on: aggregation builds it,
+//! the output writers and the archive read it, `prof report` rebuilds it from files.
+//!
+//! A [`Profile`] is a deduplicated frame table, stacks as lists of frame indices (outermost first,
+//! user frames then kernel frames), and counts per (stack, pid, comm), plus [`Metadata`] that says
+//! how it was recorded and what was lost.
+
+mod metadata;
+
+pub use metadata::{LossReason, Losses, Metadata};
+
+use std::collections::HashMap;
+
+/// Where a frame's code lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FrameKind {
+    /// User-space code (executables, shared libraries, JIT code).
+    User,
+    /// Kernel code.
+    Kernel,
+    /// Not code: a placeholder such as `[missing user stack]` that keeps a lost stack's samples.
+    Placeholder,
+}
+
+/// One frame of a stack: a function (or inlined function) in a module.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Frame {
+    /// Demangled function name, or `module+0xoffset` when it could not be symbolized.
+    pub name: String,
+    /// File name of the binary (`libc.so.6`, `[kernel.kallsyms]`, `[jit]`), empty when unknown.
+    pub module: String,
+    /// User, kernel or placeholder.
+    pub kind: FrameKind,
+    /// True for a function inlined into the frame above it (outer side).
+    pub inlined: bool,
+    /// Source file, when debug info knows it.
+    pub file: Option<String>,
+    /// Source line, when debug info knows it.
+    pub line: Option<u32>,
+}
+
+impl Frame {
+    /// A user or kernel frame with a name and module and no source location.
+    pub fn new(name: impl Into<String>, module: impl Into<String>, kind: FrameKind) -> Self {
+        Frame { name: name.into(), module: module.into(), kind, inlined: false, file: None, line: None }
+    }
+
+    /// A placeholder frame such as `[missing user stack]`.
+    pub fn placeholder(name: impl Into<String>) -> Self {
+        Frame::new(name, "", FrameKind::Placeholder)
+    }
+}
+
+/// Index into [`Profile::frames`].
+pub type FrameId = u32;
+/// Index into [`Profile::stacks`].
+pub type StackId = u32;
+
+/// Samples of one stack in one process (and thread name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sample {
+    /// Index into [`Profile::stacks`].
+    pub stack: StackId,
+    /// Process id (tgid); 0 for the idle task, and for profiles read from folded files.
+    pub pid: u32,
+    /// Thread name (`comm`) at the time of the sample.
+    pub comm: String,
+    /// Number of samples.
+    pub count: u64,
+}
+
+/// A profile: frames, stacks, sample counts and metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// How the profile was recorded and what was lost.
+    pub meta: Metadata,
+    /// Deduplicated frames.
+    pub frames: Vec<Frame>,
+    /// Deduplicated stacks, each a list of frame indices, outermost first.
+    pub stacks: Vec<Vec<FrameId>>,
+    /// Counts per (stack, pid, comm); at most one entry per triple.
+    pub samples: Vec<Sample>,
+}
+
+impl Profile {
+    /// Sum of all sample counts (saturating).
+    pub fn total(&self) -> u64 {
+        self.samples.iter().fold(0u64, |sum, s| sum.saturating_add(s.count))
+    }
+
+    /// The frames of a stack, outermost first.
+    pub fn stack_frames(&self, stack: StackId) -> impl DoubleEndedIterator<Item = &Frame> + '_ {
+        self.stacks[stack as usize].iter().map(|&f| &self.frames[f as usize])
+    }
+}
+
+/// Builds a [`Profile`] while deduplicating frames, stacks and (stack, pid, comm) samples.
+#[derive(Debug, Default)]
+pub struct ProfileBuilder {
+    profile: Profile,
+    frame_ids: HashMap<Frame, FrameId>,
+    stack_ids: HashMap<Vec<FrameId>, StackId>,
+    sample_ids: HashMap<(StackId, u32, String), usize>,
+}
+
+impl ProfileBuilder {
+    /// Starts an empty profile with the given metadata.
+    pub fn new(meta: Metadata) -> Self {
+        ProfileBuilder { profile: Profile { meta, ..Profile::default() }, ..Default::default() }
+    }
+
+    /// Interns a frame and returns its index.
+    pub fn frame(&mut self, frame: Frame) -> FrameId {
+        if let Some(&id) = self.frame_ids.get(&frame) {
+            return id;
+        }
+        let id = self.profile.frames.len() as FrameId;
+        self.profile.frames.push(frame.clone());
+        self.frame_ids.insert(frame, id);
+        id
+    }
+
+    /// Interns a stack (frame indices, outermost first) and returns its index.
+    pub fn stack(&mut self, frames: Vec<FrameId>) -> StackId {
+        if let Some(&id) = self.stack_ids.get(&frames) {
+            return id;
+        }
+        let id = self.profile.stacks.len() as StackId;
+        self.profile.stacks.push(frames.clone());
+        self.stack_ids.insert(frames, id);
+        id
+    }
+
+    /// Adds `count` samples of `stack` in process `pid` named `comm` (saturating on overflow).
+    pub fn add(&mut self, stack: StackId, pid: u32, comm: &str, count: u64) {
+        let key = (stack, pid, comm.to_string());
+        match self.sample_ids.get(&key) {
+            Some(&i) => {
+                let s = &mut self.profile.samples[i];
+                s.count = s.count.saturating_add(count);
+            }
+            None => {
+                self.sample_ids.insert(key, self.profile.samples.len());
+                self.profile.samples.push(Sample { stack, pid, comm: comm.to_string(), count });
+            }
+        }
+    }
+
+    /// Adds every sample of `other` (re-interning its frames and stacks). Metadata is not merged.
+    pub fn merge(&mut self, other: &Profile) {
+        let frame_map: Vec<FrameId> = other.frames.iter().map(|f| self.frame(f.clone())).collect();
+        let stack_map: Vec<StackId> =
+            other.stacks.iter().map(|s| self.stack(s.iter().map(|&f| frame_map[f as usize]).collect())).collect();
+        for s in &other.samples {
+            self.add(stack_map[s.stack as usize], s.pid, &s.comm, s.count);
+        }
+    }
+
+    /// Mutable access to the metadata being built.
+    pub fn meta_mut(&mut self) -> &mut Metadata {
+        &mut self.profile.meta
+    }
+
+    /// Finishes the profile.
+    pub fn finish(self) -> Profile {
+        self.profile
+    }
+}

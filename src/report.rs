@@ -1,0 +1,137 @@
+//! `prof report` and the end-of-recording summary: loading a profile from an archive or a
+//! folded file, and describing a recording (samples, losses by reason, top functions).
+
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::Path;
+
+use crate::archive;
+use crate::output::folded;
+use crate::output::top;
+use crate::profile::{LossReason, Profile};
+use crate::record::{EndReason, Recording};
+
+/// Errors while loading a profile.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Reading the file failed.
+    #[error("failed to read `{path}`: {source}")]
+    Io {
+        /// The input.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The archive is invalid.
+    #[error(transparent)]
+    Archive(#[from] archive::ArchiveError),
+    /// The folded file is invalid.
+    #[error(transparent)]
+    Folded(#[from] folded::FoldedError),
+}
+
+/// Largest folded input read into memory.
+const MAX_FOLDED_BYTES: u64 = 4 << 30;
+
+/// A loaded profile and how many malformed lines were skipped (lenient folded input).
+#[derive(Debug)]
+pub struct Loaded {
+    /// The profile.
+    pub profile: Profile,
+    /// Skipped lines.
+    pub skipped_lines: usize,
+}
+
+/// Loads an archive (recognized by its magic) or a folded file; `-` reads stdin.
+pub fn load(path: &Path, lenient: bool) -> Result<Loaded, LoadError> {
+    let name = path.display().to_string();
+    let io_err = |source| LoadError::Io { path: name.clone(), source };
+    let mut bytes = Vec::new();
+    if path == Path::new("-") {
+        std::io::stdin().lock().take(MAX_FOLDED_BYTES).read_to_end(&mut bytes).map_err(io_err)?;
+    } else {
+        let mut f = std::fs::File::open(path).map_err(io_err)?;
+        let mut prefix = [0u8; 8];
+        let n = f.read(&mut prefix).map_err(io_err)?;
+        if archive::is_archive(&prefix[..n]) {
+            drop(f);
+            return Ok(Loaded { profile: archive::read_file(path)?, skipped_lines: 0 });
+        }
+        bytes.extend_from_slice(&prefix[..n]);
+        f.take(MAX_FOLDED_BYTES).read_to_end(&mut bytes).map_err(io_err)?;
+    }
+    if archive::is_archive(&bytes) {
+        return Ok(Loaded { profile: archive::read(&bytes)?, skipped_lines: 0 });
+    }
+    let parsed = folded::parse(&bytes, &name, lenient)?;
+    Ok(Loaded { profile: parsed.profile, skipped_lines: parsed.skipped_lines })
+}
+
+fn pct(n: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        n as f64 * 100.0 / total as f64
+    }
+}
+
+/// The end-of-recording summary: what was recorded, samples, losses by reason with
+/// percentages, the top functions by self time, and the files written.
+pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
+    let p = &rec.profile;
+    let m = &p.meta;
+    let mut s = String::new();
+    let cpus = if m.cpus.is_empty() { "?".to_string() } else { format!("{}", m.cpus.len()) };
+    let _ = writeln!(
+        s,
+        "prof: recorded {} for {:.1} s: {} samples from {} processes ({} at {} Hz on {} CPUs)",
+        m.target,
+        m.duration_secs(),
+        m.total_samples,
+        rec.processes,
+        m.event,
+        m.frequency_hz,
+        cpus,
+    );
+    match &rec.ended_by {
+        EndReason::CommandExited(status) => {
+            let _ = writeln!(s, "  command exited: {status}");
+        }
+        EndReason::Signal => {
+            let _ = writeln!(s, "  stopped by signal; all samples up to the signal are kept");
+        }
+        EndReason::Duration => {}
+    }
+    for note in &m.notes {
+        let _ = writeln!(s, "  note: {note}");
+    }
+    let per_sample: Vec<(&LossReason, &u64)> = m.losses.iter().filter(|(r, _)| r.is_per_sample()).collect();
+    if per_sample.is_empty() {
+        let _ = writeln!(s, "  lost: none (every sample kept its full stack)");
+    } else {
+        for (reason, n) in per_sample {
+            let kept = if reason.drops_sample() { "sample dropped" } else { "sample kept with a placeholder frame" };
+            let _ = writeln!(s, "  lost: {n} ({:.2}%) {} ({kept})", pct(*n, m.total_samples), reason.describe());
+        }
+        if m.losses.keys().any(|r| matches!(r, LossReason::KernelStackMapFull | LossReason::UserStackMapFull)) {
+            let _ = writeln!(s, "  hint: raise --stack-map-size");
+        }
+        if m.losses.contains_key(&LossReason::CountsMapFull) {
+            let _ = writeln!(s, "  hint: raise --counts-map-size");
+        }
+    }
+    for (reason, n) in m.losses.iter().filter(|(r, _)| !r.is_per_sample()) {
+        let _ = writeln!(s, "  warning: {n} {}", reason.describe());
+    }
+    let rows: Vec<_> = top::top(p, top_n).into_iter().filter(|r| r.self_count > 0).collect();
+    if !rows.is_empty() {
+        let _ = writeln!(s, "  top functions by self time:");
+        for r in rows {
+            let _ = writeln!(s, "    {:6.2}%  {}  {}", r.self_pct, r.name, r.module);
+        }
+    }
+    for w in written {
+        let _ = writeln!(s, "  wrote {w}");
+    }
+    s
+}

@@ -1,0 +1,613 @@
+//! Stage 1, sampling: one perf event per online CPU drives the BPF program in
+//! `bpf/profile.bpf.c`, which counts (process, user stack, kernel stack, comm) in the kernel.
+//! [`Sampler`] loads and attaches it, forwards process notifications, and drains the maps.
+//!
+//! This is the only module that touches BPF types or `unsafe`.
+
+pub mod cpus;
+pub mod perf_events;
+pub mod privileges;
+mod skel;
+pub mod spawn;
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, PrintLevel, RingBuffer, RingBufferBuilder};
+
+pub use perf_events::EventKind;
+use skel::types;
+
+use crate::profile::{LossReason, Losses};
+
+// SAFETY: these are plain C structs from bpf/profile.h made only of integers and arrays of
+// integers; every bit pattern is a valid value.
+unsafe impl plain::Plain for types::prof_sample_key {}
+// SAFETY: as above.
+unsafe impl plain::Plain for types::prof_stack {}
+// SAFETY: as above.
+unsafe impl plain::Plain for types::prof_proc_event {}
+
+const _: () = assert!(std::mem::size_of::<types::prof_sample_key>() == 48);
+const _: () = assert!(std::mem::size_of::<types::prof_stack>() == 8 + 8 * MAX_STACK_DEPTH);
+const _: () = assert!(std::mem::size_of::<types::prof_proc_event>() == 32);
+
+/// Frames kept per stack (`PROF_MAX_STACK_DEPTH` in bpf/profile.h).
+pub const MAX_STACK_DEPTH: usize = 127;
+
+/// How long to wait after flipping the drain generation before reading the old one. A BPF
+/// program runs for microseconds in interrupt context, so any sample that read the old
+/// generation has finished long before this.
+const GEN_FLIP_GRACE: Duration = Duration::from_millis(2);
+
+/// Errors of the sampling stage. Callers branch on permission and frequency problems.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    /// Missing capabilities; the message names them and the fix.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The requested frequency is above what the kernel allows.
+    #[error(
+        "sampling frequency {requested} Hz is above kernel.perf_event_max_sample_rate = {max}; \
+         use a lower -F or raise it with `sysctl kernel.perf_event_max_sample_rate={requested}`"
+    )]
+    FrequencyTooHigh {
+        /// Requested frequency.
+        requested: u64,
+        /// The kernel's limit.
+        max: u64,
+    },
+    /// The kernel has no BPF (ENOSYS).
+    #[error("eBPF is not available in this kernel (bpf() returned ENOSYS)")]
+    BpfUnavailable,
+    /// Loading the BPF program failed (the verifier log tail is included).
+    #[error("failed to load the BPF program on kernel {kernel}: {source}\n{log}")]
+    Load {
+        /// Kernel release.
+        kernel: String,
+        /// libbpf's error.
+        source: libbpf_rs::Error,
+        /// Tail of libbpf's log (verifier output).
+        log: String,
+    },
+    /// A perf event could not be opened.
+    #[error("failed to open the `{event}` perf event on CPU {cpu}: {source}")]
+    PerfEvent {
+        /// Event name.
+        event: &'static str,
+        /// CPU id.
+        cpu: u32,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A target process does not exist.
+    #[error("no process with PID {0}")]
+    NoSuchProcess(u32),
+    /// Another BPF or system error.
+    #[error("{context}: {source}")]
+    Bpf {
+        /// What was being done.
+        context: String,
+        /// libbpf's error.
+        source: libbpf_rs::Error,
+    },
+    /// Reading the list of online CPUs failed.
+    #[error("failed to read the online CPUs: {0}")]
+    Cpus(std::io::Error),
+}
+
+fn bpf_err(context: impl Into<String>) -> impl FnOnce(libbpf_rs::Error) -> SampleError {
+    let context = context.into();
+    move |source| SampleError::Bpf { context, source }
+}
+
+/// Which processes to sample.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Targets {
+    /// Every process on every CPU.
+    All,
+    /// Only these processes (all their threads); children they fork are followed when
+    /// `follow_forks` is set.
+    Pids {
+        /// Process ids (tgids).
+        pids: Vec<u32>,
+        /// Also sample processes they fork from now on.
+        follow_forks: bool,
+    },
+}
+
+/// Sampling configuration, fixed before the BPF program loads.
+#[derive(Clone, Debug)]
+pub struct SamplerOptions {
+    /// Samples per second per CPU.
+    pub frequency_hz: u64,
+    /// Which processes to sample.
+    pub targets: Targets,
+    /// Record kernel stacks.
+    pub kernel_stacks: bool,
+    /// Record user stacks.
+    pub user_stacks: bool,
+    /// Drop samples of the idle task.
+    pub skip_idle: bool,
+    /// Unique stacks the kernel can hold between two drains.
+    pub stack_map_size: u32,
+    /// Unique (process, stacks, comm) keys the kernel can hold between two drains.
+    pub counts_map_size: u32,
+}
+
+impl Default for SamplerOptions {
+    fn default() -> Self {
+        SamplerOptions {
+            frequency_hz: 99,
+            targets: Targets::All,
+            kernel_stacks: true,
+            user_stacks: true,
+            skip_idle: false,
+            // Stacks are drained every second, so this bounds *new* unique stacks per second
+            // (the map is not preallocated: memory follows actual use).
+            stack_map_size: 16384,
+            // Preallocated (~100 bytes an entry): two drain generations of unique keys.
+            counts_map_size: 16384,
+        }
+    }
+}
+
+/// What became of one stack of a sample.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum StackRef {
+    /// The addresses, innermost first.
+    Frames(Arc<[u64]>),
+    /// No such stack (user-mode sample has no kernel stack, kernel thread has no user stack,
+    /// or the stack was not requested).
+    Empty,
+    /// The stack was lost; the sample is kept with a placeholder frame.
+    Missing(LossReason),
+}
+
+/// One drained in-kernel count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawCount {
+    /// Process id (tgid); 0 for the idle task.
+    pub tgid: u32,
+    /// Thread name.
+    pub comm: String,
+    /// User stack.
+    pub user: StackRef,
+    /// Kernel stack.
+    pub kernel: StackRef,
+    /// Samples.
+    pub count: u64,
+}
+
+/// A process lifecycle notification from the kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProcEvent {
+    /// First sample of a process (or first after exec): capture its mappings now.
+    FirstSample {
+        /// Process.
+        tgid: u32,
+        /// Sampled thread (its maps outlive an exited group leader).
+        tid: u32,
+    },
+    /// A process called exec.
+    Exec {
+        /// Process.
+        tgid: u32,
+    },
+    /// The last thread of a process exited.
+    Exit {
+        /// Process.
+        tgid: u32,
+    },
+}
+
+/// Kernel-side counters: samples taken and losses by reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KernelStats {
+    /// Samples that passed the target filter.
+    pub samples: u64,
+    /// Losses by reason.
+    pub losses: Losses,
+}
+
+/// libbpf's log lines, kept so a load failure can show the verifier's output.
+static LIBBPF_LOG: Mutex<String> = Mutex::new(String::new());
+
+fn libbpf_print(level: PrintLevel, msg: String) {
+    if let Ok(mut log) = LIBBPF_LOG.lock() {
+        log.push_str(&msg);
+        const KEEP: usize = 64 * 1024;
+        if log.len() > 2 * KEEP {
+            let cut = log.len() - KEEP;
+            let cut = (cut..log.len()).find(|&i| log.is_char_boundary(i)).unwrap_or(log.len());
+            log.drain(..cut);
+        }
+    }
+    if level == PrintLevel::Warn && std::env::var_os("PROF_LIBBPF_DEBUG").is_some() {
+        eprint!("libbpf: {msg}");
+    }
+}
+
+fn log_tail() -> String {
+    let log = LIBBPF_LOG.lock().map(|l| l.clone()).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+/// A loaded and attached sampler.
+pub struct Sampler {
+    // Field order is drop order: detach and free the ring buffer before the object.
+    links: Vec<Link>,
+    ringbuf: RingBuffer<'static>,
+    pending_events: Rc<RefCell<Vec<ProcEvent>>>,
+    _tracepoints: Vec<Link>,
+    skel: skel::ProfileSkel<'static>,
+    event: EventKind,
+    cpus: Vec<u32>,
+    notes: Vec<String>,
+    stacks: HashMap<u64, Arc<[u64]>>,
+    hash_collisions: u64,
+    stacks_unresolved: u64,
+}
+
+impl std::fmt::Debug for Sampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sampler").field("event", &self.event).field("cpus", &self.cpus).finish_non_exhaustive()
+    }
+}
+
+impl Sampler {
+    /// Checks privileges, loads the BPF program, registers the targets and starts sampling
+    /// on every online CPU.
+    pub fn start(opts: &SamplerOptions) -> Result<Sampler, SampleError> {
+        privileges::check().map_err(SampleError::PermissionDenied)?;
+        if let Some(max) = perf_events::max_sample_rate() {
+            if opts.frequency_hz > max {
+                return Err(SampleError::FrequencyTooHigh { requested: opts.frequency_hz, max });
+            }
+        }
+        if let Targets::Pids { pids, .. } = &opts.targets {
+            for &pid in pids {
+                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    return Err(SampleError::NoSuchProcess(pid));
+                }
+            }
+        }
+        let cpus = cpus::online_cpus().map_err(SampleError::Cpus)?;
+
+        libbpf_rs::set_print(Some((PrintLevel::Debug, libbpf_print)));
+        // The skeleton borrows its object storage for as long as it lives; a sampler lives for a
+        // whole recording, so one small leaked allocation per sampler is the simple, safe choice.
+        let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
+        let load_err = |source: libbpf_rs::Error| {
+            if source.kind() == libbpf_rs::ErrorKind::PermissionDenied {
+                return SampleError::PermissionDenied(format!(
+                    "{source}\n{}",
+                    privileges::describe_missing(false, false)
+                ));
+            }
+            if source.to_string().contains("ENOSYS") || source.kind() == libbpf_rs::ErrorKind::Unsupported {
+                return SampleError::BpfUnavailable;
+            }
+            SampleError::Load { kernel: kernel_release(), source, log: log_tail() }
+        };
+        let mut open = skel::ProfileSkelBuilder::default().open(storage).map_err(load_err)?;
+        {
+            let ro = open.maps.rodata_data.as_deref_mut().ok_or_else(|| SampleError::Load {
+                kernel: kernel_release(),
+                source: libbpf_rs::Error::from(std::io::Error::other("the BPF object has no .rodata")),
+                log: String::new(),
+            })?;
+            ro.filter_targets = !matches!(opts.targets, Targets::All);
+            ro.skip_idle = opts.skip_idle;
+            ro.want_kernel = opts.kernel_stacks;
+            ro.want_user = opts.user_stacks;
+            ro.follow_forks = matches!(opts.targets, Targets::Pids { follow_forks: true, .. });
+        }
+        open.maps
+            .stacks
+            .set_max_entries(opts.stack_map_size.max(1))
+            .map_err(bpf_err("failed to size the stack map"))?;
+        open.maps
+            .counts
+            .set_max_entries(opts.counts_map_size.max(1))
+            .map_err(bpf_err("failed to size the counts map"))?;
+        let skel = open.load().map_err(load_err)?;
+
+        if let Targets::Pids { pids, .. } = &opts.targets {
+            for &pid in pids {
+                skel.maps
+                    .targets
+                    .update(&pid.to_ne_bytes(), &[1u8], MapFlags::ANY)
+                    .map_err(bpf_err(format!("failed to add PID {pid} to the target filter")))?;
+            }
+        }
+
+        let tracepoints = vec![
+            skel.progs.handle_fork.attach().map_err(bpf_err("failed to attach to sched_process_fork"))?,
+            skel.progs.handle_exec.attach().map_err(bpf_err("failed to attach to sched_process_exec"))?,
+            skel.progs.handle_exit.attach().map_err(bpf_err("failed to attach to sched_process_exit"))?,
+        ];
+
+        let pending_events = Rc::new(RefCell::new(Vec::new()));
+        let sink = Rc::clone(&pending_events);
+        let mut rb = RingBufferBuilder::new();
+        rb.add(&skel.maps.events, move |data: &[u8]| {
+            let mut ev = types::prof_proc_event::default();
+            if plain::copy_from_bytes(&mut ev, data).is_ok() {
+                let parsed = match ev.kind {
+                    1 => Some(ProcEvent::FirstSample { tgid: ev.tgid, tid: ev.tid }),
+                    2 => Some(ProcEvent::Exec { tgid: ev.tgid }),
+                    3 => Some(ProcEvent::Exit { tgid: ev.tgid }),
+                    _ => None,
+                };
+                sink.borrow_mut().extend(parsed);
+            }
+            0
+        })
+        .map_err(bpf_err("failed to set up the event ring buffer"))?;
+        let ringbuf = rb.build().map_err(bpf_err("failed to set up the event ring buffer"))?;
+
+        let (event, opened, mut notes) = open_all_cpus(opts.frequency_hz, &cpus)?;
+        let mut links = Vec::with_capacity(opened.len());
+        let mut cpus = Vec::with_capacity(opened.len());
+        for (cpu, fd) in opened {
+            let link = skel
+                .progs
+                .do_perf_event
+                .attach_perf_event(fd.as_raw_fd())
+                .map_err(bpf_err(format!("failed to attach the sampler to CPU {cpu}")))?;
+            // libbpf's perf-event link owns the event fd from now on and closes it on detach.
+            let _ = fd.into_raw_fd();
+            links.push(link);
+            cpus.push(cpu);
+        }
+        notes.retain(|n| !n.is_empty());
+        Ok(Sampler {
+            links,
+            ringbuf,
+            pending_events,
+            _tracepoints: tracepoints,
+            skel,
+            event,
+            cpus,
+            notes,
+            stacks: HashMap::new(),
+            hash_collisions: 0,
+            stacks_unresolved: 0,
+        })
+    }
+
+    /// The event that drives sampling.
+    pub fn event(&self) -> EventKind {
+        self.event
+    }
+
+    /// CPUs being sampled.
+    pub fn cpus(&self) -> &[u32] {
+        &self.cpus
+    }
+
+    /// Notes about how sampling was set up (e.g. the fallback to `cpu-clock`).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// Adds a process to the target filter (for a command spawned after the sampler started).
+    pub fn add_target(&self, pid: u32) -> Result<(), SampleError> {
+        self.skel
+            .maps
+            .targets
+            .update(&pid.to_ne_bytes(), &[1u8], MapFlags::ANY)
+            .map_err(bpf_err(format!("failed to add PID {pid} to the target filter")))
+    }
+
+    /// Waits up to `timeout` for process notifications and returns those that arrived.
+    pub fn poll_events(&mut self, timeout: Duration) -> Result<Vec<ProcEvent>, SampleError> {
+        self.ringbuf.poll(timeout).map_err(bpf_err("failed to poll the event ring buffer"))?;
+        Ok(std::mem::take(&mut *self.pending_events.borrow_mut()))
+    }
+
+    /// Drains the counts of the current generation while sampling continues: flips the
+    /// generation, waits for in-flight samples, then reads and deletes every count of the old
+    /// one. Nothing is lost or counted twice.
+    pub fn drain(&mut self) -> Result<Vec<RawCount>, SampleError> {
+        let bss = self.skel.maps.bss_data.as_deref_mut().ok_or_else(|| SampleError::Bpf {
+            context: "the BPF object has no .bss".into(),
+            source: libbpf_rs::Error::from(std::io::Error::other("missing .bss")),
+        })?;
+        let old = bss.gen;
+        // SAFETY-free volatile-ish publish: the .bss is a shared mmap; a plain store is visible
+        // to the BPF program on its next run, and the grace period below covers any in-flight one.
+        bss.gen = old ^ 1;
+        std::thread::sleep(GEN_FLIP_GRACE);
+        self.drain_generation(Some(old))
+    }
+
+    /// Stops sampling (detaches every perf event) and drains everything left.
+    pub fn stop(&mut self) -> Result<Vec<RawCount>, SampleError> {
+        // Destroying a link disables and closes its perf event.
+        self.links.clear();
+        std::thread::sleep(GEN_FLIP_GRACE);
+        let _ = self.ringbuf.consume();
+        self.drain_generation(None)
+    }
+
+    fn drain_generation(&mut self, gen: Option<u32>) -> Result<Vec<RawCount>, SampleError> {
+        let counts = &self.skel.maps.counts;
+        let keys: HashSet<Vec<u8>> = counts.keys().collect();
+        let mut drained = Vec::new();
+        for raw_key in keys {
+            let mut key = types::prof_sample_key::default();
+            if plain::copy_from_bytes(&mut key, &raw_key).is_err() {
+                continue;
+            }
+            if gen.is_some_and(|g| key.gen != g) {
+                continue;
+            }
+            let Some(value) = counts.lookup_and_delete(&raw_key).map_err(bpf_err("failed to drain the counts map"))?
+            else {
+                continue;
+            };
+            let count = value.get(..8).map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]))).unwrap_or(0);
+            drained.push((key, count));
+        }
+        self.sweep_stacks()?;
+
+        let mut out = Vec::with_capacity(drained.len());
+        for (key, count) in drained {
+            let user = self.resolve_stack(key.user_status, key.user_stack, true);
+            let kernel = self.resolve_stack(key.kernel_status, key.kernel_stack, false);
+            out.push(RawCount { tgid: key.tgid, comm: comm_string(&key.comm), user, kernel, count });
+        }
+        Ok(out)
+    }
+
+    /// Copies new stacks into the userspace store and deletes them from the kernel's, so the
+    /// kernel map only ever holds the stacks first seen since the last drain.
+    fn sweep_stacks(&mut self) -> Result<(), SampleError> {
+        let map = &self.skel.maps.stacks;
+        let keys: Vec<Vec<u8>> = map.keys().collect();
+        for raw_key in keys {
+            let Some(value) = map.lookup(&raw_key, MapFlags::ANY).map_err(bpf_err("failed to read the stack map"))?
+            else {
+                continue;
+            };
+            let mut st = types::prof_stack::default();
+            if plain::copy_from_bytes(&mut st, &value).is_err() {
+                continue;
+            }
+            let hash = u64::from_ne_bytes(raw_key.as_slice().try_into().unwrap_or([0; 8]));
+            let len = (st.len as usize).min(MAX_STACK_DEPTH);
+            let ips = &st.ips[..len];
+            match self.stacks.get(&hash) {
+                Some(known) if known.as_ref() != ips => self.hash_collisions += 1,
+                Some(_) => {}
+                None => {
+                    self.stacks.insert(hash, Arc::from(ips));
+                }
+            }
+            // Delete only after copying: a count that names this hash later resolves from the
+            // userspace store.
+            let _ = map.delete(&raw_key);
+        }
+        Ok(())
+    }
+
+    fn resolve_stack(&mut self, status: u8, hash: u64, user: bool) -> StackRef {
+        let (fault, error, full) = if user {
+            (LossReason::UserStackFault, LossReason::UserStackError, LossReason::UserStackMapFull)
+        } else {
+            (LossReason::KernelStackFault, LossReason::KernelStackError, LossReason::KernelStackMapFull)
+        };
+        match status {
+            0 => match self.stacks.get(&hash) {
+                Some(ips) => StackRef::Frames(Arc::clone(ips)),
+                None => {
+                    self.stacks_unresolved += 1;
+                    StackRef::Missing(error)
+                }
+            },
+            1 => StackRef::Empty,
+            2 => StackRef::Missing(fault),
+            4 => StackRef::Missing(full),
+            _ => StackRef::Missing(error),
+        }
+    }
+
+    /// Reads the kernel's counters (cumulative since start) plus losses found in userspace.
+    pub fn stats(&self) -> Result<KernelStats, SampleError> {
+        let mut sums = [0u64; 10];
+        for (i, sum) in sums.iter_mut().enumerate() {
+            let per_cpu = self
+                .skel
+                .maps
+                .stats
+                .lookup_percpu(&(i as u32).to_ne_bytes(), MapFlags::ANY)
+                .map_err(bpf_err("failed to read the stats map"))?
+                .unwrap_or_default();
+            *sum = per_cpu
+                .iter()
+                .filter_map(|v| v.get(..8))
+                .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
+                .sum();
+        }
+        let mut losses = Losses::new();
+        let reasons = [
+            (1, LossReason::KernelStackFault),
+            (2, LossReason::KernelStackError),
+            (3, LossReason::UserStackFault),
+            (4, LossReason::UserStackError),
+            (5, LossReason::KernelStackMapFull),
+            (6, LossReason::UserStackMapFull),
+            (7, LossReason::CountsMapFull),
+            (8, LossReason::TargetsMapFull),
+            (9, LossReason::EventsLost),
+        ];
+        for (idx, reason) in reasons {
+            if sums[idx] > 0 {
+                losses.insert(reason, sums[idx]);
+            }
+        }
+        if self.hash_collisions > 0 {
+            losses.insert(LossReason::StackHashCollision, self.hash_collisions);
+        }
+        if self.stacks_unresolved > 0 {
+            *losses.entry(LossReason::UserStackError).or_default() += self.stacks_unresolved;
+        }
+        Ok(KernelStats { samples: sums[0], losses })
+    }
+}
+
+fn comm_string(comm: &[i8]) -> String {
+    let bytes: Vec<u8> = comm.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Opens the sampling event on every CPU: cycles if the first CPU has them, else cpu-clock.
+/// The event chosen, one open event per CPU, and notes about the choice.
+type OpenedEvents = (EventKind, Vec<(u32, OwnedFd)>, Vec<String>);
+
+fn open_all_cpus(frequency_hz: u64, cpus: &[u32]) -> Result<OpenedEvents, SampleError> {
+    let mut notes = Vec::new();
+    let first = cpus.first().copied().unwrap_or(0);
+    let event = match perf_events::open_event(EventKind::Cycles, frequency_hz, first) {
+        Ok(fd) => {
+            drop(fd);
+            EventKind::Cycles
+        }
+        Err(e) if perf_events::is_unsupported(&e) => {
+            notes.push("hardware cycles event not available (no PMU, e.g. a VM): sampling with cpu-clock".to_string());
+            EventKind::CpuClock
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) || e.raw_os_error() == Some(libc::EPERM) => {
+            return Err(SampleError::PermissionDenied(format!(
+                "perf_event_open: {e}\n{}",
+                privileges::describe_missing(true, false)
+            )))
+        }
+        Err(source) => return Err(SampleError::PerfEvent { event: EventKind::Cycles.name(), cpu: first, source }),
+    };
+    let mut fds = Vec::with_capacity(cpus.len());
+    for &cpu in cpus {
+        match perf_events::open_event(event, frequency_hz, cpu) {
+            Ok(fd) => fds.push((cpu, fd)),
+            // Went offline since we read the list.
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
+                notes.push(format!("CPU {cpu} went offline before sampling started; skipped"));
+            }
+            Err(source) => return Err(SampleError::PerfEvent { event: event.name(), cpu, source }),
+        }
+    }
+    Ok((event, fds, notes))
+}

@@ -1,0 +1,64 @@
+//! Opening one sampling perf event per online CPU: hardware cycles when the machine has a PMU,
+//! the `cpu-clock` software event otherwise (virtual machines).
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use perf_event_open_sys as sys;
+
+/// The perf event that drives sampling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// Hardware CPU cycles (needs a PMU).
+    Cycles,
+    /// The `cpu-clock` software event (an hrtimer; works everywhere).
+    CpuClock,
+}
+
+impl EventKind {
+    /// The name perf uses for the event.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Cycles => "cycles",
+            EventKind::CpuClock => "cpu-clock",
+        }
+    }
+}
+
+/// Opens a sampling event of `kind` on `cpu` for all processes, in frequency mode.
+pub fn open_event(kind: EventKind, frequency_hz: u64, cpu: u32) -> io::Result<OwnedFd> {
+    let mut attr = sys::bindings::perf_event_attr {
+        size: std::mem::size_of::<sys::bindings::perf_event_attr>() as u32,
+        ..Default::default()
+    };
+    match kind {
+        EventKind::Cycles => {
+            attr.type_ = sys::bindings::PERF_TYPE_HARDWARE;
+            attr.config = sys::bindings::PERF_COUNT_HW_CPU_CYCLES as u64;
+        }
+        EventKind::CpuClock => {
+            attr.type_ = sys::bindings::PERF_TYPE_SOFTWARE;
+            attr.config = sys::bindings::PERF_COUNT_SW_CPU_CLOCK as u64;
+        }
+    }
+    attr.__bindgen_anon_1.sample_freq = frequency_hz;
+    attr.set_freq(1);
+    // SAFETY: `attr` is a fully initialized perf_event_attr with `size` set; the kernel only
+    // reads it. pid -1 + a CPU samples every task on that CPU.
+    let fd = unsafe { sys::perf_event_open(&mut attr, -1, cpu as i32, -1, sys::bindings::PERF_FLAG_FD_CLOEXEC as u64) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: perf_event_open returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// True when an error from opening a hardware event means "no such hardware here".
+pub fn is_unsupported(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::ENOENT | libc::EOPNOTSUPP | libc::ENODEV | libc::EINVAL))
+}
+
+/// `kernel.perf_event_max_sample_rate`, when readable.
+pub fn max_sample_rate() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate").ok()?.trim().parse().ok()
+}

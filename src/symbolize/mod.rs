@@ -1,0 +1,290 @@
+//! Stage 3, symbolization: addresses → frames with blazesym. Kernel frames come from kallsyms;
+//! user frames from ELF symbols and DWARF (inlined functions as their own frames, Rust and C++
+//! names demangled), JIT frames from `/tmp/perf-PID.map`.
+//!
+//! Processes are captured (mappings + open binaries) when first seen, so processes that exit
+//! during the recording are still symbolized. Each (binary, offset) and each kernel address is
+//! symbolized once; one blazesym symbolizer and its caches live for the whole recording.
+//! Frames that cannot be symbolized keep `module+0xoffset`: nothing vanishes.
+
+pub mod maps;
+pub mod perf_map;
+pub mod process;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+
+use blazesym::symbolize::source::{Elf, Kernel, Source};
+use blazesym::symbolize::{CodeInfo, Input, Sym, Symbolized};
+use blazesym::MaybeDefault;
+
+use crate::profile::{Frame, FrameKind};
+use perf_map::PerfMap;
+use process::{BinaryKey, ProcessTable};
+
+/// Module name of kernel frames (as perf names it).
+pub const KERNEL_MODULE: &str = "[kernel.kallsyms]";
+/// Module name of JIT frames from a perf map.
+pub const JIT_MODULE: &str = "[jit]";
+
+/// Symbolization counters, for the summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SymbolizeStats {
+    /// Distinct addresses resolved to a function.
+    pub resolved: u64,
+    /// Distinct addresses left as `module+0xoffset`.
+    pub unresolved: u64,
+    /// Binaries whose symbolization failed or panicked.
+    pub failed_binaries: u64,
+}
+
+/// Frames for one address, outermost (caller) first: an address inside inlined code expands to
+/// the containing function followed by each inlined function.
+pub type Frames = Rc<[Frame]>;
+
+/// The symbolizer of one recording.
+pub struct Symbolizer {
+    blaze: blazesym::symbolize::Symbolizer,
+    procs: ProcessTable,
+    user_cache: HashMap<(BinaryKey, u64), Frames>,
+    kernel_cache: HashMap<u64, Frames>,
+    perf_maps: HashMap<u32, Option<PerfMap>>,
+    stats: SymbolizeStats,
+}
+
+impl std::fmt::Debug for Symbolizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Symbolizer").field("processes", &self.procs.len()).field("stats", &self.stats).finish()
+    }
+}
+
+impl Default for Symbolizer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Symbolizer {
+    /// A symbolizer with code info, inlined functions and demangling enabled.
+    pub fn new() -> Self {
+        let blaze = blazesym::symbolize::Symbolizer::builder()
+            .enable_code_info(true)
+            .enable_inlined_fns(true)
+            .enable_demangling(true)
+            .build();
+        Symbolizer {
+            blaze,
+            procs: ProcessTable::default(),
+            user_cache: HashMap::new(),
+            kernel_cache: HashMap::new(),
+            perf_maps: HashMap::new(),
+            stats: SymbolizeStats::default(),
+        }
+    }
+
+    /// Captures a process's mappings and keeps its binaries open. Call as soon as the process
+    /// is first seen (or exec'd).
+    pub fn process_seen(&mut self, tgid: u32, tid: u32) -> bool {
+        self.procs.capture(tgid, tid)
+    }
+
+    /// A process exited: read its JIT map now while `/proc/PID/root` may still resolve.
+    pub fn process_exited(&mut self, tgid: u32) {
+        self.perf_maps.entry(tgid).or_insert_with(|| read_perf_map(tgid));
+    }
+
+    /// Number of processes whose mappings were captured.
+    pub fn processes(&self) -> usize {
+        self.procs.len()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &SymbolizeStats {
+        &self.stats
+    }
+
+    /// Symbolizes kernel addresses; returns frames per address, in input order.
+    pub fn kernel(&mut self, addrs: &[u64]) -> Vec<Frames> {
+        let todo: Vec<u64> = {
+            let mut t: Vec<u64> = addrs.iter().copied().filter(|a| !self.kernel_cache.contains_key(a)).collect();
+            t.sort_unstable();
+            t.dedup();
+            t
+        };
+        if !todo.is_empty() {
+            let src = Source::Kernel(Kernel { vmlinux: MaybeDefault::None, debug_syms: false, ..Kernel::default() });
+            let results = run_blazesym(&self.blaze, &src, &todo);
+            for (i, &addr) in todo.iter().enumerate() {
+                let frames = match results.as_ref().and_then(|r| r.get(i)) {
+                    Some(Some(sym)) => {
+                        let module = sym.module.as_deref().map(|m| m.to_string_lossy().into_owned());
+                        let module = match module {
+                            Some(m) if !m.is_empty() && m != "kernel" && m != "vmlinux" => {
+                                format!("[{}]", m.trim_matches(|c| c == '[' || c == ']'))
+                            }
+                            _ => KERNEL_MODULE.to_string(),
+                        };
+                        self.stats.resolved += 1;
+                        sym_frames(sym, &module, FrameKind::Kernel)
+                    }
+                    _ => {
+                        self.stats.unresolved += 1;
+                        Rc::from(vec![Frame::new(
+                            format!("{KERNEL_MODULE}+{addr:#x}"),
+                            KERNEL_MODULE,
+                            FrameKind::Kernel,
+                        )])
+                    }
+                };
+                self.kernel_cache.insert(addr, frames);
+            }
+            if results.is_none() {
+                self.stats.failed_binaries += 1;
+            }
+        }
+        addrs.iter().map(|a| Rc::clone(&self.kernel_cache[a])).collect()
+    }
+
+    /// Symbolizes user addresses of process `tgid`; returns frames per address, in input order.
+    pub fn user(&mut self, tgid: u32, addrs: &[u64]) -> Vec<Frames> {
+        if !self.procs.knows(tgid) {
+            // Missed its first-sample event (ring buffer full): try now, it may still run.
+            self.procs.capture(tgid, tgid);
+        }
+        // Group the addresses that fall in binaries and are not cached yet, per binary.
+        let mut per_binary: HashMap<BinaryKey, Vec<u64>> = HashMap::new();
+        for &addr in addrs {
+            if let Some((m, Some(key))) = self.procs.find(tgid, addr) {
+                let off = addr - m.start + m.offset;
+                if !self.user_cache.contains_key(&(key, off)) {
+                    per_binary.entry(key).or_default().push(off);
+                }
+            }
+        }
+        for (key, mut offsets) in per_binary {
+            offsets.sort_unstable();
+            offsets.dedup();
+            self.symbolize_binary(key, &offsets);
+        }
+        addrs.iter().map(|&addr| self.user_frames(tgid, addr)).collect()
+    }
+
+    fn symbolize_binary(&mut self, key: BinaryKey, offsets: &[u64]) {
+        let Some(bin) = self.procs.binary(key) else {
+            return;
+        };
+        let module = bin.module.clone();
+        let src = Source::Elf(Elf::new(bin.symbolization_path(key)));
+        let results = run_blazesym(&self.blaze, &src, offsets);
+        if results.is_none() {
+            self.stats.failed_binaries += 1;
+        }
+        for (i, &off) in offsets.iter().enumerate() {
+            let frames = match results.as_ref().and_then(|r| r.get(i)) {
+                Some(Some(sym)) => {
+                    self.stats.resolved += 1;
+                    sym_frames(sym, &module, FrameKind::User)
+                }
+                _ => {
+                    self.stats.unresolved += 1;
+                    unknown_frame(&module, off)
+                }
+            };
+            self.user_cache.insert((key, off), frames);
+        }
+    }
+
+    fn user_frames(&mut self, tgid: u32, addr: u64) -> Frames {
+        match self.procs.find(tgid, addr) {
+            Some((m, Some(key))) => {
+                let off = addr - m.start + m.offset;
+                match self.user_cache.get(&(key, off)) {
+                    Some(f) => Rc::clone(f),
+                    // binary could not be opened
+                    None => unknown_frame(&m.module_name(), off),
+                }
+            }
+            Some((m, None)) if !m.path.is_empty() => unknown_frame(&m.module_name(), addr - m.start),
+            // Anonymous executable memory or no mapping: JIT code, if the process has a perf map.
+            _ => {
+                let map = self.perf_maps.entry(tgid).or_insert_with(|| read_perf_map(tgid));
+                match map.as_ref().and_then(|m| m.lookup(addr)) {
+                    Some(name) => Rc::from(vec![Frame::new(name, JIT_MODULE, FrameKind::User)]),
+                    None => unknown_frame("[unknown]", addr),
+                }
+            }
+        }
+    }
+}
+
+fn unknown_frame(module: &str, offset: u64) -> Frames {
+    Rc::from(vec![Frame::new(format!("{module}+{offset:#x}"), module, FrameKind::User)])
+}
+
+/// Reads the JIT map of a process: through its root (container-aware) while it lives, else /tmp.
+fn read_perf_map(tgid: u32) -> Option<PerfMap> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata(format!("/proc/{tgid}")).ok().map(|m| m.uid());
+    let ns_pid = std::fs::read_to_string(format!("/proc/{tgid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("NSpid:")).and_then(|l| l.split_whitespace().last()?.parse::<u32>().ok())
+        })
+        .unwrap_or(tgid);
+    let candidates = [format!("/proc/{tgid}/root/tmp/perf-{ns_pid}.map"), format!("/tmp/perf-{tgid}.map")];
+    candidates.iter().find_map(|p| PerfMap::read(std::path::Path::new(p), uid))
+}
+
+/// Runs one blazesym request; a failure or a panic inside blazesym degrades to `None` (every
+/// address unknown) instead of ending the recording.
+fn run_blazesym(
+    blaze: &blazesym::symbolize::Symbolizer,
+    src: &Source<'_>,
+    addrs: &[u64],
+) -> Option<Vec<Option<Sym<'static>>>> {
+    let input = match src {
+        Source::Kernel(_) => Input::AbsAddr(addrs),
+        _ => Input::FileOffset(addrs),
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| blaze.symbolize(src, input)));
+    match result {
+        Ok(Ok(syms)) => Some(
+            syms.into_iter()
+                .map(|s| match s {
+                    Symbolized::Sym(sym) => Some(sym.into_owned()),
+                    Symbolized::Unknown(_) => None,
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn location(ci: Option<&CodeInfo<'_>>) -> (Option<String>, Option<u32>) {
+    match ci {
+        Some(ci) => {
+            let file = match &ci.dir {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.join(&*ci.file).to_string_lossy().into_owned(),
+                _ => ci.file.to_string_lossy().into_owned(),
+            };
+            (Some(file), ci.line)
+        }
+        None => (None, None),
+    }
+}
+
+/// The frames of one symbol, outermost first: the function, then each function inlined into it.
+/// Each frame's file:line is where execution is inside that frame (the call site of the next).
+fn sym_frames(sym: &Sym<'_>, module: &str, kind: FrameKind) -> Frames {
+    let names: Vec<&Cow<'_, str>> = std::iter::once(&sym.name).chain(sym.inlined.iter().map(|f| &f.name)).collect();
+    let n = names.len();
+    let mut frames = Vec::with_capacity(n);
+    for (i, name) in names.into_iter().enumerate() {
+        let ci = if i + 1 < n { sym.inlined[i].code_info.as_ref() } else { sym.code_info.as_deref() };
+        let (file, line) = location(ci);
+        frames.push(Frame { name: name.to_string(), module: module.to_string(), kind, inlined: i > 0, file, line });
+    }
+    Rc::from(frames)
+}

@@ -1,0 +1,141 @@
+//! What we know about each sampled process: snapshots of its executable mappings, taken when it
+//! was first seen, and open handles to its binaries so they stay readable after the process
+//! exits or the file is deleted or replaced.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use super::maps::{parse_maps, Mapping};
+
+/// Identity of a binary: device and inode (what the kernel maps, whatever its path).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BinaryKey {
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub inode: u64,
+}
+
+/// An open binary that stays reachable for the whole recording.
+#[derive(Debug)]
+pub struct Binary {
+    file: File,
+    /// The path the process mapped it from.
+    pub path: String,
+    /// Module name for frames.
+    pub module: String,
+}
+
+impl Binary {
+    /// A path blazesym can open: the original path while it still names the same file (so
+    /// debug links next to it are found), else our open descriptor (deleted or replaced file).
+    pub fn symbolization_path(&self, key: BinaryKey) -> PathBuf {
+        let same = std::fs::metadata(&self.path).map(|m| m.dev() == key.dev && m.ino() == key.inode).unwrap_or(false);
+        if same {
+            PathBuf::from(&self.path)
+        } else {
+            PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
+        }
+    }
+}
+
+/// The executable mappings of a process at one moment, each with its binary when file-backed.
+type Snapshot = Vec<(Mapping, Option<BinaryKey>)>;
+
+/// Mappings of processes and the binaries behind them.
+#[derive(Debug, Default)]
+pub struct ProcessTable {
+    /// Per process: snapshots of mappings, oldest first (a process that exec'd has several).
+    snapshots: HashMap<u32, Vec<Snapshot>>,
+    binaries: HashMap<BinaryKey, Binary>,
+    /// Processes whose maps could not be read.
+    pub capture_failures: u64,
+}
+
+impl ProcessTable {
+    /// Reads the mappings of `tgid` through thread `tid` (which outlives an exited leader) and
+    /// opens any binary not yet open. Returns false when the process is already gone.
+    pub fn capture(&mut self, tgid: u32, tid: u32) -> bool {
+        let text = std::fs::read_to_string(format!("/proc/{tgid}/task/{tid}/maps"))
+            .or_else(|_| std::fs::read_to_string(format!("/proc/{tgid}/maps")));
+        let Ok(text) = text else {
+            self.capture_failures += 1;
+            return false;
+        };
+        let mappings = parse_maps(&text);
+        if mappings.is_empty() {
+            // a zombie, or a kernel thread: nothing to capture
+            return false;
+        }
+        let snapshot: Snapshot = mappings
+            .into_iter()
+            .map(|m| {
+                let key = m.is_file().then_some(BinaryKey { dev: m.dev, inode: m.inode });
+                if let Some(key) = key {
+                    if let std::collections::hash_map::Entry::Vacant(slot) = self.binaries.entry(key) {
+                        if let Some(bin) = open_binary(tgid, &m, key) {
+                            slot.insert(bin);
+                        }
+                    }
+                }
+                (m, key)
+            })
+            .collect();
+        let list = self.snapshots.entry(tgid).or_default();
+        if list.last() != Some(&snapshot) {
+            list.push(snapshot);
+        }
+        true
+    }
+
+    /// True when mappings of `tgid` have been captured.
+    pub fn knows(&self, tgid: u32) -> bool {
+        self.snapshots.contains_key(&tgid)
+    }
+
+    /// The mapping containing `addr` in `tgid`, newest snapshot first.
+    pub fn find(&self, tgid: u32, addr: u64) -> Option<(&Mapping, Option<BinaryKey>)> {
+        self.snapshots
+            .get(&tgid)?
+            .iter()
+            .rev()
+            .find_map(|snap| snap.iter().find(|(m, _)| m.contains(addr)).map(|(m, k)| (m, *k)))
+    }
+
+    /// An open binary.
+    pub fn binary(&self, key: BinaryKey) -> Option<&Binary> {
+        self.binaries.get(&key)
+    }
+
+    /// Number of processes captured.
+    pub fn len(&self) -> usize {
+        self.snapshots.len()
+    }
+
+    /// True when no process was captured.
+    pub fn is_empty(&self) -> bool {
+        self.snapshots.is_empty()
+    }
+}
+
+/// Opens the file behind a mapping: through `/proc/PID/map_files/` (works for deleted files and
+/// other mount namespaces), else through its path, keeping it only if it is the mapped inode.
+fn open_binary(tgid: u32, m: &Mapping, key: BinaryKey) -> Option<Binary> {
+    let candidates = [
+        format!("/proc/{tgid}/map_files/{:x}-{:x}", m.start, m.end),
+        m.path.trim_end_matches(" (deleted)").to_string(),
+    ];
+    for candidate in candidates {
+        if let Ok(file) = File::open(&candidate) {
+            if let Ok(meta) = file.metadata() {
+                if meta.dev() == key.dev && meta.ino() == key.inode {
+                    return Some(Binary { file, path: m.path.clone(), module: m.module_name() });
+                }
+            }
+        }
+    }
+    None
+}
