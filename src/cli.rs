@@ -154,6 +154,7 @@ impl RecordArgs {
             duration: self.duration,
             command: (!self.command.is_empty()).then(|| self.command.clone()),
             live_status,
+            announce: true,
         }
     }
 }

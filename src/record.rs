@@ -29,6 +29,8 @@ pub struct RecordOptions {
     pub command: Option<Vec<OsString>>,
     /// Print a live status line (stderr is a terminal).
     pub live_status: bool,
+    /// Print one line to stderr when sampling has started.
+    pub announce: bool,
 }
 
 /// A finished recording.
@@ -114,6 +116,14 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
         None => None,
     };
 
+    if opts.announce {
+        eprintln!(
+            "prof: recording {target} with {} at {} Hz on {} CPUs; Ctrl-C to stop",
+            sampler.event().name(),
+            sampler_opts.frequency_hz,
+            sampler.cpus().len()
+        );
+    }
     let start_wall = SystemTime::now();
     let start = Instant::now();
     let mut next_drain = start + DRAIN_INTERVAL;

@@ -414,7 +414,14 @@ impl Sampler {
 
     /// Waits up to `timeout` for process notifications and returns those that arrived.
     pub fn poll_events(&mut self, timeout: Duration) -> Result<Vec<ProcEvent>, SampleError> {
-        self.ringbuf.poll(timeout).map_err(bpf_err("failed to poll the event ring buffer"))?;
+        let rc = self.ringbuf.poll_raw(timeout);
+        // A signal (Ctrl-C) interrupts the wait: not an error, the caller checks its stop flag.
+        if rc < 0 && rc != -libc::EINTR {
+            return Err(SampleError::Bpf {
+                context: "failed to poll the event ring buffer".into(),
+                source: libbpf_rs::Error::from(std::io::Error::from_raw_os_error(-rc)),
+            });
+        }
         Ok(std::mem::take(&mut *self.pending_events.borrow_mut()))
     }
 

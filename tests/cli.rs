@@ -1,0 +1,146 @@
+//! The `prof` command line: usage errors, bad input files, and the permission-denied path, each
+//! with a clear message naming the problem and a non-zero exit, and no output file created.
+
+mod common;
+
+use std::process::Output;
+
+use common::prof;
+
+fn run(args: &[&str]) -> Output {
+    prof().args(args).output().expect("prof runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A malformed duration is a usage error (exit 2) that quotes the bad value.
+#[test]
+fn cli_bad_duration_is_usage_error() {
+    let out = run(&["record", "-d", "ten"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("`ten`"), "{}", stderr(&out));
+}
+
+/// An output with an unknown extension is refused before anything is recorded.
+#[test]
+fn cli_unknown_output_format_is_refused_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.txt");
+    let out = run(&["record", "-d", "1", "-o", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unknown output format"), "{}", stderr(&out));
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "a file was created");
+}
+
+/// A PID that does not exist is named in the error.
+#[test]
+fn cli_missing_pid_is_named() {
+    if !common::bpf_available("cli_missing_pid_is_named") {
+        return;
+    }
+    let out = run(&["record", "-p", "999999999", "-d", "1", "-o", "/nonexistent-dir-prof/x.svg"]);
+    assert_eq!(out.status.code(), Some(1));
+    // The output directory is checked first.
+    assert!(stderr(&out).contains("directory does not exist"), "{}", stderr(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.svg");
+    let out = run(&["record", "-p", "999999999", "-d", "1", "-o", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no process with PID 999999999"), "{}", stderr(&out));
+    assert!(!path.exists());
+}
+
+/// A missing input file, a truncated archive and a malformed folded line are each reported with
+/// the file name (and line), exit 1.
+#[test]
+fn cli_report_bad_inputs_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.prof");
+    let out = run(&["report", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("missing.prof"), "{}", stderr(&out));
+
+    let good = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/archive/v1-small.prof")).unwrap();
+    let truncated = dir.path().join("cut.prof");
+    std::fs::write(&truncated, &good[..good.len() - 5]).unwrap();
+    let out = run(&["report", truncated.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("cut.prof") && err.contains("truncated"), "{err}");
+
+    let folded = dir.path().join("bad.folded");
+    std::fs::write(&folded, "a;b 3\nc;d three\n").unwrap();
+    let out = run(&["report", folded.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("bad.folded") && err.contains("line 2"), "{err}");
+
+    // Lenient: skip with one warning and report the rest.
+    let out = run(&["report", "--lenient", folded.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("skipped 1 malformed line"), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("b"));
+}
+
+/// `prof report` prints a top table of a folded file, and converts it to SVG and back.
+#[test]
+fn cli_report_folded_to_table_svg_and_folded() {
+    let dir = tempfile::tempdir().unwrap();
+    let folded = dir.path().join("in.folded");
+    std::fs::write(&folded, "app;main;work 30\napp;main;idle 10\napp;main;work;read_[k] 10\n").unwrap();
+    let out = run(&["report", folded.to_str().unwrap(), "--top", "3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let first_row = table.lines().nth(1).unwrap_or_default();
+    assert!(first_row.contains("60.00") && first_row.contains("work"), "{table}");
+    let svg = dir.path().join("out.svg");
+    let back = dir.path().join("out.folded");
+    let out = run(&["report", folded.to_str().unwrap(), "-o", svg.to_str().unwrap(), "-o", back.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    assert_eq!(
+        std::fs::read_to_string(&back).unwrap(),
+        "app;main;idle 10\napp;main;work 30\napp;main;work;read_[k] 10\n"
+    );
+}
+
+/// Without CAP_BPF/CAP_PERFMON, `prof record` exits 1 before creating any file, naming the
+/// missing capabilities, `perf_event_paranoid`, and the fix. Tested by dropping privileges
+/// (as nobody with setpriv, and as root without CAP_PERFMON with capsh).
+#[test]
+fn cli_permission_denied_names_capabilities() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("x.svg");
+    let out = if prof::sample::privileges::check().is_err() {
+        run(&["record", "-d", "1", "-o", out_path.to_str().unwrap()])
+    } else {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+            .arg(env!("CARGO_BIN_EXE_prof"))
+            .args(["record", "-d", "1", "-o", out_path.to_str().unwrap()])
+            .output()
+            .expect("setpriv runs (util-linux)")
+    };
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    for needle in ["CAP_BPF", "CAP_PERFMON", "perf_event_paranoid", "setcap"] {
+        assert!(err.contains(needle), "missing {needle:?} in: {err}");
+    }
+    assert!(!out_path.exists());
+
+    if prof::sample::privileges::check().is_ok() {
+        // Root without CAP_PERFMON (and CAP_SYS_ADMIN): exactly that capability is named.
+        let cmd = format!("exec {} record -d 1 -o {}", env!("CARGO_BIN_EXE_prof"), out_path.display());
+        let out = std::process::Command::new("capsh")
+            .args(["--drop=cap_perfmon,cap_sys_admin", "--", "-c", &cmd])
+            .output()
+            .expect("capsh runs (libcap2-bin)");
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains("missing: CAP_PERFMON\n"), "{}", stderr(&out));
+        assert!(!out_path.exists());
+    }
+}

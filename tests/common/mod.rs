@@ -1,0 +1,165 @@
+//! Helpers shared by the integration tests: the BPF gate, building the C workloads, running the
+//! `prof` binary, and reading folded output.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+
+/// Serializes tests that sample the machine: two recordings at once would compete for 2 CPUs.
+static MACHINE: Mutex<()> = Mutex::new(());
+
+/// Takes the machine for one BPF test.
+pub fn machine() -> MutexGuard<'static, ()> {
+    MACHINE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Returns true when BPF tests can run. Otherwise prints `SKIPPED <test>: <reason>` and returns
+/// false, or panics when `CI=true` (CI runs as root: BPF must work there).
+pub fn bpf_available(test: &str) -> bool {
+    let reason = if let Err(msg) = prof::sample::privileges::check() {
+        Some(msg.lines().next().unwrap_or("no privileges").to_string())
+    } else if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        Some("no /sys/kernel/btf/vmlinux (tp_btf programs need BTF)".to_string())
+    } else {
+        None
+    };
+    match reason {
+        None => true,
+        Some(r) if std::env::var("CI").as_deref() == Ok("true") => panic!("{test}: BPF unavailable in CI: {r}"),
+        Some(r) => {
+            println!("SKIPPED {test}: {r}");
+            false
+        }
+    }
+}
+
+/// Skips (or, in CI, fails) the calling test when BPF is unavailable, and takes the machine.
+#[macro_export]
+macro_rules! bpf_test {
+    ($name:expr) => {{
+        if !common::bpf_available($name) {
+            return;
+        }
+        common::machine()
+    }};
+}
+
+static BUILD: Mutex<()> = Mutex::new(());
+
+/// Builds `tests/workloads/<name>.c` with frame pointers in every function (-O0) and returns
+/// the binary's path.
+pub fn workload(name: &str) -> PathBuf {
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads").join(format!("{name}.c"));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workloads");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join(format!("w_{name}"));
+    let fresh = match (std::fs::metadata(&bin), std::fs::metadata(&src)) {
+        (Ok(b), Ok(s)) => b.modified().unwrap() >= s.modified().unwrap(),
+        _ => false,
+    };
+    if !fresh {
+        let out = Command::new("cc")
+            .args(["-O0", "-g", "-fno-omit-frame-pointer", "-o"])
+            .arg(&bin)
+            .arg(&src)
+            .output()
+            .expect("cc runs");
+        assert!(out.status.success(), "building {name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    bin
+}
+
+/// The `prof` binary under test.
+pub fn prof() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_prof"))
+}
+
+/// Runs `prof` with `args` and returns its output, failing the test with stderr on error.
+pub fn prof_ok(args: &[&std::ffi::OsStr]) -> Output {
+    let out = prof().args(args).output().expect("prof runs");
+    assert!(out.status.success(), "prof {:?} failed: {}", args, String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// Reads a folded file into (stack, count) pairs.
+pub fn read_folded(path: &Path) -> Vec<(String, u64)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+        .lines()
+        .map(|l| {
+            let (stack, count) = l.rsplit_once(' ').unwrap_or_else(|| panic!("bad folded line {l:?}"));
+            (stack.to_string(), count.parse().unwrap_or_else(|_| panic!("bad count in {l:?}")))
+        })
+        .collect()
+}
+
+/// Samples whose stack satisfies `pred`.
+pub fn count_where(folded: &[(String, u64)], pred: impl Fn(&str) -> bool) -> u64 {
+    folded.iter().filter(|(s, _)| pred(s)).map(|(_, c)| c).sum()
+}
+
+/// True when `stack` has `frame` as one of its `;`-separated frames.
+pub fn has_frame(stack: &str, frame: &str) -> bool {
+    stack.split(';').any(|f| f == frame)
+}
+
+/// A `prof record` running in the background, with its stderr collected.
+pub struct Background {
+    /// The prof process.
+    pub child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Stderr lines read so far.
+    pub stderr: Vec<String>,
+}
+
+impl Background {
+    /// Starts `prof` with `args` and waits until it says it is recording.
+    pub fn start(args: &[&std::ffi::OsStr]) -> Background {
+        use std::io::BufRead;
+        let mut child = prof()
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("prof starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut bg = Background { child, lines: rx, stderr: Vec::new() };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match bg.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let started = line.starts_with("prof: recording");
+                    bg.stderr.push(line);
+                    if started {
+                        return bg;
+                    }
+                }
+                Err(_) => panic!("prof did not start recording: {:?}", bg.stderr),
+            }
+        }
+    }
+
+    /// Sends a signal to prof.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// Waits for prof to exit; returns its status and all of its stderr.
+    pub fn finish(mut self) -> (std::process::ExitStatus, String) {
+        let status = self.child.wait().expect("prof exits");
+        self.stderr.extend(self.lines.iter());
+        (status, self.stderr.join("\n"))
+    }
+}
