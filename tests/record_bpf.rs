@@ -306,3 +306,47 @@ fn record_system_wide_idle_loses_nothing() {
     assert!(p.meta.total_samples * 10 >= expected * 9, "{} of ≥{expected}", p.meta.total_samples);
     assert!(p.frames.iter().any(|f| f.kind == prof::profile::FrameKind::Kernel), "idle has kernel frames");
 }
+
+/// JIT code announced in `/tmp/perf-PID.map` is symbolized by name, with the `[jit]` module,
+/// although the process has exited when the recording ends.
+#[test]
+fn record_jit_perf_map_names_frames() {
+    let _m = bpf_test!("record_jit_perf_map_names_frames");
+    let jit = workload("jit");
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("x.prof");
+    let out = prof_ok(&[
+        os("record"),
+        os("--pid-in-name"),
+        os("-o"),
+        archive.as_os_str(),
+        os("--"),
+        jit.as_os_str(),
+        os("2"),
+    ]);
+    let p = prof::archive::read_file(&archive).unwrap();
+    let pid = p.samples.iter().find(|s| s.comm == "w_jit").map(|s| s.pid).expect("w_jit sampled");
+    let _ = std::fs::remove_file(format!("/tmp/perf-{pid}.map"));
+    let jitted: u64 = p
+        .samples
+        .iter()
+        .filter(|s| p.stack_frames(s.stack).any(|f| f.name == "jitted_hot_loop" && f.module == "[jit]"))
+        .map(|s| s.count)
+        .sum();
+    println!("jit: {jitted} of {} samples in jitted_hot_loop", p.total());
+    assert!(pct(jitted, p.total()) >= 80.0, "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// C++ names are demangled (namespace, template arguments, parameters).
+#[test]
+fn record_cxx_names_are_demangled() {
+    let _m = bpf_test!("record_cxx_names_are_demangled");
+    let bin = workload("cxx");
+    let dir = tempfile::tempdir().unwrap();
+    let folded = dir.path().join("x.folded");
+    prof_ok(&[os("record"), os("-o"), folded.as_os_str(), os("--"), bin.as_os_str(), os("2")]);
+    let stacks = read_folded(&folded);
+    let total = count_where(&stacks, |s| s.starts_with("w_cxx;"));
+    let spin = count_where(&stacks, |s| s.split(';').any(|f| f.starts_with("shapes::Spinner<long>::spin")));
+    assert!(pct(spin, total) >= 80.0, "{stacks:?}");
+}

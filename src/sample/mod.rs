@@ -618,3 +618,17 @@ fn open_all_cpus(frequency_hz: u64, cpus: &[u32]) -> Result<OpenedEvents, Sample
     }
     Ok((event, fds, notes))
 }
+
+#[cfg(test)]
+mod tests {
+    /// The BPF program never asks the kernel to reuse stack ids (which silently swaps stacks on
+    /// collision) and stores stacks by content instead of in a colliding stack-trace map.
+    #[test]
+    fn sample_bpf_never_reuses_stack_ids() {
+        let src = include_str!("../../bpf/profile.bpf.c");
+        let code: String = src.lines().filter(|l| !l.trim_start().starts_with('*') && !l.contains("/*")).collect();
+        assert!(!code.contains("BPF_F_REUSE_STACKID"));
+        assert!(!code.contains("BPF_MAP_TYPE_STACK_TRACE"));
+        assert!(code.contains("bpf_get_stack("));
+    }
+}

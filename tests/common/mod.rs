@@ -47,20 +47,24 @@ macro_rules! bpf_test {
 
 static BUILD: Mutex<()> = Mutex::new(());
 
-/// Builds `tests/workloads/<name>.c` with frame pointers in every function (-O0) and returns
-/// the binary's path.
+/// Builds `tests/workloads/<name>.c` (or `.cpp`) with frame pointers in every function (-O0:
+/// gcc 12 ignores -mno-omit-leaf-frame-pointer when optimizing) and returns the binary's path.
 pub fn workload(name: &str) -> PathBuf {
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads").join(format!("{name}.c"));
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workloads");
-    std::fs::create_dir_all(&dir).unwrap();
-    let bin = dir.join(format!("w_{name}"));
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads");
+    let (src, compiler) = match dir.join(format!("{name}.c")) {
+        c if c.exists() => (c, "cc"),
+        _ => (dir.join(format!("{name}.cpp")), "c++"),
+    };
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workloads");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let bin = out_dir.join(format!("w_{name}"));
     let fresh = match (std::fs::metadata(&bin), std::fs::metadata(&src)) {
         (Ok(b), Ok(s)) => b.modified().unwrap() >= s.modified().unwrap(),
         _ => false,
     };
     if !fresh {
-        let out = Command::new("cc")
+        let out = Command::new(compiler)
             .args(["-O0", "-g", "-fno-omit-frame-pointer", "-o"])
             .arg(&bin)
             .arg(&src)

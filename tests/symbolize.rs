@@ -1,0 +1,85 @@
+//! Symbolization without BPF: a process we start is captured, exits (and its binary is deleted),
+//! and its addresses still resolve to the right functions, files and lines; kernel addresses
+//! resolve through kallsyms; unknown addresses keep `module+0xoffset`.
+
+mod common;
+
+use std::process::Command;
+
+use prof::symbolize::Symbolizer;
+
+/// Address of `symbol` in the running process `pid` whose executable is `exe`, from `nm` and
+/// the mapping of the file at offset 0 (a PIE's load base).
+fn runtime_addr(pid: u32, exe: &std::path::Path, symbol: &str) -> u64 {
+    let nm = Command::new("nm").arg(exe).output().expect("nm (binutils) runs");
+    let text = String::from_utf8_lossy(&nm.stdout);
+    let value = text
+        .lines()
+        .find_map(|l| {
+            let mut parts = l.split_whitespace();
+            let (v, _, name) = (parts.next()?, parts.next()?, parts.next()?);
+            (name == symbol).then(|| u64::from_str_radix(v, 16).unwrap())
+        })
+        .unwrap_or_else(|| panic!("{symbol} not in nm output"));
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let name = exe.file_name().unwrap().to_str().unwrap();
+    let base = maps
+        .lines()
+        .find(|l| l.contains(name) && l.split_whitespace().nth(2) == Some("00000000"))
+        .map(|l| u64::from_str_radix(l.split('-').next().unwrap(), 16).unwrap())
+        .expect("mapping at offset 0");
+    base + value
+}
+
+/// A process that exited and whose binary was deleted still symbolizes: function, module, inline
+/// chain, file and line; each address is symbolized once (cached), and an address outside any
+/// mapping stays visible as `[unknown]+0x…`.
+#[test]
+fn symbolize_exited_process_with_deleted_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("gone");
+    std::fs::copy(common::workload("split"), &exe).unwrap();
+    let mut child = Command::new(&exe).arg("30").spawn().unwrap();
+    let pid = child.id();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let leaf_a = runtime_addr(pid, &exe, "leaf_a");
+
+    let mut sym = Symbolizer::new();
+    assert!(sym.process_seen(pid, pid));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_file(&exe).unwrap();
+
+    // 30 bytes into leaf_a is inside the inlined spin loop.
+    let frames = sym.user(pid, &[leaf_a + 30, 0x10])[..].to_vec();
+    let leaf = &frames[0];
+    assert_eq!(leaf[0].name, "leaf_a", "{leaf:?}");
+    assert_eq!(leaf[0].module, "gone");
+    assert!(leaf.iter().any(|f| f.name == "spin" && f.inlined), "inline frame missing: {leaf:?}");
+    assert!(leaf.last().unwrap().file.as_deref().unwrap_or("").ends_with("split.c"), "{leaf:?}");
+    assert!(leaf.last().unwrap().line.is_some());
+    assert_eq!(frames[1][0].name, "[unknown]+0x10");
+    let resolved = sym.stats().resolved;
+    sym.user(pid, &[leaf_a + 30]);
+    assert_eq!(sym.stats().resolved, resolved, "the address was symbolized twice");
+}
+
+/// Kernel addresses from /proc/kallsyms resolve to their function in `[kernel.kallsyms]`.
+#[test]
+fn symbolize_kernel_address_via_kallsyms() {
+    let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap();
+    let addr = kallsyms.lines().find_map(|l| {
+        let mut p = l.split_whitespace();
+        let (a, t, name) = (p.next()?, p.next()?, p.next()?);
+        (name == "schedule" && (t == "T" || t == "t")).then(|| u64::from_str_radix(a, 16).unwrap())
+    });
+    let Some(addr) = addr.filter(|a| *a != 0) else {
+        println!("SKIPPED symbolize_kernel_address_via_kallsyms: kallsyms addresses hidden (kptr_restrict)");
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI runs as root: kallsyms must be readable");
+        return;
+    };
+    let mut sym = Symbolizer::new();
+    let frames = sym.kernel(&[addr + 1]);
+    assert_eq!(frames[0][0].name, "schedule");
+    assert_eq!(frames[0][0].module, "[kernel.kallsyms]");
+}
