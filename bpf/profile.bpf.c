@@ -26,10 +26,10 @@ const volatile bool follow_forks = false; /* add children of targets to `targets
 /* Flipped by userspace before each drain; see struct prof_sample_key. */
 volatile __u32 gen = 0;
 
-/* Sized by userspace before load (--stack-map-size and friends). */
+/* Sized by userspace before load (--stack-map-size and friends). Preallocated: an allocation in
+ * interrupt context from a non-preallocated map can fail (-ENOMEM) under a burst of new stacks. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct prof_stack);

@@ -114,13 +114,13 @@ pub struct RecordArgs {
     /// Drop samples of the idle task (swapper).
     #[arg(long)]
     pub no_idle: bool,
-    /// New unique stacks the kernel can hold between two drains (once a second).
-    #[arg(long, default_value_t = SamplerOptions::default().stack_map_size, value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..))]
+    /// New unique stacks the kernel can hold between two drains (once a second);
+    /// 0 sizes it from CPUs × frequency (at least 16384).
+    #[arg(long, default_value_t = 0, value_name = "N")]
     pub stack_map_size: u32,
-    /// Unique (process, stack, comm) counts the kernel can hold between two drains.
-    #[arg(long, default_value_t = SamplerOptions::default().counts_map_size, value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..))]
+    /// Unique (process, stack, comm) counts the kernel can hold between two drains;
+    /// 0 sizes it from CPUs × frequency (at least 16384).
+    #[arg(long, default_value_t = 0, value_name = "N")]
     pub counts_map_size: u32,
     /// Print more detail (symbolization counters, notes).
     #[arg(short = 'v', long)]

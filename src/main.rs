@@ -82,6 +82,8 @@ fn run_record(args: RecordArgs) -> Result<()> {
             "  symbolized {} addresses, {} left as module+offset, {} binaries failed",
             s.resolved, s.unresolved, s.failed_binaries
         );
+        let (stacks, counts) = recording.map_sizes;
+        eprintln!("  BPF maps: stacks {stacks} entries, counts {counts} entries");
     }
     if default_output {
         println!("{}", specs[0].path.display());

@@ -18,6 +18,9 @@ use crate::symbolize::{SymbolizeStats, Symbolizer};
 /// stacks first seen since the last drain) at ~one syscall per new key.
 pub const DRAIN_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How often a spawned command is checked for exit while waiting for events.
+const CHILD_POLL: Duration = Duration::from_millis(50);
+
 /// What to record.
 #[derive(Clone, Debug, Default)]
 pub struct RecordOptions {
@@ -44,6 +47,8 @@ pub struct Recording {
     pub symbolize: SymbolizeStats,
     /// Why the recording ended.
     pub ended_by: EndReason,
+    /// Entries of the in-kernel stack and counts maps.
+    pub map_sizes: (u32, u32),
 }
 
 /// Why a recording ended.
@@ -140,7 +145,11 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
             }
         }
         let now = Instant::now();
-        let mut wait = next_drain.saturating_duration_since(now).min(Duration::from_millis(100));
+        // Signals interrupt the wait at once; a spawned command's exit does not, so poll for it.
+        let mut wait = next_drain.saturating_duration_since(now);
+        if child.is_some() {
+            wait = wait.min(CHILD_POLL);
+        }
         if let Some(d) = opts.duration {
             wait = wait.min((start + d).saturating_duration_since(now));
         }
@@ -195,7 +204,13 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
         ));
     }
     let profile = agg.build(&mut symbolizer, meta);
-    Ok(Recording { profile, processes: agg.processes(), symbolize: symbolizer.stats().clone(), ended_by })
+    Ok(Recording {
+        profile,
+        processes: agg.processes(),
+        symbolize: symbolizer.stats().clone(),
+        ended_by,
+        map_sizes: sampler.map_sizes(),
+    })
 }
 
 fn handle_events(symbolizer: &mut Symbolizer, events: Vec<ProcEvent>) {

@@ -125,7 +125,7 @@ fn record_system_wide_symbolizes_exited_processes() {
     let short = workload("short");
     let dir = tempfile::tempdir().unwrap();
     let folded = dir.path().join("x.folded");
-    let bg = Background::start(&[os("record"), os("-d"), os("60"), os("-o"), folded.as_os_str()]);
+    let bg = Background::start(&[os("record"), os("-v"), os("-d"), os("60"), os("-o"), folded.as_os_str()]);
     for _ in 0..100 {
         let st = std::process::Command::new(&short).arg("30").status().unwrap();
         assert!(st.success());
@@ -133,6 +133,11 @@ fn record_system_wide_symbolizes_exited_processes() {
     bg.signal(libc::SIGINT);
     let (status, stderr) = bg.finish();
     assert!(status.success(), "{stderr}");
+    // Default map sizes are the automatic ones (at least 16384), not a degenerate 0 or 1.
+    let cpus = prof::sample::cpus::online_cpus().unwrap().len();
+    let auto = prof::sample::auto_map_size(99, cpus);
+    assert!(auto >= 16384);
+    assert!(stderr.contains(&format!("BPF maps: stacks {auto} entries, counts {auto} entries")), "{stderr}");
     let stacks = read_folded(&folded);
     let mine: Vec<(String, u64)> = stacks.iter().filter(|(s, _)| s.starts_with("w_short;")).cloned().collect();
     let total = count_where(&mine, |_| true);

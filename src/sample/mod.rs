@@ -135,10 +135,21 @@ pub struct SamplerOptions {
     pub user_stacks: bool,
     /// Drop samples of the idle task.
     pub skip_idle: bool,
-    /// Unique stacks the kernel can hold between two drains.
+    /// New unique stacks the kernel can hold between two drains; 0 picks
+    /// [`auto_map_size`] for the stack map.
     pub stack_map_size: u32,
-    /// Unique (process, stacks, comm) keys the kernel can hold between two drains.
+    /// Unique (process, stacks, comm) keys the kernel can hold between two drains; 0 picks
+    /// [`auto_map_size`].
     pub counts_map_size: u32,
+}
+
+/// The default size of the stack and counts maps: room for every sample of two drain
+/// intervals (a sample adds at most one user and one kernel stack, and one key), at least
+/// 16384 entries, at most 2^18. A preallocated stack entry is ~1.1 KB (127 frames), so the
+/// floor costs ~18 MB of kernel memory.
+pub fn auto_map_size(frequency_hz: u64, cpus: usize) -> u32 {
+    let per_drain = frequency_hz.saturating_mul(cpus as u64).saturating_mul(2);
+    (2 * per_drain).next_power_of_two().clamp(16384, 1 << 18) as u32
 }
 
 impl Default for SamplerOptions {
@@ -149,11 +160,8 @@ impl Default for SamplerOptions {
             kernel_stacks: true,
             user_stacks: true,
             skip_idle: false,
-            // Stacks are drained every second, so this bounds *new* unique stacks per second
-            // (the map is not preallocated: memory follows actual use).
-            stack_map_size: 16384,
-            // Preallocated (~100 bytes an entry): two drain generations of unique keys.
-            counts_map_size: 16384,
+            stack_map_size: 0,
+            counts_map_size: 0,
         }
     }
 }
@@ -314,13 +322,12 @@ impl Sampler {
             ro.want_user = opts.user_stacks;
             ro.follow_forks = matches!(opts.targets, Targets::Pids { follow_forks: true, .. });
         }
-        open.maps
-            .stacks
-            .set_max_entries(opts.stack_map_size.max(1))
-            .map_err(bpf_err("failed to size the stack map"))?;
+        let auto = auto_map_size(opts.frequency_hz, cpus.len());
+        let size = |n: u32| if n == 0 { auto } else { n };
+        open.maps.stacks.set_max_entries(size(opts.stack_map_size)).map_err(bpf_err("failed to size the stack map"))?;
         open.maps
             .counts
-            .set_max_entries(opts.counts_map_size.max(1))
+            .set_max_entries(size(opts.counts_map_size))
             .map_err(bpf_err("failed to size the counts map"))?;
         let skel = open.load().map_err(load_err)?;
 
@@ -396,6 +403,11 @@ impl Sampler {
     /// CPUs being sampled.
     pub fn cpus(&self) -> &[u32] {
         &self.cpus
+    }
+
+    /// Entries of the loaded stack and counts maps.
+    pub fn map_sizes(&self) -> (u32, u32) {
+        (self.skel.maps.stacks.max_entries(), self.skel.maps.counts.max_entries())
     }
 
     /// Notes about how sampling was set up (e.g. the fallback to `cpu-clock`).
@@ -621,6 +633,16 @@ fn open_all_cpus(frequency_hz: u64, cpus: &[u32]) -> Result<OpenedEvents, Sample
 
 #[cfg(test)]
 mod tests {
+    use super::auto_map_size;
+
+    /// Map sizes grow with CPUs × frequency between the floor and the cap.
+    #[test]
+    fn sample_auto_map_size_scales() {
+        assert_eq!(auto_map_size(99, 2), 16384);
+        assert_eq!(auto_map_size(999, 64), 1 << 18);
+        assert_eq!(auto_map_size(99, 64), 32768);
+    }
+
     /// The BPF program never asks the kernel to reuse stack ids (which silently swaps stacks on
     /// collision) and stores stacks by content instead of in a colliding stack-trace map.
     #[test]
