@@ -203,7 +203,10 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
             stats.samples
         ));
     }
-    let profile = agg.build(&mut symbolizer, meta);
+    let mut profile = agg.build(&mut symbolizer, meta);
+    if let Some(problem) = symbolizer.kernel_symbols_problem() {
+        profile.meta.notes.push(problem.to_string());
+    }
     Ok(Recording {
         profile,
         processes: agg.processes(),

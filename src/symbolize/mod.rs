@@ -7,6 +7,7 @@
 //! symbolized once; one blazesym symbolizer and its caches live for the whole recording.
 //! Frames that cannot be symbolized keep `module+0xoffset`: nothing vanishes.
 
+pub mod kallsyms;
 pub mod maps;
 pub mod perf_map;
 pub mod process;
@@ -16,9 +17,8 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
-use blazesym::symbolize::source::{Elf, Kernel, Source};
+use blazesym::symbolize::source::{Elf, Source};
 use blazesym::symbolize::{CodeInfo, Input, Sym, Symbolized};
-use blazesym::MaybeDefault;
 
 use crate::profile::{Frame, FrameKind};
 use perf_map::PerfMap;
@@ -51,6 +51,8 @@ pub struct Symbolizer {
     user_cache: HashMap<(BinaryKey, u64), Frames>,
     kernel_cache: HashMap<u64, Frames>,
     perf_maps: HashMap<u32, Option<PerfMap>>,
+    /// Loaded on first use; `Err` keeps the reason (e.g. hidden addresses) for one warning.
+    kallsyms: Option<Result<kallsyms::Kallsyms, String>>,
     stats: SymbolizeStats,
 }
 
@@ -80,7 +82,16 @@ impl Symbolizer {
             user_cache: HashMap::new(),
             kernel_cache: HashMap::new(),
             perf_maps: HashMap::new(),
+            kallsyms: None,
             stats: SymbolizeStats::default(),
+        }
+    }
+
+    /// Why kernel frames could not be symbolized, if they could not (for one warning).
+    pub fn kernel_symbols_problem(&self) -> Option<&str> {
+        match &self.kallsyms {
+            Some(Err(e)) => Some(e),
+            _ => None,
         }
     }
 
@@ -105,43 +116,29 @@ impl Symbolizer {
         &self.stats
     }
 
-    /// Symbolizes kernel addresses; returns frames per address, in input order.
+    /// Symbolizes kernel addresses (from `/proc/kallsyms`); returns frames per address, in
+    /// input order.
     pub fn kernel(&mut self, addrs: &[u64]) -> Vec<Frames> {
-        let todo: Vec<u64> = {
-            let mut t: Vec<u64> = addrs.iter().copied().filter(|a| !self.kernel_cache.contains_key(a)).collect();
-            t.sort_unstable();
-            t.dedup();
-            t
-        };
-        if !todo.is_empty() {
-            let src = Source::Kernel(Kernel { vmlinux: MaybeDefault::None, debug_syms: false, ..Kernel::default() });
-            let results = run_blazesym(&self.blaze, &src, &todo);
-            for (i, &addr) in todo.iter().enumerate() {
-                let frames = match results.as_ref().and_then(|r| r.get(i)) {
-                    Some(Some(sym)) => {
-                        let module = sym.module.as_deref().map(|m| m.to_string_lossy().into_owned());
-                        let module = match module {
-                            Some(m) if !m.is_empty() && m != "kernel" && m != "vmlinux" => {
-                                format!("[{}]", m.trim_matches(|c| c == '[' || c == ']'))
-                            }
-                            _ => KERNEL_MODULE.to_string(),
-                        };
+        if addrs.iter().any(|a| !self.kernel_cache.contains_key(a)) {
+            let table = self.kallsyms.get_or_insert_with(|| {
+                kallsyms::Kallsyms::load(std::path::Path::new("/proc/kallsyms")).map_err(|e| e.to_string())
+            });
+            for &addr in addrs {
+                if self.kernel_cache.contains_key(&addr) {
+                    continue;
+                }
+                let frame = match table.as_ref().ok().and_then(|t| t.lookup(addr)) {
+                    Some((name, module)) => {
                         self.stats.resolved += 1;
-                        sym_frames(sym, &module, FrameKind::Kernel)
+                        let module = module.map_or_else(|| KERNEL_MODULE.to_string(), |m| format!("[{m}]"));
+                        Frame::new(name, module, FrameKind::Kernel)
                     }
-                    _ => {
+                    None => {
                         self.stats.unresolved += 1;
-                        Rc::from(vec![Frame::new(
-                            format!("{KERNEL_MODULE}+{addr:#x}"),
-                            KERNEL_MODULE,
-                            FrameKind::Kernel,
-                        )])
+                        Frame::new(format!("{KERNEL_MODULE}+{addr:#x}"), KERNEL_MODULE, FrameKind::Kernel)
                     }
                 };
-                self.kernel_cache.insert(addr, frames);
-            }
-            if results.is_none() {
-                self.stats.failed_binaries += 1;
+                self.kernel_cache.insert(addr, Rc::from(vec![frame]));
             }
         }
         addrs.iter().map(|a| Rc::clone(&self.kernel_cache[a])).collect()
@@ -244,11 +241,7 @@ fn run_blazesym(
     src: &Source<'_>,
     addrs: &[u64],
 ) -> Option<Vec<Option<Sym<'static>>>> {
-    let input = match src {
-        Source::Kernel(_) => Input::AbsAddr(addrs),
-        _ => Input::FileOffset(addrs),
-    };
-    let result = catch_unwind(AssertUnwindSafe(|| blaze.symbolize(src, input)));
+    let result = catch_unwind(AssertUnwindSafe(|| blaze.symbolize(src, Input::FileOffset(addrs))));
     match result {
         Ok(Ok(syms)) => Some(
             syms.into_iter()
