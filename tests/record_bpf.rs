@@ -355,3 +355,68 @@ fn record_cxx_names_are_demangled() {
     let spin = count_where(&stacks, |s| s.split(';').any(|f| f.starts_with("shapes::Spinner<long>::spin")));
     assert!(pct(spin, total) >= 80.0, "{stacks:?}");
 }
+
+/// Rust names are demangled (no `_ZN…` or `h0123…` hashes), generics included.
+#[test]
+fn record_rust_names_are_demangled() {
+    let _m = bpf_test!("record_rust_names_are_demangled");
+    let bin = workload("rust_burner");
+    let dir = tempfile::tempdir().unwrap();
+    let folded = dir.path().join("x.folded");
+    prof_ok(&[os("record"), os("-o"), folded.as_os_str(), os("--"), bin.as_os_str(), os("2")]);
+    let stacks: Vec<(String, u64)> =
+        read_folded(&folded).into_iter().filter(|(s, _)| s.starts_with("w_rust_burner;")).collect();
+    let total = count_where(&stacks, |_| true);
+    let grind = count_where(&stacks, |s| has_frame(s, "rust_burner::engine::Gear<u64>::grind"));
+    assert!(pct(grind, total) >= 80.0, "{stacks:?}");
+    assert!(stacks.iter().all(|(s, _)| !s.contains("_ZN") && !s.contains("::h")), "{stacks:?}");
+    assert!(stacks.iter().any(|(s, _)| has_frame(s, "rust_burner::main")), "{stacks:?}");
+}
+
+/// --kernel-only records no user frames, --user-only no kernel frames, --no-idle no idle task.
+#[test]
+fn record_stack_selection_flags() {
+    let _m = bpf_test!("record_stack_selection_flags");
+    let bin = workload("syscalls");
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, bad) in [("--kernel-only", "main"), ("--user-only", "_[k]")] {
+        let folded = dir.path().join(format!("{flag}.folded"));
+        prof_ok(&[os("record"), os(flag), os("-o"), folded.as_os_str(), os("--"), bin.as_os_str(), os("1")]);
+        let stacks = read_folded(&folded);
+        assert!(!stacks.is_empty());
+        let offending: Vec<_> =
+            stacks.iter().filter(|(s, _)| s.split(';').skip(1).any(|f| f == bad || f.ends_with(bad))).collect();
+        assert!(offending.is_empty(), "{flag}: {offending:?}");
+    }
+    let folded = dir.path().join("noidle.folded");
+    prof_ok(&[os("record"), os("--no-idle"), os("-d"), os("2"), os("-o"), folded.as_os_str()]);
+    let stacks = read_folded(&folded);
+    assert!(stacks.iter().all(|(s, _)| !s.starts_with("swapper/")), "{stacks:?}");
+}
+
+/// Without -o, prof writes prof-<timestamp>.prof in the current directory and prints its path.
+#[test]
+fn record_default_output_is_a_timestamped_archive() {
+    let _m = bpf_test!("record_default_output_is_a_timestamped_archive");
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::prof().args(["record", "-d", "1"]).current_dir(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(printed.starts_with("prof-") && printed.ends_with(".prof"), "{printed}");
+    let p = prof::archive::read_file(&dir.path().join(&printed)).expect("the printed archive exists");
+    assert!(p.meta.total_samples > 0);
+}
+
+/// On a terminal, a live status line shows elapsed time, samples, processes and losses.
+#[test]
+fn record_live_status_on_a_tty() {
+    let _m = bpf_test!("record_live_status_on_a_tty");
+    let dir = tempfile::tempdir().unwrap();
+    let folded = dir.path().join("x.folded");
+    let cmd = format!("{} record -d 3 -o {}", env!("CARGO_BIN_EXE_prof"), folded.display());
+    // util-linux `script` runs the command on a pseudo-terminal.
+    let out = std::process::Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("recording 2 s · ") && text.contains(" samples · ") && text.contains(" lost"), "{text}");
+}

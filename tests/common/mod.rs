@@ -54,6 +54,7 @@ pub fn workload(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads");
     let (src, compiler) = match dir.join(format!("{name}.c")) {
         c if c.exists() => (c, "cc"),
+        _ if dir.join(format!("{name}.rs")).exists() => (dir.join(format!("{name}.rs")), "rustc"),
         _ => (dir.join(format!("{name}.cpp")), "c++"),
     };
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workloads");
@@ -64,12 +65,13 @@ pub fn workload(name: &str) -> PathBuf {
         _ => false,
     };
     if !fresh {
-        let out = Command::new(compiler)
-            .args(["-O0", "-g", "-fno-omit-frame-pointer", "-o"])
-            .arg(&bin)
-            .arg(&src)
-            .output()
-            .expect("cc runs");
+        let flags: &[&str] = if compiler == "rustc" {
+            // A release-like build (inlining, optimizations) that keeps frame pointers.
+            &["-O", "-g", "-C", "force-frame-pointers=yes", "--crate-name", "rust_burner", "-o"]
+        } else {
+            &["-O0", "-g", "-fno-omit-frame-pointer", "-o"]
+        };
+        let out = Command::new(compiler).args(flags).arg(&bin).arg(&src).output().expect("the compiler runs");
         assert!(out.status.success(), "building {name}: {}", String::from_utf8_lossy(&out.stderr));
     }
     bin
