@@ -41,9 +41,9 @@ impl Aggregator {
         self.total
     }
 
-    /// Distinct processes seen so far (the idle task included).
+    /// Distinct processes seen so far (not counting the idle task).
     pub fn processes(&self) -> usize {
-        self.tgids.len()
+        self.tgids.iter().filter(|&&t| t != 0).count()
     }
 
     /// Symbolizes every stack and builds the profile: user frames (outermost first) then kernel

@@ -264,8 +264,8 @@ pub struct Sampler {
     cpus: Vec<u32>,
     notes: Vec<String>,
     stacks: HashMap<u64, Arc<[u64]>>,
-    hash_collisions: u64,
-    stacks_unresolved: u64,
+    /// Losses found in userspace (hash collisions, stacks missing from the store).
+    userspace_losses: Losses,
 }
 
 impl std::fmt::Debug for Sampler {
@@ -352,10 +352,12 @@ impl Sampler {
         rb.add(&skel.maps.events, move |data: &[u8]| {
             let mut ev = types::prof_proc_event::default();
             if plain::copy_from_bytes(&mut ev, data).is_ok() {
-                let parsed = match ev.kind {
-                    1 => Some(ProcEvent::FirstSample { tgid: ev.tgid, tid: ev.tid }),
-                    2 => Some(ProcEvent::Exec { tgid: ev.tgid }),
-                    3 => Some(ProcEvent::Exit { tgid: ev.tgid }),
+                let parsed = match types::prof_event_kind(ev.kind) {
+                    types::prof_event_kind::PROF_EVENT_FIRST_SAMPLE => {
+                        Some(ProcEvent::FirstSample { tgid: ev.tgid, tid: ev.tid })
+                    }
+                    types::prof_event_kind::PROF_EVENT_EXEC => Some(ProcEvent::Exec { tgid: ev.tgid }),
+                    types::prof_event_kind::PROF_EVENT_EXIT => Some(ProcEvent::Exit { tgid: ev.tgid }),
                     _ => None,
                 };
                 sink.borrow_mut().extend(parsed);
@@ -390,8 +392,7 @@ impl Sampler {
             cpus,
             notes,
             stacks: HashMap::new(),
-            hash_collisions: 0,
-            stacks_unresolved: 0,
+            userspace_losses: Losses::new(),
         })
     }
 
@@ -446,9 +447,10 @@ impl Sampler {
             source: libbpf_rs::Error::from(std::io::Error::other("missing .bss")),
         })?;
         let old = bss.gen;
-        // SAFETY-free volatile-ish publish: the .bss is a shared mmap; a plain store is visible
-        // to the BPF program on its next run, and the grace period below covers any in-flight one.
-        bss.gen = old ^ 1;
+        // SAFETY: `bss` is the skeleton's mmap of the program's .bss, valid and aligned for as
+        // long as the skeleton lives; a volatile store makes the flip visible to the next sample
+        // (the grace period below covers samples already running).
+        unsafe { std::ptr::write_volatile(&mut bss.gen, old ^ 1) };
         std::thread::sleep(GEN_FLIP_GRACE);
         self.drain_generation(Some(old))
     }
@@ -510,7 +512,9 @@ impl Sampler {
             let len = (st.len as usize).min(MAX_STACK_DEPTH);
             let ips = &st.ips[..len];
             match self.stacks.get(&hash) {
-                Some(known) if known.as_ref() != ips => self.hash_collisions += 1,
+                Some(known) if known.as_ref() != ips => {
+                    *self.userspace_losses.entry(LossReason::StackHashCollision).or_default() += 1
+                }
                 Some(_) => {}
                 None => {
                     self.stacks.insert(hash, Arc::from(ips));
@@ -529,62 +533,58 @@ impl Sampler {
         } else {
             (LossReason::KernelStackFault, LossReason::KernelStackError, LossReason::KernelStackMapFull)
         };
-        match status {
-            0 => match self.stacks.get(&hash) {
+        match types::prof_stack_status(u32::from(status)) {
+            types::prof_stack_status::PROF_STACK_OK => match self.stacks.get(&hash) {
                 Some(ips) => StackRef::Frames(Arc::clone(ips)),
                 None => {
-                    self.stacks_unresolved += 1;
+                    *self.userspace_losses.entry(error).or_default() += 1;
                     StackRef::Missing(error)
                 }
             },
-            1 => StackRef::Empty,
-            2 => StackRef::Missing(fault),
-            4 => StackRef::Missing(full),
+            types::prof_stack_status::PROF_STACK_EMPTY => StackRef::Empty,
+            types::prof_stack_status::PROF_STACK_FAULT => StackRef::Missing(fault),
+            types::prof_stack_status::PROF_STACK_NOMEM => StackRef::Missing(full),
             _ => StackRef::Missing(error),
         }
     }
 
     /// Reads the kernel's counters (cumulative since start) plus losses found in userspace.
     pub fn stats(&self) -> Result<KernelStats, SampleError> {
-        let mut sums = [0u64; 10];
-        for (i, sum) in sums.iter_mut().enumerate() {
+        use types::prof_stat as st;
+        let read = |stat: st| -> Result<u64, SampleError> {
             let per_cpu = self
                 .skel
                 .maps
                 .stats
-                .lookup_percpu(&(i as u32).to_ne_bytes(), MapFlags::ANY)
+                .lookup_percpu(&stat.0.to_ne_bytes(), MapFlags::ANY)
                 .map_err(bpf_err("failed to read the stats map"))?
                 .unwrap_or_default();
-            *sum = per_cpu
+            Ok(per_cpu
                 .iter()
                 .filter_map(|v| v.get(..8))
                 .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
-                .sum();
-        }
-        let mut losses = Losses::new();
+                .sum())
+        };
         let reasons = [
-            (1, LossReason::KernelStackFault),
-            (2, LossReason::KernelStackError),
-            (3, LossReason::UserStackFault),
-            (4, LossReason::UserStackError),
-            (5, LossReason::KernelStackMapFull),
-            (6, LossReason::UserStackMapFull),
-            (7, LossReason::CountsMapFull),
-            (8, LossReason::TargetsMapFull),
-            (9, LossReason::EventsLost),
+            (st::PROF_STAT_KSTACK_EFAULT, LossReason::KernelStackFault),
+            (st::PROF_STAT_KSTACK_ERROR, LossReason::KernelStackError),
+            (st::PROF_STAT_USTACK_EFAULT, LossReason::UserStackFault),
+            (st::PROF_STAT_USTACK_ERROR, LossReason::UserStackError),
+            (st::PROF_STAT_KSTACK_NOMEM, LossReason::KernelStackMapFull),
+            (st::PROF_STAT_USTACK_NOMEM, LossReason::UserStackMapFull),
+            (st::PROF_STAT_COUNTS_FULL, LossReason::CountsMapFull),
+            (st::PROF_STAT_TARGETS_FULL, LossReason::TargetsMapFull),
+            (st::PROF_STAT_EVENTS_LOST, LossReason::EventsLost),
         ];
-        for (idx, reason) in reasons {
-            if sums[idx] > 0 {
-                losses.insert(reason, sums[idx]);
+        let samples = read(st::PROF_STAT_SAMPLES)?;
+        let mut losses = self.userspace_losses.clone();
+        for (stat, reason) in reasons {
+            let n = read(stat)?;
+            if n > 0 {
+                *losses.entry(reason).or_default() += n;
             }
         }
-        if self.hash_collisions > 0 {
-            losses.insert(LossReason::StackHashCollision, self.hash_collisions);
-        }
-        if self.stacks_unresolved > 0 {
-            *losses.entry(LossReason::UserStackError).or_default() += self.stacks_unresolved;
-        }
-        Ok(KernelStats { samples: sums[0], losses })
+        Ok(KernelStats { samples, losses })
     }
 }
 
