@@ -144,3 +144,21 @@ fn cli_permission_denied_names_capabilities() {
         assert!(!out_path.exists());
     }
 }
+
+/// A frequency above kernel.perf_event_max_sample_rate is refused with the limit and the fix.
+#[test]
+fn cli_frequency_above_kernel_limit_is_refused() {
+    if !common::bpf_available("cli_frequency_above_kernel_limit_is_refused") {
+        return;
+    }
+    let max: u64 =
+        std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate").unwrap().trim().parse().unwrap();
+    let too_high = (max + 1).to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.folded");
+    let out = run(&["record", "-F", &too_high, "-d", "1", "-o", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("perf_event_max_sample_rate = {max}")) && err.contains("sysctl"), "{err}");
+    assert!(!path.exists());
+}
