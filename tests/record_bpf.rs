@@ -461,3 +461,19 @@ fn record_exec_under_same_pid_uses_new_image() {
     };
     assert_eq!(pid_of("sh ["), pid_of("w_split ["), "exec keeps the PID");
 }
+
+/// A process whose main thread exited while a worker thread keeps running is still sampled and
+/// symbolized (its maps are read through the sampled thread's task).
+#[test]
+fn record_leader_exit_worker_still_symbolized() {
+    let _m = bpf_test!("record_leader_exit_worker_still_symbolized");
+    let bin = workload("leader_exit");
+    let dir = tempfile::tempdir().unwrap();
+    let folded = dir.path().join("x.folded");
+    prof_ok(&[os("record"), os("-o"), folded.as_os_str(), os("--"), bin.as_os_str(), os("2")]);
+    let stacks = read_folded(&folded);
+    let total = count_where(&stacks, |s| s.starts_with("w_leader_exit;"));
+    let burn = count_where(&stacks, |s| s.starts_with("w_leader_exit;") && has_frame(s, "worker_burn"));
+    assert!(total >= 150, "{stacks:?}");
+    assert!(pct(burn, total) >= 90.0, "{stacks:?}");
+}

@@ -71,7 +71,12 @@ pub fn workload(name: &str) -> PathBuf {
         } else {
             &["-O0", "-g", "-fno-omit-frame-pointer", "-o"]
         };
-        let out = Command::new(compiler).args(flags).arg(&bin).arg(&src).output().expect("the compiler runs");
+        let mut cmd = Command::new(compiler);
+        cmd.args(flags).arg(&bin).arg(&src);
+        if compiler == "cc" {
+            cmd.arg("-pthread");
+        }
+        let out = cmd.output().expect("the compiler runs");
         assert!(out.status.success(), "building {name}: {}", String::from_utf8_lossy(&out.stderr));
     }
     bin
