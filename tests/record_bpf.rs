@@ -57,6 +57,7 @@ fn record_split_workload_shares_and_report_round_trip() {
     println!("split: leaf_a {a:.1}% leaf_b {b:.1}% leaf_c {c:.1}% of {total} samples");
     assert!((a - 50.0).abs() <= 4.0 && (b - 30.0).abs() <= 4.0 && (c - 20.0).abs() <= 4.0, "{a} {b} {c}");
     let chain = pct(count_where(&mine, |s| s.contains(";main;run;dispatch;leaf_")), total);
+    println!("split: {chain:.1}% of samples reach main through run/dispatch");
     assert!(chain >= 95.0, "only {chain:.1}% of samples reach main through run/dispatch");
 
     // The inlined loop is its own frame.
