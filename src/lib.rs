@@ -9,6 +9,7 @@
 
 pub mod aggregate;
 pub mod archive;
+pub mod diff;
 pub mod emit;
 pub mod output;
 pub mod profile;

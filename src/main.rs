@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use cli::{Cli, Command, RecordArgs, ReportArgs};
+use cli::{Cli, Command, DiffArgs, RecordArgs, ReportArgs};
 use prof::emit::{self, OutputSpec};
 use prof::output::flamegraph::{self, SvgOptions};
 use prof::output::{top, Format};
@@ -20,11 +20,12 @@ use prof::output::{top, Format};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Record(args) => run_record(args),
-        Command::Report(args) => run_report(args),
+        Command::Record(args) => run_record(args).map(|()| ExitCode::SUCCESS),
+        Command::Report(args) => run_report(args).map(|()| ExitCode::SUCCESS),
+        Command::Diff(args) => run_diff(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("prof: error: {e:#}");
             ExitCode::from(1)
@@ -114,4 +115,66 @@ fn run_report(args: ReportArgs) -> Result<()> {
         eprintln!("prof: wrote {}", spec.path.display());
     }
     Ok(())
+}
+
+fn run_diff(args: DiffArgs) -> Result<ExitCode> {
+    use prof::diff::render;
+    enum Out {
+        Svg,
+        Folded,
+        Json,
+    }
+    let outs: Vec<(PathBuf, Out)> = args
+        .outputs
+        .iter()
+        .map(|p| {
+            let kind = match p.extension().and_then(|e| e.to_str()) {
+                Some("svg") => Out::Svg,
+                Some("folded") => Out::Folded,
+                Some("json") => Out::Json,
+                _ => bail!("`{}`: unknown diff output format; use .svg, .folded or .json", p.display()),
+            };
+            Ok((p.clone(), kind))
+        })
+        .collect::<Result<_>>()?;
+    let load = |p: &PathBuf| -> Result<prof::profile::Profile> {
+        let loaded = prof::report::load(p, args.lenient)?;
+        if loaded.skipped_lines > 0 {
+            eprintln!("prof: warning: skipped {} malformed lines of `{}`", loaded.skipped_lines, p.display());
+        }
+        Ok(loaded.profile)
+    };
+    let (base, new) = (load(&args.base)?, load(&args.new)?);
+    let opts =
+        prof::diff::DiffOptions { normalize: !args.no_normalize, match_builds: !args.exact_names, alpha: args.alpha };
+    let d = prof::diff::diff(&base, &args.base.display().to_string(), &new, &args.new.display().to_string(), &opts)?;
+    if outs.is_empty() {
+        render::write_table(&d, args.top, std::io::stdout().lock()).context("failed to write the table")?;
+    }
+    let svg = render::DiffSvgOptions { negate: args.negate, deterministic: false };
+    for (path, kind) in &outs {
+        emit::write_atomic(path, |w| {
+            match kind {
+                Out::Svg => render::write_svg(&d, &svg, w),
+                Out::Folded => render::write_folded(&d, w),
+                Out::Json => render::write_json(&d, w),
+            }
+            .map_err(|e| e.to_string())
+        })?;
+        eprintln!("prof: wrote {}", path.display());
+    }
+    if let Some(points) = args.fail_on {
+        let tripped = d.regressions(points);
+        if !tripped.is_empty() {
+            for f in &tripped {
+                eprintln!(
+                    "prof: regression: {} grew {:+.2} points ({:.2}% → {:.2}%, q={:.1e})",
+                    f.function, f.delta_points, f.base_total_pct, f.new_total_pct, f.q_value
+                );
+            }
+            eprintln!("prof: --fail-on {points}: {} significant regression(s)", tripped.len());
+            return Ok(ExitCode::from(3));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -5,68 +5,17 @@
 //! golden file, and a mismatch fails naming the file and first differing line, leaving the actual
 //! output next to it as `<file>.actual`.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use prof::output::flamegraph::{self, SvgError, SvgOptions};
 use prof::output::{folded, top, Format, RenderOptions, MISSING_KERNEL_STACK, MISSING_USER_STACK};
 use prof::profile::{Frame, FrameKind, LossReason, Metadata, Profile, ProfileBuilder};
 
-/// How many characters of a differing line a mismatch message shows.
-const EXCERPT_CHARS: usize = 120;
-
-/// The directory of this file's golden outputs.
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/output")
-}
-
-/// Compares `actual` with the golden file `name`, creating or blessing it as described above.
+/// Compares `actual` with `tests/fixtures/output/<name>`.
 fn check_golden(name: &str, actual: &str) {
-    let path = fixtures_dir().join(name);
-    let actual_path = fixtures_dir().join(format!("{name}.actual"));
-    let bless = std::env::var("PROF_BLESS").is_ok_and(|v| v == "1");
-    if bless || !path.exists() {
-        fs::create_dir_all(fixtures_dir()).expect("failed to create the fixtures directory");
-        fs::write(&path, actual).unwrap_or_else(|e| panic!("failed to write `{}`: {e}", path.display()));
-        let _ = fs::remove_file(&actual_path);
-        eprintln!("note: wrote golden file `{}`", path.display());
-        return;
-    }
-    let expected = fs::read_to_string(&path).unwrap_or_else(|e| panic!("failed to read `{}`: {e}", path.display()));
-    if expected == actual {
-        let _ = fs::remove_file(&actual_path);
-        return;
-    }
-    fs::write(&actual_path, actual).unwrap_or_else(|e| panic!("failed to write `{}`: {e}", actual_path.display()));
-    let mut expected_lines = expected.split('\n');
-    let mut actual_lines = actual.split('\n');
-    let mut line = 1;
-    loop {
-        match (expected_lines.next(), actual_lines.next()) {
-            (Some(e), Some(a)) if e == a => line += 1,
-            (e, a) => {
-                let (e, a) = (e.unwrap_or("<end of file>"), a.unwrap_or("<end of file>"));
-                let column = e.chars().zip(a.chars()).take_while(|(x, y)| x == y).count();
-                panic!(
-                    "`{}` differs at line {line}, column {}:\n  expected: {}\n  actual:   {}\n\
-                     actual output written to `{}`; rerun with PROF_BLESS=1 to accept it",
-                    path.display(),
-                    column + 1,
-                    excerpt(e, column),
-                    excerpt(a, column),
-                    actual_path.display(),
-                );
-            }
-        }
-    }
-}
-
-/// Up to [`EXCERPT_CHARS`] characters of `line` around character `column`.
-fn excerpt(line: &str, column: usize) -> String {
-    let start = column.saturating_sub(EXCERPT_CHARS / 2);
-    let text: String = line.chars().skip(start).take(EXCERPT_CHARS).collect();
-    let prefix = if start > 0 { "…" } else { "" };
-    format!("{prefix}{text:?}")
+    common::check_golden("output", name, actual);
 }
 
 /// A small builder for test profiles: frames by name, stacks outermost first.

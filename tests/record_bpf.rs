@@ -478,3 +478,35 @@ fn record_leader_exit_worker_still_symbolized() {
     assert!(total >= 150, "{stacks:?}");
     assert!(pct(burn, total) >= 90.0, "{stacks:?}");
 }
+
+/// `prof diff` on real recordings: two 10 s recordings of the same workload have no significant
+/// change; when leaf_c goes from 20% to 40% it is the first, significant change and
+/// `--fail-on 5` exits 3.
+#[test]
+fn record_diff_of_real_recordings() {
+    let _m = bpf_test!("record_diff_of_real_recordings");
+    let bin = workload("split");
+    let dir = tempfile::tempdir().unwrap();
+    let rec = |name: &str, shares: [&str; 3]| {
+        let path = dir.path().join(name);
+        let mut args = vec![os("record"), os("-o"), path.as_os_str(), os("--"), bin.as_os_str(), os("10")];
+        args.extend(shares.iter().map(|s| os(s)));
+        prof_ok(&args);
+        path
+    };
+    let a = rec("a.prof", ["50", "30", "20"]);
+    let b = rec("b.prof", ["50", "30", "20"]);
+    let c = rec("c.prof", ["40", "20", "40"]);
+    let same = prof_ok(&[os("diff"), a.as_os_str(), b.as_os_str()]);
+    let table = String::from_utf8_lossy(&same.stdout);
+    println!("diff same:\n{table}");
+    assert!(table.contains("\n0 of "), "{table}");
+
+    let out =
+        common::prof().args([os("diff"), a.as_os_str(), c.as_os_str(), os("--fail-on"), os("5")]).output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    println!("diff shifted:\n{table}");
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let first = table.lines().nth(4).unwrap_or_default();
+    assert!(first.ends_with(" leaf_c") && first.contains("q="), "{table}");
+}

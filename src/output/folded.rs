@@ -33,8 +33,8 @@
 //! [`MISSING_USER_STACK`]/[`MISSING_KERNEL_STACK`] become placeholders. Modules are not in the
 //! format and read back empty.
 
+use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 
 use thiserror::Error;
@@ -54,7 +54,7 @@ const UNKNOWN_NAME: &str = "[unknown]";
 /// The folded lines of `profile`, sorted in byte order, without line terminators.
 pub fn lines(profile: &Profile, opts: &RenderOptions) -> Vec<String> {
     let labels: Vec<String> = profile.frames.iter().map(frame_label).collect();
-    let mut counts: HashMap<String, u64> = HashMap::new();
+    let mut counts: HashMap<String, u64> = HashMap::default();
     for sample in &profile.samples {
         let mut stack = root_label(&sample.comm, sample.pid, opts);
         for &frame in &profile.stacks[sample.stack as usize] {
@@ -80,7 +80,7 @@ pub fn write(profile: &Profile, opts: &RenderOptions, w: impl Write) -> io::Resu
 }
 
 /// The root frame of a sample's line: its comm, with ` [pid]` when asked for.
-fn root_label(comm: &str, pid: u32, opts: &RenderOptions) -> String {
+pub fn root_label(comm: &str, pid: u32, opts: &RenderOptions) -> String {
     let mut label = sanitize_name(comm).into_owned();
     if opts.pid_in_name {
         label.push_str(&format!(" [{pid}]"));
@@ -89,7 +89,7 @@ fn root_label(comm: &str, pid: u32, opts: &RenderOptions) -> String {
 }
 
 /// A frame as written in a folded line: its safe name plus the kind's suffix.
-fn frame_label(frame: &Frame) -> String {
+pub fn frame_label(frame: &Frame) -> String {
     let mut label = sanitize_name(&frame.name).into_owned();
     match frame.kind {
         FrameKind::Kernel => label.push_str(KERNEL_SUFFIX),
@@ -188,7 +188,7 @@ pub enum FoldedError {
 /// overflow saturate.
 pub fn parse(text: &[u8], source_name: &str, lenient: bool) -> Result<ParsedFolded, FoldedError> {
     let mut builder = ProfileBuilder::new(Metadata::default());
-    let mut frame_ids: HashMap<String, FrameId> = HashMap::new();
+    let mut frame_ids: HashMap<String, FrameId> = HashMap::default();
     let mut skipped_lines = 0;
     let mut total: u64 = 0;
     for (index, raw) in text.split(|&b| b == b'\n').enumerate() {

@@ -9,7 +9,7 @@ mod metadata;
 
 pub use metadata::{LossReason, Losses, Metadata};
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Where a frame's code lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -99,8 +99,10 @@ impl Profile {
 pub struct ProfileBuilder {
     profile: Profile,
     frame_ids: HashMap<Frame, FrameId>,
+    /// Stacks live here until [`ProfileBuilder::finish`] (one copy of each, not two).
     stack_ids: HashMap<Vec<FrameId>, StackId>,
-    sample_ids: HashMap<(StackId, u32, String), usize>,
+    comm_ids: HashMap<String, u32>,
+    sample_ids: HashMap<(StackId, u32, u32), usize>,
 }
 
 impl ProfileBuilder {
@@ -122,18 +124,21 @@ impl ProfileBuilder {
 
     /// Interns a stack (frame indices, outermost first) and returns its index.
     pub fn stack(&mut self, frames: Vec<FrameId>) -> StackId {
-        if let Some(&id) = self.stack_ids.get(&frames) {
-            return id;
-        }
-        let id = self.profile.stacks.len() as StackId;
-        self.profile.stacks.push(frames.clone());
-        self.stack_ids.insert(frames, id);
-        id
+        let next = self.stack_ids.len() as StackId;
+        *self.stack_ids.entry(frames).or_insert(next)
     }
 
     /// Adds `count` samples of `stack` in process `pid` named `comm` (saturating on overflow).
     pub fn add(&mut self, stack: StackId, pid: u32, comm: &str, count: u64) {
-        let key = (stack, pid, comm.to_string());
+        let comm_id = match self.comm_ids.get(comm) {
+            Some(&id) => id,
+            None => {
+                let id = self.comm_ids.len() as u32;
+                self.comm_ids.insert(comm.to_string(), id);
+                id
+            }
+        };
+        let key = (stack, pid, comm_id);
         match self.sample_ids.get(&key) {
             Some(&i) => {
                 let s = &mut self.profile.samples[i];
@@ -163,6 +168,10 @@ impl ProfileBuilder {
 
     /// Finishes the profile.
     pub fn finish(self) -> Profile {
-        self.profile
+        let mut profile = self.profile;
+        let mut stacks: Vec<(StackId, Vec<FrameId>)> = self.stack_ids.into_iter().map(|(s, id)| (id, s)).collect();
+        stacks.sort_unstable_by_key(|(id, _)| *id);
+        profile.stacks = stacks.into_iter().map(|(_, s)| s).collect();
+        profile
     }
 }

@@ -1,0 +1,318 @@
+//! Stage 5, diff: comparing two profiles. Stacks of both are merged under canonical names (so
+//! functions match across builds, see [`names`]), each function's share of its profile is
+//! compared with a significance test corrected for the number of functions (see [`stats`]),
+//! and the merged stacks feed the differential outputs (see [`render`]).
+
+pub mod names;
+pub mod render;
+pub mod stats;
+
+use rustc_hash::FxHashMap;
+
+use crate::output::{folded, RenderOptions};
+use crate::profile::Profile;
+
+/// Default false discovery rate for "significant". 1% rather than the textbook 5%: with every
+/// function tested and sampling slightly over-dispersed (stacks of one time slice are
+/// correlated), a diff of two runs of the same code should almost never report a change, and a
+/// CI gate (`--fail-on`) should almost never fail by chance.
+pub const DEFAULT_ALPHA: f64 = 0.01;
+
+/// How to compare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiffOptions {
+    /// Compare shares and scale BASE's counts to NEW's total in the differential outputs; also
+    /// allows profiles of different event or frequency (with a note).
+    pub normalize: bool,
+    /// Strip build-specific name parts (Rust hashes, `.isra.0`, …) before matching.
+    pub match_builds: bool,
+    /// False discovery rate for significance.
+    pub alpha: f64,
+}
+
+impl Default for DiffOptions {
+    fn default() -> Self {
+        DiffOptions { normalize: true, match_builds: true, alpha: DEFAULT_ALPHA }
+    }
+}
+
+/// One side of a diff.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Side {
+    /// Where it came from (file name).
+    pub source: String,
+    /// Samples in the profile.
+    pub samples: u64,
+    /// Perf event, if known.
+    pub event: String,
+    /// Sampling frequency, if known (0 otherwise).
+    pub frequency_hz: u64,
+}
+
+/// How one function changed.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct FunctionChange {
+    /// Function name as in folded stacks (kernel `_[k]`, inlined `_[i]`).
+    pub function: String,
+    /// Samples in which it is on the stack, BASE.
+    pub base_total: u64,
+    /// Samples in which it is on the stack, NEW.
+    pub new_total: u64,
+    /// Samples in which it is the leaf, BASE.
+    pub base_self: u64,
+    /// Samples in which it is the leaf, NEW.
+    pub new_self: u64,
+    /// `base_total` as a percentage of BASE's samples.
+    pub base_total_pct: f64,
+    /// `new_total` as a percentage of NEW's samples.
+    pub new_total_pct: f64,
+    /// `base_self` as a percentage of BASE's samples.
+    pub base_self_pct: f64,
+    /// `new_self` as a percentage of NEW's samples.
+    pub new_self_pct: f64,
+    /// Change of the total share, in percentage points.
+    pub delta_points: f64,
+    /// Change of the self share, in percentage points.
+    pub self_delta_points: f64,
+    /// Two-sided p-value of the total-share test.
+    pub p_value: f64,
+    /// Benjamini–Hochberg adjusted p-value.
+    pub q_value: f64,
+    /// `q_value <= alpha`.
+    pub significant: bool,
+}
+
+/// A comparison of two profiles.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diff {
+    /// The baseline.
+    pub base: Side,
+    /// The profile compared with it.
+    pub new: Side,
+    /// Whether shares were normalized (BASE scaled to NEW's total in stacks).
+    pub normalized: bool,
+    /// False discovery rate used.
+    pub alpha: f64,
+    /// Notes (e.g. different frequencies, normalized).
+    pub notes: Vec<String>,
+    /// Every function of either profile: significant ones first, then by size of change.
+    pub functions: Vec<FunctionChange>,
+    /// Function and root labels by id.
+    names: Vec<String>,
+    /// Merged stacks: (root label id, function ids outermost first, base count, new count).
+    merged: Vec<(u32, Box<[u32]>, u64, u64)>,
+    /// Factor applied to base counts in the stack outputs (NEW total / BASE total, or 1).
+    scale: f64,
+}
+
+/// Why two profiles cannot be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    /// One side has no samples.
+    #[error("`{0}` has no samples: there is nothing to compare")]
+    Empty(String),
+    /// Different events or frequencies without normalization.
+    #[error("cannot compare without normalizing: {0}; drop --no-normalize to compare shares")]
+    Incompatible(String),
+}
+
+impl Diff {
+    /// Merged stacks `(folded stack, base count, new count)`, sorted by stack; base counts are
+    /// scaled to NEW's total when normalized.
+    pub fn stacks(&self) -> Vec<(String, u64, u64)> {
+        let mut out: Vec<(String, u64, u64)> = self
+            .merged
+            .iter()
+            .map(|(root, funcs, b, n)| {
+                let mut line = self.names[*root as usize].clone();
+                for &f in funcs.iter() {
+                    line.push(';');
+                    line.push_str(&self.names[f as usize]);
+                }
+                (line, (*b as f64 * self.scale).round() as u64, *n)
+            })
+            .collect();
+        out.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+        out
+    }
+
+    /// Functions whose total share grew by more than `points` and significantly (`--fail-on`).
+    pub fn regressions(&self, points: f64) -> Vec<&FunctionChange> {
+        self.functions.iter().filter(|f| f.significant && f.delta_points > points).collect()
+    }
+}
+
+fn side(p: &Profile, source: &str) -> Side {
+    Side {
+        source: source.to_string(),
+        samples: p.total(),
+        event: p.meta.event.clone(),
+        frequency_hz: p.meta.frequency_hz,
+    }
+}
+
+/// Compares `base` (read from `base_name`) with `new`.
+pub fn diff(
+    base: &Profile,
+    base_name: &str,
+    new: &Profile,
+    new_name: &str,
+    opts: &DiffOptions,
+) -> Result<Diff, DiffError> {
+    let (b, n) = (side(base, base_name), side(new, new_name));
+    if b.samples == 0 {
+        return Err(DiffError::Empty(b.source));
+    }
+    if n.samples == 0 {
+        return Err(DiffError::Empty(n.source));
+    }
+    let mut notes = Vec::new();
+    let mut mismatch = Vec::new();
+    if !b.event.is_empty() && !n.event.is_empty() && b.event != n.event {
+        mismatch.push(format!("events differ (`{}` vs `{}`)", b.event, n.event));
+    }
+    if b.frequency_hz != 0 && n.frequency_hz != 0 && b.frequency_hz != n.frequency_hz {
+        mismatch.push(format!("frequencies differ ({} Hz vs {} Hz)", b.frequency_hz, n.frequency_hz));
+    }
+    if !mismatch.is_empty() {
+        if !opts.normalize {
+            return Err(DiffError::Incompatible(mismatch.join(", ")));
+        }
+        notes.push(format!("{}: compared as shares of each profile", mismatch.join(", ")));
+    }
+    if opts.normalize {
+        notes.push(format!(
+            "normalized: shares of each profile's samples; BASE counts scaled by {:.4} in stacks",
+            n.samples as f64 / b.samples as f64
+        ));
+    }
+
+    // Labels (functions and roots) interned once per distinct frame; stacks as id vectors.
+    let mut names = Interner::default();
+    let mut merged: FxHashMap<StackKey, (u64, u64)> = FxHashMap::default();
+    let render = RenderOptions::default();
+    for (profile, is_new) in [(base, false), (new, true)] {
+        let fid: Vec<u32> = profile
+            .frames
+            .iter()
+            .map(|f| {
+                let label = folded::frame_label(f);
+                names.intern(if opts.match_builds { names::canonical(&label) } else { label })
+            })
+            .collect();
+        for sample in &profile.samples {
+            let root = names.intern(folded::root_label(&sample.comm, sample.pid, &render));
+            let funcs: Box<[u32]> = profile.stacks[sample.stack as usize].iter().map(|&f| fid[f as usize]).collect();
+            let e = merged.entry((root, funcs)).or_default();
+            if is_new {
+                e.1 = e.1.saturating_add(sample.count);
+            } else {
+                e.0 = e.0.saturating_add(sample.count);
+            }
+        }
+    }
+    let merged: Vec<(u32, Box<[u32]>, u64, u64)> = merged.into_iter().map(|((r, f), (b, n))| (r, f, b, n)).collect();
+
+    // Per-function totals (once per stack, even when recursive) and selves (leaf).
+    #[derive(Clone, Default)]
+    struct Acc {
+        base_total: u64,
+        new_total: u64,
+        base_self: u64,
+        new_self: u64,
+        present: bool,
+    }
+    let mut acc = vec![Acc::default(); names.names.len()];
+    let mut last_stack = vec![usize::MAX; names.names.len()];
+    for (i, (_, funcs, bc, nc)) in merged.iter().enumerate() {
+        for &f in funcs.iter() {
+            let f = f as usize;
+            if last_stack[f] == i {
+                continue;
+            }
+            last_stack[f] = i;
+            let a = &mut acc[f];
+            a.present = true;
+            a.base_total = a.base_total.saturating_add(*bc);
+            a.new_total = a.new_total.saturating_add(*nc);
+        }
+        if let Some(&leaf) = funcs.last() {
+            let a = &mut acc[leaf as usize];
+            a.base_self = a.base_self.saturating_add(*bc);
+            a.new_self = a.new_self.saturating_add(*nc);
+        }
+    }
+
+    let pct = |x: u64, n: u64| x as f64 * 100.0 / n as f64;
+    let mut functions: Vec<FunctionChange> = acc
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.present)
+        .map(|(id, a)| {
+            let (bt, nt) = (pct(a.base_total, b.samples), pct(a.new_total, n.samples));
+            let (bs, ns) = (pct(a.base_self, b.samples), pct(a.new_self, n.samples));
+            FunctionChange {
+                function: names.names[id].clone(),
+                base_total: a.base_total,
+                new_total: a.new_total,
+                base_self: a.base_self,
+                new_self: a.new_self,
+                base_total_pct: bt,
+                new_total_pct: nt,
+                base_self_pct: bs,
+                new_self_pct: ns,
+                delta_points: nt - bt,
+                self_delta_points: ns - bs,
+                p_value: stats::two_proportion_p(a.base_total, b.samples, a.new_total, n.samples),
+                q_value: 1.0,
+                significant: false,
+            }
+        })
+        .collect();
+    let q = stats::benjamini_hochberg(&functions.iter().map(|f| f.p_value).collect::<Vec<_>>());
+    for (f, q) in functions.iter_mut().zip(q) {
+        f.q_value = q;
+        f.significant = q <= opts.alpha;
+    }
+    functions.sort_by(|x, y| {
+        y.significant
+            .cmp(&x.significant)
+            .then(y.delta_points.abs().total_cmp(&x.delta_points.abs()))
+            .then_with(|| x.function.cmp(&y.function))
+    });
+
+    let scale = if opts.normalize { n.samples as f64 / b.samples as f64 } else { 1.0 };
+    Ok(Diff {
+        base: b,
+        new: n,
+        normalized: opts.normalize,
+        alpha: opts.alpha,
+        notes,
+        functions,
+        names: names.names,
+        merged,
+        scale,
+    })
+}
+
+/// A merged stack: root label id and function ids, outermost first.
+type StackKey = (u32, Box<[u32]>);
+
+/// Strings to dense ids.
+#[derive(Default)]
+struct Interner {
+    ids: FxHashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn intern(&mut self, s: String) -> u32 {
+        if let Some(&id) = self.ids.get(&s) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(s.clone());
+        self.ids.insert(s, id);
+        id
+    }
+}

@@ -1,0 +1,123 @@
+//! The outputs of `prof diff`: the change table (text and JSON), the two-column folded form
+//! that difffolded.pl writes (`stack base new`), and inferno's differential flamegraph.
+
+use std::io::{self, Write};
+
+use inferno::flamegraph::{self, Options, Palette};
+
+use super::Diff;
+
+/// Writes the top `n` functions by change: base %, new %, delta in points (total and self) and
+/// whether the change is significant.
+pub fn write_table(d: &Diff, n: usize, mut w: impl Write) -> io::Result<()> {
+    writeln!(w, "base: {} ({} samples)", d.base.source, d.base.samples)?;
+    writeln!(w, "new:  {} ({} samples)", d.new.source, d.new.samples)?;
+    for note in &d.notes {
+        writeln!(w, "note: {note}")?;
+    }
+    let rows: Vec<_> = d.functions.iter().take(n).collect();
+    let width = rows.iter().map(|f| f.function.chars().count()).max().unwrap_or(8).clamp(8, 60);
+    writeln!(
+        w,
+        "{:>7} {:>7} {:>8}  {:>7} {:>7} {:>8}  {:>8}  {:<width$}",
+        "BASE%", "NEW%", "DELTA", "BSELF%", "NSELF%", "SDELTA", "SIGNIF", "FUNCTION"
+    )?;
+    for f in rows {
+        let sig = if f.significant { format!("q={:.0e}", f.q_value.max(1e-99)) } else { "-".to_string() };
+        let name: String = f.function.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        writeln!(
+            w,
+            "{:>7.2} {:>7.2} {:>+8.2}  {:>7.2} {:>7.2} {:>+8.2}  {:>8}  {name}",
+            f.base_total_pct,
+            f.new_total_pct,
+            f.delta_points,
+            f.base_self_pct,
+            f.new_self_pct,
+            f.self_delta_points,
+            sig
+        )?;
+    }
+    let significant = d.functions.iter().filter(|f| f.significant).count();
+    writeln!(
+        w,
+        "{significant} of {} functions changed significantly (two-proportion z-test, Benjamini–Hochberg q ≤ {})",
+        d.functions.len(),
+        d.alpha
+    )
+}
+
+#[derive(serde::Serialize)]
+struct JsonSide<'a> {
+    source: &'a str,
+    samples: u64,
+    event: &'a str,
+    frequency_hz: u64,
+}
+
+#[derive(serde::Serialize)]
+struct JsonDiff<'a> {
+    base: JsonSide<'a>,
+    new: JsonSide<'a>,
+    normalized: bool,
+    test: &'static str,
+    alpha: f64,
+    notes: &'a [String],
+    functions: &'a [super::FunctionChange],
+}
+
+fn json_side(s: &super::Side) -> JsonSide<'_> {
+    JsonSide { source: &s.source, samples: s.samples, event: &s.event, frequency_hz: s.frequency_hz }
+}
+
+/// Writes the whole table as JSON (every function, not only the top N).
+pub fn write_json(d: &Diff, w: impl Write) -> io::Result<()> {
+    let doc = JsonDiff {
+        base: json_side(&d.base),
+        new: json_side(&d.new),
+        normalized: d.normalized,
+        test: "two-proportion z-test per function (total share), Benjamini-Hochberg adjusted",
+        alpha: d.alpha,
+        notes: &d.notes,
+        functions: &d.functions,
+    };
+    let mut w = w;
+    serde_json::to_writer_pretty(&mut w, &doc).map_err(io::Error::other)?;
+    writeln!(w)
+}
+
+/// Writes `stack base new` lines (base scaled to new's total when normalized), sorted.
+pub fn write_folded(d: &Diff, mut w: impl Write) -> io::Result<()> {
+    for (stack, b, n) in d.stacks() {
+        writeln!(w, "{stack} {b} {n}")?;
+    }
+    Ok(())
+}
+
+/// Options of the differential flamegraph.
+#[derive(Clone, Debug, Default)]
+pub struct DiffSvgOptions {
+    /// Draw BASE's shape (frames that vanished stay visible) instead of NEW's.
+    pub negate: bool,
+    /// Same input, same bytes.
+    pub deterministic: bool,
+}
+
+/// Draws the differential flamegraph: widths from NEW (or BASE with `negate`), red where a
+/// frame grew, blue where it shrank, stronger for bigger changes.
+pub fn write_svg(d: &Diff, opts: &DiffSvgOptions, w: impl Write) -> io::Result<()> {
+    let mut o = Options::default();
+    o.title = format!(
+        "prof diff: {} ({} samples) → {} ({} samples)",
+        d.base.source, d.base.samples, d.new.source, d.new.samples
+    );
+    o.subtitle = Some(format!(
+        "{}; widths from {}, red = grew, blue = shrank",
+        if d.normalized { "normalized by total samples" } else { "not normalized (raw counts)" },
+        if opts.negate { "BASE" } else { "NEW" }
+    ));
+    o.negate_differentials = opts.negate;
+    o.deterministic = opts.deterministic;
+    o.colors = Palette::Basic(flamegraph::color::BasicPalette::Hot);
+    let lines: Vec<String> = d.stacks().into_iter().map(|(s, b, n)| format!("{s} {b} {n}")).collect();
+    flamegraph::from_lines(&mut o, lines.iter().map(String::as_str), w).map_err(io::Error::other)
+}
