@@ -8,8 +8,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use prof::output::{Format, RenderOptions};
-use prof::record::RecordOptions;
+use prof::record::{ContinuousOptions, RecordOptions};
 use prof::sample::{SamplerOptions, Targets};
+use prof::store::Retention;
 
 /// prof: a continuous CPU profiler for Linux (BPF sampling, full stacks, flamegraphs).
 #[derive(Debug, Parser)]
@@ -147,6 +148,21 @@ pub struct RecordArgs {
     /// Print more detail (symbolization counters, notes).
     #[arg(short = 'v', long)]
     pub verbose: bool,
+    /// Run until stopped, writing one archive per --interval into --dir.
+    #[arg(long, requires = "dir", conflicts_with = "outputs")]
+    pub continuous: bool,
+    /// Archive directory of --continuous (created 0700).
+    #[arg(long, value_name = "DIR", requires = "continuous")]
+    pub dir: Option<PathBuf>,
+    /// Length of each archive's interval (whole seconds, at least 1s).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Duration,
+    /// Keep at most this much archive data (`500MiB`, `1GiB`); oldest archives are deleted first.
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub retain_size: Option<u64>,
+    /// Delete archives older than this (`7d`, `12h`).
+    #[arg(long, value_parser = parse_duration, value_name = "AGE")]
+    pub retain_age: Option<Duration>,
     /// Outputs.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -177,6 +193,11 @@ impl RecordArgs {
             command: (!self.command.is_empty()).then(|| self.command.clone()),
             live_status,
             announce: true,
+            continuous: self.dir.clone().filter(|_| self.continuous).map(|dir| ContinuousOptions {
+                dir,
+                interval: self.interval,
+                retention: Retention { max_bytes: self.retain_size, max_age: self.retain_age },
+            }),
         }
     }
 }
@@ -193,9 +214,35 @@ pub struct ReportArgs {
     /// Skip malformed lines of folded input (with one warning) instead of failing.
     #[arg(long)]
     pub lenient: bool,
+    /// INPUT is an archive directory: list its intervals with samples and losses.
+    #[arg(long)]
+    pub list: bool,
+    /// INPUT is an archive directory: merge archives from this time (RFC 3339, `-1h`, `now`).
+    #[arg(long, value_parser = parse_time, value_name = "T", allow_hyphen_values = true)]
+    pub from: Option<std::time::SystemTime>,
+    /// INPUT is an archive directory: merge archives up to this time (default: now).
+    #[arg(long, value_parser = parse_time, value_name = "T", allow_hyphen_values = true)]
+    pub to: Option<std::time::SystemTime>,
     /// Outputs.
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// Parses an RFC 3339 time (`2026-11-25T14:05:00Z`, `2026-11-25 14:05:00`), `now`, or a time
+/// relative to now (`-1h`, `-30m`, `-10s`).
+pub fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
+    let t = s.trim();
+    let now = std::time::SystemTime::now();
+    if t == "now" {
+        return Ok(now);
+    }
+    if let Some(rel) = t.strip_prefix('-') {
+        let d = humantime::parse_duration(rel).map_err(|e| format!("`{s}`: {e} (expected e.g. -1h, -30m)"))?;
+        return now.checked_sub(d).ok_or_else(|| format!("`{s}`: before the epoch"));
+    }
+    humantime::parse_rfc3339_weak(t)
+        .or_else(|_| humantime::parse_rfc3339(t))
+        .map_err(|e| format!("`{s}`: {e} (expected RFC 3339 like 2026-11-25T14:05:00Z, `now`, or -1h)"))
 }
 
 /// `prof diff` arguments.
@@ -255,4 +302,29 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         Ok(_) => Err(format!("`{s}`: expected a positive duration")),
         Err(e) => Err(format!("`{s}`: {e} (expected e.g. 10, 10s, 2m, 500ms)")),
     }
+}
+
+/// Parses `1GiB`, `500MiB`, `2G` (binary units), `1GB` (decimal units) or plain bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("`{s}`: expected a size such as 500MiB or 1GiB"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tib" => 1024f64.powi(4),
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        _ => return Err(format!("`{s}`: unknown size unit `{unit}` (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)")),
+    };
+    let bytes = n * mult;
+    if !bytes.is_finite() || bytes < 1.0 {
+        return Err(format!("`{s}`: expected a positive size"));
+    }
+    Ok(bytes as u64)
 }

@@ -16,4 +16,5 @@ pub mod profile;
 pub mod record;
 pub mod report;
 pub mod sample;
+pub mod store;
 pub mod symbolize;

@@ -50,7 +50,7 @@ fn run_record(args: RecordArgs) -> Result<()> {
     }
     // Validate every output before recording anything.
     let mut specs = output_specs(&args.output.outputs, args.output.format)?;
-    let default_output = specs.is_empty();
+    let default_output = specs.is_empty() && !args.continuous;
     if default_output {
         specs.push(OutputSpec { path: default_archive_path(), format: Format::Archive });
     }
@@ -64,6 +64,17 @@ fn run_record(args: RecordArgs) -> Result<()> {
     let opts = args.options(std::io::stderr().is_terminal());
     let recording = prof::record::record(&opts, &stop)?;
     let profile = &recording.profile;
+    if let (Some(c), Some(dir)) = (&recording.continuous, &args.dir) {
+        eprintln!(
+            "prof: wrote {} archives ({} bytes) to `{}`; {} deleted by retention; {} intervals lost",
+            c.archives,
+            c.bytes,
+            dir.display(),
+            c.deleted,
+            c.lost_intervals
+        );
+        return Ok(());
+    }
 
     let (title, subtitle) = flamegraph::default_title(&profile.meta);
     let svg = SvgOptions { title, subtitle, deterministic: false };
@@ -95,9 +106,56 @@ fn run_record(args: RecordArgs) -> Result<()> {
     Ok(())
 }
 
+fn unix_ns(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
 fn run_report(args: ReportArgs) -> Result<()> {
     let specs = output_specs(&args.output.outputs, args.output.format)?;
-    let loaded = prof::report::load(&args.input, args.lenient)?;
+    let is_dir = args.input.is_dir();
+    if !is_dir && (args.list || args.from.is_some() || args.to.is_some()) {
+        bail!("`{}`: --list, --from and --to need an archive directory", args.input.display());
+    }
+    if is_dir && args.list {
+        let (intervals, warnings) = prof::report::list_dir(&args.input)?;
+        for w in warnings {
+            eprintln!("prof: warning: {w}");
+        }
+        let mut out = std::io::stdout().lock();
+        use std::io::Write;
+        writeln!(
+            out,
+            "{:<20}  {:>8}  {:>8}  {:>7}  {:>9}  FILE",
+            "START (UTC)", "SECONDS", "SAMPLES", "LOST", "BYTES"
+        )?;
+        for i in &intervals {
+            let start = humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_nanos(i.meta.start_unix_ns),
+            );
+            let lost: u64 = i.meta.losses.iter().filter(|(r, _)| r.is_per_sample()).map(|(_, n)| n).sum();
+            let name = i.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            writeln!(
+                out,
+                "{start:<20}  {:>8.1}  {:>8}  {lost:>7}  {:>9}  {name}",
+                i.meta.duration_secs(),
+                i.meta.total_samples,
+                i.bytes
+            )?;
+        }
+        writeln!(out, "{} intervals", intervals.len())?;
+        return Ok(());
+    }
+    let loaded = if is_dir {
+        let from = args.from.map(unix_ns).unwrap_or(0);
+        let to = args.to.map(unix_ns).unwrap_or_else(|| unix_ns(std::time::SystemTime::now()));
+        let (profile, warnings) = prof::report::load_range(&args.input, from, to)?;
+        for w in warnings {
+            eprintln!("prof: warning: {w}");
+        }
+        prof::report::Loaded { profile, skipped_lines: 0 }
+    } else {
+        prof::report::load(&args.input, args.lenient)?
+    };
     if loaded.skipped_lines > 0 {
         eprintln!("prof: warning: skipped {} malformed lines of `{}`", loaded.skipped_lines, args.input.display());
     }

@@ -8,10 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::path::PathBuf;
+
 use crate::aggregate::Aggregator;
+use crate::archive;
+use crate::profile::Losses;
 use crate::profile::{LossReason, Metadata, Profile};
 use crate::sample::spawn::PausedChild;
 use crate::sample::{ProcEvent, SampleError, Sampler, SamplerOptions, Targets};
+use crate::store;
 use crate::symbolize::{SymbolizeStats, Symbolizer};
 
 /// How often the kernel maps are drained. Once a second keeps the stack map small (it holds only
@@ -34,6 +39,34 @@ pub struct RecordOptions {
     pub live_status: bool,
     /// Print one line to stderr when sampling has started.
     pub announce: bool,
+    /// Write one archive per interval into a directory instead of one profile at the end.
+    pub continuous: Option<ContinuousOptions>,
+}
+
+/// Continuous recording: rotating archives in a directory.
+#[derive(Clone, Debug)]
+pub struct ContinuousOptions {
+    /// The archive directory (created 0700 if missing).
+    pub dir: PathBuf,
+    /// Length of one archive's interval (whole seconds; drains happen every second).
+    pub interval: Duration,
+    /// What to keep.
+    pub retention: store::Retention,
+}
+
+/// What a continuous recording wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContinuousSummary {
+    /// Archives written.
+    pub archives: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Intervals that could not be written (e.g. disk full); counted in the next archive.
+    pub lost_intervals: u64,
+    /// Archives deleted by retention.
+    pub deleted: u64,
+    /// Temp files of a crashed earlier run that were removed at start.
+    pub recovered: u64,
 }
 
 /// A finished recording.
@@ -49,6 +82,8 @@ pub struct Recording {
     pub ended_by: EndReason,
     /// Entries of the in-kernel stack and counts maps.
     pub map_sizes: (u32, u32),
+    /// For a continuous recording: what was written (the profile is the last interval's).
+    pub continuous: Option<ContinuousSummary>,
 }
 
 /// Why a recording ended.
@@ -68,6 +103,14 @@ pub enum RecordError {
     /// Sampling could not start or failed.
     #[error(transparent)]
     Sample(#[from] SampleError),
+    /// The archive directory cannot be used.
+    #[error("archive directory `{dir}`: {source}")]
+    Store {
+        /// The directory.
+        dir: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The command could not be started.
     #[error("failed to start `{command}`: {source}")]
     Spawn {
@@ -131,6 +174,21 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
     }
     let start_wall = SystemTime::now();
     let start = Instant::now();
+    let base_meta = Metadata {
+        prof_version: env!("CARGO_PKG_VERSION").to_string(),
+        hostname: hostname(),
+        kernel_release: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string(),
+        cpus: sampler.cpus().to_vec(),
+        event: sampler.event().name().to_string(),
+        frequency_hz: sampler_opts.frequency_hz,
+        target,
+        notes: sampler.notes().to_vec(),
+        ..Metadata::default()
+    };
+    let mut writer = match &opts.continuous {
+        Some(c) => Some(IntervalWriter::new(c, start, start_wall)?),
+        None => None,
+    };
     let mut next_drain = start + DRAIN_INTERVAL;
     let ended_by = loop {
         if stop.load(Ordering::SeqCst) {
@@ -157,6 +215,11 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
         if Instant::now() >= next_drain {
             agg.add(sampler.drain()?);
             next_drain += DRAIN_INTERVAL;
+            if let Some(w) = writer.as_mut() {
+                if Instant::now() >= w.next_flush {
+                    w.flush(&mut agg, &mut symbolizer, &sampler, &base_meta, Instant::now())?;
+                }
+            }
             if opts.live_status {
                 print_status(start.elapsed(), &agg, &sampler);
             }
@@ -164,6 +227,7 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
     };
 
     // Stop sampling first, so the last drain is complete and the totals are final.
+    let end = Instant::now();
     let end_wall = SystemTime::now();
     handle_events(&mut symbolizer, sampler.poll_events(Duration::ZERO)?);
     agg.add(sampler.stop()?);
@@ -179,20 +243,25 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
         }
     }
 
+    if let Some(mut w) = writer {
+        let profile = w.flush(&mut agg, &mut symbolizer, &sampler, &base_meta, end)?;
+        return Ok(Recording {
+            profile,
+            processes: w.processes,
+            symbolize: symbolizer.stats().clone(),
+            ended_by,
+            map_sizes: sampler.map_sizes(),
+            continuous: Some(w.summary),
+        });
+    }
+
     let stats = sampler.stats()?;
     let mut meta = Metadata {
-        prof_version: env!("CARGO_PKG_VERSION").to_string(),
-        hostname: hostname(),
-        kernel_release: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string(),
-        cpus: sampler.cpus().to_vec(),
-        event: sampler.event().name().to_string(),
-        frequency_hz: sampler_opts.frequency_hz,
         start_unix_ns: unix_ns(start_wall),
         end_unix_ns: unix_ns(end_wall),
-        target,
         total_samples: stats.samples,
         losses: stats.losses.clone(),
-        notes: sampler.notes().to_vec(),
+        ..base_meta
     };
     let dropped = stats.losses.get(&LossReason::CountsMapFull).copied().unwrap_or(0);
     if agg.total() + dropped != stats.samples {
@@ -213,7 +282,143 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
         symbolize: symbolizer.stats().clone(),
         ended_by,
         map_sizes: sampler.map_sizes(),
+        continuous: None,
     })
+}
+
+/// Writes one archive per interval of a continuous recording.
+struct IntervalWriter {
+    opts: ContinuousOptions,
+    /// Wall-clock time of `mono0`, so archive times are monotonic-clock based.
+    mono0: Instant,
+    wall0_ns: u64,
+    interval_start: Instant,
+    next_flush: Instant,
+    seq: u64,
+    pid: u32,
+    prev: Losses,
+    /// Samples of intervals that could not be written, and how many intervals.
+    lost_samples: u64,
+    written_samples: u64,
+    processes: usize,
+    summary: ContinuousSummary,
+}
+
+impl IntervalWriter {
+    fn new(opts: &ContinuousOptions, mono0: Instant, wall0: SystemTime) -> Result<Self, RecordError> {
+        let err = |source| RecordError::Store { dir: opts.dir.clone(), source };
+        store::ensure_dir(&opts.dir).map_err(err)?;
+        let recovered = store::recover(&opts.dir).map_err(err)?;
+        for path in &recovered {
+            eprintln!("prof: removed `{}`, an archive a crashed recorder did not finish", path.display());
+        }
+        let interval = opts.interval.max(DRAIN_INTERVAL);
+        Ok(IntervalWriter {
+            opts: opts.clone(),
+            mono0,
+            wall0_ns: unix_ns(wall0),
+            interval_start: mono0,
+            next_flush: mono0 + interval,
+            seq: 0,
+            pid: std::process::id(),
+            prev: Losses::new(),
+            lost_samples: 0,
+            written_samples: 0,
+            processes: 0,
+            summary: ContinuousSummary { recovered: recovered.len() as u64, ..Default::default() },
+        })
+    }
+
+    fn wall_ns(&self, t: Instant) -> u64 {
+        self.wall0_ns + t.saturating_duration_since(self.mono0).as_nanos() as u64
+    }
+
+    /// Symbolizes the interval's counts, writes them as one archive (atomically), applies
+    /// retention and forgets exited processes. A write failure (e.g. ENOSPC) is reported with the
+    /// path and counted in the next archive; recording goes on.
+    fn flush(
+        &mut self,
+        agg: &mut Aggregator,
+        symbolizer: &mut Symbolizer,
+        sampler: &Sampler,
+        base: &Metadata,
+        now: Instant,
+    ) -> Result<Profile, RecordError> {
+        let stats = sampler.stats()?;
+        let mut losses = Losses::new();
+        for (reason, n) in &stats.losses {
+            let d = n.saturating_sub(self.prev.get(reason).copied().unwrap_or(0));
+            if d > 0 {
+                losses.insert(*reason, d);
+            }
+        }
+        if self.summary.lost_intervals > 0 {
+            losses.insert(LossReason::IntervalsLost, self.summary.lost_intervals);
+        }
+        let interval = std::mem::take(agg);
+        let dropped = losses.get(&LossReason::CountsMapFull).copied().unwrap_or(0);
+        let mut meta = Metadata {
+            start_unix_ns: self.wall_ns(self.interval_start),
+            end_unix_ns: self.wall_ns(now),
+            total_samples: interval.total() + dropped,
+            losses,
+            ..base.clone()
+        };
+        if self.lost_samples > 0 {
+            meta.notes.push(format!(
+                "{} earlier interval(s) with {} samples could not be written",
+                self.summary.lost_intervals, self.lost_samples
+            ));
+        }
+        self.written_samples += interval.total() + dropped;
+        let taken = stats.samples;
+        let accounted = self.written_samples + self.lost_samples;
+        // Samples of the generation still in the kernel belong to the next interval; at the
+        // end (sampler stopped) everything taken must be accounted for.
+        if !sampler.is_running() && accounted != taken {
+            meta.notes.push(format!("sample accounting mismatch: {accounted} written or lost != {taken} taken"));
+        }
+        let mut profile = interval.build(symbolizer, meta);
+        if let Some(problem) = symbolizer.kernel_symbols_problem() {
+            profile.meta.notes.push(problem.to_string());
+        }
+        self.processes = self.processes.max(interval.processes());
+
+        let path = self.opts.dir.join(store::archive_name(profile.meta.start_unix_ns, self.pid, self.seq));
+        self.seq += 1;
+        match archive::write_file(&profile, &path) {
+            Ok(()) => {
+                self.summary.archives += 1;
+                self.summary.bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                self.summary.lost_intervals = 0;
+                self.lost_samples = 0;
+            }
+            Err(e) => {
+                let mut msg = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(inner) = source {
+                    msg.push_str(&format!(": {inner}"));
+                    source = inner.source();
+                }
+                eprintln!("prof: error: {msg}; the interval is counted as lost, recording continues");
+                self.summary.lost_intervals += 1;
+                self.lost_samples += profile.meta.total_samples;
+                self.written_samples -= profile.meta.total_samples;
+            }
+        }
+        match store::apply_retention(&self.opts.dir, self.opts.retention, SystemTime::now()) {
+            Ok(deleted) => self.summary.deleted += deleted.len() as u64,
+            Err(e) => eprintln!("prof: warning: retention in `{}`: {e}", self.opts.dir.display()),
+        }
+        symbolizer.evict_exited();
+        self.prev = stats.losses;
+        self.interval_start = now;
+        let interval = self.opts.interval.max(DRAIN_INTERVAL);
+        while self.next_flush <= now {
+            self.next_flush += interval;
+        }
+        Ok(profile)
+    }
 }
 
 fn handle_events(symbolizer: &mut Symbolizer, events: Vec<ProcEvent>) {

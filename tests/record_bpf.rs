@@ -510,3 +510,138 @@ fn record_diff_of_real_recordings() {
     let first = table.lines().nth(4).unwrap_or_default();
     assert!(first.ends_with(" leaf_c") && first.contains("q="), "{table}");
 }
+
+fn archives(dir: &Path) -> Vec<prof::profile::Profile> {
+    let (entries, _) = prof::store::list(dir).unwrap();
+    entries.iter().map(|e| prof::archive::read_file(&e.path).unwrap()).collect()
+}
+
+/// Continuous mode writes one archive per interval, named in order, intervals back to back (no
+/// gap, no overlap), each private (0600), with no sample lost across them; `prof report DIR`
+/// lists and merges them.
+#[test]
+fn record_continuous_rotates_contiguous_archives() {
+    let _m = bpf_test!("record_continuous_rotates_contiguous_archives");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("archives");
+    let out = prof_ok(&[
+        os("record"),
+        os("--continuous"),
+        os("--dir"),
+        d.as_os_str(),
+        os("--interval"),
+        os("1s"),
+        os("-d"),
+        os("4.5"),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("wrote 5 archives"), "{stderr}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&d).unwrap().permissions().mode() & 0o777, 0o700);
+    let (entries, _) = prof::store::list(&d).unwrap();
+    assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+    for e in &entries {
+        assert_eq!(std::fs::metadata(&e.path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let ps = archives(&d);
+    for w in ps.windows(2) {
+        assert_eq!(w[0].meta.end_unix_ns, w[1].meta.start_unix_ns, "gap or overlap between intervals");
+    }
+    for p in &ps {
+        assert!(p.meta.total_samples > 0 && p.total() > 0);
+        assert!(!p.meta.notes.iter().any(|n| n.contains("mismatch")), "{:?}", p.meta.notes);
+        let dropped = p.meta.losses.get(&prof::profile::LossReason::CountsMapFull).copied().unwrap_or(0);
+        assert_eq!(p.total() + dropped, p.meta.total_samples);
+    }
+    let list = prof_ok(&[os("report"), d.as_os_str(), os("--list")]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("5 intervals"));
+    let merged = dir.path().join("all.folded");
+    prof_ok(&[os("report"), d.as_os_str(), os("--from"), os("-1h"), os("-o"), merged.as_os_str()]);
+    let total: u64 = ps.iter().map(|p| p.total()).sum();
+    assert_eq!(count_where(&read_folded(&merged), |_| true), total);
+}
+
+/// After SIGKILL every archive under a final name is complete; a restart removes only an
+/// unfinished temp file and leaves the earlier archives byte for byte intact.
+#[test]
+fn record_continuous_survives_sigkill() {
+    let _m = bpf_test!("record_continuous_survives_sigkill");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("archives");
+    let bg =
+        Background::start(&[os("record"), os("--continuous"), os("--dir"), d.as_os_str(), os("--interval"), os("1s")]);
+    std::thread::sleep(Duration::from_millis(3300));
+    bg.signal(libc::SIGKILL);
+    let _ = bg.finish();
+    let before: Vec<(std::path::PathBuf, Vec<u8>)> = prof::store::list(&d)
+        .unwrap()
+        .0
+        .into_iter()
+        .map(|e| (e.path.clone(), std::fs::read(&e.path).unwrap()))
+        .collect();
+    assert!(before.len() >= 2, "{}", before.len());
+    for (path, bytes) in &before {
+        prof::archive::read(bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    // What a kill in the middle of a write leaves: a temp file that was never renamed.
+    let partial = d.join(format!(".{}.k1ll3d.tmp", prof::store::archive_name(4_000_000_000_000_000_000, 1, 9)));
+    std::fs::write(&partial, b"PROFARC\0 cut short").unwrap();
+    let out = prof_ok(&[
+        os("record"),
+        os("--continuous"),
+        os("--dir"),
+        d.as_os_str(),
+        os("--interval"),
+        os("1s"),
+        os("-d"),
+        os("1.5"),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("k1ll3d.tmp"), "recovery not reported");
+    assert!(!partial.exists());
+    for (path, bytes) in &before {
+        assert_eq!(&std::fs::read(path).unwrap(), bytes, "{} changed", path.display());
+    }
+    assert!(prof::store::list(&d).unwrap().0.len() >= before.len() + 2);
+}
+
+/// Disk full: the failed write names the path and errno, recording continues, and the next
+/// archive written counts the lost interval. Uses a 64 KiB tmpfs filled up on purpose.
+#[test]
+fn record_continuous_disk_full_counts_lost_interval() {
+    let _m = bpf_test!("record_continuous_disk_full_counts_lost_interval");
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("tiny");
+    std::fs::create_dir(&mnt).unwrap();
+    let st = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mount tmpfs (needs root)");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    let d = mnt.join("archives");
+    std::fs::create_dir(&d).unwrap();
+    // Fill the filesystem.
+    let filler = mnt.join("filler");
+    let _ = std::fs::write(&filler, vec![0u8; 64 * 1024]);
+    let bg =
+        Background::start(&[os("record"), os("--continuous"), os("--dir"), d.as_os_str(), os("--interval"), os("1s")]);
+    std::thread::sleep(Duration::from_millis(2500));
+    std::fs::remove_file(&filler).unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    bg.signal(libc::SIGINT);
+    let (status, stderr) = bg.finish();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("No space left on device") && stderr.contains(d.to_str().unwrap()), "{stderr}");
+    let ps = archives(&d);
+    assert!(!ps.is_empty(), "{stderr}");
+    let lost = ps[0].meta.losses.get(&prof::profile::LossReason::IntervalsLost).copied().unwrap_or(0);
+    assert!(lost >= 1, "{:?}", ps[0].meta);
+    assert!(ps[0].meta.notes.iter().any(|n| n.contains("could not be written")), "{:?}", ps[0].meta.notes);
+}

@@ -27,11 +27,13 @@ pub enum LossReason {
     EventsLost,
     /// Two different stacks had the same 64-bit content hash (detected in userspace).
     StackHashCollision,
+    /// Continuous recording: earlier intervals that could not be written (e.g. disk full).
+    IntervalsLost,
 }
 
 impl LossReason {
     /// Every reason, in display order.
-    pub const ALL: [LossReason; 10] = [
+    pub const ALL: [LossReason; 11] = [
         LossReason::KernelStackFault,
         LossReason::KernelStackError,
         LossReason::KernelStackMapFull,
@@ -42,6 +44,7 @@ impl LossReason {
         LossReason::TargetsMapFull,
         LossReason::EventsLost,
         LossReason::StackHashCollision,
+        LossReason::IntervalsLost,
     ];
 
     /// The stable identifier stored in archives.
@@ -57,6 +60,7 @@ impl LossReason {
             LossReason::TargetsMapFull => "targets_map_full",
             LossReason::EventsLost => "events_lost",
             LossReason::StackHashCollision => "stack_hash_collision",
+            LossReason::IntervalsLost => "intervals_lost",
         }
     }
 
@@ -78,6 +82,7 @@ impl LossReason {
             LossReason::TargetsMapFull => "child process not followed: targets map full",
             LossReason::EventsLost => "process notifications lost (ring buffer full)",
             LossReason::StackHashCollision => "stack hash collision (-EEXIST)",
+            LossReason::IntervalsLost => "earlier intervals not written (see notes)",
         }
     }
 
@@ -89,7 +94,7 @@ impl LossReason {
 
     /// True when the reason counts samples (as opposed to processes or events).
     pub fn is_per_sample(self) -> bool {
-        !matches!(self, LossReason::TargetsMapFull | LossReason::EventsLost)
+        !matches!(self, LossReason::TargetsMapFull | LossReason::EventsLost | LossReason::IntervalsLost)
     }
 }
 

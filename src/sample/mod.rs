@@ -263,7 +263,12 @@ pub struct Sampler {
     event: EventKind,
     cpus: Vec<u32>,
     notes: Vec<String>,
+    /// Stacks swept from the kernel in this drain and the previous one. A count drained now can
+    /// only name a stack swept in this drain or the one before (it was in the kernel map when
+    /// sampled, and at most one sweep can have removed it since), so two generations suffice and
+    /// memory stays bounded however long the recording runs.
     stacks: HashMap<u64, Arc<[u64]>>,
+    stacks_prev: HashMap<u64, Arc<[u64]>>,
     /// Losses found in userspace (hash collisions, stacks missing from the store).
     userspace_losses: Losses,
 }
@@ -392,6 +397,7 @@ impl Sampler {
             cpus,
             notes,
             stacks: HashMap::new(),
+            stacks_prev: HashMap::new(),
             userspace_losses: Losses::new(),
         })
     }
@@ -404,6 +410,11 @@ impl Sampler {
     /// CPUs being sampled.
     pub fn cpus(&self) -> &[u32] {
         &self.cpus
+    }
+
+    /// True until [`Sampler::stop`].
+    pub fn is_running(&self) -> bool {
+        !self.links.is_empty()
     }
 
     /// Entries of the loaded stack and counts maps.
@@ -491,6 +502,7 @@ impl Sampler {
             let kernel = self.resolve_stack(key.kernel_status, key.kernel_stack, false);
             out.push(RawCount { tgid: key.tgid, comm: comm_string(&key.comm), user, kernel, count });
         }
+        self.stacks_prev = std::mem::take(&mut self.stacks);
         Ok(out)
     }
 
@@ -511,11 +523,14 @@ impl Sampler {
             let hash = u64::from_ne_bytes(raw_key.as_slice().try_into().unwrap_or([0; 8]));
             let len = (st.len as usize).min(MAX_STACK_DEPTH);
             let ips = &st.ips[..len];
-            match self.stacks.get(&hash) {
+            match self.stacks.get(&hash).or_else(|| self.stacks_prev.get(&hash)) {
                 Some(known) if known.as_ref() != ips => {
                     *self.userspace_losses.entry(LossReason::StackHashCollision).or_default() += 1
                 }
-                Some(_) => {}
+                Some(known) => {
+                    let known = Arc::clone(known);
+                    self.stacks.insert(hash, known);
+                }
                 None => {
                     self.stacks.insert(hash, Arc::from(ips));
                 }
@@ -534,13 +549,15 @@ impl Sampler {
             (LossReason::KernelStackFault, LossReason::KernelStackError, LossReason::KernelStackMapFull)
         };
         match types::prof_stack_status(u32::from(status)) {
-            types::prof_stack_status::PROF_STACK_OK => match self.stacks.get(&hash) {
-                Some(ips) => StackRef::Frames(Arc::clone(ips)),
-                None => {
-                    *self.userspace_losses.entry(error).or_default() += 1;
-                    StackRef::Missing(error)
+            types::prof_stack_status::PROF_STACK_OK => {
+                match self.stacks.get(&hash).or_else(|| self.stacks_prev.get(&hash)) {
+                    Some(ips) => StackRef::Frames(Arc::clone(ips)),
+                    None => {
+                        *self.userspace_losses.entry(error).or_default() += 1;
+                        StackRef::Missing(error)
+                    }
                 }
-            },
+            }
             types::prof_stack_status::PROF_STACK_EMPTY => StackRef::Empty,
             types::prof_stack_status::PROF_STACK_FAULT => StackRef::Missing(fault),
             types::prof_stack_status::PROF_STACK_NOMEM => StackRef::Missing(full),

@@ -53,6 +53,8 @@ pub struct Symbolizer {
     perf_maps: HashMap<u32, Option<PerfMap>>,
     /// Loaded on first use; `Err` keeps the reason (e.g. hidden addresses) for one warning.
     kallsyms: Option<Result<kallsyms::Kallsyms, String>>,
+    /// Processes that exited and are forgotten at the next [`Symbolizer::evict_exited`].
+    exited: Vec<u32>,
     stats: SymbolizeStats,
 }
 
@@ -83,6 +85,7 @@ impl Symbolizer {
             kernel_cache: HashMap::new(),
             perf_maps: HashMap::new(),
             kallsyms: None,
+            exited: Vec::new(),
             stats: SymbolizeStats::default(),
         }
     }
@@ -101,9 +104,33 @@ impl Symbolizer {
         self.procs.capture(tgid, tid)
     }
 
-    /// A process exited: read its JIT map now while `/proc/PID/root` may still resolve.
+    /// A process exited: read its JIT map now while `/proc/PID/root` may still resolve, and
+    /// forget it at the next [`Symbolizer::evict_exited`].
     pub fn process_exited(&mut self, tgid: u32) {
         self.perf_maps.entry(tgid).or_insert_with(|| read_perf_map(tgid));
+        self.exited.push(tgid);
+    }
+
+    /// Forgets processes that exited (call once their samples are symbolized): their mappings,
+    /// JIT maps, the binaries no live process maps any more (descriptors closed) and every cached
+    /// symbol of those binaries, here and in blazesym. Keeps memory flat when processes churn.
+    pub fn evict_exited(&mut self) {
+        for tgid in std::mem::take(&mut self.exited) {
+            self.procs.remove(tgid);
+            self.perf_maps.remove(&tgid);
+        }
+        for (key, bin) in self.procs.close_unused_binaries() {
+            self.user_cache.retain(|(k, _), _| *k != key);
+            let evict = blazesym::symbolize::evict::Evict::Elf(blazesym::symbolize::evict::Elf::new(
+                bin.symbolization_path(key),
+            ));
+            let _ = self.blaze.evict(&evict);
+        }
+    }
+
+    /// Open binaries and cached user symbols (for memory accounting).
+    pub fn cache_sizes(&self) -> (usize, usize) {
+        (self.procs.open_binaries(), self.user_cache.len())
     }
 
     /// Number of processes whose mappings were captured.

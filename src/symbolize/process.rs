@@ -91,6 +91,24 @@ impl ProcessTable {
         true
     }
 
+    /// Forgets a process's mappings.
+    pub fn remove(&mut self, tgid: u32) {
+        self.snapshots.remove(&tgid);
+    }
+
+    /// Closes binaries no remaining process maps; returns their keys.
+    pub fn close_unused_binaries(&mut self) -> Vec<(BinaryKey, Binary)> {
+        let used: std::collections::HashSet<BinaryKey> =
+            self.snapshots.values().flatten().flatten().filter_map(|(_, k)| *k).collect();
+        let unused: Vec<BinaryKey> = self.binaries.keys().filter(|k| !used.contains(k)).copied().collect();
+        unused.into_iter().filter_map(|k| self.binaries.remove(&k).map(|b| (k, b))).collect()
+    }
+
+    /// Number of open binaries.
+    pub fn open_binaries(&self) -> usize {
+        self.binaries.len()
+    }
+
     /// True when mappings of `tgid` have been captured.
     pub fn knows(&self, tgid: u32) -> bool {
         self.snapshots.contains_key(&tgid)

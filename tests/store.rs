@@ -1,0 +1,110 @@
+//! The archive directory of continuous recording, without BPF: names, listing that never follows
+//! links, crash recovery, retention that touches only prof's files, and time-range merges.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prof::profile::{Frame, FrameKind, LossReason, Metadata, Profile, ProfileBuilder};
+use prof::store;
+
+const T0: u64 = 1_795_000_000_000_000_000;
+const SEC: u64 = 1_000_000_000;
+
+/// An archive of interval `i` (10 s each from T0) with `n` samples of `leaf`.
+fn write_interval(dir: &Path, i: u64, leaf: &str, n: u64) -> std::path::PathBuf {
+    let meta = Metadata {
+        start_unix_ns: T0 + i * 10 * SEC,
+        end_unix_ns: T0 + (i + 1) * 10 * SEC,
+        total_samples: n,
+        frequency_hz: 99,
+        event: "cpu-clock".into(),
+        target: "system-wide".into(),
+        losses: [(LossReason::UserStackFault, 1)].into_iter().collect(),
+        ..Metadata::default()
+    };
+    let mut b = ProfileBuilder::new(meta);
+    let f = b.frame(Frame::new(leaf, "app", FrameKind::User));
+    let s = b.stack(vec![f]);
+    b.add(s, 1, "app", n);
+    let path = dir.join(store::archive_name(T0 + i * 10 * SEC, 42, i));
+    prof::archive::write_file(&b.finish(), &path).unwrap();
+    path
+}
+
+/// Listing returns prof's archives oldest first and skips (never follows) links, directories and
+/// foreign names; recovery removes only prof's unfinished temp files.
+#[test]
+fn store_list_and_recover_touch_only_own_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = write_interval(d, 1, "f", 10);
+    let b = write_interval(d, 0, "f", 10);
+    std::fs::write(d.join("notes.txt"), "keep").unwrap();
+    std::fs::write(d.join(".notes.txt.abc.tmp"), "keep").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", d.join(store::archive_name(T0 + 99 * SEC, 1, 0))).unwrap();
+    std::fs::create_dir(d.join(store::archive_name(T0 + 98 * SEC, 1, 0))).unwrap();
+    let partial = d.join(format!(".{}.Xy12Z.tmp", store::archive_name(T0 + 20 * SEC, 42, 2)));
+    std::fs::write(&partial, "half an archive").unwrap();
+
+    let (entries, skipped) = store::list(d).unwrap();
+    assert_eq!(entries.iter().map(|e| e.path.clone()).collect::<Vec<_>>(), vec![b, a]);
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert_eq!(store::recover(d).unwrap(), vec![partial.clone()]);
+    assert!(!partial.exists());
+    assert!(d.join("notes.txt").exists() && d.join(".notes.txt.abc.tmp").exists());
+    assert!(std::fs::read_to_string("/etc/passwd").is_ok());
+}
+
+/// Retention deletes prof's oldest archives first, by size and by age, and nothing else.
+#[test]
+fn store_retention_deletes_oldest_own_archives() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let paths: Vec<_> = (0..6).map(|i| write_interval(d, i, "f", 10)).collect();
+    let link = d.join(store::archive_name(T0 - 100 * SEC, 1, 0));
+    std::os::unix::fs::symlink(&paths[5], &link).unwrap();
+    let size = std::fs::metadata(&paths[0]).unwrap().len();
+    // Keep 4 archives' worth of bytes: the two oldest go.
+    let deleted =
+        store::apply_retention(d, store::Retention { max_bytes: Some(4 * size), max_age: None }, SystemTime::now())
+            .unwrap();
+    assert_eq!(deleted, paths[..2].to_vec());
+    // Keep what started in the last 25 s of "now" = T0 + 60 s: intervals 4 and 5 (starts 40 s, 50 s).
+    let now = UNIX_EPOCH + Duration::from_nanos(T0 + 60 * SEC);
+    let deleted =
+        store::apply_retention(d, store::Retention { max_bytes: None, max_age: Some(Duration::from_secs(25)) }, now)
+            .unwrap();
+    assert_eq!(deleted, paths[2..4].to_vec());
+    assert!(paths[4].exists() && paths[5].exists());
+    assert!(std::fs::symlink_metadata(&link).is_ok(), "a link was touched");
+}
+
+/// A time range merges exactly the archives overlapping it: samples and losses summed, times
+/// spanning them; a corrupt archive is skipped with a warning, not an error for the directory.
+#[test]
+fn store_range_merge_sums_overlapping_archives() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for i in 0..6 {
+        write_interval(d, i, if i < 3 { "early" } else { "late" }, 10 + i);
+    }
+    // 25 s – 45 s overlaps intervals 2 (20–30), 3 (30–40), 4 (40–50).
+    let (p, warnings) = prof::report::load_range(d, T0 + 25 * SEC, T0 + 45 * SEC).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(p.total(), 12 + 13 + 14);
+    assert_eq!(p.meta.total_samples, 39);
+    assert_eq!(p.meta.losses.get(&LossReason::UserStackFault), Some(&3));
+    assert_eq!((p.meta.start_unix_ns, p.meta.end_unix_ns), (T0 + 20 * SEC, T0 + 50 * SEC));
+    let names: Vec<&str> = p.frames.iter().map(|f| f.name.as_str()).collect();
+    assert!(names.contains(&"early") && names.contains(&"late"));
+
+    // Corrupt interval 3: skipped with a warning naming it.
+    let (entries, _) = store::list(d).unwrap();
+    std::fs::write(&entries[3].path, b"PROFARC\0garbage").unwrap();
+    let (p, warnings) = prof::report::load_range(d, T0 + 25 * SEC, T0 + 45 * SEC).unwrap();
+    assert_eq!(p.total(), 12 + 14);
+    assert!(warnings.len() == 1 && warnings[0].contains(entries[3].path.file_name().unwrap().to_str().unwrap()));
+
+    assert!(prof::report::load_range(d, T0 + 1000 * SEC, T0 + 2000 * SEC).is_err());
+    let _: Profile = p;
+}
