@@ -52,7 +52,9 @@ Exit status: 0, 1 on errors, 3 when --fail-on tripped.
 Examples:
   prof diff before.prof after.prof                    table of the top changes
   prof diff before.prof after.prof -o diff.svg        differential flamegraph
-  prof diff base.folded new.prof --fail-on 5          CI gate: fail if a function grew > 5 points";
+  prof diff base.folded new.prof --fail-on 5          CI gate: fail if a function grew > 5 points
+  prof diff /var/lib/prof /var/lib/prof --base-from -1d --base-to -23h --new-from -1h
+                                                      this hour against the same hour yesterday";
 
 const RECORD_EXAMPLES: &str = "\
 Examples:
@@ -275,6 +277,18 @@ pub struct DiffArgs {
     /// Match functions by exact name (keep Rust hashes and .isra/.constprop/.cold suffixes).
     #[arg(long)]
     pub exact_names: bool,
+    /// BASE is an archive directory: its range starts here (RFC 3339, `-2h`, `now`).
+    #[arg(long, value_parser = parse_time, value_name = "T", allow_hyphen_values = true)]
+    pub base_from: Option<std::time::SystemTime>,
+    /// BASE is an archive directory: its range ends here (default: now).
+    #[arg(long, value_parser = parse_time, value_name = "T", allow_hyphen_values = true)]
+    pub base_to: Option<std::time::SystemTime>,
+    /// NEW is an archive directory: its range starts here.
+    #[arg(long, value_parser = parse_time, value_name = "T", allow_hyphen_values = true)]
+    pub new_from: Option<std::time::SystemTime>,
+    /// NEW is an archive directory: its range ends here (default: now).
+    #[arg(long, value_parser = parse_time, value_name = "T", allow_hyphen_values = true)]
+    pub new_to: Option<std::time::SystemTime>,
     /// False discovery rate: a change is significant when its Benjamini-Hochberg q ≤ ALPHA.
     #[arg(long, default_value_t = prof::diff::DEFAULT_ALPHA, value_name = "ALPHA",
           value_parser = parse_alpha)]

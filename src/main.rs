@@ -195,17 +195,39 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
             Ok((p.clone(), kind))
         })
         .collect::<Result<_>>()?;
-    let load = |p: &PathBuf| -> Result<prof::profile::Profile> {
+    // An input is a file, or an archive directory with a time range.
+    let load = |p: &PathBuf,
+                from: Option<std::time::SystemTime>,
+                to: Option<std::time::SystemTime>|
+     -> Result<(prof::profile::Profile, String)> {
+        if p.is_dir() {
+            let (from, to) = (
+                from.map(unix_ns).unwrap_or(0),
+                to.map(unix_ns).unwrap_or_else(|| unix_ns(std::time::SystemTime::now())),
+            );
+            let (profile, warnings) = prof::report::load_range(p, from, to)?;
+            for w in warnings {
+                eprintln!("prof: warning: {w}");
+            }
+            let t = |ns: u64| {
+                humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns))
+            };
+            return Ok((profile, format!("{} [{} – {}]", p.display(), t(from.max(1)), t(to))));
+        }
+        if from.is_some() || to.is_some() {
+            bail!("`{}`: a time range needs an archive directory", p.display());
+        }
         let loaded = prof::report::load(p, args.lenient)?;
         if loaded.skipped_lines > 0 {
             eprintln!("prof: warning: skipped {} malformed lines of `{}`", loaded.skipped_lines, p.display());
         }
-        Ok(loaded.profile)
+        Ok((loaded.profile, p.display().to_string()))
     };
-    let (base, new) = (load(&args.base)?, load(&args.new)?);
+    let (base, base_name) = load(&args.base, args.base_from, args.base_to)?;
+    let (new, new_name) = load(&args.new, args.new_from, args.new_to)?;
     let opts =
         prof::diff::DiffOptions { normalize: !args.no_normalize, match_builds: !args.exact_names, alpha: args.alpha };
-    let d = prof::diff::diff(&base, &args.base.display().to_string(), &new, &args.new.display().to_string(), &opts)?;
+    let d = prof::diff::diff(&base, &base_name, &new, &new_name, &opts)?;
     if outs.is_empty() {
         render::write_table(&d, args.top, std::io::stdout().lock()).context("failed to write the table")?;
     }

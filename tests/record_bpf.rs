@@ -511,6 +511,13 @@ fn record_diff_of_real_recordings() {
     assert!(first.ends_with(" leaf_c") && first.contains("q="), "{table}");
 }
 
+/// `record --continuous --dir DIR --interval 1s` plus `extra`.
+fn continuous<'a>(dir: &'a Path, extra: &[&'a str]) -> Vec<&'a OsStr> {
+    let mut args = vec![os("record"), os("--continuous"), os("--dir"), dir.as_os_str(), os("--interval"), os("1s")];
+    args.extend(extra.iter().map(|s| os(s)));
+    args
+}
+
 fn archives(dir: &Path) -> Vec<prof::profile::Profile> {
     let (entries, _) = prof::store::list(dir).unwrap();
     entries.iter().map(|e| prof::archive::read_file(&e.path).unwrap()).collect()
@@ -524,16 +531,7 @@ fn record_continuous_rotates_contiguous_archives() {
     let _m = bpf_test!("record_continuous_rotates_contiguous_archives");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("archives");
-    let out = prof_ok(&[
-        os("record"),
-        os("--continuous"),
-        os("--dir"),
-        d.as_os_str(),
-        os("--interval"),
-        os("1s"),
-        os("-d"),
-        os("4.5"),
-    ]);
+    let out = prof_ok(&continuous(&d, &["-d", "4.5"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("wrote 5 archives"), "{stderr}");
     use std::os::unix::fs::PermissionsExt;
@@ -568,8 +566,7 @@ fn record_continuous_survives_sigkill() {
     let _m = bpf_test!("record_continuous_survives_sigkill");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("archives");
-    let bg =
-        Background::start(&[os("record"), os("--continuous"), os("--dir"), d.as_os_str(), os("--interval"), os("1s")]);
+    let bg = Background::start(&continuous(&d, &[]));
     std::thread::sleep(Duration::from_millis(3300));
     bg.signal(libc::SIGKILL);
     let _ = bg.finish();
@@ -586,16 +583,7 @@ fn record_continuous_survives_sigkill() {
     // What a kill in the middle of a write leaves: a temp file that was never renamed.
     let partial = d.join(format!(".{}.k1ll3d.tmp", prof::store::archive_name(4_000_000_000_000_000_000, 1, 9)));
     std::fs::write(&partial, b"PROFARC\0 cut short").unwrap();
-    let out = prof_ok(&[
-        os("record"),
-        os("--continuous"),
-        os("--dir"),
-        d.as_os_str(),
-        os("--interval"),
-        os("1s"),
-        os("-d"),
-        os("1.5"),
-    ]);
+    let out = prof_ok(&continuous(&d, &["-d", "1.5"]));
     assert!(String::from_utf8_lossy(&out.stderr).contains("k1ll3d.tmp"), "recovery not reported");
     assert!(!partial.exists());
     for (path, bytes) in &before {
@@ -630,8 +618,7 @@ fn record_continuous_disk_full_counts_lost_interval() {
     // Fill the filesystem.
     let filler = mnt.join("filler");
     let _ = std::fs::write(&filler, vec![0u8; 64 * 1024]);
-    let bg =
-        Background::start(&[os("record"), os("--continuous"), os("--dir"), d.as_os_str(), os("--interval"), os("1s")]);
+    let bg = Background::start(&continuous(&d, &[]));
     std::thread::sleep(Duration::from_millis(2500));
     std::fs::remove_file(&filler).unwrap();
     std::thread::sleep(Duration::from_millis(2000));

@@ -108,3 +108,25 @@ fn store_range_merge_sums_overlapping_archives() {
     assert!(prof::report::load_range(d, T0 + 1000 * SEC, T0 + 2000 * SEC).is_err());
     let _: Profile = p;
 }
+
+/// `prof diff DIR DIR` compares two time ranges of one archive directory.
+#[test]
+fn store_diff_of_two_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for i in 0..6 {
+        write_interval(d, i, if i < 3 { "early" } else { "late" }, 500);
+    }
+    let t = |s: u64| humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_nanos(T0 + s * SEC)).to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prof"))
+        .arg("diff")
+        .arg(d)
+        .arg(d)
+        .args(["--base-from", &t(0), "--base-to", &t(30), "--new-from", &t(30), "--new-to", &t(60)])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(table.contains("(1500 samples)") && table.contains("early") && table.contains("late"), "{table}");
+    assert!(table.contains("2 of 2 functions changed significantly"), "{table}");
+}
