@@ -16,6 +16,7 @@ use cli::{Cli, Command, DiffArgs, RecordArgs, ReportArgs};
 use prof::emit::{self, OutputSpec};
 use prof::output::flamegraph::{self, SvgOptions};
 use prof::output::{top, Format};
+use prof::profile::{format_unix_ns, unix_ns};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -106,10 +107,6 @@ fn run_record(args: RecordArgs) -> Result<()> {
     Ok(())
 }
 
-fn unix_ns(t: std::time::SystemTime) -> u64 {
-    t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
-}
-
 fn run_report(args: ReportArgs) -> Result<()> {
     let specs = output_specs(&args.output.outputs, args.output.format)?;
     let is_dir = args.input.is_dir();
@@ -129,9 +126,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
             "START (UTC)", "SECONDS", "SAMPLES", "LOST", "BYTES"
         )?;
         for i in &intervals {
-            let start = humantime::format_rfc3339_seconds(
-                std::time::UNIX_EPOCH + std::time::Duration::from_nanos(i.meta.start_unix_ns),
-            );
+            let start = format_unix_ns(i.meta.start_unix_ns);
             let lost: u64 = i.meta.losses.iter().filter(|(r, _)| r.is_per_sample()).map(|(_, n)| n).sum();
             let name = i.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             writeln!(
@@ -209,10 +204,7 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
             for w in warnings {
                 eprintln!("prof: warning: {w}");
             }
-            let t = |ns: u64| {
-                humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns))
-            };
-            return Ok((profile, format!("{} [{} – {}]", p.display(), t(from.max(1)), t(to))));
+            return Ok((profile, format!("{} [{} – {}]", p.display(), format_unix_ns(from), format_unix_ns(to))));
         }
         if from.is_some() || to.is_some() {
             bail!("`{}`: a time range needs an archive directory", p.display());

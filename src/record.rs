@@ -6,13 +6,13 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use std::path::PathBuf;
 
 use crate::aggregate::Aggregator;
 use crate::archive;
-use crate::profile::Losses;
+use crate::profile::{unix_ns, Losses};
 use crate::profile::{LossReason, Metadata, Profile};
 use crate::sample::spawn::PausedChild;
 use crate::sample::{ProcEvent, SampleError, Sampler, SamplerOptions, Targets};
@@ -121,10 +121,6 @@ pub enum RecordError {
     },
 }
 
-fn unix_ns(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
-}
-
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
 }
@@ -177,7 +173,7 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
     let base_meta = Metadata {
         prof_version: env!("CARGO_PKG_VERSION").to_string(),
         hostname: hostname(),
-        kernel_release: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string(),
+        kernel_release: crate::sample::kernel_release(),
         cpus: sampler.cpus().to_vec(),
         event: sampler.event().name().to_string(),
         frequency_hz: sampler_opts.frequency_hz,

@@ -162,10 +162,6 @@ pub enum RangeError {
     Archive(#[from] archive::ArchiveError),
 }
 
-fn rfc3339(unix_ns: u64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(unix_ns)).to_string()
-}
-
 /// One archive of a directory, for `prof report DIR --list`.
 #[derive(Debug)]
 pub struct IntervalInfo {
@@ -242,6 +238,10 @@ pub fn load_range(dir: &Path, from: u64, to: u64) -> Result<(Profile, Vec<String
     }
     match builder {
         Some(b) => Ok((b.finish(), warnings)),
-        None => Err(RangeError::Empty { dir: dir.display().to_string(), from: rfc3339(from), to: rfc3339(to) }),
+        None => Err(RangeError::Empty {
+            dir: dir.display().to_string(),
+            from: crate::profile::format_unix_ns(from),
+            to: crate::profile::format_unix_ns(to),
+        }),
     }
 }

@@ -2,6 +2,17 @@
 //! target, and every sample that was lost or degraded, by reason.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Nanoseconds since the Unix epoch (0 for times before it), as profiles store times.
+pub fn unix_ns(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+/// A stored time as RFC 3339 (UTC, whole seconds), e.g. `2026-11-25T14:05:00Z`.
+pub fn format_unix_ns(unix_ns: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_nanos(unix_ns)).to_string()
+}
 
 /// Why samples (or their stacks) were lost. The names are stable: they are stored in archives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

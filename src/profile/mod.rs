@@ -7,7 +7,7 @@
 
 mod metadata;
 
-pub use metadata::{LossReason, Losses, Metadata};
+pub use metadata::{format_unix_ns, unix_ns, LossReason, Losses, Metadata};
 
 use rustc_hash::FxHashMap as HashMap;
 

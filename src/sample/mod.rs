@@ -248,7 +248,8 @@ fn log_tail() -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
-fn kernel_release() -> String {
+/// `uname -r` of the running kernel.
+pub fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
