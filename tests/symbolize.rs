@@ -83,3 +83,32 @@ fn symbolize_kernel_address_via_kallsyms() {
     assert_eq!(frames[0][0].name, "schedule");
     assert_eq!(frames[0][0].module, "[kernel.kallsyms]");
 }
+
+/// Evicting exited processes forgets their mappings and cached symbols, closes their binaries and
+/// drops blazesym's mapping of them, even when the binary was replaced at its path meanwhile.
+#[test]
+fn symbolize_evicts_exited_processes_completely() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("evictme");
+    std::fs::copy(common::workload("split"), &exe).unwrap();
+    let mut child = Command::new(&exe).arg("30").spawn().unwrap();
+    let pid = child.id();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let leaf_a = runtime_addr(pid, &exe, "leaf_a");
+    let mut sym = Symbolizer::new();
+    assert!(sym.process_seen(pid, pid));
+    assert_eq!(sym.user(pid, &[leaf_a + 30])[0][0].name, "leaf_a");
+    let mapped =
+        || std::fs::read_to_string("/proc/self/maps").unwrap().lines().filter(|l| l.contains("evictme")).count();
+    assert!(mapped() > 0, "blazesym should have mapped the binary to symbolize it");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // A new build lands at the same path (new inode).
+    std::fs::remove_file(&exe).unwrap();
+    std::fs::write(&exe, b"not the same binary").unwrap();
+
+    sym.process_exited(pid);
+    sym.evict_exited();
+    assert_eq!(sym.cache_sizes(), (0, 0));
+    assert_eq!(mapped(), 0, "the binary is still mapped after eviction");
+}

@@ -55,6 +55,8 @@ pub struct Symbolizer {
     kallsyms: Option<Result<kallsyms::Kallsyms, String>>,
     /// Processes that exited and are forgotten at the next [`Symbolizer::evict_exited`].
     exited: Vec<u32>,
+    /// Paths under which each binary was handed to blazesym (what its caches are keyed by).
+    blaze_paths: HashMap<BinaryKey, Vec<std::path::PathBuf>>,
     stats: SymbolizeStats,
 }
 
@@ -86,6 +88,7 @@ impl Symbolizer {
             perf_maps: HashMap::new(),
             kallsyms: None,
             exited: Vec::new(),
+            blaze_paths: HashMap::new(),
             stats: SymbolizeStats::default(),
         }
     }
@@ -119,12 +122,12 @@ impl Symbolizer {
             self.procs.remove(tgid);
             self.perf_maps.remove(&tgid);
         }
-        for (key, bin) in self.procs.close_unused_binaries() {
+        for (key, _closed) in self.procs.close_unused_binaries() {
             self.user_cache.retain(|(k, _), _| *k != key);
-            let evict = blazesym::symbolize::evict::Evict::Elf(blazesym::symbolize::evict::Elf::new(
-                bin.symbolization_path(key),
-            ));
-            let _ = self.blaze.evict(&evict);
+            for path in self.blaze_paths.remove(&key).unwrap_or_default() {
+                let evict = blazesym::symbolize::evict::Evict::Elf(blazesym::symbolize::evict::Elf::new(path));
+                let _ = self.blaze.evict(&evict);
+            }
         }
     }
 
@@ -200,7 +203,12 @@ impl Symbolizer {
             return;
         };
         let module = bin.module.clone();
-        let src = Source::Elf(Elf::new(bin.symbolization_path(key)));
+        let path = bin.symbolization_path(key);
+        let used = self.blaze_paths.entry(key).or_default();
+        if !used.contains(&path) {
+            used.push(path.clone());
+        }
+        let src = Source::Elf(Elf::new(path));
         let results = run_blazesym(&self.blaze, &src, offsets);
         if results.is_none() {
             self.stats.failed_binaries += 1;
