@@ -33,6 +33,22 @@ pub enum Command {
     /// Compare two profiles: what got slower, and is it more than noise?
     #[command(after_help = DIFF_HELP)]
     Diff(DiffArgs),
+    /// Serve a local, read-only web UI over an archive directory of `record --continuous`.
+    Serve(ServeArgs),
+}
+
+/// `prof serve` arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The archive directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Address to listen on (loopback unless --allow-remote).
+    #[arg(long, default_value = "127.0.0.1:7070", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Allow a non-loopback --listen address (the UI shows symbol and process names).
+    #[arg(long)]
+    pub allow_remote: bool,
 }
 
 const DIFF_HELP: &str = "\

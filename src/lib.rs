@@ -16,5 +16,6 @@ pub mod profile;
 pub mod record;
 pub mod report;
 pub mod sample;
+pub mod serve;
 pub mod store;
 pub mod symbolize;

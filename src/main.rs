@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use cli::{Cli, Command, DiffArgs, RecordArgs, ReportArgs};
+use cli::{Cli, Command, DiffArgs, RecordArgs, ReportArgs, ServeArgs};
 use prof::emit::{self, OutputSpec};
 use prof::output::flamegraph::{self, SvgOptions};
 use prof::output::{top, Format};
@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         Command::Record(args) => run_record(args).map(|()| ExitCode::SUCCESS),
         Command::Report(args) => run_report(args).map(|()| ExitCode::SUCCESS),
         Command::Diff(args) => run_diff(args),
+        Command::Serve(args) => run_serve(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -78,7 +79,7 @@ fn run_record(args: RecordArgs) -> Result<()> {
     }
 
     let (title, subtitle) = flamegraph::default_title(&profile.meta);
-    let svg = SvgOptions { title, subtitle, deterministic: false };
+    let svg = SvgOptions { title, subtitle, deterministic: false, no_javascript: false };
     let render = args.output.render();
     let mut written = Vec::new();
     let mut failures = Vec::new();
@@ -162,7 +163,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
         return Ok(());
     }
     let (title, subtitle) = flamegraph::default_title(&profile.meta);
-    let svg = SvgOptions { title, subtitle, deterministic: false };
+    let svg = SvgOptions { title, subtitle, deterministic: false, no_javascript: false };
     for spec in &specs {
         emit::write_output(profile, spec, &args.output.render(), &svg)?;
         eprintln!("prof: wrote {}", spec.path.display());
@@ -223,7 +224,7 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
     if outs.is_empty() {
         render::write_table(&d, args.top, std::io::stdout().lock()).context("failed to write the table")?;
     }
-    let svg = render::DiffSvgOptions { negate: args.negate, deterministic: false };
+    let svg = render::DiffSvgOptions { negate: args.negate, deterministic: false, no_javascript: false };
     for (path, kind) in &outs {
         emit::write_atomic(path, |w| {
             match kind {
@@ -249,4 +250,21 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_serve(args: ServeArgs) -> Result<()> {
+    let server = prof::serve::bind(args.dir.clone(), args.listen, args.allow_remote)?;
+    if !server.addr.ip().is_loopback() {
+        eprintln!(
+            "prof: warning: listening on {}, reachable from other machines; anyone who can connect sees these profiles",
+            server.addr
+        );
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("failed to install signal handlers")?;
+    }
+    eprintln!("prof: serving `{}` on http://{}/ (Ctrl-C to stop)", args.dir.display(), server.addr);
+    server.run(&stop);
+    Ok(())
 }

@@ -121,7 +121,8 @@ fn diff_golden_outputs() {
     common::check_golden("diff", "pair.txt", &String::from_utf8(out).unwrap());
     for negate in [false, true] {
         let mut out = Vec::new();
-        render::write_svg(&d, &render::DiffSvgOptions { negate, deterministic: true }, &mut out).unwrap();
+        render::write_svg(&d, &render::DiffSvgOptions { negate, deterministic: true, no_javascript: false }, &mut out)
+            .unwrap();
         let svg = String::from_utf8(out).unwrap();
         assert!(svg.contains("base.folded (1050 samples)") && svg.contains("normalized by total samples"));
         common::check_golden("diff", if negate { "pair-negate.svg" } else { "pair.svg" }, &svg);

@@ -130,7 +130,7 @@ fn check_case(case: &str, profile: &Profile, render: &RenderOptions) -> String {
     check_golden(&format!("{case}.folded"), &folded_text);
 
     let (title, subtitle) = flamegraph::default_title(&profile.meta);
-    let svg_opts = SvgOptions { title, subtitle, deterministic: true };
+    let svg_opts = SvgOptions { title, subtitle, deterministic: true, no_javascript: false };
     let mut svg = Vec::new();
     flamegraph::write_svg(profile, render, &svg_opts, &mut svg).expect("drawing the SVG failed");
     let svg = String::from_utf8(svg).expect("SVG output is not UTF-8");
@@ -173,7 +173,7 @@ fn output_hostile_names_match_golden_and_are_escaped() {
 #[test]
 fn flamegraph_deterministic_is_byte_identical() {
     let profile = burner_profile();
-    let opts = SvgOptions { title: "t".into(), subtitle: None, deterministic: true };
+    let opts = SvgOptions { title: "t".into(), subtitle: None, deterministic: true, no_javascript: false };
     let render = |_| {
         let mut out = Vec::new();
         flamegraph::write_svg(&profile, &RenderOptions::default(), &opts, &mut out).expect("drawing the SVG failed");
@@ -189,7 +189,7 @@ fn flamegraph_kernel_and_inline_frames_are_colored_apart() {
     assert!(lines.iter().any(|l| l.contains(";do_syscall_64_[k];")), "no kernel suffix: {lines:?}");
     assert!(lines.iter().any(|l| l.contains(";burner::hash_[i] ")), "no inline suffix: {lines:?}");
     let mut svg = Vec::new();
-    let opts = SvgOptions { title: "t".into(), subtitle: None, deterministic: true };
+    let opts = SvgOptions { title: "t".into(), subtitle: None, deterministic: true, no_javascript: false };
     flamegraph::write_svg(&burner_profile(), &RenderOptions::default(), &opts, &mut svg)
         .expect("drawing the SVG failed");
     let svg = String::from_utf8(svg).expect("SVG output is not UTF-8");

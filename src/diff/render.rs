@@ -100,6 +100,8 @@ pub struct DiffSvgOptions {
     pub negate: bool,
     /// Same input, same bytes.
     pub deterministic: bool,
+    /// Leave out inferno's inline JavaScript (for pages that forbid inline scripts).
+    pub no_javascript: bool,
 }
 
 /// Draws the differential flamegraph: widths from NEW (or BASE with `negate`), red where a
@@ -117,6 +119,7 @@ pub fn write_svg(d: &Diff, opts: &DiffSvgOptions, w: impl Write) -> io::Result<(
     ));
     o.negate_differentials = opts.negate;
     o.deterministic = opts.deterministic;
+    o.no_javascript = opts.no_javascript;
     o.colors = Palette::Basic(flamegraph::color::BasicPalette::Hot);
     let lines: Vec<String> = d.stacks().into_iter().map(|(s, b, n)| format!("{s} {b} {n}")).collect();
     flamegraph::from_lines(&mut o, lines.iter().map(String::as_str), w).map_err(io::Error::other)

@@ -30,6 +30,9 @@ pub struct SvgOptions {
     /// Pick colors from a hash of each function name instead of at random, so that the same
     /// profile always gives a byte-identical SVG (and a function keeps its color across graphs).
     pub deterministic: bool,
+    /// Leave out inferno's inline JavaScript (zoom/search), for pages whose Content-Security-Policy
+    /// forbids inline scripts.
+    pub no_javascript: bool,
 }
 
 /// Why a flame graph could not be drawn.
@@ -68,6 +71,7 @@ pub fn write_svg(profile: &Profile, render: &RenderOptions, svg: &SvgOptions, w:
     opts.subtitle = svg.subtitle.clone();
     opts.colors = Palette::Multi(MultiPalette::Java);
     opts.deterministic = svg.deterministic;
+    opts.no_javascript = svg.no_javascript;
     opts.count_name = "samples".to_string();
     opts.palette_map = Some(&mut palette_map);
     inferno_flamegraph::from_lines(&mut opts, lines.iter().map(String::as_str), w)?;

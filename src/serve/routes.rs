@@ -1,0 +1,226 @@
+//! The UI's routes: embedded static assets and the JSON/SVG/folded/archive API over time ranges
+//! of the archive directory.
+
+use std::collections::HashMap;
+
+use super::{App, CSP};
+use crate::diff::{self, render as diff_render, DiffOptions};
+use crate::output::flamegraph::{self, SvgOptions};
+use crate::output::{folded, top, RenderOptions};
+use crate::profile::{unix_ns, Profile, ProfileBuilder};
+
+const INDEX_HTML: &str = include_str!("../../web/index.html");
+const APP_JS: &str = include_str!("../../web/app.js");
+const APP_CSS: &str = include_str!("../../web/app.css");
+
+/// An HTTP reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Content-Type.
+    pub content_type: &'static str,
+    /// Body.
+    pub body: Vec<u8>,
+    /// File name to download as (Content-Disposition: attachment).
+    pub attachment: Option<String>,
+}
+
+impl Reply {
+    fn ok(content_type: &'static str, body: impl Into<Vec<u8>>) -> Reply {
+        Reply { status: 200, content_type, body: body.into(), attachment: None }
+    }
+
+    fn error(status: u16, message: &str) -> Reply {
+        Reply {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: format!("{message}\n").into_bytes(),
+            attachment: None,
+        }
+    }
+
+    fn json(value: &impl serde::Serialize) -> Reply {
+        match serde_json::to_vec(value) {
+            Ok(body) => Reply::ok("application/json", body),
+            Err(e) => Reply::error(500, &format!("cannot encode JSON: {e}")),
+        }
+    }
+
+    /// The reply as a tiny_http response with prof's security headers (and no body for HEAD).
+    pub fn into_response(self, head: bool) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+        let header = |k: &str, v: &str| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).ok();
+        let body = if head { Vec::new() } else { self.body };
+        let mut r = tiny_http::Response::from_data(body).with_status_code(self.status);
+        let mut headers = vec![
+            header("Content-Type", self.content_type),
+            header("Content-Security-Policy", CSP),
+            header("X-Content-Type-Options", "nosniff"),
+            header("Referrer-Policy", "no-referrer"),
+            header("X-Frame-Options", "DENY"),
+            header("Cache-Control", "no-store"),
+        ];
+        if let Some(name) = &self.attachment {
+            headers.push(header("Content-Disposition", &format!("attachment; filename=\"{name}\"")));
+        }
+        for h in headers.into_iter().flatten() {
+            r.add_header(h);
+        }
+        r
+    }
+}
+
+type Query = HashMap<String, String>;
+
+fn ns(q: &Query, key: &str, default: u64) -> Result<u64, Reply> {
+    match q.get(key) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| Reply::error(400, &format!("`{key}`: expected nanoseconds since the epoch"))),
+    }
+}
+
+impl App {
+    /// Answers one request. `url` is the raw request target (path and query, not decoded).
+    pub fn handle(&self, method: &str, url: &str, host: Option<&str>) -> Reply {
+        if !self.host_allowed(host) {
+            return Reply::error(403, "forbidden: the Host header does not name this server");
+        }
+        if method != "GET" && method != "HEAD" {
+            return Reply::error(405, "method not allowed: this UI is read-only");
+        }
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        let q: Query = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let result = match path {
+            "/" | "/index.html" => Ok(Reply::ok("text/html; charset=utf-8", INDEX_HTML)),
+            "/app.js" => Ok(Reply::ok("text/javascript; charset=utf-8", APP_JS)),
+            "/app.css" => Ok(Reply::ok("text/css; charset=utf-8", APP_CSS)),
+            "/api/intervals" => self.intervals(),
+            "/api/range.svg" => self.range(&q).map(|p| svg(&p)),
+            "/api/range.folded" => self.range(&q).map(|p| {
+                let text = folded::lines(&p, &RenderOptions::default()).join("\n") + "\n";
+                Reply { attachment: Some("range.folded".into()), ..Reply::ok("text/plain; charset=utf-8", text) }
+            }),
+            "/api/range.prof" => self.range(&q).map(|p| {
+                let mut bytes = Vec::new();
+                match crate::archive::write(&p, &mut bytes) {
+                    Ok(()) => {
+                        Reply { attachment: Some("range.prof".into()), ..Reply::ok("application/octet-stream", bytes) }
+                    }
+                    Err(e) => Reply::error(500, &e.to_string()),
+                }
+            }),
+            "/api/top.json" => self.range(&q).and_then(|p| {
+                let n = ns(&q, "n", 50)? as usize;
+                Ok(Reply::json(&top::top(&p, n.min(10_000)).iter().map(TopJson::from).collect::<Vec<_>>()))
+            }),
+            "/api/diff.json" | "/api/diff.svg" => self.diff(&q).map(|d| {
+                if path.ends_with(".json") {
+                    let mut body = Vec::new();
+                    match diff_render::write_json(&d, &mut body) {
+                        Ok(()) => Reply::ok("application/json", body),
+                        Err(e) => Reply::error(500, &e.to_string()),
+                    }
+                } else {
+                    let mut body = Vec::new();
+                    let opts = diff_render::DiffSvgOptions { no_javascript: true, ..Default::default() };
+                    match diff_render::write_svg(&d, &opts, &mut body) {
+                        Ok(()) => Reply::ok("image/svg+xml", body),
+                        Err(e) => Reply::error(500, &e.to_string()),
+                    }
+                }
+            }),
+            _ => Err(Reply::error(404, "not found")),
+        };
+        result.unwrap_or_else(|r| r)
+    }
+
+    fn intervals(&self) -> Result<Reply, Reply> {
+        let (list, _warnings) = crate::report::list_dir(&self.dir).map_err(|e| Reply::error(500, &e.to_string()))?;
+        let rows: Vec<IntervalJson> = list
+            .iter()
+            .map(|i| IntervalJson {
+                start_unix_ns: i.meta.start_unix_ns,
+                end_unix_ns: i.meta.end_unix_ns,
+                samples: i.meta.total_samples,
+                lost: i.meta.losses.iter().filter(|(r, _)| r.is_per_sample()).map(|(_, n)| n).sum(),
+                bytes: i.bytes,
+            })
+            .collect();
+        Ok(Reply::json(&rows))
+    }
+
+    /// The merged profile of `from`..`to` (ns; default: everything), optionally only `comm`.
+    fn range(&self, q: &Query) -> Result<Profile, Reply> {
+        self.load(q, "from", "to")
+    }
+
+    fn load(&self, q: &Query, from_key: &str, to_key: &str) -> Result<Profile, Reply> {
+        let from = ns(q, from_key, 0)?;
+        let to = ns(q, to_key, unix_ns(std::time::SystemTime::now()) + 1)?;
+        let (p, _) = crate::report::load_range(&self.dir, from, to).map_err(|e| Reply::error(404, &e.to_string()))?;
+        Ok(match q.get("comm").filter(|c| !c.is_empty()) {
+            Some(comm) => only_comm(&p, comm),
+            None => p,
+        })
+    }
+
+    fn diff(&self, q: &Query) -> Result<diff::Diff, Reply> {
+        let base = self.load(q, "base_from", "base_to")?;
+        let new = self.load(q, "new_from", "new_to")?;
+        diff::diff(&base, "base range", &new, "new range", &DiffOptions::default())
+            .map_err(|e| Reply::error(400, &e.to_string()))
+    }
+}
+
+fn svg(p: &Profile) -> Reply {
+    let (title, subtitle) = flamegraph::default_title(&p.meta);
+    let opts = SvgOptions { title, subtitle, deterministic: true, no_javascript: true };
+    let mut body = Vec::new();
+    match flamegraph::write_svg(p, &RenderOptions::default(), &opts, &mut body) {
+        Ok(()) => Reply::ok("image/svg+xml", body),
+        Err(e) => Reply::error(404, &e.to_string()),
+    }
+}
+
+/// The samples of one thread name.
+fn only_comm(p: &Profile, comm: &str) -> Profile {
+    let mut keep = p.clone();
+    keep.samples.retain(|s| s.comm == comm);
+    let mut b = ProfileBuilder::new(p.meta.clone());
+    b.merge(&keep);
+    let mut out = b.finish();
+    out.meta.total_samples = out.total();
+    out
+}
+
+#[derive(serde::Serialize)]
+struct IntervalJson {
+    start_unix_ns: u64,
+    end_unix_ns: u64,
+    samples: u64,
+    lost: u64,
+    bytes: u64,
+}
+
+#[derive(serde::Serialize)]
+struct TopJson {
+    function: String,
+    module: String,
+    self_pct: f64,
+    total_pct: f64,
+    self_count: u64,
+    total_count: u64,
+}
+
+impl From<&top::TopRow> for TopJson {
+    fn from(r: &top::TopRow) -> Self {
+        TopJson {
+            function: r.name.clone(),
+            module: r.module.clone(),
+            self_pct: r.self_pct,
+            total_pct: r.total_pct,
+            self_count: r.self_count,
+            total_count: r.total_count,
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! `prof serve`: every endpoint over real HTTP, the Host-header (DNS rebinding) check, read-only
+//! methods, path traversal attempts, security headers, and hostile symbol names escaped.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use prof::profile::{Frame, FrameKind, Metadata, ProfileBuilder};
+
+const T0: u64 = 1_795_000_000_000_000_000;
+const SEC: u64 = 1_000_000_000;
+const HOSTILE: &str = "<script>alert(1)</script>\"onload=x&";
+
+fn write_interval(dir: &Path, i: u64, leaf: &str, n: u64) {
+    let meta = Metadata {
+        start_unix_ns: T0 + i * 10 * SEC,
+        end_unix_ns: T0 + (i + 1) * 10 * SEC,
+        total_samples: n,
+        frequency_hz: 99,
+        event: "cpu-clock".into(),
+        target: "system-wide".into(),
+        ..Metadata::default()
+    };
+    let mut b = ProfileBuilder::new(meta);
+    let main = b.frame(Frame::new("main", "app", FrameKind::User));
+    let f = b.frame(Frame::new(leaf, "app", FrameKind::User));
+    let s = b.stack(vec![main, f]);
+    b.add(s, 1, "app", n);
+    let other = b.stack(vec![main]);
+    b.add(other, 2, "daemon", 5);
+    prof::archive::write_file(&b.finish(), &dir.join(prof::store::archive_name(T0 + i * 10 * SEC, 7, i))).unwrap();
+}
+
+struct Ui {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Ui {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn start() -> Ui {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..4 {
+        write_interval(dir.path(), i, if i < 2 { "old_work" } else { HOSTILE }, 300);
+    }
+    let server = prof::serve::bind(dir.path().to_path_buf(), "127.0.0.1:0".parse().unwrap(), false).unwrap();
+    let addr = server.addr;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = Arc::clone(&stop);
+    std::thread::spawn(move || server.run(&s));
+    Ui { addr, stop, _dir: dir }
+}
+
+/// Sends a raw request and returns (status, headers, body).
+fn raw(addr: SocketAddr, request: &str) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("a header block");
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head, buf[split + 4..].to_vec())
+}
+
+fn get(ui: &Ui, path: &str) -> (u16, String, Vec<u8>) {
+    raw(ui.addr, &format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", ui.addr))
+}
+
+fn range(from_i: u64, to_i: u64) -> String {
+    format!("from={}&to={}", T0 + from_i * 10 * SEC, T0 + to_i * 10 * SEC)
+}
+
+/// The page and its assets are served with a CSP that forbids inline and remote scripts, and the
+/// page itself has no inline script.
+#[test]
+fn serve_page_and_assets_with_security_headers() {
+    let ui = start();
+    let (status, head, body) = get(&ui, "/");
+    assert_eq!(status, 200);
+    let html = String::from_utf8(body).unwrap();
+    assert!(html.contains("<script src=\"/app.js\" defer></script>"));
+    assert_eq!(html.matches("<script").count(), 1, "only the external script");
+    assert!(!html.contains("http://") && !html.contains("https://"), "no remote resources");
+    for h in [
+        "Content-Security-Policy: default-src 'none'; script-src 'self'",
+        "X-Content-Type-Options: nosniff",
+        "X-Frame-Options: DENY",
+    ] {
+        assert!(head.contains(h), "missing {h}: {head}");
+    }
+    assert!(!head.contains("unsafe-inline"));
+    for (path, ty) in [("/app.js", "text/javascript"), ("/app.css", "text/css")] {
+        let (status, head, body) = get(&ui, path);
+        assert_eq!(status, 200);
+        assert!(head.contains(ty) && !body.is_empty());
+    }
+    let js = String::from_utf8(get(&ui, "/app.js").2).unwrap();
+    assert!(!js.contains("innerHTML"), "symbol names must go in as text");
+}
+
+/// Every API endpoint answers for a time range: intervals, SVG, folded, archive, top, diff.
+#[test]
+fn serve_api_endpoints() {
+    let ui = start();
+    let (status, _, body) = get(&ui, "/api/intervals");
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 4);
+    assert_eq!(v[0]["samples"], 300);
+
+    let (status, head, body) = get(&ui, &format!("/api/range.svg?{}", range(0, 2)));
+    assert_eq!(status, 200);
+    assert!(head.contains("image/svg+xml"));
+    // inferno's zoom/search code is left out, and the CSP forbids what inline script remains.
+    let svg = String::from_utf8(body).unwrap();
+    assert!(svg.contains("old_work") && !svg.contains("function zoom("), "static SVG of the range");
+    assert!(head.contains("script-src 'self'") && !head.contains("unsafe-inline"));
+
+    let (status, head, body) = get(&ui, &format!("/api/range.folded?{}", range(0, 4)));
+    assert_eq!(status, 200);
+    assert!(head.contains("attachment; filename=\"range.folded\""));
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("app;main;old_work 600\n") && text.contains("daemon;main 20\n"), "{text}");
+
+    let (status, _, body) = get(&ui, &format!("/api/range.prof?{}", range(2, 4)));
+    assert_eq!(status, 200);
+    let p = prof::archive::read(&body).unwrap();
+    assert_eq!(p.total(), 610);
+
+    let (status, _, body) = get(&ui, &format!("/api/top.json?{}&comm=app", range(0, 4)));
+    assert_eq!(status, 200);
+    let rows: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(rows.as_array().unwrap().iter().all(|r| r["function"] != "daemon"));
+    assert_eq!(rows[0]["self_pct"], 50.0);
+
+    let q = format!("base_from={}&base_to={}&new_from={}&new_to={}", T0, T0 + 20 * SEC, T0 + 20 * SEC, T0 + 40 * SEC);
+    let (status, _, body) = get(&ui, &format!("/api/diff.json?{q}"));
+    assert_eq!(status, 200);
+    let d: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(d["functions"][0]["significant"], true);
+    let (status, _, body) = get(&ui, &format!("/api/diff.svg?{q}"));
+    assert_eq!(status, 200);
+    assert!(!String::from_utf8(body).unwrap().contains("function zoom("));
+}
+
+/// Hostile symbol names are escaped in the SVG and JSON, never raw markup.
+#[test]
+fn serve_escapes_hostile_names() {
+    let ui = start();
+    let svg = String::from_utf8(get(&ui, &format!("/api/range.svg?{}", range(2, 4))).2).unwrap();
+    assert!(!svg.contains("<script>alert"), "raw markup in the SVG");
+    assert!(svg.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "name missing or not escaped");
+    let (_, head, body) = get(&ui, &format!("/api/top.json?{}", range(2, 4)));
+    assert!(head.contains("application/json") && head.contains("nosniff"));
+    let rows: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(rows.as_array().unwrap().iter().any(|r| r["function"] == HOSTILE));
+}
+
+/// Requests whose Host is not this server get 403 (DNS rebinding); localhost works; a missing
+/// Host is refused.
+#[test]
+fn serve_host_header_check() {
+    let ui = start();
+    let port = ui.addr.port();
+    for host in ["evil.example", "evil.example:80", &format!("attacker.test:{port}"), "127.0.0.1:1"] {
+        let (status, _, _) =
+            raw(ui.addr, &format!("GET /api/intervals HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"));
+        assert_eq!(status, 403, "{host}");
+    }
+    let (status, _, _) = raw(ui.addr, "GET /api/intervals HTTP/1.0\r\n\r\n");
+    assert_eq!(status, 403, "no Host");
+    let (status, _, _) =
+        raw(ui.addr, &format!("GET /api/intervals HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"));
+    assert_eq!(status, 200);
+}
+
+/// Read-only: anything but GET/HEAD is 405. Traversal attempts are 404: paths are never mapped to
+/// files.
+#[test]
+fn serve_read_only_and_no_traversal() {
+    let ui = start();
+    for method in ["POST", "PUT", "DELETE"] {
+        let (status, _, _) = raw(
+            ui.addr,
+            &format!(
+                "{method} /api/intervals HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                ui.addr
+            ),
+        );
+        assert_eq!(status, 405, "{method}");
+    }
+    let (status, _, body) = raw(ui.addr, &format!("HEAD / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", ui.addr));
+    assert_eq!((status, body.len()), (200, 0));
+    for path in [
+        "/../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/api/../../etc/passwd",
+        "//etc/passwd",
+        "/web/app.js",
+        "/api/range.svg/../../../etc/passwd",
+        "/app.js%00.txt",
+        "/Cargo.toml",
+    ] {
+        let (status, _, body) = get(&ui, path);
+        assert_eq!(status, 404, "{path}");
+        assert!(!String::from_utf8_lossy(&body).contains("root:"), "{path}");
+    }
+}
+
+/// Bad parameters are 400, an empty range 404, and a non-loopback address is refused without
+/// --allow-remote.
+#[test]
+fn serve_bad_requests_and_bind_policy() {
+    let ui = start();
+    assert_eq!(get(&ui, "/api/range.svg?from=yesterday").0, 400);
+    assert_eq!(get(&ui, &format!("/api/range.svg?from={}&to={}", T0 + 1000 * SEC, T0 + 2000 * SEC)).0, 404);
+    let dir = tempfile::tempdir().unwrap();
+    let err = prof::serve::bind(dir.path().to_path_buf(), "0.0.0.0:0".parse().unwrap(), false).unwrap_err();
+    assert!(err.to_string().contains("--allow-remote"), "{err}");
+    assert!(prof::serve::bind(dir.path().join("missing"), "127.0.0.1:0".parse().unwrap(), false).is_err());
+}
