@@ -1,28 +1,21 @@
 //! `prof serve`: every endpoint over real HTTP, the Host-header (DNS rebinding) check, read-only
 //! methods, path traversal attempts, security headers, and hostile symbol names escaped.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use prof::profile::{Frame, FrameKind, Metadata, ProfileBuilder};
+use prof::profile::{Frame, FrameKind, ProfileBuilder};
 
-const T0: u64 = 1_795_000_000_000_000_000;
-const SEC: u64 = 1_000_000_000;
+use common::{SEC, T0};
 const HOSTILE: &str = "<script>alert(1)</script>\"onload=x&";
 
 fn write_interval(dir: &Path, i: u64, leaf: &str, n: u64) {
-    let meta = Metadata {
-        start_unix_ns: T0 + i * 10 * SEC,
-        end_unix_ns: T0 + (i + 1) * 10 * SEC,
-        total_samples: n,
-        frequency_hz: 99,
-        event: "cpu-clock".into(),
-        target: "system-wide".into(),
-        ..Metadata::default()
-    };
+    let meta = common::interval_meta(i, n);
     let mut b = ProfileBuilder::new(meta);
     let main = b.frame(Frame::new("main", "app", FrameKind::User));
     let f = b.frame(Frame::new(leaf, "app", FrameKind::User));

@@ -1,27 +1,20 @@
 //! The archive directory of continuous recording, without BPF: names, listing that never follows
 //! links, crash recovery, retention that touches only prof's files, and time-range merges.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prof::profile::{Frame, FrameKind, LossReason, Metadata, Profile, ProfileBuilder};
 use prof::store;
 
-const T0: u64 = 1_795_000_000_000_000_000;
-const SEC: u64 = 1_000_000_000;
+use common::{SEC, T0};
 
 /// An archive of interval `i` (10 s each from T0) with `n` samples of `leaf`.
 fn write_interval(dir: &Path, i: u64, leaf: &str, n: u64) -> std::path::PathBuf {
-    let meta = Metadata {
-        start_unix_ns: T0 + i * 10 * SEC,
-        end_unix_ns: T0 + (i + 1) * 10 * SEC,
-        total_samples: n,
-        frequency_hz: 99,
-        event: "cpu-clock".into(),
-        target: "system-wide".into(),
-        losses: [(LossReason::UserStackFault, 1)].into_iter().collect(),
-        ..Metadata::default()
-    };
+    let meta =
+        Metadata { losses: [(LossReason::UserStackFault, 1)].into_iter().collect(), ..common::interval_meta(i, n) };
     let mut b = ProfileBuilder::new(meta);
     let f = b.frame(Frame::new(leaf, "app", FrameKind::User));
     let s = b.stack(vec![f]);

@@ -230,3 +230,21 @@ fn excerpt(line: &str, column: usize) -> String {
     let prefix = if start > 0 { "…" } else { "" };
     format!("{prefix}{text:?}")
 }
+
+/// Start of the synthetic archive intervals of the store and serve tests (ns since the epoch).
+pub const T0: u64 = 1_795_000_000_000_000_000;
+/// One second in nanoseconds.
+pub const SEC: u64 = 1_000_000_000;
+
+/// Metadata of synthetic interval `i`: 10 s from `T0 + 10 s × i`, `n` samples, 99 Hz cpu-clock.
+pub fn interval_meta(i: u64, n: u64) -> prof::profile::Metadata {
+    prof::profile::Metadata {
+        start_unix_ns: T0 + i * 10 * SEC,
+        end_unix_ns: T0 + (i + 1) * 10 * SEC,
+        total_samples: n,
+        frequency_hz: 99,
+        event: "cpu-clock".into(),
+        target: "system-wide".into(),
+        ..Default::default()
+    }
+}
