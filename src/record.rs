@@ -407,6 +407,7 @@ impl IntervalWriter {
             Err(e) => eprintln!("prof: warning: retention in `{}`: {e}", self.opts.dir.display()),
         }
         symbolizer.evict_exited();
+        trim_heap();
         self.prev = stats.losses;
         self.interval_start = now;
         let interval = self.opts.interval.max(DRAIN_INTERVAL);
@@ -414,6 +415,16 @@ impl IntervalWriter {
             self.next_flush += interval;
         }
         Ok(profile)
+    }
+}
+
+/// Gives memory freed by evicted symbol tables back to the kernel: glibc otherwise keeps freed
+/// heap pages, and a days-long recording that once symbolized a large binary would keep its RSS.
+fn trim_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks glibc's own heap bookkeeping; no pointers are passed.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

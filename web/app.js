@@ -1,12 +1,25 @@
-// prof's web UI: a timeline of intervals, a range selection, the range's flamegraph and top
-// table. Every symbol name goes into the page with textContent, never as HTML.
+// prof's web UI. A timeline of intervals (drag to select a range), the range as an interactive
+// flamegraph (hover, click to zoom, search, reset) with a top table, and a diff mode comparing a
+// base range with a new one. State is kept in the URL hash so views can be linked. Symbol names
+// only ever enter the page through textContent / title, never as HTML.
 'use strict';
 
-const state = { intervals: [], first: null, last: null };
+const state = {
+  intervals: [],
+  sel: null, // [first, last] interval indices
+  mode: 'profile',
+  base: null, // {from, to}
+  next: null, // {from, to}
+  flame: null, // {root, total}
+  zoom: [], // path of names from the root
+};
 
-function el(tag, text) {
+const $ = (id) => document.getElementById(id);
+
+function el(tag, text, cls) {
   const e = document.createElement(tag);
   if (text !== undefined) e.textContent = text;
+  if (cls) e.className = cls;
   return e;
 }
 
@@ -14,88 +27,339 @@ function iso(ns) {
   return new Date(Number(BigInt(ns) / 1000000n)).toISOString().replace('.000Z', 'Z');
 }
 
-function rangeQuery() {
-  const a = state.intervals[Math.min(state.first, state.last)];
-  const b = state.intervals[Math.max(state.first, state.last)];
-  const q = new URLSearchParams({ from: String(a.start_unix_ns), to: String(b.end_unix_ns) });
-  const comm = document.getElementById('comm').value.trim();
+function selRange() {
+  if (!state.sel) return null;
+  const a = state.intervals[Math.min(...state.sel)];
+  const b = state.intervals[Math.max(...state.sel)];
+  return { from: String(a.start_unix_ns), to: String(b.end_unix_ns) };
+}
+
+function query(r) {
+  const q = new URLSearchParams({ from: r.from, to: r.to });
+  const comm = $('comm').value.trim();
   if (comm) q.set('comm', comm);
   return q.toString();
 }
 
+// ---- URL hash state ----
+
+function writeHash() {
+  const h = new URLSearchParams();
+  h.set('mode', state.mode);
+  const r = selRange();
+  if (r) {
+    h.set('from', r.from);
+    h.set('to', r.to);
+  }
+  if (state.base) h.set('base', `${state.base.from}-${state.base.to}`);
+  if (state.next) h.set('new', `${state.next.from}-${state.next.to}`);
+  const comm = $('comm').value.trim();
+  if (comm) h.set('comm', comm);
+  history.replaceState(null, '', `#${h.toString()}`);
+}
+
+function readHash() {
+  const h = new URLSearchParams(location.hash.slice(1));
+  const pair = (v) => {
+    if (!v) return null;
+    const [from, to] = v.split('-');
+    return from && to ? { from, to } : null;
+  };
+  if (h.get('comm')) $('comm').value = h.get('comm');
+  state.base = pair(h.get('base'));
+  state.next = pair(h.get('new'));
+  const from = h.get('from');
+  const to = h.get('to');
+  if (from && to && state.intervals.length) {
+    const idx = (ns) => state.intervals.findIndex((iv) => BigInt(iv.end_unix_ns) > BigInt(ns));
+    let a = idx(from);
+    let b = state.intervals.findIndex((iv) => BigInt(iv.end_unix_ns) >= BigInt(to));
+    if (a < 0) a = 0;
+    if (b < 0) b = state.intervals.length - 1;
+    state.sel = [a, b];
+  }
+  return h.get('mode') === 'diff' ? 'diff' : 'profile';
+}
+
+// ---- timeline with drag selection ----
+
+let dragging = false;
+
 function renderTimeline() {
-  const box = document.getElementById('timeline');
+  const box = $('timeline');
   box.replaceChildren();
   const max = Math.max(1, ...state.intervals.map((i) => i.samples));
+  const [lo, hi] = state.sel ? [Math.min(...state.sel), Math.max(...state.sel)] : [-1, -1];
+  const within = (r, iv) => r && BigInt(iv.start_unix_ns) >= BigInt(r.from) && BigInt(iv.end_unix_ns) <= BigInt(r.to);
   state.intervals.forEach((iv, idx) => {
-    const bar = el('div');
-    bar.className = 'bar';
+    const bar = el('div', undefined, 'bar');
     bar.setAttribute('role', 'listitem');
+    bar.dataset.index = String(idx);
     bar.title = `${iso(iv.start_unix_ns)}: ${iv.samples} samples, ${iv.lost} lost`;
     bar.style.height = `${Math.max(2, (100 * iv.samples) / max)}%`;
-    const lo = Math.min(state.first ?? idx, state.last ?? idx);
-    const hi = Math.max(state.first ?? -1, state.last ?? -1);
-    if (state.first !== null && idx >= lo && idx <= hi) bar.classList.add('selected');
-    bar.addEventListener('click', () => select(idx));
+    if (idx >= lo && idx <= hi) bar.classList.add('selected');
+    else if (state.mode === 'diff' && within(state.base, iv)) bar.classList.add('base');
+    else if (state.mode === 'diff' && within(state.next, iv)) bar.classList.add('new');
     box.appendChild(bar);
+  });
+  const r = selRange();
+  $('range').textContent = r ? `selected ${iso(r.from)} – ${iso(r.to)}` : '';
+}
+
+function barIndex(ev) {
+  const t = ev.target;
+  return t && t.classList && t.classList.contains('bar') ? Number(t.dataset.index) : null;
+}
+
+function setupTimeline() {
+  const box = $('timeline');
+  box.addEventListener('mousedown', (ev) => {
+    const i = barIndex(ev);
+    if (i === null) return;
+    dragging = true;
+    state.sel = [i, i];
+    renderTimeline();
+    ev.preventDefault();
+  });
+  box.addEventListener('mouseover', (ev) => {
+    const i = barIndex(ev);
+    if (!dragging || i === null) return;
+    state.sel = [state.sel[0], i];
+    renderTimeline();
+  });
+  window.addEventListener('mouseup', () => {
+    if (!dragging) return;
+    dragging = false;
+    writeHash();
+    if (state.mode === 'profile') showProfile();
   });
 }
 
-function select(idx) {
-  if (state.first === null || state.last !== state.first) {
-    state.first = idx;
-    state.last = idx;
-  } else {
-    state.last = idx;
-  }
-  const a = state.intervals[Math.min(state.first, state.last)];
-  const b = state.intervals[Math.max(state.first, state.last)];
-  document.getElementById('range').textContent = `selected ${iso(a.start_unix_ns)} – ${iso(b.end_unix_ns)}`;
-  renderTimeline();
+// ---- flamegraph ----
+
+function kindOf(name, depth) {
+  if (depth === 0) return 'root';
+  if (name.endsWith('_[k]')) return 'kernel';
+  if (name.endsWith('_[i]')) return 'inline';
+  if (name.startsWith('[missing ')) return 'placeholder';
+  return 'user';
 }
 
-async function show() {
-  if (state.first === null) return;
-  const q = rangeQuery();
-  document.getElementById('flamegraph').src = `/api/range.svg?${q}`;
-  const downloads = document.getElementById('downloads');
-  downloads.replaceChildren();
+function buildTree(stacks) {
+  const root = { name: 'all', value: 0, children: new Map() };
+  for (const s of stacks) {
+    root.value += s.count;
+    let node = root;
+    for (const f of s.frames) {
+      let child = node.children.get(f);
+      if (!child) {
+        child = { name: f, value: 0, children: new Map() };
+        node.children.set(f, child);
+      }
+      child.value += s.count;
+      node = child;
+    }
+  }
+  return root;
+}
+
+function searchRegex() {
+  const text = $('search').value.trim();
+  if (!text) return null;
+  try {
+    return new RegExp(text);
+  } catch (e) {
+    return new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  }
+}
+
+function renderFlame() {
+  const box = $('flame');
+  box.replaceChildren();
+  if (!state.flame) return;
+  const { root } = state.flame;
+  const re = searchRegex();
+  const ROW = 18;
+  const MIN = 0.001; // frames narrower than 0.1% of the view are not drawn
+  // Walk down the zoom path; ancestors are drawn full width.
+  let node = root;
+  const ancestors = [];
+  for (const name of state.zoom) {
+    const next = node.children.get(name);
+    if (!next) break;
+    ancestors.push(node);
+    node = next;
+  }
+  let depthMax = 0;
+  let matched = 0;
+  const frames = [];
+  const place = (n, depth, x, w, path, ancestor, countMatch) => {
+    depthMax = Math.max(depthMax, depth);
+    const isMatch = re !== null && depth > 0 && re.test(n.name);
+    if (isMatch && countMatch) matched += n.value;
+    frames.push({ n, depth, x, w, path, ancestor, isMatch });
+    if (ancestor) return;
+    let cx = x;
+    const kids = [...n.children.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const k of kids) {
+      const kw = (w * k.value) / n.value;
+      if (kw >= MIN) place(k, depth + 1, cx, kw, path.concat([k.name]), false, countMatch && !isMatch);
+      cx += kw;
+    }
+  };
+  ancestors.forEach((a, i) => place(a, i, 0, 1, state.zoom.slice(0, i), true, false));
+  place(node, ancestors.length, 0, 1, state.zoom.slice(0, ancestors.length), false, true);
+  for (const f of frames) {
+    const d = el('div', f.depth === 0 ? `all (${root.value} samples)` : f.n.name, `frame ${kindOf(f.n.name, f.depth)}`);
+    if (f.ancestor) d.classList.add('ancestor');
+    if (f.isMatch) d.classList.add('match');
+    d.style.left = `${f.x * 100}%`;
+    d.style.width = `${f.w * 100}%`;
+    d.style.top = `${f.depth * ROW}px`;
+    const pct = ((100 * f.n.value) / root.value).toFixed(2);
+    d.title = `${f.n.name}: ${f.n.value} samples (${pct}%)`;
+    d.addEventListener('mouseenter', () => {
+      $('details').textContent = d.title;
+    });
+    d.addEventListener('click', () => {
+      state.zoom = f.path;
+      renderFlame();
+    });
+    box.appendChild(d);
+  }
+  box.style.height = `${(depthMax + 1) * ROW + 4}px`;
+  $('matched').textContent = re ? `matched ${((100 * matched) / root.value).toFixed(2)}% of samples` : '';
+}
+
+// ---- views ----
+
+function setDownloads(r) {
+  const box = $('downloads');
+  box.replaceChildren();
+  if (!r) return;
+  const q = query(r);
   for (const [label, path] of [['SVG', 'range.svg'], ['folded', 'range.folded'], ['archive', 'range.prof']]) {
     const a = el('a', label);
     a.href = `/api/${path}?${q}`;
     a.setAttribute('download', '');
-    downloads.appendChild(a);
+    box.appendChild(a);
   }
+}
+
+async function showProfile() {
+  const r = selRange();
+  setDownloads(r);
+  if (!r) return;
+  const q = query(r);
+  const res = await fetch(`/api/range.json?${q}`);
   const tbody = document.querySelector('#top tbody');
   tbody.replaceChildren();
-  const res = await fetch(`/api/top.json?${q}&n=30`);
   if (!res.ok) {
-    const tr = el('tr');
-    tr.appendChild(el('td', await res.text()));
-    tbody.appendChild(tr);
+    state.flame = null;
+    renderFlame();
+    $('flame-title').textContent = await res.text();
     return;
   }
-  for (const row of await res.json()) {
+  const data = await res.json();
+  state.flame = { root: buildTree(data.stacks), total: data.total };
+  state.zoom = [];
+  $('flame-title').textContent = `${data.title}${data.subtitle ? ' — ' + data.subtitle : ''}`;
+  renderFlame();
+  const top = await fetch(`/api/top.json?${q}&n=30`);
+  if (top.ok) {
+    for (const row of await top.json()) {
+      const tr = el('tr');
+      tr.append(el('td', row.self_pct.toFixed(2)), el('td', row.total_pct.toFixed(2)), el('td', row.function), el('td', row.module));
+      tbody.appendChild(tr);
+    }
+  }
+}
+
+async function showDiff() {
+  const tbody = document.querySelector('#diff-table tbody');
+  tbody.replaceChildren();
+  const fmt = (r) => (r ? `${iso(r.from)} – ${iso(r.to)}` : 'not set');
+  $('diff-ranges').textContent = `base: ${fmt(state.base)}; new: ${fmt(state.next)}`;
+  if (!state.base || !state.next) {
+    $('diff-title').textContent = 'select a range and use it as base, then another as new';
+    return;
+  }
+  const q = new URLSearchParams({ base_from: state.base.from, base_to: state.base.to, new_from: state.next.from, new_to: state.next.to });
+  const comm = $('comm').value.trim();
+  if (comm) q.set('comm', comm);
+  $('diffsvg').src = `/api/diff.svg?${q}`;
+  const res = await fetch(`/api/diff.json?${q}`);
+  if (!res.ok) {
+    $('diff-title').textContent = await res.text();
+    return;
+  }
+  const d = await res.json();
+  const sig = d.functions.filter((f) => f.significant).length;
+  $('diff-title').textContent = `${d.base.samples} → ${d.new.samples} samples; ${sig} of ${d.functions.length} functions changed significantly (${d.test}, q ≤ ${d.alpha})`;
+  for (const f of d.functions.slice(0, 40)) {
     const tr = el('tr');
-    tr.append(el('td', row.self_pct.toFixed(2)), el('td', row.total_pct.toFixed(2)), el('td', row.function), el('td', row.module));
+    if (f.significant) tr.className = 'significant';
+    tr.append(
+      el('td', f.base_total_pct.toFixed(2)),
+      el('td', f.new_total_pct.toFixed(2)),
+      el('td', (f.delta_points >= 0 ? '+' : '') + f.delta_points.toFixed(2)),
+      el('td', f.significant ? `yes (q=${f.q_value.toExponential(1)})` : 'no'),
+      el('td', f.function),
+    );
     tbody.appendChild(tr);
   }
+}
+
+function setMode(mode) {
+  state.mode = mode;
+  $('mode-profile').classList.toggle('active', mode === 'profile');
+  $('mode-diff').classList.toggle('active', mode === 'diff');
+  $('profile-view').hidden = mode !== 'profile';
+  $('diff-view').hidden = mode !== 'diff';
+  $('diff-controls').hidden = mode !== 'diff';
+  writeHash();
+  renderTimeline();
+  if (mode === 'diff') showDiff();
+  else showProfile();
 }
 
 async function load() {
   const res = await fetch('/api/intervals');
   state.intervals = res.ok ? await res.json() : [];
-  const status = document.getElementById('status');
-  status.textContent = state.intervals.length
-    ? `${state.intervals.length} intervals, ${iso(state.intervals[0].start_unix_ns)} – ${iso(state.intervals[state.intervals.length - 1].end_unix_ns)}`
+  const n = state.intervals.length;
+  $('status').textContent = n
+    ? `${n} intervals, ${iso(state.intervals[0].start_unix_ns)} – ${iso(state.intervals[n - 1].end_unix_ns)}`
     : 'no archives in this directory yet';
-  if (state.intervals.length) {
-    state.first = 0;
-    state.last = state.intervals.length - 1;
-  }
-  renderTimeline();
-  document.getElementById('show').addEventListener('click', show);
-  if (state.intervals.length) show();
+  if (n) state.sel = [0, n - 1];
+  const mode = readHash();
+  setupTimeline();
+  $('mode-profile').addEventListener('click', () => setMode('profile'));
+  $('mode-diff').addEventListener('click', () => setMode('diff'));
+  $('set-base').addEventListener('click', () => {
+    state.base = selRange();
+    writeHash();
+    renderTimeline();
+    showDiff();
+  });
+  $('set-new').addEventListener('click', () => {
+    state.next = selRange();
+    writeHash();
+    renderTimeline();
+    showDiff();
+  });
+  $('compare').addEventListener('click', showDiff);
+  $('search').addEventListener('input', renderFlame);
+  $('reset').addEventListener('click', () => {
+    state.zoom = [];
+    $('search').value = '';
+    renderFlame();
+  });
+  $('comm').addEventListener('change', () => {
+    writeHash();
+    if (state.mode === 'diff') showDiff();
+    else showProfile();
+  });
+  setMode(mode);
 }
 
 document.addEventListener('DOMContentLoaded', load);

@@ -94,8 +94,11 @@ impl App {
             "/" | "/index.html" => Ok(Reply::ok("text/html; charset=utf-8", INDEX_HTML)),
             "/app.js" => Ok(Reply::ok("text/javascript; charset=utf-8", APP_JS)),
             "/app.css" => Ok(Reply::ok("text/css; charset=utf-8", APP_CSS)),
+            // Browsers ask for it on their own; there is none.
+            "/favicon.ico" => Ok(Reply { status: 204, ..Reply::ok("image/x-icon", Vec::new()) }),
             "/api/intervals" => self.intervals(),
             "/api/range.svg" => self.range(&q).map(|p| svg(&p)),
+            "/api/range.json" => self.range(&q).map(|p| flame_json(&p)),
             "/api/range.folded" => self.range(&q).map(|p| {
                 let text = folded::lines(&p, &RenderOptions::default()).join("\n") + "\n";
                 Reply { attachment: Some("range.folded".into()), ..Reply::ok("text/plain; charset=utf-8", text) }
@@ -180,6 +183,32 @@ fn svg(p: &Profile) -> Reply {
         Ok(()) => Reply::ok("image/svg+xml", body),
         Err(e) => Reply::error(404, &e.to_string()),
     }
+}
+
+/// The range as JSON for the UI's interactive flamegraph: title, subtitle, total and every
+/// folded stack as an array of frame labels (root = comm) with its count.
+fn flame_json(p: &Profile) -> Reply {
+    #[derive(serde::Serialize)]
+    struct Stack {
+        frames: Vec<String>,
+        count: u64,
+    }
+    #[derive(serde::Serialize)]
+    struct Flame {
+        title: String,
+        subtitle: Option<String>,
+        total: u64,
+        stacks: Vec<Stack>,
+    }
+    let (title, subtitle) = flamegraph::default_title(&p.meta);
+    let stacks = folded::lines(p, &RenderOptions::default())
+        .into_iter()
+        .filter_map(|line| {
+            let (stack, count) = line.rsplit_once(' ')?;
+            Some(Stack { frames: stack.split(';').map(str::to_string).collect(), count: count.parse().ok()? })
+        })
+        .collect();
+    Reply::json(&Flame { title, subtitle, total: p.total(), stacks })
 }
 
 /// The samples of one thread name.
