@@ -23,6 +23,10 @@ use crate::symbolize::{SymbolizeStats, Symbolizer};
 /// stacks first seen since the last drain) at ~one syscall per new key.
 pub const DRAIN_INTERVAL: Duration = Duration::from_secs(1);
 
+/// A disagreement between the realtime and monotonic clocks above this is a clock step or a
+/// suspend, and archive times are re-synced.
+const CLOCK_STEP: Duration = Duration::from_secs(1);
+
 /// How often a spawned command is checked for exit while waiting for events.
 const CHILD_POLL: Duration = Duration::from_millis(50);
 
@@ -325,8 +329,28 @@ impl IntervalWriter {
         })
     }
 
+    /// Wall-clock time of `t`: the monotonic clock plus the (re-synced) offset.
     fn wall_ns(&self, t: Instant) -> u64 {
         self.wall0_ns + t.saturating_duration_since(self.mono0).as_nanos() as u64
+    }
+
+    /// Re-syncs the wall-clock offset when the realtime clock and the monotonic clock disagree
+    /// by more than [`CLOCK_STEP`] (a clock step, or a suspend the monotonic clock did not
+    /// count). Returns a note for the archive. Small drift is ignored, so ordinary intervals stay
+    /// exactly back to back; durations always come from the monotonic clock.
+    fn resync_clock(&mut self, now: Instant, wall_now: SystemTime) -> Option<String> {
+        let expected = self.wall_ns(now) as i128;
+        let actual = unix_ns(wall_now) as i128;
+        let step = actual - expected;
+        if step.unsigned_abs() <= CLOCK_STEP.as_nanos() {
+            return None;
+        }
+        self.wall0_ns = (self.wall0_ns as i128 + step).max(0) as u64;
+        Some(format!(
+            "the wall clock moved {:+.3} s against the monotonic clock during this interval (clock step or suspend); \
+             times re-synced",
+            step as f64 / 1e9
+        ))
     }
 
     /// Symbolizes the interval's counts, writes them as one archive (atomically), applies
@@ -340,6 +364,7 @@ impl IntervalWriter {
         base: &Metadata,
         now: Instant,
     ) -> Result<Profile, RecordError> {
+        let clock_note = self.resync_clock(now, SystemTime::now());
         let stats = sampler.stats()?;
         let mut losses = Losses::new();
         for (reason, n) in &stats.losses {
@@ -360,6 +385,7 @@ impl IntervalWriter {
             losses,
             ..base.clone()
         };
+        meta.notes.extend(clock_note);
         if self.lost_samples > 0 {
             meta.notes.push(format!(
                 "{} earlier interval(s) with {} samples could not be written",
@@ -455,4 +481,38 @@ fn print_status(elapsed: Duration, agg: &Aggregator, sampler: &Sampler) {
         lost
     );
     let _ = err.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Small drift keeps the offset (intervals stay back to back); a step forward or backward,
+    /// or a suspend, re-syncs archive times to the wall clock and says so.
+    #[test]
+    fn record_clock_steps_resync_archive_times() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ContinuousOptions {
+            dir: dir.path().join("a"),
+            interval: Duration::from_secs(1),
+            retention: Default::default(),
+        };
+        let (mono0, wall0) = (Instant::now(), SystemTime::now());
+        let mut w = IntervalWriter::new(&opts, mono0, wall0).unwrap();
+        let now = mono0 + Duration::from_secs(5);
+        let on_time = wall0 + Duration::from_secs(5);
+        assert_eq!(w.resync_clock(now, on_time + Duration::from_millis(300)), None);
+        assert_eq!(w.wall_ns(now), unix_ns(on_time));
+
+        let note = w.resync_clock(now, on_time + Duration::from_secs(30)).expect("a forward step is noted");
+        assert!(note.contains("+30.000 s"), "{note}");
+        assert_eq!(w.wall_ns(now), unix_ns(on_time + Duration::from_secs(30)));
+
+        let back = on_time - Duration::from_secs(3600);
+        let note = w.resync_clock(now, back).expect("a backward step is noted");
+        assert!(note.contains("-3630.000 s"), "{note}");
+        assert_eq!(w.wall_ns(now), unix_ns(back));
+        // Durations come from the monotonic clock: never negative.
+        assert!(w.wall_ns(now + Duration::from_secs(1)) > w.wall_ns(now));
+    }
 }

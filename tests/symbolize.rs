@@ -112,3 +112,29 @@ fn symbolize_evicts_exited_processes_completely() {
     assert_eq!(sym.cache_sizes(), (0, 0));
     assert_eq!(mapped(), 0, "the binary is still mapped after eviction");
 }
+
+/// A captured process that dies without an exit event (never sampled, or the event was lost) is
+/// found through /proc and evicted at the second eviction after its death, not the first.
+#[test]
+fn symbolize_evicts_dead_processes_without_exit_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("silent");
+    std::fs::copy(common::workload("split"), &exe).unwrap();
+    let mut child = Command::new(&exe).arg("30").spawn().unwrap();
+    let pid = child.id();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let leaf_a = runtime_addr(pid, &exe, "leaf_a");
+    let mut sym = Symbolizer::new();
+    assert!(sym.process_seen(pid, pid));
+    sym.user(pid, &[leaf_a + 30]);
+    let open = sym.cache_sizes();
+    assert!(open.0 >= 1 && open.1 >= 1);
+    sym.evict_exited();
+    assert_eq!(sym.cache_sizes(), open, "a live process is kept");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    sym.evict_exited();
+    assert_eq!(sym.cache_sizes(), open, "kept one more interval for samples still in the kernel");
+    sym.evict_exited();
+    assert_eq!(sym.cache_sizes(), (0, 0));
+}

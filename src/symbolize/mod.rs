@@ -55,6 +55,9 @@ pub struct Symbolizer {
     kallsyms: Option<Result<kallsyms::Kallsyms, String>>,
     /// Processes that exited and are forgotten at the next [`Symbolizer::evict_exited`].
     exited: Vec<u32>,
+    /// Captured processes found dead at the last eviction (evicted at the next one, so that
+    /// samples still in the kernel's other drain generation are symbolized first).
+    suspected_dead: Vec<u32>,
     /// Paths under which each binary was handed to blazesym (what its caches are keyed by).
     blaze_paths: HashMap<BinaryKey, Vec<std::path::PathBuf>>,
     stats: SymbolizeStats,
@@ -88,6 +91,7 @@ impl Symbolizer {
             perf_maps: HashMap::new(),
             kallsyms: None,
             exited: Vec::new(),
+            suspected_dead: Vec::new(),
             blaze_paths: HashMap::new(),
             stats: SymbolizeStats::default(),
         }
@@ -114,10 +118,17 @@ impl Symbolizer {
         self.exited.push(tgid);
     }
 
-    /// Forgets processes that exited (call once their samples are symbolized): their mappings,
+    /// Forgets processes that exited (call once their samples are symbolized, e.g. after each
+    /// interval): their mappings,
     /// JIT maps, the binaries no live process maps any more (descriptors closed) and every cached
     /// symbol of those binaries, here and in blazesym. Keeps memory flat when processes churn.
     pub fn evict_exited(&mut self) {
+        // Exit events only come for processes that were sampled; processes captured at exec and
+        // gone unsampled (or whose event was lost) are found through /proc, twice in a row.
+        let dead = self.procs.dead();
+        let confirmed: Vec<u32> = dead.iter().copied().filter(|t| self.suspected_dead.contains(t)).collect();
+        self.suspected_dead = dead.into_iter().filter(|t| !confirmed.contains(t)).collect();
+        self.exited.extend(confirmed);
         for tgid in std::mem::take(&mut self.exited) {
             self.procs.remove(tgid);
             self.perf_maps.remove(&tgid);

@@ -51,6 +51,9 @@ pub struct ProcessTable {
     /// Per process: snapshots of mappings, oldest first (a process that exec'd has several).
     snapshots: HashMap<u32, Vec<Snapshot>>,
     binaries: HashMap<BinaryKey, Binary>,
+    /// Start time (clock ticks since boot, /proc/PID/stat field 22) of each captured process, to
+    /// tell it from a later process that reuses its PID.
+    start_times: HashMap<u32, u64>,
     /// Processes whose maps could not be read.
     pub capture_failures: u64,
 }
@@ -88,12 +91,29 @@ impl ProcessTable {
         if list.last() != Some(&snapshot) {
             list.push(snapshot);
         }
+        if let Some(t) = start_time(tgid) {
+            self.start_times.entry(tgid).or_insert(t);
+        }
         true
+    }
+
+    /// Captured processes that are gone: no /proc entry, or a different process under the PID.
+    pub fn dead(&self) -> Vec<u32> {
+        self.snapshots
+            .keys()
+            .copied()
+            .filter(|&tgid| match (start_time(tgid), self.start_times.get(&tgid)) {
+                (None, _) => true,
+                (Some(now), Some(&then)) => now != then,
+                (Some(_), None) => false,
+            })
+            .collect()
     }
 
     /// Forgets a process's mappings.
     pub fn remove(&mut self, tgid: u32) {
         self.snapshots.remove(&tgid);
+        self.start_times.remove(&tgid);
     }
 
     /// Closes binaries no remaining process maps; returns their keys.
@@ -156,4 +176,12 @@ fn open_binary(tgid: u32, m: &Mapping, key: BinaryKey) -> Option<Binary> {
         }
     }
     None
+}
+
+/// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat).
+fn start_time(tgid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{tgid}/stat")).ok()?;
+    // comm (field 2) may contain spaces and parentheses: count fields after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
