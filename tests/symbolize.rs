@@ -31,21 +31,36 @@ fn runtime_addr(pid: u32, exe: &std::path::Path, symbol: &str) -> u64 {
     base + value
 }
 
+/// A copy of the split workload named `name` in a temp dir, running, captured by a new
+/// symbolizer; returns what the tests need, including the runtime address of `leaf_a`.
+struct Running {
+    _dir: tempfile::TempDir,
+    exe: std::path::PathBuf,
+    child: std::process::Child,
+    pid: u32,
+    leaf_a: u64,
+    sym: Symbolizer,
+}
+
+fn run_captured(name: &str) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join(name);
+    std::fs::copy(common::workload("split"), &exe).unwrap();
+    let child = Command::new(&exe).arg("30").spawn().unwrap();
+    let pid = child.id();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let leaf_a = runtime_addr(pid, &exe, "leaf_a");
+    let mut sym = Symbolizer::new();
+    assert!(sym.process_seen(pid, pid));
+    Running { _dir: dir, exe, child, pid, leaf_a, sym }
+}
+
 /// A process that exited and whose binary was deleted still symbolizes: function, module, inline
 /// chain, file and line; each address is symbolized once (cached), and an address outside any
 /// mapping stays visible as `[unknown]+0x…`.
 #[test]
 fn symbolize_exited_process_with_deleted_binary() {
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("gone");
-    std::fs::copy(common::workload("split"), &exe).unwrap();
-    let mut child = Command::new(&exe).arg("30").spawn().unwrap();
-    let pid = child.id();
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    let leaf_a = runtime_addr(pid, &exe, "leaf_a");
-
-    let mut sym = Symbolizer::new();
-    assert!(sym.process_seen(pid, pid));
+    let Running { _dir, exe, mut child, pid, leaf_a, mut sym } = run_captured("gone");
     child.kill().unwrap();
     child.wait().unwrap();
     std::fs::remove_file(&exe).unwrap();
@@ -88,15 +103,7 @@ fn symbolize_kernel_address_via_kallsyms() {
 /// drops blazesym's mapping of them, even when the binary was replaced at its path meanwhile.
 #[test]
 fn symbolize_evicts_exited_processes_completely() {
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("evictme");
-    std::fs::copy(common::workload("split"), &exe).unwrap();
-    let mut child = Command::new(&exe).arg("30").spawn().unwrap();
-    let pid = child.id();
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    let leaf_a = runtime_addr(pid, &exe, "leaf_a");
-    let mut sym = Symbolizer::new();
-    assert!(sym.process_seen(pid, pid));
+    let Running { _dir, exe, mut child, pid, leaf_a, mut sym } = run_captured("evictme");
     assert_eq!(sym.user(pid, &[leaf_a + 30])[0][0].name, "leaf_a");
     let mapped =
         || std::fs::read_to_string("/proc/self/maps").unwrap().lines().filter(|l| l.contains("evictme")).count();
@@ -117,15 +124,7 @@ fn symbolize_evicts_exited_processes_completely() {
 /// found through /proc and evicted at the second eviction after its death, not the first.
 #[test]
 fn symbolize_evicts_dead_processes_without_exit_events() {
-    let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("silent");
-    std::fs::copy(common::workload("split"), &exe).unwrap();
-    let mut child = Command::new(&exe).arg("30").spawn().unwrap();
-    let pid = child.id();
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    let leaf_a = runtime_addr(pid, &exe, "leaf_a");
-    let mut sym = Symbolizer::new();
-    assert!(sym.process_seen(pid, pid));
+    let Running { _dir, exe: _, mut child, pid, leaf_a, mut sym } = run_captured("silent");
     sym.user(pid, &[leaf_a + 30]);
     let open = sym.cache_sizes();
     assert!(open.0 >= 1 && open.1 >= 1);
