@@ -142,12 +142,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
         return Ok(());
     }
     let loaded = if is_dir {
-        let from = args.from.map(unix_ns).unwrap_or(0);
-        let to = args.to.map(unix_ns).unwrap_or_else(|| unix_ns(std::time::SystemTime::now()));
-        let (profile, warnings) = prof::report::load_range(&args.input, from, to)?;
-        for w in warnings {
-            eprintln!("prof: warning: {w}");
-        }
+        let (profile, _, _) = load_dir_range(&args.input, args.from, args.to)?;
         prof::report::Loaded { profile, skipped_lines: 0 }
     } else {
         prof::report::load(&args.input, args.lenient)?
@@ -197,14 +192,7 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
                 to: Option<std::time::SystemTime>|
      -> Result<(prof::profile::Profile, String)> {
         if p.is_dir() {
-            let (from, to) = (
-                from.map(unix_ns).unwrap_or(0),
-                to.map(unix_ns).unwrap_or_else(|| unix_ns(std::time::SystemTime::now())),
-            );
-            let (profile, warnings) = prof::report::load_range(p, from, to)?;
-            for w in warnings {
-                eprintln!("prof: warning: {w}");
-            }
+            let (profile, from, to) = load_dir_range(p, from, to)?;
             return Ok((profile, format!("{} [{} – {}]", p.display(), format_unix_ns(from), format_unix_ns(to))));
         }
         if from.is_some() || to.is_some() {
@@ -267,4 +255,20 @@ fn run_serve(args: ServeArgs) -> Result<()> {
     eprintln!("prof: serving `{}` on http://{}/ (Ctrl-C to stop)", args.dir.display(), server.addr);
     server.run(&stop);
     Ok(())
+}
+
+/// Merges the archives of `dir` in `[from, to)` (default: everything up to now), printing
+/// warnings for skipped archives; returns the profile and the range in ns.
+fn load_dir_range(
+    dir: &std::path::Path,
+    from: Option<std::time::SystemTime>,
+    to: Option<std::time::SystemTime>,
+) -> Result<(prof::profile::Profile, u64, u64)> {
+    let from = from.map(unix_ns).unwrap_or(0);
+    let to = to.map(unix_ns).unwrap_or_else(|| unix_ns(std::time::SystemTime::now()));
+    let (profile, warnings) = prof::report::load_range(dir, from, to)?;
+    for w in warnings {
+        eprintln!("prof: warning: {w}");
+    }
+    Ok((profile, from, to))
 }
