@@ -22,6 +22,7 @@ const volatile bool skip_idle = false;      /* drop the idle task (pid 0) */
 const volatile bool want_kernel = true;
 const volatile bool want_user = true;
 const volatile bool follow_forks = false; /* add children of targets to `targets` */
+const volatile __u8 unwind_mode = PROF_UNWIND_MODE_FP; /* enum prof_unwind_mode */
 
 /* Flipped by userspace before each drain; see struct prof_sample_key. */
 volatile __u32 gen = 0;
@@ -70,6 +71,34 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/* Unwind tables of every loaded binary, back to back (userspace writes them through mmap).
+ * Sized before load; one entry when --unwind fp. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct prof_unwind_row);
+} unwind_rows SEC(".maps");
+
+/* Executable mappings of every process with loaded tables, each process's contiguous and
+ * sorted (userspace writes them through mmap). Sized before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct prof_unwind_mapping);
+} unwind_mappings SEC(".maps");
+
+/* Per process: where its mappings are in `unwind_mappings`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct prof_proc_unwind);
+} proc_unwind SEC(".maps");
+
 /* Two scratch stacks per CPU: [0] kernel, [1] user (too large for the BPF stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -110,7 +139,22 @@ static __always_inline __u64 hash_stack(const struct prof_stack *t)
 	return h ? h : 1;
 }
 
-/* Captures one stack into the store. Returns its status; *id receives the hash when OK. */
+/* Stores a filled scratch stack under its content hash. Returns its status; *id receives the
+ * hash when OK. */
+static __always_inline __u8 store_stack(struct prof_stack *t, __u64 *id, __u32 stat_nomem)
+{
+	t->pad = 0;
+	__u64 h = hash_stack(t);
+	long err = bpf_map_update_elem(&stacks, &h, t, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		stat_inc(stat_nomem);
+		return PROF_STACK_NOMEM;
+	}
+	*id = h;
+	return PROF_STACK_OK;
+}
+
+/* Captures one stack with the kernel's walker into the store. */
 static __always_inline __u8 capture_stack(void *ctx, __u32 slot, __u64 flags, __u64 *id,
 					  __u32 stat_fault, __u32 stat_error, __u32 stat_nomem)
 {
@@ -126,19 +170,211 @@ static __always_inline __u8 capture_stack(void *ctx, __u32 slot, __u64 flags, __
 	if (n == 0)
 		return PROF_STACK_EMPTY;
 	t->len = n / sizeof(__u64);
-	t->pad = 0;
-
-	__u64 h = hash_stack(t);
-	long err = bpf_map_update_elem(&stacks, &h, t, BPF_NOEXIST);
-	if (err && err != -EEXIST) {
-		stat_inc(stat_nomem);
-		return PROF_STACK_NOMEM;
-	}
-	*id = h;
-	return PROF_STACK_OK;
+	return store_stack(t, id, stat_nomem);
 }
 
-static __always_inline void send_event(__u32 kind, __u32 tgid, __u32 tid)
+/* State of one user-stack walk, passed to each bpf_loop step. */
+struct walk {
+	__u64 pc;
+	__u64 sp;
+	__u64 fp;
+	__u32 tgid;
+	__u32 depth;
+	__u8 status;
+	__u8 stale_sent;
+};
+
+/* Binary searches work on absolute indices that start from values read from maps, so the
+ * verifier sees unknown scalars (not small constants it would track exactly) and can prune the
+ * branches of each step: a search costs it a few states, not 2^steps. */
+
+/* Index of the last entry of [first, first + n) whose key is <= target, or -1: binary search
+ * over `unwind_mappings` (key: start) or `unwind_rows` (key: pc), both sorted. */
+static __always_inline long last_at_or_before(void *map, bool rows, __u32 first, __u32 n, __u64 target)
+{
+	__u32 lo = first, hi = first + n;
+	for (int i = 0; i < 25 && lo < hi; i++) {
+		__u32 mid = lo + (hi - lo) / 2;
+		void *v = bpf_map_lookup_elem(map, &mid);
+		if (!v)
+			return -1;
+		__u64 key = rows ? ((struct prof_unwind_row *)v)->pc : ((struct prof_unwind_mapping *)v)->start;
+		if (key <= target)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo == first ? -1 : (long)lo - 1;
+}
+
+/* The mapping of `proc` that contains pc. */
+static __always_inline struct prof_unwind_mapping *find_mapping(struct prof_proc_unwind *proc, __u64 pc)
+{
+	__u32 n = proc->n < PROF_MAX_UNWIND_MAPPINGS ? proc->n : PROF_MAX_UNWIND_MAPPINGS;
+	long idx = last_at_or_before(&unwind_mappings, false, proc->first, n, pc);
+	if (idx < 0)
+		return 0;
+	__u32 key = idx;
+	struct prof_unwind_mapping *m = bpf_map_lookup_elem(&unwind_mappings, &key);
+	return m && pc < m->end ? m : 0;
+}
+
+/* The row of a binary's table ([first, first + n)) that covers vaddr, or NULL. */
+static __always_inline struct prof_unwind_row *find_row(__u32 first, __u32 n, __u64 vaddr)
+{
+	if (vaddr > 0xffffffffULL)
+		return 0;
+	long idx = last_at_or_before(&unwind_rows, true, first, n, vaddr);
+	if (idx < 0)
+		return 0;
+	__u32 key = idx;
+	return bpf_map_lookup_elem(&unwind_rows, &key);
+}
+
+static void send_event(__u32 kind, __u32 tgid, __u32 tid);
+
+/* One frame of the walk: records st->pc, then unwinds to the caller. Returns 1 to stop. */
+static long walk_step(__u64 index, void *ctx)
+{
+	struct walk *st = ctx;
+	__u32 slot = 1;
+	struct prof_stack *t = bpf_map_lookup_elem(&scratch, &slot);
+	if (!t)
+		return 1;
+	__u32 depth = st->depth;
+	if (depth >= PROF_MAX_STACK_DEPTH) {
+		st->status = PROF_UNWIND_TOO_DEEP;
+		return 1;
+	}
+	__u64 pc = st->pc;
+	t->ips[depth] = pc;
+	st->depth = depth + 1;
+	t->len = depth + 1;
+
+	/* a return address points after the call: look up the call instruction itself */
+	__u64 lookup_pc = depth == 0 ? pc : pc - 1;
+	struct prof_unwind_row *row = 0;
+	__u64 pc_vaddr = 0;
+	struct prof_proc_unwind *proc = bpf_map_lookup_elem(&proc_unwind, &st->tgid);
+	if (proc) {
+		struct prof_unwind_mapping *m = find_mapping(proc, lookup_pc);
+		if (m) {
+			if (m->n_rows) {
+				pc_vaddr = lookup_pc - m->bias;
+				row = find_row(m->first_row, m->n_rows, pc_vaddr);
+			}
+		} else if (!(proc->flags & PROF_PROC_STALE) && !st->stale_sent) {
+			proc->flags |= PROF_PROC_STALE; /* a racing sample at worst sends a second event */
+			st->stale_sent = 1;
+			send_event(PROF_EVENT_MAPS_STALE, st->tgid, 0);
+		}
+	}
+
+	__u8 kind = row ? (row->kind & 0xf) : PROF_CFA_NO_INFO;
+	__u64 cfa, ra = 0, fp = st->fp;
+	switch (kind) {
+	case PROF_CFA_END:
+		st->status = PROF_UNWIND_COMPLETE;
+		return 1;
+	case PROF_CFA_UNSUPPORTED:
+		st->status = PROF_UNWIND_UNSUPPORTED;
+		return 1;
+	case PROF_CFA_SP:
+	case PROF_CFA_FP:
+	case PROF_CFA_PLT:
+		if (!row)
+			return 1;
+		cfa = (kind == PROF_CFA_FP ? st->fp : st->sp) + 8 * (__u64)row->cfa_offset;
+		if (kind == PROF_CFA_PLT && (pc_vaddr & 15) >= 11)
+			cfa += 8;
+		if (cfa <= st->sp) {
+			st->status = PROF_UNWIND_BAD_FRAME;
+			return 1;
+		}
+		if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8))) {
+			st->status = PROF_UNWIND_READ_FAULT;
+			return 1;
+		}
+		if (row->fp_offset &&
+		    bpf_probe_read_user(&fp, sizeof(fp), (void *)(cfa + 8 * (__s64)row->fp_offset))) {
+			st->status = PROF_UNWIND_READ_FAULT;
+			return 1;
+		}
+		st->sp = cfa;
+		st->fp = fp;
+		break;
+	default: /* no table here */
+		if (unwind_mode == PROF_UNWIND_MODE_DWARF) {
+			st->status = PROF_UNWIND_NO_INFO;
+			return 1;
+		}
+		if (st->fp == 0) {
+			/* the ABI's end of the frame-pointer chain (_start clears it) */
+			st->status = PROF_UNWIND_COMPLETE;
+			return 1;
+		}
+		if (st->fp < st->sp) {
+			/* not a frame pointer: code built without them */
+			st->status = PROF_UNWIND_NO_INFO;
+			return 1;
+		}
+		if (bpf_probe_read_user(&fp, sizeof(fp), (void *)st->fp) ||
+		    bpf_probe_read_user(&ra, sizeof(ra), (void *)(st->fp + 8))) {
+			st->status = PROF_UNWIND_READ_FAULT;
+			return 1;
+		}
+		st->sp = st->fp + 16;
+		st->fp = fp;
+		break;
+	}
+	if (ra == 0) {
+		st->status = PROF_UNWIND_COMPLETE;
+		return 1;
+	}
+	st->pc = ra;
+	return 0;
+}
+
+/* Walks the user stack of the current task with the unwind tables (and frame pointers where
+ * there are none) into the user scratch stack, then stores it. */
+static __always_inline __u8 walk_user_stack(struct bpf_perf_event_data *ctx, __u32 tgid, __u64 *id,
+					     __u8 *unwind_status)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!task->mm)
+		return PROF_STACK_EMPTY;
+	struct walk st = {};
+	/* perf_event context fields must be read whole: cs as the u64 slot it occupies */
+	__u64 cs = *(__u64 *)((char *)&ctx->regs + __builtin_offsetof(struct pt_regs, cs));
+	if ((cs & 3) == 3) {
+		st.pc = ctx->regs.ip;
+		st.sp = ctx->regs.sp;
+		st.fp = ctx->regs.bp;
+	} else {
+		/* interrupted in the kernel: the registers saved on entry from user mode */
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+		if (!regs)
+			return PROF_STACK_EMPTY;
+		st.pc = BPF_CORE_READ(regs, ip);
+		st.sp = BPF_CORE_READ(regs, sp);
+		st.fp = BPF_CORE_READ(regs, bp);
+	}
+	if (st.pc == 0)
+		return PROF_STACK_EMPTY;
+	st.tgid = tgid;
+	st.status = PROF_UNWIND_TOO_DEEP;
+	bpf_loop(PROF_MAX_STACK_DEPTH + 1, walk_step, &st, 0);
+	*unwind_status = st.status;
+
+	__u32 slot = 1;
+	struct prof_stack *t = bpf_map_lookup_elem(&scratch, &slot);
+	if (!t || st.depth == 0)
+		return PROF_STACK_ERROR;
+	t->len = st.depth;
+	return store_stack(t, id, PROF_STAT_USTACK_NOMEM);
+}
+
+static void send_event(__u32 kind, __u32 tgid, __u32 tid)
 {
 	struct prof_proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -184,10 +420,17 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 						  PROF_STAT_KSTACK_EFAULT, PROF_STAT_KSTACK_ERROR,
 						  PROF_STAT_KSTACK_NOMEM);
 	key.user_status = PROF_STACK_EMPTY;
-	if (want_user && tgid != 0)
-		key.user_status = capture_stack(ctx, 1, BPF_F_USER_STACK, &key.user_stack,
-						PROF_STAT_USTACK_EFAULT, PROF_STAT_USTACK_ERROR,
-						PROF_STAT_USTACK_NOMEM);
+	key.unwind_status = PROF_UNWIND_KERNEL_FP;
+	if (want_user && tgid != 0) {
+		if (unwind_mode == PROF_UNWIND_MODE_FP)
+			key.user_status = capture_stack(ctx, 1, BPF_F_USER_STACK, &key.user_stack,
+							PROF_STAT_USTACK_EFAULT,
+							PROF_STAT_USTACK_ERROR,
+							PROF_STAT_USTACK_NOMEM);
+		else
+			key.user_status = walk_user_stack(ctx, tgid, &key.user_stack,
+							  &key.unwind_status);
+	}
 
 	__u64 *count = bpf_map_lookup_elem(&counts, &key);
 	if (count) {
@@ -264,3 +507,9 @@ struct prof_proc_event _prof_proc_event = {};
 enum prof_stat _prof_stat = PROF_STAT_SAMPLES;
 enum prof_stack_status _prof_stack_status = PROF_STACK_OK;
 enum prof_event_kind _prof_event_kind = PROF_EVENT_FIRST_SAMPLE;
+enum prof_unwind_status _prof_unwind_status = PROF_UNWIND_KERNEL_FP;
+enum prof_unwind_mode _prof_unwind_mode = PROF_UNWIND_MODE_FP;
+enum prof_cfa_kind _prof_cfa_kind = PROF_CFA_NO_INFO;
+struct prof_unwind_row _prof_unwind_row = {};
+struct prof_proc_unwind _prof_proc_unwind = {};
+struct prof_unwind_mapping _prof_unwind_mapping = {};

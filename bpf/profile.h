@@ -54,6 +54,25 @@ struct prof_stack {
 	__u64 ips[PROF_MAX_STACK_DEPTH];
 };
 
+/* How the user stack was walked, and where the walk ended. */
+enum prof_unwind_status {
+	/* the kernel's frame-pointer walker (bpf_get_stack, --unwind fp): no end reason */
+	PROF_UNWIND_KERNEL_FP = 0,
+	/* reached the outermost frame: undefined return address, frame pointer 0, or PC 0 */
+	PROF_UNWIND_COMPLETE = 1,
+	/* a PC without unwind information, and (--unwind dwarf) no fallback, or a frame-pointer
+	 * fallback that did not lead up the stack (code without frame pointers) */
+	PROF_UNWIND_NO_INFO = 2,
+	/* a CFI rule the walker cannot evaluate (DWARF expression, …) */
+	PROF_UNWIND_UNSUPPORTED = 3,
+	/* reading the return address or a saved register from the user stack failed */
+	PROF_UNWIND_READ_FAULT = 4,
+	/* more than PROF_MAX_STACK_DEPTH frames */
+	PROF_UNWIND_TOO_DEEP = 5,
+	/* the next frame was not above the current one (corrupt stack or wrong rule) */
+	PROF_UNWIND_BAD_FRAME = 6,
+};
+
 /* Key of the in-kernel aggregation: one count per (generation, process, stacks, comm). */
 struct prof_sample_key {
 	__u32 tgid;
@@ -64,8 +83,65 @@ struct prof_sample_key {
 	__u64 kernel_stack;
 	__u8 user_status;
 	__u8 kernel_status;
-	__u8 pad[6];
+	__u8 unwind_status; /* enum prof_unwind_status */
+	__u8 pad[5];
 	char comm[PROF_TASK_COMM_LEN];
+};
+
+/* How the user stack is walked (const volatile unwind_mode). */
+enum prof_unwind_mode {
+	/* bpf_get_stack(): the kernel's frame-pointer walker */
+	PROF_UNWIND_MODE_FP = 0,
+	/* prof's walker: unwind tables where loaded, frame pointers elsewhere */
+	PROF_UNWIND_MODE_AUTO = 1,
+	/* prof's walker: unwind tables only; a PC without a table ends the stack */
+	PROF_UNWIND_MODE_DWARF = 2,
+};
+
+/* CFA rule of an unwind row (low 4 bits of prof_unwind_row.kind; the high 4 bits are the
+ * return-address rule, 0 = the architecture's default: x86_64 CFA - 8). */
+enum prof_cfa_kind {
+	PROF_CFA_NO_INFO = 0,	  /* no CFI here: frame pointers (auto) or stop (dwarf) */
+	PROF_CFA_SP = 1,	  /* CFA = SP + 8 * cfa_offset */
+	PROF_CFA_FP = 2,	  /* CFA = FP + 8 * cfa_offset */
+	PROF_CFA_PLT = 3,	  /* CFA = SP + 8 * cfa_offset (+ 8 when (PC & 15) >= 11) */
+	PROF_CFA_END = 4,	  /* return address undefined: outermost frame */
+	PROF_CFA_UNSUPPORTED = 5, /* a rule the walker cannot evaluate */
+};
+
+/* One row of an unwind table: applies from `pc` (ELF virtual address of the binary) to the next
+ * row's pc. A binary's rows are contiguous and sorted in `unwind_rows`. */
+struct prof_unwind_row {
+	__u32 pc;
+	__u16 cfa_offset; /* in 8-byte units */
+	__u8 kind;	  /* enum prof_cfa_kind | ra rule << 4 */
+	__s8 fp_offset;	  /* caller's FP saved at CFA + 8 * fp_offset; 0: FP unchanged */
+};
+
+/* Executable mappings a process can have in `unwind_mappings`. */
+#define PROF_MAX_UNWIND_MAPPINGS 256
+
+/* One executable mapping of a process (an entry of `unwind_mappings`). */
+struct prof_unwind_mapping {
+	__u64 start;
+	__u64 end;
+	/* runtime address - ELF virtual address */
+	__u64 bias;
+	/* the binary's rows in `unwind_rows`; n_rows 0: no table (JIT, vdso, no CFI) */
+	__u32 first_row;
+	__u32 n_rows;
+};
+
+/* Set by the walker in prof_proc_unwind.flags when a PC fell outside every mapping. */
+#define PROF_PROC_STALE 1
+
+/* Value of `proc_unwind`: the process's mappings are entries [first, first + n) of
+ * `unwind_mappings`, sorted by start. */
+struct prof_proc_unwind {
+	__u32 first;
+	__u32 n;
+	__u32 flags;
+	__u32 pad;
 };
 
 /* Process lifecycle notifications sent through the `events` ring buffer. */
@@ -76,6 +152,9 @@ enum prof_event_kind {
 	PROF_EVENT_EXEC = 2,
 	/* the last thread of a process exited */
 	PROF_EVENT_EXIT = 3,
+	/* a PC of the process fell outside the mappings loaded for unwinding (dlopen, JIT):
+	 * re-read its mappings */
+	PROF_EVENT_MAPS_STALE = 4,
 };
 
 struct prof_proc_event {

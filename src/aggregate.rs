@@ -7,6 +7,7 @@ use crate::output::{MISSING_KERNEL_STACK, MISSING_USER_STACK};
 use crate::profile::{Frame, Metadata, Profile, ProfileBuilder};
 use crate::sample::{RawCount, StackRef};
 use crate::symbolize::{Frames, Symbolizer};
+use crate::unwind::UnwindStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Key {
@@ -14,6 +15,7 @@ struct Key {
     comm: String,
     user: StackRef,
     kernel: StackRef,
+    unwind: UnwindStatus,
 }
 
 /// Sums drained counts over a recording.
@@ -30,7 +32,7 @@ impl Aggregator {
         for rc in drained {
             self.total = self.total.saturating_add(rc.count);
             self.tgids.insert(rc.tgid);
-            let key = Key { tgid: rc.tgid, comm: rc.comm, user: rc.user, kernel: rc.kernel };
+            let key = Key { tgid: rc.tgid, comm: rc.comm, user: rc.user, kernel: rc.kernel, unwind: rc.unwind };
             let c = self.counts.entry(key).or_default();
             *c = c.saturating_add(rc.count);
         }
@@ -77,6 +79,22 @@ impl Aggregator {
         // Deterministic frame/stack numbering: visit keys in a stable order.
         let mut keys: Vec<(&Key, &u64)> = self.counts.iter().collect();
         keys.sort_by(|a, b| (a.0.tgid, &a.0.comm).cmp(&(b.0.tgid, &b.0.comm)).then(b.1.cmp(a.1)));
+        // The per-binary unwind report: leaf binary, and the binary where the walk ended.
+        let mut unwind = std::mem::take(&mut builder.meta_mut().unwind);
+        for (key, &count) in keys.iter().copied() {
+            if let StackRef::Frames(ips) = &key.user {
+                let module = |i: usize| {
+                    user_frames
+                        .get(&(key.tgid, lookup_addr(i, ips[i])))
+                        .and_then(|f| f.last())
+                        .map_or("[unknown]", |f| f.module.as_str())
+                };
+                if !ips.is_empty() {
+                    unwind.add(module(0), module(ips.len() - 1), key.unwind, count);
+                }
+            }
+        }
+        builder.meta_mut().unwind = unwind;
         for (key, &count) in keys {
             let mut stack = Vec::new();
             push_stack(&mut builder, &mut stack, &key.user, MISSING_USER_STACK, |a| user_frames.get(&(key.tgid, a)));

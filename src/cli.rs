@@ -112,6 +112,27 @@ impl From<FormatArg> for Format {
     }
 }
 
+/// `--unwind` modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum UnwindArg {
+    /// Unwind tables where available, frame pointers elsewhere.
+    Auto,
+    /// Frame pointers only.
+    Fp,
+    /// Unwind tables only.
+    Dwarf,
+}
+
+impl From<UnwindArg> for prof::unwind::UnwindMode {
+    fn from(u: UnwindArg) -> Self {
+        match u {
+            UnwindArg::Auto => prof::unwind::UnwindMode::Auto,
+            UnwindArg::Fp => prof::unwind::UnwindMode::Fp,
+            UnwindArg::Dwarf => prof::unwind::UnwindMode::Dwarf,
+        }
+    }
+}
+
 /// Options shared by every command that writes profiles.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
@@ -163,7 +184,15 @@ pub struct RecordArgs {
     /// 0 sizes it from CPUs × frequency (at least 16384).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub counts_map_size: u32,
-    /// Print more detail (symbolization counters, notes).
+    /// How user stacks are walked: `auto` uses the unwind tables (.eh_frame/.debug_frame) of
+    /// each binary in the kernel and frame pointers where there are none; `fp` frame pointers
+    /// only (the kernel's walker, cheapest); `dwarf` tables only.
+    #[arg(long, value_enum, default_value_t = UnwindArg::Auto, value_name = "MODE")]
+    pub unwind: UnwindArg,
+    /// Unwind-table rows the kernel holds for all binaries (8 bytes each); 0: 2^20 (8 MiB).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub unwind_rows: u32,
+    /// Print more detail (symbolization counters, notes, the per-binary unwind report).
     #[arg(short = 'v', long)]
     pub verbose: bool,
     /// Run until stopped, writing one archive per --interval into --dir.
@@ -206,6 +235,8 @@ impl RecordArgs {
                 skip_idle: self.no_idle,
                 stack_map_size: self.stack_map_size,
                 counts_map_size: self.counts_map_size,
+                unwind: self.unwind.into(),
+                unwind_rows: self.unwind_rows,
             },
             duration: self.duration,
             command: (!self.command.is_empty()).then(|| self.command.clone()),
@@ -235,6 +266,10 @@ pub struct ReportArgs {
     /// INPUT is an archive directory: list its intervals with samples and losses.
     #[arg(long)]
     pub list: bool,
+    /// Print the per-binary unwind report: samples, stacks unwound completely, where and why
+    /// the others stopped, and each binary's unwind table.
+    #[arg(long)]
+    pub unwind_report: bool,
     /// INPUT is an archive directory: merge archives from this time (RFC 3339, `-1h`, `now`).
     #[arg(long, value_parser = parse_time, value_name = "T", allow_hyphen_values = true)]
     pub from: Option<std::time::SystemTime>,

@@ -19,3 +19,4 @@ pub mod sample;
 pub mod serve;
 pub mod store;
 pub mod symbolize;
+pub mod unwind;

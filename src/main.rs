@@ -98,6 +98,11 @@ fn run_record(args: RecordArgs) -> Result<()> {
         );
         let (stacks, counts) = recording.map_sizes;
         eprintln!("  BPF maps: stacks {stacks} entries, counts {counts} entries");
+        if !profile.meta.unwind.is_empty() {
+            for line in profile.meta.unwind.render(15).lines() {
+                eprintln!("  {line}");
+            }
+        }
     }
     if default_output {
         println!("{}", specs[0].path.display());
@@ -151,6 +156,18 @@ fn run_report(args: ReportArgs) -> Result<()> {
         eprintln!("prof: warning: skipped {} malformed lines of `{}`", loaded.skipped_lines, args.input.display());
     }
     let profile = &loaded.profile;
+    if args.unwind_report {
+        if profile.meta.unwind.is_empty() {
+            bail!(
+                "`{}` has no unwind report (folded input, or an archive written before prof recorded one)",
+                args.input.display()
+            );
+        }
+        print!("{}", profile.meta.unwind.render(args.top));
+        if specs.is_empty() {
+            return Ok(());
+        }
+    }
     if specs.is_empty() {
         let rows = top::top(profile, args.top);
         let mut out = std::io::stdout().lock();

@@ -18,6 +18,8 @@ use crate::sample::spawn::PausedChild;
 use crate::sample::{ProcEvent, SampleError, Sampler, SamplerOptions, Targets};
 use crate::store;
 use crate::symbolize::{SymbolizeStats, Symbolizer};
+use crate::unwind::manager::TableManager;
+use crate::unwind::UnwindMode;
 
 /// How often the kernel maps are drained. Once a second keeps the stack map small (it holds only
 /// stacks first seen since the last drain) at ~one syscall per new key.
@@ -26,6 +28,9 @@ pub const DRAIN_INTERVAL: Duration = Duration::from_secs(1);
 /// A disagreement between the realtime and monotonic clocks above this is a clock step or a
 /// suspend, and archive times are re-synced.
 const CLOCK_STEP: Duration = Duration::from_secs(1);
+
+/// How often finished unwind tables are picked up while some are being built.
+const TABLE_POLL: Duration = Duration::from_millis(10);
 
 /// How often a spawned command is checked for exit while waiting for events.
 const CHILD_POLL: Duration = Duration::from_millis(50);
@@ -147,6 +152,10 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
     let mut sampler = Sampler::start(&sampler_opts)?;
     let mut symbolizer = Symbolizer::new();
     let mut agg = Aggregator::default();
+    let mut tables = match sampler.unwind_mode() {
+        UnwindMode::Fp => None,
+        _ => Some(TableManager::new(sampler.unwind_capacity())),
+    };
 
     let mut child = match &opts.command {
         Some(cmd) => {
@@ -183,6 +192,10 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
         frequency_hz: sampler_opts.frequency_hz,
         target,
         notes: sampler.notes().to_vec(),
+        unwind: crate::unwind::report::UnwindReport {
+            mode: sampler.unwind_mode().name().to_string(),
+            ..Default::default()
+        },
         ..Metadata::default()
     };
     let mut writer = match &opts.continuous {
@@ -211,13 +224,21 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
         if let Some(d) = opts.duration {
             wait = wait.min((start + d).saturating_duration_since(now));
         }
-        handle_events(&mut symbolizer, sampler.poll_events(wait)?);
+        if tables.as_ref().is_some_and(|t| t.pending() > 0) {
+            // Tables are being built: pick them up promptly.
+            wait = wait.min(TABLE_POLL);
+        }
+        let events = sampler.poll_events(wait)?;
+        handle_events(&mut symbolizer, &mut sampler, tables.as_mut(), events);
+        if let Some(t) = tables.as_mut() {
+            t.poll(&mut sampler);
+        }
         if Instant::now() >= next_drain {
             agg.add(sampler.drain()?);
             next_drain += DRAIN_INTERVAL;
             if let Some(w) = writer.as_mut() {
                 if Instant::now() >= w.next_flush {
-                    w.flush(&mut agg, &mut symbolizer, &sampler, &base_meta, Instant::now())?;
+                    w.flush(&mut agg, &mut symbolizer, &sampler, tables.as_mut(), &base_meta, Instant::now())?;
                 }
             }
             if opts.live_status {
@@ -229,9 +250,11 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
     // Stop sampling first, so the last drain is complete and the totals are final.
     let end = Instant::now();
     let end_wall = SystemTime::now();
-    handle_events(&mut symbolizer, sampler.poll_events(Duration::ZERO)?);
+    let events = sampler.poll_events(Duration::ZERO)?;
+    handle_events(&mut symbolizer, &mut sampler, tables.as_mut(), events);
     agg.add(sampler.stop()?);
-    handle_events(&mut symbolizer, sampler.poll_events(Duration::ZERO)?);
+    let events = sampler.poll_events(Duration::ZERO)?;
+    handle_events(&mut symbolizer, &mut sampler, tables.as_mut(), events);
     if opts.live_status {
         eprint!("\r\x1b[2K");
     }
@@ -244,7 +267,7 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
     }
 
     if let Some(mut w) = writer {
-        let profile = w.flush(&mut agg, &mut symbolizer, &sampler, &base_meta, end)?;
+        let profile = w.flush(&mut agg, &mut symbolizer, &sampler, tables.as_mut(), &base_meta, end)?;
         return Ok(Recording {
             profile,
             processes: w.processes,
@@ -276,6 +299,7 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
     if let Some(problem) = symbolizer.kernel_symbols_problem() {
         profile.meta.notes.push(problem.to_string());
     }
+    describe_tables(&mut profile, tables.as_ref());
     Ok(Recording {
         profile,
         processes: agg.processes(),
@@ -361,6 +385,7 @@ impl IntervalWriter {
         agg: &mut Aggregator,
         symbolizer: &mut Symbolizer,
         sampler: &Sampler,
+        tables: Option<&mut TableManager>,
         base: &Metadata,
         now: Instant,
     ) -> Result<Profile, RecordError> {
@@ -404,6 +429,7 @@ impl IntervalWriter {
         if let Some(problem) = symbolizer.kernel_symbols_problem() {
             profile.meta.notes.push(problem.to_string());
         }
+        describe_tables(&mut profile, tables.as_deref());
         self.processes = self.processes.max(interval.processes());
 
         let path = self.opts.dir.join(store::archive_name(profile.meta.start_unix_ns, self.pid, self.seq));
@@ -433,6 +459,9 @@ impl IntervalWriter {
             Err(e) => eprintln!("prof: warning: retention in `{}`: {e}", self.opts.dir.display()),
         }
         symbolizer.evict_exited();
+        if let Some(t) = tables {
+            t.evict_all_unused();
+        }
         trim_heap();
         self.prev = stats.losses;
         self.interval_start = now;
@@ -454,16 +483,43 @@ fn trim_heap() {
     }
 }
 
-fn handle_events(symbolizer: &mut Symbolizer, events: Vec<ProcEvent>) {
+/// Names each binary's unwind table in the profile's unwind report.
+fn describe_tables(profile: &mut Profile, tables: Option<&TableManager>) {
+    let Some(tables) = tables else {
+        return;
+    };
+    for info in tables.tables() {
+        if let Some(b) = profile.meta.unwind.binaries.get_mut(&info.module) {
+            b.table = info.describe();
+        }
+    }
+}
+
+fn handle_events(
+    symbolizer: &mut Symbolizer,
+    sampler: &mut Sampler,
+    mut tables: Option<&mut TableManager>,
+    events: Vec<ProcEvent>,
+) {
     for ev in events {
-        match ev {
-            ProcEvent::FirstSample { tgid, tid } => {
-                symbolizer.process_seen(tgid, tid);
+        let (tgid, tid) = match ev {
+            ProcEvent::FirstSample { tgid, tid } => (tgid, tid),
+            ProcEvent::Exec { tgid } | ProcEvent::MapsStale { tgid } => (tgid, tgid),
+            ProcEvent::Exit { tgid } => {
+                symbolizer.process_exited(tgid);
+                if let Some(t) = tables.as_deref_mut() {
+                    t.process_exited(sampler, tgid);
+                }
+                continue;
             }
-            ProcEvent::Exec { tgid } => {
-                symbolizer.process_seen(tgid, tgid);
+        };
+        if !symbolizer.process_seen(tgid, tid) {
+            continue;
+        }
+        if let Some(t) = tables.as_deref_mut() {
+            if let Err(e) = t.process_seen(sampler, tgid, &symbolizer.mappings(tgid)) {
+                eprintln!("prof: warning: {e}");
             }
-            ProcEvent::Exit { tgid } => symbolizer.process_exited(tgid),
         }
     }
 }

@@ -123,6 +123,20 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
     for (reason, n) in m.losses.iter().filter(|(r, _)| !r.is_per_sample()) {
         let _ = writeln!(s, "  warning: {n} {}", reason.describe());
     }
+    if !m.unwind.is_empty() {
+        let (samples, complete) = m.unwind.totals();
+        if m.unwind.mode == "fp" {
+            let _ =
+                writeln!(s, "  user stacks: frame pointers (--unwind fp); `prof report --unwind-report` per binary");
+        } else {
+            let _ = writeln!(
+                s,
+                "  user stacks ({}): {complete} of {samples} unwound completely ({:.1}%); per binary: `prof report --unwind-report`",
+                m.unwind.mode,
+                pct(complete, samples)
+            );
+        }
+    }
     let rows: Vec<_> = top::top(p, top_n).into_iter().filter(|r| r.self_count > 0).collect();
     if !rows.is_empty() {
         let _ = writeln!(s, "  top functions by self time:");
@@ -213,6 +227,7 @@ pub fn load_range(dir: &Path, from: u64, to: u64) -> Result<(Profile, Vec<String
             let mut meta = p.meta.clone();
             meta.total_samples = 0;
             meta.losses.clear();
+            meta.unwind = Default::default();
             meta.start_unix_ns = u64::MAX;
             meta.end_unix_ns = 0;
             meta.target = format!("{} from `{}`", p.meta.target, dir.display());
@@ -224,6 +239,7 @@ pub fn load_range(dir: &Path, from: u64, to: u64) -> Result<(Profile, Vec<String
         for (r, n) in &p.meta.losses {
             *m.losses.entry(*r).or_default() += n;
         }
+        m.unwind.merge(&p.meta.unwind);
         m.start_unix_ns = m.start_unix_ns.min(p.meta.start_unix_ns);
         m.end_unix_ns = m.end_unix_ns.max(p.meta.end_unix_ns);
         if m.frequency_hz != p.meta.frequency_hz || m.event != p.meta.event {

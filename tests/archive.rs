@@ -39,6 +39,7 @@ fn realistic_profile() -> Profile {
             "hardware cycles unavailable, used cpu-clock".into(),
             "ünïcödé note with `backticks` and a\nnewline".into(),
         ],
+        unwind: Default::default(),
     };
     let mut b = ProfileBuilder::new(meta);
     let main = b.frame(Frame {
@@ -97,6 +98,7 @@ fn small_profile() -> Profile {
         total_samples: 12,
         losses: [(LossReason::UserStackFault, 2), (LossReason::TargetsMapFull, 1)].into_iter().collect(),
         notes: vec!["hardware cycles unavailable, used cpu-clock".into()],
+        unwind: Default::default(),
     };
     let mut b = ProfileBuilder::new(meta);
     let main =
@@ -835,4 +837,66 @@ fn archive_golden_v1_small() {
     assert_eq!(&bytes[8..10], &[1, 0], "golden file is not format version 1");
     let profile = archive::read_file(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(profile, small_profile(), "`{}` no longer decodes to the expected profile", path.display());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The optional unwind report (`UNWD`)
+
+/// The per-binary unwind report survives a round trip; an archive without it has none.
+#[test]
+fn archive_unwind_report_round_trips() {
+    use prof::unwind::report::UnwindReport;
+    use prof::unwind::UnwindStatus;
+    let mut p = small_profile();
+    assert!(archive::read(&encode(&p)).expect("read").meta.unwind.is_empty());
+    let mut r = UnwindReport { mode: "auto".into(), ..Default::default() };
+    r.add("app", "app", UnwindStatus::Complete, 9);
+    r.add("libc.so.6", "libfoo.so", UnwindStatus::Unsupported, 2);
+    r.add("libc.so.6", "libc.so.6", UnwindStatus::ReadFault, 1);
+    r.binaries.get_mut("app").unwrap().table = ".eh_frame (12 rows)".into();
+    p.meta.unwind = r;
+    let back = archive::read(&encode(&p)).expect("read");
+    assert_eq!(back.meta.unwind, p.meta.unwind);
+    assert_eq!(back, p);
+}
+
+/// An `UNWD` section with a reason this prof does not know keeps the rest; one listing a reason
+/// twice is corrupt, with the offset.
+#[test]
+fn archive_unwind_report_unknown_and_duplicate_reasons() {
+    let mut payload = Vec::new();
+    put_str(&mut payload, b"auto");
+    put_u32(&mut payload, 1);
+    put_str(&mut payload, b"app");
+    put_str(&mut payload, b".eh_frame (3 rows)");
+    put_u64(&mut payload, 10);
+    put_u64(&mut payload, 8);
+    put_u32(&mut payload, 2);
+    put_str(&mut payload, b"read_fault");
+    put_u64(&mut payload, 1);
+    put_str(&mut payload, b"future_reason");
+    put_u64(&mut payload, 1);
+    let mut b = hand_body();
+    section(&mut b, b"UNWD", &payload);
+    let p = archive::read(&wrap(&b)).expect("read");
+    let app = &p.meta.unwind.binaries["app"];
+    assert_eq!((app.samples, app.complete, app.stopped.len()), (10, 8, 1));
+
+    let mut dup = Vec::new();
+    put_str(&mut dup, b"auto");
+    put_u32(&mut dup, 1);
+    put_str(&mut dup, b"app");
+    put_str(&mut dup, b"");
+    put_u64(&mut dup, 1);
+    put_u64(&mut dup, 0);
+    put_u32(&mut dup, 2);
+    put_str(&mut dup, b"read_fault");
+    put_u64(&mut dup, 1);
+    put_str(&mut dup, b"read_fault");
+    put_u64(&mut dup, 1);
+    let mut b = hand_body();
+    section(&mut b, b"UNWD", &dup);
+    let (err, msg) = reject(&wrap(&b));
+    assert!(matches!(err, ArchiveError::File { .. }), "{err:?}");
+    assert!(msg.contains("listed twice"), "{msg}");
 }

@@ -16,6 +16,13 @@ pub(crate) const TAG_STACKS: [u8; 4] = *b"STKS";
 /// Section holding the samples.
 pub(crate) const TAG_SAMPLES: [u8; 4] = *b"SMPL";
 
+/// Optional section holding the per-binary unwind report (after `SMPL`; readers that do not
+/// know it skip it).
+pub(crate) const TAG_UNWIND: [u8; 4] = *b"UNWD";
+
+/// Smallest encoding of one unwind-report binary: name, table, samples, complete, empty list.
+const MIN_UNWIND_BINARY_LEN: usize = 4 + 4 + 8 + 8 + 4;
+
 /// The known sections, in the order they must appear.
 const KNOWN: [[u8; 4]; 4] = [TAG_META, TAG_FRAMES, TAG_STACKS, TAG_SAMPLES];
 
@@ -72,6 +79,25 @@ pub(crate) fn encode_body(profile: &Profile, limit: u64) -> Result<Vec<u8>, Arch
             Ok(())
         })
     })?;
+    let u = &profile.meta.unwind;
+    if !u.is_empty() || !u.mode.is_empty() {
+        enc.section(TAG_UNWIND, |e| {
+            e.str(&u.mode, "unwind mode")?;
+            e.count(u.binaries.len(), "unwind report")?;
+            for (name, b) in &u.binaries {
+                e.str(name, "unwind binary")?;
+                e.str(&b.table, "unwind table")?;
+                e.u64(b.samples);
+                e.u64(b.complete);
+                e.count(b.stopped.len(), "unwind stops")?;
+                for (status, n) in &b.stopped {
+                    e.str(status.id(), "unwind status")?;
+                    e.u64(*n);
+                }
+            }
+            Ok(())
+        })?;
+    }
     let size = enc.buf.len() as u64;
     if size > limit {
         return Err(ArchiveError::TooLarge { what: "uncompressed body", size, limit });
@@ -224,6 +250,11 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<Profile, ArchiveError> {
             }
             dec.finish()?;
         }
+        if tag == TAG_UNWIND && next_known == KNOWN.len() {
+            let mut dec = Decoder { body, pos: start, end, section: tag };
+            profile.meta.unwind = dec.unwind_report()?;
+            dec.finish()?;
+        }
         // Unknown sections are skipped.
         pos = end;
     }
@@ -364,6 +395,35 @@ impl<'a> Decoder<'a> {
             ));
         }
         Ok(m)
+    }
+
+    fn unwind_report(&mut self) -> Result<crate::unwind::report::UnwindReport, ArchiveError> {
+        use crate::unwind::UnwindStatus;
+        let mut r = crate::unwind::report::UnwindReport { mode: self.str("unwind mode")?, ..Default::default() };
+        let n = self.count("unwind report", MIN_UNWIND_BINARY_LEN)?;
+        for _ in 0..n {
+            let name = self.str("unwind binary")?;
+            let mut b = crate::unwind::report::BinaryUnwind {
+                table: self.str("unwind table")?,
+                samples: self.u64("unwind samples")?,
+                complete: self.u64("unwind complete")?,
+                ..Default::default()
+            };
+            let stops = self.count("unwind stops", MIN_LOSS_LEN)?;
+            for _ in 0..stops {
+                let at = self.pos;
+                let id = self.str("unwind status")?;
+                let count = self.u64("unwind stop count")?;
+                // Statuses a later prof adds are kept out of the figures, not fatal.
+                if let Some(status) = UnwindStatus::from_id(&id) {
+                    if b.stopped.insert(status, count).is_some() {
+                        return Err(ArchiveError::corrupt(at, format!("unwind status `{id}` is listed twice")));
+                    }
+                }
+            }
+            r.binaries.insert(name, b);
+        }
+        Ok(r)
     }
 
     fn frames(&mut self) -> Result<Vec<Frame>, ArchiveError> {

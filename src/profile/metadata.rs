@@ -139,6 +139,8 @@ pub struct Metadata {
     pub losses: Losses,
     /// Free-form notes (e.g. "hardware cycles unavailable, used cpu-clock").
     pub notes: Vec<String>,
+    /// How user stacks were unwound, per binary (empty for folded input and old archives).
+    pub unwind: crate::unwind::report::UnwindReport,
 }
 
 impl Metadata {

@@ -9,6 +9,7 @@ pub mod perf_events;
 pub mod privileges;
 mod skel;
 pub mod spawn;
+pub mod unwind_maps;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -25,6 +26,7 @@ pub use perf_events::EventKind;
 use skel::types;
 
 use crate::profile::{LossReason, Losses};
+use crate::unwind::{ProcMapping, UnwindMode, UnwindRow, UnwindStatus};
 
 // SAFETY: these are plain C structs from bpf/profile.h made only of integers and arrays of
 // integers; every bit pattern is a valid value.
@@ -141,7 +143,17 @@ pub struct SamplerOptions {
     /// Unique (process, stacks, comm) keys the kernel can hold between two drains; 0 picks
     /// [`auto_map_size`].
     pub counts_map_size: u32,
+    /// How user stacks are walked.
+    pub unwind: UnwindMode,
+    /// Unwind-table rows the kernel can hold for all loaded binaries together (8 bytes each);
+    /// 0 picks [`DEFAULT_UNWIND_ROWS`]. Unused with [`UnwindMode::Fp`].
+    pub unwind_rows: u32,
 }
+
+/// Default capacity of the kernel's unwind-table row array: 2^20 rows, 8 MiB, room for the
+/// tables of ~60 typical binaries at once (libc.so.6 needs ~25k rows, python3.11 ~90k).
+/// Tables of binaries no live process maps are evicted to make room.
+pub const DEFAULT_UNWIND_ROWS: u32 = 1 << 20;
 
 /// The default size of the stack and counts maps: room for every sample of two drain
 /// intervals (a sample adds at most one user and one kernel stack, and one key), at least
@@ -162,6 +174,8 @@ impl Default for SamplerOptions {
             skip_idle: false,
             stack_map_size: 0,
             counts_map_size: 0,
+            unwind: UnwindMode::Auto,
+            unwind_rows: 0,
         }
     }
 }
@@ -191,6 +205,8 @@ pub struct RawCount {
     pub kernel: StackRef,
     /// Samples.
     pub count: u64,
+    /// How the user stack's walk ended.
+    pub unwind: UnwindStatus,
 }
 
 /// A process lifecycle notification from the kernel.
@@ -210,6 +226,12 @@ pub enum ProcEvent {
     },
     /// The last thread of a process exited.
     Exit {
+        /// Process.
+        tgid: u32,
+    },
+    /// A sampled PC fell outside the mappings loaded for unwinding (dlopen, new JIT code):
+    /// re-read the process's mappings.
+    MapsStale {
         /// Process.
         tgid: u32,
     },
@@ -272,7 +294,20 @@ pub struct Sampler {
     stacks_prev: HashMap<u64, Arc<[u64]>>,
     /// Losses found in userspace (hash collisions, stacks missing from the store).
     userspace_losses: Losses,
+    /// The kernel's unwind-table rows and process mappings (None with `--unwind fp`).
+    rows: Option<unwind_maps::ArrayMmap<types::prof_unwind_row>>,
+    mappings: Option<unwind_maps::ArrayMmap<types::prof_unwind_mapping>>,
+    /// Which `unwind_mappings` entries each process has.
+    mapping_slots: crate::unwind::alloc::RangeAlloc,
+    proc_slots: HashMap<u32, (u32, u32)>,
+    /// Slots of replaced or exited processes, freed at the next drain (a sample running now may
+    /// still read them).
+    slots_to_free: Vec<(u32, u32)>,
+    unwind: UnwindMode,
 }
+
+/// Process mappings the kernel holds for all processes together (32 bytes each, 2 MiB).
+pub const UNWIND_MAPPING_SLOTS: u32 = 1 << 16;
 
 impl std::fmt::Debug for Sampler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -304,7 +339,10 @@ impl Sampler {
         // whole recording, so one small leaked allocation per sampler is the simple, safe choice.
         let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
         let load_err = |source: libbpf_rs::Error| {
-            if source.kind() == libbpf_rs::ErrorKind::PermissionDenied {
+            // The verifier rejects a program with EACCES too: with the capabilities present
+            // (checked above), EACCES is a rejection, and its log says why.
+            let verifier = log_tail().contains("processed ") || log_tail().contains("verifier");
+            if source.kind() == libbpf_rs::ErrorKind::PermissionDenied && !verifier {
                 return SampleError::PermissionDenied(format!(
                     "{source}\n{}",
                     privileges::describe_missing(false, false)
@@ -327,7 +365,19 @@ impl Sampler {
             ro.want_kernel = opts.kernel_stacks;
             ro.want_user = opts.user_stacks;
             ro.follow_forks = matches!(opts.targets, Targets::Pids { follow_forks: true, .. });
+            ro.unwind_mode = match opts.unwind {
+                UnwindMode::Fp => types::prof_unwind_mode::PROF_UNWIND_MODE_FP.0,
+                UnwindMode::Auto => types::prof_unwind_mode::PROF_UNWIND_MODE_AUTO.0,
+                UnwindMode::Dwarf => types::prof_unwind_mode::PROF_UNWIND_MODE_DWARF.0,
+            } as u8;
         }
+        let (rows, slots) = match opts.unwind {
+            UnwindMode::Fp => (1, 1),
+            _ if opts.unwind_rows == 0 => (DEFAULT_UNWIND_ROWS, UNWIND_MAPPING_SLOTS),
+            _ => (opts.unwind_rows, UNWIND_MAPPING_SLOTS),
+        };
+        open.maps.unwind_rows.set_max_entries(rows).map_err(bpf_err("failed to size the unwind-table map"))?;
+        open.maps.unwind_mappings.set_max_entries(slots).map_err(bpf_err("failed to size the unwind mappings map"))?;
         let auto = auto_map_size(opts.frequency_hz, cpus.len());
         let size = |n: u32| if n == 0 { auto } else { n };
         open.maps.stacks.set_max_entries(size(opts.stack_map_size)).map_err(bpf_err("failed to size the stack map"))?;
@@ -336,6 +386,17 @@ impl Sampler {
             .set_max_entries(size(opts.counts_map_size))
             .map_err(bpf_err("failed to size the counts map"))?;
         let skel = open.load().map_err(load_err)?;
+        let mmap_err = |e: std::io::Error| SampleError::Bpf {
+            context: "failed to map the unwind-table arrays".into(),
+            source: libbpf_rs::Error::from(e),
+        };
+        let (rows, mappings) = match opts.unwind {
+            UnwindMode::Fp => (None, None),
+            _ => (
+                Some(unwind_maps::ArrayMmap::new(&skel.maps.unwind_rows, rows).map_err(mmap_err)?),
+                Some(unwind_maps::ArrayMmap::new(&skel.maps.unwind_mappings, slots).map_err(mmap_err)?),
+            ),
+        };
 
         if let Targets::Pids { pids, .. } = &opts.targets {
             for &pid in pids {
@@ -364,6 +425,7 @@ impl Sampler {
                     }
                     types::prof_event_kind::PROF_EVENT_EXEC => Some(ProcEvent::Exec { tgid: ev.tgid }),
                     types::prof_event_kind::PROF_EVENT_EXIT => Some(ProcEvent::Exit { tgid: ev.tgid }),
+                    types::prof_event_kind::PROF_EVENT_MAPS_STALE => Some(ProcEvent::MapsStale { tgid: ev.tgid }),
                     _ => None,
                 };
                 sink.borrow_mut().extend(parsed);
@@ -400,6 +462,12 @@ impl Sampler {
             stacks: HashMap::new(),
             stacks_prev: HashMap::new(),
             userspace_losses: Losses::new(),
+            rows,
+            mappings,
+            mapping_slots: crate::unwind::alloc::RangeAlloc::new(slots),
+            proc_slots: HashMap::new(),
+            slots_to_free: Vec::new(),
+            unwind: opts.unwind,
         })
     }
 
@@ -426,6 +494,58 @@ impl Sampler {
     /// Notes about how sampling was set up (e.g. the fallback to `cpu-clock`).
     pub fn notes(&self) -> &[String] {
         &self.notes
+    }
+
+    /// How user stacks are walked.
+    pub fn unwind_mode(&self) -> UnwindMode {
+        self.unwind
+    }
+
+    /// Unwind-table rows the kernel can hold (0 with `--unwind fp`).
+    pub fn unwind_capacity(&self) -> u32 {
+        self.rows.as_ref().map_or(0, |r| r.len() as u32)
+    }
+
+    /// Writes a binary's unwind table into the kernel's row array at `first`. Returns false when
+    /// it does not fit (or unwinding by tables is off).
+    pub fn write_unwind_rows(&mut self, first: u32, rows: &[UnwindRow]) -> bool {
+        self.rows.as_mut().is_some_and(|m| m.write(first, rows.iter().map(unwind_maps::encode_row)))
+    }
+
+    /// Tells the walker where the executable mappings of `tgid` and their tables are (replaces
+    /// what it had, and clears the stale flag).
+    pub fn set_process_unwind(&mut self, tgid: u32, mappings: &[ProcMapping]) -> Result<(), SampleError> {
+        let encoded = unwind_maps::encode_process(mappings);
+        let n = encoded.len() as u32;
+        let full = || SampleError::Bpf {
+            context: format!("no room for the {n} unwind mappings of PID {tgid}"),
+            source: libbpf_rs::Error::from(std::io::Error::from_raw_os_error(libc::ENOSPC)),
+        };
+        let first = self.mapping_slots.alloc(n).ok_or_else(full)?;
+        if !self.mappings.as_mut().is_some_and(|m| m.write(first, encoded.into_iter())) {
+            self.mapping_slots.release(first, n);
+            return Err(full());
+        }
+        let value = types::prof_proc_unwind { first, n, flags: 0, pad: 0 };
+        // SAFETY: prof_proc_unwind is four u32s, no padding: every byte is initialized.
+        let bytes = unsafe { plain::as_bytes(&value) };
+        let result = self
+            .skel
+            .maps
+            .proc_unwind
+            .update(&tgid.to_ne_bytes(), bytes, MapFlags::ANY)
+            .map_err(bpf_err(format!("failed to load the unwind mappings of PID {tgid}")));
+        let old = if result.is_ok() { self.proc_slots.insert(tgid, (first, n)) } else { Some((first, n)) };
+        self.slots_to_free.extend(old);
+        result
+    }
+
+    /// Forgets the mappings of `tgid` (it exited).
+    pub fn remove_process_unwind(&mut self, tgid: u32) {
+        let _ = self.skel.maps.proc_unwind.delete(&tgid.to_ne_bytes());
+        if let Some(old) = self.proc_slots.remove(&tgid) {
+            self.slots_to_free.push(old);
+        }
     }
 
     /// Adds a process to the target filter (for a command spawned after the sampler started).
@@ -464,6 +584,10 @@ impl Sampler {
         // (the grace period below covers samples already running).
         unsafe { std::ptr::write_volatile(&mut bss.gen, old ^ 1) };
         std::thread::sleep(GEN_FLIP_GRACE);
+        // Mapping slots given up before the grace period are no longer read by any sample.
+        for (first, n) in std::mem::take(&mut self.slots_to_free) {
+            self.mapping_slots.release(first, n);
+        }
         self.drain_generation(Some(old))
     }
 
@@ -501,7 +625,8 @@ impl Sampler {
         for (key, count) in drained {
             let user = self.resolve_stack(key.user_status, key.user_stack, true);
             let kernel = self.resolve_stack(key.kernel_status, key.kernel_stack, false);
-            out.push(RawCount { tgid: key.tgid, comm: comm_string(&key.comm), user, kernel, count });
+            let unwind = unwind_status(key.unwind_status);
+            out.push(RawCount { tgid: key.tgid, comm: comm_string(&key.comm), user, kernel, count, unwind });
         }
         self.stacks_prev = std::mem::take(&mut self.stacks);
         Ok(out)
@@ -603,6 +728,37 @@ impl Sampler {
             }
         }
         Ok(KernelStats { samples, losses })
+    }
+}
+
+impl crate::unwind::manager::TableSink for Sampler {
+    fn capacity(&self) -> u32 {
+        self.unwind_capacity()
+    }
+
+    fn write_rows(&mut self, first: u32, rows: &[UnwindRow]) -> bool {
+        self.write_unwind_rows(first, rows)
+    }
+
+    fn set_process(&mut self, tgid: u32, mappings: &[ProcMapping]) -> Result<(), String> {
+        self.set_process_unwind(tgid, mappings).map_err(|e| e.to_string())
+    }
+
+    fn remove_process(&mut self, tgid: u32) {
+        self.remove_process_unwind(tgid)
+    }
+}
+
+fn unwind_status(raw: u8) -> UnwindStatus {
+    use types::prof_unwind_status as s;
+    match s(u32::from(raw)) {
+        s::PROF_UNWIND_COMPLETE => UnwindStatus::Complete,
+        s::PROF_UNWIND_NO_INFO => UnwindStatus::NoInfo,
+        s::PROF_UNWIND_UNSUPPORTED => UnwindStatus::Unsupported,
+        s::PROF_UNWIND_READ_FAULT => UnwindStatus::ReadFault,
+        s::PROF_UNWIND_TOO_DEEP => UnwindStatus::TooDeep,
+        s::PROF_UNWIND_BAD_FRAME => UnwindStatus::BadFrame,
+        _ => UnwindStatus::KernelFp,
     }
 }
 

@@ -111,6 +111,11 @@ impl Symbolizer {
         self.procs.capture(tgid, tid)
     }
 
+    /// The newest captured executable mappings of a process (empty when not captured).
+    pub fn mappings(&self, tgid: u32) -> Vec<crate::unwind::manager::MappingInfo> {
+        self.procs.latest(tgid)
+    }
+
     /// A process exited: read its JIT map now while `/proc/PID/root` may still resolve, and
     /// forget it at the next [`Symbolizer::evict_exited`].
     pub fn process_exited(&mut self, tgid: u32) {

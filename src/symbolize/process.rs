@@ -143,6 +143,23 @@ impl ProcessTable {
             .find_map(|snap| snap.iter().find(|(m, _)| m.contains(addr)).map(|(m, k)| (m, *k)))
     }
 
+    /// The newest snapshot of a process's executable mappings, each with its binary and a
+    /// path that opens it (for building unwind tables).
+    pub fn latest(&self, tgid: u32) -> Vec<crate::unwind::manager::MappingInfo> {
+        let Some(snap) = self.snapshots.get(&tgid).and_then(|l| l.last()) else {
+            return Vec::new();
+        };
+        snap.iter()
+            .map(|(m, key)| crate::unwind::manager::MappingInfo {
+                start: m.start,
+                end: m.end,
+                offset: m.offset,
+                binary: key.and_then(|k| self.binaries.get(&k).map(|b| (k, b.symbolization_path(k)))),
+                module: m.module_name(),
+            })
+            .collect()
+    }
+
     /// An open binary.
     pub fn binary(&self, key: BinaryKey) -> Option<&Binary> {
         self.binaries.get(&key)

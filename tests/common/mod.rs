@@ -82,6 +82,30 @@ pub fn workload(name: &str) -> PathBuf {
     bin
 }
 
+/// Builds `tests/workloads/<name>.c` (or `.rs`) with `flags` into a binary named after
+/// `variant` (e.g. `deep_nofp`), for tests that need specific code generation (no frame
+/// pointers, optimization). Rebuilt when the source is newer.
+pub fn workload_with(name: &str, variant: &str, flags: &[&str]) -> PathBuf {
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads");
+    let c = dir.join(format!("{name}.c"));
+    let (src, compiler) = if c.exists() { (c, "cc") } else { (dir.join(format!("{name}.rs")), "rustc") };
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workloads");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let bin = out_dir.join(format!("w_{variant}"));
+    let fresh = match (std::fs::metadata(&bin), std::fs::metadata(&src)) {
+        (Ok(b), Ok(s)) => b.modified().unwrap() >= s.modified().unwrap(),
+        _ => false,
+    };
+    if !fresh {
+        let mut cmd = Command::new(compiler);
+        cmd.args(flags).arg("-o").arg(&bin).arg(&src);
+        let out = cmd.output().expect("the compiler runs");
+        assert!(out.status.success(), "building {variant}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    bin
+}
+
 /// The `prof` binary under test.
 pub fn prof() -> Command {
     Command::new(env!("CARGO_BIN_EXE_prof"))

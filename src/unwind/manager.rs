@@ -1,0 +1,400 @@
+//! Which unwind tables are in the kernel: builds a binary's table the first time a process
+//! mapping it is seen (on a background thread, so a large binary never stalls the recording:
+//! until its table is ready the walker uses frame pointers there), writes it once into the
+//! kernel's row array (shared by every process that maps the binary), tells the walker each
+//! process's mappings, and evicts tables no live process uses when room is needed. Talks to the
+//! kernel through [`TableSink`], so it is tested without BPF.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use super::alloc::RangeAlloc as Rows;
+use super::cfi;
+use super::{ProcMapping, TableSource, UnwindRow};
+use crate::symbolize::process::BinaryKey;
+
+/// Where the unwind tables go: the sampler's BPF maps, or a fake in tests.
+pub trait TableSink {
+    /// Rows the kernel's array holds.
+    fn capacity(&self) -> u32;
+    /// Writes rows at `first`; false when they do not fit.
+    fn write_rows(&mut self, first: u32, rows: &[UnwindRow]) -> bool;
+    /// Replaces the walker's view of a process's mappings.
+    fn set_process(&mut self, tgid: u32, mappings: &[ProcMapping]) -> Result<(), String>;
+    /// Forgets a process.
+    fn remove_process(&mut self, tgid: u32);
+}
+
+/// One executable mapping of a process, as captured from `/proc/PID/maps`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MappingInfo {
+    /// First address.
+    pub start: u64,
+    /// One past the last address.
+    pub end: u64,
+    /// Offset of `start` in the file.
+    pub offset: u64,
+    /// The binary behind it and a path that opens it (None: anonymous, `[vdso]`, unreadable).
+    pub binary: Option<(BinaryKey, PathBuf)>,
+    /// Module name (as frames show it).
+    pub module: String,
+}
+
+/// What is known about one binary's table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TableState {
+    /// In the kernel at rows `[first, first + rows)`.
+    Loaded {
+        /// First row.
+        first: u32,
+        /// Rows.
+        rows: u32,
+    },
+    /// Being built on the background thread (frame pointers are used meanwhile).
+    Pending,
+    /// The binary has no call-frame information (frame pointers are used).
+    Empty,
+    /// Not loaded: the reason (unreadable ELF, no room in the row array, …).
+    Failed(String),
+}
+
+/// Per-binary facts for reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableInfo {
+    /// Module name.
+    pub module: String,
+    /// State of its table.
+    pub state: TableState,
+    /// Where the rows came from.
+    pub source: TableSource,
+    /// Rows the walker cannot evaluate.
+    pub unsupported_rows: usize,
+    /// Load segments (to compute each mapping's bias).
+    segments: Vec<cfi::LoadSegment>,
+}
+
+impl TableInfo {
+    /// A short description for the unwind report: `.eh_frame (1234 rows)`, `none`, or why not.
+    pub fn describe(&self) -> String {
+        match &self.state {
+            TableState::Loaded { rows, .. } => format!("{} ({rows} rows)", self.source.name()),
+            TableState::Pending => "being built".to_string(),
+            TableState::Empty => "none: frame pointers".to_string(),
+            TableState::Failed(why) => format!("not loaded: {why}"),
+        }
+    }
+}
+
+/// Counters of the table manager.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ManagerStats {
+    /// Tables built from ELF files.
+    pub built: u64,
+    /// Rows written into the kernel.
+    pub rows_written: u64,
+    /// Tables evicted to make room.
+    pub evicted: u64,
+    /// Tables that did not fit even after evicting every unused one.
+    pub no_room: u64,
+}
+
+/// A built table, or why not.
+type Built = Result<(super::UnwindTable, Vec<cfi::LoadSegment>), String>;
+
+/// Reads and evaluates one binary's call-frame information. Binaries whose `.eh_frame` alone
+/// implies more rows than the kernel array holds are refused before the (costly) evaluation.
+fn build(mut file: File, capacity: u32) -> Built {
+    let mut data = Vec::new();
+    file.read_to_end(&mut data).map_err(|e| format!("failed to read the binary: {e}"))?;
+    if let Some(size) = eh_frame_size(&data) {
+        // Real tables have one row per 5–7 bytes of .eh_frame; 8 is a floor.
+        let floor = size / 8;
+        if floor > u64::from(capacity) {
+            return Err(format!(
+                "needs more than {floor} rows, the kernel's unwind table holds {capacity} (raise --unwind-rows)"
+            ));
+        }
+    }
+    let table = cfi::table_from_elf(&data).map_err(|e| error_chain(&e))?;
+    let segments = cfi::load_segments(&data).map_err(|e| error_chain(&e))?;
+    Ok((table, segments))
+}
+
+fn eh_frame_size(data: &[u8]) -> Option<u64> {
+    use object::{Object, ObjectSection};
+    let file = object::File::parse(data).ok()?;
+    file.section_by_name(".eh_frame").map(|s| s.size())
+}
+
+/// The background thread that builds tables.
+#[derive(Debug)]
+struct Builder {
+    requests: mpsc::Sender<(BinaryKey, File)>,
+    results: mpsc::Receiver<(BinaryKey, Built)>,
+}
+
+impl Builder {
+    fn spawn(capacity: u32) -> Option<Builder> {
+        let (req_tx, req_rx) = mpsc::channel::<(BinaryKey, File)>();
+        let (res_tx, res_rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("prof-unwind".into())
+            .spawn(move || {
+                // Ends when the manager (the request sender) is dropped.
+                for (key, file) in req_rx {
+                    if res_tx.send((key, build(file, capacity))).is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok()?;
+        Some(Builder { requests: req_tx, results: res_rx })
+    }
+}
+
+/// The unwind tables of a recording.
+#[derive(Debug)]
+pub struct TableManager {
+    rows: Rows,
+    capacity: u32,
+    tables: HashMap<BinaryKey, TableInfo>,
+    /// Mappings of each known process (to re-send when a table becomes ready).
+    procs: HashMap<u32, Vec<MappingInfo>>,
+    /// None: tables are built inline (tests, or no thread could be started).
+    builder: Option<Builder>,
+    stats: ManagerStats,
+}
+
+impl TableManager {
+    /// A manager for a row array of `capacity` rows that builds tables on a background thread.
+    pub fn new(capacity: u32) -> TableManager {
+        TableManager { builder: Builder::spawn(capacity), ..TableManager::inline(capacity) }
+    }
+
+    /// A manager that builds each table at once, in [`TableManager::process_seen`].
+    pub fn inline(capacity: u32) -> TableManager {
+        TableManager {
+            rows: Rows::new(capacity),
+            capacity,
+            tables: HashMap::new(),
+            procs: HashMap::new(),
+            builder: None,
+            stats: Default::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &ManagerStats {
+        &self.stats
+    }
+
+    /// What is known about each binary's table.
+    pub fn tables(&self) -> impl Iterator<Item = &TableInfo> {
+        self.tables.values()
+    }
+
+    /// Tables being built in the background.
+    pub fn pending(&self) -> usize {
+        self.tables.values().filter(|t| t.state == TableState::Pending).count()
+    }
+
+    /// True when the manager has loaded mappings for `tgid`.
+    pub fn knows(&self, tgid: u32) -> bool {
+        self.procs.contains_key(&tgid)
+    }
+
+    /// Tells the walker a process's mappings, with the tables that are ready; starts building
+    /// the tables of binaries not seen before.
+    pub fn process_seen(&mut self, sink: &mut dyn TableSink, tgid: u32, mappings: &[MappingInfo]) -> Result<(), String> {
+        self.procs.insert(tgid, mappings.to_vec());
+        for m in mappings {
+            if let Some((key, path)) = &m.binary {
+                if !self.tables.contains_key(key) {
+                    self.start_build(sink, *key, path, &m.module);
+                }
+            }
+        }
+        self.push_process(sink, tgid)
+    }
+
+    /// Stores the tables the background thread finished and re-sends the mappings of every
+    /// process that maps one of them. Returns how many tables were finished.
+    pub fn poll(&mut self, sink: &mut dyn TableSink) -> usize {
+        let Some(builder) = &self.builder else {
+            return 0;
+        };
+        let done: Vec<(BinaryKey, Built)> = builder.results.try_iter().collect();
+        if done.is_empty() {
+            return 0;
+        }
+        let mut ready = HashSet::new();
+        for (key, built) in done {
+            if self.tables.get(&key).is_some_and(|t| t.state == TableState::Pending) {
+                self.finish(sink, key, built);
+                ready.insert(key);
+            }
+        }
+        let affected: Vec<u32> = self
+            .procs
+            .iter()
+            .filter(|(_, maps)| maps.iter().any(|m| m.binary.as_ref().is_some_and(|(k, _)| ready.contains(k))))
+            .map(|(t, _)| *t)
+            .collect();
+        for tgid in affected {
+            // A process that exited meanwhile is not an error worth reporting here.
+            let _ = self.push_process(sink, tgid);
+        }
+        ready.len()
+    }
+
+    /// A process exited: the walker forgets it; its tables stay cached until room is needed.
+    pub fn process_exited(&mut self, sink: &mut dyn TableSink, tgid: u32) {
+        if self.procs.remove(&tgid).is_some() {
+            sink.remove_process(tgid);
+        }
+    }
+
+    /// Forgets the tables (and cached failures) of binaries no known process maps, freeing
+    /// their rows; call after each interval of a long recording so memory stays flat.
+    pub fn evict_all_unused(&mut self) {
+        let used: HashSet<BinaryKey> =
+            self.procs.values().flatten().filter_map(|m| m.binary.as_ref().map(|(k, _)| *k)).collect();
+        let evict: Vec<BinaryKey> = self
+            .tables
+            .iter()
+            .filter(|(k, t)| !used.contains(k) && t.state != TableState::Pending)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in evict {
+            if let Some(TableInfo { state: TableState::Loaded { first, rows }, .. }) = self.tables.remove(&key) {
+                self.rows.release(first, rows);
+                self.stats.evicted += 1;
+            }
+        }
+    }
+
+    /// The walker's view of a process: each mapping with its table's rows and load bias.
+    fn push_process(&mut self, sink: &mut dyn TableSink, tgid: u32) -> Result<(), String> {
+        let Some(mappings) = self.procs.get(&tgid) else {
+            return Ok(());
+        };
+        let out: Vec<ProcMapping> = mappings
+            .iter()
+            .map(|m| {
+                let mut pm = ProcMapping { start: m.start, end: m.end, bias: 0, first_row: 0, n_rows: 0 };
+                if let Some(info) = m.binary.as_ref().and_then(|(k, _)| self.tables.get(k)) {
+                    if let (&TableState::Loaded { first, rows }, Some(bias)) =
+                        (&info.state, cfi::load_bias(&info.segments, m.start, m.offset))
+                    {
+                        pm.bias = bias;
+                        pm.first_row = first;
+                        pm.n_rows = rows;
+                    }
+                }
+                pm
+            })
+            .collect();
+        sink.set_process(tgid, &out)
+    }
+
+    fn start_build(&mut self, sink: &mut dyn TableSink, key: BinaryKey, path: &std::path::Path, module: &str) {
+        self.tables.insert(
+            key,
+            TableInfo {
+                module: module.to_string(),
+                state: TableState::Pending,
+                source: TableSource::None,
+                unsupported_rows: 0,
+                segments: Vec::new(),
+            },
+        );
+        // A descriptor of our own: the path may be a /proc/self/fd link the symbolizer closes.
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                self.finish(sink, key, Err(format!("failed to open `{}`: {e}", path.display())));
+                return;
+            }
+        };
+        match &self.builder {
+            Some(b) => {
+                if let Err(mpsc::SendError((_, file))) = b.requests.send((key, file)) {
+                    // The thread is gone: build here.
+                    self.builder = None;
+                    let built = build(file, self.capacity);
+                    self.finish(sink, key, built);
+                }
+            }
+            None => {
+                let built = build(file, self.capacity);
+                self.finish(sink, key, built);
+            }
+        }
+    }
+
+    /// Stores a built table (or its failure) for `key`.
+    fn finish(&mut self, sink: &mut dyn TableSink, key: BinaryKey, built: Built) {
+        self.stats.built += 1;
+        let (state, source, unsupported_rows, segments) = match built {
+            Err(why) => (TableState::Failed(why), TableSource::None, 0, Vec::new()),
+            Ok((table, segments)) => {
+                let state = if table.rows.is_empty() {
+                    TableState::Empty
+                } else if table.rows.last().is_some_and(|r| r.pc > u64::from(u32::MAX)) {
+                    TableState::Failed("virtual addresses above 4 GiB".to_string())
+                } else {
+                    self.store(sink, &table.rows)
+                };
+                (state, table.source, table.unsupported_rows, segments)
+            }
+        };
+        if let Some(info) = self.tables.get_mut(&key) {
+            info.state = state;
+            info.source = source;
+            info.unsupported_rows = unsupported_rows;
+            info.segments = segments;
+        }
+    }
+
+    /// Allocates room (evicting tables no process uses, if needed) and writes the rows.
+    fn store(&mut self, sink: &mut dyn TableSink, rows: &[UnwindRow]) -> TableState {
+        let Ok(n) = u32::try_from(rows.len()) else {
+            return TableState::Failed("table too large".to_string());
+        };
+        let first = match self.rows.alloc(n) {
+            Some(f) => Some(f),
+            None => {
+                self.evict_all_unused();
+                self.rows.alloc(n)
+            }
+        };
+        let Some(first) = first else {
+            self.stats.no_room += 1;
+            return TableState::Failed(format!(
+                "no room for {n} rows in the kernel's unwind table ({} rows; raise --unwind-rows)",
+                sink.capacity()
+            ));
+        };
+        if !sink.write_rows(first, rows) {
+            self.rows.release(first, n);
+            return TableState::Failed("writing the rows failed".to_string());
+        }
+        self.stats.rows_written += u64::from(n);
+        TableState::Loaded { first, rows: n }
+    }
+}
+
+/// An error and its sources on one line (`malformed .eh_frame: unexpected end of input`).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        msg.push_str(": ");
+        msg.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    msg
+}

@@ -1,0 +1,145 @@
+//! The per-binary unwind report: for each binary, how many samples were taken in it, how many of
+//! those stacks were unwound to the outermost frame, and where and why the others stopped. It is
+//! stored in archives (section `UNWD`), merged across intervals, and printed by `prof record`
+//! and `prof report --unwind-report`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::UnwindStatus;
+
+/// Unwinding figures of one binary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BinaryUnwind {
+    /// Samples whose innermost user frame is in this binary.
+    pub samples: u64,
+    /// Of those, samples whose stack was unwound to the outermost frame.
+    pub complete: u64,
+    /// Samples whose walk stopped in this binary (its outermost recorded frame), by reason.
+    pub stopped: BTreeMap<UnwindStatus, u64>,
+    /// Its unwind table: `.eh_frame (1234 rows)`, `none: frame pointers`, or why it was not
+    /// loaded; empty when not known (e.g. `--unwind fp`).
+    pub table: String,
+}
+
+/// Unwinding figures of a profile, per binary (module name).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnwindReport {
+    /// `auto`, `fp` or `dwarf`.
+    pub mode: String,
+    /// Per module name.
+    pub binaries: BTreeMap<String, BinaryUnwind>,
+}
+
+impl UnwindReport {
+    /// Counts `count` samples whose innermost user frame is in `leaf` and whose walk ended with
+    /// `status` in `outermost`.
+    pub fn add(&mut self, leaf: &str, outermost: &str, status: UnwindStatus, count: u64) {
+        let b = self.binaries.entry(leaf.to_string()).or_default();
+        b.samples = b.samples.saturating_add(count);
+        if status == UnwindStatus::Complete {
+            b.complete = b.complete.saturating_add(count);
+        }
+        if !matches!(status, UnwindStatus::Complete | UnwindStatus::KernelFp) {
+            let o = self.binaries.entry(outermost.to_string()).or_default();
+            let n = o.stopped.entry(status).or_default();
+            *n = n.saturating_add(count);
+        }
+    }
+
+    /// Adds another report's figures (e.g. the next interval of a continuous recording).
+    pub fn merge(&mut self, other: &UnwindReport) {
+        if self.mode.is_empty() {
+            self.mode = other.mode.clone();
+        } else if !other.mode.is_empty() && other.mode != self.mode && !self.mode.contains(&other.mode) {
+            self.mode = format!("{}+{}", self.mode, other.mode);
+        }
+        for (name, o) in &other.binaries {
+            let b = self.binaries.entry(name.clone()).or_default();
+            b.samples = b.samples.saturating_add(o.samples);
+            b.complete = b.complete.saturating_add(o.complete);
+            for (s, n) in &o.stopped {
+                let v = b.stopped.entry(*s).or_default();
+                *v = v.saturating_add(*n);
+            }
+            if b.table.is_empty() {
+                b.table = o.table.clone();
+            }
+        }
+    }
+
+    /// True when there is nothing to report.
+    pub fn is_empty(&self) -> bool {
+        self.binaries.is_empty()
+    }
+
+    /// Samples in all binaries, and how many were unwound completely.
+    pub fn totals(&self) -> (u64, u64) {
+        self.binaries.values().fold((0, 0), |(s, c), b| (s + b.samples, c + b.complete))
+    }
+
+    /// The report as a table, binaries with the most samples first (`limit` rows at most).
+    pub fn render(&self, limit: usize) -> String {
+        let mut rows: Vec<(&String, &BinaryUnwind)> = self.binaries.iter().collect();
+        rows.sort_by(|a, b| {
+            let stopped = |x: &BinaryUnwind| x.stopped.values().sum::<u64>();
+            (b.1.samples + stopped(b.1)).cmp(&(a.1.samples + stopped(a.1))).then(a.0.cmp(b.0))
+        });
+        let mut out = String::new();
+        let (samples, complete) = self.totals();
+        let _ = writeln!(
+            out,
+            "unwinding ({}): {complete} of {samples} user stacks complete ({:.1}%)",
+            if self.mode.is_empty() { "?" } else { &self.mode },
+            pct(complete, samples)
+        );
+        let _ =
+            writeln!(out, "{:>9} {:>9}  {:<28} {:<34} stopped here", "samples", "complete", "binary", "unwind table");
+        for (name, b) in rows.into_iter().take(limit) {
+            let stopped: Vec<String> = b.stopped.iter().map(|(s, n)| format!("{n} {}", s.describe())).collect();
+            let complete =
+                if self.mode == "fp" { "-".to_string() } else { format!("{:.1}%", pct(b.complete, b.samples)) };
+            let _ = writeln!(
+                out,
+                "{:>9} {:>9}  {:<28} {:<34} {}",
+                b.samples,
+                complete,
+                name,
+                if b.table.is_empty() { "-" } else { &b.table },
+                stopped.join(", ")
+            );
+        }
+        out
+    }
+}
+
+fn pct(n: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        100.0 * n as f64 / total as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Samples count for the leaf binary; a stop is charged to the outermost binary; merging
+    /// adds up.
+    #[test]
+    fn unwind_report_counts_and_merges() {
+        let mut r = UnwindReport { mode: "auto".into(), ..Default::default() };
+        r.add("app", "app", UnwindStatus::Complete, 90);
+        r.add("libc.so.6", "libfoo.so", UnwindStatus::NoInfo, 10);
+        assert_eq!(r.binaries["app"].complete, 90);
+        assert_eq!(r.binaries["libc.so.6"].samples, 10);
+        assert_eq!(r.binaries["libfoo.so"].stopped[&UnwindStatus::NoInfo], 10);
+        let mut m = r.clone();
+        m.merge(&r);
+        assert_eq!(m.totals(), (200, 180));
+        let text = m.render(10);
+        assert!(text.contains("180 of 200 user stacks complete (90.0%)"), "{text}");
+        assert!(text.contains("20 no unwind info and no frame pointer"), "{text}");
+    }
+}

@@ -1,0 +1,168 @@
+//! The unwind-table manager without BPF: tables are built once per binary and shared, each
+//! mapping gets the right bias, unused tables are evicted when the row array is full, and a
+//! binary that does not fit is reported, not fatal.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use prof::symbolize::maps::parse_maps;
+use prof::symbolize::process::BinaryKey;
+use prof::unwind::manager::{MappingInfo, TableManager, TableSink, TableState};
+use prof::unwind::{CfaRule, ProcMapping, UnwindRow};
+
+/// A row array in memory standing in for the kernel's.
+#[derive(Default)]
+struct FakeSink {
+    rows: Vec<Option<UnwindRow>>,
+    procs: HashMap<u32, Vec<ProcMapping>>,
+}
+
+impl FakeSink {
+    fn new(capacity: usize) -> FakeSink {
+        FakeSink { rows: vec![None; capacity], procs: HashMap::new() }
+    }
+}
+
+impl TableSink for FakeSink {
+    fn capacity(&self) -> u32 {
+        self.rows.len() as u32
+    }
+    fn write_rows(&mut self, first: u32, rows: &[UnwindRow]) -> bool {
+        let first = first as usize;
+        if first + rows.len() > self.rows.len() {
+            return false;
+        }
+        for (i, r) in rows.iter().enumerate() {
+            self.rows[first + i] = Some(*r);
+        }
+        true
+    }
+    fn set_process(&mut self, tgid: u32, mappings: &[ProcMapping]) -> Result<(), String> {
+        self.procs.insert(tgid, mappings.to_vec());
+        Ok(())
+    }
+    fn remove_process(&mut self, tgid: u32) {
+        self.procs.remove(&tgid);
+    }
+}
+
+/// The executable mappings of this test process, as the symbolizer would capture them.
+fn own_mappings() -> Vec<MappingInfo> {
+    let text = std::fs::read_to_string("/proc/self/maps").unwrap();
+    parse_maps(&text)
+        .into_iter()
+        .map(|m| {
+            let binary = m.is_file().then(|| {
+                let path = PathBuf::from(&m.path);
+                let meta = std::fs::metadata(&path).unwrap();
+                (BinaryKey { dev: meta.dev(), inode: meta.ino() }, path)
+            });
+            MappingInfo { start: m.start, end: m.end, offset: m.offset, binary, module: m.module_name() }
+        })
+        .collect()
+}
+
+/// The row the fake kernel would use for a runtime address of process `tgid`, as the BPF
+/// walker finds it: mapping by address, then the last row at or before `addr - bias`.
+fn walker_row(sink: &FakeSink, tgid: u32, addr: u64) -> Option<UnwindRow> {
+    let m = sink.procs.get(&tgid)?.iter().find(|m| m.start <= addr && addr < m.end)?;
+    let vaddr = addr.wrapping_sub(m.bias);
+    let rows = &sink.rows[m.first_row as usize..(m.first_row + m.n_rows) as usize];
+    let idx = rows.partition_point(|r| r.is_some_and(|r| r.pc <= vaddr));
+    idx.checked_sub(1).and_then(|i| rows[i])
+}
+
+/// This test binary's own code: the walker finds a real CFI rule (not "no info") for the
+/// address of a function of this process, through the mapping's bias.
+#[test]
+fn unwind_manager_loads_tables_with_bias() {
+    let mut sink = FakeSink::new(1 << 20);
+    let mut mgr = TableManager::inline(1 << 20);
+    let maps = own_mappings();
+    mgr.process_seen(&mut sink, 1, &maps).unwrap();
+    let addr = own_mappings as fn() -> Vec<MappingInfo> as usize as u64;
+    let row = walker_row(&sink, 1, addr).expect("a row covers a function of this binary");
+    assert!(matches!(row.cfa, CfaRule::Sp(_) | CfaRule::Fp(_)), "{row:?}");
+    assert!(mgr.tables().any(|t| matches!(t.state, TableState::Loaded { .. })));
+    assert!(mgr.stats().rows_written > 0);
+}
+
+/// Two processes mapping the same binaries share one copy of each table.
+#[test]
+fn unwind_manager_shares_tables_between_processes() {
+    let mut sink = FakeSink::new(1 << 20);
+    let mut mgr = TableManager::inline(1 << 20);
+    let maps = own_mappings();
+    mgr.process_seen(&mut sink, 1, &maps).unwrap();
+    let written = mgr.stats().rows_written;
+    let built = mgr.stats().built;
+    mgr.process_seen(&mut sink, 2, &maps).unwrap();
+    assert_eq!(mgr.stats().rows_written, written, "the second process reuses the loaded tables");
+    assert_eq!(mgr.stats().built, built);
+    assert_eq!(sink.procs[&1], sink.procs[&2]);
+}
+
+/// When the array is full, tables of exited processes are evicted to make room; a table that
+/// can never fit is reported as not loaded and its mappings fall back to frame pointers.
+#[test]
+fn unwind_manager_evicts_unused_and_reports_no_room() {
+    let maps = own_mappings();
+    // Room for the largest table but not for all of them at once.
+    let mut probe_sink = FakeSink::new(1 << 22);
+    let mut probe = TableManager::inline(1 << 22);
+    probe.process_seen(&mut probe_sink, 1, &maps).unwrap();
+    let sizes: Vec<u32> = probe
+        .tables()
+        .filter_map(|t| match t.state {
+            TableState::Loaded { rows, .. } => Some(rows),
+            _ => None,
+        })
+        .collect();
+    let largest = *sizes.iter().max().unwrap();
+    let total: u32 = sizes.iter().sum();
+    assert!(sizes.len() >= 2 && total > largest, "this test needs two binaries with tables: {sizes:?}");
+
+    let mut sink = FakeSink::new(largest as usize);
+    let mut mgr = TableManager::inline(largest);
+    mgr.process_seen(&mut sink, 1, &maps).unwrap();
+    let failed: Vec<String> = mgr
+        .tables()
+        .filter_map(|t| match &t.state {
+            TableState::Failed(why) => Some(why.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(failed.iter().any(|w| w.contains("no room")), "{failed:?}");
+    assert!(mgr.stats().no_room > 0);
+    // Mappings whose table did not fit have no rows: the walker uses frame pointers there.
+    assert!(sink.procs[&1].iter().any(|m| m.n_rows == 0 && m.end > m.start));
+
+    // After the process exits, its tables can be evicted and another process loads again.
+    mgr.process_exited(&mut sink, 1);
+    assert!(!sink.procs.contains_key(&1));
+    mgr.evict_all_unused();
+    mgr.process_seen(&mut sink, 2, &maps).unwrap();
+    assert!(mgr.stats().evicted > 0);
+    assert!(sink.procs[&2].iter().any(|m| m.n_rows > 0));
+}
+
+/// With the background builder, mappings are sent at once (frame pointers meanwhile) and again
+/// with the tables once they are built.
+#[test]
+fn unwind_manager_builds_in_the_background() {
+    let mut sink = FakeSink::new(1 << 20);
+    let mut mgr = TableManager::new(1 << 20);
+    let maps = own_mappings();
+    mgr.process_seen(&mut sink, 7, &maps).unwrap();
+    assert!(sink.procs[&7].iter().all(|m| m.n_rows == 0), "nothing is ready yet");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while mgr.pending() > 0 {
+        assert!(std::time::Instant::now() < deadline, "tables were not built within 60 s");
+        mgr.poll(&mut sink);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let addr = own_mappings as fn() -> Vec<MappingInfo> as usize as u64;
+    let row = walker_row(&sink, 7, addr).expect("the walker has the table once it is built");
+    assert!(matches!(row.cfa, CfaRule::Sp(_) | CfaRule::Fp(_)), "{row:?}");
+}
