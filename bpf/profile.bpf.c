@@ -180,6 +180,9 @@ struct walk {
 	__u64 fp;
 	__u32 tgid;
 	__u32 depth;
+	/* the process's mappings in `unwind_mappings` (read once per walk); n 0: none loaded */
+	__u32 maps_first;
+	__u32 maps_n;
 	__u8 status;
 	__u8 stale_sent;
 };
@@ -207,11 +210,11 @@ static __always_inline long last_at_or_before(void *map, bool rows, __u32 first,
 	return lo == first ? -1 : (long)lo - 1;
 }
 
-/* The mapping of `proc` that contains pc. */
-static __always_inline struct prof_unwind_mapping *find_mapping(struct prof_proc_unwind *proc, __u64 pc)
+/* The mapping of the walked process that contains pc. */
+static __always_inline struct prof_unwind_mapping *find_mapping(struct walk *st, __u64 pc)
 {
-	__u32 n = proc->n < PROF_MAX_UNWIND_MAPPINGS ? proc->n : PROF_MAX_UNWIND_MAPPINGS;
-	long idx = last_at_or_before(&unwind_mappings, false, proc->first, n, pc);
+	__u32 n = st->maps_n < PROF_MAX_UNWIND_MAPPINGS ? st->maps_n : PROF_MAX_UNWIND_MAPPINGS;
+	long idx = last_at_or_before(&unwind_mappings, false, st->maps_first, n, pc);
 	if (idx < 0)
 		return 0;
 	__u32 key = idx;
@@ -255,18 +258,20 @@ static long walk_step(__u64 index, void *ctx)
 	__u64 lookup_pc = depth == 0 ? pc : pc - 1;
 	struct prof_unwind_row *row = 0;
 	__u64 pc_vaddr = 0;
-	struct prof_proc_unwind *proc = bpf_map_lookup_elem(&proc_unwind, &st->tgid);
-	if (proc) {
-		struct prof_unwind_mapping *m = find_mapping(proc, lookup_pc);
+	if (st->maps_n) {
+		struct prof_unwind_mapping *m = find_mapping(st, lookup_pc);
 		if (m) {
 			if (m->n_rows) {
 				pc_vaddr = lookup_pc - m->bias;
 				row = find_row(m->first_row, m->n_rows, pc_vaddr);
 			}
-		} else if (!(proc->flags & PROF_PROC_STALE) && !st->stale_sent) {
-			proc->flags |= PROF_PROC_STALE; /* a racing sample at worst sends a second event */
+		} else if (!st->stale_sent) {
 			st->stale_sent = 1;
-			send_event(PROF_EVENT_MAPS_STALE, st->tgid, 0);
+			struct prof_proc_unwind *proc = bpf_map_lookup_elem(&proc_unwind, &st->tgid);
+			if (proc && !(proc->flags & PROF_PROC_STALE)) {
+				proc->flags |= PROF_PROC_STALE; /* a racing sample at worst sends twice */
+				send_event(PROF_EVENT_MAPS_STALE, st->tgid, 0);
+			}
 		}
 	}
 
@@ -363,6 +368,11 @@ static __always_inline __u8 walk_user_stack(struct bpf_perf_event_data *ctx, __u
 		return PROF_STACK_EMPTY;
 	st.tgid = tgid;
 	st.status = PROF_UNWIND_TOO_DEEP;
+	struct prof_proc_unwind *proc = bpf_map_lookup_elem(&proc_unwind, &tgid);
+	if (proc) {
+		st.maps_first = proc->first;
+		st.maps_n = proc->n;
+	}
 	bpf_loop(PROF_MAX_STACK_DEPTH + 1, walk_step, &st, 0);
 	*unwind_status = st.status;
 

@@ -179,3 +179,20 @@ fn unwind_dwarf_mode_uses_tables_only() {
     assert!(deep >= 90.0, "{stacks:?}");
     assert_eq!(archive.meta.unwind.mode, "dwarf");
 }
+
+/// The BPF program, walker included, passes the verifier on this kernel in every unwind mode,
+/// and the tables' kernel arrays are sized as asked (one entry each with `--unwind fp`).
+#[test]
+fn unwind_bpf_program_passes_verifier_in_every_mode() {
+    use prof::sample::{Sampler, SamplerOptions};
+    use prof::unwind::UnwindMode;
+    let _m = bpf_test!("unwind_bpf_program_passes_verifier_in_every_mode");
+    for mode in [UnwindMode::Auto, UnwindMode::Dwarf, UnwindMode::Fp] {
+        let opts = SamplerOptions { unwind: mode, unwind_rows: 4096, ..Default::default() };
+        let mut sampler = Sampler::start(&opts).unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        let expected = if mode == UnwindMode::Fp { 0 } else { 4096 };
+        assert_eq!(sampler.unwind_capacity(), expected, "{mode:?}");
+        assert_eq!(sampler.unwind_mode(), mode);
+        sampler.stop().unwrap();
+    }
+}
