@@ -782,3 +782,19 @@ fn unwind_load_bias_pie_and_nopie() {
         assert_eq!(cfi::load_bias(&segments, 0x1000, 0x10_0000_0000), None);
     }
 }
+
+/// Building from an open file (reading only headers and call-frame sections) gives the same
+/// table and segments as from the whole file's bytes; a file whose `.eh_frame` cannot fit the
+/// row budget is refused before evaluation.
+#[test]
+fn unwind_table_from_file_matches_and_refuses_oversized() {
+    let file = std::fs::File::open(LIBC).unwrap();
+    let (table, segments) = cfi::table_from_file(&file, 1 << 20).unwrap();
+    let bytes = std::fs::read(LIBC).unwrap();
+    assert_eq!(table, cfi::table_from_elf(&bytes).unwrap());
+    assert_eq!(segments, cfi::load_segments(&bytes).unwrap());
+    match cfi::table_from_file(&file, 100) {
+        Err(CfiError::TooLarge { rows, max: 100, .. }) => assert!(rows > 100),
+        other => panic!("expected TooLarge, got {:?}", other.map(|(t, _)| t.rows.len())),
+    }
+}

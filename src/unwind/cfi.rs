@@ -18,6 +18,7 @@ use gimli::{
 };
 use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader, SectionHeader};
+use object::read::{ReadCache, ReadRef};
 use object::Endianness;
 use rustc_hash::FxHashMap;
 
@@ -63,6 +64,17 @@ pub enum CfiError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The call-frame information implies a table larger than the caller can hold; refused
+    /// before evaluating it.
+    #[error("`.eh_frame` of {bytes} bytes needs at least {rows} rows, more than the {max} available")]
+    TooLarge {
+        /// Size of `.eh_frame`.
+        bytes: u64,
+        /// Lower bound of the rows it needs.
+        rows: u64,
+        /// Rows available.
+        max: u64,
+    },
     /// One of the errors above, about the file at `path`.
     #[error("failed to read the call-frame information of `{}`", path.display())]
     File {
@@ -92,6 +104,27 @@ pub fn table_from_path(path: &Path) -> Result<UnwindTable, CfiError> {
     table_from_elf(&data).map_err(|e| CfiError::File { path: path.to_path_buf(), source: Box::new(e) })
 }
 
+/// Builds the unwind table and load segments of an open ELF file, reading only its headers and
+/// call-frame sections (not the whole file: binaries can be hundreds of megabytes). A file
+/// whose `.eh_frame` implies more than `max_rows` rows (at least one row per 8 bytes) is refused
+/// with [`CfiError::TooLarge`] before it is evaluated.
+pub fn table_from_file(file: &std::fs::File, max_rows: u64) -> Result<(UnwindTable, Vec<LoadSegment>), CfiError> {
+    let cache = ReadCache::new(file);
+    let data = &cache;
+    let header = x86_64_header(data)?;
+    let endian = header.endian().map_err(CfiError::NotElf)?;
+    let sections = header.sections(endian, data).map_err(CfiError::NotElf)?;
+    if let Some((_, sh)) = sections.section_by_name(endian, b".eh_frame") {
+        let bytes = sh.sh_size(endian);
+        let rows = bytes / 8;
+        if sh.sh_type(endian) != elf::SHT_NOBITS && rows > max_rows {
+            return Err(CfiError::TooLarge { bytes, rows, max: max_rows });
+        }
+    }
+    let table = build_table(data)?;
+    Ok((table, aligned_load_segments(data)?))
+}
+
 /// Builds the unwind table of an ELF image (bytes of the whole file) from its `.eh_frame` and
 /// `.debug_frame` sections; `.eh_frame` wins where both describe a PC.
 ///
@@ -105,13 +138,13 @@ pub fn table_from_elf(data: &[u8]) -> Result<UnwindTable, CfiError> {
         // A fresh allocation from the system allocator is aligned; if it is not either, the
         // header parse below reports a clean error.
         let copy = data.to_vec();
-        return build_table(&copy);
+        return build_table(copy.as_slice());
     }
     build_table(data)
 }
 
-/// [`table_from_elf`] on aligned data.
-fn build_table(data: &[u8]) -> Result<UnwindTable, CfiError> {
+/// [`table_from_elf`] on aligned data (a slice, or a [`ReadCache`] of a file).
+fn build_table<'d, R: ReadRef<'d>>(data: R) -> Result<UnwindTable, CfiError> {
     let header = x86_64_header(data)?;
     let endian = header.endian().map_err(CfiError::NotElf)?;
     let sections = header.sections(endian, data).map_err(CfiError::NotElf)?;
@@ -119,7 +152,7 @@ fn build_table(data: &[u8]) -> Result<UnwindTable, CfiError> {
     // The bytes of a section, or None when it is absent, has no bytes in the file (a separate
     // debug file's NOBITS copy) or is compressed (decompression is not enabled in `object`; such
     // `.debug_frame`s live in debug files anyway).
-    let bytes = |name: &str| -> Result<Option<(u64, &[u8])>, object::Error> {
+    let bytes = |name: &str| -> Result<Option<(u64, &'d [u8])>, object::Error> {
         let Some(sh) = find(name.as_bytes()) else {
             return Ok(None);
         };
@@ -187,7 +220,7 @@ fn build_table(data: &[u8]) -> Result<UnwindTable, CfiError> {
 }
 
 /// The ELF header of `data` if it is a 64-bit little-endian x86_64 file.
-fn x86_64_header(data: &[u8]) -> Result<&elf::FileHeader64<Endianness>, CfiError> {
+fn x86_64_header<'d, R: ReadRef<'d>>(data: R) -> Result<&'d elf::FileHeader64<Endianness>, CfiError> {
     match elf::FileHeader64::<Endianness>::parse(data) {
         Ok(header) => {
             let endian = header.endian().map_err(CfiError::NotElf)?;
@@ -557,13 +590,13 @@ pub fn load_segments(data: &[u8]) -> Result<Vec<LoadSegment>, CfiError> {
     if data.as_ptr().align_offset(8) != 0 {
         // As in `table_from_elf`: the headers are read in place from an aligned copy.
         let copy = data.to_vec();
-        return aligned_load_segments(&copy);
+        return aligned_load_segments(copy.as_slice());
     }
     aligned_load_segments(data)
 }
 
-/// [`load_segments`] on aligned data.
-fn aligned_load_segments(data: &[u8]) -> Result<Vec<LoadSegment>, CfiError> {
+/// [`load_segments`] on aligned data (a slice, or a [`ReadCache`] of a file).
+fn aligned_load_segments<'d, R: ReadRef<'d>>(data: R) -> Result<Vec<LoadSegment>, CfiError> {
     match elf::FileHeader64::<Endianness>::parse(data) {
         Ok(header) => segments_of(header, data),
         Err(e) => match elf::FileHeader32::<Endianness>::parse(data) {
@@ -574,7 +607,10 @@ fn aligned_load_segments(data: &[u8]) -> Result<Vec<LoadSegment>, CfiError> {
 }
 
 /// [`load_segments`] for one ELF class.
-fn segments_of<H: FileHeader<Endian = Endianness>>(header: &H, data: &[u8]) -> Result<Vec<LoadSegment>, CfiError> {
+fn segments_of<'d, H: FileHeader<Endian = Endianness>, R: ReadRef<'d>>(
+    header: &H,
+    data: R,
+) -> Result<Vec<LoadSegment>, CfiError> {
     let endian = header.endian().map_err(CfiError::NotElf)?;
     let phdrs = header.program_headers(endian, data).map_err(CfiError::NotElf)?;
     Ok(phdrs

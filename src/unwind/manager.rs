@@ -7,7 +7,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::mpsc;
 
@@ -104,29 +103,15 @@ pub struct ManagerStats {
 /// A built table, or why not.
 type Built = Result<(super::UnwindTable, Vec<cfi::LoadSegment>), String>;
 
-/// Reads and evaluates one binary's call-frame information. Binaries whose `.eh_frame` alone
-/// implies more rows than the kernel array holds are refused before the (costly) evaluation.
-fn build(mut file: File, capacity: u32) -> Built {
-    let mut data = Vec::new();
-    file.read_to_end(&mut data).map_err(|e| format!("failed to read the binary: {e}"))?;
-    if let Some(size) = eh_frame_size(&data) {
-        // Real tables have one row per 5–7 bytes of .eh_frame; 8 is a floor.
-        let floor = size / 8;
-        if floor > u64::from(capacity) {
-            return Err(format!(
-                "needs more than {floor} rows, the kernel's unwind table holds {capacity} (raise --unwind-rows)"
-            ));
-        }
+/// Reads and evaluates one binary's call-frame information, reading only its headers and
+/// call-frame sections. Binaries whose `.eh_frame` alone implies more rows than the kernel array
+/// holds are refused before the (costly) evaluation.
+fn build(file: File, capacity: u32) -> Built {
+    match cfi::table_from_file(&file, u64::from(capacity)) {
+        Ok(built) => Ok(built),
+        Err(e @ cfi::CfiError::TooLarge { .. }) => Err(format!("{e} (raise --unwind-rows)")),
+        Err(e) => Err(error_chain(&e)),
     }
-    let table = cfi::table_from_elf(&data).map_err(|e| error_chain(&e))?;
-    let segments = cfi::load_segments(&data).map_err(|e| error_chain(&e))?;
-    Ok((table, segments))
-}
-
-fn eh_frame_size(data: &[u8]) -> Option<u64> {
-    use object::{Object, ObjectSection};
-    let file = object::File::parse(data).ok()?;
-    file.section_by_name(".eh_frame").map(|s| s.size())
 }
 
 /// The background thread that builds tables.
