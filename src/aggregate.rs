@@ -83,14 +83,13 @@ impl Aggregator {
         let mut unwind = std::mem::take(&mut builder.meta_mut().unwind);
         for (key, &count) in keys.iter().copied() {
             if let StackRef::Frames(ips) = &key.user {
-                let module = |i: usize| {
-                    user_frames
-                        .get(&(key.tgid, lookup_addr(i, ips[i])))
-                        .and_then(|f| f.last())
-                        .map_or("[unknown]", |f| f.module.as_str())
-                };
+                let frame = |i: usize| user_frames.get(&(key.tgid, lookup_addr(i, ips[i]))).and_then(|f| f.last());
+                let module = |i: usize| frame(i).map_or("[unknown]", |f| f.module.as_str());
                 if !ips.is_empty() {
-                    unwind.add(module(0), module(ips.len() - 1), key.unwind, count);
+                    // Frames without a symbol are named `module+0xoffset`.
+                    let symbolized = frame(0)
+                        .is_some_and(|f| !f.name.strip_prefix(f.module.as_str()).is_some_and(|r| r.starts_with("+0x")));
+                    unwind.add(module(0), symbolized, module(ips.len() - 1), key.unwind, count);
                 }
             }
         }

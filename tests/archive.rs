@@ -850,9 +850,9 @@ fn archive_unwind_report_round_trips() {
     let mut p = small_profile();
     assert!(archive::read(&encode(&p)).expect("read").meta.unwind.is_empty());
     let mut r = UnwindReport { mode: "auto".into(), ..Default::default() };
-    r.add("app", "app", UnwindStatus::Complete, 9);
-    r.add("libc.so.6", "libfoo.so", UnwindStatus::Unsupported, 2);
-    r.add("libc.so.6", "libc.so.6", UnwindStatus::ReadFault, 1);
+    r.add("app", true, "app", UnwindStatus::Complete, 9);
+    r.add("libc.so.6", false, "libfoo.so", UnwindStatus::Unsupported, 2);
+    r.add("libc.so.6", true, "libc.so.6", UnwindStatus::ReadFault, 1);
     r.binaries.get_mut("app").unwrap().table = ".eh_frame (12 rows)".into();
     p.meta.unwind = r;
     let back = archive::read(&encode(&p)).expect("read");
@@ -871,6 +871,7 @@ fn archive_unwind_report_unknown_and_duplicate_reasons() {
     put_str(&mut payload, b".eh_frame (3 rows)");
     put_u64(&mut payload, 10);
     put_u64(&mut payload, 8);
+    put_u64(&mut payload, 1);
     put_u32(&mut payload, 2);
     put_str(&mut payload, b"read_fault");
     put_u64(&mut payload, 1);
@@ -880,7 +881,7 @@ fn archive_unwind_report_unknown_and_duplicate_reasons() {
     section(&mut b, b"UNWD", &payload);
     let p = archive::read(&wrap(&b)).expect("read");
     let app = &p.meta.unwind.binaries["app"];
-    assert_eq!((app.samples, app.complete, app.stopped.len()), (10, 8, 1));
+    assert_eq!((app.samples, app.complete, app.unsymbolized, app.stopped.len()), (10, 8, 1, 1));
 
     let mut dup = Vec::new();
     put_str(&mut dup, b"auto");
@@ -888,6 +889,7 @@ fn archive_unwind_report_unknown_and_duplicate_reasons() {
     put_str(&mut dup, b"app");
     put_str(&mut dup, b"");
     put_u64(&mut dup, 1);
+    put_u64(&mut dup, 0);
     put_u64(&mut dup, 0);
     put_u32(&mut dup, 2);
     put_str(&mut dup, b"read_fault");

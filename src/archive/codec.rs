@@ -20,8 +20,9 @@ pub(crate) const TAG_SAMPLES: [u8; 4] = *b"SMPL";
 /// know it skip it).
 pub(crate) const TAG_UNWIND: [u8; 4] = *b"UNWD";
 
-/// Smallest encoding of one unwind-report binary: name, table, samples, complete, empty list.
-const MIN_UNWIND_BINARY_LEN: usize = 4 + 4 + 8 + 8 + 4;
+/// Smallest encoding of one unwind-report binary: name, table, samples, complete, unsymbolized,
+/// empty list.
+const MIN_UNWIND_BINARY_LEN: usize = 4 + 4 + 8 + 8 + 8 + 4;
 
 /// The known sections, in the order they must appear.
 const KNOWN: [[u8; 4]; 4] = [TAG_META, TAG_FRAMES, TAG_STACKS, TAG_SAMPLES];
@@ -89,6 +90,7 @@ pub(crate) fn encode_body(profile: &Profile, limit: u64) -> Result<Vec<u8>, Arch
                 e.str(&b.table, "unwind table")?;
                 e.u64(b.samples);
                 e.u64(b.complete);
+                e.u64(b.unsymbolized);
                 e.count(b.stopped.len(), "unwind stops")?;
                 for (status, n) in &b.stopped {
                     e.str(status.id(), "unwind status")?;
@@ -407,6 +409,7 @@ impl<'a> Decoder<'a> {
                 table: self.str("unwind table")?,
                 samples: self.u64("unwind samples")?,
                 complete: self.u64("unwind complete")?,
+                unsymbolized: self.u64("unwind unsymbolized")?,
                 ..Default::default()
             };
             let stops = self.count("unwind stops", MIN_LOSS_LEN)?;

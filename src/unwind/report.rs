@@ -15,6 +15,9 @@ pub struct BinaryUnwind {
     pub samples: u64,
     /// Of those, samples whose stack was unwound to the outermost frame.
     pub complete: u64,
+    /// Of those, samples whose innermost frame has no symbol (`module+0x…`: a stripped binary
+    /// without `.symtab`, or code no symbol covers).
+    pub unsymbolized: u64,
     /// Samples whose walk stopped in this binary (its outermost recorded frame), by reason.
     pub stopped: BTreeMap<UnwindStatus, u64>,
     /// Its unwind table: `.eh_frame (1234 rows)`, `none: frame pointers`, or why it was not
@@ -32,11 +35,14 @@ pub struct UnwindReport {
 }
 
 impl UnwindReport {
-    /// Counts `count` samples whose innermost user frame is in `leaf` and whose walk ended with
-    /// `status` in `outermost`.
-    pub fn add(&mut self, leaf: &str, outermost: &str, status: UnwindStatus, count: u64) {
+    /// Counts `count` samples whose innermost user frame is in `leaf` (with a symbol or not)
+    /// and whose walk ended with `status` in `outermost`.
+    pub fn add(&mut self, leaf: &str, leaf_symbolized: bool, outermost: &str, status: UnwindStatus, count: u64) {
         let b = self.binaries.entry(leaf.to_string()).or_default();
         b.samples = b.samples.saturating_add(count);
+        if !leaf_symbolized {
+            b.unsymbolized = b.unsymbolized.saturating_add(count);
+        }
         if status == UnwindStatus::Complete {
             b.complete = b.complete.saturating_add(count);
         }
@@ -58,6 +64,7 @@ impl UnwindReport {
             let b = self.binaries.entry(name.clone()).or_default();
             b.samples = b.samples.saturating_add(o.samples);
             b.complete = b.complete.saturating_add(o.complete);
+            b.unsymbolized = b.unsymbolized.saturating_add(o.unsymbolized);
             for (s, n) in &o.stopped {
                 let v = b.stopped.entry(*s).or_default();
                 *v = v.saturating_add(*n);
@@ -93,17 +100,21 @@ impl UnwindReport {
             if self.mode.is_empty() { "?" } else { &self.mode },
             pct(complete, samples)
         );
-        let _ =
-            writeln!(out, "{:>9} {:>9}  {:<28} {:<34} stopped here", "samples", "complete", "binary", "unwind table");
+        let _ = writeln!(
+            out,
+            "{:>9} {:>9} {:>9}  {:<28} {:<34} stopped here",
+            "samples", "complete", "no symbol", "binary", "unwind table"
+        );
         for (name, b) in rows.into_iter().take(limit) {
             let stopped: Vec<String> = b.stopped.iter().map(|(s, n)| format!("{n} {}", s.describe())).collect();
             let complete =
                 if self.mode == "fp" { "-".to_string() } else { format!("{:.1}%", pct(b.complete, b.samples)) };
             let _ = writeln!(
                 out,
-                "{:>9} {:>9}  {:<28} {:<34} {}",
+                "{:>9} {:>9} {:>9}  {:<28} {:<34} {}",
                 b.samples,
                 complete,
+                format!("{:.1}%", pct(b.unsymbolized, b.samples)),
                 name,
                 if b.table.is_empty() { "-" } else { &b.table },
                 stopped.join(", ")
@@ -130,8 +141,9 @@ mod tests {
     #[test]
     fn unwind_report_counts_and_merges() {
         let mut r = UnwindReport { mode: "auto".into(), ..Default::default() };
-        r.add("app", "app", UnwindStatus::Complete, 90);
-        r.add("libc.so.6", "libfoo.so", UnwindStatus::NoInfo, 10);
+        r.add("app", true, "app", UnwindStatus::Complete, 90);
+        r.add("libc.so.6", false, "libfoo.so", UnwindStatus::NoInfo, 10);
+        assert_eq!(r.binaries["libc.so.6"].unsymbolized, 10);
         assert_eq!(r.binaries["app"].complete, 90);
         assert_eq!(r.binaries["libc.so.6"].samples, 10);
         assert_eq!(r.binaries["libfoo.so"].stopped[&UnwindStatus::NoInfo], 10);
