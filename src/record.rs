@@ -462,7 +462,7 @@ impl IntervalWriter {
         if let Some(t) = tables {
             t.evict_all_unused();
         }
-        trim_heap();
+        crate::sample::trim_heap();
         self.prev = stats.losses;
         self.interval_start = now;
         let interval = self.opts.interval.max(DRAIN_INTERVAL);
@@ -470,16 +470,6 @@ impl IntervalWriter {
             self.next_flush += interval;
         }
         Ok(profile)
-    }
-}
-
-/// Gives memory freed by evicted symbol tables back to the kernel: glibc otherwise keeps freed
-/// heap pages, and a days-long recording that once symbolized a large binary would keep its RSS.
-fn trim_heap() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim only walks glibc's own heap bookkeeping; no pointers are passed.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

@@ -270,6 +270,17 @@ fn log_tail() -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
+/// Gives freed heap memory back to the kernel (every glibc arena, the unwind-table builder
+/// thread's included): glibc otherwise keeps freed pages, and a days-long recording that once
+/// symbolized a large binary or built a large unwind table would keep that RSS.
+pub fn trim_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks glibc's own heap bookkeeping; no pointers are passed.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// `uname -r` of the running kernel.
 pub fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default()

@@ -130,7 +130,10 @@ impl Builder {
             .spawn(move || {
                 // Ends when the manager (the request sender) is dropped.
                 for (key, file) in req_rx {
-                    if res_tx.send((key, build(file, capacity))).is_err() {
+                    let built = build(file, capacity);
+                    // A large table's scratch vectors live in this thread's arena: return them.
+                    crate::sample::trim_heap();
+                    if res_tx.send((key, built)).is_err() {
                         break;
                     }
                 }
