@@ -27,7 +27,7 @@ pub enum Command {
     /// Record a CPU profile of a command, some processes, or the whole system.
     #[command(after_help = RECORD_EXAMPLES)]
     Record(RecordArgs),
-    /// Read an archive (.prof) or folded file and print a top table or write other formats.
+    /// Read an archive (.prof), pprof (.pb.gz) or folded file and print a top table or write other formats.
     #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
     /// Compare two profiles: what got slower, and is it more than noise?
@@ -78,9 +78,11 @@ Examples:
   prof record -o run.prof -o run.svg -- ./app   profile ./app (and its children) until it exits
   prof record -p 1234,5678 -d 30s -F 199        two processes, 30 s, 199 Hz
   prof record --no-idle --kernel-only -d 5 -o k.folded
+  prof record -d 30 -o cpu.pb.gz                pprof, for `go tool pprof`, Pyroscope, Parca
 
 Outputs follow the extension: .prof (archive, re-render later with `prof report`),
-.folded (flamegraph.pl / inferno / speedscope), .svg (flamegraph). Without -o, prof writes
+.folded (flamegraph.pl / inferno / speedscope), .svg (flamegraph), .pb.gz or .pprof (pprof,
+gzip'd protobuf), .speedscope.json (speedscope). Without -o, prof writes
 prof-<timestamp>.prof in the current directory. Ctrl-C or SIGTERM stops the recording and
 every output is still written.";
 
@@ -89,7 +91,10 @@ Examples:
   prof report run.prof                 top 20 functions by self time
   prof report run.prof -o run.svg      re-render a flamegraph
   prof report run.prof -o run.folded   folded stacks, identical to what `record` wrote
-  prof report perf.folded --top 50     any folded file (perf + inferno-collapse-perf, stackcollapse)";
+  prof report perf.folded --top 50     any folded file (perf + inferno-collapse-perf, stackcollapse)
+  prof report run.prof -o run.pb.gz    pprof for `go tool pprof -top run.pb.gz`
+  prof report cpu.pb.gz                read a pprof profile (from prof, Go, perf_to_profile, …)
+  prof report run.prof -o run.speedscope.json   open in speedscope";
 
 /// Output format names for `--format`.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -100,6 +105,10 @@ pub enum FormatArg {
     Folded,
     /// Flamegraph SVG.
     Svg,
+    /// pprof (gzip-compressed protobuf).
+    Pprof,
+    /// speedscope JSON.
+    Speedscope,
 }
 
 impl From<FormatArg> for Format {
@@ -108,6 +117,8 @@ impl From<FormatArg> for Format {
             FormatArg::Prof => Format::Archive,
             FormatArg::Folded => Format::Folded,
             FormatArg::Svg => Format::Svg,
+            FormatArg::Pprof => Format::Pprof,
+            FormatArg::Speedscope => Format::Speedscope,
         }
     }
 }
@@ -136,10 +147,11 @@ impl From<UnwindArg> for prof::unwind::UnwindMode {
 /// Options shared by every command that writes profiles.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Write to PATH (repeatable); the format follows the extension (.prof, .folded, .svg).
+    /// Write to PATH (repeatable); the format follows the extension (.prof, .folded, .svg,
+    /// .pb.gz or .pprof for pprof, .speedscope.json).
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub outputs: Vec<PathBuf>,
-    /// Format for -o paths whose extension is not .prof/.folded/.svg.
+    /// Format for -o paths whose extension names none.
     #[arg(long, value_enum, value_name = "F")]
     pub format: Option<FormatArg>,
     /// Name root frames `comm [pid]` instead of `comm`.
@@ -254,7 +266,7 @@ impl RecordArgs {
 /// `prof report` arguments.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// An archive (.prof) or a folded file (`-` reads stdin).
+    /// An archive (.prof), a pprof profile (.pb.gz, .pprof) or a folded file (`-` reads stdin).
     #[arg(value_name = "INPUT")]
     pub input: PathBuf,
     /// Rows of the top table printed when no -o is given.
@@ -301,7 +313,7 @@ pub fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
 /// `prof diff` arguments.
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The baseline: an archive (.prof) or a folded file.
+    /// The baseline: an archive (.prof), a pprof profile (.pb.gz) or a folded file.
     #[arg(value_name = "BASE")]
     pub base: PathBuf,
     /// The profile to compare with it.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::archive;
 use crate::output::flamegraph::{self, SvgOptions};
-use crate::output::{folded, Format, RenderOptions};
+use crate::output::{folded, pprof, speedscope, Format, RenderOptions};
 use crate::profile::Profile;
 
 /// One requested output.
@@ -24,7 +24,9 @@ pub struct OutputSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum EmitError {
     /// The extension names no known format and no `--format` was given.
-    #[error("`{0}`: unknown output format; use a .prof, .folded or .svg extension, or --format")]
+    #[error(
+        "`{0}`: unknown output format; use a .prof, .folded, .svg, .pb.gz (pprof) or .speedscope.json extension, or --format"
+    )]
     UnknownFormat(PathBuf),
     /// The directory of an output does not exist.
     #[error("`{0}`: directory does not exist")]
@@ -107,5 +109,7 @@ pub fn write_output(
         Format::Svg => {
             write_atomic(&spec.path, |w| flamegraph::write_svg(profile, render, svg, w).map_err(|e| e.to_string()))
         }
+        Format::Pprof => write_atomic(&spec.path, |w| pprof::write(profile, w).map_err(|e| e.to_string())),
+        Format::Speedscope => write_atomic(&spec.path, |w| speedscope::write(profile, w).map_err(|e| e.to_string())),
     }
 }

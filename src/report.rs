@@ -1,5 +1,5 @@
-//! `prof report` and the end-of-recording summary: loading a profile from an archive or a
-//! folded file, and describing a recording (samples, losses by reason, top functions).
+//! `prof report` and the end-of-recording summary: loading a profile from an archive, a pprof
+//! profile or a folded file, and describing a recording (samples, losses by reason, top functions).
 
 use std::fmt::Write as _;
 use std::io::Read;
@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::archive;
 use crate::output::folded;
+use crate::output::pprof;
 use crate::output::top;
 use crate::profile::{LossReason, Profile};
 use crate::record::{EndReason, Recording};
@@ -28,6 +29,9 @@ pub enum LoadError {
     /// The folded file is invalid.
     #[error(transparent)]
     Folded(#[from] folded::FoldedError),
+    /// The pprof profile is invalid.
+    #[error(transparent)]
+    Pprof(#[from] pprof::PprofError),
 }
 
 /// Largest folded input read into memory.
@@ -42,7 +46,9 @@ pub struct Loaded {
     pub skipped_lines: usize,
 }
 
-/// Loads an archive (recognized by its magic) or a folded file; `-` reads stdin.
+/// Loads an archive (recognized by its magic), a pprof profile (gzip-compressed, or raw
+/// protobuf that decodes as one; a `.pb.gz`/`.pprof`/`.pb` name must be one) or a folded file;
+/// `-` reads stdin.
 pub fn load(path: &Path, lenient: bool) -> Result<Loaded, LoadError> {
     let name = path.display().to_string();
     let io_err = |source| LoadError::Io { path: name.clone(), source };
@@ -63,8 +69,20 @@ pub fn load(path: &Path, lenient: bool) -> Result<Loaded, LoadError> {
     if archive::is_archive(&bytes) {
         return Ok(Loaded { profile: archive::read(&bytes)?, skipped_lines: 0 });
     }
+    if pprof::is_gzip(&bytes) || names_pprof(path) {
+        return Ok(Loaded { profile: pprof::read(&bytes, &name)?, skipped_lines: 0 });
+    }
+    if let Some(profile) = pprof::read_if_raw_pprof(&bytes, &name) {
+        return Ok(Loaded { profile: profile?, skipped_lines: 0 });
+    }
     let parsed = folded::parse(&bytes, &name, lenient)?;
     Ok(Loaded { profile: parsed.profile, skipped_lines: parsed.skipped_lines })
+}
+
+/// True for a file name that says pprof: `.pb.gz`, `.pprof` or `.pb`.
+fn names_pprof(path: &Path) -> bool {
+    use crate::output::Format;
+    Format::from_path(path) == Some(Format::Pprof) || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("pb"))
 }
 
 fn pct(n: u64, total: u64) -> f64 {

@@ -1,9 +1,12 @@
 //! Output stage: turns a [`Profile`](crate::profile::Profile) into the formats people read,
 //! one file per format: [`folded`] stacks (also parsed back), [`flamegraph`] SVGs through
-//! inferno, and the [`top`] functions table.
+//! inferno, the [`top`] functions table, and the ecosystem's formats: [`pprof`] (also read back)
+//! and [`speedscope`].
 
 pub mod flamegraph;
 pub mod folded;
+pub mod pprof;
+pub mod speedscope;
 pub mod top;
 
 use std::path::Path;
@@ -22,14 +25,29 @@ pub enum Format {
     Folded,
     /// An interactive flame graph (`.svg`).
     Svg,
+    /// Google's pprof protobuf, gzip-compressed (`.pb.gz`, `.pprof`).
+    Pprof,
+    /// speedscope's JSON format (`.speedscope.json`).
+    Speedscope,
 }
 
 impl Format {
-    /// The format for `path`'s extension (`.prof`, `.folded`, `.svg`, ASCII case-insensitive),
-    /// or `None` when the extension is missing or unknown.
+    /// The format for `path`'s extension (`.prof`, `.folded`, `.svg`, `.pb.gz`, `.pprof`,
+    /// `.speedscope.json`, ASCII case-insensitive), or `None` when the extension is missing or
+    /// unknown (a plain `.json` or `.gz` names no format).
     pub fn from_path(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?;
-        if ext.eq_ignore_ascii_case("prof") {
+        let stem_ext = || {
+            let stem = Path::new(path.file_stem()?);
+            stem.extension()?.to_str()
+        };
+        if ext.eq_ignore_ascii_case("gz") && stem_ext().is_some_and(|e| e.eq_ignore_ascii_case("pb")) {
+            Some(Format::Pprof)
+        } else if ext.eq_ignore_ascii_case("json") && stem_ext().is_some_and(|e| e.eq_ignore_ascii_case("speedscope")) {
+            Some(Format::Speedscope)
+        } else if ext.eq_ignore_ascii_case("pprof") {
+            Some(Format::Pprof)
+        } else if ext.eq_ignore_ascii_case("prof") {
             Some(Format::Archive)
         } else if ext.eq_ignore_ascii_case("folded") {
             Some(Format::Folded)
@@ -46,6 +64,8 @@ impl Format {
             Format::Archive => "prof",
             Format::Folded => "folded",
             Format::Svg => "svg",
+            Format::Pprof => "pb.gz",
+            Format::Speedscope => "speedscope.json",
         }
     }
 }
