@@ -220,3 +220,22 @@ fn serve_bad_requests_and_bind_policy() {
     assert!(err.to_string().contains("--allow-remote"), "{err}");
     assert!(prof::serve::bind(dir.path().join("missing"), "127.0.0.1:0".parse().unwrap(), false).is_err());
 }
+
+/// The server remembers what it read, but an archive written (or removed) after a request shows
+/// in the next one: in the intervals and in a range asked for before.
+#[test]
+fn serve_sees_archives_written_between_requests() {
+    let ui = start();
+    let count = |body: &[u8]| serde_json::from_slice::<serde_json::Value>(body).unwrap().as_array().unwrap().len();
+    let total = |ui: &Ui| prof::archive::read(&get(ui, &format!("/api/range.prof?{}", range(0, 6))).2).unwrap().total();
+    assert_eq!(count(&get(&ui, "/api/intervals").2), 4);
+    assert_eq!(total(&ui), 4 * 305);
+    assert_eq!(total(&ui), 4 * 305, "same answer from the cache");
+    write_interval(ui._dir.path(), 4, "late_work", 100);
+    assert_eq!(count(&get(&ui, "/api/intervals").2), 5);
+    assert_eq!(total(&ui), 4 * 305 + 105);
+    let last = ui._dir.path().join(prof::store::archive_name(T0 + 4 * 10 * SEC, 7, 4));
+    std::fs::remove_file(last).unwrap();
+    assert_eq!(count(&get(&ui, "/api/intervals").2), 4);
+    assert_eq!(total(&ui), 4 * 305);
+}

@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod routes;
@@ -27,6 +27,8 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 pub struct App {
     dir: PathBuf,
     allowed_hosts: Vec<String>,
+    /// What earlier requests read from the directory (see [`routes::Cache`]).
+    cache: Arc<Mutex<routes::Cache>>,
 }
 
 impl App {
@@ -36,7 +38,7 @@ impl App {
         let mut allowed_hosts =
             vec![addr.to_string(), format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")];
         allowed_hosts.dedup();
-        App { dir, allowed_hosts }
+        App { dir, allowed_hosts, cache: Arc::default() }
     }
 
     /// True when `host` (the Host header) names this server.

@@ -2,6 +2,9 @@
 //! of the archive directory.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::{Arc, MutexGuard};
 
 use super::{App, CSP};
 use crate::diff::{self, render as diff_render, DiffOptions};
@@ -72,6 +75,25 @@ impl Reply {
 
 type Query = HashMap<String, String>;
 
+/// Merged ranges kept for the next requests: the UI asks for the same range twice in a row
+/// (range.json, then top.json; diff.svg and diff.json), and a merge of an hour of 10 s archives
+/// takes most of a second.
+const CACHED_RANGES: usize = 4;
+
+/// What the server remembers between requests, so that the UI does not re-read every archive of
+/// a 24-hour directory (8,640 of them) on each page load.
+///
+/// An archive never changes once it has its name: it is written to a temporary file and renamed,
+/// and names carry the recorder's PID and sequence number, so they are never reused. Its path and
+/// size therefore identify its content; a new, removed or resized archive is read again.
+#[derive(Debug, Default)]
+pub(super) struct Cache {
+    /// The `/api/intervals` row of each readable archive, with the size it had when read.
+    intervals: HashMap<PathBuf, (u64, IntervalJson)>,
+    /// Recently merged ranges, oldest first: (from, to, fingerprint of the listing, profile).
+    ranges: Vec<(u64, u64, u64, Arc<Profile>)>,
+}
+
 fn ns(q: &Query, key: &str, default: u64) -> Result<u64, Reply> {
     match q.get(key) {
         None => Ok(default),
@@ -137,34 +159,78 @@ impl App {
         result.unwrap_or_else(|r| r)
     }
 
+    fn cache(&self) -> MutexGuard<'_, Cache> {
+        // A panic while the lock was held left at worst a partly updated cache of valid entries.
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn list(&self) -> Result<Vec<crate::store::Entry>, Reply> {
+        crate::store::list(&self.dir)
+            .map(|(entries, _)| entries)
+            .map_err(|e| Reply::error(500, &format!("cannot list `{}`: {e}", self.dir.display())))
+    }
+
+    /// One row per readable archive, oldest first (as `prof report DIR --list`); only archives
+    /// not seen before are read.
     fn intervals(&self) -> Result<Reply, Reply> {
-        let (list, _warnings) = crate::report::list_dir(&self.dir).map_err(|e| Reply::error(500, &e.to_string()))?;
-        let rows: Vec<IntervalJson> = list
-            .iter()
-            .map(|i| IntervalJson {
-                start_unix_ns: i.meta.start_unix_ns,
-                end_unix_ns: i.meta.end_unix_ns,
-                samples: i.meta.total_samples,
-                lost: i.meta.losses.iter().filter(|(r, _)| r.is_per_sample()).map(|(_, n)| n).sum(),
-                bytes: i.bytes,
-            })
-            .collect();
+        let entries = self.list()?;
+        let mut cache = self.cache();
+        let mut known = std::mem::take(&mut cache.intervals);
+        let mut rows = Vec::with_capacity(entries.len());
+        for e in entries {
+            let row = match known.remove(&e.path) {
+                Some((bytes, row)) if bytes == e.bytes => row,
+                // Unreadable archives are left out, as `prof report DIR --list` skips them.
+                _ => match crate::archive::read_file(&e.path) {
+                    Ok(p) => IntervalJson {
+                        start_unix_ns: p.meta.start_unix_ns,
+                        end_unix_ns: p.meta.end_unix_ns,
+                        samples: p.meta.total_samples,
+                        lost: p.meta.losses.iter().filter(|(r, _)| r.is_per_sample()).map(|(_, n)| n).sum(),
+                        bytes: e.bytes,
+                    },
+                    Err(_) => continue,
+                },
+            };
+            rows.push(row.clone());
+            cache.intervals.insert(e.path, (e.bytes, row));
+        }
         Ok(Reply::json(&rows))
     }
 
     /// The merged profile of `from`..`to` (ns; default: everything), optionally only `comm`.
-    fn range(&self, q: &Query) -> Result<Profile, Reply> {
+    fn range(&self, q: &Query) -> Result<Arc<Profile>, Reply> {
         self.load(q, "from", "to")
     }
 
-    fn load(&self, q: &Query, from_key: &str, to_key: &str) -> Result<Profile, Reply> {
+    fn load(&self, q: &Query, from_key: &str, to_key: &str) -> Result<Arc<Profile>, Reply> {
         let from = ns(q, from_key, 0)?;
         let to = ns(q, to_key, unix_ns(std::time::SystemTime::now()) + 1)?;
-        let (p, _) = crate::report::load_range(&self.dir, from, to).map_err(|e| Reply::error(404, &e.to_string()))?;
+        let p = self.merged(from, to)?;
         Ok(match q.get("comm").filter(|c| !c.is_empty()) {
-            Some(comm) => only_comm(&p, comm),
+            Some(comm) => Arc::new(only_comm(&p, comm)),
             None => p,
         })
+    }
+
+    /// The archives of `from`..`to` merged, from the cache while the directory is unchanged.
+    fn merged(&self, from: u64, to: u64) -> Result<Arc<Profile>, Reply> {
+        let mut fingerprint = std::collections::hash_map::DefaultHasher::new();
+        for e in self.list()? {
+            (e.path, e.bytes).hash(&mut fingerprint);
+        }
+        let fingerprint = fingerprint.finish();
+        let mut cache = self.cache();
+        if let Some((.., p)) = cache.ranges.iter().find(|(f, t, fp, _)| (*f, *t, *fp) == (from, to, fingerprint)) {
+            return Ok(Arc::clone(p));
+        }
+        let (p, _) = crate::report::load_range(&self.dir, from, to).map_err(|e| Reply::error(404, &e.to_string()))?;
+        let p = Arc::new(p);
+        if cache.ranges.len() == CACHED_RANGES {
+            cache.ranges.remove(0);
+        }
+        cache.ranges.push((from, to, fingerprint, Arc::clone(&p)));
+        Ok(p)
     }
 
     fn diff(&self, q: &Query) -> Result<diff::Diff, Reply> {
@@ -222,7 +288,7 @@ fn only_comm(p: &Profile, comm: &str) -> Profile {
     out
 }
 
-#[derive(serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize)]
 struct IntervalJson {
     start_unix_ns: u64,
     end_unix_ns: u64,

@@ -196,7 +196,12 @@ impl TableManager {
 
     /// Tells the walker a process's mappings, with the tables that are ready; starts building
     /// the tables of binaries not seen before.
-    pub fn process_seen(&mut self, sink: &mut dyn TableSink, tgid: u32, mappings: &[MappingInfo]) -> Result<(), String> {
+    pub fn process_seen(
+        &mut self,
+        sink: &mut dyn TableSink,
+        tgid: u32,
+        mappings: &[MappingInfo],
+    ) -> Result<(), String> {
         self.procs.insert(tgid, mappings.to_vec());
         for m in mappings {
             if let Some((key, path)) = &m.binary {
