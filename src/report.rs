@@ -63,6 +63,11 @@ pub fn load(path: &Path, lenient: bool) -> Result<Loaded, LoadError> {
             drop(f);
             return Ok(Loaded { profile: archive::read_file(path)?, skipped_lines: 0 });
         }
+        // One allocation of the file's size (plus one byte, so that read_to_end sees the end
+        // without growing the buffer): growing it as the read goes copies and faults the pages
+        // of large folded files again and again.
+        let size = f.metadata().map_or(0, |m| m.len()).min(MAX_FOLDED_BYTES);
+        bytes.reserve_exact(usize::try_from(size + 1).unwrap_or(0));
         bytes.extend_from_slice(&prefix[..n]);
         f.take(MAX_FOLDED_BYTES).read_to_end(&mut bytes).map_err(io_err)?;
     }
@@ -212,8 +217,8 @@ pub fn list_dir(dir: &Path) -> Result<(Vec<IntervalInfo>, Vec<String>), RangeErr
         crate::store::list(dir).map_err(|source| RangeError::List { dir: dir.display().to_string(), source })?;
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
-        match archive::read_file(&e.path) {
-            Ok(p) => out.push(IntervalInfo { path: e.path, meta: p.meta, bytes: e.bytes }),
+        match archive::read_meta_file(&e.path) {
+            Ok(meta) => out.push(IntervalInfo { path: e.path, meta, bytes: e.bytes }),
             Err(err) => warnings.push(format!("{err}; skipped")),
         }
     }

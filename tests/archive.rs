@@ -902,3 +902,43 @@ fn archive_unwind_report_unknown_and_duplicate_reasons() {
     assert!(matches!(err, ArchiveError::File { .. }), "{err:?}");
     assert!(msg.contains("listed twice"), "{msg}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Metadata-only reads (directory listings)
+
+/// `read_meta_file` returns exactly the metadata `read_file` does, skipping unknown sections
+/// before `META`, and rejects what `read_file` rejects in the header (naming the file).
+#[test]
+fn archive_read_meta_file_matches_full_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.prof");
+    let p = realistic_profile();
+    archive::write_file(&p, &path).unwrap();
+    assert_eq!(archive::read_meta_file(&path).unwrap(), archive::read_file(&path).unwrap().meta);
+
+    let mut b = Vec::new();
+    section(&mut b, b"xtra", &[7u8; 5000]);
+    b.extend_from_slice(&hand_body());
+    let skip = dir.path().join("skip.prof");
+    fs::write(&skip, wrap(&b)).unwrap();
+    assert_eq!(archive::read_meta_file(&skip).unwrap(), archive::read(&wrap(&b)).unwrap().meta);
+
+    let bad = dir.path().join("bad.prof");
+    let mut bytes = wrap(&hand_body());
+    bytes[0] = b'X';
+    fs::write(&bad, &bytes).unwrap();
+    let err = archive::read_meta_file(&bad).unwrap_err();
+    assert!(err.to_string().contains("bad.prof"), "{err}");
+
+    let short = dir.path().join("short.prof");
+    let bytes = wrap(&hand_body());
+    fs::write(&short, &bytes[..bytes.len() - 3]).unwrap();
+    assert!(matches!(archive::read_meta_file(&short), Err(ArchiveError::File { .. })));
+
+    // A body cut inside META (lengths consistent, content short) is corrupt, not a panic.
+    let mut cut = Vec::new();
+    section(&mut cut, b"META", &meta_payload(&[])[..10]);
+    let cut_path = dir.path().join("cut.prof");
+    fs::write(&cut_path, wrap(&cut)).unwrap();
+    assert!(archive::read_meta_file(&cut_path).is_err());
+}

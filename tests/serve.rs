@@ -123,6 +123,28 @@ fn serve_api_endpoints() {
     let text = String::from_utf8(body).unwrap();
     assert!(text.contains("app;main;old_work 600\n") && text.contains("daemon;main 20\n"), "{text}");
 
+    // range.json (what the UI draws): labels once, stacks as [count, label index…], and the
+    // same stacks and counts as the folded download.
+    let (status, _, body) = get(&ui, &format!("/api/range.json?{}", range(0, 4)));
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let names: Vec<&str> = v["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    let mut lines: Vec<String> = v["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let s = s.as_array().unwrap();
+            let frames: Vec<&str> = s[1..].iter().map(|i| names[i.as_u64().unwrap() as usize]).collect();
+            format!("{} {}", frames.join(";"), s[0])
+        })
+        .collect();
+    lines.sort();
+    let mut folded: Vec<String> = text.lines().map(str::to_string).collect();
+    folded.sort();
+    assert_eq!(lines, folded);
+    assert_eq!(names.len(), names.iter().collect::<std::collections::HashSet<_>>().len(), "labels sent once");
+
     let (status, _, body) = get(&ui, &format!("/api/range.prof?{}", range(2, 4)));
     assert_eq!(status, 200);
     let p = prof::archive::read(&body).unwrap();

@@ -82,25 +82,57 @@ function readHash() {
 }
 
 // ---- timeline with drag selection ----
+// A long directory (a day of 10 s archives is 8,640 intervals) is drawn as at most MAX_BARS bars,
+// each a run of consecutive intervals; selections still cover whole intervals.
 
-let dragging = false;
+const MAX_BARS = 720;
+let groups = []; // [first, last] interval indices per bar
+let dragAnchor = null; // bar index where the drag started
+
+function groupIntervals() {
+  const n = state.intervals.length;
+  const per = Math.max(1, Math.ceil(n / MAX_BARS));
+  groups = [];
+  for (let i = 0; i < n; i += per) groups.push([i, Math.min(n, i + per) - 1]);
+}
 
 function renderTimeline() {
   const box = $('timeline');
   box.replaceChildren();
-  const max = Math.max(1, ...state.intervals.map((i) => i.samples));
-  const [lo, hi] = state.sel ? [Math.min(...state.sel), Math.max(...state.sel)] : [-1, -1];
-  const within = (r, iv) => r && BigInt(iv.start_unix_ns) >= BigInt(r.from) && BigInt(iv.end_unix_ns) <= BigInt(r.to);
-  state.intervals.forEach((iv, idx) => {
+  const sums = groups.map(([a, b]) => {
+    let samples = 0;
+    let lost = 0;
+    for (let i = a; i <= b; i++) {
+      samples += state.intervals[i].samples;
+      lost += state.intervals[i].lost;
+    }
+    return { samples, lost };
+  });
+  const max = Math.max(1, ...sums.map((g) => g.samples));
+  groups.forEach(([a, b], idx) => {
     const bar = el('div', undefined, 'bar');
     bar.setAttribute('role', 'listitem');
     bar.dataset.index = String(idx);
-    bar.title = `${iso(iv.start_unix_ns)}: ${iv.samples} samples, ${iv.lost} lost`;
-    bar.style.height = `${Math.max(2, (100 * iv.samples) / max)}%`;
-    if (idx >= lo && idx <= hi) bar.classList.add('selected');
-    else if (state.mode === 'diff' && within(state.base, iv)) bar.classList.add('base');
-    else if (state.mode === 'diff' && within(state.next, iv)) bar.classList.add('new');
+    const span = a === b ? iso(state.intervals[a].start_unix_ns) : `${iso(state.intervals[a].start_unix_ns)} – ${iso(state.intervals[b].end_unix_ns)}`;
+    bar.title = `${span}: ${sums[idx].samples} samples, ${sums[idx].lost} lost`;
+    bar.style.height = `${Math.max(2, (100 * sums[idx].samples) / max)}%`;
     box.appendChild(bar);
+  });
+  markTimeline();
+}
+
+/** Updates the bars' classes and the range text for the selection (no re-render). */
+function markTimeline() {
+  const [lo, hi] = state.sel ? [Math.min(...state.sel), Math.max(...state.sel)] : [-1, -1];
+  const within = (r, iv) => r && BigInt(iv.start_unix_ns) >= BigInt(r.from) && BigInt(iv.end_unix_ns) <= BigInt(r.to);
+  const bars = $('timeline').children;
+  groups.forEach(([a, b], idx) => {
+    const bar = bars[idx];
+    if (!bar) return;
+    const selected = b >= lo && a <= hi;
+    bar.classList.toggle('selected', selected);
+    bar.classList.toggle('base', !selected && state.mode === 'diff' && within(state.base, state.intervals[a]));
+    bar.classList.toggle('new', !selected && state.mode === 'diff' && within(state.next, state.intervals[a]));
   });
   const r = selRange();
   $('range').textContent = r ? `selected ${iso(r.from)} – ${iso(r.to)}` : '';
@@ -111,28 +143,43 @@ function barIndex(ev) {
   return t && t.classList && t.classList.contains('bar') ? Number(t.dataset.index) : null;
 }
 
+function selectBars(g, h) {
+  const [a, b] = [Math.min(g, h), Math.max(g, h)];
+  state.sel = [groups[a][0], groups[b][1]];
+  markTimeline();
+}
+
 function setupTimeline() {
   const box = $('timeline');
   box.addEventListener('mousedown', (ev) => {
     const i = barIndex(ev);
     if (i === null) return;
-    dragging = true;
-    state.sel = [i, i];
-    renderTimeline();
+    dragAnchor = i;
+    selectBars(i, i);
     ev.preventDefault();
   });
   box.addEventListener('mouseover', (ev) => {
     const i = barIndex(ev);
-    if (!dragging || i === null) return;
-    state.sel = [state.sel[0], i];
-    renderTimeline();
+    if (dragAnchor === null || i === null) return;
+    selectBars(dragAnchor, i);
   });
   window.addEventListener('mouseup', () => {
-    if (!dragging) return;
-    dragging = false;
+    if (dragAnchor === null) return;
+    dragAnchor = null;
     writeHash();
     if (state.mode === 'profile') showProfile();
   });
+}
+
+/** The intervals of the last hour of the directory (the default view: a day of archives
+ * would take long to merge and nobody reads it at once). */
+function lastHour() {
+  const n = state.intervals.length;
+  const end = BigInt(state.intervals[n - 1].end_unix_ns);
+  const hour = 3600n * 1000000000n;
+  let a = n - 1;
+  while (a > 0 && BigInt(state.intervals[a - 1].start_unix_ns) >= end - hour) a--;
+  return [a, n - 1];
 }
 
 // ---- flamegraph ----
@@ -145,18 +192,21 @@ function kindOf(name, depth) {
   return 'user';
 }
 
-function buildTree(stacks) {
+/** The flame tree of /api/range.json's reply: stacks are [count, name index, …], root first. */
+function buildTree(names, stacks) {
   const root = { name: 'all', value: 0, children: new Map() };
   for (const s of stacks) {
-    root.value += s.count;
+    const count = s[0];
+    root.value += count;
     let node = root;
-    for (const f of s.frames) {
+    for (let k = 1; k < s.length; k++) {
+      const f = names[s[k]];
       let child = node.children.get(f);
       if (!child) {
         child = { name: f, value: 0, children: new Map() };
         node.children.set(f, child);
       }
-      child.value += s.count;
+      child.value += count;
       node = child;
     }
   }
@@ -261,7 +311,7 @@ async function showProfile() {
     return;
   }
   const data = await res.json();
-  state.flame = { root: buildTree(data.stacks), total: data.total };
+  state.flame = { root: buildTree(data.names, data.stacks), total: data.total };
   state.zoom = [];
   $('flame-title').textContent = `${data.title}${data.subtitle ? ' — ' + data.subtitle : ''}`;
   renderFlame();
@@ -330,7 +380,8 @@ async function load() {
   $('status').textContent = n
     ? `${n} intervals, ${iso(state.intervals[0].start_unix_ns)} – ${iso(state.intervals[n - 1].end_unix_ns)}`
     : 'no archives in this directory yet';
-  if (n) state.sel = [0, n - 1];
+  if (n) state.sel = lastHour();
+  groupIntervals();
   const mode = readHash();
   setupTimeline();
   $('mode-profile').addEventListener('click', () => setMode('profile'));
@@ -338,13 +389,13 @@ async function load() {
   $('set-base').addEventListener('click', () => {
     state.base = selRange();
     writeHash();
-    renderTimeline();
+    markTimeline();
     showDiff();
   });
   $('set-new').addEventListener('click', () => {
     state.next = selRange();
     writeHash();
-    renderTimeline();
+    markTimeline();
     showDiff();
   });
   $('compare').addEventListener('click', showDiff);

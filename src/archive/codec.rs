@@ -266,6 +266,58 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<Profile, ArchiveError> {
     Ok(profile)
 }
 
+/// Reads section after section from a decompressing reader of a body of `body_len` bytes until
+/// `META` and decodes it; sections before it (unknown tags) are skipped without keeping them.
+pub(crate) fn decode_meta_from(body: &mut impl std::io::Read, body_len: u64) -> Result<Metadata, ArchiveError> {
+    let mut pos: u64 = 0;
+    loop {
+        let mut header = [0u8; SECTION_HEADER_LEN];
+        read_exact_at(body, &mut header, pos, "a section header")?;
+        let tag: [u8; 4] = header[..4].try_into().unwrap_or_default();
+        let len = u64::from_le_bytes(header[4..].try_into().unwrap_or_default());
+        pos += SECTION_HEADER_LEN as u64;
+        let left = body_len.saturating_sub(pos);
+        if len > left {
+            return Err(ArchiveError::corrupt(
+                (pos - 8) as usize,
+                format!("section `{}` declares {len} bytes, only {left} left", tag_name(tag)),
+            ));
+        }
+        if tag == TAG_META {
+            // `len <= body_len <= MAX_BODY_LEN`: bounded.
+            let mut payload = vec![0u8; len as usize];
+            read_exact_at(body, &mut payload, pos, "the `META` section")?;
+            let mut dec = Decoder { body: &payload, pos: 0, end: payload.len(), section: tag };
+            let meta = dec.meta()?;
+            dec.finish()?;
+            return Ok(meta);
+        }
+        if KNOWN.contains(&tag) {
+            return Err(ArchiveError::corrupt(
+                (pos - SECTION_HEADER_LEN as u64) as usize,
+                format!("section `{}` before the required section `META`", tag_name(tag)),
+            ));
+        }
+        let skipped = std::io::copy(&mut std::io::Read::take(&mut *body, len), &mut std::io::sink())
+            .map_err(ArchiveError::Decompress)?;
+        if skipped < len {
+            return Err(ArchiveError::corrupt((pos + skipped) as usize, "the body ends inside a section"));
+        }
+        pos += len;
+    }
+}
+
+/// Reads exactly `buf.len()` bytes at body offset `pos` (for messages) from `body`.
+fn read_exact_at(body: &mut impl std::io::Read, buf: &mut [u8], pos: u64, what: &str) -> Result<(), ArchiveError> {
+    body.read_exact(buf).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            ArchiveError::corrupt(pos as usize, format!("the body ends before {what}"))
+        } else {
+            ArchiveError::Decompress(e)
+        }
+    })
+}
+
 /// A tag for messages: ASCII as is, anything else escaped.
 fn tag_name(tag: [u8; 4]) -> String {
     tag.escape_ascii().to_string()

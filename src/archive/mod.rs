@@ -19,7 +19,7 @@ use std::io::{BufWriter, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::profile::Profile;
+use crate::profile::{Metadata, Profile};
 
 /// The first 8 bytes of every archive.
 pub const MAGIC: [u8; 8] = *b"PROFARC\0";
@@ -115,11 +115,17 @@ pub fn write_file(profile: &Profile, path: &Path) -> Result<(), ArchiveError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir, "sync the directory"))
 }
 
-/// Reads an archive from memory, checking the header, both checksums and every length and index
-/// (see `docs/archive-format.md` for the order of the checks).
-pub fn read(bytes: &[u8]) -> Result<Profile, ArchiveError> {
-    let found = bytes.len() as u64;
-    let truncated = |expected: usize| ArchiveError::Truncated { expected: expected as u64, found };
+/// The checked fields of an archive's fixed header.
+struct Header {
+    body_len: u64,
+    compressed_len: u64,
+    body_crc: u32,
+}
+
+/// Checks the fixed header at the start of `bytes` (magic, version, header CRC, flags, length
+/// caps) and that the file is exactly `36 + compressed_len` bytes (`file_len`).
+fn check_header(bytes: &[u8], file_len: u64) -> Result<Header, ArchiveError> {
+    let truncated = |expected: usize| ArchiveError::Truncated { expected: expected as u64, found: file_len };
     if bytes.len() < MAGIC.len() {
         return Err(if MAGIC.starts_with(bytes) { truncated(HEADER_LEN) } else { ArchiveError::BadMagic });
     }
@@ -159,19 +165,46 @@ pub fn read(bytes: &[u8]) -> Result<Profile, ArchiveError> {
     let body_crc = u32::from_le_bytes(header_field(header, OFF_BODY_CRC)?);
     // Both lengths are capped far below u64::MAX, so this cannot overflow.
     let expected = HEADER_LEN as u64 + compressed_len;
-    if found < expected {
-        return Err(ArchiveError::Truncated { expected, found });
+    if file_len < expected {
+        return Err(ArchiveError::Truncated { expected, found: file_len });
     }
-    if found > expected {
-        return Err(ArchiveError::TrailingData { expected, found });
+    if file_len > expected {
+        return Err(ArchiveError::TrailingData { expected, found: file_len });
     }
+    Ok(Header { body_len, compressed_len, body_crc })
+}
+
+/// Reads an archive from memory, checking the header, both checksums and every length and index
+/// (see `docs/archive-format.md` for the order of the checks).
+pub fn read(bytes: &[u8]) -> Result<Profile, ArchiveError> {
+    let header = check_header(bytes, bytes.len() as u64)?;
+    debug_assert_eq!(bytes.len() as u64, HEADER_LEN as u64 + header.compressed_len);
     let payload = bytes.get(HEADER_LEN..).unwrap_or_default();
-    let body = decompress(payload, body_len)?;
+    let body = decompress(payload, header.body_len)?;
     let computed = crc32fast::hash(&body);
-    if computed != body_crc {
-        return Err(ArchiveError::ChecksumMismatch { part: ChecksumPart::Body, stored: body_crc, computed });
+    if computed != header.body_crc {
+        return Err(ArchiveError::ChecksumMismatch { part: ChecksumPart::Body, stored: header.body_crc, computed });
     }
     codec::decode_body(&body)
+}
+
+/// Reads only the metadata of the archive at `path`: the header is checked as by
+/// [`read_file`], then the body is decompressed only as far as its `META` section. Listing a
+/// directory of thousands of archives (`prof report DIR --list`, `prof serve`) costs one small
+/// read per file instead of a full decode. The body checksum covers the whole body, so it is not
+/// verified here: [`read_file`] verifies it when the profile itself is read.
+pub fn read_meta_file(path: &Path) -> Result<Metadata, ArchiveError> {
+    let io_err = |action| move |source| ArchiveError::Io { path: path.to_path_buf(), action, source };
+    let mut file = File::open(path).map_err(io_err("open"))?;
+    let file_len = file.metadata().map_err(io_err("stat"))?.len();
+    let mut head = Vec::with_capacity(HEADER_LEN);
+    (&mut file).take(HEADER_LEN as u64).read_to_end(&mut head).map_err(io_err("read"))?;
+    let header = check_header(&head, file_len).map_err(|e| e.in_file(path))?;
+    let mut decoder = zstd::stream::read::Decoder::new(file.take(header.compressed_len))
+        .map_err(|e| ArchiveError::Decompress(e).in_file(path))?;
+    decoder.window_log_max(window_log(header.body_len)).map_err(|e| ArchiveError::Decompress(e).in_file(path))?;
+    let mut body = decoder.take(header.body_len);
+    codec::decode_meta_from(&mut body, header.body_len).map_err(|e| e.in_file(path))
 }
 
 /// Reads the archive at `path`; errors name the file.

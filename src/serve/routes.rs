@@ -181,12 +181,12 @@ impl App {
             let row = match known.remove(&e.path) {
                 Some((bytes, row)) if bytes == e.bytes => row,
                 // Unreadable archives are left out, as `prof report DIR --list` skips them.
-                _ => match crate::archive::read_file(&e.path) {
-                    Ok(p) => IntervalJson {
-                        start_unix_ns: p.meta.start_unix_ns,
-                        end_unix_ns: p.meta.end_unix_ns,
-                        samples: p.meta.total_samples,
-                        lost: p.meta.losses.iter().filter(|(r, _)| r.is_per_sample()).map(|(_, n)| n).sum(),
+                _ => match crate::archive::read_meta_file(&e.path) {
+                    Ok(meta) => IntervalJson {
+                        start_unix_ns: meta.start_unix_ns,
+                        end_unix_ns: meta.end_unix_ns,
+                        samples: meta.total_samples,
+                        lost: meta.losses.iter().filter(|(r, _)| r.is_per_sample()).map(|(_, n)| n).sum(),
                         bytes: e.bytes,
                     },
                     Err(_) => continue,
@@ -253,28 +253,38 @@ fn svg(p: &Profile) -> Reply {
 
 /// The range as JSON for the UI's interactive flamegraph: title, subtitle, total and every
 /// folded stack as an array of frame labels (root = comm) with its count.
+///
+/// Frame labels are sent once, in `names`; each stack is `[count, name index, …]` (root first).
+/// An hour of a busy machine's archives is tens of thousands of stacks of ~20 frames: sending
+/// the labels once keeps the reply several times smaller and faster to parse.
 fn flame_json(p: &Profile) -> Reply {
-    #[derive(serde::Serialize)]
-    struct Stack {
-        frames: Vec<String>,
-        count: u64,
-    }
     #[derive(serde::Serialize)]
     struct Flame {
         title: String,
         subtitle: Option<String>,
         total: u64,
-        stacks: Vec<Stack>,
+        names: Vec<String>,
+        stacks: Vec<Vec<u64>>,
     }
     let (title, subtitle) = flamegraph::default_title(&p.meta);
+    let mut names: Vec<String> = Vec::new();
+    let mut index: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let stacks = folded::lines(p, &RenderOptions::default())
         .into_iter()
         .filter_map(|line| {
             let (stack, count) = line.rsplit_once(' ')?;
-            Some(Stack { frames: stack.split(';').map(str::to_string).collect(), count: count.parse().ok()? })
+            let mut row = vec![count.parse().ok()?];
+            for frame in stack.split(';') {
+                let i = *index.entry(frame.to_string()).or_insert_with(|| {
+                    names.push(frame.to_string());
+                    names.len() as u64 - 1
+                });
+                row.push(i);
+            }
+            Some(row)
         })
         .collect();
-    Reply::json(&Flame { title, subtitle, total: p.total(), stacks })
+    Reply::json(&Flame { title, subtitle, total: p.total(), names, stacks })
 }
 
 /// The samples of one thread name.
