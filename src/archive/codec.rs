@@ -266,6 +266,13 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<Profile, ArchiveError> {
     Ok(profile)
 }
 
+/// Bytes of the first section of an encoded body (header and payload): the `META` section, as
+/// [`encode_body`] writes it first.
+pub(crate) fn meta_section_len(body: &[u8]) -> usize {
+    let len = body.get(4..SECTION_HEADER_LEN).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes);
+    SECTION_HEADER_LEN.saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
+}
+
 /// Reads section after section from a decompressing reader of a body of `body_len` bytes until
 /// `META` and decodes it; sections before it (unknown tags) are skipped without keeping them.
 pub(crate) fn decode_meta_from(body: &mut impl std::io::Read, body_len: u64) -> Result<Metadata, ArchiveError> {

@@ -72,7 +72,15 @@ const OFF_HEADER_CRC: usize = 32;
 /// it: every frame and stack index in range. Readers reject archives where one is not.
 pub fn write(profile: &Profile, mut w: impl Write) -> Result<(), ArchiveError> {
     let body = codec::encode_body(profile, MAX_BODY_LEN)?;
-    let compressed = zstd::bulk::compress(&body, COMPRESSION_LEVEL).map_err(ArchiveError::Compress)?;
+    // Two zstd frames: the `META` section alone, then the rest. They decompress, concatenated,
+    // to the body (any reader of the format handles that), and a listing reads the metadata by
+    // inflating only the small first frame ([`read_meta_file`]).
+    let split = codec::meta_section_len(&body).min(body.len());
+    let mut compressed = zstd::bulk::compress(&body[..split], COMPRESSION_LEVEL).map_err(ArchiveError::Compress)?;
+    if split < body.len() {
+        let rest = zstd::bulk::compress(&body[split..], COMPRESSION_LEVEL).map_err(ArchiveError::Compress)?;
+        compressed.extend_from_slice(&rest);
+    }
     let compressed_len = compressed.len() as u64;
     if compressed_len > MAX_COMPRESSED_LEN {
         return Err(ArchiveError::TooLarge {
