@@ -166,3 +166,25 @@ fn unwind_manager_builds_in_the_background() {
     let row = walker_row(&sink, 7, addr).expect("the walker has the table once it is built");
     assert!(matches!(row.cfa, CfaRule::Sp(_) | CfaRule::Fp(_)), "{row:?}");
 }
+
+/// Tables of exited processes stay loaded for a while (short-lived processes come back to the
+/// same binaries) and are forgotten after KEEP_UNUSED_TICKS intervals unused.
+#[test]
+fn unwind_manager_keeps_unused_tables_for_a_while() {
+    use prof::unwind::manager::KEEP_UNUSED_TICKS;
+    let mut sink = FakeSink::new(1 << 20);
+    let mut mgr = TableManager::inline(1 << 20);
+    let maps = own_mappings();
+    mgr.process_seen(&mut sink, 1, &maps).unwrap();
+    let built = mgr.stats().built;
+    mgr.process_exited(&mut sink, 1);
+    mgr.tick();
+    mgr.process_seen(&mut sink, 2, &maps).unwrap();
+    assert_eq!(mgr.stats().built, built, "a process of the same binaries reuses the kept tables");
+    mgr.process_exited(&mut sink, 2);
+    for _ in 0..=KEEP_UNUSED_TICKS {
+        mgr.tick();
+    }
+    assert_eq!(mgr.tables().count(), 0, "unused tables are forgotten eventually");
+    assert!(mgr.stats().evicted > 0);
+}

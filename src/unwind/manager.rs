@@ -73,6 +73,8 @@ pub struct TableInfo {
     pub unsupported_rows: usize,
     /// Load segments (to compute each mapping's bias).
     segments: Vec<cfi::LoadSegment>,
+    /// The last [`TableManager::tick`] generation in which a known process mapped the binary.
+    last_used: u64,
 }
 
 impl TableInfo {
@@ -154,7 +156,15 @@ pub struct TableManager {
     /// None: tables are built inline (tests, or no thread could be started).
     builder: Option<Builder>,
     stats: ManagerStats,
+    /// Counts [`TableManager::tick`]s (intervals of a continuous recording).
+    generation: u64,
 }
+
+/// Ticks (intervals) a table no process uses is kept before it is forgotten: short-lived
+/// processes come back to the same binaries, and rebuilding a table each time costs far more
+/// than keeping rows that sit in the fixed-size kernel array anyway. Tables unused for less
+/// than this are still evicted at once when room is needed.
+pub const KEEP_UNUSED_TICKS: u64 = 30;
 
 impl TableManager {
     /// A manager for a row array of `capacity` rows that builds tables on a background thread.
@@ -171,6 +181,7 @@ impl TableManager {
             procs: HashMap::new(),
             builder: None,
             stats: Default::default(),
+            generation: 0,
         }
     }
 
@@ -205,8 +216,9 @@ impl TableManager {
         self.procs.insert(tgid, mappings.to_vec());
         for m in mappings {
             if let Some((key, path)) = &m.binary {
-                if !self.tables.contains_key(key) {
-                    self.start_build(sink, *key, path, &m.module);
+                match self.tables.get_mut(key) {
+                    Some(t) => t.last_used = self.generation,
+                    None => self.start_build(sink, *key, path, &m.module),
                 }
             }
         }
@@ -250,15 +262,38 @@ impl TableManager {
         }
     }
 
-    /// Forgets the tables (and cached failures) of binaries no known process maps, freeing
-    /// their rows; call after each interval of a long recording so memory stays flat.
+    /// Marks the end of an interval of a long recording: tables (and cached failures) of
+    /// binaries no known process has mapped for [`KEEP_UNUSED_TICKS`] ticks are forgotten and
+    /// their rows freed, so memory stays flat however many binaries come and go.
+    pub fn tick(&mut self) {
+        self.generation += 1;
+        self.mark_used();
+        let horizon = self.generation.saturating_sub(KEEP_UNUSED_TICKS);
+        self.evict_where(|_, t| t.last_used < horizon);
+    }
+
+    /// Forgets the tables (and cached failures) of every binary no known process maps, freeing
+    /// their rows (when the kernel array is full).
     pub fn evict_all_unused(&mut self) {
         let used: HashSet<BinaryKey> =
             self.procs.values().flatten().filter_map(|m| m.binary.as_ref().map(|(k, _)| *k)).collect();
+        self.evict_where(|key, _| !used.contains(key));
+    }
+
+    fn mark_used(&mut self) {
+        let generation = self.generation;
+        for key in self.procs.values().flatten().filter_map(|m| m.binary.as_ref().map(|(k, _)| *k)) {
+            if let Some(t) = self.tables.get_mut(&key) {
+                t.last_used = generation;
+            }
+        }
+    }
+
+    fn evict_where(&mut self, stale: impl Fn(&BinaryKey, &TableInfo) -> bool) {
         let evict: Vec<BinaryKey> = self
             .tables
             .iter()
-            .filter(|(k, t)| !used.contains(k) && t.state != TableState::Pending)
+            .filter(|(k, t)| t.state != TableState::Pending && stale(k, t))
             .map(|(k, _)| *k)
             .collect();
         for key in evict {
@@ -302,6 +337,7 @@ impl TableManager {
                 source: TableSource::None,
                 unsupported_rows: 0,
                 segments: Vec::new(),
+                last_used: self.generation,
             },
         );
         // A descriptor of our own: the path may be a /proc/self/fd link the symbolizer closes.
