@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use prof::output::{Format, RenderOptions};
+use prof::push::{Endpoint, PushConfig, PushOptions};
 use prof::record::{ContinuousOptions, RecordOptions};
 use prof::sample::{SamplerOptions, Targets};
 use prof::store::Retention;
@@ -79,6 +80,8 @@ Examples:
   prof record -p 1234,5678 -d 30s -F 199        two processes, 30 s, 199 Hz
   prof record --no-idle --kernel-only -d 5 -o k.folded
   prof record -d 30 -o cpu.pb.gz                pprof, for `go tool pprof`, Pyroscope, Parca
+  prof record --continuous --dir /var/lib/prof --push http://pyroscope:4040 --label env=prod
+                                                one archive per 10 s, each also sent to Pyroscope
 
 Outputs follow the extension: .prof (archive, re-render later with `prof report`),
 .folded (flamegraph.pl / inferno / speedscope), .svg (flamegraph), .pb.gz or .pprof (pprof,
@@ -222,6 +225,21 @@ pub struct RecordArgs {
     /// Delete archives older than this (`7d`, `12h`).
     #[arg(long, value_parser = parse_duration, value_name = "AGE")]
     pub retain_age: Option<Duration>,
+    /// With --continuous: send each interval's profile (pprof) to a Pyroscope-compatible store,
+    /// e.g. http://pyroscope:4040 (docs/push.md). Failed pushes are retried from the archives.
+    #[arg(long, value_name = "URL", requires = "continuous", value_parser = PushUrlParser)]
+    pub push: Option<Endpoint>,
+    /// Application name of pushed profiles (Pyroscope's service_name); default: the command's
+    /// or the first process's name, or `prof` for the whole system.
+    #[arg(long, value_name = "NAME", requires = "push", value_parser = parse_app_name)]
+    pub app_name: Option<String>,
+    /// A label of pushed profiles, NAME=VALUE (repeatable): --label env=prod --label region=eu.
+    #[arg(long = "label", value_name = "NAME=VALUE", requires = "push", value_parser = prof::push::parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// On exit, keep pushing queued intervals this long at most (`0` to not wait); what is
+    /// left stays in --dir and is reported.
+    #[arg(long, default_value = "5s", value_parser = parse_grace, value_name = "DURATION")]
+    pub push_timeout: Duration,
     /// Outputs.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -258,6 +276,12 @@ impl RecordArgs {
                 dir,
                 interval: self.interval,
                 retention: Retention { max_bytes: self.retain_size, max_age: self.retain_age },
+                push: self.push.clone().map(|endpoint| PushConfig {
+                    endpoint,
+                    app_name: self.app_name.clone(),
+                    labels: self.labels.clone(),
+                    options: PushOptions { grace: self.push_timeout, ..PushOptions::default() },
+                }),
             }),
         }
     }
@@ -356,6 +380,41 @@ pub struct DiffArgs {
     #[arg(long, default_value_t = prof::diff::DEFAULT_ALPHA, value_name = "ALPHA",
           value_parser = parse_alpha)]
     pub alpha: f64,
+}
+
+/// Parses `--push`; unlike clap's default error, the message never repeats the URL as typed,
+/// which may hold credentials.
+#[derive(Clone, Copy, Debug)]
+struct PushUrlParser;
+
+impl clap::builder::TypedValueParser for PushUrlParser {
+    type Value = Endpoint;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Endpoint, clap::Error> {
+        let fail = |msg: String| {
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("invalid --push URL: {msg}\n"))
+                .with_cmd(cmd)
+        };
+        let url = value.to_str().ok_or_else(|| fail("the URL is not UTF-8".into()))?;
+        Endpoint::parse(url).map_err(fail)
+    }
+}
+
+fn parse_app_name(s: &str) -> Result<String, String> {
+    prof::push::validate_app_name(s).map(|()| s.to_string())
+}
+
+/// Parses a duration like [`parse_duration`], or `0`.
+fn parse_grace(s: &str) -> Result<Duration, String> {
+    match s.trim() {
+        "0" | "0s" => Ok(Duration::ZERO),
+        _ => parse_duration(s),
+    }
 }
 
 fn parse_alpha(s: &str) -> Result<f64, String> {

@@ -63,6 +63,14 @@ fn run_record(args: RecordArgs) -> Result<()> {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("failed to install signal handlers")?;
     }
 
+    if args.push.is_some() {
+        // Labels are checked one by one by clap; a name given twice is caught here, before
+        // anything is recorded.
+        if let Err(msg) = prof::push::Series::new("prof", &args.labels) {
+            use clap::CommandFactory;
+            Cli::command().error(clap::error::ErrorKind::ArgumentConflict, format!("--label: {msg}")).exit();
+        }
+    }
     let opts = args.options(std::io::stderr().is_terminal());
     let recording = prof::record::record(&opts, &stop)?;
     let profile = &recording.profile;
@@ -75,6 +83,27 @@ fn run_record(args: RecordArgs) -> Result<()> {
             c.deleted,
             c.lost_intervals
         );
+        if let (Some(p), Some(endpoint)) = (&c.push, &args.push) {
+            eprintln!(
+                "prof: pushed {} of {} intervals to `{}`; {} failed attempts retried, {} rejected, {} dropped (queue full), \
+                 {} deleted before push, {} unreadable, {} not pushed before exit",
+                p.pushed,
+                p.queued,
+                endpoint.display(),
+                p.retries,
+                p.rejected,
+                p.dropped,
+                p.missing,
+                p.unreadable,
+                p.unsent
+            );
+            if p.not_pushed() > 0 {
+                eprintln!(
+                    "prof: the intervals not pushed are in `{}` (`prof report DIR --from … -o x.pb.gz` exports a range)",
+                    dir.display()
+                );
+            }
+        }
         return Ok(());
     }
 
@@ -221,11 +250,17 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
         }
         Ok((loaded.profile, p.display().to_string()))
     };
-    let (base, base_name) = load(&args.base, args.base_from, args.base_to)?;
-    let (new, new_name) = load(&args.new, args.new_from, args.new_to)?;
+    let (base, new) = prof::report::load_pair(
+        || load(&args.base, args.base_from, args.base_to),
+        || load(&args.new, args.new_from, args.new_to),
+    );
+    let ((base, base_name), (new, new_name)) = (base?, new?);
+    // Not freed: the process exits right after, and freeing large profiles one allocation at a
+    // time is a noticeable part of a large diff.
+    let (base, new) = (std::mem::ManuallyDrop::new(base), std::mem::ManuallyDrop::new(new));
     let opts =
         prof::diff::DiffOptions { normalize: !args.no_normalize, match_builds: !args.exact_names, alpha: args.alpha };
-    let d = prof::diff::diff(&base, &base_name, &new, &new_name, &opts)?;
+    let d = std::mem::ManuallyDrop::new(prof::diff::diff(&base, &base_name, &new, &new_name, &opts)?);
     if outs.is_empty() {
         render::write_table(&d, args.top, std::io::stdout().lock()).context("failed to write the table")?;
     }

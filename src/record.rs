@@ -14,6 +14,7 @@ use crate::aggregate::Aggregator;
 use crate::archive;
 use crate::profile::{unix_ns, Losses};
 use crate::profile::{LossReason, Metadata, Profile};
+use crate::push::{self, PushStats, Pusher};
 use crate::sample::spawn::PausedChild;
 use crate::sample::{ProcEvent, SampleError, Sampler, SamplerOptions, Targets};
 use crate::store;
@@ -61,6 +62,8 @@ pub struct ContinuousOptions {
     pub interval: Duration,
     /// What to keep.
     pub retention: store::Retention,
+    /// Push each written archive to a profile store.
+    pub push: Option<push::PushConfig>,
 }
 
 /// What a continuous recording wrote.
@@ -76,6 +79,8 @@ pub struct ContinuousSummary {
     pub deleted: u64,
     /// Temp files of a crashed earlier run that were removed at start.
     pub recovered: u64,
+    /// With `--push`: what the pusher did, after its grace period.
+    pub push: Option<PushStats>,
 }
 
 /// A finished recording.
@@ -120,6 +125,9 @@ pub enum RecordError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Pushing could not be set up.
+    #[error("--push: {0}")]
+    Push(String),
     /// The command could not be started.
     #[error("failed to start `{command}`: {source}")]
     Spawn {
@@ -138,6 +146,7 @@ fn hostname() -> String {
 /// handler). Samples drained before the stop are never lost.
 pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording, RecordError> {
     let mut sampler_opts = opts.sampler.clone();
+    let default_app = default_app_name(opts);
     let target = match (&opts.command, &sampler_opts.targets) {
         (Some(cmd), _) => {
             sampler_opts.targets = Targets::Pids { pids: Vec::new(), follow_forks: true };
@@ -199,9 +208,12 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
         ..Metadata::default()
     };
     let mut writer = match &opts.continuous {
-        Some(c) => Some(IntervalWriter::new(c, start, start_wall)?),
+        Some(c) => Some(IntervalWriter::new(c, start, start_wall, &default_app)?),
         None => None,
     };
+    if let (Some(p), true) = (writer.as_ref().and_then(|w| w.pusher.as_ref()), opts.announce) {
+        eprintln!("prof: pushing each interval to `{}` as `{}`", p.endpoint(), p.series_name());
+    }
     let mut next_drain = start + DRAIN_INTERVAL;
     let ended_by = loop {
         if stop.load(Ordering::SeqCst) {
@@ -268,6 +280,13 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
 
     if let Some(mut w) = writer {
         let profile = w.flush(&mut agg, &mut symbolizer, &sampler, tables.as_mut(), &base_meta, end)?;
+        if let Some(p) = w.pusher.take() {
+            let pending = p.stats().unsent;
+            if pending > 0 && opts.announce {
+                eprintln!("prof: pushing {pending} queued interval(s) to `{}` (up to {:.0?})", p.endpoint(), p.grace());
+            }
+            w.summary.push = Some(p.finish());
+        }
         return Ok(Recording {
             profile,
             processes: w.processes,
@@ -310,7 +329,26 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
     })
 }
 
-/// Writes one archive per interval of a continuous recording.
+/// The application name pushed profiles get when `--app-name` is not given: the command's
+/// program name, the first process's comm, or (system-wide) `prof`.
+fn default_app_name(opts: &RecordOptions) -> String {
+    match (&opts.command, &opts.sampler.targets) {
+        (Some(cmd), _) => cmd
+            .first()
+            .and_then(|a| std::path::Path::new(a).file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        (None, Targets::Pids { pids, .. }) => pids
+            .first()
+            .and_then(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).ok())
+            .map(|c| c.trim().to_string())
+            .unwrap_or_default(),
+        (None, Targets::All) => String::new(),
+    }
+}
+
+/// Writes one archive per interval of a continuous recording, and hands each written archive
+/// to the pusher (`--push`), which never blocks.
 struct IntervalWriter {
     opts: ContinuousOptions,
     /// Wall-clock time of `mono0`, so archive times are monotonic-clock based.
@@ -326,11 +364,28 @@ struct IntervalWriter {
     written_samples: u64,
     processes: usize,
     summary: ContinuousSummary,
+    /// Sends each written archive to the profile store (`--push`).
+    pusher: Option<Pusher>,
 }
 
 impl IntervalWriter {
-    fn new(opts: &ContinuousOptions, mono0: Instant, wall0: SystemTime) -> Result<Self, RecordError> {
+    fn new(
+        opts: &ContinuousOptions,
+        mono0: Instant,
+        wall0: SystemTime,
+        default_app: &str,
+    ) -> Result<Self, RecordError> {
         let err = |source| RecordError::Store { dir: opts.dir.clone(), source };
+        let pusher = match &opts.push {
+            Some(p) => {
+                let series = p.series(default_app).map_err(RecordError::Push)?;
+                let client = push::client::Client::new(p.endpoint.clone(), p.options.timeout);
+                let pusher = Pusher::start(client, series, p.options.clone())
+                    .map_err(|e| RecordError::Push(format!("cannot start the push thread: {e}")))?;
+                Some(pusher)
+            }
+            None => None,
+        };
         store::ensure_dir(&opts.dir).map_err(err)?;
         let recovered = store::recover(&opts.dir).map_err(err)?;
         for path in &recovered {
@@ -350,6 +405,7 @@ impl IntervalWriter {
             written_samples: 0,
             processes: 0,
             summary: ContinuousSummary { recovered: recovered.len() as u64, ..Default::default() },
+            pusher,
         })
     }
 
@@ -411,6 +467,9 @@ impl IntervalWriter {
             ..base.clone()
         };
         meta.notes.extend(clock_note);
+        if let Some(p) = &self.pusher {
+            meta.notes.extend(p.take_notes());
+        }
         if self.lost_samples > 0 {
             meta.notes.push(format!(
                 "{} earlier interval(s) with {} samples could not be written",
@@ -440,6 +499,9 @@ impl IntervalWriter {
                 self.summary.bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 self.summary.lost_intervals = 0;
                 self.lost_samples = 0;
+                if let Some(p) = &self.pusher {
+                    p.enqueue(path.clone());
+                }
             }
             Err(e) => {
                 let mut msg = e.to_string();
@@ -460,7 +522,7 @@ impl IntervalWriter {
         }
         symbolizer.evict_exited();
         if let Some(t) = tables {
-            t.evict_all_unused();
+            t.tick();
         }
         crate::sample::trim_heap();
         self.prev = stats.losses;
@@ -542,9 +604,10 @@ mod tests {
             dir: dir.path().join("a"),
             interval: Duration::from_secs(1),
             retention: Default::default(),
+            push: None,
         };
         let (mono0, wall0) = (Instant::now(), SystemTime::now());
-        let mut w = IntervalWriter::new(&opts, mono0, wall0).unwrap();
+        let mut w = IntervalWriter::new(&opts, mono0, wall0, "prof").unwrap();
         let now = mono0 + Duration::from_secs(5);
         let on_time = wall0 + Duration::from_secs(5);
         assert_eq!(w.resync_clock(now, on_time + Duration::from_millis(300)), None);
@@ -560,5 +623,20 @@ mod tests {
         assert_eq!(w.wall_ns(now), unix_ns(back));
         // Durations come from the monotonic clock: never negative.
         assert!(w.wall_ns(now + Duration::from_secs(1)) > w.wall_ns(now));
+    }
+
+    /// Pushed profiles are named after the command's program, the first process's comm, or
+    /// nothing (then `prof`) for the whole system.
+    #[test]
+    fn push_default_app_name_follows_the_target() {
+        let mut opts =
+            RecordOptions { command: Some(vec!["/usr/bin/python3".into(), "app.py".into()]), ..Default::default() };
+        assert_eq!(default_app_name(&opts), "python3");
+        opts.command = None;
+        opts.sampler.targets = Targets::Pids { pids: vec![std::process::id()], follow_forks: false };
+        let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+        assert_eq!(default_app_name(&opts), comm.trim());
+        opts.sampler.targets = Targets::All;
+        assert_eq!(crate::push::labels::app_name_from(&default_app_name(&opts)), "prof");
     }
 }

@@ -84,6 +84,24 @@ pub fn load(path: &Path, lenient: bool) -> Result<Loaded, LoadError> {
     Ok(Loaded { profile: parsed.profile, skipped_lines: parsed.skipped_lines })
 }
 
+/// Runs `base` and `new`, two loads of `prof diff`, at the same time: `base` on a second thread,
+/// `new` on this one. Reading and parsing the inputs is most of a diff's time, and the two are
+/// independent. Without a second thread (the system refuses one), `base` runs after `new`.
+pub fn load_pair<A: Send, B>(base: impl FnOnce() -> A + Send, new: impl FnOnce() -> B) -> (A, B) {
+    let base = std::sync::Mutex::new(Some(base));
+    // Takes the `base` job out and runs it: only the first call finds it.
+    let run_base = || base.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().map(|job| job());
+    std::thread::scope(|s| {
+        let spawned = std::thread::Builder::new().name("prof-load-base".into()).spawn_scoped(s, run_base);
+        let new = new();
+        let base = match spawned {
+            Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => run_base(),
+        };
+        (base.expect("the base job runs exactly once"), new)
+    })
+}
+
 /// True for a file name that says pprof: `.pb.gz`, `.pprof` or `.pb`.
 fn names_pprof(path: &Path) -> bool {
     use crate::output::Format;

@@ -99,8 +99,8 @@ pub struct Diff {
     pub functions: Vec<FunctionChange>,
     /// Function and root labels by id.
     names: Vec<String>,
-    /// Merged stacks: (root label id, function ids outermost first, base count, new count).
-    merged: Vec<(u32, Box<[u32]>, u64, u64)>,
+    /// Merged stacks, in no particular order.
+    merged: Vec<Merged>,
     /// Factor applied to base counts in the stack outputs (NEW total / BASE total, or 1).
     scale: f64,
 }
@@ -116,24 +116,81 @@ pub enum DiffError {
     Incompatible(String),
 }
 
+/// A stack of both profiles: label ids (the root's, then the functions' outermost first) and its
+/// count in each.
+#[derive(Clone, Debug, PartialEq)]
+struct Merged {
+    labels: Box<[u32]>,
+    base: u64,
+    new: u64,
+}
+
 impl Diff {
     /// Merged stacks `(folded stack, base count, new count)`, sorted by stack; base counts are
     /// scaled to NEW's total when normalized.
     pub fn stacks(&self) -> Vec<(String, u64, u64)> {
-        let mut out: Vec<(String, u64, u64)> = self
+        let mut out = Vec::with_capacity(self.merged.len());
+        let result: Result<(), std::convert::Infallible> = self.for_each_stack(|labels, base, new| {
+            out.push((labels.join(";"), base, new));
+            Ok(())
+        });
+        match result {
+            Ok(()) => out,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Calls `f` with the labels (root first), scaled base count and new count of each merged
+    /// stack, in the order of [`Diff::stacks`], without building the folded lines.
+    pub(crate) fn for_each_stack<E>(&self, mut f: impl FnMut(&[&str], u64, u64) -> Result<(), E>) -> Result<(), E> {
+        let mut labels: Vec<&str> = Vec::new();
+        for m in self.sorted() {
+            labels.clear();
+            labels.extend(m.labels.iter().map(|&l| self.names[l as usize].as_str()));
+            f(&labels, (m.base as f64 * self.scale).round() as u64, m.new)?;
+        }
+        Ok(())
+    }
+
+    /// The merged stacks in the byte order of their folded lines (`root;f1;…;fn`), sorted
+    /// without building the lines.
+    ///
+    /// Every label has two ranks: the place of `label;` (more labels follow) and of `label`
+    /// followed by the end of the line among all such tokens. Labels contain neither `;` nor
+    /// control characters, so no token is a prefix of another, and two lines compare as their
+    /// sequences of token ranks do. The first ranks of each stack, packed into one integer,
+    /// decide most comparisons without touching the stacks themselves.
+    fn sorted(&self) -> Vec<&Merged> {
+        const END: u8 = 0;
+        let n = self.names.len();
+        let mut tokens: Vec<(usize, u8)> = (0..n).flat_map(|l| [(l, b';'), (l, END)]).collect();
+        tokens.sort_unstable_by(|&(a, a_next), &(b, b_next)| {
+            let a = self.names[a].as_bytes().iter().chain(std::iter::once(&a_next));
+            a.cmp(self.names[b].as_bytes().iter().chain(std::iter::once(&b_next)))
+        });
+        // Rank 0 is past the end of a stack.
+        let mut ranks = vec![[0u32; 2]; n];
+        for (rank, &(label, next)) in (1u32..).zip(&tokens) {
+            ranks[label][usize::from(next == END)] = rank;
+        }
+        let rank_at = |labels: &[u32], i: usize| match labels.get(i) {
+            Some(&l) => ranks[l as usize][usize::from(i + 1 == labels.len())],
+            None => 0,
+        };
+        let bits = (u32::BITS - (2 * n as u32).leading_zeros()).max(1);
+        let packed = (u128::BITS / bits) as usize;
+        let mut keyed: Vec<(u128, &Merged)> = self
             .merged
             .iter()
-            .map(|(root, funcs, b, n)| {
-                let mut line = self.names[*root as usize].clone();
-                for &f in funcs.iter() {
-                    line.push(';');
-                    line.push_str(&self.names[f as usize]);
-                }
-                (line, (*b as f64 * self.scale).round() as u64, *n)
-            })
+            .map(|m| ((0..packed).fold(0, |key, i| key << bits | u128::from(rank_at(&m.labels, i))), m))
             .collect();
-        out.sort_unstable_by(|x, y| x.0.cmp(&y.0));
-        out
+        keyed.sort_unstable_by(|(a_key, a), (b_key, b)| {
+            a_key.cmp(b_key).then_with(|| {
+                let len = a.labels.len().max(b.labels.len());
+                (packed..len).map(|i| rank_at(&a.labels, i)).cmp((packed..len).map(|i| rank_at(&b.labels, i)))
+            })
+        });
+        keyed.into_iter().map(|(_, m)| m).collect()
     }
 
     /// Functions whose total share grew by more than `points` and significantly (`--fail-on`).
@@ -187,10 +244,13 @@ pub fn diff(
         ));
     }
 
-    // Labels (functions and roots) interned once per distinct frame; stacks as id vectors.
+    // Labels (functions and roots) interned once per distinct frame and root; stacks as label
+    // ids, the root's first.
     let mut names = Interner::default();
-    let mut merged: FxHashMap<StackKey, (u64, u64)> = FxHashMap::default();
+    let mut merged: FxHashMap<Box<[u32]>, (u64, u64)> =
+        FxHashMap::with_capacity_and_hasher(base.samples.len().max(new.samples.len()), Default::default());
     let render = RenderOptions::default();
+    let mut key: Vec<u32> = Vec::new();
     for (profile, is_new) in [(base, false), (new, true)] {
         let fid: Vec<u32> = profile
             .frames
@@ -200,18 +260,25 @@ pub fn diff(
                 names.intern(if opts.match_builds { names::canonical(&label) } else { label })
             })
             .collect();
+        let mut roots: FxHashMap<(&str, u32), u32> = FxHashMap::default();
         for sample in &profile.samples {
-            let root = names.intern(folded::root_label(&sample.comm, sample.pid, &render));
-            let funcs: Box<[u32]> = profile.stacks[sample.stack as usize].iter().map(|&f| fid[f as usize]).collect();
-            let e = merged.entry((root, funcs)).or_default();
-            if is_new {
-                e.1 = e.1.saturating_add(sample.count);
-            } else {
-                e.0 = e.0.saturating_add(sample.count);
+            let root = *roots
+                .entry((&sample.comm, sample.pid))
+                .or_insert_with(|| names.intern(folded::root_label(&sample.comm, sample.pid, &render)));
+            key.clear();
+            key.push(root);
+            key.extend(profile.stacks[sample.stack as usize].iter().map(|&f| fid[f as usize]));
+            let add = |e: &mut (u64, u64)| {
+                let side = if is_new { &mut e.1 } else { &mut e.0 };
+                *side = side.saturating_add(sample.count);
+            };
+            match merged.get_mut(key.as_slice()) {
+                Some(e) => add(e),
+                None => add(merged.entry(key.as_slice().into()).or_default()),
             }
         }
     }
-    let merged: Vec<(u32, Box<[u32]>, u64, u64)> = merged.into_iter().map(|((r, f), (b, n))| (r, f, b, n)).collect();
+    let merged: Vec<Merged> = merged.into_iter().map(|(labels, (base, new))| Merged { labels, base, new }).collect();
 
     // Per-function totals (once per stack, even when recursive) and selves (leaf).
     #[derive(Clone, Default)]
@@ -224,8 +291,9 @@ pub fn diff(
     }
     let mut acc = vec![Acc::default(); names.names.len()];
     let mut last_stack = vec![usize::MAX; names.names.len()];
-    for (i, (_, funcs, bc, nc)) in merged.iter().enumerate() {
-        for &f in funcs.iter() {
+    for (i, m) in merged.iter().enumerate() {
+        let (funcs, bc, nc) = (&m.labels[1..], &m.base, &m.new);
+        for &f in funcs {
             let f = f as usize;
             if last_stack[f] == i {
                 continue;
@@ -295,9 +363,6 @@ pub fn diff(
     })
 }
 
-/// A merged stack: root label id and function ids, outermost first.
-type StackKey = (u32, Box<[u32]>);
-
 /// Strings to dense ids.
 #[derive(Default)]
 struct Interner {
@@ -314,5 +379,33 @@ impl Interner {
         self.names.push(s.clone());
         self.ids.insert(s, id);
         id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Profile {
+        folded::parse(text.as_bytes(), "test", false).expect("valid folded text").profile
+    }
+
+    /// Merged stacks come out in the byte order of their lines, also where one label is a prefix
+    /// of another followed by a byte below or above `;`, and where stacks share more frames than
+    /// the packed sort key holds.
+    #[test]
+    fn diff_stacks_sort_as_lines() {
+        let deep: String = (0..30).map(|i| format!(";frame{}", i % 7)).collect();
+        let base = parse(&format!(
+            "app;foo 1\napp;foo:bar 2\napp;foo bar;x 3\napp;foo~ 4\napp;fo;foo 5\napp;foo;bar 6\n\
+             app{deep};a 7\napp{deep};a;b 8\napp{deep}:x 9\napp{deep} x 10\napp{deep};b 11\nap 12\napp 13\n"
+        ));
+        let new = parse("app;foo.cold 1\napp;foo;bar:baz 2\napp;foo;bar;baz 3\napp!;z 4\nb 5\n");
+        let d = diff(&base, "a", &new, "b", &DiffOptions { match_builds: false, ..Default::default() }).unwrap();
+        let lines: Vec<String> = d.stacks().into_iter().map(|(s, _, _)| s).collect();
+        let mut sorted = lines.clone();
+        sorted.sort_unstable();
+        assert_eq!(lines, sorted);
+        assert_eq!(lines.len(), 18);
     }
 }

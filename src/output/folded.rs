@@ -187,57 +187,120 @@ pub enum FoldedError {
 /// ignored. Counts must be whole numbers (`12` or `12.0`); a count above `u64::MAX` and sums that
 /// overflow saturate.
 pub fn parse(text: &[u8], source_name: &str, lenient: bool) -> Result<ParsedFolded, FoldedError> {
-    let mut builder = ProfileBuilder::new(Metadata::default());
-    let mut frame_ids: HashMap<String, FrameId> = HashMap::default();
-    let mut skipped_lines = 0;
-    let mut total: u64 = 0;
-    for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
-        let line_no = index + 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let decoded = match std::str::from_utf8(raw) {
-            Ok(s) => Cow::Borrowed(s),
-            Err(_) if lenient => String::from_utf8_lossy(raw),
-            Err(_) => return Err(FoldedError::InvalidUtf8 { file: source_name.to_string(), line: line_no }),
-        };
-        let line = decoded.trim();
+    // The input is validated (or decoded) once, and frame names are interned as slices of it:
+    // no copy per line or per frame.
+    let (text, invalid_line) = match std::str::from_utf8(text) {
+        Ok(text) => (Cow::Borrowed(text), None),
+        // Newlines are never part of an invalid sequence: decoding the whole input is decoding
+        // each line.
+        Err(_) if lenient => (String::from_utf8_lossy(text), None),
+        // The lines before the invalid one are read (an error there comes first), then it is
+        // the error.
+        Err(e) => {
+            let valid = std::str::from_utf8(&text[..e.valid_up_to()]).unwrap_or_default();
+            let complete_lines = valid.rfind('\n').map_or("", |end| &valid[..=end]);
+            (Cow::Borrowed(complete_lines), Some(1 + memchr::memchr_iter(b'\n', valid.as_bytes()).count()))
+        }
+    };
+    let mut parser = Parser::new(source_name, lenient);
+    for (index, line) in split(&text, b'\n').enumerate() {
+        parser.line(line, index + 1)?;
+    }
+    if let Some(line) = invalid_line {
+        return Err(FoldedError::InvalidUtf8 { file: source_name.to_string(), line });
+    }
+    parser.finish()
+}
+
+/// The state of [`parse`]: the profile being built and the frame names seen so far.
+struct Parser<'a, 's> {
+    source_name: &'s str,
+    lenient: bool,
+    builder: ProfileBuilder,
+    /// Frame ids by folded name (suffix included), borrowed from the input.
+    frame_ids: HashMap<&'a str, FrameId>,
+    /// The current line's frame ids (reused from line to line).
+    frames: Vec<FrameId>,
+    skipped_lines: usize,
+    total: u64,
+}
+
+impl<'a, 's> Parser<'a, 's> {
+    fn new(source_name: &'s str, lenient: bool) -> Self {
+        Parser {
+            source_name,
+            lenient,
+            builder: ProfileBuilder::new(Metadata::default()),
+            frame_ids: HashMap::default(),
+            frames: Vec::new(),
+            skipped_lines: 0,
+            total: 0,
+        }
+    }
+
+    /// Reads one line (without its `\n`; a trailing `\r` is trimmed with the other whitespace).
+    fn line(&mut self, line: &'a str, line_no: usize) -> Result<(), FoldedError> {
+        let line = line.trim();
         if line.is_empty() || line.starts_with("# ") {
-            continue;
+            return Ok(());
         }
         let (stack, count) = match parse_line(line) {
             Ok(parsed) => parsed,
-            Err(_) if lenient => {
-                skipped_lines += 1;
-                continue;
+            Err(_) if self.lenient => {
+                self.skipped_lines += 1;
+                return Ok(());
             }
-            Err(reason) => return Err(FoldedError::Malformed { file: source_name.to_string(), line: line_no, reason }),
+            Err(reason) => {
+                return Err(FoldedError::Malformed { file: self.source_name.to_string(), line: line_no, reason })
+            }
         };
-        let mut names = stack.split(';');
+        let mut names = split(stack, b';');
         let (comm, pid) = split_pid(names.next().unwrap_or_default());
-        let frames: Vec<FrameId> = names
-            .map(|name| match frame_ids.get(name) {
+        self.frames.clear();
+        for name in names {
+            let id = match self.frame_ids.get(name) {
                 Some(&id) => id,
                 None => {
-                    let id = builder.frame(parse_frame(name));
-                    frame_ids.insert(name.to_string(), id);
+                    let id = self.builder.frame(parse_frame(name));
+                    self.frame_ids.insert(name, id);
                     id
                 }
-            })
-            .collect();
-        let stack_id = builder.stack(frames);
-        builder.add(stack_id, pid, comm, count);
-        total = total.saturating_add(count);
+            };
+            self.frames.push(id);
+        }
+        let stack_id = self.builder.stack(self.frames.to_vec());
+        self.builder.add(stack_id, pid, comm, count);
+        self.total = self.total.saturating_add(count);
+        Ok(())
     }
-    if total == 0 {
-        return Err(FoldedError::Empty { file: source_name.to_string() });
+
+    fn finish(self) -> Result<ParsedFolded, FoldedError> {
+        let Parser { source_name, mut builder, skipped_lines, total, .. } = self;
+        if total == 0 {
+            return Err(FoldedError::Empty { file: source_name.to_string() });
+        }
+        let meta = builder.meta_mut();
+        meta.target = source_name.to_string();
+        meta.total_samples = total;
+        meta.notes.push(format!("read from folded stacks `{source_name}`: pids and modules unknown"));
+        if skipped_lines > 0 {
+            meta.notes.push(format!("skipped {skipped_lines} malformed lines"));
+        }
+        Ok(ParsedFolded { profile: builder.finish(), skipped_lines })
     }
-    let meta = builder.meta_mut();
-    meta.target = source_name.to_string();
-    meta.total_samples = total;
-    meta.notes.push(format!("read from folded stacks `{source_name}`: pids and modules unknown"));
-    if skipped_lines > 0 {
-        meta.notes.push(format!("skipped {skipped_lines} malformed lines"));
-    }
-    Ok(ParsedFolded { profile: builder.finish(), skipped_lines })
+}
+
+/// `text` split at each `sep` (an ASCII byte), like `str::split` but with SIMD search: lines
+/// and frames are where parsing large files spends its time.
+fn split(text: &str, sep: u8) -> impl Iterator<Item = &str> {
+    debug_assert!(sep.is_ascii());
+    let ends = memchr::memchr_iter(sep, text.as_bytes()).chain(std::iter::once(text.len()));
+    ends.scan(0, move |start, end| {
+        // An ASCII separator is always on a character boundary.
+        let part = &text[*start..end];
+        *start = end + 1;
+        Some(part)
+    })
 }
 
 /// Splits a trimmed, non-empty line into its stack and count, or says what is wrong.
@@ -251,7 +314,11 @@ fn parse_line(line: &str) -> Result<(&str, u64), String> {
     };
     let stack = stack.trim_end();
     let count = parse_count(count)?;
-    if let Some((_, last)) = stack.rsplit_once(char::is_whitespace) {
+    // A second count would be the stack's last whitespace-separated token, made of digits and
+    // dots only: look back over those, not over the whole stack.
+    let tail = stack.bytes().rev().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+    let (head, last) = stack.split_at(stack.len() - tail);
+    if head.ends_with(char::is_whitespace) {
         if is_count_like(last) {
             return Err(format!(
                 "expected `STACK COUNT`, found two counts (`{last}` and {count}): differential \
@@ -307,5 +374,36 @@ fn parse_frame(name: &str) -> Frame {
     } else {
         let user = name.strip_suffix(JIT_SUFFIX).unwrap_or(name);
         Frame::new(user, "", FrameKind::User)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With invalid UTF-8, the lines before it are still read first (their errors win), and the
+    /// line number counts every line, blank ones too; lenient reading decodes it lossily.
+    #[test]
+    fn folded_invalid_utf8_line_numbers() {
+        let err = |text: &[u8]| parse(text, "f", false).expect_err("accepted");
+        let invalid = |line| FoldedError::InvalidUtf8 { file: "f".into(), line };
+        assert_eq!(err(b"\xff;a 1\n"), invalid(1));
+        assert_eq!(err(b"a 1\n\n# c\nb;\xff"), invalid(4));
+        assert_eq!(err(b"a 1\nb;x\xe2\x82 2\nc 3\n"), invalid(2));
+        assert!(matches!(err(b"a 1\nbad\n\xff 2\n"), FoldedError::Malformed { line: 2, .. }));
+        let parsed = parse(b"a;x\xe2\x82 1\r\nb;\xff\xfe\n", "f", true).expect("lenient");
+        assert_eq!(parsed.skipped_lines, 1);
+        assert!(parsed.profile.frames.iter().any(|f| f.name == "x\u{fffd}"));
+    }
+
+    /// A second count is found after any whitespace, and only as the last token of the stack.
+    #[test]
+    fn folded_two_counts_are_found_as_the_last_token() {
+        assert!(parse_line("a;b\u{2003}10 5").unwrap_err().contains("two counts"));
+        assert!(parse_line("a;b 1.0 5").unwrap_err().contains("two counts"));
+        assert_eq!(parse_line("a;b10 5"), Ok(("a;b10", 5)));
+        assert_eq!(parse_line("a;b x10 5"), Ok(("a;b x10", 5)));
+        assert_eq!(parse_line("1.0;2 5"), Ok(("1.0;2", 5)));
+        assert_eq!(parse_line("10\t 5"), Ok(("10", 5)));
     }
 }

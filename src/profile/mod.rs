@@ -10,6 +10,7 @@ mod metadata;
 pub use metadata::{format_unix_ns, unix_ns, LossReason, Losses, Metadata};
 
 use rustc_hash::FxHashMap as HashMap;
+use std::collections::hash_map::Entry;
 
 /// Where a frame's code lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -138,14 +139,13 @@ impl ProfileBuilder {
                 id
             }
         };
-        let key = (stack, pid, comm_id);
-        match self.sample_ids.get(&key) {
-            Some(&i) => {
-                let s = &mut self.profile.samples[i];
+        match self.sample_ids.entry((stack, pid, comm_id)) {
+            Entry::Occupied(i) => {
+                let s = &mut self.profile.samples[*i.get()];
                 s.count = s.count.saturating_add(count);
             }
-            None => {
-                self.sample_ids.insert(key, self.profile.samples.len());
+            Entry::Vacant(slot) => {
+                slot.insert(self.profile.samples.len());
                 self.profile.samples.push(Sample { stack, pid, comm: comm.to_string(), count });
             }
         }
@@ -169,9 +169,11 @@ impl ProfileBuilder {
     /// Finishes the profile.
     pub fn finish(self) -> Profile {
         let mut profile = self.profile;
-        let mut stacks: Vec<(StackId, Vec<FrameId>)> = self.stack_ids.into_iter().map(|(s, id)| (id, s)).collect();
-        stacks.sort_unstable_by_key(|(id, _)| *id);
-        profile.stacks = stacks.into_iter().map(|(_, s)| s).collect();
+        // Ids are dense (0..len), so each stack goes straight to its place.
+        profile.stacks = vec![Vec::new(); self.stack_ids.len()];
+        for (stack, id) in self.stack_ids {
+            profile.stacks[id as usize] = stack;
+        }
         profile
     }
 }

@@ -1,0 +1,127 @@
+//! Pushing continuous profiles to a Pyroscope-compatible store (`record --continuous --push
+//! URL`): after each interval's archive is written, its profile is sent as pprof to the store's
+//! `/ingest` endpoint, from a background thread, so the store can never slow or stop recording.
+//!
+//! The local archive is the source of truth. The recorder hands the pusher only the archive's
+//! path ([`Pusher::enqueue`], never blocking); the push thread reads the archive back, converts
+//! it to pprof and posts it ([`client`]). The queue is bounded ([`PushOptions::queue_capacity`]):
+//! when it is full the oldest path is dropped and counted. A push that fails for a reason that
+//! may pass (no connection, timeout, 408, 429, 5xx) is retried with exponential backoff and
+//! jitter, in order: later intervals wait behind it. One the store refuses (other 4xx) is
+//! counted as rejected and logged once. An archive deleted (by retention) before its turn is
+//! counted as missing. On exit the pusher gets a bounded grace period to catch up, then reports
+//! what was not pushed ([`PushStats`]); everything not pushed is still in the archive directory.
+//!
+//! - [`labels`]: the application name and labels, validated as Pyroscope does.
+//! - [`client`]: the `/ingest` request (URL, multipart body) and sending it.
+//! - [`queue`]: the bounded queue, the push thread, retries and the counters.
+
+pub mod client;
+pub mod labels;
+pub mod queue;
+
+use std::time::Duration;
+
+pub use client::Endpoint;
+pub use labels::{parse_label, validate_app_name, Series};
+pub use queue::Pusher;
+
+/// Archives the push queue holds while the store is unreachable. At the default 10 s interval
+/// that is 2¾ hours of outage before the oldest interval is dropped from the queue (it stays in
+/// the archive directory), for a few hundred kilobytes of paths.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 1000;
+
+/// First retry delay after a failed push; doubles per consecutive failure.
+pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Longest retry delay: a store that is down for hours is probed once a minute, and one that
+/// comes back is used again within a minute.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Connect and request timeout: a hung store holds the push thread this long at most.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the recorder waits on exit for queued pushes (`--push-timeout`).
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// How pushing behaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushOptions {
+    /// Archive paths held while waiting; when full, the oldest is dropped.
+    pub queue_capacity: usize,
+    /// First retry delay; doubles per consecutive failure, with jitter.
+    pub initial_backoff: Duration,
+    /// Cap of the retry delay.
+    pub max_backoff: Duration,
+    /// Connect and whole-request timeout.
+    pub timeout: Duration,
+    /// How long [`Pusher::finish`] waits for the queue to drain.
+    pub grace: Duration,
+    /// Print failures, recoveries and rejections to stderr (`prof: warning: push …`).
+    pub log: bool,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        PushOptions {
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            initial_backoff: DEFAULT_INITIAL_BACKOFF,
+            max_backoff: DEFAULT_MAX_BACKOFF,
+            timeout: DEFAULT_TIMEOUT,
+            grace: DEFAULT_GRACE,
+            log: true,
+        }
+    }
+}
+
+/// Where and how a continuous recording pushes.
+#[derive(Clone, Debug)]
+pub struct PushConfig {
+    /// The store.
+    pub endpoint: Endpoint,
+    /// Application name; `None`: the profiled command's or process's name, else `prof`.
+    pub app_name: Option<String>,
+    /// Labels, validated (see [`Series::new`]).
+    pub labels: Vec<(String, String)>,
+    /// Queue, retries, timeouts.
+    pub options: PushOptions,
+}
+
+impl PushConfig {
+    /// The series profiles are pushed as, with `default_app` when no application name was given.
+    pub fn series(&self, default_app: &str) -> Result<Series, String> {
+        match &self.app_name {
+            Some(app) => Series::new(app, &self.labels),
+            None => Series::new(&labels::app_name_from(default_app), &self.labels),
+        }
+    }
+}
+
+/// What the pusher did. At the end, `queued = pushed + rejected + dropped + missing +
+/// unreadable + unsent`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PushStats {
+    /// Archives handed to the pusher.
+    pub queued: u64,
+    /// Accepted by the store (2xx).
+    pub pushed: u64,
+    /// Attempts that failed for a passing reason and were retried (or would have been).
+    pub retries: u64,
+    /// Refused by the store for good (4xx other than 408 and 429).
+    pub rejected: u64,
+    /// Dropped from the full queue, oldest first.
+    pub dropped: u64,
+    /// Deleted (by retention) before their turn.
+    pub missing: u64,
+    /// Could not be read back or converted.
+    pub unreadable: u64,
+    /// Still queued or being retried when the grace period ended.
+    pub unsent: u64,
+}
+
+impl PushStats {
+    /// Archives that did not reach the store, for any reason.
+    pub fn not_pushed(&self) -> u64 {
+        self.rejected + self.dropped + self.missing + self.unreadable + self.unsent
+    }
+}

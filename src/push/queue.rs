@@ -1,0 +1,440 @@
+//! The push thread: a bounded queue of archive paths, drained in order; each archive is read
+//! back, converted and posted, and retried with exponential backoff and jitter while the store
+//! is unreachable. The recorder's side ([`Pusher::enqueue`]) only takes a mutex for a few
+//! instructions: it never waits for the network.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::client::{self, Client, Outcome};
+use super::{PushOptions, PushStats, Series};
+use crate::archive::{self, ArchiveError};
+use crate::profile::{format_unix_ns, unix_ns};
+
+/// Notes kept for the next archive's metadata; more are counted, not kept, so a long outage
+/// cannot grow an archive.
+const MAX_NOTES: usize = 16;
+
+/// Hands archives to the push thread and reports what it did.
+pub struct Pusher {
+    shared: Arc<Shared>,
+    grace: Duration,
+    display: String,
+    series_name: String,
+    log: bool,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled on every change the other side may wait for: a new path, closing, done.
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<PathBuf>,
+    capacity: usize,
+    /// The push thread holds an archive it has not finished with.
+    in_flight: bool,
+    stats: PushStats,
+    notes: Vec<String>,
+    notes_left_out: usize,
+    /// Set by [`Pusher::finish`]: push what is queued until this instant, then stop.
+    closing: Option<Instant>,
+    /// The push thread has stopped.
+    done: bool,
+}
+
+impl State {
+    fn note(&mut self, note: String) {
+        if self.notes.len() < MAX_NOTES {
+            self.notes.push(note);
+        } else {
+            self.notes_left_out += 1;
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A small xorshift64* generator for backoff jitter and multipart boundaries: no statistical
+/// demands, only different values per process and call.
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from the clock, the process id and a per-process counter.
+    pub fn seeded() -> Rng {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let seed =
+            unix_ns(SystemTime::now()) ^ (u64::from(std::process::id()) << 32) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        Rng(seed | 1)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The delay before retry number `failures` (1 for the first): `initial × 2^(failures−1)`,
+/// capped at `max`, with "equal jitter" (uniform in [½, 1] of that), so recorders that lost
+/// the same store do not come back in lockstep and the delay still grows.
+pub fn backoff(initial: Duration, max: Duration, failures: u32, rng: &mut Rng) -> Duration {
+    let initial = initial.max(Duration::from_millis(1));
+    let max = max.max(initial);
+    let exp = failures.saturating_sub(1).min(30);
+    let base = initial.saturating_mul(1u32 << exp).min(max);
+    let half = base / 2;
+    half + half.mul_f64(rng.unit())
+}
+
+/// The file name of `path`, for messages.
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+}
+
+/// True when an archive read failed because the file is gone.
+fn is_missing(e: &ArchiveError) -> bool {
+    matches!(e.inner(), ArchiveError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+}
+
+impl Pusher {
+    /// Starts the push thread for `series` at `client`'s endpoint.
+    pub fn start(client: Client, series: Series, opts: PushOptions) -> std::io::Result<Pusher> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State { capacity: opts.queue_capacity.max(1), ..State::default() }),
+            changed: Condvar::new(),
+        });
+        let display = client.endpoint().display().to_string();
+        let (grace, log) = (opts.grace, opts.log);
+        let series_name = series.name_param();
+        let worker = Worker { shared: Arc::clone(&shared), client, series, opts, display: display.clone() };
+        let thread = std::thread::Builder::new().name("prof-push".into()).spawn(move || worker.run())?;
+        Ok(Pusher { shared, grace, display, series_name, log, thread: Some(thread) })
+    }
+
+    /// The store's URL (without credentials).
+    pub fn endpoint(&self) -> &str {
+        &self.display
+    }
+
+    /// The series, as the `name` parameter: `app{k=v,…}`.
+    pub fn series_name(&self) -> &str {
+        &self.series_name
+    }
+
+    /// How long [`finish`](Pusher::finish) waits at most.
+    pub fn grace(&self) -> Duration {
+        self.grace
+    }
+
+    /// Queues an archive for pushing; never waits. A full queue drops its oldest path.
+    pub fn enqueue(&self, path: PathBuf) {
+        let mut st = self.shared.lock();
+        st.stats.queued += 1;
+        if st.queue.len() >= st.capacity {
+            if let Some(old) = st.queue.pop_front() {
+                st.stats.dropped += 1;
+                if st.stats.dropped == 1 || st.stats.dropped.is_power_of_two() {
+                    let msg = format!(
+                        "push queue full ({} archives): dropped `{}` from the queue ({} dropped so far; the archives stay on disk)",
+                        st.capacity,
+                        file_name(&old),
+                        st.stats.dropped
+                    );
+                    if self.log {
+                        eprintln!("prof: warning: {msg}");
+                    }
+                    st.note(msg);
+                }
+            }
+        }
+        st.queue.push_back(path);
+        self.shared.changed.notify_all();
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> PushStats {
+        let st = self.shared.lock();
+        let mut stats = st.stats;
+        stats.unsent = st.queue.len() as u64 + u64::from(st.in_flight);
+        stats
+    }
+
+    /// Push problems since the last call, for the next archive's notes.
+    pub fn take_notes(&self) -> Vec<String> {
+        let mut st = self.shared.lock();
+        let mut notes = std::mem::take(&mut st.notes);
+        let left_out = std::mem::take(&mut st.notes_left_out);
+        if left_out > 0 {
+            notes.push(format!("{left_out} more push problems (see the recorder's log)"));
+        }
+        notes
+    }
+
+    /// Lets the push thread work through the queue for up to the grace period (retrying at
+    /// once, then with backoff until the deadline), stops it, and returns the final counters;
+    /// `unsent` counts the archives it did not get to.
+    pub fn finish(mut self) -> PushStats {
+        let deadline = Instant::now() + self.grace;
+        let mut st = self.shared.lock();
+        st.closing = Some(deadline);
+        self.shared.changed.notify_all();
+        while !st.done {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            st = self.shared.changed.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        let mut stats = st.stats;
+        stats.unsent = st.queue.len() as u64 + u64::from(st.in_flight);
+        // Nothing more starts; an attempt under way ends within its timeout.
+        st.queue.clear();
+        let done = st.done;
+        drop(st);
+        if done {
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+        stats
+    }
+}
+
+impl Drop for Pusher {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        let now = Instant::now();
+        if st.closing.is_none_or(|d| d > now) {
+            st.closing = Some(now);
+        }
+        st.queue.clear();
+        self.shared.changed.notify_all();
+    }
+}
+
+/// The push thread's side.
+struct Worker {
+    shared: Arc<Shared>,
+    client: Client,
+    series: Series,
+    opts: PushOptions,
+    display: String,
+}
+
+/// What the thread does next after waiting for a retry.
+enum Wait {
+    Retry,
+    Stop,
+}
+
+impl Worker {
+    fn warn(&self, msg: &str) {
+        if self.opts.log {
+            eprintln!("prof: warning: {msg}");
+        }
+    }
+
+    fn run(self) {
+        let mut rng = Rng::seeded();
+        // Consecutive failed attempts, and the reason of the last rejection logged.
+        let mut failures = 0u32;
+        let mut last_rejection = String::new();
+        let mut closing_seen = false;
+        loop {
+            let path = {
+                let mut st = self.shared.lock();
+                loop {
+                    if let Some(p) = st.queue.pop_front() {
+                        st.in_flight = true;
+                        break p;
+                    }
+                    if st.closing.is_some() {
+                        st.done = true;
+                        self.shared.changed.notify_all();
+                        return;
+                    }
+                    st = self.shared.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            let request = match archive::read_file(&path) {
+                Ok(profile) => client::ingest_request(self.client.endpoint(), &self.series, profile)
+                    .map_err(|e| format!("cannot encode `{}` as pprof: {e}", path.display())),
+                Err(e) if is_missing(&e) => {
+                    let msg = format!("`{}` was deleted before it could be pushed", file_name(&path));
+                    self.warn(&msg);
+                    let mut st = self.shared.lock();
+                    st.stats.missing += 1;
+                    st.in_flight = false;
+                    st.note(msg);
+                    continue;
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            let request = match request {
+                Ok(r) => r,
+                Err(e) => {
+                    let msg = format!("cannot push: {e}");
+                    self.warn(&msg);
+                    let mut st = self.shared.lock();
+                    st.stats.unreadable += 1;
+                    st.in_flight = false;
+                    st.note(msg);
+                    continue;
+                }
+            };
+            loop {
+                let timeout = {
+                    let st = self.shared.lock();
+                    match st.closing {
+                        Some(deadline) => {
+                            let left = deadline.saturating_duration_since(Instant::now());
+                            if left.is_zero() {
+                                drop(st);
+                                self.stop();
+                                return;
+                            }
+                            left.min(self.opts.timeout)
+                        }
+                        None => self.opts.timeout,
+                    }
+                };
+                match self.client.send(&request, timeout) {
+                    Outcome::Accepted => {
+                        let mut st = self.shared.lock();
+                        st.stats.pushed += 1;
+                        st.in_flight = false;
+                        if failures > 0 {
+                            let msg = format!(
+                                "push to `{}` works again after {failures} failed attempts; {} archives queued",
+                                self.display,
+                                st.queue.len()
+                            );
+                            if self.opts.log {
+                                eprintln!("prof: {msg}");
+                            }
+                            st.note(msg);
+                        }
+                        failures = 0;
+                        break;
+                    }
+                    Outcome::Rejected(reason) => {
+                        let msg = format!("push of `{}` rejected by `{}`: {reason}", file_name(&path), self.display);
+                        let mut st = self.shared.lock();
+                        st.stats.rejected += 1;
+                        st.in_flight = false;
+                        failures = 0;
+                        if reason != last_rejection {
+                            self.warn(&format!(
+                                "{msg} (not retried; later rejections for the same reason are only counted)"
+                            ));
+                            last_rejection = reason;
+                        }
+                        st.note(msg);
+                        break;
+                    }
+                    Outcome::Retry(reason) => {
+                        failures += 1;
+                        {
+                            let mut st = self.shared.lock();
+                            st.stats.retries += 1;
+                            if failures == 1 {
+                                let msg = format!(
+                                    "push to `{}` failing since {}: {reason}; retrying with backoff, archives are kept",
+                                    self.display,
+                                    format_unix_ns(unix_ns(SystemTime::now()))
+                                );
+                                self.warn(&msg);
+                                st.note(msg);
+                            }
+                        }
+                        let delay = backoff(self.opts.initial_backoff, self.opts.max_backoff, failures, &mut rng);
+                        match self.wait_retry(Instant::now() + delay, &mut closing_seen) {
+                            Wait::Retry => {}
+                            Wait::Stop => {
+                                self.stop();
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until `at`, or until closing begins (then retries at once: the recorder is about
+    /// to exit), or until the closing deadline passes (then stops).
+    fn wait_retry(&self, at: Instant, closing_seen: &mut bool) -> Wait {
+        let mut st = self.shared.lock();
+        loop {
+            let now = Instant::now();
+            if let Some(deadline) = st.closing {
+                if now >= deadline {
+                    return Wait::Stop;
+                }
+                if !*closing_seen {
+                    *closing_seen = true;
+                    return Wait::Retry;
+                }
+            }
+            if now >= at {
+                return Wait::Retry;
+            }
+            let until = st.closing.map_or(at, |d| d.min(at));
+            st = self
+                .shared
+                .changed
+                .wait_timeout(st, until.saturating_duration_since(now))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Marks the thread stopped (the archive in hand counts as unsent).
+    fn stop(&self) {
+        let mut st = self.shared.lock();
+        st.done = true;
+        self.shared.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Retry delays double from the initial delay up to the cap, each within [½, 1] of its
+    /// step.
+    #[test]
+    fn push_backoff_doubles_with_jitter_up_to_the_cap() {
+        let mut rng = Rng::seeded();
+        let (initial, max) = (Duration::from_secs(1), Duration::from_secs(60));
+        for failures in 1..=12u32 {
+            let step = Duration::from_secs(1u64 << (failures - 1)).min(max);
+            for _ in 0..50 {
+                let d = backoff(initial, max, failures, &mut rng);
+                assert!(d >= step / 2 && d <= step, "failure {failures}: {d:?} outside [{:?}, {step:?}]", step / 2);
+            }
+        }
+        assert!(backoff(initial, max, u32::MAX, &mut rng) <= max);
+        assert!(backoff(Duration::ZERO, Duration::ZERO, 1, &mut rng) <= Duration::from_millis(1));
+    }
+}
