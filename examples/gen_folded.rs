@@ -10,7 +10,11 @@
 //! grow, through three others shrink, and every count gets sampling noise. Output is
 //! deterministic (xorshift PRNG, fixed seed).
 //!
-//! usage: `cargo run --release --example gen_folded -- BASE.folded NEW.folded [LINES]`
+//! With MAX_DEPTH (default 40) stacks are cut to at most that many frames below the root:
+//! the default gives ~1 KB lines (22 frames on average), 6 gives ~300-byte lines, closer to
+//! typical recordings.
+//!
+//! usage: `cargo run --release --example gen_folded -- BASE.folded NEW.folded [LINES [MAX_DEPTH]]`
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -412,7 +416,7 @@ fn main() -> ExitCode {
     let (base_path, new_path) = match (args.first(), args.get(1)) {
         (Some(b), Some(n)) => (b.clone(), n.clone()),
         _ => {
-            eprintln!("usage: gen_folded BASE.folded NEW.folded [LINES]");
+            eprintln!("usage: gen_folded BASE.folded NEW.folded [LINES [MAX_DEPTH]]");
             return ExitCode::from(2);
         }
     };
@@ -424,7 +428,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match generate(&base_path, &new_path, lines) {
+    let max_depth: usize = match args.get(3).map(|s| s.parse()) {
+        None => 40,
+        Some(Ok(n)) if n >= 5 => n,
+        Some(_) => {
+            eprintln!("gen_folded: MAX_DEPTH must be an integer of at least 5");
+            return ExitCode::from(2);
+        }
+    };
+    match generate(&base_path, &new_path, lines, max_depth) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gen_folded: {e}");
@@ -433,7 +445,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn generate(base_path: &str, new_path: &str, lines: usize) -> std::io::Result<()> {
+fn generate(base_path: &str, new_path: &str, lines: usize, max_depth: usize) -> std::io::Result<()> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     // Frame table: user functions, then every kernel function of the chains.
     let mut names: Vec<String> = (0..USER_FUNCTIONS).map(|i| function_name(&mut rng, i)).collect();
@@ -470,7 +482,7 @@ fn generate(base_path: &str, new_path: &str, lines: usize) -> std::io::Result<()
     while stacks.len() < wanted {
         let comm = rng.below(COMMS.len());
         // Depth 5–40, most between 10 and 25.
-        let depth = (5 + rng.below(12) + rng.below(12) + rng.below(13)).min(40);
+        let depth = (5 + rng.below(12) + rng.below(12) + rng.below(13)).min(max_depth);
         let kernel = rng.below(3) == 0;
         let chain = &kernel_chains[rng.below(kernel_chains.len())];
         let kernel_len = if kernel { (2 + rng.below(chain.len() - 1)).min(depth - 3) } else { 0 };

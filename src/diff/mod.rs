@@ -130,14 +130,11 @@ impl Diff {
     /// scaled to NEW's total when normalized.
     pub fn stacks(&self) -> Vec<(String, u64, u64)> {
         let mut out = Vec::with_capacity(self.merged.len());
-        let result: Result<(), std::convert::Infallible> = self.for_each_stack(|labels, base, new| {
+        let _: Result<(), std::convert::Infallible> = self.for_each_stack(|labels, base, new| {
             out.push((labels.join(";"), base, new));
             Ok(())
         });
-        match result {
-            Ok(()) => out,
-            Err(never) => match never {},
-        }
+        out
     }
 
     /// Calls `f` with the labels (root first), scaled base count and new count of each merged

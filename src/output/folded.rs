@@ -318,13 +318,11 @@ fn parse_line(line: &str) -> Result<(&str, u64), String> {
     // dots only: look back over those, not over the whole stack.
     let tail = stack.bytes().rev().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
     let (head, last) = stack.split_at(stack.len() - tail);
-    if head.ends_with(char::is_whitespace) {
-        if is_count_like(last) {
-            return Err(format!(
-                "expected `STACK COUNT`, found two counts (`{last}` and {count}): differential \
-                 folded files are not supported"
-            ));
-        }
+    if head.ends_with(char::is_whitespace) && is_count_like(last) {
+        return Err(format!(
+            "expected `STACK COUNT`, found two counts (`{last}` and {count}): differential folded \
+             files are not supported"
+        ));
     }
     Ok((stack, count))
 }
