@@ -30,6 +30,10 @@ pub const DRAIN_INTERVAL: Duration = Duration::from_secs(1);
 /// suspend, and archive times are re-synced.
 const CLOCK_STEP: Duration = Duration::from_secs(1);
 
+/// Every this many drains, processes that exited without an exit event (never sampled after
+/// their exec) are dropped from the unwinder's process table.
+const FORGET_DEAD_DRAINS: u64 = 10;
+
 /// How often finished unwind tables are picked up while some are being built.
 const TABLE_POLL: Duration = Duration::from_millis(10);
 
@@ -215,6 +219,7 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
         eprintln!("prof: pushing each interval to `{}` as `{}`", p.endpoint(), p.series_name());
     }
     let mut next_drain = start + DRAIN_INTERVAL;
+    let mut drains: u64 = 0;
     let ended_by = loop {
         if stop.load(Ordering::SeqCst) {
             break EndReason::Signal;
@@ -248,6 +253,12 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
         if Instant::now() >= next_drain {
             agg.add(sampler.drain()?);
             next_drain += DRAIN_INTERVAL;
+            drains += 1;
+            if drains % FORGET_DEAD_DRAINS == 0 {
+                if let Some(t) = tables.as_mut() {
+                    t.forget_dead(&mut sampler, |tgid| std::path::Path::new(&format!("/proc/{tgid}")).exists());
+                }
+            }
             if let Some(w) = writer.as_mut() {
                 if Instant::now() >= w.next_flush {
                     w.flush(&mut agg, &mut symbolizer, &sampler, tables.as_mut(), &base_meta, Instant::now())?;

@@ -188,3 +188,17 @@ fn unwind_manager_keeps_unused_tables_for_a_while() {
     assert_eq!(mgr.tables().count(), 0, "unused tables are forgotten eventually");
     assert!(mgr.stats().evicted > 0);
 }
+
+/// Processes that are gone without an exit event are forgotten, and their mappings removed
+/// from the walker.
+#[test]
+fn unwind_manager_forgets_dead_processes() {
+    let mut sink = FakeSink::new(1 << 20);
+    let mut mgr = TableManager::inline(1 << 20);
+    let maps = own_mappings();
+    mgr.process_seen(&mut sink, 1, &maps).unwrap();
+    mgr.process_seen(&mut sink, 2, &maps).unwrap();
+    mgr.forget_dead(&mut sink, |tgid| tgid == 2);
+    assert!(!mgr.knows(1) && mgr.knows(2));
+    assert!(!sink.procs.contains_key(&1) && sink.procs.contains_key(&2));
+}

@@ -255,6 +255,16 @@ impl TableManager {
         ready.len()
     }
 
+    /// Forgets the processes `alive` says are gone. Exit events only come for processes that
+    /// were sampled; a process captured at exec that exited before its first sample would
+    /// otherwise keep its mapping slots in the kernel forever.
+    pub fn forget_dead(&mut self, sink: &mut dyn TableSink, alive: impl Fn(u32) -> bool) {
+        let dead: Vec<u32> = self.procs.keys().copied().filter(|&t| !alive(t)).collect();
+        for tgid in dead {
+            self.process_exited(sink, tgid);
+        }
+    }
+
     /// A process exited: the walker forgets it; its tables stay cached until room is needed.
     pub fn process_exited(&mut self, sink: &mut dyn TableSink, tgid: u32) {
         if self.procs.remove(&tgid).is_some() {
