@@ -47,9 +47,27 @@ macro_rules! bpf_test {
 
 static BUILD: Mutex<()> = Mutex::new(());
 
-/// Builds `tests/workloads/<name>.c` (or `.cpp`) with frame pointers in every function (-O0:
-/// gcc 12 ignores -mno-omit-leaf-frame-pointer when optimizing) and returns the binary's path.
+/// Builds `tests/workloads/<name>.c` (or `.rs`, `.cpp`) with frame pointers in every function
+/// (-O0: gcc 12 ignores -mno-omit-leaf-frame-pointer when optimizing; Rust: a release-like
+/// build that keeps frame pointers) and returns the binary's path.
 pub fn workload(name: &str) -> PathBuf {
+    build_workload(name, name, |compiler| match compiler {
+        "rustc" => vec!["-O", "-g", "-C", "force-frame-pointers=yes", "--crate-name", "rust_burner"],
+        "cc" => vec!["-O0", "-g", "-fno-omit-frame-pointer", "-pthread"],
+        _ => vec!["-O0", "-g", "-fno-omit-frame-pointer"],
+    })
+}
+
+/// Builds `tests/workloads/<name>.c` (or `.rs`) with `flags` into a binary named after
+/// `variant` (e.g. `deep_nofp`), for tests that need specific code generation (no frame
+/// pointers, optimization). Rebuilt when the source is newer.
+pub fn workload_with(name: &str, variant: &str, flags: &[&str]) -> PathBuf {
+    build_workload(name, variant, |_| flags.to_vec())
+}
+
+/// Compiles the workload source `name` (C, Rust or C++, by which file exists) into
+/// `w_<variant>` with the flags `flags(compiler)`, unless the binary is newer than the source.
+fn build_workload<'a>(name: &str, variant: &str, flags: impl Fn(&str) -> Vec<&'a str>) -> PathBuf {
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads");
     let (src, compiler) = match dir.join(format!("{name}.c")) {
@@ -59,48 +77,19 @@ pub fn workload(name: &str) -> PathBuf {
     };
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workloads");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let bin = out_dir.join(format!("w_{name}"));
-    let fresh = match (std::fs::metadata(&bin), std::fs::metadata(&src)) {
-        (Ok(b), Ok(s)) => b.modified().unwrap() >= s.modified().unwrap(),
-        _ => false,
-    };
-    if !fresh {
-        let flags: &[&str] = if compiler == "rustc" {
-            // A release-like build (inlining, optimizations) that keeps frame pointers.
-            &["-O", "-g", "-C", "force-frame-pointers=yes", "--crate-name", "rust_burner", "-o"]
-        } else {
-            &["-O0", "-g", "-fno-omit-frame-pointer", "-o"]
-        };
-        let mut cmd = Command::new(compiler);
-        cmd.args(flags).arg(&bin).arg(&src);
-        if compiler == "cc" {
-            cmd.arg("-pthread");
-        }
-        let out = cmd.output().expect("the compiler runs");
-        assert!(out.status.success(), "building {name}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    bin
-}
-
-/// Builds `tests/workloads/<name>.c` (or `.rs`) with `flags` into a binary named after
-/// `variant` (e.g. `deep_nofp`), for tests that need specific code generation (no frame
-/// pointers, optimization). Rebuilt when the source is newer.
-pub fn workload_with(name: &str, variant: &str, flags: &[&str]) -> PathBuf {
-    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads");
-    let c = dir.join(format!("{name}.c"));
-    let (src, compiler) = if c.exists() { (c, "cc") } else { (dir.join(format!("{name}.rs")), "rustc") };
-    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workloads");
-    std::fs::create_dir_all(&out_dir).unwrap();
     let bin = out_dir.join(format!("w_{variant}"));
     let fresh = match (std::fs::metadata(&bin), std::fs::metadata(&src)) {
         (Ok(b), Ok(s)) => b.modified().unwrap() >= s.modified().unwrap(),
         _ => false,
     };
     if !fresh {
-        let mut cmd = Command::new(compiler);
-        cmd.args(flags).arg("-o").arg(&bin).arg(&src);
-        let out = cmd.output().expect("the compiler runs");
+        let out = Command::new(compiler)
+            .args(flags(compiler))
+            .arg("-o")
+            .arg(&bin)
+            .arg(&src)
+            .output()
+            .expect("the compiler runs");
         assert!(out.status.success(), "building {variant}: {}", String::from_utf8_lossy(&out.stderr));
     }
     bin
