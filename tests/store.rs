@@ -102,6 +102,61 @@ fn store_range_merge_sums_overlapping_archives() {
     let _: Profile = p;
 }
 
+/// A range of many archives (merged in chunks on several threads) gives exactly the profile of
+/// one sequential merge: same frames, stacks and samples in the same order, counts and losses
+/// summed, notes of mixed rates kept, corrupt archives skipped in whichever chunk they fall.
+#[test]
+fn store_range_merge_of_many_archives_equals_sequential_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut archives = Vec::new();
+    for i in 0..100u64 {
+        let mut meta = Metadata {
+            losses: [(LossReason::UserStackFault, i % 3)].into_iter().collect(),
+            ..common::interval_meta(i, 0)
+        };
+        if i == 70 {
+            meta.frequency_hz = 49;
+        }
+        let mut b = ProfileBuilder::new(meta);
+        let root = b.frame(Frame::new("main", "app", FrameKind::User));
+        // Frames first seen in different intervals, so interning order matters.
+        for k in 0..(1 + i % 7) {
+            let leaf = b.frame(Frame::new(&format!("f{}", (i * 7 + k * 13) % 151), "app", FrameKind::User));
+            let s = b.stack(vec![root, leaf]);
+            b.add(s, 1 + (k % 2) as u32, if k % 3 == 0 { "app" } else { "worker" }, 1 + (i * k) % 5);
+        }
+        let mut p = b.finish();
+        p.meta.total_samples = p.total() + 1;
+        let path = d.join(store::archive_name(T0 + i * 10 * SEC, 42, i));
+        prof::archive::write_file(&p, &path).unwrap();
+        archives.push((path, p));
+    }
+    std::fs::write(&archives[55].0, b"PROFARC\0garbage").unwrap();
+
+    let (merged, warnings) = prof::report::load_range(d, T0, T0 + 1000 * SEC).unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+
+    let mut b: Option<ProfileBuilder> = None;
+    let (mut total, mut lost) = (0, 0);
+    for (i, (_, p)) in archives.iter().enumerate() {
+        if i == 55 {
+            continue;
+        }
+        b.get_or_insert_with(|| ProfileBuilder::new(p.meta.clone())).merge(p);
+        total += p.meta.total_samples;
+        lost += p.meta.losses.get(&LossReason::UserStackFault).copied().unwrap_or(0);
+    }
+    let expected = b.unwrap().finish();
+    assert_eq!(merged.frames, expected.frames);
+    assert_eq!(merged.stacks, expected.stacks);
+    assert_eq!(merged.samples, expected.samples);
+    assert_eq!(merged.meta.total_samples, total);
+    assert_eq!(merged.meta.losses.get(&LossReason::UserStackFault).copied().unwrap_or(0), lost);
+    assert_eq!((merged.meta.start_unix_ns, merged.meta.end_unix_ns), (T0, T0 + 1000 * SEC));
+    assert!(merged.meta.notes.iter().any(|n| n.contains("mixed recordings") && n.contains("49 Hz")), "{:?}", merged.meta.notes);
+}
+
 /// `prof diff DIR DIR` compares two time ranges of one archive directory.
 #[test]
 fn store_diff_of_two_ranges() {

@@ -153,9 +153,29 @@ impl ProfileBuilder {
 
     /// Adds every sample of `other` (re-interning its frames and stacks). Metadata is not merged.
     pub fn merge(&mut self, other: &Profile) {
-        let frame_map: Vec<FrameId> = other.frames.iter().map(|f| self.frame(f.clone())).collect();
-        let stack_map: Vec<StackId> =
-            other.stacks.iter().map(|s| self.stack(s.iter().map(|&f| frame_map[f as usize]).collect())).collect();
+        // Most frames and stacks of a merged archive are known already: look them up by
+        // reference, and copy only the new ones.
+        let frame_map: Vec<FrameId> = other
+            .frames
+            .iter()
+            .map(|f| match self.frame_ids.get(f) {
+                Some(&id) => id,
+                None => self.frame(f.clone()),
+            })
+            .collect();
+        let mut ids = Vec::new();
+        let stack_map: Vec<StackId> = other
+            .stacks
+            .iter()
+            .map(|s| {
+                ids.clear();
+                ids.extend(s.iter().map(|&f| frame_map[f as usize]));
+                match self.stack_ids.get(ids.as_slice()) {
+                    Some(&id) => id,
+                    None => self.stack(ids.clone()),
+                }
+            })
+            .collect();
         for s in &other.samples {
             self.add(stack_map[s.stack as usize], s.pid, &s.comm, s.count);
         }
