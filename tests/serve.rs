@@ -144,6 +144,10 @@ fn serve_api_endpoints() {
     folded.sort();
     assert_eq!(lines, folded);
     assert_eq!(names.len(), names.iter().collect::<std::collections::HashSet<_>>().len(), "labels sent once");
+    // The top table the UI shows beside it comes in the same reply, equal to /api/top.json's.
+    let (_, _, top) = get(&ui, &format!("/api/top.json?{}&n=30", range(0, 4)));
+    assert_eq!(v["top"], serde_json::from_slice::<serde_json::Value>(&top).unwrap());
+    assert!(!v["top"].as_array().unwrap().is_empty());
 
     let (status, _, body) = get(&ui, &format!("/api/range.prof?{}", range(2, 4)));
     assert_eq!(status, 200);

@@ -12,6 +12,7 @@ const state = {
   next: null, // {from, to}
   flame: null, // {root, total}
   zoom: [], // path of names from the root
+  prefetch: null, // {q, res}: a range.json request started before the interval list arrived
 };
 
 const $ = (id) => document.getElementById(id);
@@ -34,10 +35,9 @@ function selRange() {
   return { from: String(a.start_unix_ns), to: String(b.end_unix_ns) };
 }
 
-function query(r) {
+function query(r, comm = $('comm').value) {
   const q = new URLSearchParams({ from: r.from, to: r.to });
-  const comm = $('comm').value.trim();
-  if (comm) q.set('comm', comm);
+  if (comm.trim()) q.set('comm', comm.trim());
   return q.toString();
 }
 
@@ -259,6 +259,8 @@ function renderFlame() {
   };
   ancestors.forEach((a, i) => place(a, i, 0, 1, state.zoom.slice(0, i), true, false));
   place(node, ancestors.length, 0, 1, state.zoom.slice(0, ancestors.length), false, true);
+  // Built off the page and attached once: one layout for thousands of frames.
+  const fragment = document.createDocumentFragment();
   for (const f of frames) {
     const d = el('div', f.depth === 0 ? `all (${root.value} samples)` : f.n.name, `frame ${kindOf(f.n.name, f.depth)}`);
     if (f.ancestor) d.classList.add('ancestor');
@@ -275,8 +277,9 @@ function renderFlame() {
       state.zoom = f.path;
       renderFlame();
     });
-    box.appendChild(d);
+    fragment.appendChild(d);
   }
+  box.appendChild(fragment);
   box.style.height = `${(depthMax + 1) * ROW + 4}px`;
   $('matched').textContent = re ? `matched ${((100 * matched) / root.value).toFixed(2)}% of samples` : '';
 }
@@ -301,7 +304,10 @@ async function showProfile() {
   setDownloads(r);
   if (!r) return;
   const q = query(r);
-  const res = await fetch(`/api/range.json?${q}`);
+  // The page asked for this range while the interval list was loading.
+  const pending = state.prefetch && state.prefetch.q === q ? state.prefetch.res : fetch(`/api/range.json?${q}`);
+  state.prefetch = null;
+  const res = await pending;
   const tbody = document.querySelector('#top tbody');
   tbody.replaceChildren();
   if (!res.ok) {
@@ -315,13 +321,10 @@ async function showProfile() {
   state.zoom = [];
   $('flame-title').textContent = `${data.title}${data.subtitle ? ' — ' + data.subtitle : ''}`;
   renderFlame();
-  const top = await fetch(`/api/top.json?${q}&n=30`);
-  if (top.ok) {
-    for (const row of await top.json()) {
-      const tr = el('tr');
-      tr.append(el('td', row.self_pct.toFixed(2)), el('td', row.total_pct.toFixed(2)), el('td', row.function), el('td', row.module));
-      tbody.appendChild(tr);
-    }
+  for (const row of data.top) {
+    const tr = el('tr');
+    tr.append(el('td', row.self_pct.toFixed(2)), el('td', row.total_pct.toFixed(2)), el('td', row.function), el('td', row.module));
+    tbody.appendChild(tr);
   }
 }
 
@@ -374,6 +377,13 @@ function setMode(mode) {
 }
 
 async function load() {
+  // A link to a range (the URL hash) needs the interval list only to draw the timeline: ask for
+  // the range at the same time, so the two are read in parallel.
+  const h = new URLSearchParams(location.hash.slice(1));
+  if (h.get('mode') !== 'diff' && h.get('from') && h.get('to')) {
+    const q = query({ from: h.get('from'), to: h.get('to') }, h.get('comm') || '');
+    state.prefetch = { q, res: fetch(`/api/range.json?${q}`) };
+  }
   const res = await fetch('/api/intervals');
   state.intervals = res.ok ? await res.json() : [];
   const n = state.intervals.length;

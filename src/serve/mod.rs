@@ -69,6 +69,9 @@ pub enum ServeError {
     NoDirectory(PathBuf),
 }
 
+/// Threads answering requests.
+pub const WORKERS: usize = 4;
+
 /// A bound server, ready to run.
 pub struct Server {
     inner: tiny_http::Server,
@@ -98,8 +101,17 @@ pub fn bind(dir: PathBuf, listen: SocketAddr, allow_remote: bool) -> Result<Serv
 }
 
 impl Server {
-    /// Answers requests until `stop` is set.
+    /// Answers requests until `stop` is set, on [`WORKERS`] threads: a page asks for the
+    /// interval list and a range at once, and a slow merge must not hold up the quick requests.
     pub fn run(&self, stop: &Arc<AtomicBool>) {
+        std::thread::scope(|scope| {
+            for _ in 0..WORKERS {
+                scope.spawn(|| self.serve(stop));
+            }
+        });
+    }
+
+    fn serve(&self, stop: &Arc<AtomicBool>) {
         while !stop.load(Ordering::SeqCst) {
             let request = match self.inner.recv_timeout(Duration::from_millis(200)) {
                 Ok(Some(r)) => r,

@@ -216,16 +216,23 @@ impl App {
     /// The archives of `from`..`to` merged, from the cache while the directory is unchanged.
     fn merged(&self, from: u64, to: u64) -> Result<Arc<Profile>, Reply> {
         let mut fingerprint = std::collections::hash_map::DefaultHasher::new();
-        for e in self.list()? {
-            (e.path, e.bytes).hash(&mut fingerprint);
+        let entries = self.list()?;
+        for e in &entries {
+            (&e.path, e.bytes).hash(&mut fingerprint);
         }
         let fingerprint = fingerprint.finish();
-        let mut cache = self.cache();
-        if let Some((.., p)) = cache.ranges.iter().find(|(f, t, fp, _)| (*f, *t, *fp) == (from, to, fingerprint)) {
+        if let Some((.., p)) = self.cache().ranges.iter().find(|(f, t, fp, _)| (*f, *t, *fp) == (from, to, fingerprint)) {
             return Ok(Arc::clone(p));
         }
-        let (p, _) = crate::report::load_range(&self.dir, from, to).map_err(|e| Reply::error(404, &e.to_string()))?;
+        // Merged without holding the lock: the interval list (asked for at the same time by a
+        // page opening on a range) does not wait for it.
+        let (p, _) = crate::report::merge_range(&self.dir, &entries, Vec::new(), from, to)
+            .map_err(|e| Reply::error(404, &e.to_string()))?;
         let p = Arc::new(p);
+        let mut cache = self.cache();
+        if cache.ranges.iter().any(|(f, t, fp, _)| (*f, *t, *fp) == (from, to, fingerprint)) {
+            return Ok(p);
+        }
         if cache.ranges.len() == CACHED_RANGES {
             cache.ranges.remove(0);
         }
@@ -251,8 +258,11 @@ fn svg(p: &Profile) -> Reply {
     }
 }
 
-/// The range as JSON for the UI's interactive flamegraph: title, subtitle, total and every
-/// folded stack as an array of frame labels (root = comm) with its count.
+/// Rows of the top table the UI shows beside the flamegraph.
+const UI_TOP_ROWS: usize = 30;
+
+/// The range as JSON for the UI's interactive flamegraph: title, subtitle, total, every folded
+/// stack as an array of frame labels (root = comm) with its count, and the top table.
 ///
 /// Frame labels are sent once, in `names`; each stack is `[count, name index, …]` (root first).
 /// An hour of a busy machine's archives is tens of thousands of stacks of ~20 frames: sending
@@ -265,6 +275,8 @@ fn flame_json(p: &Profile) -> Reply {
         total: u64,
         names: Vec<String>,
         stacks: Vec<Vec<u64>>,
+        /// The top table beside the flamegraph (as `/api/top.json?n=30`), in the same reply.
+        top: Vec<TopJson>,
     }
     let (title, subtitle) = flamegraph::default_title(&p.meta);
     let mut names: Vec<String> = Vec::new();
@@ -275,16 +287,21 @@ fn flame_json(p: &Profile) -> Reply {
             let (stack, count) = line.rsplit_once(' ')?;
             let mut row = vec![count.parse().ok()?];
             for frame in stack.split(';') {
-                let i = *index.entry(frame.to_string()).or_insert_with(|| {
-                    names.push(frame.to_string());
-                    names.len() as u64 - 1
-                });
+                let i = match index.get(frame) {
+                    Some(&i) => i,
+                    None => {
+                        names.push(frame.to_string());
+                        index.insert(frame.to_string(), names.len() as u64 - 1);
+                        names.len() as u64 - 1
+                    }
+                };
                 row.push(i);
             }
             Some(row)
         })
         .collect();
-    Reply::json(&Flame { title, subtitle, total: p.total(), names, stacks })
+    let top = top::top(p, UI_TOP_ROWS).iter().map(TopJson::from).collect();
+    Reply::json(&Flame { title, subtitle, total: p.total(), names, stacks, top })
 }
 
 /// The samples of one thread name.

@@ -3,7 +3,7 @@
 // NS&to=NS`, what a shared link opens), and the clock stops when the interactive flamegraph has
 // frames and, separately, when the top table has rows. That covers everything a person waits for:
 // page and assets, /api/intervals, the timeline, /api/range.json, building and drawing the
-// flamegraph, /api/top.json. Each run uses a new browser context (no cache).
+// flamegraph and its top table (in the same reply). Each run uses a new browser context (no cache).
 // With STEP_NS, run i opens on the range moved by i × STEP_NS (a range the server has not merged
 // yet); with FROM and TO empty the UI opens without a hash, on its default view (every interval).
 // Prints one line per run (with when each request started and ended) and the medians in ms.
