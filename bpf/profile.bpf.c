@@ -50,7 +50,8 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
-/* Processes to profile when filter_targets is set: -p PIDs, a spawned command, their children. */
+/* Processes to profile when filter_targets is set: -p PIDs, a spawned command, their children.
+ * One entry (unused) when system-wide. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -58,10 +59,11 @@ struct {
 	__type(value, __u8);
 } targets SEC(".maps");
 
-/* Processes already announced to userspace with PROF_EVENT_FIRST_SAMPLE. */
+/* Processes already announced to userspace with PROF_EVENT_FIRST_SAMPLE. Entries are deleted at
+ * exit; one the LRU pushes out is announced again (an extra event, nothing lost). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 32768);
+	__uint(max_entries, 8192);
 	__type(key, __u32);
 	__type(value, __u8);
 } announced SEC(".maps");

@@ -192,11 +192,11 @@ pub struct RecordArgs {
     #[arg(long)]
     pub no_idle: bool,
     /// New unique stacks the kernel can hold between two drains (once a second);
-    /// 0 sizes it from CPUs × frequency (at least 16384).
+    /// 0 sizes it from CPUs × frequency (at least 2048).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub stack_map_size: u32,
     /// Unique (process, stack, comm) counts the kernel can hold between two drains;
-    /// 0 sizes it from CPUs × frequency (at least 16384).
+    /// 0 sizes it from CPUs × frequency (at least 2048).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub counts_map_size: u32,
     /// How user stacks are walked: `auto` uses the unwind tables (.eh_frame/.debug_frame) of

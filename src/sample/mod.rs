@@ -157,12 +157,16 @@ pub const DEFAULT_UNWIND_ROWS: u32 = 1 << 20;
 
 /// The default size of the stack and counts maps: room for every sample of two drain
 /// intervals (a sample adds at most one user and one kernel stack, and one key), at least
-/// 16384 entries, at most 2^18. A preallocated stack entry is ~1.1 KB (127 frames), so the
-/// floor costs ~18 MB of kernel memory.
+/// [`MIN_AUTO_MAP_SIZE`], at most 2^18. A preallocated stack entry is ~1.1 KB (127 frames).
 pub fn auto_map_size(frequency_hz: u64, cpus: usize) -> u32 {
     let per_drain = frequency_hz.saturating_mul(cpus as u64).saturating_mul(2);
-    (2 * per_drain).next_power_of_two().clamp(16384, 1 << 18) as u32
+    (2 * per_drain).next_power_of_two().clamp(MIN_AUTO_MAP_SIZE as u64, 1 << 18) as u32
 }
+
+/// The smallest automatic stack and counts map: 2,048 entries (~2.3 MB of stacks), which at
+/// 99 Hz on 2 CPUs holds ~5 s of samples whose stacks are all new, so a drain delayed by a slow
+/// interval flush loses nothing. Bigger machines and higher rates get proportionally more.
+pub const MIN_AUTO_MAP_SIZE: u32 = 2048;
 
 impl Default for SamplerOptions {
     fn default() -> Self {
@@ -387,6 +391,10 @@ impl Sampler {
             _ if opts.unwind_rows == 0 => (DEFAULT_UNWIND_ROWS, UNWIND_MAPPING_SLOTS),
             _ => (opts.unwind_rows, UNWIND_MAPPING_SLOTS),
         };
+        if matches!(opts.targets, Targets::All) {
+            // Only -p and a spawned command filter processes.
+            open.maps.targets.set_max_entries(1).map_err(bpf_err("failed to size the targets map"))?;
+        }
         open.maps.unwind_rows.set_max_entries(rows).map_err(bpf_err("failed to size the unwind-table map"))?;
         open.maps.unwind_mappings.set_max_entries(slots).map_err(bpf_err("failed to size the unwind mappings map"))?;
         let auto = auto_map_size(opts.frequency_hz, cpus.len());
@@ -823,7 +831,8 @@ mod tests {
     /// Map sizes grow with CPUs × frequency between the floor and the cap.
     #[test]
     fn sample_auto_map_size_scales() {
-        assert_eq!(auto_map_size(99, 2), 16384);
+        assert_eq!(auto_map_size(99, 2), 2048);
+        assert_eq!(auto_map_size(999, 2), 8192);
         assert_eq!(auto_map_size(999, 64), 1 << 18);
         assert_eq!(auto_map_size(99, 64), 32768);
     }
