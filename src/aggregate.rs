@@ -66,12 +66,12 @@ impl Aggregator {
         let kernel_frames: HashMap<u64, Frames> =
             kernel_addrs.iter().copied().zip(symbolizer.kernel(&kernel_addrs)).collect();
         let mut user_frames: HashMap<(u32, u64), Frames> = HashMap::new();
-        let mut tgids: Vec<u32> = user_addrs.keys().copied().collect();
-        tgids.sort_unstable();
-        for tgid in tgids {
-            let addrs: Vec<u64> = user_addrs[&tgid].iter().copied().collect();
-            for (addr, frames) in addrs.iter().zip(symbolizer.user(tgid, &addrs)) {
-                user_frames.insert((tgid, *addr), frames);
+        let mut per_process: Vec<(u32, Vec<u64>)> =
+            user_addrs.into_iter().map(|(tgid, addrs)| (tgid, addrs.into_iter().collect())).collect();
+        per_process.sort_unstable_by_key(|(tgid, _)| *tgid);
+        for ((tgid, addrs), frames) in per_process.iter().zip(symbolizer.user_batch(&per_process)) {
+            for (addr, f) in addrs.iter().zip(frames) {
+                user_frames.insert((*tgid, *addr), f);
             }
         }
 

@@ -164,6 +164,9 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
 
     let mut sampler = Sampler::start(&sampler_opts)?;
     let mut symbolizer = Symbolizer::new();
+    // A single recording is symbolized once, at its end: parse one binary at a time. Continuous
+    // recording symbolizes every interval and keeps what it parsed (new addresses keep coming).
+    symbolizer.release_parsed_binaries(opts.continuous.is_none());
     let mut agg = Aggregator::default();
     let mut tables = match sampler.unwind_mode() {
         UnwindMode::Fp => None,

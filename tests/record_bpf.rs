@@ -138,10 +138,10 @@ fn record_system_wide_symbolizes_exited_processes() {
     bg.signal(libc::SIGINT);
     let (status, stderr) = bg.finish();
     assert!(status.success(), "{stderr}");
-    // Default map sizes are the automatic ones (at least 16384), not a degenerate 0 or 1.
+    // Default map sizes are the automatic ones (at least 2048), not a degenerate 0 or 1.
     let cpus = prof::sample::cpus::online_cpus().unwrap().len();
     let auto = prof::sample::auto_map_size(99, cpus);
-    assert!(auto >= 16384);
+    assert!(auto >= prof::sample::MIN_AUTO_MAP_SIZE);
     assert!(stderr.contains(&format!("BPF maps: stacks {auto} entries, counts {auto} entries")), "{stderr}");
     let stacks = read_folded(&folded);
     let mine: Vec<(String, u64)> = stacks.iter().filter(|(s, _)| s.starts_with("w_short;")).cloned().collect();
@@ -253,7 +253,7 @@ fn record_many_unique_stacks_keep_full_stacks() {
     let full = count_where(&mine, |s| {
         let f: Vec<&str> = s.split(';').collect();
         let steps = f.iter().filter(|x| **x == "step_0" || **x == "step_1").count();
-        has_frame(s, "main") && has_frame(s, "leaf") && steps == 14
+        has_frame(s, "main") && has_frame(s, "leaf") && steps == 16
     });
     let missing = count_where(&mine, |s| s.contains("[missing "));
     println!(

@@ -60,6 +60,9 @@ pub struct Symbolizer {
     suspected_dead: Vec<u32>,
     /// Paths under which each binary was handed to blazesym (what its caches are keyed by).
     blaze_paths: HashMap<BinaryKey, Vec<std::path::PathBuf>>,
+    /// Drop blazesym's parsed debug info of a binary as soon as a batch is symbolized (see
+    /// [`Symbolizer::release_parsed_binaries`]).
+    release_parsed: bool,
     stats: SymbolizeStats,
 }
 
@@ -93,8 +96,18 @@ impl Symbolizer {
             exited: Vec::new(),
             suspected_dead: Vec::new(),
             blaze_paths: HashMap::new(),
+            release_parsed: false,
             stats: SymbolizeStats::default(),
         }
+    }
+
+    /// With `true`, [`Symbolizer::user_batch`] drops blazesym's parsed debug info (DWARF
+    /// units, line tables, symbol tables, mmaps) of each binary right after symbolizing its
+    /// addresses; the symbols found stay cached here. Peak memory is then that of the largest
+    /// binary rather than of all of them, at the cost of parsing a binary again if new
+    /// addresses of it come later. Right for a recording symbolized once, at its end.
+    pub fn release_parsed_binaries(&mut self, release: bool) {
+        self.release_parsed = release;
     }
 
     /// Why kernel frames could not be symbolized, if they could not (for one warning).
@@ -140,10 +153,7 @@ impl Symbolizer {
         }
         for (key, _closed) in self.procs.close_unused_binaries() {
             self.user_cache.retain(|(k, _), _| *k != key);
-            for path in self.blaze_paths.remove(&key).unwrap_or_default() {
-                let evict = blazesym::symbolize::evict::Evict::Elf(blazesym::symbolize::evict::Elf::new(path));
-                let _ = self.blaze.evict(&evict);
-            }
+            self.release_blazesym(key);
         }
     }
 
@@ -212,6 +222,45 @@ impl Symbolizer {
             self.symbolize_binary(key, &offsets);
         }
         addrs.iter().map(|&addr| self.user_frames(tgid, addr)).collect()
+    }
+
+    /// Symbolizes the user addresses of several processes at once (frames per address, in
+    /// input order, per process): each binary is symbolized once for every process mapping it,
+    /// binary by binary (see [`Symbolizer::release_parsed_binaries`]).
+    pub fn user_batch(&mut self, per_process: &[(u32, Vec<u64>)]) -> Vec<Vec<Frames>> {
+        let mut per_binary: HashMap<BinaryKey, Vec<u64>> = HashMap::new();
+        for (tgid, addrs) in per_process {
+            if !self.procs.knows(*tgid) {
+                self.procs.capture(*tgid, *tgid);
+            }
+            for &addr in addrs {
+                if let Some((m, Some(key))) = self.procs.find(*tgid, addr) {
+                    let off = addr - m.start + m.offset;
+                    if !self.user_cache.contains_key(&(key, off)) {
+                        per_binary.entry(key).or_default().push(off);
+                    }
+                }
+            }
+        }
+        let mut binaries: Vec<(BinaryKey, Vec<u64>)> = per_binary.into_iter().collect();
+        binaries.sort_unstable_by_key(|(key, _)| *key);
+        for (key, mut offsets) in binaries {
+            offsets.sort_unstable();
+            offsets.dedup();
+            self.symbolize_binary(key, &offsets);
+            if self.release_parsed {
+                self.release_blazesym(key);
+            }
+        }
+        per_process.iter().map(|(tgid, addrs)| addrs.iter().map(|&a| self.user_frames(*tgid, a)).collect()).collect()
+    }
+
+    /// Drops blazesym's caches of one binary (under every path it was opened by).
+    fn release_blazesym(&mut self, key: BinaryKey) {
+        for path in self.blaze_paths.remove(&key).unwrap_or_default() {
+            let evict = blazesym::symbolize::evict::Evict::Elf(blazesym::symbolize::evict::Elf::new(path));
+            let _ = self.blaze.evict(&evict);
+        }
     }
 
     fn symbolize_binary(&mut self, key: BinaryKey, offsets: &[u64]) {
