@@ -63,13 +63,13 @@ impl Aggregator {
             }
         }
         let kernel_addrs: Vec<u64> = kernel_addrs.into_iter().collect();
-        let kernel_frames: HashMap<u64, Frames> =
-            kernel_addrs.iter().copied().zip(symbolizer.kernel(&kernel_addrs)).collect();
-        let mut user_frames: HashMap<(u32, u64), Frames> = HashMap::new();
         let mut per_process: Vec<(u32, Vec<u64>)> =
             user_addrs.into_iter().map(|(tgid, addrs)| (tgid, addrs.into_iter().collect())).collect();
         per_process.sort_unstable_by_key(|(tgid, _)| *tgid);
-        for ((tgid, addrs), frames) in per_process.iter().zip(symbolizer.user_batch(&per_process)) {
+        let found = symbolizer.symbolize_all(&kernel_addrs, &per_process);
+        let kernel_frames: HashMap<u64, Frames> = kernel_addrs.iter().copied().zip(found.kernel).collect();
+        let mut user_frames: HashMap<(u32, u64), Frames> = HashMap::new();
+        for ((tgid, addrs), frames) in per_process.iter().zip(found.user) {
             for (addr, f) in addrs.iter().zip(frames) {
                 user_frames.insert((*tgid, *addr), f);
             }

@@ -112,11 +112,14 @@ fn run_record(args: RecordArgs) -> Result<()> {
     let render = args.output.render();
     let mut written = Vec::new();
     let mut failures = Vec::new();
+    let mut write_times = Vec::new();
     for spec in &specs {
+        let t = std::time::Instant::now();
         match emit::write_output(profile, spec, &render, &svg) {
             Ok(()) => written.push(spec.path.display().to_string()),
             Err(e) => failures.push(e),
         }
+        write_times.push(format!("{} {:.0} ms", spec.path.display(), t.elapsed().as_secs_f64() * 1e3));
     }
     eprint!("{}", prof::report::summary(&recording, &written, 5));
     if args.verbose {
@@ -127,6 +130,13 @@ fn run_record(args: RecordArgs) -> Result<()> {
         );
         let (stacks, counts) = recording.map_sizes;
         eprintln!("  BPF maps: stacks {stacks} entries, counts {counts} entries");
+        let e = recording.end_stages;
+        eprintln!(
+            "  end of recording → outputs: stop and last drain {:.0} ms, symbolize {:.0} ms, write {}",
+            e.stop.as_secs_f64() * 1e3,
+            e.symbolize.as_secs_f64() * 1e3,
+            write_times.join(", ")
+        );
         if !profile.meta.unwind.is_empty() {
             for line in profile.meta.unwind.render(15).lines() {
                 eprintln!("  {line}");

@@ -102,6 +102,17 @@ pub struct Recording {
     pub map_sizes: (u32, u32),
     /// For a continuous recording: what was written (the profile is the last interval's).
     pub continuous: Option<ContinuousSummary>,
+    /// Time from the end of the recording to the symbolized profile, by stage.
+    pub end_stages: EndStages,
+}
+
+/// Where the time between the end of a recording and its symbolized profile went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndStages {
+    /// Detaching the perf events and draining the maps a last time.
+    pub stop: Duration,
+    /// Symbolizing every address and building the profile.
+    pub symbolize: Duration,
 }
 
 /// Why a recording ended.
@@ -275,6 +286,7 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
 
     // Stop sampling first, so the last drain is complete and the totals are final.
     let end = Instant::now();
+    let mut end_stages = EndStages::default();
     let end_wall = SystemTime::now();
     let events = sampler.poll_events(Duration::ZERO)?;
     handle_events(&mut symbolizer, &mut sampler, tables.as_mut(), events);
@@ -308,10 +320,12 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
             ended_by,
             map_sizes: sampler.map_sizes(),
             continuous: Some(w.summary),
+            end_stages: EndStages { stop: end.elapsed(), ..EndStages::default() },
         });
     }
 
     let stats = sampler.stats()?;
+    end_stages.stop = end.elapsed();
     let mut meta = Metadata {
         start_unix_ns: unix_ns(start_wall),
         end_unix_ns: unix_ns(end_wall),
@@ -328,11 +342,13 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
             stats.samples
         ));
     }
+    let symbolize_start = Instant::now();
     let mut profile = agg.build(&mut symbolizer, meta);
     if let Some(problem) = symbolizer.kernel_symbols_problem() {
         profile.meta.notes.push(problem.to_string());
     }
     describe_tables(&mut profile, tables.as_ref());
+    end_stages.symbolize = symbolize_start.elapsed();
     Ok(Recording {
         profile,
         processes: agg.processes(),
@@ -340,6 +356,7 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
         ended_by,
         map_sizes: sampler.map_sizes(),
         continuous: None,
+        end_stages,
     })
 }
 
