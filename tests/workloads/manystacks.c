@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// Generates many distinct stacks: path p (0..N-1) goes through 13 levels, taking at level d
-// either step_0 or step_1 depending on bit d of p, so each path has its own chain of return
-// addresses. Paths are visited round-robin, each burning a little CPU at the leaf.
+// Generates many distinct stacks (the tests' 5,000, scripts/bench's 1k/5k/20k): path p (0..N-1,
+// N ≤ 32768) goes through 15 levels, taking at level d either step_0 or step_1 depending on bit d
+// of p, so each path has its own chain of return addresses (16 step frames from main to leaf).
+// Paths are visited in a scrambled round-robin order, each burning a little CPU at the leaf.
+// Build with frame pointers (-O0).
 // usage: manystacks SECONDS [NPATHS=5000]
 #include <stdlib.h>
 #include <time.h>
 
 #define NOINLINE __attribute__((noinline))
-#define LEVELS 13
+#define LEVELS 15
 
 static volatile unsigned long sink;
 
@@ -56,8 +58,9 @@ int main(int argc, char **argv)
 {
 	double end = now() + (argc > 1 ? atof(argv[1]) : 10.0);
 	unsigned n = argc > 2 ? (unsigned)atoi(argv[2]) : 5000;
-	/* visit paths in a scrambled order so each second sees a spread of them */
+	if (n < 1 || n > (1u << LEVELS))
+		return 2;
 	for (unsigned k = 0; now() < end; k++)
-		step_0(0, (k * 2654435761u) % n);
+		step_0(0, (unsigned)(((unsigned long)k * 2654435761u) % n));
 	return 0;
 }
