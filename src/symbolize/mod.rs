@@ -132,7 +132,10 @@ impl Symbolizer {
     /// A process exited: read its JIT map now while `/proc/PID/root` may still resolve, and
     /// forget it at the next [`Symbolizer::evict_exited`].
     pub fn process_exited(&mut self, tgid: u32) {
-        self.perf_maps.entry(tgid).or_insert_with(|| read_perf_map(tgid));
+        // Most processes have no JIT code: skip the /proc lookups for them (3 path walks).
+        if self.procs.may_have_jit(tgid) {
+            self.perf_maps.entry(tgid).or_insert_with(|| read_perf_map(tgid));
+        }
         self.exited.push(tgid);
     }
 

@@ -91,10 +91,24 @@ impl ProcessTable {
         if list.last() != Some(&snapshot) {
             list.push(snapshot);
         }
-        if let Some(t) = start_time(tgid) {
-            self.start_times.entry(tgid).or_insert(t);
+        // Read once: a process is captured again at its first sample and when its mappings
+        // change, and each /proc read costs a path walk in the kernel.
+        if !self.start_times.contains_key(&tgid) {
+            if let Some(t) = start_time(tgid) {
+                self.start_times.insert(tgid, t);
+            }
         }
         true
+    }
+
+    /// Whether a process may run code outside files (a JIT's anonymous or memfd executable
+    /// memory, which only a perf map names): true unless every executable mapping captured is
+    /// a file, the vDSO or vsyscall. Unknown processes may.
+    pub fn may_have_jit(&self, tgid: u32) -> bool {
+        let Some(snaps) = self.snapshots.get(&tgid) else {
+            return true;
+        };
+        snaps.iter().flatten().any(|(m, _)| !m.is_file() && !m.path.starts_with('['))
     }
 
     /// Captured processes that are gone: no /proc entry, or a different process under the PID.
