@@ -105,6 +105,10 @@ impl Server {
     /// interval list and a range at once, and a slow merge must not hold up the quick requests.
     pub fn run(&self, stop: &Arc<AtomicBool>) {
         std::thread::scope(|scope| {
+            // Read the directory's interval list now, before the first page asks for it.
+            scope.spawn(|| {
+                let _ = self.app.interval_rows();
+            });
             for _ in 0..WORKERS {
                 scope.spawn(|| self.serve(stop));
             }

@@ -171,17 +171,29 @@ impl App {
     }
 
     /// One row per readable archive, oldest first (as `prof report DIR --list`); only archives
-    /// not seen before are read.
+    /// not seen before are read, without holding the cache's lock (a range being merged at the
+    /// same time does not wait for the listing).
     fn intervals(&self) -> Result<Reply, Reply> {
+        Ok(Reply::json(&self.interval_rows()?))
+    }
+
+    /// The rows of [`App::intervals`], cached for the next call.
+    pub(super) fn interval_rows(&self) -> Result<Vec<IntervalJson>, Reply> {
         let entries = self.list()?;
-        let mut cache = self.cache();
-        let mut known = std::mem::take(&mut cache.intervals);
+        let known: Vec<Option<IntervalJson>> = {
+            let cache = self.cache();
+            entries
+                .iter()
+                .map(|e| cache.intervals.get(&e.path).filter(|(bytes, _)| *bytes == e.bytes).map(|(_, row)| row.clone()))
+                .collect()
+        };
         let mut rows = Vec::with_capacity(entries.len());
-        for e in entries {
-            let row = match known.remove(&e.path) {
-                Some((bytes, row)) if bytes == e.bytes => row,
+        let mut fresh = HashMap::with_capacity(entries.len());
+        for (e, row) in entries.into_iter().zip(known) {
+            let row = match row {
+                Some(row) => row,
                 // Unreadable archives are left out, as `prof report DIR --list` skips them.
-                _ => match crate::archive::read_meta_file(&e.path) {
+                None => match crate::archive::read_meta_file(&e.path) {
                     Ok(meta) => IntervalJson {
                         start_unix_ns: meta.start_unix_ns,
                         end_unix_ns: meta.end_unix_ns,
@@ -193,9 +205,11 @@ impl App {
                 },
             };
             rows.push(row.clone());
-            cache.intervals.insert(e.path, (e.bytes, row));
+            fresh.insert(e.path, (e.bytes, row));
         }
-        Ok(Reply::json(&rows))
+        // Archives deleted since (retention) drop out of the cache here.
+        self.cache().intervals = fresh;
+        Ok(rows)
     }
 
     /// The merged profile of `from`..`to` (ns; default: everything), optionally only `comm`.
@@ -315,8 +329,9 @@ fn only_comm(p: &Profile, comm: &str) -> Profile {
     out
 }
 
+/// One row of `/api/intervals`: an archive's time span, samples, per-sample losses and size.
 #[derive(Clone, Debug, serde::Serialize)]
-struct IntervalJson {
+pub(super) struct IntervalJson {
     start_unix_ns: u64,
     end_unix_ns: u64,
     samples: u64,
