@@ -29,6 +29,9 @@ pub struct App {
     allowed_hosts: Vec<String>,
     /// What earlier requests read from the directory (see [`routes::Cache`]).
     cache: Arc<Mutex<routes::Cache>>,
+    /// Held while the interval list is read, so that two requests (or the read at start and the
+    /// first page) read each archive once: the second waits and finds the list cached.
+    listing: Arc<Mutex<()>>,
 }
 
 impl App {
@@ -38,7 +41,7 @@ impl App {
         let mut allowed_hosts =
             vec![addr.to_string(), format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")];
         allowed_hosts.dedup();
-        App { dir, allowed_hosts, cache: Arc::default() }
+        App { dir, allowed_hosts, cache: Arc::default(), listing: Arc::default() }
     }
 
     /// True when `host` (the Host header) names this server.

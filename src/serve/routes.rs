@@ -179,6 +179,8 @@ impl App {
 
     /// The rows of [`App::intervals`], cached for the next call.
     pub(super) fn interval_rows(&self) -> Result<Vec<IntervalJson>, Reply> {
+        // A panic while listing left nothing half-done behind this lock.
+        let _listing = self.listing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let entries = self.list()?;
         let known: Vec<Option<IntervalJson>> = {
             let cache = self.cache();
