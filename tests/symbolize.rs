@@ -42,11 +42,26 @@ struct Running {
     sym: Symbolizer,
 }
 
+/// Runs a binary just copied: a test on another thread that forks while the copy's file is
+/// still open for writing makes exec fail with ETXTBSY for a moment (the child holds the
+/// descriptor until its own exec), so retry briefly.
+fn spawn_fresh(exe: &std::path::Path) -> std::process::Child {
+    for _ in 0..100 {
+        match Command::new(exe).arg("30").spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            other => return other.unwrap(),
+        }
+    }
+    panic!("`{}` stayed busy (ETXTBSY) for 1 s", exe.display());
+}
+
 fn run_captured(name: &str) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join(name);
     std::fs::copy(common::workload("split"), &exe).unwrap();
-    let child = Command::new(&exe).arg("30").spawn().unwrap();
+    let child = spawn_fresh(&exe);
     let pid = child.id();
     std::thread::sleep(std::time::Duration::from_millis(50));
     let leaf_a = runtime_addr(pid, &exe, "leaf_a");
