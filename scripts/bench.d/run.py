@@ -655,6 +655,19 @@ def same_recording(cfg, log):
 # Summaries
 
 
+def run_facts_from_markdown(path):
+    """Date, loads and duration of a run, from the report it wrote (results.json of runs before
+    these were stored in it)."""
+    text = read(path)
+    la = re.search(r"load average at start ([\d. ]+), at end ([\d. ]+); median 1-min load during the recordings ([\d.]+)", text)
+    took = re.search(r"run took ([\d.]+) min", text)
+    date = re.search(r"- date: (\S+ \S+ UTC)", text)
+    if not (la and took and date):
+        sys.exit(f"run.py: --from-results: `{path}` lacks the run's date, loads or duration")
+    return {"load0": la.group(1).split(), "load1": la.group(2).split(), "loads": [float(la.group(3))],
+            "elapsed": float(took.group(1)) * 60, "date": date.group(1)}
+
+
 def sanity(B, wls):
     """What must hold in every run, quick or not, whatever the load (timings are never judged):
     each arm got at least half the samples the workload's CPU time calls for (expected is
@@ -707,7 +720,15 @@ def summarize(cfg, A, B, C, meta):
             if a in d and "none" in d:
                 per.append((d[a] - d["none"]) / (hz * d[a]) * 1e6)  # µs per sample
         cost[a] = med(per)
-    none_med = med([r["elapsed_s"] for r in A["rows"] if r["arm"] == "none"])
+    # The fastest run of each arm: interference (other tasks, the host taking the vCPU) only ever
+    # adds time, so the minimum is the least disturbed measurement of each.
+    fastest = {a: min([r["elapsed_s"] for r in A["rows"] if r["arm"] == a], default=None)
+               for a in ("none", "perf", "perf -g", "bpftrace", "prof", "prof --unwind fp")}
+    cost_min = {a: (fastest[a] - fastest["none"]) / (hz * fastest[a]) * 1e6
+                if fastest.get(a) and fastest.get("none") else None for a in fastest if a != "none"}
+    out["cost_us_fastest"] = cost_min
+    nones = [r["elapsed_s"] for r in A["rows"] if r["arm"] == "none"]
+    none_med = med(nones)
     bpfns = {a: med([s["ns_per_run"] for s in A["bpf_stats"] if s["arm"] == a]) for a in
              ("prof", "prof --unwind fp", "bpftrace")}
     out["cost_us"] = cost
@@ -723,14 +744,18 @@ def summarize(cfg, A, B, C, meta):
       f"profiler in the same repetition) ÷ ({hz} × elapsed), median of {cfg.reps}. Projected to 99 Hz: "
       f"share of a CPU spent in sampling. {hz} Hz rather than the issue's 999: at 999 Hz the slowdown "
       f"(< 1%) is below this machine's run-to-run noise. BPF run time from `kernel.bpf_stats_enabled` at "
-      f"{A.get('stats_hz', hz)} Hz (burner on every CPU, median of {cfg.stat_reps}).\n")
-    w("| arm | elapsed (median) | µs per sample | at 99 Hz, % of a CPU | ratio to `perf` (no stacks) | BPF program ns per sample |")
-    w("|---|---:|---:|---:|---:|---:|")
+      f"{A.get('stats_hz', hz)} Hz (burner on every CPU, median of {cfg.stat_reps}). Second estimate from the "
+      f"fastest run of each arm (interference only adds time). The no-profiler arm alone ranged "
+      f"{fmt(min(nones, default=None), '.3f')}–{fmt(max(nones, default=None), '.3f')} s over the repetitions: "
+      f"differences smaller than that spread are noise.\n")
+    w("| arm | elapsed (median) | fastest | µs per sample (median of pairs) | µs per sample (fastest runs) | at 99 Hz, % of a CPU | ratio to `perf` (median / fastest) | BPF program ns per sample |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
     for a in ("none", "perf", "perf -g", "bpftrace", "prof", "prof --unwind fp"):
         el = med([r["elapsed_s"] for r in A["rows"] if r["arm"] == a])
-        c = cost.get(a)
-        w(f"| {a} | {fmt(el, '.3f')} s | {fmt(c)} | {fmt(c * 99 / 1e4 if c is not None else None, '.3f')} | "
-          f"{fmt(ratio(c, cost['perf']))} | {fmt(bpfns.get(a), '.0f')} |")
+        c, cm = cost.get(a), cost_min.get(a)
+        w(f"| {a} | {fmt(el, '.3f')} s | {fmt(fastest.get(a), '.3f')} s | {fmt(c)} | {fmt(cm)} | "
+          f"{fmt(c * 99 / 1e4 if c is not None else None, '.3f')} | "
+          f"{fmt(ratio(c, cost['perf']))} / {fmt(ratio(cm, cost_min.get('perf')))} | {fmt(bpfns.get(a), '.0f')} |")
     w("")
 
     # --- Phase B
@@ -881,26 +906,45 @@ def summarize(cfg, A, B, C, meta):
 
     floor = cost.get("perf")
     r1 = ratio(cost.get("prof"), floor) if floor and floor > 0 else None
+    floor_min = cost_min.get("perf")
+    r1m = ratio(cost_min.get("prof"), floor_min) if floor_min and floor_min > 0 else None
     t(("prof's per-sample kernel cost ≤ 1.1× perf's no-stack floor",
-       f"{fmt(r1)}× ({fmt(cost.get('prof'))} µs vs {fmt(floor)} µs; --unwind fp "
+       f"{fmt(r1)}× by medians of paired runs ({fmt(cost.get('prof'))} µs vs {fmt(floor)} µs; --unwind fp "
        f"{fmt(ratio(cost.get('prof --unwind fp'), floor) if floor and floor > 0 else None)}×)"
-       + ("" if r1 is not None else " (floor not above noise: no ratio)"),
-       verdict(None if r1 is None else r1 <= 1.1)))
+       + ("" if r1 is not None else " (floor not above noise: no ratio)")
+       + f"; {fmt(r1m)}× by fastest runs ({fmt(cost_min.get('prof'))} µs vs {fmt(floor_min)} µs; --unwind fp "
+       f"{fmt(ratio(cost_min.get('prof --unwind fp'), floor_min) if floor_min and floor_min > 0 else None)}×)"
+       + f"; BPF program alone {fmt(bpfns.get('prof'), '.0f')} ns (--unwind fp {fmt(bpfns.get('prof --unwind fp'), '.0f')}, "
+       f"bpftrace {fmt(bpfns.get('bpftrace'), '.0f')})",
+       "**not shown**: the two estimates disagree, the machine's noise is larger than the effect"
+       if r1 is not None and r1m is not None and (r1 <= 1.1) != (r1m <= 1.1)
+       else verdict(None if r1 is None or r1m is None else max(r1, r1m) <= 1.1)))
     steady = {wn: cell(wn, "prof", "steady_ms_per_s") for wn, wl in wls.items() if wl["hz"] == 99}
     worst = max((v for v in steady.values() if v is not None), default=None)
     bt = cell("idle", "bpftrace", "steady_ms_per_s")
+    def main_thread(wn):
+        # Everything but the unwind-table builder, which works when a binary is first sampled.
+        return med([sum(v for k, v in r.get("steady_threads_ms_per_s", {}).items() if not k.endswith(" prof-unwind"))
+                    for r in B if r["workload"] == wn and r["arm"] == "prof" and r.get("steady_threads_ms_per_s")])
     t(("prof userspace CPU in steady state ≤ 1 ms per second at 99 Hz system-wide",
        f"{fmt(worst)} ms/s worst of the 99 Hz workloads (" + ", ".join(f"{k} {fmt(v)}" for k, v in steady.items()) +
-       f"); bpftrace idle {fmt(bt)} ms/s", verdict(None if worst is None else worst <= 1.0)))
+       "); without the unwind-table builder thread (busy only when a binary is sampled for the first time, e.g. "
+       "the benchmark's own python during the window): " + ", ".join(f"{k} {fmt(main_thread(k))}" for k in steady) +
+       f"; bpftrace idle {fmt(bt)} ms/s", verdict(None if worst is None else worst <= 1.0)))
     rss_by = {wn: cell(wn, "prof", "peak_rss_kib") for wn in wls}
     rss = max((v for v in rss_by.values() if v is not None), default=None)
     rss = rss and rss / 1024
-    maps = max((v for v in (cell(wn, "prof", "bpf_map_bytes") for wn in wls) if v is not None), default=None)
+    # Map sizes follow the sampling rate (room for two drains of samples): judged at the default
+    # 99 Hz, the 999 Hz workloads shown beside.
+    maps_by = {wn: cell(wn, "prof", "bpf_map_bytes") for wn in wls}
+    maps = max((v for wn, v in maps_by.items() if v is not None and wls[wn]["hz"] == 99), default=None)
     maps = maps and maps / 2**20
+    maps_fast = max((v for wn, v in maps_by.items() if v is not None and wls[wn]["hz"] != 99), default=None)
     t(("peak RSS ≤ 30 MB", f"{fmt(rss, '.1f')} MB, largest of the workloads' medians (" +
        ", ".join(f"{k} {fmt(v and v / 1024, '.1f')}" for k, v in rss_by.items()) + ")",
        verdict(None if rss is None else rss <= 30)))
-    t(("BPF maps ≤ 16 MB", f"{fmt(maps, '.1f')} MB (memlock of every map prof holds)",
+    t(("BPF maps ≤ 16 MB", f"{fmt(maps, '.1f')} MB at 99 Hz, the default (memlock of every map prof holds); "
+       f"{fmt(maps_fast and maps_fast / 2**20, '.1f')} MB at 999 Hz (stack and counts maps sized for the rate)",
        verdict(None if maps is None else maps <= 16)))
     sp = speed.get("bigbin")
     t(("end of recording → SVG ≥ 10× faster than perf script + inferno on the large binary",
@@ -953,6 +997,8 @@ def main():
                          "less than 1%%, below a VM's run-to-run noise)")
     ap.add_argument("--stats-hz", type=int, default=999, help="sampling rate while reading BPF run times")
     ap.add_argument("--meta", default="{}", help="JSON: facts scripts/bench knows (commit, versions)")
+    ap.add_argument("--from-results", default="",
+                    help="write the report again from a results.json of an earlier run (no measuring)")
     cfg = ap.parse_args()
     cfg.workdir, cfg.prof, cfg.out = (os.path.abspath(x) for x in (cfg.workdir, cfg.prof, cfg.out))
     q = cfg.quick
@@ -971,38 +1017,50 @@ def main():
     def log(msg):
         print(f"[{time.monotonic() - t_start:6.0f}s] {msg}", flush=True)
 
-    log(f"{NCPU} CPUs, load average {' '.join(load0)}; {cfg.reps} repetition(s)")
-    A = ({"calls": 0, "rows": [], "bpf_stats": [], "hz": cfg.amp_hz, "stats_hz": cfg.stats_hz} if cfg.skip_a
-         else amplification(cfg, log))
-    wls = workloads(cfg)
-    only = [x for x in cfg.only.split(",") if x]
-    B = []
-    loads = []
-    for wn, wl in wls.items():
-        if only and wn not in only:
-            continue
-        for rep in range(cfg.reps):
-            arms = wl["arms"][rep % len(wl["arms"]):] + wl["arms"][: rep % len(wl["arms"])]
-            for a in arms:
-                r = record_once(cfg, wn, wl, ARMS[a], rep)
-                B.append(r)
-            loads.append(float(read("/proc/loadavg").split()[0]))
-        log(f"phase B {wn}: " + "; ".join(
-            f"{a}: steady {med([r['steady_ms_per_s'] for r in B if r['workload'] == wn and r['arm'] == a]):.2f} ms/s, "
-            f"stop→exit {med([r['stop_to_exit_s'] for r in B if r['workload'] == wn and r['arm'] == a]):.2f} s"
-            for a in wl["arms"]))
-    C = same_recording(cfg, log) if not only or "same" in only else []
-    problems = sanity(B, wls)
-    load1 = read("/proc/loadavg").split()[:3]
-    elapsed = time.monotonic() - t_start
+    if cfg.from_results:
+        # Re-render an earlier run: its measurements and the facts of the run it stored.
+        with open(cfg.from_results) as f:
+            saved = json.load(f)
+        meta, A, B, C = saved["meta"], saved["A"], saved["B"], saved["C"]
+        run = saved.get("run") or run_facts_from_markdown(cfg.out)
+        load0, load1, loads, elapsed, now = run["load0"], run["load1"], run["loads"], run["elapsed"], run["date"]
+        wls = workloads(cfg)
+        problems = sanity(B, wls)
+    else:
+        log(f"{NCPU} CPUs, load average {' '.join(load0)}; {cfg.reps} repetition(s)")
+        A = ({"calls": 0, "rows": [], "bpf_stats": [], "hz": cfg.amp_hz, "stats_hz": cfg.stats_hz} if cfg.skip_a
+             else amplification(cfg, log))
+        wls = workloads(cfg)
+        only = [x for x in cfg.only.split(",") if x]
+        B = []
+        loads = []
+        for wn, wl in wls.items():
+            if only and wn not in only:
+                continue
+            for rep in range(cfg.reps):
+                arms = wl["arms"][rep % len(wl["arms"]):] + wl["arms"][: rep % len(wl["arms"])]
+                for a in arms:
+                    r = record_once(cfg, wn, wl, ARMS[a], rep)
+                    B.append(r)
+                loads.append(float(read("/proc/loadavg").split()[0]))
+            log(f"phase B {wn}: " + "; ".join(
+                f"{a}: steady {med([r['steady_ms_per_s'] for r in B if r['workload'] == wn and r['arm'] == a]):.2f} ms/s, "
+                f"stop→exit {med([r['stop_to_exit_s'] for r in B if r['workload'] == wn and r['arm'] == a]):.2f} s"
+                for a in wl["arms"]))
+        C = same_recording(cfg, log) if not only or "same" in only else []
+        problems = sanity(B, wls)
+        load1 = read("/proc/loadavg").split()[:3]
+        elapsed = time.monotonic() - t_start
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     head, body, out = summarize(cfg, A, B, C, meta)
     if problems:
         out["problems"] = problems
+    run = {"load0": load0, "load1": load1, "loads": loads, "elapsed": elapsed, "date": now}
     with open(f"{cfg.workdir}/results.json", "w") as f:
-        json.dump({"meta": meta, "A": A, "B": B, "C": C, "summary": {k: v for k, v in out.items() if k != "targets"},
-                   "targets": out["targets"]}, f, indent=1, default=str)
+        json.dump({"meta": meta, "run": run, "A": A, "B": B, "C": C,
+                   "summary": {k: v for k, v in out.items() if k != "targets"}, "targets": out["targets"]},
+                  f, indent=1, default=str)
 
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     md = []
     m = md.append
     m("# Benchmarks: prof against perf and bpftrace\n")
