@@ -13,6 +13,7 @@ const state = {
   flame: null, // {root, total}
   zoom: [], // path of names from the root
   prefetch: null, // {q, res}: a range.json request started before the interval list arrived
+  frames: [], // what renderFlame drew, by the index in each frame's data-i
 };
 
 const $ = (id) => document.getElementById(id);
@@ -223,6 +224,26 @@ function searchRegex() {
   }
 }
 
+/** Hover details and click-to-zoom for every frame the flamegraph draws. */
+function setupFlame() {
+  const box = $('flame');
+  const frameOf = (e) => {
+    const d = e.target.closest('.frame');
+    return d && box.contains(d) ? d : null;
+  };
+  box.addEventListener('mouseover', (e) => {
+    const d = frameOf(e);
+    if (d) $('details').textContent = d.title;
+  });
+  box.addEventListener('click', (e) => {
+    const d = frameOf(e);
+    const f = d && state.frames[Number(d.dataset.i)];
+    if (!f) return;
+    state.zoom = f.path;
+    renderFlame();
+  });
+}
+
 function renderFlame() {
   const box = $('flame');
   box.replaceChildren();
@@ -259,9 +280,11 @@ function renderFlame() {
   };
   ancestors.forEach((a, i) => place(a, i, 0, 1, state.zoom.slice(0, i), true, false));
   place(node, ancestors.length, 0, 1, state.zoom.slice(0, ancestors.length), false, true);
-  // Built off the page and attached once: one layout for thousands of frames.
+  // Built off the page and attached once: one layout for thousands of frames. Hover and click
+  // are handled once for the whole box (setupFlame), through each frame's index.
+  state.frames = frames;
   const fragment = document.createDocumentFragment();
-  for (const f of frames) {
+  for (const [i, f] of frames.entries()) {
     const d = el('div', f.depth === 0 ? `all (${root.value} samples)` : f.n.name, `frame ${kindOf(f.n.name, f.depth)}`);
     if (f.ancestor) d.classList.add('ancestor');
     if (f.isMatch) d.classList.add('match');
@@ -270,13 +293,7 @@ function renderFlame() {
     d.style.top = `${f.depth * ROW}px`;
     const pct = ((100 * f.n.value) / root.value).toFixed(2);
     d.title = `${f.n.name}: ${f.n.value} samples (${pct}%)`;
-    d.addEventListener('mouseenter', () => {
-      $('details').textContent = d.title;
-    });
-    d.addEventListener('click', () => {
-      state.zoom = f.path;
-      renderFlame();
-    });
+    d.dataset.i = String(i);
     fragment.appendChild(d);
   }
   box.appendChild(fragment);
@@ -394,6 +411,7 @@ async function load() {
   groupIntervals();
   const mode = readHash();
   setupTimeline();
+  setupFlame();
   $('mode-profile').addEventListener('click', () => setMode('profile'));
   $('mode-diff').addEventListener('click', () => setMode('diff'));
   $('set-base').addEventListener('click', () => {
