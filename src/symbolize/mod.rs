@@ -203,26 +203,7 @@ impl Symbolizer {
 
     /// Symbolizes user addresses of process `tgid`; returns frames per address, in input order.
     pub fn user(&mut self, tgid: u32, addrs: &[u64]) -> Vec<Frames> {
-        if !self.procs.knows(tgid) {
-            // Missed its first-sample event (ring buffer full): try now, it may still run.
-            self.procs.capture(tgid, tgid);
-        }
-        // Group the addresses that fall in binaries and are not cached yet, per binary.
-        let mut per_binary: HashMap<BinaryKey, Vec<u64>> = HashMap::new();
-        for &addr in addrs {
-            if let Some((m, Some(key))) = self.procs.find(tgid, addr) {
-                let off = addr - m.start + m.offset;
-                if !self.user_cache.contains_key(&(key, off)) {
-                    per_binary.entry(key).or_default().push(off);
-                }
-            }
-        }
-        for (key, mut offsets) in per_binary {
-            offsets.sort_unstable();
-            offsets.dedup();
-            self.symbolize_binary(key, &offsets);
-        }
-        addrs.iter().map(|&addr| self.user_frames(tgid, addr)).collect()
+        self.user_batch(&[(tgid, addrs.to_vec())]).pop().unwrap_or_default()
     }
 
     /// Symbolizes kernel addresses and the user addresses of several processes (see
@@ -247,8 +228,10 @@ impl Symbolizer {
     /// binary by binary (see [`Symbolizer::release_parsed_binaries`]).
     pub fn user_batch(&mut self, per_process: &[(u32, Vec<u64>)]) -> Vec<Vec<Frames>> {
         let mut per_binary: HashMap<BinaryKey, Vec<u64>> = HashMap::new();
+        // The addresses that fall in binaries and are not cached yet, per binary.
         for (tgid, addrs) in per_process {
             if !self.procs.knows(*tgid) {
+                // Missed its first-sample event (ring buffer full): try now, it may still run.
                 self.procs.capture(*tgid, *tgid);
             }
             for &addr in addrs {
