@@ -276,27 +276,26 @@ impl Worker {
                     st = self.shared.changed.wait(st).unwrap_or_else(|e| e.into_inner());
                 }
             };
+            // An archive that cannot be pushed is counted and skipped: deleted (by retention)
+            // before its turn, or unreadable.
             let request = match archive::read_file(&path) {
                 Ok(profile) => client::ingest_request(self.client.endpoint(), &self.series, profile)
-                    .map_err(|e| format!("cannot encode `{}` as pprof: {e}", path.display())),
+                    .map_err(|e| (false, format!("cannot push: cannot encode `{}` as pprof: {e}", path.display()))),
                 Err(e) if is_missing(&e) => {
-                    let msg = format!("`{}` was deleted before it could be pushed", file_name(&path));
-                    self.warn(&msg);
-                    let mut st = self.shared.lock();
-                    st.stats.missing += 1;
-                    st.in_flight = false;
-                    st.note(msg);
-                    continue;
+                    Err((true, format!("`{}` was deleted before it could be pushed", file_name(&path))))
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err((false, format!("cannot push: {e}"))),
             };
             let request = match request {
                 Ok(r) => r,
-                Err(e) => {
-                    let msg = format!("cannot push: {e}");
+                Err((deleted, msg)) => {
                     self.warn(&msg);
                     let mut st = self.shared.lock();
-                    st.stats.unreadable += 1;
+                    if deleted {
+                        st.stats.missing += 1;
+                    } else {
+                        st.stats.unreadable += 1;
+                    }
                     st.in_flight = false;
                     st.note(msg);
                     continue;
