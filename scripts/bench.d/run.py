@@ -102,27 +102,24 @@ def fdinfo(pid, fd):
     return d
 
 
+def bpf_objects(pid, kind):
+    """fdinfo of every BPF object of `kind` ("map", "prog") a process holds."""
+    for fd, link in fd_links(pid):
+        if link == f"anon_inode:bpf-{kind}":
+            yield fdinfo(pid, fd)
+
+
 def bpf_maps(pid):
     """BPF maps a process holds: {map_id: (type, max_entries, memlock bytes)}."""
-    maps = {}
-    for fd, link in fd_links(pid):
-        if link == "anon_inode:bpf-map":
-            i = fdinfo(pid, fd)
-            if "map_id" in i:
-                maps[i["map_id"]] = (int(i.get("map_type", -1)), int(i.get("max_entries", 0)), int(i.get("memlock", 0)))
-    return maps
+    return {i["map_id"]: (int(i.get("map_type", -1)), int(i.get("max_entries", 0)), int(i.get("memlock", 0)))
+            for i in bpf_objects(pid, "map") if "map_id" in i}
 
 
 def bpf_progs(pid):
     """Perf-event BPF programs a process holds: {prog_id: (run_time_ns, run_cnt)}."""
-    progs = {}
-    for fd, link in fd_links(pid):
-        if link == "anon_inode:bpf-prog":
-            i = fdinfo(pid, fd)
-            # prog_type 7: BPF_PROG_TYPE_PERF_EVENT (the sampling program; not prof's fork/exec hooks)
-            if i.get("prog_type") == "7" and "prog_id" in i:
-                progs[i["prog_id"]] = (int(i.get("run_time_ns", 0)), int(i.get("run_cnt", 0)))
-    return progs
+    # prog_type 7: BPF_PROG_TYPE_PERF_EVENT (the sampling program; not prof's fork/exec hooks)
+    return {i["prog_id"]: (int(i.get("run_time_ns", 0)), int(i.get("run_cnt", 0)))
+            for i in bpf_objects(pid, "prog") if i.get("prog_type") == "7" and "prog_id" in i}
 
 
 def perf_buffer_bytes(pid):
