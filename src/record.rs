@@ -268,7 +268,7 @@ pub fn record(opts: &RecordOptions, stop: &Arc<AtomicBool>) -> Result<Recording,
             agg.add(sampler.drain()?);
             next_drain += DRAIN_INTERVAL;
             drains += 1;
-            if drains % FORGET_DEAD_DRAINS == 0 {
+            if drains.is_multiple_of(FORGET_DEAD_DRAINS) {
                 if let Some(t) = tables.as_mut() {
                     t.forget_dead(&mut sampler, |tgid| std::path::Path::new(&format!("/proc/{tgid}")).exists());
                 }

@@ -122,7 +122,7 @@ fn store_range_merge_of_many_archives_equals_sequential_merge() {
         let root = b.frame(Frame::new("main", "app", FrameKind::User));
         // Frames first seen in different intervals, so interning order matters.
         for k in 0..(1 + i % 7) {
-            let leaf = b.frame(Frame::new(&format!("f{}", (i * 7 + k * 13) % 151), "app", FrameKind::User));
+            let leaf = b.frame(Frame::new(format!("f{}", (i * 7 + k * 13) % 151), "app", FrameKind::User));
             let s = b.stack(vec![root, leaf]);
             b.add(s, 1 + (k % 2) as u32, if k % 3 == 0 { "app" } else { "worker" }, 1 + (i * k) % 5);
         }
@@ -154,7 +154,11 @@ fn store_range_merge_of_many_archives_equals_sequential_merge() {
     assert_eq!(merged.meta.total_samples, total);
     assert_eq!(merged.meta.losses.get(&LossReason::UserStackFault).copied().unwrap_or(0), lost);
     assert_eq!((merged.meta.start_unix_ns, merged.meta.end_unix_ns), (T0, T0 + 1000 * SEC));
-    assert!(merged.meta.notes.iter().any(|n| n.contains("mixed recordings") && n.contains("49 Hz")), "{:?}", merged.meta.notes);
+    assert!(
+        merged.meta.notes.iter().any(|n| n.contains("mixed recordings") && n.contains("49 Hz")),
+        "{:?}",
+        merged.meta.notes
+    );
 }
 
 /// `prof diff DIR DIR` compares two time ranges of one archive directory.

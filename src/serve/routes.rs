@@ -186,7 +186,9 @@ impl App {
             let cache = self.cache();
             entries
                 .iter()
-                .map(|e| cache.intervals.get(&e.path).filter(|(bytes, _)| *bytes == e.bytes).map(|(_, row)| row.clone()))
+                .map(|e| {
+                    cache.intervals.get(&e.path).filter(|(bytes, _)| *bytes == e.bytes).map(|(_, row)| row.clone())
+                })
                 .collect()
         };
         let mut rows = Vec::with_capacity(entries.len());
@@ -237,7 +239,8 @@ impl App {
             (&e.path, e.bytes).hash(&mut fingerprint);
         }
         let fingerprint = fingerprint.finish();
-        if let Some((.., p)) = self.cache().ranges.iter().find(|(f, t, fp, _)| (*f, *t, *fp) == (from, to, fingerprint)) {
+        if let Some((.., p)) = self.cache().ranges.iter().find(|(f, t, fp, _)| (*f, *t, *fp) == (from, to, fingerprint))
+        {
             return Ok(Arc::clone(p));
         }
         // Merged without holding the lock: the interval list (asked for at the same time by a

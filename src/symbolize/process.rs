@@ -93,9 +93,9 @@ impl ProcessTable {
         }
         // Read once: a process is captured again at its first sample and when its mappings
         // change, and each /proc read costs a path walk in the kernel.
-        if !self.start_times.contains_key(&tgid) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.start_times.entry(tgid) {
             if let Some(t) = start_time(tgid) {
-                self.start_times.insert(tgid, t);
+                slot.insert(t);
             }
         }
         true
