@@ -189,34 +189,64 @@ struct walk {
 	__u8 stale_sent;
 };
 
-/* Binary searches work on absolute indices that start from values read from maps, so the
- * verifier sees unknown scalars (not small constants it would track exactly) and can prune the
- * branches of each step: a search costs it a few states, not 2^steps. */
+/* One binary search over `unwind_mappings` (key: start) or `unwind_rows` (key: pc), both
+ * sorted: the last entry of [lo, hi) whose key is <= target. Each step is a bpf_loop callback,
+ * so the verifier checks one step once instead of every unrolled step of every search with each
+ * combination of outcomes (two unrolled 25-step searches per frame exceeded the verifier's
+ * 1M-instruction budget on 6.18 kernels). */
+struct search {
+	__u64 target;
+	__u32 lo;
+	__u32 hi;
+	__u8 rows;   /* 1: unwind_rows, 0: unwind_mappings */
+	__u8 failed; /* a lookup inside the range failed */
+};
 
-/* Index of the last entry of [first, first + n) whose key is <= target, or -1: binary search
- * over `unwind_mappings` (key: start) or `unwind_rows` (key: pc), both sorted. */
-static __always_inline long last_at_or_before(void *map, bool rows, __u32 first, __u32 n, __u64 target)
+static long search_step(__u64 index, void *ctx)
 {
-	__u32 lo = first, hi = first + n;
-	for (int i = 0; i < 25 && lo < hi; i++) {
-		__u32 mid = lo + (hi - lo) / 2;
-		void *v = bpf_map_lookup_elem(map, &mid);
-		if (!v)
-			return -1;
-		__u64 key = rows ? ((struct prof_unwind_row *)v)->pc : ((struct prof_unwind_mapping *)v)->start;
-		if (key <= target)
-			lo = mid + 1;
-		else
-			hi = mid;
+	struct search *s = ctx;
+	if (s->lo >= s->hi)
+		return 1;
+	__u32 mid = s->lo + (s->hi - s->lo) / 2;
+	__u64 key;
+	if (s->rows) {
+		struct prof_unwind_row *r = bpf_map_lookup_elem(&unwind_rows, &mid);
+		if (!r) {
+			s->failed = 1;
+			return 1;
+		}
+		key = r->pc;
+	} else {
+		struct prof_unwind_mapping *m = bpf_map_lookup_elem(&unwind_mappings, &mid);
+		if (!m) {
+			s->failed = 1;
+			return 1;
+		}
+		key = m->start;
 	}
-	return lo == first ? -1 : (long)lo - 1;
+	if (key <= s->target)
+		s->lo = mid + 1;
+	else
+		s->hi = mid;
+	return 0;
+}
+
+/* Index of the last entry of [first, first + n) whose key is <= target, or -1. 25 steps cover
+ * any table the row array can hold (2^25 rows). */
+static __always_inline long last_at_or_before(bool rows, __u32 first, __u32 n, __u64 target)
+{
+	struct search s = { .target = target, .lo = first, .hi = first + n, .rows = rows };
+	bpf_loop(25, search_step, &s, 0);
+	if (s.failed || s.lo == first)
+		return -1;
+	return (long)s.lo - 1;
 }
 
 /* The mapping of the walked process that contains pc. */
 static __always_inline struct prof_unwind_mapping *find_mapping(struct walk *st, __u64 pc)
 {
 	__u32 n = st->maps_n < PROF_MAX_UNWIND_MAPPINGS ? st->maps_n : PROF_MAX_UNWIND_MAPPINGS;
-	long idx = last_at_or_before(&unwind_mappings, false, st->maps_first, n, pc);
+	long idx = last_at_or_before(false, st->maps_first, n, pc);
 	if (idx < 0)
 		return 0;
 	__u32 key = idx;
@@ -229,7 +259,7 @@ static __always_inline struct prof_unwind_row *find_row(__u32 first, __u32 n, __
 {
 	if (vaddr > 0xffffffffULL)
 		return 0;
-	long idx = last_at_or_before(&unwind_rows, true, first, n, vaddr);
+	long idx = last_at_or_before(true, first, n, vaddr);
 	if (idx < 0)
 		return 0;
 	__u32 key = idx;
