@@ -1,21 +1,25 @@
-//! Stage 2, aggregation: drained in-kernel counts are summed per (process, comm, user stack,
-//! kernel stack) across drains, then turned into a [`Profile`] with symbolized frames.
+//! Aggregation: drained in-kernel counts are summed per (process, comm, user stack, kernel
+//! stack, how the user stack's walk ended) across drains. Addresses only: symbolization turns
+//! the sums into a profile ([`crate::symbolize::build_profile`]).
 
 use std::collections::{HashMap, HashSet};
 
-use crate::output::{MISSING_KERNEL_STACK, MISSING_USER_STACK};
-use crate::profile::{Frame, Metadata, Profile, ProfileBuilder};
+use crate::profile::unwind::UnwindStatus;
 use crate::sample::{RawCount, StackRef};
-use crate::symbolize::{Frames, Symbolizer};
-use crate::unwind::UnwindStatus;
 
+/// What samples are counted by: one distinct stack of one process.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Key {
-    tgid: u32,
-    comm: String,
-    user: StackRef,
-    kernel: StackRef,
-    unwind: UnwindStatus,
+pub struct Key {
+    /// The process.
+    pub tgid: u32,
+    /// The thread's name when sampled.
+    pub comm: String,
+    /// The user stack (innermost first), or why it is missing.
+    pub user: StackRef,
+    /// The kernel stack (innermost first), or why it is missing.
+    pub kernel: StackRef,
+    /// How the user stack's walk ended.
+    pub unwind: UnwindStatus,
 }
 
 /// Sums drained counts over a recording.
@@ -43,97 +47,13 @@ impl Aggregator {
         self.total
     }
 
+    /// Every distinct stack with its count, in no particular order.
+    pub fn counts(&self) -> impl Iterator<Item = (&Key, u64)> + '_ {
+        self.counts.iter().map(|(k, &n)| (k, n))
+    }
+
     /// Distinct processes seen so far (not counting the idle task).
     pub fn processes(&self) -> usize {
         self.tgids.iter().filter(|&&t| t != 0).count()
-    }
-
-    /// Symbolizes every stack and builds the profile: user frames (outermost first) then kernel
-    /// frames; lost stacks become placeholder frames so their samples stay counted.
-    pub fn build(&self, symbolizer: &mut Symbolizer, meta: Metadata) -> Profile {
-        // Unique addresses, symbolized in one batch per process (and one for the kernel).
-        let mut kernel_addrs: HashSet<u64> = HashSet::new();
-        let mut user_addrs: HashMap<u32, HashSet<u64>> = HashMap::new();
-        for key in self.counts.keys() {
-            if let StackRef::Frames(ips) = &key.kernel {
-                kernel_addrs.extend(ips.iter().enumerate().map(|(i, &a)| lookup_addr(i, a)));
-            }
-            if let StackRef::Frames(ips) = &key.user {
-                user_addrs.entry(key.tgid).or_default().extend(ips.iter().enumerate().map(|(i, &a)| lookup_addr(i, a)));
-            }
-        }
-        let kernel_addrs: Vec<u64> = kernel_addrs.into_iter().collect();
-        let mut per_process: Vec<(u32, Vec<u64>)> =
-            user_addrs.into_iter().map(|(tgid, addrs)| (tgid, addrs.into_iter().collect())).collect();
-        per_process.sort_unstable_by_key(|(tgid, _)| *tgid);
-        let found = symbolizer.symbolize_all(&kernel_addrs, &per_process);
-        let kernel_frames: HashMap<u64, Frames> = kernel_addrs.iter().copied().zip(found.kernel).collect();
-        let mut user_frames: HashMap<(u32, u64), Frames> = HashMap::new();
-        for ((tgid, addrs), frames) in per_process.iter().zip(found.user) {
-            for (addr, f) in addrs.iter().zip(frames) {
-                user_frames.insert((*tgid, *addr), f);
-            }
-        }
-
-        let mut builder = ProfileBuilder::new(meta);
-        // Deterministic frame/stack numbering: visit keys in a stable order.
-        let mut keys: Vec<(&Key, &u64)> = self.counts.iter().collect();
-        keys.sort_by(|a, b| (a.0.tgid, &a.0.comm).cmp(&(b.0.tgid, &b.0.comm)).then(b.1.cmp(a.1)));
-        // The per-binary unwind report: leaf binary, and the binary where the walk ended.
-        let mut unwind = std::mem::take(&mut builder.meta_mut().unwind);
-        for (key, &count) in keys.iter().copied() {
-            if let StackRef::Frames(ips) = &key.user {
-                let frame = |i: usize| user_frames.get(&(key.tgid, lookup_addr(i, ips[i]))).and_then(|f| f.last());
-                let module = |i: usize| frame(i).map_or("[unknown]", |f| f.module.as_str());
-                if !ips.is_empty() {
-                    // Frames without a symbol are named `module+0xoffset`.
-                    let symbolized = frame(0)
-                        .is_some_and(|f| !f.name.strip_prefix(f.module.as_str()).is_some_and(|r| r.starts_with("+0x")));
-                    unwind.add(module(0), symbolized, module(ips.len() - 1), key.unwind, count);
-                }
-            }
-        }
-        builder.meta_mut().unwind = unwind;
-        for (key, &count) in keys {
-            let mut stack = Vec::new();
-            push_stack(&mut builder, &mut stack, &key.user, MISSING_USER_STACK, |a| user_frames.get(&(key.tgid, a)));
-            push_stack(&mut builder, &mut stack, &key.kernel, MISSING_KERNEL_STACK, |a| kernel_frames.get(&a));
-            let id = builder.stack(stack);
-            builder.add(id, key.tgid, &key.comm, count);
-        }
-        builder.finish()
-    }
-}
-
-/// The address to symbolize for the `i`-th frame (innermost first): return addresses point after
-/// the call, so every frame but the interrupted one is looked up one byte earlier, inside the
-/// call instruction (right function, right inline chain, right line).
-fn lookup_addr(i: usize, addr: u64) -> u64 {
-    if i == 0 {
-        addr
-    } else {
-        addr.saturating_sub(1)
-    }
-}
-
-fn push_stack<'a>(
-    builder: &mut ProfileBuilder,
-    stack: &mut Vec<u32>,
-    sref: &StackRef,
-    missing: &str,
-    frames_of: impl Fn(u64) -> Option<&'a Frames>,
-) {
-    match sref {
-        StackRef::Empty => {}
-        StackRef::Missing(_) => stack.push(builder.frame(Frame::placeholder(missing))),
-        StackRef::Frames(ips) => {
-            for (i, &addr) in ips.iter().enumerate().rev() {
-                if let Some(frames) = frames_of(lookup_addr(i, addr)) {
-                    for f in frames.iter() {
-                        stack.push(builder.frame(f.clone()));
-                    }
-                }
-            }
-        }
     }
 }

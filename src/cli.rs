@@ -137,12 +137,12 @@ pub enum UnwindArg {
     Dwarf,
 }
 
-impl From<UnwindArg> for prof::unwind::UnwindMode {
+impl From<UnwindArg> for prof::profile::unwind::UnwindMode {
     fn from(u: UnwindArg) -> Self {
         match u {
-            UnwindArg::Auto => prof::unwind::UnwindMode::Auto,
-            UnwindArg::Fp => prof::unwind::UnwindMode::Fp,
-            UnwindArg::Dwarf => prof::unwind::UnwindMode::Dwarf,
+            UnwindArg::Auto => prof::profile::unwind::UnwindMode::Auto,
+            UnwindArg::Fp => prof::profile::unwind::UnwindMode::Fp,
+            UnwindArg::Dwarf => prof::profile::unwind::UnwindMode::Dwarf,
         }
     }
 }
@@ -250,7 +250,7 @@ pub struct RecordArgs {
 
 impl RecordArgs {
     /// The library's record options.
-    pub fn options(&self, live_status: bool) -> RecordOptions {
+    pub fn options(&self) -> RecordOptions {
         let targets = if self.pids.is_empty() {
             Targets::All
         } else {
@@ -270,8 +270,6 @@ impl RecordArgs {
             },
             duration: self.duration,
             command: (!self.command.is_empty()).then(|| self.command.clone()),
-            live_status,
-            announce: true,
             continuous: self.dir.clone().filter(|_| self.continuous).map(|dir| ContinuousOptions {
                 dir,
                 interval: self.interval,

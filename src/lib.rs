@@ -1,25 +1,57 @@
 //! prof: a continuous CPU profiler for Linux.
 //!
-//! The pipeline, one module per stage in the order data flows:
-//! [`sample`] (BPF perf-event sampling, the only place with unsafe and BPF types) →
-//! [`aggregate`] (raw in-kernel counts → a [`profile::Profile`]) →
-//! [`symbolize`] (addresses → frames with blazesym) →
-//! [`output`] (folded, flamegraph SVG, top table) and [`archive`] (the `.prof` format);
-//! continuous recordings also go to [`push`] (each interval's pprof to a Pyroscope-compatible
-//! store).
+//! The modules are listed in the order data flows (docs/ARCHITECTURE.md draws it); each one
+//! imports only modules above it, and [`profile`] and [`atomic_file`] are the ground they all
+//! stand on:
+//!
+//! - [`profile`]: the in-memory model (frames, stacks, samples, metadata, the unwind report).
+//! - [`atomic_file`]: the one way a file is written (temp file, sync, mode, rename).
+//! - [`process`]: what is known about each sampled process: its mappings and open binaries,
+//!   shared by unwinding and symbolization.
+//! - [`unwind`]: unwind tables built from binaries' call-frame information, the input of the
+//!   in-kernel DWARF walker.
+//! - [`sample`]: BPF perf-event sampling, the only place with BPF types: loads tables, counts
+//!   stacks in the kernel, reports process events, drains the counts.
+//! - [`aggregate`]: the drained counts summed per stack (addresses only).
+//! - [`symbolize`]: addresses → frames (blazesym, kallsyms, perf maps); builds the [`profile`].
+//! - [`archive`]: prof's own versioned, compressed file format.
+//! - [`output`]: every format written (folded, SVG, top table, pprof, speedscope, archive) and
+//!   the one dispatcher that writes files for `record`, `report` and `diff`.
+//! - [`input`]: reading a profile back from an archive, pprof or folded file.
+//! - [`store`]: the archive directory of continuous recording (names, retention, time ranges).
+//! - [`diff`]: comparing two profiles, with significance; its outputs go through [`output`].
+//! - [`serve`]: the local web UI over an archive directory (read-only: store, archive, output).
+//! - [`push`]: sending each interval's pprof to a Pyroscope-compatible store.
+//! - [`record`]: drives a recording session through all of the above; reports progress
+//!   through an observer, never prints.
 #![warn(missing_docs)]
 
-pub mod aggregate;
-pub mod archive;
-pub mod diff;
-pub mod emit;
-pub mod output;
 pub mod profile;
-pub mod push;
-pub mod record;
-pub mod report;
-pub mod sample;
-pub mod serve;
-pub mod store;
-pub mod symbolize;
+
+pub mod atomic_file;
+
+pub mod process;
+
 pub mod unwind;
+
+pub mod sample;
+
+pub mod aggregate;
+
+pub mod symbolize;
+
+pub mod archive;
+
+pub mod output;
+
+pub mod input;
+
+pub mod store;
+
+pub mod diff;
+
+pub mod serve;
+
+pub mod push;
+
+pub mod record;

@@ -2,6 +2,7 @@
 //! 1 runtime error, 2 usage error.
 
 mod cli;
+mod console;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -13,9 +14,9 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 
 use cli::{Cli, Command, DiffArgs, RecordArgs, ReportArgs, ServeArgs};
-use prof::emit::{self, OutputSpec};
+use prof::diff::render::{DiffDocument, DiffSvgOptions};
 use prof::output::flamegraph::{self, SvgOptions};
-use prof::output::{top, Format};
+use prof::output::{top, write_output, Format, OutputSpec, ProfileDocument};
 use prof::profile::{format_unix_ns, unix_ns};
 
 fn main() -> ExitCode {
@@ -36,7 +37,17 @@ fn main() -> ExitCode {
 }
 
 fn output_specs(paths: &[PathBuf], format: Option<cli::FormatArg>) -> Result<Vec<OutputSpec>> {
-    paths.iter().map(|p| Ok(OutputSpec::new(p.clone(), format.map(Format::from))?)).collect()
+    paths.iter().map(|p| Ok(OutputSpec::new::<ProfileDocument>(p.clone(), format.map(Format::from))?)).collect()
+}
+
+/// A flag the first SIGINT or SIGTERM sets; later ones are absorbed, so that what the flag
+/// stops (a recording's flush, the server) completes.
+fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("failed to install signal handlers")?;
+    }
+    Ok(stop)
 }
 
 /// `prof-YYYYMMDD-HHMMSS.prof` in the current directory.
@@ -57,11 +68,7 @@ fn run_record(args: RecordArgs) -> Result<()> {
         specs.push(OutputSpec { path: default_archive_path(), format: Format::Archive });
     }
 
-    // First Ctrl-C/SIGTERM stops the recording; later ones are absorbed so the flush completes.
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("failed to install signal handlers")?;
-    }
+    let stop = stop_on_signals()?;
 
     if args.push.is_some() {
         // Labels are checked one by one by clap; a name given twice is caught here, before
@@ -71,20 +78,58 @@ fn run_record(args: RecordArgs) -> Result<()> {
             Cli::command().error(clap::error::ErrorKind::ArgumentConflict, format!("--label: {msg}")).exit();
         }
     }
-    let opts = args.options(std::io::stderr().is_terminal());
-    let recording = prof::record::record(&opts, &stop)?;
-    let profile = &recording.profile;
+    let mut console = console::Console { live_status: std::io::stderr().is_terminal() };
+    let recording = prof::record::record(&args.options(), &stop, &mut console)?;
     if let (Some(c), Some(dir)) = (&recording.continuous, &args.dir) {
+        print_continuous_summary(c, dir, args.push.as_ref());
+        return Ok(());
+    }
+
+    let profile = &recording.profile;
+    let (title, subtitle) = flamegraph::default_title(&profile.meta);
+    let svg = SvgOptions { title, subtitle, deterministic: false, no_javascript: false };
+    let render = args.output.render();
+    let doc = ProfileDocument { profile, render: &render, svg: &svg };
+    let mut written = Vec::new();
+    let mut failures = Vec::new();
+    let mut write_times = Vec::new();
+    for spec in &specs {
+        let t = std::time::Instant::now();
+        match write_output(&doc, spec) {
+            Ok(()) => written.push(spec.path.display().to_string()),
+            Err(e) => failures.push(e),
+        }
+        write_times.push(format!("{} {:.0} ms", spec.path.display(), t.elapsed().as_secs_f64() * 1e3));
+    }
+    eprint!("{}", prof::record::summary::summary(&recording, &written, 5));
+    if args.verbose {
+        print_verbose(&recording, &write_times);
+    }
+    if default_output {
+        println!("{}", specs[0].path.display());
+    }
+    if let Some(first) = failures.into_iter().next() {
+        return Err(first.into());
+    }
+    Ok(())
+}
+
+/// What a continuous recording wrote and pushed.
+fn print_continuous_summary(
+    c: &prof::record::ContinuousSummary,
+    dir: &std::path::Path,
+    push: Option<&prof::push::client::Endpoint>,
+) {
+    eprintln!(
+        "prof: wrote {} archives ({} bytes) to `{}`; {} deleted by retention; {} intervals lost",
+        c.archives,
+        c.bytes,
+        dir.display(),
+        c.deleted,
+        c.lost_intervals
+    );
+    if let (Some(p), Some(endpoint)) = (&c.push, push) {
         eprintln!(
-            "prof: wrote {} archives ({} bytes) to `{}`; {} deleted by retention; {} intervals lost",
-            c.archives,
-            c.bytes,
-            dir.display(),
-            c.deleted,
-            c.lost_intervals
-        );
-        if let (Some(p), Some(endpoint)) = (&c.push, &args.push) {
-            eprintln!(
                 "prof: pushed {} of {} intervals to `{}`; {} failed attempts retried, {} rejected, {} dropped (queue full), \
                  {} deleted before push, {} unreadable, {} not pushed before exit",
                 p.pushed,
@@ -97,59 +142,37 @@ fn run_record(args: RecordArgs) -> Result<()> {
                 p.unreadable,
                 p.unsent
             );
-            if p.not_pushed() > 0 {
-                eprintln!(
-                    "prof: the intervals not pushed are in `{}` (`prof report DIR --from … -o x.pb.gz` exports a range)",
-                    dir.display()
-                );
-            }
+        if p.not_pushed() > 0 {
+            eprintln!(
+                "prof: the intervals not pushed are in `{}` (`prof report DIR --from … -o x.pb.gz` exports a range)",
+                dir.display()
+            );
         }
-        return Ok(());
     }
+}
 
-    let (title, subtitle) = flamegraph::default_title(&profile.meta);
-    let svg = SvgOptions { title, subtitle, deterministic: false, no_javascript: false };
-    let render = args.output.render();
-    let mut written = Vec::new();
-    let mut failures = Vec::new();
-    let mut write_times = Vec::new();
-    for spec in &specs {
-        let t = std::time::Instant::now();
-        match emit::write_output(profile, spec, &render, &svg) {
-            Ok(()) => written.push(spec.path.display().to_string()),
-            Err(e) => failures.push(e),
-        }
-        write_times.push(format!("{} {:.0} ms", spec.path.display(), t.elapsed().as_secs_f64() * 1e3));
-    }
-    eprint!("{}", prof::report::summary(&recording, &written, 5));
-    if args.verbose {
-        let s = &recording.symbolize;
-        eprintln!(
-            "  symbolized {} addresses, {} left as module+offset, {} binaries failed",
-            s.resolved, s.unresolved, s.failed_binaries
-        );
-        let (stacks, counts) = recording.map_sizes;
-        eprintln!("  BPF maps: stacks {stacks} entries, counts {counts} entries");
-        let e = recording.end_stages;
-        eprintln!(
-            "  end of recording → outputs: stop and last drain {:.0} ms, symbolize {:.0} ms, write {}",
-            e.stop.as_secs_f64() * 1e3,
-            e.symbolize.as_secs_f64() * 1e3,
-            write_times.join(", ")
-        );
-        if !profile.meta.unwind.is_empty() {
-            for line in profile.meta.unwind.render(15).lines() {
-                eprintln!("  {line}");
-            }
+/// `-v`: symbolization counters, BPF map sizes, where the end of the recording went, the unwind
+/// report.
+fn print_verbose(recording: &prof::record::Recording, write_times: &[String]) {
+    let s = &recording.symbolize;
+    eprintln!(
+        "  symbolized {} addresses, {} left as module+offset, {} binaries failed",
+        s.resolved, s.unresolved, s.failed_binaries
+    );
+    let (stacks, counts) = recording.map_sizes;
+    eprintln!("  BPF maps: stacks {stacks} entries, counts {counts} entries");
+    let e = recording.end_stages;
+    eprintln!(
+        "  end of recording → outputs: stop and last drain {:.0} ms, symbolize {:.0} ms, write {}",
+        e.stop.as_secs_f64() * 1e3,
+        e.symbolize.as_secs_f64() * 1e3,
+        write_times.join(", ")
+    );
+    if !recording.profile.meta.unwind.is_empty() {
+        for line in recording.profile.meta.unwind.render(15).lines() {
+            eprintln!("  {line}");
         }
     }
-    if default_output {
-        println!("{}", specs[0].path.display());
-    }
-    if let Some(first) = failures.into_iter().next() {
-        return Err(first.into());
-    }
-    Ok(())
 }
 
 fn run_report(args: ReportArgs) -> Result<()> {
@@ -159,7 +182,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
         bail!("`{}`: --list, --from and --to need an archive directory", args.input.display());
     }
     if is_dir && args.list {
-        let (intervals, warnings) = prof::report::list_dir(&args.input)?;
+        let (intervals, warnings) = prof::store::list_dir(&args.input)?;
         for w in warnings {
             eprintln!("prof: warning: {w}");
         }
@@ -187,9 +210,9 @@ fn run_report(args: ReportArgs) -> Result<()> {
     }
     let loaded = if is_dir {
         let (profile, _, _) = load_dir_range(&args.input, args.from, args.to)?;
-        prof::report::Loaded { profile, skipped_lines: 0 }
+        prof::input::Loaded { profile, skipped_lines: 0 }
     } else {
-        prof::report::load(&args.input, args.lenient)?
+        prof::input::load(&args.input, args.lenient)?
     };
     if loaded.skipped_lines > 0 {
         eprintln!("prof: warning: skipped {} malformed lines of `{}`", loaded.skipped_lines, args.input.display());
@@ -215,33 +238,21 @@ fn run_report(args: ReportArgs) -> Result<()> {
     }
     let (title, subtitle) = flamegraph::default_title(&profile.meta);
     let svg = SvgOptions { title, subtitle, deterministic: false, no_javascript: false };
+    let render = args.output.render();
+    let doc = ProfileDocument { profile, render: &render, svg: &svg };
     for spec in &specs {
-        emit::write_output(profile, spec, &args.output.render(), &svg)?;
+        write_output(&doc, spec)?;
         eprintln!("prof: wrote {}", spec.path.display());
     }
     Ok(())
 }
 
 fn run_diff(args: DiffArgs) -> Result<ExitCode> {
-    use prof::diff::render;
-    enum Out {
-        Svg,
-        Folded,
-        Json,
-    }
-    let outs: Vec<(PathBuf, Out)> = args
+    let specs = args
         .outputs
         .iter()
-        .map(|p| {
-            let kind = match p.extension().and_then(|e| e.to_str()) {
-                Some("svg") => Out::Svg,
-                Some("folded") => Out::Folded,
-                Some("json") => Out::Json,
-                _ => bail!("`{}`: unknown diff output format; use .svg, .folded or .json", p.display()),
-            };
-            Ok((p.clone(), kind))
-        })
-        .collect::<Result<_>>()?;
+        .map(|p| Ok(OutputSpec::new::<DiffDocument>(p.clone(), None)?))
+        .collect::<Result<Vec<_>>>()?;
     // An input is a file, or an archive directory with a time range.
     let load = |p: &PathBuf,
                 from: Option<std::time::SystemTime>,
@@ -254,13 +265,13 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
         if from.is_some() || to.is_some() {
             bail!("`{}`: a time range needs an archive directory", p.display());
         }
-        let loaded = prof::report::load(p, args.lenient)?;
+        let loaded = prof::input::load(p, args.lenient)?;
         if loaded.skipped_lines > 0 {
             eprintln!("prof: warning: skipped {} malformed lines of `{}`", loaded.skipped_lines, p.display());
         }
         Ok((loaded.profile, p.display().to_string()))
     };
-    let (base, new) = prof::report::load_pair(
+    let (base, new) = prof::input::load_pair(
         || load(&args.base, args.base_from, args.base_to),
         || load(&args.new, args.new_from, args.new_to),
     );
@@ -271,20 +282,14 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
     let opts =
         prof::diff::DiffOptions { normalize: !args.no_normalize, match_builds: !args.exact_names, alpha: args.alpha };
     let d = std::mem::ManuallyDrop::new(prof::diff::diff(&base, &base_name, &new, &new_name, &opts)?);
-    if outs.is_empty() {
-        render::write_table(&d, args.top, std::io::stdout().lock()).context("failed to write the table")?;
+    if specs.is_empty() {
+        prof::diff::render::write_table(&d, args.top, std::io::stdout().lock()).context("failed to write the table")?;
     }
-    let svg = render::DiffSvgOptions { negate: args.negate, deterministic: false, no_javascript: false };
-    for (path, kind) in &outs {
-        emit::write_atomic(path, |w| {
-            match kind {
-                Out::Svg => render::write_svg(&d, &svg, w),
-                Out::Folded => render::write_folded(&d, w),
-                Out::Json => render::write_json(&d, w),
-            }
-            .map_err(|e| e.to_string())
-        })?;
-        eprintln!("prof: wrote {}", path.display());
+    let svg = DiffSvgOptions { negate: args.negate, deterministic: false, no_javascript: false };
+    let doc = DiffDocument { diff: &d, svg: &svg };
+    for spec in &specs {
+        write_output(&doc, spec)?;
+        eprintln!("prof: wrote {}", spec.path.display());
     }
     if let Some(points) = args.fail_on {
         let tripped = d.regressions(points);
@@ -310,10 +315,7 @@ fn run_serve(args: ServeArgs) -> Result<()> {
             server.addr
         );
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("failed to install signal handlers")?;
-    }
+    let stop = stop_on_signals()?;
     eprintln!("prof: serving `{}` on http://{}/ (Ctrl-C to stop)", args.dir.display(), server.addr);
     server.run(&stop);
     Ok(())
@@ -328,7 +330,7 @@ fn load_dir_range(
 ) -> Result<(prof::profile::Profile, u64, u64)> {
     let from = from.map(unix_ns).unwrap_or(0);
     let to = to.map(unix_ns).unwrap_or_else(|| unix_ns(std::time::SystemTime::now()));
-    let (profile, warnings) = prof::report::load_range(dir, from, to)?;
+    let (profile, warnings) = prof::store::load_range(dir, from, to)?;
     for w in warnings {
         eprintln!("prof: warning: {w}");
     }

@@ -845,8 +845,7 @@ fn archive_golden_v1_small() {
 /// The per-binary unwind report survives a round trip; an archive without it has none.
 #[test]
 fn archive_unwind_report_round_trips() {
-    use prof::unwind::report::UnwindReport;
-    use prof::unwind::UnwindStatus;
+    use prof::profile::unwind::{UnwindReport, UnwindStatus};
     let mut p = small_profile();
     assert!(archive::read(&encode(&p)).expect("read").meta.unwind.is_empty());
     let mut r = UnwindReport { mode: "auto".into(), ..Default::default() };

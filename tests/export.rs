@@ -19,8 +19,10 @@ use std::process::{Command, Stdio};
 use prost::Message;
 
 use prof::output::pprof::{self, proto};
-use prof::output::{speedscope, top, Format, MISSING_KERNEL_STACK, MISSING_USER_STACK};
-use prof::profile::{Frame, FrameKind, LossReason, Metadata, Profile, ProfileBuilder};
+use prof::output::{speedscope, top, Format};
+use prof::profile::{
+    Frame, FrameKind, LossReason, Metadata, Profile, ProfileBuilder, MISSING_KERNEL_STACK, MISSING_USER_STACK,
+};
 
 use common::{prof, prof_ok};
 

@@ -2,8 +2,8 @@
 //! lenient mode, saturation, suffixes, and lines from other tools.
 
 use prof::output::folded::{self, FoldedError, ParsedFolded};
-use prof::output::{RenderOptions, MISSING_KERNEL_STACK, MISSING_USER_STACK};
-use prof::profile::{Frame, FrameKind, Metadata, Profile, ProfileBuilder};
+use prof::output::RenderOptions;
+use prof::profile::{Frame, FrameKind, Metadata, Profile, ProfileBuilder, MISSING_KERNEL_STACK, MISSING_USER_STACK};
 
 /// A profile with every kind of frame and a few names that need sanitizing.
 fn sample_profile() -> Profile {

@@ -10,8 +10,10 @@ mod common;
 use std::path::Path;
 
 use prof::output::flamegraph::{self, SvgError, SvgOptions};
-use prof::output::{folded, top, Format, RenderOptions, MISSING_KERNEL_STACK, MISSING_USER_STACK};
-use prof::profile::{Frame, FrameKind, LossReason, Metadata, Profile, ProfileBuilder};
+use prof::output::{folded, top, Format, RenderOptions};
+use prof::profile::{
+    Frame, FrameKind, LossReason, Metadata, Profile, ProfileBuilder, MISSING_KERNEL_STACK, MISSING_USER_STACK,
+};
 
 /// Compares `actual` with `tests/fixtures/output/<name>`.
 fn check_golden(name: &str, actual: &str) {

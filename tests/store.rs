@@ -82,7 +82,7 @@ fn store_range_merge_sums_overlapping_archives() {
         write_interval(d, i, if i < 3 { "early" } else { "late" }, 10 + i);
     }
     // 25 s – 45 s overlaps intervals 2 (20–30), 3 (30–40), 4 (40–50).
-    let (p, warnings) = prof::report::load_range(d, T0 + 25 * SEC, T0 + 45 * SEC).unwrap();
+    let (p, warnings) = prof::store::load_range(d, T0 + 25 * SEC, T0 + 45 * SEC).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(p.total(), 12 + 13 + 14);
     assert_eq!(p.meta.total_samples, 39);
@@ -94,11 +94,11 @@ fn store_range_merge_sums_overlapping_archives() {
     // Corrupt interval 3: skipped with a warning naming it.
     let (entries, _) = store::list(d).unwrap();
     std::fs::write(&entries[3].path, b"PROFARC\0garbage").unwrap();
-    let (p, warnings) = prof::report::load_range(d, T0 + 25 * SEC, T0 + 45 * SEC).unwrap();
+    let (p, warnings) = prof::store::load_range(d, T0 + 25 * SEC, T0 + 45 * SEC).unwrap();
     assert_eq!(p.total(), 12 + 14);
     assert!(warnings.len() == 1 && warnings[0].contains(entries[3].path.file_name().unwrap().to_str().unwrap()));
 
-    assert!(prof::report::load_range(d, T0 + 1000 * SEC, T0 + 2000 * SEC).is_err());
+    assert!(prof::store::load_range(d, T0 + 1000 * SEC, T0 + 2000 * SEC).is_err());
     let _: Profile = p;
 }
 
@@ -134,7 +134,7 @@ fn store_range_merge_of_many_archives_equals_sequential_merge() {
     }
     std::fs::write(&archives[55].0, b"PROFARC\0garbage").unwrap();
 
-    let (merged, warnings) = prof::report::load_range(d, T0, T0 + 1000 * SEC).unwrap();
+    let (merged, warnings) = prof::store::load_range(d, T0, T0 + 1000 * SEC).unwrap();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
 
     let mut b: Option<ProfileBuilder> = None;

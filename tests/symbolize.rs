@@ -6,6 +6,7 @@ mod common;
 
 use std::process::Command;
 
+use prof::process::ProcessTable;
 use prof::symbolize::Symbolizer;
 
 /// Address of `symbol` in the running process `pid` whose executable is `exe`, from `nm` and
@@ -40,6 +41,7 @@ struct Running {
     pid: u32,
     leaf_a: u64,
     sym: Symbolizer,
+    procs: ProcessTable,
 }
 
 /// Runs a binary just copied: a test on another thread that forks while the copy's file is
@@ -65,9 +67,10 @@ fn run_captured(name: &str) -> Running {
     let pid = child.id();
     std::thread::sleep(std::time::Duration::from_millis(50));
     let leaf_a = runtime_addr(pid, &exe, "leaf_a");
-    let mut sym = Symbolizer::new();
-    assert!(sym.process_seen(pid, pid));
-    Running { _dir: dir, exe, child, pid, leaf_a, sym }
+    let sym = Symbolizer::new();
+    let mut procs = ProcessTable::default();
+    assert!(procs.capture(pid, pid));
+    Running { _dir: dir, exe, child, pid, leaf_a, sym, procs }
 }
 
 /// A process that exited and whose binary was deleted still symbolizes: function, module, inline
@@ -75,13 +78,13 @@ fn run_captured(name: &str) -> Running {
 /// mapping stays visible as `[unknown]+0x…`.
 #[test]
 fn symbolize_exited_process_with_deleted_binary() {
-    let Running { _dir, exe, mut child, pid, leaf_a, mut sym } = run_captured("gone");
+    let Running { _dir, exe, mut child, pid, leaf_a, mut sym, mut procs } = run_captured("gone");
     child.kill().unwrap();
     child.wait().unwrap();
     std::fs::remove_file(&exe).unwrap();
 
     // 30 bytes into leaf_a is inside the inlined spin loop.
-    let frames = sym.user(pid, &[leaf_a + 30, 0x10])[..].to_vec();
+    let frames = sym.user(&mut procs, pid, &[leaf_a + 30, 0x10])[..].to_vec();
     let leaf = &frames[0];
     assert_eq!(leaf[0].name, "leaf_a", "{leaf:?}");
     assert_eq!(leaf[0].module, "gone");
@@ -90,7 +93,7 @@ fn symbolize_exited_process_with_deleted_binary() {
     assert!(leaf.last().unwrap().line.is_some());
     assert_eq!(frames[1][0].name, "[unknown]+0x10");
     let resolved = sym.stats().resolved;
-    sym.user(pid, &[leaf_a + 30]);
+    sym.user(&mut procs, pid, &[leaf_a + 30]);
     assert_eq!(sym.stats().resolved, resolved, "the address was symbolized twice");
 }
 
@@ -118,8 +121,8 @@ fn symbolize_kernel_address_via_kallsyms() {
 /// drops blazesym's mapping of them, even when the binary was replaced at its path meanwhile.
 #[test]
 fn symbolize_evicts_exited_processes_completely() {
-    let Running { _dir, exe, mut child, pid, leaf_a, mut sym } = run_captured("evictme");
-    assert_eq!(sym.user(pid, &[leaf_a + 30])[0][0].name, "leaf_a");
+    let Running { _dir, exe, mut child, pid, leaf_a, mut sym, mut procs } = run_captured("evictme");
+    assert_eq!(sym.user(&mut procs, pid, &[leaf_a + 30])[0][0].name, "leaf_a");
     let mapped =
         || std::fs::read_to_string("/proc/self/maps").unwrap().lines().filter(|l| l.contains("evictme")).count();
     assert!(mapped() > 0, "blazesym should have mapped the binary to symbolize it");
@@ -129,9 +132,10 @@ fn symbolize_evicts_exited_processes_completely() {
     std::fs::remove_file(&exe).unwrap();
     std::fs::write(&exe, b"not the same binary").unwrap();
 
-    sym.process_exited(pid);
-    sym.evict_exited();
-    assert_eq!(sym.cache_sizes(), (0, 0));
+    sym.process_exited(&procs, pid);
+    procs.exited(pid);
+    evict(&mut procs, &mut sym);
+    assert_eq!(cache_sizes(&procs, &sym), (0, 0));
     assert_eq!(mapped(), 0, "the binary is still mapped after eviction");
 }
 
@@ -139,16 +143,27 @@ fn symbolize_evicts_exited_processes_completely() {
 /// found through /proc and evicted at the second eviction after its death, not the first.
 #[test]
 fn symbolize_evicts_dead_processes_without_exit_events() {
-    let Running { _dir, exe: _, mut child, pid, leaf_a, mut sym } = run_captured("silent");
-    sym.user(pid, &[leaf_a + 30]);
-    let open = sym.cache_sizes();
+    let Running { _dir, exe: _, mut child, pid, leaf_a, mut sym, mut procs } = run_captured("silent");
+    sym.user(&mut procs, pid, &[leaf_a + 30]);
+    let open = cache_sizes(&procs, &sym);
     assert!(open.0 >= 1 && open.1 >= 1);
-    sym.evict_exited();
-    assert_eq!(sym.cache_sizes(), open, "a live process is kept");
+    evict(&mut procs, &mut sym);
+    assert_eq!(cache_sizes(&procs, &sym), open, "a live process is kept");
     child.kill().unwrap();
     child.wait().unwrap();
-    sym.evict_exited();
-    assert_eq!(sym.cache_sizes(), open, "kept one more interval for samples still in the kernel");
-    sym.evict_exited();
-    assert_eq!(sym.cache_sizes(), (0, 0));
+    evict(&mut procs, &mut sym);
+    assert_eq!(cache_sizes(&procs, &sym), open, "kept one more interval for samples still in the kernel");
+    evict(&mut procs, &mut sym);
+    assert_eq!(cache_sizes(&procs, &sym), (0, 0));
+}
+
+/// What the recorder does after each interval: evict exited processes, forget their symbols.
+fn evict(procs: &mut ProcessTable, sym: &mut Symbolizer) {
+    let evicted = procs.evict_exited();
+    sym.forget(&evicted);
+}
+
+/// Open binaries and cached user symbols.
+fn cache_sizes(procs: &ProcessTable, sym: &Symbolizer) -> (usize, usize) {
+    (procs.open_binaries(), sym.cached_user_symbols())
 }

@@ -193,8 +193,8 @@ fn unwind_dwarf_mode_uses_tables_only() {
 /// and the tables' kernel arrays are sized as asked (one entry each with `--unwind fp`).
 #[test]
 fn unwind_bpf_program_passes_verifier_in_every_mode() {
+    use prof::profile::unwind::UnwindMode;
     use prof::sample::{Sampler, SamplerOptions};
-    use prof::unwind::UnwindMode;
     let _m = bpf_test!("unwind_bpf_program_passes_verifier_in_every_mode");
     for mode in [UnwindMode::Auto, UnwindMode::Dwarf, UnwindMode::Fp] {
         let opts = SamplerOptions { unwind: mode, unwind_rows: 4096, ..Default::default() };

@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use prof::symbolize::maps::parse_maps;
-use prof::symbolize::process::BinaryKey;
-use prof::unwind::manager::{MappingInfo, TableManager, TableSink, TableState};
+use prof::process::maps::parse_maps;
+use prof::process::BinaryKey;
+use prof::process::MappingInfo;
+use prof::unwind::manager::{TableManager, TableSink, TableState};
 use prof::unwind::{CfaRule, ProcMapping, UnwindRow};
 
 /// A row array in memory standing in for the kernel's.

@@ -458,13 +458,13 @@ impl<'a> Decoder<'a> {
         Ok(m)
     }
 
-    fn unwind_report(&mut self) -> Result<crate::unwind::report::UnwindReport, ArchiveError> {
-        use crate::unwind::UnwindStatus;
-        let mut r = crate::unwind::report::UnwindReport { mode: self.str("unwind mode")?, ..Default::default() };
+    fn unwind_report(&mut self) -> Result<crate::profile::unwind::UnwindReport, ArchiveError> {
+        use crate::profile::unwind::UnwindStatus;
+        let mut r = crate::profile::unwind::UnwindReport { mode: self.str("unwind mode")?, ..Default::default() };
         let n = self.count("unwind report", MIN_UNWIND_BINARY_LEN)?;
         for _ in 0..n {
             let name = self.str("unwind binary")?;
-            let mut b = crate::unwind::report::BinaryUnwind {
+            let mut b = crate::profile::unwind::BinaryUnwind {
                 table: self.str("unwind table")?,
                 samples: self.u64("unwind samples")?,
                 complete: self.u64("unwind complete")?,

@@ -14,9 +14,8 @@ mod error;
 
 pub use error::{ArchiveError, ChecksumPart};
 
-use std::fs::{File, Permissions};
-use std::io::{BufWriter, Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::fs::File;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use crate::profile::{Metadata, Profile};
@@ -99,28 +98,14 @@ pub fn write(profile: &Profile, mut w: impl Write) -> Result<(), ArchiveError> {
 /// private (mode 0600) and synced to disk, then renamed over `path` (and the directory synced).
 /// On error `path` is untouched and the temporary file is removed. I/o errors name `path`.
 pub fn write_file(profile: &Profile, path: &Path) -> Result<(), ArchiveError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let io_err = |path: &Path, action| {
-        let path = path.to_path_buf();
-        move |source| ArchiveError::Io { path, action, source }
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(dir, "create a temporary file in"))?;
-    write(profile, BufWriter::new(tmp.as_file_mut())).map_err(|e| match e {
-        ArchiveError::Write(source) => ArchiveError::Io { path: path.to_path_buf(), action: "write", source },
-        e => e.in_file(path),
-    })?;
-    tmp.as_file().set_permissions(Permissions::from_mode(0o600)).map_err(io_err(path, "set the mode of"))?;
-    tmp.as_file().sync_all().map_err(io_err(path, "sync"))?;
-    tmp.persist(path).map_err(|e| ArchiveError::Io {
-        path: path.to_path_buf(),
-        action: "rename a temporary file over",
-        source: e.error,
-    })?;
-    // Make the rename itself durable.
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir, "sync the directory"))
+    use crate::atomic_file::{write_atomic, AtomicWriteError, Durability, Mode};
+    write_atomic(path, Durability::FileAndDirectory, Mode::Exact(0o600), |w| write(profile, w)).map_err(|e| match e {
+        AtomicWriteError::Io { path, action, source } => ArchiveError::Io { path, action, source },
+        AtomicWriteError::Fill(ArchiveError::Write(source)) => {
+            ArchiveError::Io { path: path.to_path_buf(), action: "write", source }
+        }
+        AtomicWriteError::Fill(e) => e.in_file(path),
+    })
 }
 
 /// The checked fields of an archive's fixed header.

@@ -1,4 +1,4 @@
-//! Stage 5, diff: comparing two profiles. Stacks of both are merged under canonical names (so
+//! Diff: comparing two profiles. Stacks of both are merged under canonical names (so
 //! functions match across builds, see [`names`]), each function's share of its profile is
 //! compared with a significance test corrected for the number of functions (see [`stats`]),
 //! and the merged stacks feed the differential outputs (see [`render`]).

@@ -7,6 +7,40 @@ use std::io::{self, BufWriter, Write};
 use inferno::flamegraph::{self, Options, Palette};
 
 use super::Diff;
+use crate::output::{Document, Format};
+
+/// A diff with how to draw its flamegraph: what `prof diff -o` writes (`.svg`, `.folded`,
+/// `.json`) through the output stage's dispatcher ([`crate::output::write_output`]).
+#[derive(Clone, Copy, Debug)]
+pub struct DiffDocument<'a> {
+    /// The comparison.
+    pub diff: &'a Diff,
+    /// Options of the differential flamegraph.
+    pub svg: &'a DiffSvgOptions,
+}
+
+impl Document for DiffDocument<'_> {
+    const FORMAT_HINT: &'static str = "diff output format; use .svg, .folded or .json";
+
+    fn format_of(path: &std::path::Path) -> Option<Format> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("svg") => Some(Format::Svg),
+            Some("folded") => Some(Format::Folded),
+            Some("json") => Some(Format::Json),
+            _ => None,
+        }
+    }
+
+    fn write(&self, format: Format, w: &mut BufWriter<&std::fs::File>) -> Result<(), String> {
+        match format {
+            Format::Svg => write_svg(self.diff, self.svg, w),
+            Format::Folded => write_folded(self.diff, w),
+            Format::Json => write_json(self.diff, w),
+            other => return Err(format!("a diff cannot be written as .{}", other.extension())),
+        }
+        .map_err(|e| e.to_string())
+    }
+}
 
 /// Writes the top `n` functions by change: base %, new %, delta in points (total and self) and
 /// whether the change is significant.

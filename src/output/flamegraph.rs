@@ -12,8 +12,9 @@ use inferno::flamegraph::color::{Color, MultiPalette, Palette, PaletteMap};
 use inferno::flamegraph::{self as inferno_flamegraph, Options};
 use thiserror::Error;
 
-use super::{folded, RenderOptions, MISSING_KERNEL_STACK, MISSING_USER_STACK};
+use super::{folded, RenderOptions};
 use crate::profile::{Metadata, Profile};
+use crate::profile::{MISSING_KERNEL_STACK, MISSING_USER_STACK};
 
 /// Color of prof's placeholder frames: grey, because they are not code.
 const PLACEHOLDER_COLOR: Color = Color { r: 180, g: 180, b: 180 };

@@ -39,8 +39,10 @@ use std::io::{self, BufWriter, Write};
 
 use thiserror::Error;
 
-use super::{RenderOptions, MISSING_KERNEL_STACK, MISSING_USER_STACK};
-use crate::profile::{Frame, FrameId, FrameKind, Metadata, Profile, ProfileBuilder};
+use super::RenderOptions;
+use crate::profile::{
+    Frame, FrameId, FrameKind, Metadata, Profile, ProfileBuilder, MISSING_KERNEL_STACK, MISSING_USER_STACK,
+};
 
 /// Suffix of kernel frames.
 const KERNEL_SUFFIX: &str = "_[k]";

@@ -1,20 +1,19 @@
 //! Output stage: turns a [`Profile`](crate::profile::Profile) into the formats people read,
 //! one file per format: [`folded`] stacks (also parsed back), [`flamegraph`] SVGs through
 //! inferno, the [`top`] functions table, and the ecosystem's formats: [`pprof`] (also read back)
-//! and [`speedscope`].
+//! and [`speedscope`]. [`mod@write`] is the one dispatcher that writes them (and `prof diff`'s
+//! outputs) to files.
 
 pub mod flamegraph;
 pub mod folded;
 pub mod pprof;
 pub mod speedscope;
 pub mod top;
+pub mod write;
+
+pub use write::{write_output, Document, EmitError, OutputSpec, ProfileDocument};
 
 use std::path::Path;
-
-/// Name of the placeholder frame that keeps the samples whose user stack was lost.
-pub const MISSING_USER_STACK: &str = "[missing user stack]";
-/// Name of the placeholder frame that keeps the samples whose kernel stack was lost.
-pub const MISSING_KERNEL_STACK: &str = "[missing kernel stack]";
 
 /// A file format prof writes, chosen from an output path's extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,6 +28,8 @@ pub enum Format {
     Pprof,
     /// speedscope's JSON format (`.speedscope.json`).
     Speedscope,
+    /// JSON of a comparison (`prof diff -o x.json`); profiles have none.
+    Json,
 }
 
 impl Format {
@@ -66,6 +67,7 @@ impl Format {
             Format::Svg => "svg",
             Format::Pprof => "pb.gz",
             Format::Speedscope => "speedscope.json",
+            Format::Json => "json",
         }
     }
 }

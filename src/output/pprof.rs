@@ -49,8 +49,9 @@ use flate2::Compression;
 use prost::Message;
 use rustc_hash::FxHashMap as HashMap;
 
-use super::{MISSING_KERNEL_STACK, MISSING_USER_STACK};
-use crate::profile::{Frame, FrameId, FrameKind, LossReason, Metadata, Profile, ProfileBuilder};
+use crate::profile::{
+    Frame, FrameId, FrameKind, LossReason, Metadata, Profile, ProfileBuilder, MISSING_KERNEL_STACK, MISSING_USER_STACK,
+};
 
 /// Largest decompressed protobuf read: 1 GiB, as for archive bodies. A gzip bomb stops there
 /// instead of filling memory.

@@ -1,14 +1,17 @@
-//! Writing a profile to the files the user asked for (`-o`, repeatable): the format follows the
-//! extension, every file is written atomically (temp file in the same directory, then rename),
-//! so an interrupted write never leaves a half-written file under the final name.
+//! Writing what the user asked for (`-o`, repeatable) for every command: `record`, `report` and
+//! `diff` all go through [`OutputSpec`] (the format follows the extension, checked before any
+//! work) and [`write_output`] (every file atomically, see [`crate::atomic_file`]). A
+//! [`Document`] is what can be written: a profile ([`ProfileDocument`]) or, from `diff`, a
+//! comparison of two.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
+use super::flamegraph::{self, SvgOptions};
+use super::{folded, pprof, speedscope, Format, RenderOptions};
 use crate::archive;
-use crate::output::flamegraph::{self, SvgOptions};
-use crate::output::{folded, pprof, speedscope, Format, RenderOptions};
+use crate::atomic_file::{parent_dir, write_atomic, AtomicWriteError, Durability, Mode};
 use crate::profile::Profile;
 
 /// One requested output.
@@ -23,11 +26,14 @@ pub struct OutputSpec {
 /// Errors while choosing or writing outputs.
 #[derive(Debug, thiserror::Error)]
 pub enum EmitError {
-    /// The extension names no known format and no `--format` was given.
-    #[error(
-        "`{0}`: unknown output format; use a .prof, .folded, .svg, .pb.gz (pprof) or .speedscope.json extension, or --format"
-    )]
-    UnknownFormat(PathBuf),
+    /// The extension names no format the document can be written in, and no `--format` was given.
+    #[error("`{path}`: unknown {hint}")]
+    UnknownFormat {
+        /// The output.
+        path: PathBuf,
+        /// What is known instead ([`Document::FORMAT_HINT`]).
+        hint: &'static str,
+    },
     /// The directory of an output does not exist.
     #[error("`{0}`: directory does not exist")]
     NoDirectory(PathBuf),
@@ -41,10 +47,42 @@ pub enum EmitError {
     },
 }
 
+/// Something the output stage writes to files.
+pub trait Document {
+    /// Names the formats in the error for an unknown extension.
+    const FORMAT_HINT: &'static str;
+
+    /// The format `path`'s extension names for this kind of document, if any.
+    fn format_of(path: &Path) -> Option<Format>;
+
+    /// Writes the document in `format` (one of [`Document::format_of`]'s).
+    fn write(&self, format: Format, w: &mut BufWriter<&File>) -> Result<(), String>;
+
+    /// Writes the document to `path` atomically (readable like any file the user creates, its
+    /// data synced). Documents with formats of other needs override this.
+    fn write_file(&self, format: Format, path: &Path) -> Result<(), EmitError> {
+        write_plain_file(self, format, path)
+    }
+}
+
+/// [`Document::write_file`]'s default: atomically, mode 0666 less the umask, data synced.
+fn write_plain_file<D: Document + ?Sized>(doc: &D, format: Format, path: &Path) -> Result<(), EmitError> {
+    write_atomic(path, Durability::File, Mode::Umask(0o666), |w| doc.write(format, w)).map_err(|e| {
+        let reason = match e {
+            AtomicWriteError::Io { source, .. } => source.to_string(),
+            AtomicWriteError::Fill(reason) => reason,
+        };
+        EmitError::Write { path: path.to_path_buf(), reason }
+    })
+}
+
 impl OutputSpec {
-    /// Resolves the format of `path` from its extension, or from `fallback` (`--format`).
-    pub fn new(path: PathBuf, fallback: Option<Format>) -> Result<OutputSpec, EmitError> {
-        let format = Format::from_path(&path).or(fallback).ok_or_else(|| EmitError::UnknownFormat(path.clone()))?;
+    /// Resolves the format of `path` for a document of type `D` from its extension, or from
+    /// `fallback` (`--format`), and checks that its directory exists.
+    pub fn new<D: Document>(path: PathBuf, fallback: Option<Format>) -> Result<OutputSpec, EmitError> {
+        let format = D::format_of(&path)
+            .or(fallback)
+            .ok_or_else(|| EmitError::UnknownFormat { path: path.clone(), hint: D::FORMAT_HINT })?;
         let dir = parent_dir(&path);
         if !dir.is_dir() {
             return Err(EmitError::NoDirectory(dir.to_path_buf()));
@@ -53,63 +91,48 @@ impl OutputSpec {
     }
 }
 
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
+/// Writes `doc` to one output.
+pub fn write_output(doc: &impl Document, spec: &OutputSpec) -> Result<(), EmitError> {
+    doc.write_file(spec.format, &spec.path)
+}
+
+/// A profile with how to render it.
+#[derive(Clone, Copy, Debug)]
+pub struct ProfileDocument<'a> {
+    /// The profile.
+    pub profile: &'a Profile,
+    /// Options of the text and graphical formats.
+    pub render: &'a RenderOptions,
+    /// Title and behaviour of the SVG.
+    pub svg: &'a SvgOptions,
+}
+
+impl Document for ProfileDocument<'_> {
+    const FORMAT_HINT: &'static str =
+        "output format; use a .prof, .folded, .svg, .pb.gz (pprof) or .speedscope.json extension, or --format";
+
+    fn format_of(path: &Path) -> Option<Format> {
+        Format::from_path(path)
     }
-}
 
-/// Writes `path` atomically: `fill` writes into a temp file next to it, which is flushed,
-/// synced and renamed over `path`.
-pub fn write_atomic(
-    path: &Path,
-    fill: impl FnOnce(&mut BufWriter<&File>) -> Result<(), String>,
-) -> Result<(), EmitError> {
-    let err = |reason: String| EmitError::Write { path: path.to_path_buf(), reason };
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()))
-        .suffix(".tmp")
-        .tempfile_in(parent_dir(path))
-        .map_err(|e| err(e.to_string()))?;
-    {
-        let mut w = BufWriter::new(tmp.as_file());
-        fill(&mut w).map_err(err)?;
-        w.flush().map_err(|e| err(e.to_string()))?;
-    }
-    tmp.as_file().sync_all().map_err(|e| err(e.to_string()))?;
-    // Readable like any file the user creates (the temp file starts as 0600).
-    let mode = 0o666 & !current_umask();
-    use std::os::unix::fs::PermissionsExt;
-    let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode));
-    tmp.persist(path).map_err(|e| err(e.error.to_string()))?;
-    Ok(())
-}
-
-fn current_umask() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("Umask:")).and_then(|l| u32::from_str_radix(l[6..].trim(), 8).ok())
-        })
-        .unwrap_or(0o022)
-}
-
-/// Writes `profile` to one output.
-pub fn write_output(
-    profile: &Profile,
-    spec: &OutputSpec,
-    render: &RenderOptions,
-    svg: &SvgOptions,
-) -> Result<(), EmitError> {
-    match spec.format {
-        Format::Archive => archive::write_file(profile, &spec.path)
-            .map_err(|e| EmitError::Write { path: spec.path.clone(), reason: e.to_string() }),
-        Format::Folded => write_atomic(&spec.path, |w| folded::write(profile, render, w).map_err(|e| e.to_string())),
-        Format::Svg => {
-            write_atomic(&spec.path, |w| flamegraph::write_svg(profile, render, svg, w).map_err(|e| e.to_string()))
+    fn write(&self, format: Format, w: &mut BufWriter<&File>) -> Result<(), String> {
+        let p = self.profile;
+        match format {
+            Format::Archive => archive::write(p, w).map_err(|e| e.to_string()),
+            Format::Folded => folded::write(p, self.render, w).map_err(|e| e.to_string()),
+            Format::Svg => flamegraph::write_svg(p, self.render, self.svg, w).map_err(|e| e.to_string()),
+            Format::Pprof => pprof::write(p, w).map_err(|e| e.to_string()),
+            Format::Speedscope => speedscope::write(p, w).map_err(|e| e.to_string()),
+            Format::Json => Err("a profile has no JSON format (only `prof diff` writes .json)".to_string()),
         }
-        Format::Pprof => write_atomic(&spec.path, |w| pprof::write(profile, w).map_err(|e| e.to_string())),
-        Format::Speedscope => write_atomic(&spec.path, |w| speedscope::write(profile, w).map_err(|e| e.to_string())),
+    }
+
+    /// Archives are written private and durable ([`archive::write_file`]); the rest as any file.
+    fn write_file(&self, format: Format, path: &Path) -> Result<(), EmitError> {
+        if format == Format::Archive {
+            return archive::write_file(self.profile, path)
+                .map_err(|e| EmitError::Write { path: path.to_path_buf(), reason: e.to_string() });
+        }
+        write_plain_file(self, format, path)
     }
 }

@@ -1,6 +1,10 @@
-//! What we know about each sampled process: snapshots of its executable mappings, taken when it
-//! was first seen, and open handles to its binaries so they stay readable after the process
-//! exits or the file is deleted or replaced.
+//! What prof knows about each sampled process, shared by symbolization and unwinding: snapshots
+//! of its executable mappings ([`maps`]), taken when it was first seen, and open handles to its
+//! binaries ([`BinaryKey`], [`Binary`]) so they stay readable after the process exits or the
+//! file is deleted or replaced. The recording session owns the [`ProcessTable`]; the unwinder
+//! reads a process's [`MappingInfo`] from it, the symbolizer its mappings and binaries.
+
+pub mod maps;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -8,7 +12,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use super::maps::{parse_maps, Mapping};
+use maps::{parse_maps, Mapping};
 
 /// Identity of a binary: device and inode (what the kernel maps, whatever its path).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,6 +46,21 @@ impl Binary {
     }
 }
 
+/// One executable mapping of a process, as captured from `/proc/PID/maps`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MappingInfo {
+    /// First address.
+    pub start: u64,
+    /// One past the last address.
+    pub end: u64,
+    /// Offset of `start` in the file.
+    pub offset: u64,
+    /// The binary behind it and a path that opens it (None: anonymous, `[vdso]`, unreadable).
+    pub binary: Option<(BinaryKey, PathBuf)>,
+    /// Module name (as frames show it).
+    pub module: String,
+}
+
 /// The executable mappings of a process at one moment, each with its binary when file-backed.
 type Snapshot = Vec<(Mapping, Option<BinaryKey>)>;
 
@@ -54,8 +73,22 @@ pub struct ProcessTable {
     /// Start time (clock ticks since boot, /proc/PID/stat field 22) of each captured process, to
     /// tell it from a later process that reuses its PID.
     start_times: HashMap<u32, u64>,
+    /// Processes that exited and are forgotten at the next [`ProcessTable::evict_exited`].
+    exited: Vec<u32>,
+    /// Captured processes found dead at the last eviction (evicted at the next one, so that
+    /// samples still in the kernel's other drain generation are symbolized first).
+    suspected_dead: Vec<u32>,
     /// Processes whose maps could not be read.
     pub capture_failures: u64,
+}
+
+/// What [`ProcessTable::evict_exited`] forgot.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Evicted {
+    /// Processes whose mappings were dropped.
+    pub processes: Vec<u32>,
+    /// Binaries no remaining process maps (their descriptors are closed).
+    pub binaries: Vec<BinaryKey>,
 }
 
 impl ProcessTable {
@@ -124,18 +157,34 @@ impl ProcessTable {
             .collect()
     }
 
-    /// Forgets a process's mappings.
-    pub fn remove(&mut self, tgid: u32) {
-        self.snapshots.remove(&tgid);
-        self.start_times.remove(&tgid);
+    /// A process exited (its exit event): it is forgotten at the next
+    /// [`ProcessTable::evict_exited`], after its last samples are symbolized.
+    pub fn exited(&mut self, tgid: u32) {
+        self.exited.push(tgid);
     }
 
-    /// Closes binaries no remaining process maps; returns their keys.
-    pub fn close_unused_binaries(&mut self) -> Vec<(BinaryKey, Binary)> {
+    /// Forgets processes that exited (call once their samples are symbolized, e.g. after each
+    /// interval) and closes the binaries no remaining process maps. Exit events only come for
+    /// processes that were sampled; processes captured at exec and gone unsampled (or whose
+    /// event was lost) are found through /proc, twice in a row. Keeps memory flat when
+    /// processes churn.
+    pub fn evict_exited(&mut self) -> Evicted {
+        let dead = self.dead();
+        let confirmed: Vec<u32> = dead.iter().copied().filter(|t| self.suspected_dead.contains(t)).collect();
+        self.suspected_dead = dead.into_iter().filter(|t| !confirmed.contains(t)).collect();
+        self.exited.extend(confirmed);
+        let processes = std::mem::take(&mut self.exited);
+        for tgid in &processes {
+            self.snapshots.remove(tgid);
+            self.start_times.remove(tgid);
+        }
         let used: std::collections::HashSet<BinaryKey> =
             self.snapshots.values().flatten().flatten().filter_map(|(_, k)| *k).collect();
-        let unused: Vec<BinaryKey> = self.binaries.keys().filter(|k| !used.contains(k)).copied().collect();
-        unused.into_iter().filter_map(|k| self.binaries.remove(&k).map(|b| (k, b))).collect()
+        let binaries: Vec<BinaryKey> = self.binaries.keys().filter(|k| !used.contains(k)).copied().collect();
+        for key in &binaries {
+            self.binaries.remove(key);
+        }
+        Evicted { processes, binaries }
     }
 
     /// Number of open binaries.
@@ -159,12 +208,12 @@ impl ProcessTable {
 
     /// The newest snapshot of a process's executable mappings, each with its binary and a
     /// path that opens it (for building unwind tables).
-    pub fn latest(&self, tgid: u32) -> Vec<crate::unwind::manager::MappingInfo> {
+    pub fn latest(&self, tgid: u32) -> Vec<MappingInfo> {
         let Some(snap) = self.snapshots.get(&tgid).and_then(|l| l.last()) else {
             return Vec::new();
         };
         snap.iter()
-            .map(|(m, key)| crate::unwind::manager::MappingInfo {
+            .map(|(m, key)| MappingInfo {
                 start: m.start,
                 end: m.end,
                 offset: m.offset,

@@ -140,7 +140,7 @@ pub struct Metadata {
     /// Free-form notes (e.g. "hardware cycles unavailable, used cpu-clock").
     pub notes: Vec<String>,
     /// How user stacks were unwound, per binary (empty for folded input and old archives).
-    pub unwind: crate::unwind::report::UnwindReport,
+    pub unwind: super::unwind::UnwindReport,
 }
 
 impl Metadata {

@@ -1,16 +1,25 @@
-//! The in-memory profile model that every stage after sampling works on: aggregation builds it,
-//! the output writers and the archive read it, `prof report` rebuilds it from files.
+//! The in-memory profile model, the ground every stage stands on: symbolization builds it from
+//! the aggregated counts, the output writers and the archive read it, `prof report` rebuilds it
+//! from files, the store merges it, diff compares two. It also holds the per-binary
+//! [`unwind`] report and the vocabulary of walks ([`unwind::UnwindMode`],
+//! [`unwind::UnwindStatus`]) that sampling produces and archives store.
 //!
 //! A [`Profile`] is a deduplicated frame table, stacks as lists of frame indices (outermost first,
 //! user frames then kernel frames), and counts per (stack, pid, comm), plus [`Metadata`] that says
 //! how it was recorded and what was lost.
 
 mod metadata;
+pub mod unwind;
 
 pub use metadata::{format_unix_ns, unix_ns, LossReason, Losses, Metadata};
 
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::hash_map::Entry;
+
+/// Name of the placeholder frame that keeps the samples whose user stack was lost.
+pub const MISSING_USER_STACK: &str = "[missing user stack]";
+/// Name of the placeholder frame that keeps the samples whose kernel stack was lost.
+pub const MISSING_KERNEL_STACK: &str = "[missing kernel stack]";
 
 /// Where a frame's code lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,4 +1,5 @@
-//! The per-binary unwind report: for each binary, how many samples were taken in it, how many of
+//! How user stacks were walked: the [`UnwindMode`] a recording used, how each walk ended
+//! ([`UnwindStatus`]), and the per-binary unwind report: for each binary, how many samples were taken in it, how many of
 //! those stacks were unwound to the outermost frame, and where and why the others stopped. It is
 //! stored in archives (section `UNWD`), merged across intervals, and printed by `prof record`
 //! and `prof report --unwind-report`.
@@ -6,7 +7,92 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::UnwindStatus;
+/// How user stacks are walked (`prof record --unwind`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum UnwindMode {
+    /// Unwind tables where a binary has them, frame pointers elsewhere (the default).
+    #[default]
+    Auto,
+    /// Frame pointers only, with the kernel's walker (`bpf_get_stack`): cheapest, but stacks
+    /// through code built without frame pointers stop early.
+    Fp,
+    /// Unwind tables only: a PC without one ends the stack (for diagnosing tables).
+    Dwarf,
+}
+
+impl UnwindMode {
+    /// The name used on the command line and in archives.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnwindMode::Auto => "auto",
+            UnwindMode::Fp => "fp",
+            UnwindMode::Dwarf => "dwarf",
+        }
+    }
+}
+
+/// How a user stack's walk ended. The ids are stable: they are stored in archives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UnwindStatus {
+    /// Walked by the kernel's frame-pointer walker (`--unwind fp`): the end is not known.
+    KernelFp,
+    /// Reached the outermost frame.
+    Complete,
+    /// A PC without unwind information where frame pointers did not lead on either.
+    NoInfo,
+    /// A call-frame rule the in-kernel walker cannot evaluate.
+    Unsupported,
+    /// Reading the stack failed.
+    ReadFault,
+    /// Deeper than the frame limit.
+    TooDeep,
+    /// The next frame was not above the current one.
+    BadFrame,
+}
+
+impl UnwindStatus {
+    /// Every status, in display order.
+    pub const ALL: [UnwindStatus; 7] = [
+        UnwindStatus::KernelFp,
+        UnwindStatus::Complete,
+        UnwindStatus::NoInfo,
+        UnwindStatus::Unsupported,
+        UnwindStatus::ReadFault,
+        UnwindStatus::TooDeep,
+        UnwindStatus::BadFrame,
+    ];
+
+    /// The stable identifier stored in archives.
+    pub fn id(self) -> &'static str {
+        match self {
+            UnwindStatus::KernelFp => "kernel_fp",
+            UnwindStatus::Complete => "complete",
+            UnwindStatus::NoInfo => "no_unwind_info",
+            UnwindStatus::Unsupported => "unsupported_rule",
+            UnwindStatus::ReadFault => "read_fault",
+            UnwindStatus::TooDeep => "too_deep",
+            UnwindStatus::BadFrame => "bad_frame",
+        }
+    }
+
+    /// Parses a stable identifier.
+    pub fn from_id(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.id() == id)
+    }
+
+    /// A human description for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            UnwindStatus::KernelFp => "frame pointers (kernel walker, end not known)",
+            UnwindStatus::Complete => "complete",
+            UnwindStatus::NoInfo => "no unwind info and no frame pointer",
+            UnwindStatus::Unsupported => "unsupported CFI rule",
+            UnwindStatus::ReadFault => "stack read fault",
+            UnwindStatus::TooDeep => "too deep",
+            UnwindStatus::BadFrame => "bad frame (stack went backwards)",
+        }
+    }
+}
 
 /// Unwinding figures of one binary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! Stage 1, sampling: one perf event per online CPU drives the BPF program in
+//! Sampling: one perf event per online CPU drives the BPF program in
 //! `bpf/profile.bpf.c`, which counts (process, user stack, kernel stack, comm) in the kernel.
 //! [`Sampler`] loads and attaches it, forwards process notifications, and drains the maps.
 //!
@@ -25,8 +25,9 @@ use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, PrintLevel, RingBuffer, Rin
 pub use perf_events::EventKind;
 use skel::types;
 
+use crate::profile::unwind::{UnwindMode, UnwindStatus};
 use crate::profile::{LossReason, Losses};
-use crate::unwind::{ProcMapping, UnwindMode, UnwindRow, UnwindStatus};
+use crate::unwind::{ProcMapping, UnwindRow};
 
 // SAFETY: these are plain C structs from bpf/profile.h made only of integers and arrays of
 // integers; every bit pattern is a valid value.

@@ -1,8 +1,8 @@
-//! Stage 6, serve: the local, read-only web UI over an archive directory (`prof serve DIR`).
+//! Serving: the local, read-only web UI over an archive directory (`prof serve DIR`).
 //!
 //! [`App::handle`] maps a request (method, raw path and query, Host header) to a [`Reply`];
-//! [`serve`] runs it on a loopback socket. Security, by construction rather than by filtering:
-//! the request path is never decoded or joined to a filesystem path (static assets are embedded,
+//! [`bind`] and [`Server::run`] serve it on a loopback socket. Security, by construction rather
+//! than by filtering: the request path is never decoded or joined to a filesystem path (static assets are embedded,
 //! archives are reached only through the directory listing), only GET/HEAD are answered, requests
 //! whose Host is not this server are refused (DNS rebinding), and every reply carries a
 //! Content-Security-Policy that allows no inline or remote script.

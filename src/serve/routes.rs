@@ -245,7 +245,7 @@ impl App {
         }
         // Merged without holding the lock: the interval list (asked for at the same time by a
         // page opening on a range) does not wait for it.
-        let (p, _) = crate::report::merge_range(&self.dir, &entries, Vec::new(), from, to)
+        let (p, _) = crate::store::merge_range(&self.dir, &entries, Vec::new(), from, to)
             .map_err(|e| Reply::error(404, &e.to_string()))?;
         let p = Arc::new(p);
         let mut cache = self.cache();

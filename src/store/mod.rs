@@ -9,6 +9,10 @@
 //! Archives are written as `.prof-….prof.tmp` and renamed (see [`crate::archive::write_file`]), so
 //! after a crash only such a temp file can be partial.
 
+mod range;
+
+pub use range::{list_dir, load_range, merge_range, IntervalInfo, RangeError};
+
 use std::fs;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};

@@ -1,16 +1,19 @@
-//! Stage 3, symbolization: addresses → frames with blazesym. Kernel frames come from kallsyms;
+//! Symbolization: addresses → frames with blazesym. Kernel frames come from kallsyms;
 //! user frames from ELF symbols and DWARF (inlined functions as their own frames, Rust and C++
 //! names demangled), JIT frames from `/tmp/perf-PID.map`.
 //!
-//! Processes are captured (mappings + open binaries) when first seen, so processes that exit
-//! during the recording are still symbolized. Each (binary, offset) and each kernel address is
-//! symbolized once; one blazesym symbolizer and its caches live for the whole recording.
-//! Frames that cannot be symbolized keep `module+0xoffset`: nothing vanishes.
+//! User addresses are resolved through the [`ProcessTable`] the recording keeps (mappings and
+//! open binaries captured when a process is first seen), so processes that exit during the
+//! recording are still symbolized. Each (binary, offset) and each kernel address is symbolized
+//! once; one blazesym symbolizer and its caches live for the whole recording. Frames that cannot
+//! be symbolized keep `module+0xoffset` ([`Frames::is_resolved`] says which): nothing vanishes.
+//! [`build_profile`] turns the aggregated counts into a profile.
 
+mod build;
 pub mod kallsyms;
-pub mod maps;
 pub mod perf_map;
-pub mod process;
+
+pub use build::build_profile;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -20,9 +23,9 @@ use std::rc::Rc;
 use blazesym::symbolize::source::{Elf, Source};
 use blazesym::symbolize::{CodeInfo, Input, Sym, Symbolized};
 
+use crate::process::{BinaryKey, Evicted, ProcessTable};
 use crate::profile::{Frame, FrameKind};
 use perf_map::PerfMap;
-use process::{BinaryKey, ProcessTable};
 
 /// Module name of kernel frames (as perf names it).
 pub const KERNEL_MODULE: &str = "[kernel.kallsyms]";
@@ -41,23 +44,46 @@ pub struct SymbolizeStats {
 }
 
 /// Frames for one address, outermost (caller) first: an address inside inlined code expands to
-/// the containing function followed by each inlined function.
-pub type Frames = Rc<[Frame]>;
+/// the containing function followed by each inlined function. Cheap to clone (shared).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Frames {
+    frames: Rc<[Frame]>,
+    resolved: bool,
+}
+
+impl Frames {
+    /// Frames of an address a symbol was found for (a function, a JIT entry).
+    fn resolved(frames: Vec<Frame>) -> Frames {
+        Frames { frames: Rc::from(frames), resolved: true }
+    }
+
+    /// The one frame of an address no symbol was found for, named `module+0xoffset`.
+    fn unresolved(frame: Frame) -> Frames {
+        Frames { frames: Rc::from(vec![frame]), resolved: false }
+    }
+
+    /// True when a symbol was found; false for a `module+0xoffset` frame.
+    pub fn is_resolved(&self) -> bool {
+        self.resolved
+    }
+}
+
+impl std::ops::Deref for Frames {
+    type Target = [Frame];
+
+    fn deref(&self) -> &[Frame] {
+        &self.frames
+    }
+}
 
 /// The symbolizer of one recording.
 pub struct Symbolizer {
     blaze: blazesym::symbolize::Symbolizer,
-    procs: ProcessTable,
     user_cache: HashMap<(BinaryKey, u64), Frames>,
     kernel_cache: HashMap<u64, Frames>,
     perf_maps: HashMap<u32, Option<PerfMap>>,
     /// Loaded on first use; `Err` keeps the reason (e.g. hidden addresses) for one warning.
     kallsyms: Option<Result<kallsyms::Kallsyms, String>>,
-    /// Processes that exited and are forgotten at the next [`Symbolizer::evict_exited`].
-    exited: Vec<u32>,
-    /// Captured processes found dead at the last eviction (evicted at the next one, so that
-    /// samples still in the kernel's other drain generation are symbolized first).
-    suspected_dead: Vec<u32>,
     /// Paths under which each binary was handed to blazesym (what its caches are keyed by).
     blaze_paths: HashMap<BinaryKey, Vec<std::path::PathBuf>>,
     /// Drop blazesym's parsed debug info of a binary as soon as a batch is symbolized (see
@@ -68,7 +94,7 @@ pub struct Symbolizer {
 
 impl std::fmt::Debug for Symbolizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Symbolizer").field("processes", &self.procs.len()).field("stats", &self.stats).finish()
+        f.debug_struct("Symbolizer").field("cached", &self.user_cache.len()).field("stats", &self.stats).finish()
     }
 }
 
@@ -88,13 +114,10 @@ impl Symbolizer {
             .build();
         Symbolizer {
             blaze,
-            procs: ProcessTable::default(),
             user_cache: HashMap::new(),
             kernel_cache: HashMap::new(),
             perf_maps: HashMap::new(),
             kallsyms: None,
-            exited: Vec::new(),
-            suspected_dead: Vec::new(),
             blaze_paths: HashMap::new(),
             release_parsed: false,
             stats: SymbolizeStats::default(),
@@ -118,56 +141,30 @@ impl Symbolizer {
         }
     }
 
-    /// Captures a process's mappings and keeps its binaries open. Call as soon as the process
-    /// is first seen (or exec'd).
-    pub fn process_seen(&mut self, tgid: u32, tid: u32) -> bool {
-        self.procs.capture(tgid, tid)
-    }
-
-    /// The newest captured executable mappings of a process (empty when not captured).
-    pub fn mappings(&self, tgid: u32) -> Vec<crate::unwind::manager::MappingInfo> {
-        self.procs.latest(tgid)
-    }
-
-    /// A process exited: read its JIT map now while `/proc/PID/root` may still resolve, and
-    /// forget it at the next [`Symbolizer::evict_exited`].
-    pub fn process_exited(&mut self, tgid: u32) {
+    /// A process exited: read its JIT map now, while `/proc/PID/root` may still resolve (it is
+    /// dropped with the process in [`Symbolizer::forget`]).
+    pub fn process_exited(&mut self, procs: &ProcessTable, tgid: u32) {
         // Most processes have no JIT code: skip the /proc lookups for them (3 path walks).
-        if self.procs.may_have_jit(tgid) {
+        if procs.may_have_jit(tgid) {
             self.perf_maps.entry(tgid).or_insert_with(|| read_perf_map(tgid));
         }
-        self.exited.push(tgid);
     }
 
-    /// Forgets processes that exited (call once their samples are symbolized, e.g. after each
-    /// interval): their mappings,
-    /// JIT maps, the binaries no live process maps any more (descriptors closed) and every cached
-    /// symbol of those binaries, here and in blazesym. Keeps memory flat when processes churn.
-    pub fn evict_exited(&mut self) {
-        // Exit events only come for processes that were sampled; processes captured at exec and
-        // gone unsampled (or whose event was lost) are found through /proc, twice in a row.
-        let dead = self.procs.dead();
-        let confirmed: Vec<u32> = dead.iter().copied().filter(|t| self.suspected_dead.contains(t)).collect();
-        self.suspected_dead = dead.into_iter().filter(|t| !confirmed.contains(t)).collect();
-        self.exited.extend(confirmed);
-        for tgid in std::mem::take(&mut self.exited) {
-            self.procs.remove(tgid);
-            self.perf_maps.remove(&tgid);
+    /// Forgets what [`ProcessTable::evict_exited`] evicted: the JIT maps of those processes and
+    /// every cached symbol of the closed binaries, here and in blazesym.
+    pub fn forget(&mut self, evicted: &Evicted) {
+        for tgid in &evicted.processes {
+            self.perf_maps.remove(tgid);
         }
-        for (key, _closed) in self.procs.close_unused_binaries() {
+        for &key in &evicted.binaries {
             self.user_cache.retain(|(k, _), _| *k != key);
             self.release_blazesym(key);
         }
     }
 
-    /// Open binaries and cached user symbols (for memory accounting).
-    pub fn cache_sizes(&self) -> (usize, usize) {
-        (self.procs.open_binaries(), self.user_cache.len())
-    }
-
-    /// Number of processes whose mappings were captured.
-    pub fn processes(&self) -> usize {
-        self.procs.len()
+    /// Cached user symbols (for memory accounting).
+    pub fn cached_user_symbols(&self) -> usize {
+        self.user_cache.len()
     }
 
     /// Counters so far.
@@ -184,37 +181,46 @@ impl Symbolizer {
                 if self.kernel_cache.contains_key(&addr) {
                     continue;
                 }
-                let frame = match table.as_ref().ok().and_then(|t| t.lookup(addr)) {
+                let frames = match table.as_ref().ok().and_then(|t| t.lookup(addr)) {
                     Some((name, module)) => {
                         self.stats.resolved += 1;
                         let module = module.map_or_else(|| KERNEL_MODULE.to_string(), |m| format!("[{m}]"));
-                        Frame::new(name, module, FrameKind::Kernel)
+                        Frames::resolved(vec![Frame::new(name, module, FrameKind::Kernel)])
                     }
                     None => {
                         self.stats.unresolved += 1;
-                        Frame::new(format!("{KERNEL_MODULE}+{addr:#x}"), KERNEL_MODULE, FrameKind::Kernel)
+                        Frames::unresolved(Frame::new(
+                            format!("{KERNEL_MODULE}+{addr:#x}"),
+                            KERNEL_MODULE,
+                            FrameKind::Kernel,
+                        ))
                     }
                 };
-                self.kernel_cache.insert(addr, Rc::from(vec![frame]));
+                self.kernel_cache.insert(addr, frames);
             }
         }
-        addrs.iter().map(|a| Rc::clone(&self.kernel_cache[a])).collect()
+        addrs.iter().map(|a| self.kernel_cache[a].clone()).collect()
     }
 
     /// Symbolizes user addresses of process `tgid`; returns frames per address, in input order.
-    pub fn user(&mut self, tgid: u32, addrs: &[u64]) -> Vec<Frames> {
-        self.user_batch(&[(tgid, addrs.to_vec())]).pop().unwrap_or_default()
+    pub fn user(&mut self, procs: &mut ProcessTable, tgid: u32, addrs: &[u64]) -> Vec<Frames> {
+        self.user_batch(procs, &[(tgid, addrs.to_vec())]).pop().unwrap_or_default()
     }
 
     /// Symbolizes kernel addresses and the user addresses of several processes (see
     /// [`Symbolizer::kernel`] and [`Symbolizer::user_batch`]), reading `/proc/kallsyms` on
     /// another thread meanwhile when it is not loaded yet: the kernel takes ~65 ms to format
     /// its 120k symbols, time that would otherwise add to the end of every recording.
-    pub fn symbolize_all(&mut self, kernel_addrs: &[u64], per_process: &[(u32, Vec<u64>)]) -> SymbolizedAll {
+    pub fn symbolize_all(
+        &mut self,
+        procs: &mut ProcessTable,
+        kernel_addrs: &[u64],
+        per_process: &[(u32, Vec<u64>)],
+    ) -> SymbolizedAll {
         let need_kallsyms = self.kallsyms.is_none() && kernel_addrs.iter().any(|a| !self.kernel_cache.contains_key(a));
         std::thread::scope(|scope| {
             let loader = need_kallsyms.then(|| scope.spawn(load_kallsyms));
-            let user = self.user_batch(per_process);
+            let user = self.user_batch(procs, per_process);
             if let Some(h) = loader {
                 let loaded = h.join().unwrap_or_else(|_| Err("reading /proc/kallsyms panicked".to_string()));
                 self.kallsyms = Some(loaded);
@@ -226,16 +232,16 @@ impl Symbolizer {
     /// Symbolizes the user addresses of several processes at once (frames per address, in
     /// input order, per process): each binary is symbolized once for every process mapping it,
     /// binary by binary (see [`Symbolizer::release_parsed_binaries`]).
-    pub fn user_batch(&mut self, per_process: &[(u32, Vec<u64>)]) -> Vec<Vec<Frames>> {
+    pub fn user_batch(&mut self, procs: &mut ProcessTable, per_process: &[(u32, Vec<u64>)]) -> Vec<Vec<Frames>> {
         let mut per_binary: HashMap<BinaryKey, Vec<u64>> = HashMap::new();
         // The addresses that fall in binaries and are not cached yet, per binary.
         for (tgid, addrs) in per_process {
-            if !self.procs.knows(*tgid) {
+            if !procs.knows(*tgid) {
                 // Missed its first-sample event (ring buffer full): try now, it may still run.
-                self.procs.capture(*tgid, *tgid);
+                procs.capture(*tgid, *tgid);
             }
             for &addr in addrs {
-                if let Some((m, Some(key))) = self.procs.find(*tgid, addr) {
+                if let Some((m, Some(key))) = procs.find(*tgid, addr) {
                     let off = addr - m.start + m.offset;
                     if !self.user_cache.contains_key(&(key, off)) {
                         per_binary.entry(key).or_default().push(off);
@@ -248,12 +254,15 @@ impl Symbolizer {
         for (key, mut offsets) in binaries {
             offsets.sort_unstable();
             offsets.dedup();
-            self.symbolize_binary(key, &offsets);
+            self.symbolize_binary(procs, key, &offsets);
             if self.release_parsed {
                 self.release_blazesym(key);
             }
         }
-        per_process.iter().map(|(tgid, addrs)| addrs.iter().map(|&a| self.user_frames(*tgid, a)).collect()).collect()
+        per_process
+            .iter()
+            .map(|(tgid, addrs)| addrs.iter().map(|&a| self.user_frames(procs, *tgid, a)).collect())
+            .collect()
     }
 
     /// Drops blazesym's caches of one binary (under every path it was opened by).
@@ -264,8 +273,8 @@ impl Symbolizer {
         }
     }
 
-    fn symbolize_binary(&mut self, key: BinaryKey, offsets: &[u64]) {
-        let Some(bin) = self.procs.binary(key) else {
+    fn symbolize_binary(&mut self, procs: &ProcessTable, key: BinaryKey, offsets: &[u64]) {
+        let Some(bin) = procs.binary(key) else {
             return;
         };
         let module = bin.module.clone();
@@ -294,12 +303,12 @@ impl Symbolizer {
         }
     }
 
-    fn user_frames(&mut self, tgid: u32, addr: u64) -> Frames {
-        match self.procs.find(tgid, addr) {
+    fn user_frames(&mut self, procs: &ProcessTable, tgid: u32, addr: u64) -> Frames {
+        match procs.find(tgid, addr) {
             Some((m, Some(key))) => {
                 let off = addr - m.start + m.offset;
                 match self.user_cache.get(&(key, off)) {
-                    Some(f) => Rc::clone(f),
+                    Some(f) => f.clone(),
                     // binary could not be opened
                     None => unknown_frame(&m.module_name(), off),
                 }
@@ -309,7 +318,7 @@ impl Symbolizer {
             _ => {
                 let map = self.perf_maps.entry(tgid).or_insert_with(|| read_perf_map(tgid));
                 match map.as_ref().and_then(|m| m.lookup(addr)) {
-                    Some(name) => Rc::from(vec![Frame::new(name, JIT_MODULE, FrameKind::User)]),
+                    Some(name) => Frames::resolved(vec![Frame::new(name, JIT_MODULE, FrameKind::User)]),
                     None => unknown_frame("[unknown]", addr),
                 }
             }
@@ -331,7 +340,7 @@ fn load_kallsyms() -> Result<kallsyms::Kallsyms, String> {
 }
 
 fn unknown_frame(module: &str, offset: u64) -> Frames {
-    Rc::from(vec![Frame::new(format!("{module}+{offset:#x}"), module, FrameKind::User)])
+    Frames::unresolved(Frame::new(format!("{module}+{offset:#x}"), module, FrameKind::User))
 }
 
 /// Reads the JIT map of a process: through its root (container-aware) while it lives, else /tmp.
@@ -393,5 +402,5 @@ fn sym_frames(sym: &Sym<'_>, module: &str, kind: FrameKind) -> Frames {
         let (file, line) = location(ci);
         frames.push(Frame { name: name.to_string(), module: module.to_string(), kind, inlined: i > 0, file, line });
     }
-    Rc::from(frames)
+    Frames::resolved(frames)
 }

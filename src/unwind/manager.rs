@@ -7,13 +7,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::path::PathBuf;
 use std::sync::mpsc;
 
 use super::alloc::RangeAlloc as Rows;
 use super::cfi;
 use super::{ProcMapping, TableSource, UnwindRow};
-use crate::symbolize::process::BinaryKey;
+use crate::process::{BinaryKey, MappingInfo};
 
 /// Where the unwind tables go: the sampler's BPF maps, or a fake in tests.
 pub trait TableSink {
@@ -25,21 +24,6 @@ pub trait TableSink {
     fn set_process(&mut self, tgid: u32, mappings: &[ProcMapping]) -> Result<(), String>;
     /// Forgets a process.
     fn remove_process(&mut self, tgid: u32);
-}
-
-/// One executable mapping of a process, as captured from `/proc/PID/maps`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MappingInfo {
-    /// First address.
-    pub start: u64,
-    /// One past the last address.
-    pub end: u64,
-    /// Offset of `start` in the file.
-    pub offset: u64,
-    /// The binary behind it and a path that opens it (None: anonymous, `[vdso]`, unreadable).
-    pub binary: Option<(BinaryKey, PathBuf)>,
-    /// Module name (as frames show it).
-    pub module: String,
 }
 
 /// What is known about one binary's table.
@@ -133,8 +117,6 @@ impl Builder {
                 // Ends when the manager (the request sender) is dropped.
                 for (key, file) in req_rx {
                     let built = build(file, capacity);
-                    // A large table's scratch vectors live in this thread's arena: return them.
-                    crate::sample::trim_heap();
                     if res_tx.send((key, built)).is_err() {
                         break;
                     }

@@ -1,0 +1,288 @@
+//! Continuous recording: one archive per interval in a directory, written atomically, with
+//! retention applied after each, handed to the pusher (`--push`), and archive times kept on the
+//! wall clock across clock steps and suspends.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use super::observer::{Event, Observer};
+use super::session::{Session, DRAIN_INTERVAL};
+use super::{ContinuousOptions, ContinuousSummary, RecordError};
+use crate::aggregate::Aggregator;
+use crate::archive;
+use crate::profile::{unix_ns, LossReason, Losses, Metadata, Profile};
+use crate::push::{self, Pusher};
+use crate::store;
+
+/// A disagreement between the realtime and monotonic clocks above this is a clock step or a
+/// suspend, and archive times are re-synced.
+const CLOCK_STEP: Duration = Duration::from_secs(1);
+
+/// Writes one archive per interval of a continuous recording, and hands each written archive
+/// to the pusher (`--push`), which never blocks.
+pub(super) struct IntervalWriter {
+    opts: ContinuousOptions,
+    /// Wall-clock time of `mono0`, so archive times are monotonic-clock based.
+    mono0: Instant,
+    wall0_ns: u64,
+    interval_start: Instant,
+    next_flush: Instant,
+    seq: u64,
+    pid: u32,
+    prev: Losses,
+    /// Samples of intervals that could not be written, and how many intervals.
+    lost_samples: u64,
+    written_samples: u64,
+    /// Most processes sampled in one interval.
+    pub processes: usize,
+    /// What was written so far.
+    pub summary: ContinuousSummary,
+    /// Sends each written archive to the profile store (`--push`).
+    pub pusher: Option<Pusher>,
+}
+
+impl IntervalWriter {
+    /// Prepares the directory (created 0700 if missing; temp files of a crashed recorder
+    /// removed) and starts the pusher.
+    pub fn new(
+        opts: &ContinuousOptions,
+        mono0: Instant,
+        wall0: SystemTime,
+        default_app: &str,
+        observer: &mut dyn Observer,
+    ) -> Result<Self, RecordError> {
+        let err = |source| RecordError::Store { dir: opts.dir.clone(), source };
+        let pusher = match &opts.push {
+            Some(p) => {
+                let series = p.series(default_app).map_err(RecordError::Push)?;
+                let client = push::client::Client::new(p.endpoint.clone(), p.options.timeout);
+                let pusher = Pusher::start(client, series, p.options.clone())
+                    .map_err(|e| RecordError::Push(format!("cannot start the push thread: {e}")))?;
+                Some(pusher)
+            }
+            None => None,
+        };
+        store::ensure_dir(&opts.dir).map_err(err)?;
+        let recovered = store::recover(&opts.dir).map_err(err)?;
+        for path in &recovered {
+            observer.on_event(Event::Recovered { path });
+        }
+        let interval = opts.interval.max(DRAIN_INTERVAL);
+        Ok(IntervalWriter {
+            opts: opts.clone(),
+            mono0,
+            wall0_ns: unix_ns(wall0),
+            interval_start: mono0,
+            next_flush: mono0 + interval,
+            seq: 0,
+            pid: std::process::id(),
+            prev: Losses::new(),
+            lost_samples: 0,
+            written_samples: 0,
+            processes: 0,
+            summary: ContinuousSummary { recovered: recovered.len() as u64, ..Default::default() },
+            pusher,
+        })
+    }
+
+    /// When the current interval ends.
+    pub fn next_flush(&self) -> Instant {
+        self.next_flush
+    }
+
+    /// Wall-clock time of `t`: the monotonic clock plus the (re-synced) offset.
+    fn wall_ns(&self, t: Instant) -> u64 {
+        self.wall0_ns + t.saturating_duration_since(self.mono0).as_nanos() as u64
+    }
+
+    /// Re-syncs the wall-clock offset when the realtime clock and the monotonic clock disagree
+    /// by more than [`CLOCK_STEP`] (a clock step, or a suspend the monotonic clock did not
+    /// count). Returns a note for the archive. Small drift is ignored, so ordinary intervals stay
+    /// exactly back to back; durations always come from the monotonic clock.
+    fn resync_clock(&mut self, now: Instant, wall_now: SystemTime) -> Option<String> {
+        let expected = self.wall_ns(now) as i128;
+        let actual = unix_ns(wall_now) as i128;
+        let step = actual - expected;
+        if step.unsigned_abs() <= CLOCK_STEP.as_nanos() {
+            return None;
+        }
+        self.wall0_ns = (self.wall0_ns as i128 + step).max(0) as u64;
+        Some(format!(
+            "the wall clock moved {:+.3} s against the monotonic clock during this interval (clock step or suspend); \
+             times re-synced",
+            step as f64 / 1e9
+        ))
+    }
+
+    /// Symbolizes the interval's counts, writes them as one archive (atomically), applies
+    /// retention and forgets exited processes. A write failure (e.g. ENOSPC) is reported with the
+    /// path and counted in the next archive; recording goes on.
+    pub fn flush(
+        &mut self,
+        session: &mut Session,
+        base: &Metadata,
+        now: Instant,
+        observer: &mut dyn Observer,
+    ) -> Result<Profile, RecordError> {
+        let clock_note = self.resync_clock(now, SystemTime::now());
+        let stats = session.sampler.stats()?;
+        let interval = std::mem::take(&mut session.counts);
+        let mut meta = self.interval_meta(&interval, &stats.losses, clock_note, base, now);
+        self.account(&interval, &mut meta, stats.samples, session.sampler.is_running());
+        let profile = session.finish_profile(&interval, meta);
+        self.processes = self.processes.max(interval.processes());
+        self.write(&profile, observer);
+        match store::apply_retention(&self.opts.dir, self.opts.retention, SystemTime::now()) {
+            Ok(deleted) => self.summary.deleted += deleted.len() as u64,
+            Err(e) => observer
+                .on_event(Event::Warning { message: &format!("retention in `{}`: {e}", self.opts.dir.display()) }),
+        }
+        session.forget_exited();
+        self.prev = stats.losses;
+        self.interval_start = now;
+        let interval = self.opts.interval.max(DRAIN_INTERVAL);
+        while self.next_flush <= now {
+            self.next_flush += interval;
+        }
+        Ok(profile)
+    }
+
+    /// The metadata of the interval ending `now`: losses since the last interval, intervals
+    /// lost before it, a clock step, the pusher's notes.
+    fn interval_meta(
+        &self,
+        interval: &Aggregator,
+        losses_so_far: &Losses,
+        clock_note: Option<String>,
+        base: &Metadata,
+        now: Instant,
+    ) -> Metadata {
+        let mut losses = Losses::new();
+        for (reason, n) in losses_so_far {
+            let d = n.saturating_sub(self.prev.get(reason).copied().unwrap_or(0));
+            if d > 0 {
+                losses.insert(*reason, d);
+            }
+        }
+        if self.summary.lost_intervals > 0 {
+            losses.insert(LossReason::IntervalsLost, self.summary.lost_intervals);
+        }
+        let dropped = losses.get(&LossReason::CountsMapFull).copied().unwrap_or(0);
+        let mut meta = Metadata {
+            start_unix_ns: self.wall_ns(self.interval_start),
+            end_unix_ns: self.wall_ns(now),
+            total_samples: interval.total() + dropped,
+            losses,
+            ..base.clone()
+        };
+        meta.notes.extend(clock_note);
+        if let Some(p) = &self.pusher {
+            meta.notes.extend(p.take_notes());
+        }
+        if self.lost_samples > 0 {
+            meta.notes.push(format!(
+                "{} earlier interval(s) with {} samples could not be written",
+                self.summary.lost_intervals, self.lost_samples
+            ));
+        }
+        meta
+    }
+
+    /// Counts the interval's samples as written and notes when, at the end, samples taken are
+    /// unaccounted for.
+    fn account(&mut self, interval: &Aggregator, meta: &mut Metadata, taken: u64, sampler_running: bool) {
+        let dropped = meta.losses.get(&LossReason::CountsMapFull).copied().unwrap_or(0);
+        self.written_samples += interval.total() + dropped;
+        let accounted = self.written_samples + self.lost_samples;
+        // Samples of the generation still in the kernel belong to the next interval; at the
+        // end (sampler stopped) everything taken must be accounted for.
+        if !sampler_running && accounted != taken {
+            meta.notes.push(format!("sample accounting mismatch: {accounted} written or lost != {taken} taken"));
+        }
+    }
+
+    /// Writes the interval's archive and hands it to the pusher; a failure is counted as a
+    /// lost interval.
+    fn write(&mut self, profile: &Profile, observer: &mut dyn Observer) {
+        let path = self.opts.dir.join(store::archive_name(profile.meta.start_unix_ns, self.pid, self.seq));
+        self.seq += 1;
+        match archive::write_file(profile, &path) {
+            Ok(()) => {
+                self.summary.archives += 1;
+                self.summary.bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                self.summary.lost_intervals = 0;
+                self.lost_samples = 0;
+                if let Some(p) = &self.pusher {
+                    p.enqueue(path);
+                }
+            }
+            Err(e) => {
+                let mut msg = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(inner) = source {
+                    msg.push_str(&format!(": {inner}"));
+                    source = inner.source();
+                }
+                observer.on_event(Event::IntervalLost { error: &msg });
+                self.summary.lost_intervals += 1;
+                self.lost_samples += profile.meta.total_samples;
+                self.written_samples -= profile.meta.total_samples;
+            }
+        }
+    }
+
+    /// Writes the last interval (ending `end`) and lets the pusher send what it still holds
+    /// within its grace period. Returns the last interval's profile and what was written.
+    pub fn finish(
+        mut self,
+        session: &mut Session,
+        base: &Metadata,
+        end: Instant,
+        observer: &mut dyn Observer,
+    ) -> Result<(Profile, usize, ContinuousSummary), RecordError> {
+        let profile = self.flush(session, base, end, observer)?;
+        if let Some(p) = self.pusher.take() {
+            let pending = p.stats().unsent;
+            if pending > 0 {
+                observer.on_event(Event::FlushingPush { pending, endpoint: p.endpoint(), grace: p.grace() });
+            }
+            self.summary.push = Some(p.finish());
+        }
+        Ok((profile, self.processes, self.summary))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::observer::Silent;
+
+    /// Small drift keeps the offset (intervals stay back to back); a step forward or backward,
+    /// or a suspend, re-syncs archive times to the wall clock and says so.
+    #[test]
+    fn record_clock_steps_resync_archive_times() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ContinuousOptions {
+            dir: dir.path().join("a"),
+            interval: Duration::from_secs(1),
+            retention: Default::default(),
+            push: None,
+        };
+        let (mono0, wall0) = (Instant::now(), SystemTime::now());
+        let mut w = IntervalWriter::new(&opts, mono0, wall0, "prof", &mut Silent).unwrap();
+        let now = mono0 + Duration::from_secs(5);
+        let on_time = wall0 + Duration::from_secs(5);
+        assert_eq!(w.resync_clock(now, on_time + Duration::from_millis(300)), None);
+        assert_eq!(w.wall_ns(now), unix_ns(on_time));
+
+        let note = w.resync_clock(now, on_time + Duration::from_secs(30)).expect("a forward step is noted");
+        assert!(note.contains("+30.000 s"), "{note}");
+        assert_eq!(w.wall_ns(now), unix_ns(on_time + Duration::from_secs(30)));
+
+        let back = on_time - Duration::from_secs(3600);
+        let note = w.resync_clock(now, back).expect("a backward step is noted");
+        assert!(note.contains("-3630.000 s"), "{note}");
+        assert_eq!(w.wall_ns(now), unix_ns(back));
+        // Durations come from the monotonic clock: never negative.
+        assert!(w.wall_ns(now + Duration::from_secs(1)) > w.wall_ns(now));
+    }
+}

@@ -1,0 +1,225 @@
+//! The running session: the sampler and the command it profiles, what is known about the
+//! processes sampled, their unwind tables and the counts drained so far; the loop that drains
+//! every second and captures processes as they appear, and the stop.
+
+use std::ffi::OsString;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::interval::IntervalWriter;
+use super::observer::{Event, Observer};
+use super::{EndReason, RecordError};
+use crate::aggregate::Aggregator;
+use crate::process::ProcessTable;
+use crate::profile::unwind::UnwindMode;
+use crate::profile::Metadata;
+use crate::sample::spawn::PausedChild;
+use crate::sample::{ProcEvent, Sampler, SamplerOptions};
+use crate::symbolize::Symbolizer;
+use crate::unwind::manager::TableManager;
+
+/// How often the kernel maps are drained. Once a second keeps the stack map small (it holds only
+/// stacks first seen since the last drain) at ~one syscall per new key.
+pub const DRAIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Every this many drains, processes that exited without an exit event (never sampled after
+/// their exec) are dropped from the unwinder's process table.
+const FORGET_DEAD_DRAINS: u64 = 10;
+
+/// How often finished unwind tables are picked up while some are being built.
+const TABLE_POLL: Duration = Duration::from_millis(10);
+
+/// How often a spawned command is checked for exit while waiting for events.
+const CHILD_POLL: Duration = Duration::from_millis(50);
+
+/// Everything a recording holds while it runs.
+#[derive(Debug)]
+pub(super) struct Session {
+    /// The BPF sampler.
+    pub sampler: Sampler,
+    /// Mappings and open binaries of every process sampled.
+    pub procs: ProcessTable,
+    /// Symbols found so far (kept across the intervals of a continuous recording).
+    pub symbolizer: Symbolizer,
+    /// Counts drained since the start (or since the last interval was written).
+    pub counts: Aggregator,
+    /// Unwind tables (None with `--unwind fp`).
+    pub tables: Option<TableManager>,
+    /// The command being profiled.
+    child: Option<PausedChild>,
+    /// When sampling started.
+    pub start: Instant,
+}
+
+impl Session {
+    /// Starts sampling and, when given, the command (paused until the sampler follows it).
+    /// `symbolize_once`: the profile is symbolized once, at the end, so each binary's parsed
+    /// debug information can be dropped right after its addresses are resolved.
+    pub fn start(
+        opts: &SamplerOptions,
+        command: Option<&[OsString]>,
+        symbolize_once: bool,
+    ) -> Result<Session, RecordError> {
+        let sampler = Sampler::start(opts)?;
+        let mut symbolizer = Symbolizer::new();
+        symbolizer.release_parsed_binaries(symbolize_once);
+        let tables = match sampler.unwind_mode() {
+            UnwindMode::Fp => None,
+            _ => Some(TableManager::new(sampler.unwind_capacity())),
+        };
+        let child = match command {
+            Some(cmd) => {
+                let spawn_err = |source| RecordError::Spawn {
+                    command: cmd.first().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+                    source,
+                };
+                let mut c = PausedChild::spawn(cmd).map_err(spawn_err)?;
+                sampler.add_target(c.pid())?;
+                c.resume().map_err(spawn_err)?;
+                Some(c)
+            }
+            None => None,
+        };
+        Ok(Session {
+            sampler,
+            procs: ProcessTable::default(),
+            symbolizer,
+            counts: Aggregator::default(),
+            tables,
+            child,
+            start: Instant::now(),
+        })
+    }
+
+    /// Drains every [`DRAIN_INTERVAL`] and writes intervals (continuous recording) until the
+    /// duration elapses, the command exits, or `stop` is set (by a signal handler).
+    pub fn run(
+        &mut self,
+        duration: Option<Duration>,
+        stop: &AtomicBool,
+        mut writer: Option<&mut IntervalWriter>,
+        base: &Metadata,
+        observer: &mut dyn Observer,
+    ) -> Result<EndReason, RecordError> {
+        let mut next_drain = self.start + DRAIN_INTERVAL;
+        let mut drains: u64 = 0;
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(EndReason::Signal);
+            }
+            if duration.is_some_and(|d| self.start.elapsed() >= d) {
+                return Ok(EndReason::Duration);
+            }
+            if let Some(status) = self.child.as_mut().and_then(PausedChild::try_wait) {
+                return Ok(EndReason::CommandExited(status.to_string()));
+            }
+            self.wait_and_capture(self.next_wait(next_drain, duration), observer)?;
+            if Instant::now() < next_drain {
+                continue;
+            }
+            self.counts.add(self.sampler.drain()?);
+            next_drain += DRAIN_INTERVAL;
+            drains += 1;
+            if drains.is_multiple_of(FORGET_DEAD_DRAINS) {
+                if let Some(t) = self.tables.as_mut() {
+                    t.forget_dead(&mut self.sampler, |tgid| std::path::Path::new(&format!("/proc/{tgid}")).exists());
+                }
+            }
+            if let Some(w) = writer.as_deref_mut() {
+                if Instant::now() >= w.next_flush() {
+                    w.flush(self, base, Instant::now(), observer)?;
+                }
+            }
+            observer.on_event(Event::Status {
+                elapsed: self.start.elapsed(),
+                samples: self.counts.total(),
+                processes: self.counts.processes(),
+                lost: self.lost(),
+            });
+        }
+    }
+
+    /// How long to wait for process events: until the next drain, the end of the duration, the
+    /// next check of the command, or (tables being built) the next pick-up, whichever is first.
+    /// Signals interrupt the wait at once; a spawned command's exit does not, so it is polled.
+    fn next_wait(&self, next_drain: Instant, duration: Option<Duration>) -> Duration {
+        let now = Instant::now();
+        let mut wait = next_drain.saturating_duration_since(now);
+        if self.child.is_some() {
+            wait = wait.min(CHILD_POLL);
+        }
+        if let Some(d) = duration {
+            wait = wait.min((self.start + d).saturating_duration_since(now));
+        }
+        if self.tables.as_ref().is_some_and(|t| t.pending() > 0) {
+            wait = wait.min(TABLE_POLL);
+        }
+        wait
+    }
+
+    /// Waits up to `wait` for process events, captures the processes they name and picks up
+    /// unwind tables that were built meanwhile.
+    fn wait_and_capture(&mut self, wait: Duration, observer: &mut dyn Observer) -> Result<(), RecordError> {
+        let events = self.sampler.poll_events(wait)?;
+        self.handle_events(events, observer);
+        if let Some(t) = self.tables.as_mut() {
+            if t.poll(&mut self.sampler) > 0 {
+                // A large table's scratch vectors were freed by the builder thread: return
+                // them to the system.
+                crate::sample::trim_heap();
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops sampling (so the last drain is complete and the totals final), drains a last time
+    /// and ends the command if it still runs: it was started for the session.
+    pub fn stop(&mut self, observer: &mut dyn Observer) -> Result<(), RecordError> {
+        let events = self.sampler.poll_events(Duration::ZERO)?;
+        self.handle_events(events, observer);
+        self.counts.add(self.sampler.stop()?);
+        let events = self.sampler.poll_events(Duration::ZERO)?;
+        self.handle_events(events, observer);
+        observer.on_event(Event::Stopped);
+        if let Some(c) = self.child.as_mut() {
+            if c.try_wait().is_none() {
+                c.signal(libc::SIGTERM);
+                let _ = c.wait();
+            }
+        }
+        Ok(())
+    }
+
+    /// Samples that lost a stack or were dropped, since the start.
+    fn lost(&self) -> u64 {
+        let stats = self.sampler.stats();
+        stats.map(|s| s.losses.iter().filter(|(r, _)| r.is_per_sample()).map(|(_, n)| *n).sum()).unwrap_or(0)
+    }
+
+    /// Captures processes at their first sample, exec or mapping change (for symbolization and
+    /// for their unwind tables), and notes their exit.
+    fn handle_events(&mut self, events: Vec<ProcEvent>, observer: &mut dyn Observer) {
+        for ev in events {
+            let (tgid, tid) = match ev {
+                ProcEvent::FirstSample { tgid, tid } => (tgid, tid),
+                ProcEvent::Exec { tgid } | ProcEvent::MapsStale { tgid } => (tgid, tgid),
+                ProcEvent::Exit { tgid } => {
+                    self.symbolizer.process_exited(&self.procs, tgid);
+                    self.procs.exited(tgid);
+                    if let Some(t) = self.tables.as_mut() {
+                        t.process_exited(&mut self.sampler, tgid);
+                    }
+                    continue;
+                }
+            };
+            if !self.procs.capture(tgid, tid) {
+                continue;
+            }
+            if let Some(t) = self.tables.as_mut() {
+                if let Err(e) = t.process_seen(&mut self.sampler, tgid, &self.procs.latest(tgid)) {
+                    observer.on_event(Event::Warning { message: &e.to_string() });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The end-of-recording summary that `prof record` prints: what was recorded, samples, losses
+//! by reason with percentages, how user stacks were walked, the top functions, the files written.
+
+use std::fmt::Write as _;
+
+use super::{EndReason, Recording};
+use crate::output::top;
+use crate::profile::LossReason;
+
+fn pct(n: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        n as f64 * 100.0 / total as f64
+    }
+}
+
+/// The end-of-recording summary: what was recorded, samples, losses by reason with
+/// percentages, the top functions by self time, and the files written.
+pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
+    let p = &rec.profile;
+    let m = &p.meta;
+    let mut s = String::new();
+    let cpus = if m.cpus.is_empty() { "?".to_string() } else { format!("{}", m.cpus.len()) };
+    let _ = writeln!(
+        s,
+        "prof: recorded {} for {:.1} s: {} samples from {} processes ({} at {} Hz on {} CPUs)",
+        m.target,
+        m.duration_secs(),
+        m.total_samples,
+        rec.processes,
+        m.event,
+        m.frequency_hz,
+        cpus,
+    );
+    match &rec.ended_by {
+        EndReason::CommandExited(status) => {
+            let _ = writeln!(s, "  command exited: {status}");
+        }
+        EndReason::Signal => {
+            let _ = writeln!(s, "  stopped by signal; all samples up to the signal are kept");
+        }
+        EndReason::Duration => {}
+    }
+    for note in &m.notes {
+        let _ = writeln!(s, "  note: {note}");
+    }
+    let per_sample: Vec<(&LossReason, &u64)> = m.losses.iter().filter(|(r, _)| r.is_per_sample()).collect();
+    if per_sample.is_empty() {
+        let _ = writeln!(s, "  lost: none (every sample kept its full stack)");
+    } else {
+        for (reason, n) in per_sample {
+            let kept = if reason.drops_sample() { "sample dropped" } else { "sample kept with a placeholder frame" };
+            let _ = writeln!(s, "  lost: {n} ({:.2}%) {} ({kept})", pct(*n, m.total_samples), reason.describe());
+        }
+        if m.losses.keys().any(|r| matches!(r, LossReason::KernelStackMapFull | LossReason::UserStackMapFull)) {
+            let _ = writeln!(s, "  hint: raise --stack-map-size");
+        }
+        if m.losses.contains_key(&LossReason::CountsMapFull) {
+            let _ = writeln!(s, "  hint: raise --counts-map-size");
+        }
+    }
+    for (reason, n) in m.losses.iter().filter(|(r, _)| !r.is_per_sample()) {
+        let _ = writeln!(s, "  warning: {n} {}", reason.describe());
+    }
+    if !m.unwind.is_empty() {
+        let (samples, complete) = m.unwind.totals();
+        if m.unwind.mode == "fp" {
+            let _ =
+                writeln!(s, "  user stacks: frame pointers (--unwind fp); `prof report --unwind-report` per binary");
+        } else {
+            let _ = writeln!(
+                s,
+                "  user stacks ({}): {complete} of {samples} unwound completely ({:.1}%); per binary: `prof report --unwind-report`",
+                m.unwind.mode,
+                pct(complete, samples)
+            );
+        }
+    }
+    let rows: Vec<_> = top::top(p, top_n).into_iter().filter(|r| r.self_count > 0).collect();
+    if !rows.is_empty() {
+        let _ = writeln!(s, "  top functions by self time:");
+        for r in rows {
+            let _ = writeln!(s, "    {:6.2}%  {}  {}", r.self_pct, r.name, r.module);
+        }
+    }
+    for w in written {
+        let _ = writeln!(s, "  wrote {w}");
+    }
+    s
+}

@@ -1,0 +1,103 @@
+//! Building the profile: the aggregated counts' addresses are symbolized in one batch per
+//! process (and one for the kernel), then every stack becomes frames of a [`Profile`].
+
+use std::collections::{HashMap, HashSet};
+
+use super::{Frames, Symbolizer};
+use crate::aggregate::{Aggregator, Key};
+use crate::process::ProcessTable;
+use crate::profile::{Frame, Metadata, Profile, ProfileBuilder, MISSING_KERNEL_STACK, MISSING_USER_STACK};
+use crate::sample::StackRef;
+
+/// Symbolizes every stack of `counts` and builds the profile: user frames (outermost first) then
+/// kernel frames; lost stacks become placeholder frames so their samples stay counted. The
+/// per-binary unwind report of `meta` is filled in from the stacks' leaf and outermost binaries.
+pub fn build_profile(
+    counts: &Aggregator,
+    symbolizer: &mut Symbolizer,
+    procs: &mut ProcessTable,
+    meta: Metadata,
+) -> Profile {
+    // Unique addresses, symbolized in one batch per process (and one for the kernel).
+    let mut kernel_addrs: HashSet<u64> = HashSet::new();
+    let mut user_addrs: HashMap<u32, HashSet<u64>> = HashMap::new();
+    for (key, _) in counts.counts() {
+        if let StackRef::Frames(ips) = &key.kernel {
+            kernel_addrs.extend(ips.iter().enumerate().map(|(i, &a)| lookup_addr(i, a)));
+        }
+        if let StackRef::Frames(ips) = &key.user {
+            user_addrs.entry(key.tgid).or_default().extend(ips.iter().enumerate().map(|(i, &a)| lookup_addr(i, a)));
+        }
+    }
+    let kernel_addrs: Vec<u64> = kernel_addrs.into_iter().collect();
+    let mut per_process: Vec<(u32, Vec<u64>)> =
+        user_addrs.into_iter().map(|(tgid, addrs)| (tgid, addrs.into_iter().collect())).collect();
+    per_process.sort_unstable_by_key(|(tgid, _)| *tgid);
+    let found = symbolizer.symbolize_all(procs, &kernel_addrs, &per_process);
+    let kernel_frames: HashMap<u64, Frames> = kernel_addrs.iter().copied().zip(found.kernel).collect();
+    let mut user_frames: HashMap<(u32, u64), Frames> = HashMap::new();
+    for ((tgid, addrs), frames) in per_process.iter().zip(found.user) {
+        for (addr, f) in addrs.iter().zip(frames) {
+            user_frames.insert((*tgid, *addr), f);
+        }
+    }
+
+    let mut builder = ProfileBuilder::new(meta);
+    // Deterministic frame/stack numbering: visit keys in a stable order.
+    let mut keys: Vec<(&Key, u64)> = counts.counts().collect();
+    keys.sort_by(|a, b| (a.0.tgid, &a.0.comm).cmp(&(b.0.tgid, &b.0.comm)).then(b.1.cmp(&a.1)));
+    // The per-binary unwind report: leaf binary, and the binary where the walk ended.
+    let mut unwind = std::mem::take(&mut builder.meta_mut().unwind);
+    for &(key, count) in &keys {
+        if let StackRef::Frames(ips) = &key.user {
+            let frame = |i: usize| user_frames.get(&(key.tgid, lookup_addr(i, ips[i]))).and_then(|f| f.last());
+            let module = |i: usize| frame(i).map_or("[unknown]", |f| f.module.as_str());
+            if !ips.is_empty() {
+                let symbolized = user_frames.get(&(key.tgid, lookup_addr(0, ips[0]))).is_some_and(Frames::is_resolved);
+                unwind.add(module(0), symbolized, module(ips.len() - 1), key.unwind, count);
+            }
+        }
+    }
+    builder.meta_mut().unwind = unwind;
+    for (key, count) in keys {
+        let mut stack = Vec::new();
+        push_stack(&mut builder, &mut stack, &key.user, MISSING_USER_STACK, |a| user_frames.get(&(key.tgid, a)));
+        push_stack(&mut builder, &mut stack, &key.kernel, MISSING_KERNEL_STACK, |a| kernel_frames.get(&a));
+        let id = builder.stack(stack);
+        builder.add(id, key.tgid, &key.comm, count);
+    }
+    builder.finish()
+}
+
+/// The address to symbolize for the `i`-th frame (innermost first): return addresses point after
+/// the call, so every frame but the interrupted one is looked up one byte earlier, inside the
+/// call instruction (right function, right inline chain, right line).
+fn lookup_addr(i: usize, addr: u64) -> u64 {
+    if i == 0 {
+        addr
+    } else {
+        addr.saturating_sub(1)
+    }
+}
+
+fn push_stack<'a>(
+    builder: &mut ProfileBuilder,
+    stack: &mut Vec<u32>,
+    sref: &StackRef,
+    missing: &str,
+    frames_of: impl Fn(u64) -> Option<&'a Frames>,
+) {
+    match sref {
+        StackRef::Empty => {}
+        StackRef::Missing(_) => stack.push(builder.frame(Frame::placeholder(missing))),
+        StackRef::Frames(ips) => {
+            for (i, &addr) in ips.iter().enumerate().rev() {
+                if let Some(frames) = frames_of(lookup_addr(i, addr)) {
+                    for f in frames.iter() {
+                        stack.push(builder.frame(f.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
