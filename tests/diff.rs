@@ -13,20 +13,13 @@ fn parse(text: &str) -> Profile {
     folded::parse(text.as_bytes(), "test", false).unwrap().profile
 }
 
-/// A profile of `n` samples drawn with a fixed-seed xorshift from leaves with the given percent
+/// A profile of `n` samples drawn with a fixed-seed generator from leaves with the given percent
 /// shares (`app;main;work;<leaf>`).
 fn sampled(shares: &[(&str, u32)], n: u32, seed: u64) -> Profile {
-    // splitmix64 of the seed, so small seeds start well mixed
-    let mut rng = seed.wrapping_add(0x9e3779b97f4a7c15);
-    rng = (rng ^ (rng >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
-    rng = (rng ^ (rng >> 27)).wrapping_mul(0x94d049bb133111eb);
-    rng ^= rng >> 31;
+    let mut rng = fastrand::Rng::with_seed(seed);
     let mut counts = vec![0u64; shares.len()];
     for _ in 0..n {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let mut r = (rng % 100) as u32;
+        let mut r = rng.u32(..100);
         for (i, (_, pct)) in shares.iter().enumerate() {
             if r < *pct {
                 counts[i] += 1;

@@ -538,22 +538,6 @@ fn unwind_debug_frame_sources() {
     assert_eq!(rule_at(&table, start).0, CfaRule::NoInfo, "_start has no CFI left");
 }
 
-/// A tiny xorshift generator: the malformed-input tests are reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// File range of section `name`.
 fn section_file_range(data: &[u8], name: &str) -> (usize, usize) {
     let file = object::File::parse(data).unwrap();
@@ -571,10 +555,10 @@ fn unwind_malformed_files_do_not_panic() {
         assert!(result.is_err(), "truncated to {len}: {result:?}");
         let _ = cfi::load_segments(&data[..len]);
     }
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
     for i in 0..400 {
-        let len = rng.below(4096);
-        let mut blob: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let len = rng.usize(..4096);
+        let mut blob: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
         if i % 2 == 0 {
             let keep = len.min(64);
             blob[..keep].copy_from_slice(&data[..keep]);
@@ -592,13 +576,13 @@ fn unwind_malformed_files_do_not_panic() {
 fn unwind_corrupted_eh_frame_does_not_panic() {
     let data = std::fs::read(pie_fixture()).unwrap();
     let (start, end) = section_file_range(&data, ".eh_frame");
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = fastrand::Rng::with_seed(0x2545_f491_4f6c_dd1d);
     let (mut ok, mut err) = (0, 0);
     for round in 0..500 {
         let mut copy = data.clone();
         for _ in 0..1 + round % 8 {
-            let at = start + rng.below(end - start);
-            copy[at] = if round % 3 == 0 { 0xff } else { rng.next() as u8 };
+            let at = start + rng.usize(..end - start);
+            copy[at] = if round % 3 == 0 { 0xff } else { rng.u8(..) };
         }
         match cfi::table_from_elf(&copy) {
             Ok(table) => {

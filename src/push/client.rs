@@ -190,11 +190,11 @@ pub fn ingest_request(endpoint: &Endpoint, series: &Series, profile: Profile) ->
 /// A multipart/form-data body (RFC 7578) with `pprof` as the file part `profile`; returns the
 /// content type (with the boundary) and the body.
 pub fn multipart(pprof: &[u8]) -> (String, Vec<u8>) {
-    let mut rng = super::queue::Rng::seeded();
+    let mut rng = fastrand::Rng::new();
     // A boundary must not occur in the content; 24 random hex digits practically never do,
     // and the check makes sure.
     let boundary = loop {
-        let b = format!("prof-{:016x}{:08x}", rng.next_u64(), rng.next_u64() as u32);
+        let b = format!("prof-{:016x}{:08x}", rng.u64(..), rng.u32(..));
         if !pprof.windows(b.len()).any(|w| w == b.as_bytes()) {
             break b;
         }

@@ -5,7 +5,6 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -66,44 +65,16 @@ impl Shared {
     }
 }
 
-/// A small xorshift64* generator for backoff jitter and multipart boundaries: no statistical
-/// demands, only different values per process and call.
-pub struct Rng(u64);
-
-impl Rng {
-    /// Seeded from the clock, the process id and a per-process counter.
-    pub fn seeded() -> Rng {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let seed =
-            unix_ns(SystemTime::now()) ^ (u64::from(std::process::id()) << 32) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        Rng(seed | 1)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// The delay before retry number `failures` (1 for the first): `initial × 2^(failures−1)`,
 /// capped at `max`, with "equal jitter" (uniform in [½, 1] of that), so recorders that lost
 /// the same store do not come back in lockstep and the delay still grows.
-pub fn backoff(initial: Duration, max: Duration, failures: u32, rng: &mut Rng) -> Duration {
+pub fn backoff(initial: Duration, max: Duration, failures: u32, rng: &mut fastrand::Rng) -> Duration {
     let initial = initial.max(Duration::from_millis(1));
     let max = max.max(initial);
     let exp = failures.saturating_sub(1).min(30);
     let base = initial.saturating_mul(1u32 << exp).min(max);
     let half = base / 2;
-    half + half.mul_f64(rng.unit())
+    half + half.mul_f64(rng.f64())
 }
 
 /// The file name of `path`, for messages.
@@ -255,7 +226,9 @@ impl Worker {
     }
 
     fn run(self) {
-        let mut rng = Rng::seeded();
+        // Forked from fastrand's per-thread generator (seeded from the monotonic clock in ns and
+        // the thread), so recorders that lost the same store draw different jitter.
+        let mut rng = fastrand::Rng::new();
         // Consecutive failed attempts, and the reason of the last rejection logged.
         let mut failures = 0u32;
         let mut last_rejection = String::new();
@@ -424,7 +397,7 @@ mod tests {
     /// step.
     #[test]
     fn push_backoff_doubles_with_jitter_up_to_the_cap() {
-        let mut rng = Rng::seeded();
+        let mut rng = fastrand::Rng::new();
         let (initial, max) = (Duration::from_secs(1), Duration::from_secs(60));
         for failures in 1..=12u32 {
             let step = Duration::from_secs(1u64 << (failures - 1)).min(max);
