@@ -6,13 +6,11 @@ use std::ffi::OsString;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::interval::IntervalWriter;
 use super::observer::{Event, Observer};
 use super::{EndReason, RecordError};
 use crate::aggregate::Aggregator;
 use crate::process::ProcessTable;
 use crate::profile::unwind::UnwindMode;
-use crate::profile::Metadata;
 use crate::sample::spawn::PausedChild;
 use crate::sample::{ProcEvent, Sampler, SamplerOptions};
 use crate::symbolize::Symbolizer;
@@ -91,14 +89,14 @@ impl Session {
         })
     }
 
-    /// Drains every [`DRAIN_INTERVAL`] and writes intervals (continuous recording) until the
-    /// duration elapses, the command exits, or `stop` is set (by a signal handler).
+    /// Drains every [`DRAIN_INTERVAL`], calling `after_drain` after each drain (a continuous
+    /// recording writes its intervals there), until the duration elapses, the command exits, or
+    /// `stop` is set (by a signal handler).
     pub fn run(
         &mut self,
         duration: Option<Duration>,
         stop: &AtomicBool,
-        mut writer: Option<&mut IntervalWriter>,
-        base: &Metadata,
+        after_drain: &mut dyn FnMut(&mut Session, &mut dyn Observer) -> Result<(), RecordError>,
         observer: &mut dyn Observer,
     ) -> Result<EndReason, RecordError> {
         let mut next_drain = self.start + DRAIN_INTERVAL;
@@ -125,11 +123,7 @@ impl Session {
                     t.forget_dead(&mut self.sampler, |tgid| std::path::Path::new(&format!("/proc/{tgid}")).exists());
                 }
             }
-            if let Some(w) = writer.as_deref_mut() {
-                if Instant::now() >= w.next_flush() {
-                    w.flush(self, base, Instant::now(), observer)?;
-                }
-            }
+            after_drain(self, observer)?;
             observer.on_event(Event::Status {
                 elapsed: self.start.elapsed(),
                 samples: self.counts.total(),
