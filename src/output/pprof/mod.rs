@@ -1,0 +1,204 @@
+//! pprof: Google's `profile.proto` format (`.pb.gz`, `.pprof`), written from a
+//! [`Profile`](crate::profile::Profile) and read back into one, so prof's profiles open in
+//! `go tool pprof`, Pyroscope, Parca and the other tools of that ecosystem, and their profiles
+//! open in prof.
+//!
+//! # Writing
+//!
+//! The message is encoded with prost ([`proto`]) and gzip-compressed, as the format requires
+//! on disk. The output is deterministic: samples are ordered by their stacks' frames, pids and
+//! comms, and every id and string index is given in order of first use, so the same profile
+//! always gives the same bytes.
+//!
+//! - Sample types `samples/count` and `cpu/nanoseconds` (count × period), period type
+//!   `cpu/nanoseconds`, period `1e9 / frequency`. A profile of unknown frequency (read from
+//!   folded stacks) has only `samples/count` and no period.
+//! - `time_nanos` and `duration_nanos` from the recording's wall-clock span.
+//! - One location per distinct physical frame: a frame and the frames inlined into it, which
+//!   become the location's lines, innermost (inlined) first as the format says. Locations have
+//!   synthetic ids and address 0: prof's profiles keep symbols, not addresses.
+//! - One function per (name, source file); the line of each frame is the location line's.
+//! - One mapping per module (binary file name); kernel frames are in `[kernel.kallsyms]` (or in
+//!   their kernel module's `[name]`). Build IDs are not recorded by prof: mappings leave them
+//!   empty, and address ranges are 0. Mappings say they already have functions, so pprof does
+//!   not try to symbolize them again.
+//! - Placeholders such as `[missing user stack]` are functions of their own, with no mapping.
+//! - Each sample has a numeric label `pid` and a string label `comm`; the comm is not a frame.
+//! - The recording's metadata is kept as comments (`go tool pprof -comments`): host, kernel,
+//!   event, frequency, target, samples taken, losses by reason and notes.
+//!
+//! # Reading
+//!
+//! [`read`] takes gzip-compressed or raw protobuf (decompressed size capped at
+//! [`MAX_DECOMPRESSED_BYTES`]) and rebuilds a profile: frames from each location's lines
+//! (the last line is the containing function, the earlier ones are inlined into it), stacks
+//! outermost first, pid and comm from the labels of the same names (without them, pid 0 and the
+//! main binary's file name), counts from the `samples/count` value if there is one, else the
+//! first value. A mapping named `[kernel.kallsyms]` (or `[name]` like a kernel module's, but not
+//! `[vdso]`, `[heap]` and the other user-space pseudo-files) or an address in the upper half of
+//! the address space makes a frame a kernel frame. Modules are the mappings' file names without
+//! their directories. A location without lines becomes a frame named `module+0xoffset`, as prof
+//! names frames it could not symbolize. The comments prof writes restore the metadata.
+
+pub mod proto;
+mod read;
+mod write;
+
+pub use read::{decode, from_proto, is_gzip, read, read_if_raw_pprof};
+pub use write::{to_proto, write};
+
+use crate::profile::Metadata;
+
+/// Largest decompressed protobuf read: 1 GiB, as for archive bodies. A gzip bomb stops there
+/// instead of filling memory.
+pub const MAX_DECOMPRESSED_BYTES: u64 = 1 << 30;
+
+/// The mapping of kernel frames (and what perf and prof call the kernel's symbols).
+pub const KERNEL_MAPPING: &str = "[kernel.kallsyms]";
+
+/// Why a pprof profile could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PprofError {
+    /// The gzip stream is corrupt or truncated.
+    #[error("`{file}`: cannot decompress the pprof profile: {reason}")]
+    Gzip {
+        /// Name of the input.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The decompressed profile exceeds [`MAX_DECOMPRESSED_BYTES`].
+    #[error("`{file}`: the decompressed pprof profile is larger than {limit} bytes")]
+    TooLarge {
+        /// Name of the input.
+        file: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// The bytes are not a protobuf `Profile` message.
+    #[error("`{file}`: not a valid pprof profile (protobuf): {reason}")]
+    Decode {
+        /// Name of the input.
+        file: String,
+        /// The decoder's error.
+        reason: String,
+    },
+    /// The message decodes but its references or values are inconsistent.
+    #[error("`{file}`: invalid pprof profile: {reason}")]
+    Invalid {
+        /// Name of the input.
+        file: String,
+        /// What is inconsistent.
+        reason: String,
+    },
+}
+
+/// The sampling period in nanoseconds, or `None` when the frequency is unknown.
+pub fn period_ns(meta: &Metadata) -> Option<u64> {
+    (meta.frequency_hz > 0).then(|| (1e9 / meta.frequency_hz as f64).round().max(1.0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::read::decode_limited;
+    use super::*;
+    use crate::profile::{Frame, FrameKind, Profile, ProfileBuilder, MISSING_USER_STACK};
+
+    fn user(name: &str, module: &str) -> Frame {
+        Frame::new(name, module, FrameKind::User)
+    }
+
+    fn profile() -> Profile {
+        let mut b = ProfileBuilder::new(Metadata {
+            frequency_hz: 99,
+            start_unix_ns: 1_000,
+            end_unix_ns: 2_000,
+            target: "t".into(),
+            total_samples: 7,
+            ..Metadata::default()
+        });
+        let main = b.frame(user("main", "app"));
+        let outer = b.frame(Frame { line: Some(3), file: Some("a.c".into()), ..user("outer", "app") });
+        let inl = b.frame(Frame { inlined: true, line: Some(9), ..user("inl", "app") });
+        let k = b.frame(Frame::new("do_syscall_64", "[kernel.kallsyms]", FrameKind::Kernel));
+        let ph = b.frame(Frame::placeholder(MISSING_USER_STACK));
+        let s1 = b.stack(vec![main, outer, inl, k]);
+        let s2 = b.stack(vec![ph, k]);
+        b.add(s1, 10, "app", 5);
+        b.add(s2, 11, "worker", 2);
+        b.finish()
+    }
+
+    /// Inlined frames share one location, innermost line first; the leaf location is first.
+    #[test]
+    fn pprof_inlined_frames_are_lines_of_one_location() {
+        let p = to_proto(&profile());
+        assert_eq!(p.location.len(), 4, "{:?}", p.location);
+        let s = p.sample.iter().find(|s| s.value[0] == 5).unwrap();
+        assert_eq!(s.location_id.len(), 3);
+        let inlined_loc = &p.location[(s.location_id[1] - 1) as usize];
+        let names: Vec<String> = inlined_loc
+            .line
+            .iter()
+            .map(|l| {
+                String::from_utf8_lossy(&p.string_table[p.function[(l.function_id - 1) as usize].name as usize]).into()
+            })
+            .collect();
+        assert_eq!(names, ["inl", "outer"]);
+        assert_eq!(s.value[1], 5 * 10_101_010);
+    }
+
+    /// Writing and reading gives back the same frames, stacks, pids, comms and metadata.
+    #[test]
+    fn pprof_round_trip_keeps_frames_and_labels() {
+        let original = profile();
+        let mut bytes = Vec::new();
+        write(&original, &mut bytes).unwrap();
+        assert!(is_gzip(&bytes));
+        let back = read(&bytes, "x.pb.gz").unwrap();
+        let lines = |p: &Profile| {
+            let mut v: Vec<(Vec<Frame>, u32, String, u64)> = p
+                .samples
+                .iter()
+                .map(|s| (p.stack_frames(s.stack).cloned().collect(), s.pid, s.comm.clone(), s.count))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(lines(&back), lines(&original));
+        assert_eq!(back.meta.frequency_hz, 99);
+        assert_eq!((back.meta.start_unix_ns, back.meta.end_unix_ns), (1_000, 2_000));
+        assert_eq!(back.meta.target, "t");
+        assert_eq!(back.meta.total_samples, 7);
+    }
+
+    /// Decompression stops at the limit: a gzip bomb is an error, not an allocation.
+    #[test]
+    fn pprof_decompressed_size_is_capped() {
+        let mut bytes = Vec::new();
+        write(&profile(), &mut bytes).unwrap();
+        let size = to_proto(&profile()).encode_to_vec().len() as u64;
+        assert!(decode_limited(&bytes, "p", size).is_ok());
+        let err = decode_limited(&bytes, "p.pb.gz", size - 1).unwrap_err();
+        assert!(matches!(err, PprofError::TooLarge { .. }), "{err}");
+        assert!(err.to_string().contains("`p.pb.gz`"), "{err}");
+    }
+
+    /// Malformed input is an error naming the file, never a panic.
+    #[test]
+    fn pprof_malformed_input_is_an_error() {
+        for bytes in [&b"\x1f\x8b\x08garbage"[..], b"\x1f\x8b", b"\x0a\xff\xff\xff", b"\x0a\x05\x08\x01"] {
+            let err = read(bytes, "bad.pb.gz").unwrap_err().to_string();
+            assert!(err.contains("`bad.pb.gz`"), "{err}");
+        }
+        let mut p = to_proto(&profile());
+        p.sample[0].location_id.push(999);
+        let err = from_proto(&p, "f.pprof").unwrap_err().to_string();
+        assert!(err.contains("`f.pprof`") && err.contains("location 999"), "{err}");
+        let mut p = to_proto(&profile());
+        p.function[0].name = 1 << 40;
+        assert!(from_proto(&p, "f").is_err());
+    }
+}

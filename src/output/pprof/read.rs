@@ -1,0 +1,302 @@
+//! Reading a pprof message back into a [`Profile`] (see the [module documentation](super) for
+//! how its parts become frames, stacks and metadata).
+
+use std::io::Read;
+
+use flate2::read::MultiGzDecoder;
+use prost::Message;
+use rustc_hash::FxHashMap as HashMap;
+
+use super::{proto, PprofError, KERNEL_MAPPING, MAX_DECOMPRESSED_BYTES};
+use crate::profile::{
+    Frame, FrameId, FrameKind, LossReason, Metadata, Profile, ProfileBuilder, MISSING_KERNEL_STACK, MISSING_USER_STACK,
+};
+
+/// Bracketed mapping names that are user-space pseudo-files, not kernel modules.
+const USER_PSEUDO_MAPPINGS: [&str; 11] =
+    ["anon", "heap", "jit", "sigpage", "stack", "unknown", "uprobes", "vdso", "vectors", "vsyscall", "vvar"];
+
+/// Start of the kernel's half of the (x86_64, arm64) address space.
+const KERNEL_ADDRESS_START: u64 = 0xffff_8000_0000_0000;
+
+/// The first bytes of a gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// True when `bytes` start like a gzip stream (how `.pb.gz` profiles start).
+pub fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&GZIP_MAGIC)
+}
+
+/// Reads a pprof profile, gzip-compressed or raw protobuf; `source` names it in errors and
+/// becomes the target when the profile does not name one.
+pub fn read(bytes: &[u8], source: &str) -> Result<Profile, PprofError> {
+    let message = decode(bytes, source)?;
+    from_proto(&message, source)
+}
+
+/// Reads `bytes` as a raw (uncompressed) pprof profile when they decode as one with sample
+/// types and a string table starting with the empty string; `None` when they do not look like
+/// pprof at all (so the caller can try other formats). A profile that looks like pprof but is
+/// inconsistent is an error.
+pub fn read_if_raw_pprof(bytes: &[u8], source: &str) -> Option<Result<Profile, PprofError>> {
+    let message = proto::Profile::decode(bytes).ok()?;
+    let plausible = !message.sample_type.is_empty() && message.string_table.first().is_some_and(|s| s.is_empty());
+    plausible.then(|| from_proto(&message, source))
+}
+
+/// Decompresses (when gzip'd) and decodes the protobuf message.
+pub fn decode(bytes: &[u8], source: &str) -> Result<proto::Profile, PprofError> {
+    decode_limited(bytes, source, MAX_DECOMPRESSED_BYTES)
+}
+
+/// [`decode`] with a decompressed-size limit.
+pub(super) fn decode_limited(bytes: &[u8], source: &str, limit: u64) -> Result<proto::Profile, PprofError> {
+    let decompressed;
+    let raw = if is_gzip(bytes) {
+        let mut out = Vec::new();
+        MultiGzDecoder::new(bytes)
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut out)
+            .map_err(|e| PprofError::Gzip { file: source.to_string(), reason: e.to_string() })?;
+        if out.len() as u64 > limit {
+            return Err(PprofError::TooLarge { file: source.to_string(), limit });
+        }
+        decompressed = out;
+        &decompressed[..]
+    } else {
+        bytes
+    };
+    proto::Profile::decode(raw).map_err(|e| PprofError::Decode { file: source.to_string(), reason: e.to_string() })
+}
+
+/// True for a mapping that holds kernel code: `[kernel.kallsyms]` (perf also writes
+/// `[kernel.kallsyms]_text`), or a bracketed kernel-module-like name that is not a user-space
+/// pseudo-file such as `[vdso]`.
+fn is_kernel_mapping(name: &str) -> bool {
+    if name.starts_with(KERNEL_MAPPING) {
+        return true;
+    }
+    match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        Some(inner) => {
+            !inner.is_empty()
+                && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                && !USER_PSEUDO_MAPPINGS.contains(&inner)
+        }
+        None => false,
+    }
+}
+
+/// Rebuilds a [`Profile`] from a decoded message (see the [module documentation](super)).
+pub fn from_proto(p: &proto::Profile, source: &str) -> Result<Profile, PprofError> {
+    let invalid = |reason: String| PprofError::Invalid { file: source.to_string(), reason };
+    let strings: Vec<String> = p.string_table.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect();
+    let string = |i: i64| -> Result<&str, PprofError> {
+        match usize::try_from(i).ok().and_then(|i| strings.get(i)) {
+            Some(s) => Ok(s.as_str()),
+            // An empty table has no index 0, which means "" everywhere.
+            None if i == 0 => Ok(""),
+            None => Err(invalid(format!("string index {i} is outside the string table ({} strings)", strings.len()))),
+        }
+    };
+    if p.sample_type.is_empty() && !p.sample.is_empty() {
+        return Err(invalid("samples but no sample types".to_string()));
+    }
+    let mut count_index = 0;
+    for (i, t) in p.sample_type.iter().enumerate() {
+        if string(t.r#type)? == "samples" && string(t.unit)? == "count" {
+            count_index = i;
+            break;
+        }
+    }
+
+    let mut mappings: HashMap<u64, &proto::Mapping> = HashMap::default();
+    for m in &p.mapping {
+        if m.id == 0 || mappings.insert(m.id, m).is_some() {
+            return Err(invalid(format!("mapping id {} is zero or used twice", m.id)));
+        }
+    }
+    let mut functions: HashMap<u64, &proto::Function> = HashMap::default();
+    for f in &p.function {
+        if f.id == 0 || functions.insert(f.id, f).is_some() {
+            return Err(invalid(format!("function id {} is zero or used twice", f.id)));
+        }
+    }
+    let mut location_index: HashMap<u64, usize> = HashMap::default();
+    for (i, l) in p.location.iter().enumerate() {
+        if l.id == 0 || location_index.insert(l.id, i).is_some() {
+            return Err(invalid(format!("location id {} is zero or used twice", l.id)));
+        }
+    }
+
+    let mut meta = read_metadata(p, &string, source)?;
+    // Samples without a comm label belong to the main binary (the first mapping, by convention).
+    let default_comm = p
+        .mapping
+        .iter()
+        .map(|m| string(m.filename))
+        .next()
+        .transpose()?
+        .filter(|f| !f.is_empty() && !is_kernel_mapping(f))
+        .and_then(|f| f.rsplit('/').next())
+        .unwrap_or("[unknown]")
+        .to_string();
+
+    let mut builder = ProfileBuilder::new(Metadata::default());
+    // Frames of each location (outermost first), built on first use.
+    let mut location_frames: Vec<Option<Vec<FrameId>>> = vec![None; p.location.len()];
+    let mut total: u64 = 0;
+    for (n, sample) in p.sample.iter().enumerate() {
+        if sample.value.len() != p.sample_type.len() {
+            return Err(invalid(format!(
+                "sample {n} has {} values for {} sample types",
+                sample.value.len(),
+                p.sample_type.len()
+            )));
+        }
+        let count = u64::try_from(sample.value[count_index])
+            .map_err(|_| invalid(format!("sample {n} has a negative count ({})", sample.value[count_index])))?;
+        if count == 0 {
+            continue;
+        }
+        let mut stack: Vec<FrameId> = Vec::new();
+        for &id in sample.location_id.iter().rev() {
+            let &index = location_index
+                .get(&id)
+                .ok_or_else(|| invalid(format!("sample {n} references location {id}, which is not in the profile")))?;
+            if location_frames[index].is_none() {
+                let frames = location_to_frames(&p.location[index], &mappings, &functions, &string, &invalid)?;
+                location_frames[index] = Some(frames.into_iter().map(|f| builder.frame(f)).collect());
+            }
+            stack.extend(location_frames[index].iter().flatten());
+        }
+        let mut pid = 0;
+        let mut comm = None;
+        for label in &sample.label {
+            match string(label.key)? {
+                "pid" if label.str != 0 => pid = string(label.str)?.parse().unwrap_or(0),
+                "pid" => pid = label.num,
+                "comm" if label.str != 0 => comm = Some(string(label.str)?),
+                _ => {}
+            }
+        }
+        let pid = u32::try_from(pid).unwrap_or(0);
+        let stack = builder.stack(stack);
+        builder.add(stack, pid, comm.unwrap_or(&default_comm), count);
+        total = total.saturating_add(count);
+    }
+    if meta.total_samples == 0 {
+        meta.total_samples = total;
+    }
+    *builder.meta_mut() = meta;
+    Ok(builder.finish())
+}
+
+/// The frames of one location, outermost first.
+fn location_to_frames<'s>(
+    location: &proto::Location,
+    mappings: &HashMap<u64, &proto::Mapping>,
+    functions: &HashMap<u64, &proto::Function>,
+    string: &impl Fn(i64) -> Result<&'s str, PprofError>,
+    invalid: &impl Fn(String) -> PprofError,
+) -> Result<Vec<Frame>, PprofError> {
+    let mapping = match location.mapping_id {
+        0 => None,
+        id => Some(*mappings.get(&id).ok_or_else(|| {
+            invalid(format!("location {} references mapping {id}, which is not in the profile", location.id))
+        })?),
+    };
+    let path = mapping.map(|m| string(m.filename)).transpose()?.unwrap_or("");
+    // Modules are file names in prof (`libc.so.6`), mappings often full paths.
+    let module = path.rsplit('/').next().unwrap_or(path);
+    let kind = if is_kernel_mapping(module) || location.address >= KERNEL_ADDRESS_START {
+        FrameKind::Kernel
+    } else {
+        FrameKind::User
+    };
+    if location.line.is_empty() {
+        // Not symbolized: name it as prof names frames it cannot symbolize.
+        let offset = match mapping {
+            Some(m) => location.address.wrapping_sub(m.memory_start).wrapping_add(m.file_offset),
+            None => location.address,
+        };
+        let base = if module.is_empty() { "[unknown]" } else { module };
+        return Ok(vec![Frame::new(format!("{base}+{offset:#x}"), module, kind)]);
+    }
+    let last = location.line.len() - 1;
+    let mut frames = Vec::with_capacity(location.line.len());
+    for (i, line) in location.line.iter().enumerate().rev() {
+        let function = functions.get(&line.function_id).ok_or_else(|| {
+            invalid(format!(
+                "location {} references function {}, which is not in the profile",
+                location.id, line.function_id
+            ))
+        })?;
+        let mut name = string(function.name)?;
+        if name.is_empty() {
+            name = string(function.system_name)?;
+        }
+        let file = string(function.filename)?;
+        if mapping.is_none() && location.line.len() == 1 && (name == MISSING_USER_STACK || name == MISSING_KERNEL_STACK)
+        {
+            frames.push(Frame::placeholder(name));
+            continue;
+        }
+        let name = if name.is_empty() { "[unknown]" } else { name };
+        frames.push(Frame {
+            name: name.to_string(),
+            module: module.to_string(),
+            kind,
+            inlined: i != last,
+            file: (!file.is_empty()).then(|| file.to_string()),
+            line: u32::try_from(line.line).ok().filter(|&l| l > 0),
+        });
+    }
+    Ok(frames)
+}
+
+/// Metadata from the message's time fields and period, and from the comments prof writes.
+fn read_metadata<'s>(
+    p: &proto::Profile,
+    string: &impl Fn(i64) -> Result<&'s str, PprofError>,
+    source: &str,
+) -> Result<Metadata, PprofError> {
+    let mut meta = Metadata {
+        start_unix_ns: u64::try_from(p.time_nanos).unwrap_or(0),
+        target: source.to_string(),
+        ..Metadata::default()
+    };
+    meta.end_unix_ns = meta.start_unix_ns.saturating_add(u64::try_from(p.duration_nanos).unwrap_or(0));
+    if let Some(t) = &p.period_type {
+        if string(t.unit)? == "nanoseconds" && p.period > 0 {
+            meta.frequency_hz = (1e9 / p.period as f64).round() as u64;
+        }
+    }
+    for &c in &p.comment {
+        let Some((key, value)) = string(c)?.split_once(": ") else { continue };
+        match key {
+            "prof" => meta.prof_version = value.to_string(),
+            "host" => meta.hostname = value.to_string(),
+            "kernel" => meta.kernel_release = value.to_string(),
+            "event" => meta.event = value.to_string(),
+            "target" => meta.target = value.to_string(),
+            "note" => meta.notes.push(value.to_string()),
+            "frequency" => {
+                if let Some(hz) = value.strip_suffix(" Hz").and_then(|v| v.parse().ok()) {
+                    meta.frequency_hz = hz;
+                }
+            }
+            "samples taken" => meta.total_samples = value.parse().unwrap_or(0),
+            _ => {
+                let reason = key.strip_prefix("lost ").and_then(LossReason::from_id);
+                if let (Some(reason), Ok(n)) = (reason, value.parse::<u64>()) {
+                    *meta.losses.entry(reason).or_default() += n;
+                }
+            }
+        }
+    }
+    let note = format!("read from pprof `{source}`: addresses and build IDs are not kept");
+    if !meta.notes.contains(&note) {
+        meta.notes.push(note);
+    }
+    Ok(meta)
+}
