@@ -1,6 +1,7 @@
 //! Reading a pprof message back into a [`Profile`] (see the [module documentation](super) for
 //! how its parts become frames, stacks and metadata).
 
+use std::collections::hash_map::Entry;
 use std::io::Read;
 
 use flate2::read::MultiGzDecoder;
@@ -101,85 +102,20 @@ pub fn from_proto(p: &proto::Profile, source: &str) -> Result<Profile, PprofErro
     if p.sample_type.is_empty() && !p.sample.is_empty() {
         return Err(invalid("samples but no sample types".to_string()));
     }
-    let mut count_index = 0;
-    for (i, t) in p.sample_type.iter().enumerate() {
-        if string(t.r#type)? == "samples" && string(t.unit)? == "count" {
-            count_index = i;
-            break;
-        }
-    }
-
-    let mut mappings: HashMap<u64, &proto::Mapping> = HashMap::default();
-    for m in &p.mapping {
-        if m.id == 0 || mappings.insert(m.id, m).is_some() {
-            return Err(invalid(format!("mapping id {} is zero or used twice", m.id)));
-        }
-    }
-    let mut functions: HashMap<u64, &proto::Function> = HashMap::default();
-    for f in &p.function {
-        if f.id == 0 || functions.insert(f.id, f).is_some() {
-            return Err(invalid(format!("function id {} is zero or used twice", f.id)));
-        }
-    }
-    let mut location_index: HashMap<u64, usize> = HashMap::default();
-    for (i, l) in p.location.iter().enumerate() {
-        if l.id == 0 || location_index.insert(l.id, i).is_some() {
-            return Err(invalid(format!("location id {} is zero or used twice", l.id)));
-        }
-    }
-
+    let count_index = count_index(p, &string)?;
+    let mut tables = Tables::new(p, &invalid)?;
     let mut meta = read_metadata(p, &string, source)?;
-    // Samples without a comm label belong to the main binary (the first mapping, by convention).
-    let default_comm = p
-        .mapping
-        .iter()
-        .map(|m| string(m.filename))
-        .next()
-        .transpose()?
-        .filter(|f| !f.is_empty() && !is_kernel_mapping(f))
-        .and_then(|f| f.rsplit('/').next())
-        .unwrap_or("[unknown]")
-        .to_string();
+    let default_comm = default_comm(p, &string)?;
 
     let mut builder = ProfileBuilder::new(Metadata::default());
-    // Frames of each location (outermost first), built on first use.
-    let mut location_frames: Vec<Option<Vec<FrameId>>> = vec![None; p.location.len()];
     let mut total: u64 = 0;
     for (n, sample) in p.sample.iter().enumerate() {
-        if sample.value.len() != p.sample_type.len() {
-            return Err(invalid(format!(
-                "sample {n} has {} values for {} sample types",
-                sample.value.len(),
-                p.sample_type.len()
-            )));
-        }
-        let count = u64::try_from(sample.value[count_index])
-            .map_err(|_| invalid(format!("sample {n} has a negative count ({})", sample.value[count_index])))?;
+        let count = sample_count(p, n, sample, count_index, &invalid)?;
         if count == 0 {
             continue;
         }
-        let mut stack: Vec<FrameId> = Vec::new();
-        for &id in sample.location_id.iter().rev() {
-            let &index = location_index
-                .get(&id)
-                .ok_or_else(|| invalid(format!("sample {n} references location {id}, which is not in the profile")))?;
-            if location_frames[index].is_none() {
-                let frames = location_to_frames(&p.location[index], &mappings, &functions, &string, &invalid)?;
-                location_frames[index] = Some(frames.into_iter().map(|f| builder.frame(f)).collect());
-            }
-            stack.extend(location_frames[index].iter().flatten());
-        }
-        let mut pid = 0;
-        let mut comm = None;
-        for label in &sample.label {
-            match string(label.key)? {
-                "pid" if label.str != 0 => pid = string(label.str)?.parse().unwrap_or(0),
-                "pid" => pid = label.num,
-                "comm" if label.str != 0 => comm = Some(string(label.str)?),
-                _ => {}
-            }
-        }
-        let pid = u32::try_from(pid).unwrap_or(0);
+        let stack = tables.stack(n, sample, &mut builder, &string, &invalid)?;
+        let (pid, comm) = sample_labels(sample, &string)?;
         let stack = builder.stack(stack);
         builder.add(stack, pid, comm.unwrap_or(&default_comm), count);
         total = total.saturating_add(count);
@@ -189,6 +125,140 @@ pub fn from_proto(p: &proto::Profile, source: &str) -> Result<Profile, PprofErro
     }
     *builder.meta_mut() = meta;
     Ok(builder.finish())
+}
+
+/// The index of the `samples/count` value among the sample types, else 0 (the first value).
+fn count_index<'s>(
+    p: &proto::Profile,
+    string: &impl Fn(i64) -> Result<&'s str, PprofError>,
+) -> Result<usize, PprofError> {
+    for (i, t) in p.sample_type.iter().enumerate() {
+        if string(t.r#type)? == "samples" && string(t.unit)? == "count" {
+            return Ok(i);
+        }
+    }
+    Ok(0)
+}
+
+/// The comm of samples without a comm label: the main binary's file name (the first mapping,
+/// by convention), else `[unknown]`.
+fn default_comm<'s>(
+    p: &proto::Profile,
+    string: &impl Fn(i64) -> Result<&'s str, PprofError>,
+) -> Result<String, PprofError> {
+    Ok(p.mapping
+        .iter()
+        .map(|m| string(m.filename))
+        .next()
+        .transpose()?
+        .filter(|f| !f.is_empty() && !is_kernel_mapping(f))
+        .and_then(|f| f.rsplit('/').next())
+        .unwrap_or("[unknown]")
+        .to_string())
+}
+
+/// The count of sample `n`: its value of the type at `count_index`, which must be there and not
+/// negative.
+fn sample_count(
+    p: &proto::Profile,
+    n: usize,
+    sample: &proto::Sample,
+    count_index: usize,
+    invalid: &impl Fn(String) -> PprofError,
+) -> Result<u64, PprofError> {
+    if sample.value.len() != p.sample_type.len() {
+        return Err(invalid(format!(
+            "sample {n} has {} values for {} sample types",
+            sample.value.len(),
+            p.sample_type.len()
+        )));
+    }
+    u64::try_from(sample.value[count_index])
+        .map_err(|_| invalid(format!("sample {n} has a negative count ({})", sample.value[count_index])))
+}
+
+/// The pid (numeric, or a number as a string; 0 when missing or out of range) and the comm of a
+/// sample, from its labels of those names.
+fn sample_labels<'s>(
+    sample: &proto::Sample,
+    string: &impl Fn(i64) -> Result<&'s str, PprofError>,
+) -> Result<(u32, Option<&'s str>), PprofError> {
+    let mut pid = 0;
+    let mut comm = None;
+    for label in &sample.label {
+        match string(label.key)? {
+            "pid" if label.str != 0 => pid = string(label.str)?.parse().unwrap_or(0),
+            "pid" => pid = label.num,
+            "comm" if label.str != 0 => comm = Some(string(label.str)?),
+            _ => {}
+        }
+    }
+    Ok((u32::try_from(pid).unwrap_or(0), comm))
+}
+
+/// The message's mappings, functions and locations by id, and the frames (interned in the
+/// profile being built, outermost first) of each location used so far.
+struct Tables<'p> {
+    mappings: HashMap<u64, &'p proto::Mapping>,
+    functions: HashMap<u64, &'p proto::Function>,
+    locations: HashMap<u64, &'p proto::Location>,
+    frames: HashMap<u64, Vec<FrameId>>,
+}
+
+impl<'p> Tables<'p> {
+    /// Indexes the tables of `p`; an id that is zero or used twice is an error.
+    fn new(p: &'p proto::Profile, invalid: &impl Fn(String) -> PprofError) -> Result<Self, PprofError> {
+        Ok(Tables {
+            mappings: by_id(&p.mapping, |m| m.id, "mapping", invalid)?,
+            functions: by_id(&p.function, |f| f.id, "function", invalid)?,
+            locations: by_id(&p.location, |l| l.id, "location", invalid)?,
+            frames: HashMap::default(),
+        })
+    }
+
+    /// The frames of sample `n`'s stack, outermost first. A location's frames are built and
+    /// added to `builder` the first time a sample uses it.
+    fn stack<'s>(
+        &mut self,
+        n: usize,
+        sample: &proto::Sample,
+        builder: &mut ProfileBuilder,
+        string: &impl Fn(i64) -> Result<&'s str, PprofError>,
+        invalid: &impl Fn(String) -> PprofError,
+    ) -> Result<Vec<FrameId>, PprofError> {
+        let mut stack: Vec<FrameId> = Vec::new();
+        for &id in sample.location_id.iter().rev() {
+            let frames = match self.frames.entry(id) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    let location = self.locations.get(&id).ok_or_else(|| {
+                        invalid(format!("sample {n} references location {id}, which is not in the profile"))
+                    })?;
+                    let frames = location_to_frames(location, &self.mappings, &self.functions, string, invalid)?;
+                    e.insert(frames.into_iter().map(|f| builder.frame(f)).collect())
+                }
+            };
+            stack.extend(frames.iter());
+        }
+        Ok(stack)
+    }
+}
+
+/// `items` by id; an id that is zero or used twice is an error naming the `kind` of item.
+fn by_id<'p, T>(
+    items: &'p [T],
+    id_of: impl Fn(&T) -> u64,
+    kind: &str,
+    invalid: &impl Fn(String) -> PprofError,
+) -> Result<HashMap<u64, &'p T>, PprofError> {
+    let mut by_id: HashMap<u64, &T> = HashMap::default();
+    for item in items {
+        let id = id_of(item);
+        if id == 0 || by_id.insert(id, item).is_some() {
+            return Err(invalid(format!("{kind} id {id} is zero or used twice")));
+        }
+    }
+    Ok(by_id)
 }
 
 /// The frames of one location, outermost first.
