@@ -150,68 +150,13 @@ pub fn to_proto(profile: &Profile) -> proto::Profile {
 
     let pid_key = strings.id("pid");
     let comm_key = strings.id("comm");
-    let mut locations: HashMap<&[FrameId], u64> = HashMap::default();
-    let mut functions: HashMap<(&str, &str), u64> = HashMap::default();
-    let mut mappings: HashMap<&str, usize> = HashMap::default();
+    let mut tables = Tables::new(profile, out, strings);
     for i in sample_order(profile) {
         let sample = &profile.samples[i];
         let stack = &profile.stacks[sample.stack as usize];
         let mut location_ids: Vec<u64> = Vec::with_capacity(stack.len());
         for group in physical_frames(profile, stack) {
-            if let Some(&id) = locations.get(group) {
-                location_ids.push(id);
-                continue;
-            }
-            let outer = &profile.frames[group[0] as usize];
-            let mapping_id = match mapping_name(outer) {
-                None => 0,
-                Some(name) => {
-                    let index = *mappings.entry(name).or_insert_with(|| {
-                        out.mapping.push(proto::Mapping {
-                            id: out.mapping.len() as u64 + 1,
-                            filename: strings.id(name),
-                            has_functions: true,
-                            ..Default::default()
-                        });
-                        out.mapping.len() - 1
-                    });
-                    let m = &mut out.mapping[index];
-                    for &f in group {
-                        let f = &profile.frames[f as usize];
-                        m.has_filenames |= f.file.is_some();
-                        m.has_line_numbers |= f.line.is_some();
-                        m.has_inline_frames |= f.inlined;
-                    }
-                    m.id
-                }
-            };
-            // Lines innermost first: the frames inlined deepest, then the containing function.
-            let line = group
-                .iter()
-                .rev()
-                .map(|&f| {
-                    let f = &profile.frames[f as usize];
-                    let file = f.file.as_deref().unwrap_or("");
-                    let function_id = *functions.entry((&f.name, file)).or_insert_with(|| {
-                        let id = out.function.len() as u64 + 1;
-                        // No system (mangled) name: prof keeps demangled names only, and an
-                        // empty one tells pprof not to "demangle" (shorten) them again.
-                        out.function.push(proto::Function {
-                            id,
-                            name: strings.id(&f.name),
-                            system_name: 0,
-                            filename: strings.id(file),
-                            start_line: 0,
-                        });
-                        id
-                    });
-                    proto::Line { function_id, line: f.line.map_or(0, i64::from), column: 0 }
-                })
-                .collect();
-            let id = out.location.len() as u64 + 1;
-            out.location.push(proto::Location { id, mapping_id, address: 0, line, is_folded: false });
-            locations.insert(group, id);
-            location_ids.push(id);
+            location_ids.push(tables.location(group));
         }
         // The leaf is first in pprof.
         location_ids.reverse();
@@ -221,13 +166,102 @@ pub fn to_proto(profile: &Profile) -> proto::Profile {
         }
         let label = vec![
             proto::Label { key: pid_key, num: i64::from(sample.pid), ..Default::default() },
-            proto::Label { key: comm_key, str: strings.id(&sample.comm), ..Default::default() },
+            proto::Label { key: comm_key, str: tables.strings.id(&sample.comm), ..Default::default() },
         ];
-        out.sample.push(proto::Sample { location_id: location_ids, value, label });
+        tables.out.sample.push(proto::Sample { location_id: location_ids, value, label });
     }
+    let Tables { mut out, strings, .. } = tables;
     out.string_table = strings.table;
     put_main_binary_first(&mut out);
     out
+}
+
+/// The message being built and its string table, with the ids of the locations (by physical
+/// frame), functions (by name and file) and mappings (by name) added so far. Each is added on
+/// first use, so ids are in order of first use.
+struct Tables<'a> {
+    profile: &'a Profile,
+    out: proto::Profile,
+    strings: Strings,
+    locations: HashMap<&'a [FrameId], u64>,
+    functions: HashMap<(&'a str, &'a str), u64>,
+    mappings: HashMap<&'a str, usize>,
+}
+
+impl<'a> Tables<'a> {
+    fn new(profile: &'a Profile, out: proto::Profile, strings: Strings) -> Self {
+        Tables {
+            profile,
+            out,
+            strings,
+            locations: HashMap::default(),
+            functions: HashMap::default(),
+            mappings: HashMap::default(),
+        }
+    }
+
+    /// The id of the location of `group`, a physical frame (see [`physical_frames`]).
+    fn location(&mut self, group: &'a [FrameId]) -> u64 {
+        if let Some(&id) = self.locations.get(group) {
+            return id;
+        }
+        let profile = self.profile;
+        let mapping_id = self.mapping(group);
+        // Lines innermost first: the frames inlined deepest, then the containing function.
+        let line = group
+            .iter()
+            .rev()
+            .map(|&f| {
+                let f = &profile.frames[f as usize];
+                proto::Line { function_id: self.function(f), line: f.line.map_or(0, i64::from), column: 0 }
+            })
+            .collect();
+        let id = self.out.location.len() as u64 + 1;
+        self.out.location.push(proto::Location { id, mapping_id, address: 0, line, is_folded: false });
+        self.locations.insert(group, id);
+        id
+    }
+
+    /// The id of the mapping of `group`'s outermost frame, 0 for none; the mapping says which
+    /// debug information (files, lines, inlining) its frames have.
+    fn mapping(&mut self, group: &[FrameId]) -> u64 {
+        let Some(name) = mapping_name(&self.profile.frames[group[0] as usize]) else { return 0 };
+        let index = *self.mappings.entry(name).or_insert_with(|| {
+            self.out.mapping.push(proto::Mapping {
+                id: self.out.mapping.len() as u64 + 1,
+                filename: self.strings.id(name),
+                has_functions: true,
+                ..Default::default()
+            });
+            self.out.mapping.len() - 1
+        });
+        let m = &mut self.out.mapping[index];
+        for &f in group {
+            let f = &self.profile.frames[f as usize];
+            m.has_filenames |= f.file.is_some();
+            m.has_line_numbers |= f.line.is_some();
+            m.has_inline_frames |= f.inlined;
+        }
+        m.id
+    }
+
+    /// The id of the function of frame `f` (its name and source file).
+    fn function(&mut self, f: &'a Frame) -> u64 {
+        let file = f.file.as_deref().unwrap_or("");
+        *self.functions.entry((&f.name, file)).or_insert_with(|| {
+            let id = self.out.function.len() as u64 + 1;
+            // No system (mangled) name: prof keeps demangled names only, and an empty one tells
+            // pprof not to "demangle" (shorten) them again.
+            self.out.function.push(proto::Function {
+                id,
+                name: self.strings.id(&f.name),
+                system_name: 0,
+                filename: self.strings.id(file),
+                start_line: 0,
+            });
+            id
+        })
+    }
 }
 
 /// True for a mapping name that can be a program's main binary: not a shared library
