@@ -220,6 +220,17 @@ pub fn diff(
     if n.samples == 0 {
         return Err(DiffError::Empty(n.source));
     }
+    let notes = comparability_notes(&b, &n, opts.normalize)?;
+    let (names, merged) = merge_stacks(base, new, opts.match_builds);
+    let counts = function_counts(&merged, names.len());
+    let functions = function_changes(&counts, &names, b.samples, n.samples, opts.alpha);
+    let scale = if opts.normalize { n.samples as f64 / b.samples as f64 } else { 1.0 };
+    Ok(Diff { base: b, new: n, normalized: opts.normalize, alpha: opts.alpha, notes, functions, names, merged, scale })
+}
+
+/// The notes on how the two sides compare: different events or frequencies are an error
+/// unless shares are compared (`normalize`), and then a note, as is normalizing itself.
+fn comparability_notes(b: &Side, n: &Side, normalize: bool) -> Result<Vec<String>, DiffError> {
     let mut notes = Vec::new();
     let mut mismatch = Vec::new();
     if !b.event.is_empty() && !n.event.is_empty() && b.event != n.event {
@@ -229,20 +240,24 @@ pub fn diff(
         mismatch.push(format!("frequencies differ ({} Hz vs {} Hz)", b.frequency_hz, n.frequency_hz));
     }
     if !mismatch.is_empty() {
-        if !opts.normalize {
+        if !normalize {
             return Err(DiffError::Incompatible(mismatch.join(", ")));
         }
         notes.push(format!("{}: compared as shares of each profile", mismatch.join(", ")));
     }
-    if opts.normalize {
+    if normalize {
         notes.push(format!(
             "normalized: shares of each profile's samples; BASE counts scaled by {:.4} in stacks",
             n.samples as f64 / b.samples as f64
         ));
     }
+    Ok(notes)
+}
 
-    // Labels (functions and roots) interned once per distinct frame and root; stacks as label
-    // ids, the root's first.
+/// The stacks of both profiles merged: the labels (functions and roots, canonical names when
+/// `match_builds`) by id, interned once per distinct frame and root, and each distinct stack as
+/// label ids, the root's first, with its count in each profile.
+fn merge_stacks(base: &Profile, new: &Profile, match_builds: bool) -> (Vec<String>, Vec<Merged>) {
     let mut names = Interner::default();
     let mut merged: FxHashMap<Box<[u32]>, (u64, u64)> =
         FxHashMap::with_capacity_and_hasher(base.samples.len().max(new.samples.len()), Default::default());
@@ -254,7 +269,7 @@ pub fn diff(
             .iter()
             .map(|f| {
                 let label = folded::frame_label(f);
-                names.intern(if opts.match_builds { names::canonical(&label) } else { label })
+                names.intern(if match_builds { names::canonical(&label) } else { label })
             })
             .collect();
         let mut roots: FxHashMap<(&str, u32), u32> = FxHashMap::default();
@@ -275,19 +290,26 @@ pub fn diff(
             }
         }
     }
-    let merged: Vec<Merged> = merged.into_iter().map(|(labels, (base, new))| Merged { labels, base, new }).collect();
+    let merged = merged.into_iter().map(|(labels, (base, new))| Merged { labels, base, new }).collect();
+    (names.names, merged)
+}
 
-    // Per-function totals (once per stack, even when recursive) and selves (leaf).
-    #[derive(Clone, Default)]
-    struct Acc {
-        base_total: u64,
-        new_total: u64,
-        base_self: u64,
-        new_self: u64,
-        present: bool,
-    }
-    let mut acc = vec![Acc::default(); names.names.len()];
-    let mut last_stack = vec![usize::MAX; names.names.len()];
+/// The samples of one function in each profile.
+#[derive(Clone, Default)]
+struct Counts {
+    base_total: u64,
+    new_total: u64,
+    base_self: u64,
+    new_self: u64,
+    /// In at least one stack (roots are labels but not functions).
+    present: bool,
+}
+
+/// The counts of every label id below `n_labels`: totals once per stack (even when
+/// recursive), selves where it is the leaf.
+fn function_counts(merged: &[Merged], n_labels: usize) -> Vec<Counts> {
+    let mut acc = vec![Counts::default(); n_labels];
+    let mut last_stack = vec![usize::MAX; n_labels];
     for (i, m) in merged.iter().enumerate() {
         let (funcs, bc, nc) = (&m.labels[1..], &m.base, &m.new);
         for &f in funcs {
@@ -307,17 +329,29 @@ pub fn diff(
             a.new_self = a.new_self.saturating_add(*nc);
         }
     }
+    acc
+}
 
+/// The change of every function present: shares of each profile's samples (`base_samples`,
+/// `new_samples`), p-values, Benjamini–Hochberg q-values and significance at `alpha`; significant
+/// ones first, then by size of change, then by name.
+fn function_changes(
+    counts: &[Counts],
+    names: &[String],
+    base_samples: u64,
+    new_samples: u64,
+    alpha: f64,
+) -> Vec<FunctionChange> {
     let pct = |x: u64, n: u64| x as f64 * 100.0 / n as f64;
-    let mut functions: Vec<FunctionChange> = acc
+    let mut functions: Vec<FunctionChange> = counts
         .iter()
         .enumerate()
         .filter(|(_, a)| a.present)
         .map(|(id, a)| {
-            let (bt, nt) = (pct(a.base_total, b.samples), pct(a.new_total, n.samples));
-            let (bs, ns) = (pct(a.base_self, b.samples), pct(a.new_self, n.samples));
+            let (bt, nt) = (pct(a.base_total, base_samples), pct(a.new_total, new_samples));
+            let (bs, ns) = (pct(a.base_self, base_samples), pct(a.new_self, new_samples));
             FunctionChange {
-                function: names.names[id].clone(),
+                function: names[id].clone(),
                 base_total: a.base_total,
                 new_total: a.new_total,
                 base_self: a.base_self,
@@ -328,7 +362,7 @@ pub fn diff(
                 new_self_pct: ns,
                 delta_points: nt - bt,
                 self_delta_points: ns - bs,
-                p_value: stats::two_proportion_p(a.base_total, b.samples, a.new_total, n.samples),
+                p_value: stats::two_proportion_p(a.base_total, base_samples, a.new_total, new_samples),
                 q_value: 1.0,
                 significant: false,
             }
@@ -337,7 +371,7 @@ pub fn diff(
     let q = stats::benjamini_hochberg(&functions.iter().map(|f| f.p_value).collect::<Vec<_>>());
     for (f, q) in functions.iter_mut().zip(q) {
         f.q_value = q;
-        f.significant = q <= opts.alpha;
+        f.significant = q <= alpha;
     }
     functions.sort_by(|x, y| {
         y.significant
@@ -345,19 +379,7 @@ pub fn diff(
             .then(y.delta_points.abs().total_cmp(&x.delta_points.abs()))
             .then_with(|| x.function.cmp(&y.function))
     });
-
-    let scale = if opts.normalize { n.samples as f64 / b.samples as f64 } else { 1.0 };
-    Ok(Diff {
-        base: b,
-        new: n,
-        normalized: opts.normalize,
-        alpha: opts.alpha,
-        notes,
-        functions,
-        names: names.names,
-        merged,
-        scale,
-    })
+    functions
 }
 
 /// Strings to dense ids.
