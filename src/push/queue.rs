@@ -4,12 +4,13 @@
 //! instructions: it never waits for the network.
 
 use std::collections::VecDeque;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::client::{self, Client, Outcome};
+use super::client::{self, Client, IngestRequest, Outcome};
 use super::{PushOptions, PushStats, Series};
 use crate::archive::{self, ArchiveError};
 use crate::profile::{format_unix_ns, unix_ns};
@@ -212,6 +213,17 @@ struct Worker {
     display: String,
 }
 
+/// What the push thread keeps from one attempt to the next, across archives.
+struct Retries {
+    rng: fastrand::Rng,
+    /// Consecutive failed attempts.
+    failures: u32,
+    /// The reason of the last rejection logged.
+    last_rejection: String,
+    /// Closing began while waiting for a retry (the one immediate retry it allows is used).
+    closing_seen: bool,
+}
+
 /// What the thread does next after waiting for a retry.
 enum Wait {
     Retry,
@@ -226,130 +238,157 @@ impl Worker {
     }
 
     fn run(self) {
-        // Forked from fastrand's per-thread generator (seeded from the monotonic clock in ns and
-        // the thread), so recorders that lost the same store draw different jitter.
-        let mut rng = fastrand::Rng::new();
-        // Consecutive failed attempts, and the reason of the last rejection logged.
-        let mut failures = 0u32;
-        let mut last_rejection = String::new();
-        let mut closing_seen = false;
+        let mut retries = Retries {
+            // Forked from fastrand's per-thread generator (seeded from the monotonic clock in ns
+            // and the thread), so recorders that lost the same store draw different jitter.
+            rng: fastrand::Rng::new(),
+            failures: 0,
+            last_rejection: String::new(),
+            closing_seen: false,
+        };
+        while let Some(path) = self.next_path() {
+            let Some(request) = self.request(&path) else { continue };
+            if self.push(&path, &request, &mut retries).is_break() {
+                self.stop();
+                return;
+            }
+        }
+    }
+
+    /// Waits for the next queued archive and marks it in flight; `None` (and the thread marked
+    /// stopped) once the queue is empty and closing has begun.
+    fn next_path(&self) -> Option<PathBuf> {
+        let mut st = self.shared.lock();
         loop {
-            let path = {
+            if let Some(p) = st.queue.pop_front() {
+                st.in_flight = true;
+                return Some(p);
+            }
+            if st.closing.is_some() {
+                st.done = true;
+                self.shared.changed.notify_all();
+                return None;
+            }
+            st = self.shared.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// The request that pushes the archive at `path`. An archive that cannot be pushed is
+    /// counted and skipped (`None`): deleted (by retention) before its turn, or unreadable.
+    fn request(&self, path: &Path) -> Option<IngestRequest> {
+        let request = match archive::read_file(path) {
+            Ok(profile) => client::ingest_request(self.client.endpoint(), &self.series, profile)
+                .map_err(|e| (false, format!("cannot push: cannot encode `{}` as pprof: {e}", path.display()))),
+            Err(e) if is_missing(&e) => {
+                Err((true, format!("`{}` was deleted before it could be pushed", file_name(path))))
+            }
+            Err(e) => Err((false, format!("cannot push: {e}"))),
+        };
+        match request {
+            Ok(r) => Some(r),
+            Err((deleted, msg)) => {
+                self.warn(&msg);
                 let mut st = self.shared.lock();
-                loop {
-                    if let Some(p) = st.queue.pop_front() {
-                        st.in_flight = true;
-                        break p;
-                    }
-                    if st.closing.is_some() {
-                        st.done = true;
-                        self.shared.changed.notify_all();
-                        return;
-                    }
-                    st = self.shared.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+                if deleted {
+                    st.stats.missing += 1;
+                } else {
+                    st.stats.unreadable += 1;
                 }
-            };
-            // An archive that cannot be pushed is counted and skipped: deleted (by retention)
-            // before its turn, or unreadable.
-            let request = match archive::read_file(&path) {
-                Ok(profile) => client::ingest_request(self.client.endpoint(), &self.series, profile)
-                    .map_err(|e| (false, format!("cannot push: cannot encode `{}` as pprof: {e}", path.display()))),
-                Err(e) if is_missing(&e) => {
-                    Err((true, format!("`{}` was deleted before it could be pushed", file_name(&path))))
+                st.in_flight = false;
+                st.note(msg);
+                None
+            }
+        }
+    }
+
+    /// Sends `request` (of the archive at `path`) until the store accepts or rejects it,
+    /// waiting with backoff between attempts that can be retried. `Break` when the closing
+    /// deadline passes first: the thread stops.
+    fn push(&self, path: &Path, request: &IngestRequest, retries: &mut Retries) -> ControlFlow<()> {
+        loop {
+            let Some(timeout) = self.attempt_timeout() else { return ControlFlow::Break(()) };
+            match self.client.send(request, timeout) {
+                Outcome::Accepted => {
+                    self.accepted(retries);
+                    return ControlFlow::Continue(());
                 }
-                Err(e) => Err((false, format!("cannot push: {e}"))),
-            };
-            let request = match request {
-                Ok(r) => r,
-                Err((deleted, msg)) => {
-                    self.warn(&msg);
-                    let mut st = self.shared.lock();
-                    if deleted {
-                        st.stats.missing += 1;
-                    } else {
-                        st.stats.unreadable += 1;
-                    }
-                    st.in_flight = false;
-                    st.note(msg);
-                    continue;
+                Outcome::Rejected(reason) => {
+                    self.rejected(path, reason, retries);
+                    return ControlFlow::Continue(());
                 }
-            };
-            loop {
-                let timeout = {
-                    let st = self.shared.lock();
-                    match st.closing {
-                        Some(deadline) => {
-                            let left = deadline.saturating_duration_since(Instant::now());
-                            if left.is_zero() {
-                                drop(st);
-                                self.stop();
-                                return;
-                            }
-                            left.min(self.opts.timeout)
-                        }
-                        None => self.opts.timeout,
-                    }
-                };
-                match self.client.send(&request, timeout) {
-                    Outcome::Accepted => {
-                        let mut st = self.shared.lock();
-                        st.stats.pushed += 1;
-                        st.in_flight = false;
-                        if failures > 0 {
-                            let msg = format!(
-                                "push to `{}` works again after {failures} failed attempts; {} archives queued",
-                                self.display,
-                                st.queue.len()
-                            );
-                            if self.opts.log {
-                                eprintln!("prof: {msg}");
-                            }
-                            st.note(msg);
-                        }
-                        failures = 0;
-                        break;
-                    }
-                    Outcome::Rejected(reason) => {
-                        let msg = format!("push of `{}` rejected by `{}`: {reason}", file_name(&path), self.display);
-                        let mut st = self.shared.lock();
-                        st.stats.rejected += 1;
-                        st.in_flight = false;
-                        failures = 0;
-                        if reason != last_rejection {
-                            self.warn(&format!(
-                                "{msg} (not retried; later rejections for the same reason are only counted)"
-                            ));
-                            last_rejection = reason;
-                        }
-                        st.note(msg);
-                        break;
-                    }
-                    Outcome::Retry(reason) => {
-                        failures += 1;
-                        {
-                            let mut st = self.shared.lock();
-                            st.stats.retries += 1;
-                            if failures == 1 {
-                                let msg = format!(
-                                    "push to `{}` failing since {}: {reason}; retrying with backoff, archives are kept",
-                                    self.display,
-                                    format_unix_ns(unix_ns(SystemTime::now()))
-                                );
-                                self.warn(&msg);
-                                st.note(msg);
-                            }
-                        }
-                        let delay = backoff(self.opts.initial_backoff, self.opts.max_backoff, failures, &mut rng);
-                        match self.wait_retry(Instant::now() + delay, &mut closing_seen) {
-                            Wait::Retry => {}
-                            Wait::Stop => {
-                                self.stop();
-                                return;
-                            }
-                        }
+                Outcome::Retry(reason) => {
+                    retries.failures += 1;
+                    self.failing(&reason, retries.failures);
+                    let delay =
+                        backoff(self.opts.initial_backoff, self.opts.max_backoff, retries.failures, &mut retries.rng);
+                    if let Wait::Stop = self.wait_retry(Instant::now() + delay, &mut retries.closing_seen) {
+                        return ControlFlow::Break(());
                     }
                 }
             }
+        }
+    }
+
+    /// The timeout of the next attempt: the configured one, cut to what is left of the closing
+    /// deadline; `None` once that deadline has passed.
+    fn attempt_timeout(&self) -> Option<Duration> {
+        let st = self.shared.lock();
+        match st.closing {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                (!left.is_zero()).then(|| left.min(self.opts.timeout))
+            }
+            None => Some(self.opts.timeout),
+        }
+    }
+
+    /// Counts an accepted archive; after failures, notes that pushing works again.
+    fn accepted(&self, retries: &mut Retries) {
+        let mut st = self.shared.lock();
+        st.stats.pushed += 1;
+        st.in_flight = false;
+        if retries.failures > 0 {
+            let msg = format!(
+                "push to `{}` works again after {} failed attempts; {} archives queued",
+                self.display,
+                retries.failures,
+                st.queue.len()
+            );
+            if self.opts.log {
+                eprintln!("prof: {msg}");
+            }
+            st.note(msg);
+        }
+        retries.failures = 0;
+    }
+
+    /// Counts a rejected archive (not retried) and notes it; warns once per distinct reason.
+    fn rejected(&self, path: &Path, reason: String, retries: &mut Retries) {
+        let msg = format!("push of `{}` rejected by `{}`: {reason}", file_name(path), self.display);
+        let mut st = self.shared.lock();
+        st.stats.rejected += 1;
+        st.in_flight = false;
+        retries.failures = 0;
+        if reason != retries.last_rejection {
+            self.warn(&format!("{msg} (not retried; later rejections for the same reason are only counted)"));
+            retries.last_rejection = reason;
+        }
+        st.note(msg);
+    }
+
+    /// Counts a failed attempt that will be retried; the first of a run of failures (`failures`
+    /// counts them) is warned about and noted.
+    fn failing(&self, reason: &str, failures: u32) {
+        let mut st = self.shared.lock();
+        st.stats.retries += 1;
+        if failures == 1 {
+            let msg = format!(
+                "push to `{}` failing since {}: {reason}; retrying with backoff, archives are kept",
+                self.display,
+                format_unix_ns(unix_ns(SystemTime::now()))
+            );
+            self.warn(&msg);
+            st.note(msg);
         }
     }
 
