@@ -43,6 +43,7 @@ impl Observer for Console {
             Event::FlushingPush { pending, endpoint, grace } => {
                 writeln!(err, "prof: pushing {pending} queued interval(s) to `{endpoint}` (up to {grace:.0?})")
             }
+            Event::Notice { message } => writeln!(err, "prof: {message}"),
             Event::Warning { message } => writeln!(err, "prof: warning: {message}"),
         };
         let _ = err.flush();

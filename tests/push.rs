@@ -396,7 +396,6 @@ fn fast(grace: Duration) -> PushOptions {
         max_backoff: Duration::from_millis(200),
         timeout: Duration::from_secs(5),
         grace,
-        log: false,
         ..PushOptions::default()
     }
 }

@@ -20,6 +20,7 @@ pub mod client;
 pub mod labels;
 pub mod queue;
 
+use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
 pub use client::Endpoint;
@@ -44,8 +45,17 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the recorder waits on exit for queued pushes (`--push-timeout`).
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
-/// How pushing behaves.
+/// A message of the push thread for whoever runs the recording (the `prof` binary prints it).
 #[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushMessage {
+    /// A failure or rejection (true), or news such as pushing working again (false).
+    pub warning: bool,
+    /// What happened, for a person.
+    pub text: String,
+}
+
+/// How pushing behaves.
+#[derive(Clone, Debug)]
 pub struct PushOptions {
     /// Archive paths held while waiting; when full, the oldest is dropped.
     pub queue_capacity: usize,
@@ -57,8 +67,9 @@ pub struct PushOptions {
     pub timeout: Duration,
     /// How long [`Pusher::finish`] waits for the queue to drain.
     pub grace: Duration,
-    /// Print failures, recoveries and rejections to stderr (`prof: warning: push …`).
-    pub log: bool,
+    /// Where failures, recoveries and rejections are reported as they happen (they also go into
+    /// the next archive's notes). None: nowhere; a full channel drops the message.
+    pub messages: Option<SyncSender<PushMessage>>,
 }
 
 impl Default for PushOptions {
@@ -69,7 +80,7 @@ impl Default for PushOptions {
             max_backoff: DEFAULT_MAX_BACKOFF,
             timeout: DEFAULT_TIMEOUT,
             grace: DEFAULT_GRACE,
-            log: true,
+            messages: None,
         }
     }
 }

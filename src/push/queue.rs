@@ -6,12 +6,13 @@
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::client::{self, Client, IngestRequest, Outcome};
-use super::{PushOptions, PushStats, Series};
+use super::{PushMessage, PushOptions, PushStats, Series};
 use crate::archive::{self, ArchiveError};
 use crate::profile::{format_unix_ns, unix_ns};
 
@@ -25,7 +26,7 @@ pub struct Pusher {
     grace: Duration,
     display: String,
     series_name: String,
-    log: bool,
+    messages: Option<SyncSender<PushMessage>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -78,6 +79,14 @@ pub fn backoff(initial: Duration, max: Duration, failures: u32, rng: &mut fastra
     half + half.mul_f64(rng.f64())
 }
 
+/// Hands a message to the recording's side, if it listens; never waits (a full channel drops
+/// it: the archives' notes keep it).
+fn report(to: Option<&SyncSender<PushMessage>>, warning: bool, text: &str) {
+    if let Some(to) = to {
+        let _ = to.try_send(PushMessage { warning, text: text.to_string() });
+    }
+}
+
 /// The file name of `path`, for messages.
 fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
@@ -96,11 +105,11 @@ impl Pusher {
             changed: Condvar::new(),
         });
         let display = client.endpoint().display().to_string();
-        let (grace, log) = (opts.grace, opts.log);
+        let (grace, messages) = (opts.grace, opts.messages.clone());
         let series_name = series.name_param();
         let worker = Worker { shared: Arc::clone(&shared), client, series, opts, display: display.clone() };
         let thread = std::thread::Builder::new().name("prof-push".into()).spawn(move || worker.run())?;
-        Ok(Pusher { shared, grace, display, series_name, log, thread: Some(thread) })
+        Ok(Pusher { shared, grace, display, series_name, messages, thread: Some(thread) })
     }
 
     /// The store's URL (without credentials).
@@ -132,9 +141,7 @@ impl Pusher {
                         file_name(&old),
                         st.stats.dropped
                     );
-                    if self.log {
-                        eprintln!("prof: warning: {msg}");
-                    }
+                    report(self.messages.as_ref(), true, &msg);
                     st.note(msg);
                 }
             }
@@ -232,9 +239,7 @@ enum Wait {
 
 impl Worker {
     fn warn(&self, msg: &str) {
-        if self.opts.log {
-            eprintln!("prof: warning: {msg}");
-        }
+        report(self.opts.messages.as_ref(), true, msg);
     }
 
     fn run(self) {
@@ -354,9 +359,7 @@ impl Worker {
                 retries.failures,
                 st.queue.len()
             );
-            if self.opts.log {
-                eprintln!("prof: {msg}");
-            }
+            report(self.opts.messages.as_ref(), false, &msg);
             st.note(msg);
         }
         retries.failures = 0;

@@ -2,6 +2,7 @@
 //! retention applied after each, handed to the pusher (`--push`), and archive times kept on the
 //! wall clock across clock steps and suspends.
 
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::observer::{Event, Observer};
@@ -10,7 +11,7 @@ use super::{ContinuousOptions, ContinuousSummary, RecordError};
 use crate::aggregate::Aggregator;
 use crate::archive;
 use crate::profile::{unix_ns, LossReason, Losses, Metadata, Profile};
-use crate::push::{self, Pusher};
+use crate::push::{self, PushMessage, Pusher};
 use crate::store;
 
 /// A disagreement between the realtime and monotonic clocks above this is a clock step or a
@@ -38,7 +39,13 @@ pub(super) struct IntervalWriter {
     pub summary: ContinuousSummary,
     /// Sends each written archive to the profile store (`--push`).
     pub pusher: Option<Pusher>,
+    /// What the push thread reports as it happens.
+    push_messages: Option<Receiver<PushMessage>>,
 }
+
+/// Push messages held until the recording's thread passes them on (once a second); more are
+/// dropped (they are in the archives' notes too).
+const PUSH_MESSAGES: usize = 64;
 
 impl IntervalWriter {
     /// Prepares the directory (created 0700 if missing; temp files of a crashed recorder
@@ -51,15 +58,17 @@ impl IntervalWriter {
         observer: &mut dyn Observer,
     ) -> Result<Self, RecordError> {
         let err = |source| RecordError::Store { dir: opts.dir.clone(), source };
-        let pusher = match &opts.push {
+        let (pusher, push_messages) = match &opts.push {
             Some(p) => {
                 let series = p.series(default_app).map_err(RecordError::Push)?;
                 let client = push::client::Client::new(p.endpoint.clone(), p.options.timeout);
-                let pusher = Pusher::start(client, series, p.options.clone())
+                let (tx, rx) = std::sync::mpsc::sync_channel(PUSH_MESSAGES);
+                let options = push::PushOptions { messages: Some(tx), ..p.options.clone() };
+                let pusher = Pusher::start(client, series, options)
                     .map_err(|e| RecordError::Push(format!("cannot start the push thread: {e}")))?;
-                Some(pusher)
+                (Some(pusher), Some(rx))
             }
-            None => None,
+            None => (None, None),
         };
         store::ensure_dir(&opts.dir).map_err(err)?;
         let recovered = store::recover(&opts.dir).map_err(err)?;
@@ -81,7 +90,16 @@ impl IntervalWriter {
             processes: 0,
             summary: ContinuousSummary { recovered: recovered.len() as u64, ..Default::default() },
             pusher,
+            push_messages,
         })
+    }
+
+    /// Passes on what the push thread reported since the last call.
+    pub fn forward_push_messages(&self, observer: &mut dyn Observer) {
+        for m in self.push_messages.iter().flat_map(|rx| rx.try_iter()) {
+            let message = m.text.as_str();
+            observer.on_event(if m.warning { Event::Warning { message } } else { Event::Notice { message } });
+        }
     }
 
     /// When the current interval ends.
@@ -247,6 +265,7 @@ impl IntervalWriter {
             }
             self.summary.push = Some(p.finish());
         }
+        self.forward_push_messages(observer);
         Ok((profile, self.processes, self.summary))
     }
 }

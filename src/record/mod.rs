@@ -160,9 +160,13 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
     if let Some(p) = writer.as_ref().and_then(|w| w.pusher.as_ref()) {
         observer.on_event(Event::Pushing { endpoint: p.endpoint(), series: p.series_name() });
     }
-    let mut after_drain = |session: &mut Session, observer: &mut dyn Observer| match writer.as_mut() {
-        Some(w) if Instant::now() >= w.next_flush() => w.flush(session, &base, Instant::now(), observer).map(drop),
-        _ => Ok(()),
+    let mut after_drain = |session: &mut Session, observer: &mut dyn Observer| {
+        let Some(w) = writer.as_mut() else { return Ok(()) };
+        w.forward_push_messages(observer);
+        if Instant::now() >= w.next_flush() {
+            w.flush(session, &base, Instant::now(), observer)?;
+        }
+        Ok(())
     };
     let ended_by = session.run(opts.duration, stop, &mut after_drain, observer)?;
 

@@ -60,6 +60,11 @@ pub enum Event<'a> {
         /// How long it may take at most.
         grace: Duration,
     },
+    /// News worth a line (e.g. pushing works again after an outage).
+    Notice {
+        /// What, for a person.
+        message: &'a str,
+    },
     /// Something went wrong that does not stop the recording.
     Warning {
         /// What, for a person.
