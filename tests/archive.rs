@@ -829,10 +829,10 @@ fn archive_golden_v1_small() {
 /// The per-binary unwind report survives a round trip; an archive without it has none.
 #[test]
 fn archive_unwind_report_round_trips() {
-    use prof::profile::unwind::{UnwindReport, UnwindStatus};
+    use prof::profile::unwind::{UnwindMode, UnwindReport, UnwindStatus};
     let mut p = small_profile();
     assert!(archive::read(&encode(&p)).expect("read").meta.unwind.is_empty());
-    let mut r = UnwindReport { mode: "auto".into(), ..Default::default() };
+    let mut r = UnwindReport { modes: UnwindMode::Auto.into(), ..Default::default() };
     r.add("app", true, "app", UnwindStatus::Complete, 9);
     r.add("libc.so.6", false, "libfoo.so", UnwindStatus::Unsupported, 2);
     r.add("libc.so.6", true, "libc.so.6", UnwindStatus::ReadFault, 1);
@@ -884,6 +884,32 @@ fn archive_unwind_report_unknown_and_duplicate_reasons() {
     let (err, msg) = reject(&wrap(&b));
     assert!(matches!(err, ArchiveError::File { .. }), "{err:?}");
     assert!(msg.contains("listed twice"), "{msg}");
+}
+
+/// The unwind modes are stored as the names joined by `+`, byte for byte, and read back as the
+/// same modes; a name this prof does not know is corrupt, and the message names it.
+#[test]
+fn archive_unwind_modes_are_names_and_unknown_ones_are_corrupt() {
+    let unwd = |modes: &[u8]| {
+        let mut payload = Vec::new();
+        put_str(&mut payload, modes);
+        put_u32(&mut payload, 0);
+        let mut b = hand_body();
+        section(&mut b, b"UNWD", &payload);
+        b
+    };
+    for modes in ["auto", "fp", "dwarf", "auto+fp", "dwarf+auto+fp"] {
+        let b = unwd(modes.as_bytes());
+        let p = archive::read(&wrap(&b)).expect("read");
+        assert_eq!(p.meta.unwind.modes.to_string(), modes);
+        assert_eq!(unwrap_body(&encode(&p)), b, "{modes}");
+    }
+    let fp = archive::read(&wrap(&unwd(b"fp"))).expect("read");
+    assert_eq!(fp.meta.unwind.modes.only(), Some(prof::profile::unwind::UnwindMode::Fp));
+
+    let (err, msg) = reject(&wrap(&unwd(b"auto+lbr")));
+    assert!(matches!(err.inner(), ArchiveError::Corrupt { .. }), "{err:?}");
+    assert!(msg.contains("unknown unwind mode `lbr`"), "{msg}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ use std::ffi::OsStr;
 use std::path::Path;
 
 use common::{count_where, has_frame, prof_ok, read_folded, workload_with};
+use prof::profile::unwind::UnwindMode;
 
 fn os(s: &str) -> &OsStr {
     OsStr::new(s)
@@ -70,7 +71,7 @@ fn unwind_omit_frame_pointer_c_reaches_main() {
     );
     assert!(deep >= 95.0, "only {deep:.1}% reach main: {stacks:?}");
     let report = &archive.meta.unwind;
-    assert_eq!(report.mode, "auto");
+    assert_eq!(report.modes.only(), Some(UnwindMode::Auto));
     let bin = report.binaries.get("w_deep_nofp").unwrap_or_else(|| panic!("no report for the workload: {report:?}"));
     assert!(bin.table.starts_with(".eh_frame"), "{bin:?}");
     assert!(pct(bin.complete, bin.samples) >= 95.0, "{bin:?}");
@@ -102,7 +103,7 @@ fn unwind_omit_frame_pointer_c_reaches_main() {
     let reach = pct(count_where(&fp_only, |s| s.contains(&chain)), t);
     println!("deep_nofp (--unwind fp): {reach:.1}% of {t} samples reach main");
     assert!(reach < 50.0, "frame pointers alone should not unwind -fomit-frame-pointer code: {reach:.1}%");
-    assert_eq!(archive.meta.unwind.mode, "fp");
+    assert_eq!(archive.meta.unwind.modes.only(), Some(UnwindMode::Fp));
 }
 
 /// A Rust release build without frame pointers unwinds from the hot function through
@@ -186,14 +187,13 @@ fn unwind_dwarf_mode_uses_tables_only() {
     let deep = pct(count_where(&stacks, |s| s.contains(&deep_chain())), total);
     println!("deep_nofp (dwarf): {deep:.1}% of {total} samples reach main");
     assert!(deep >= 90.0, "{stacks:?}");
-    assert_eq!(archive.meta.unwind.mode, "dwarf");
+    assert_eq!(archive.meta.unwind.modes.only(), Some(UnwindMode::Dwarf));
 }
 
 /// The BPF program, walker included, passes the verifier on this kernel in every unwind mode,
 /// and the tables' kernel arrays are sized as asked (one entry each with `--unwind fp`).
 #[test]
 fn unwind_bpf_program_passes_verifier_in_every_mode() {
-    use prof::profile::unwind::UnwindMode;
     use prof::sample::{Sampler, SamplerOptions};
     let _m = bpf_test!("unwind_bpf_program_passes_verifier_in_every_mode");
     for mode in [UnwindMode::Auto, UnwindMode::Dwarf, UnwindMode::Fp] {

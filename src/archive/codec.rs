@@ -81,9 +81,9 @@ pub(crate) fn encode_body(profile: &Profile, limit: u64) -> Result<Vec<u8>, Arch
         })
     })?;
     let u = &profile.meta.unwind;
-    if !u.is_empty() || !u.mode.is_empty() {
+    if !u.is_empty() || !u.modes.is_empty() {
         enc.section(TAG_UNWIND, |e| {
-            e.str(&u.mode, "unwind mode")?;
+            e.str(&u.modes.to_string(), "unwind mode")?;
             e.count(u.binaries.len(), "unwind report")?;
             for (name, b) in &u.binaries {
                 e.str(name, "unwind binary")?;
@@ -459,8 +459,13 @@ impl<'a> Decoder<'a> {
     }
 
     fn unwind_report(&mut self) -> Result<crate::profile::unwind::UnwindReport, ArchiveError> {
-        use crate::profile::unwind::UnwindStatus;
-        let mut r = crate::profile::unwind::UnwindReport { mode: self.str("unwind mode")?, ..Default::default() };
+        use crate::profile::unwind::{UnknownUnwindMode, UnwindStatus};
+        let at = self.pos;
+        let modes = self.str("unwind mode")?;
+        let modes = modes.parse().map_err(|e: UnknownUnwindMode| {
+            ArchiveError::corrupt(at, format!("{e} in the unwind report (modes `{}`)", modes.escape_debug()))
+        })?;
+        let mut r = crate::profile::unwind::UnwindReport { modes, ..Default::default() };
         let n = self.count("unwind report", MIN_UNWIND_BINARY_LEN)?;
         for _ in 0..n {
             let name = self.str("unwind binary")?;

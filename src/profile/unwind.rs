@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::str::FromStr;
 
 /// How user stacks are walked (`prof record --unwind`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -21,6 +22,9 @@ pub enum UnwindMode {
 }
 
 impl UnwindMode {
+    /// Every mode.
+    pub const ALL: [UnwindMode; 3] = [UnwindMode::Auto, UnwindMode::Fp, UnwindMode::Dwarf];
+
     /// The name used on the command line and in archives.
     pub fn name(self) -> &'static str {
         match self {
@@ -28,6 +32,97 @@ impl UnwindMode {
             UnwindMode::Fp => "fp",
             UnwindMode::Dwarf => "dwarf",
         }
+    }
+
+    /// Parses a name (the inverse of [`UnwindMode::name`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+/// The unwind modes a profile's samples were recorded with: none when not known (folded
+/// input, archives without an unwind report), one for a recording, several when profiles of
+/// different modes were merged, in the order they were first merged.
+///
+/// Shown (and stored in archives) as the names joined by `+`: `auto`, `auto+fp`, or the empty
+/// string when not known.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnwindModes(Vec<UnwindMode>);
+
+impl UnwindModes {
+    /// No mode known.
+    pub fn new() -> Self {
+        UnwindModes(Vec::new())
+    }
+
+    /// True when no mode is known.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The modes, in the order they were added.
+    pub fn as_slice(&self) -> &[UnwindMode] {
+        &self.0
+    }
+
+    /// The mode when there is exactly one, `None` when none is known or modes were mixed.
+    pub fn only(&self) -> Option<UnwindMode> {
+        match self.0.as_slice() {
+            [mode] => Some(*mode),
+            _ => None,
+        }
+    }
+
+    /// Adds `mode` after the others, unless it is already there.
+    pub fn insert(&mut self, mode: UnwindMode) {
+        if !self.0.contains(&mode) {
+            self.0.push(mode);
+        }
+    }
+
+    /// Adds the modes of `other` that are not there yet, in their order, after these.
+    pub fn merge(&mut self, other: &UnwindModes) {
+        other.0.iter().for_each(|&m| self.insert(m));
+    }
+}
+
+impl From<UnwindMode> for UnwindModes {
+    fn from(mode: UnwindMode) -> Self {
+        UnwindModes(vec![mode])
+    }
+}
+
+impl std::fmt::Display for UnwindModes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, mode) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("+")?;
+            }
+            f.write_str(mode.name())?;
+        }
+        Ok(())
+    }
+}
+
+/// A mode name that is not one of [`UnwindMode::name`]'s.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown unwind mode `{}`", .0.escape_debug())]
+pub struct UnknownUnwindMode(pub String);
+
+impl FromStr for UnwindModes {
+    type Err = UnknownUnwindMode;
+
+    /// Parses what [`Display`](std::fmt::Display) writes: empty, or names joined by `+`. A mode
+    /// named twice is kept once (prof before typed modes could write `auto+fp+auto`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut modes = UnwindModes::new();
+        if s.is_empty() {
+            return Ok(modes);
+        }
+        for name in s.split('+') {
+            modes.insert(UnwindMode::from_name(name).ok_or_else(|| UnknownUnwindMode(name.to_string()))?);
+        }
+        Ok(modes)
     }
 }
 
@@ -114,8 +209,8 @@ pub struct BinaryUnwind {
 /// Unwinding figures of a profile, per binary (module name).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UnwindReport {
-    /// `auto`, `fp` or `dwarf`.
-    pub mode: String,
+    /// How the stacks were walked (several after merging profiles of different modes).
+    pub modes: UnwindModes,
     /// Per module name.
     pub binaries: BTreeMap<String, BinaryUnwind>,
 }
@@ -141,11 +236,7 @@ impl UnwindReport {
 
     /// Adds another report's figures (e.g. the next interval of a continuous recording).
     pub fn merge(&mut self, other: &UnwindReport) {
-        if self.mode.is_empty() {
-            self.mode = other.mode.clone();
-        } else if !other.mode.is_empty() && other.mode != self.mode && !self.mode.contains(&other.mode) {
-            self.mode = format!("{}+{}", self.mode, other.mode);
-        }
+        self.modes.merge(&other.modes);
         for (name, o) in &other.binaries {
             let b = self.binaries.entry(name.clone()).or_default();
             b.samples = b.samples.saturating_add(o.samples);
@@ -183,7 +274,7 @@ impl UnwindReport {
         let _ = writeln!(
             out,
             "unwinding ({}): {complete} of {samples} user stacks complete ({:.1}%)",
-            if self.mode.is_empty() { "?" } else { &self.mode },
+            if self.modes.is_empty() { "?".to_string() } else { self.modes.to_string() },
             pct(complete, samples)
         );
         let _ = writeln!(
@@ -193,8 +284,11 @@ impl UnwindReport {
         );
         for (name, b) in rows.into_iter().take(limit) {
             let stopped: Vec<String> = b.stopped.iter().map(|(s, n)| format!("{n} {}", s.describe())).collect();
-            let complete =
-                if self.mode == "fp" { "-".to_string() } else { format!("{:.1}%", pct(b.complete, b.samples)) };
+            let complete = if self.modes.only() == Some(UnwindMode::Fp) {
+                "-".to_string()
+            } else {
+                format!("{:.1}%", pct(b.complete, b.samples))
+            };
             let _ = writeln!(
                 out,
                 "{:>9} {:>9} {:>9}  {:<28} {:<34} {}",
@@ -226,7 +320,7 @@ mod tests {
     /// adds up.
     #[test]
     fn unwind_report_counts_and_merges() {
-        let mut r = UnwindReport { mode: "auto".into(), ..Default::default() };
+        let mut r = UnwindReport { modes: UnwindMode::Auto.into(), ..Default::default() };
         r.add("app", true, "app", UnwindStatus::Complete, 90);
         r.add("libc.so.6", false, "libfoo.so", UnwindStatus::NoInfo, 10);
         assert_eq!(r.binaries["libc.so.6"].unsymbolized, 10);
@@ -239,5 +333,33 @@ mod tests {
         let text = m.render(10);
         assert!(text.contains("180 of 200 user stacks complete (90.0%)"), "{text}");
         assert!(text.contains("20 no unwind info and no frame pointer"), "{text}");
+    }
+
+    /// Modes merge in the order the old `a+b` strings had, print and parse as those strings,
+    /// and an unknown name is an error that names it.
+    #[test]
+    fn unwind_modes_merge_print_and_parse() {
+        let parse = |s: &str| s.parse::<UnwindModes>();
+        let mut m = UnwindModes::new();
+        assert_eq!(m.to_string(), "");
+        m.merge(&UnwindMode::Auto.into());
+        m.merge(&UnwindMode::Fp.into());
+        m.merge(&UnwindMode::Fp.into());
+        assert_eq!(m.to_string(), "auto+fp");
+        assert_eq!(m.only(), None);
+        let mut d = UnwindModes::from(UnwindMode::Dwarf);
+        d.merge(&m);
+        assert_eq!(d.to_string(), "dwarf+auto+fp");
+        for s in ["", "auto", "fp", "dwarf", "auto+fp", "dwarf+auto+fp"] {
+            assert_eq!(parse(s).map(|m| m.to_string()).as_deref(), Ok(s));
+        }
+        assert_eq!(parse("fp").map(|m| m.only()), Ok(Some(UnwindMode::Fp)));
+        assert_eq!(parse("auto+fp+auto").map(|m| m.to_string()).as_deref(), Ok("auto+fp"));
+        assert_eq!(parse("lbr"), Err(UnknownUnwindMode("lbr".into())));
+        assert_eq!(parse("auto+"), Err(UnknownUnwindMode(String::new())));
+        for mode in UnwindMode::ALL {
+            assert_eq!(UnwindMode::from_name(mode.name()), Some(mode));
+        }
+        assert_eq!(UnwindMode::from_name("AUTO"), None);
     }
 }

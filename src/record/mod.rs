@@ -248,7 +248,7 @@ fn base_metadata(session: &Session, sampler_opts: &SamplerOptions, target: Strin
         frequency_hz: sampler_opts.frequency_hz,
         target,
         notes: sampler.notes().to_vec(),
-        unwind: UnwindReport { mode: sampler.unwind_mode().name().to_string(), ..Default::default() },
+        unwind: UnwindReport { modes: sampler.unwind_mode().into(), ..Default::default() },
         ..Metadata::default()
     }
 }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::{EndReason, Recording};
 use crate::output::top;
+use crate::profile::unwind::UnwindMode;
 use crate::profile::LossReason;
 
 fn pct(n: u64, total: u64) -> f64 {
@@ -65,14 +66,14 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
     }
     if !m.unwind.is_empty() {
         let (samples, complete) = m.unwind.totals();
-        if m.unwind.mode == "fp" {
+        if m.unwind.modes.only() == Some(UnwindMode::Fp) {
             let _ =
                 writeln!(s, "  user stacks: frame pointers (--unwind fp); `prof report --unwind-report` per binary");
         } else {
             let _ = writeln!(
                 s,
                 "  user stacks ({}): {complete} of {samples} unwound completely ({:.1}%); per binary: `prof report --unwind-report`",
-                m.unwind.mode,
+                m.unwind.modes,
                 pct(complete, samples)
             );
         }
