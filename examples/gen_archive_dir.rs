@@ -18,7 +18,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use prof::profile::{Frame, FrameKind, LossReason, Metadata, ProfileBuilder};
+use prof::profile::{EventKind, Frame, FrameKind, LossReason, Metadata, ProfileBuilder};
 
 /// 2026-01-01T00:00:00Z in nanoseconds since the epoch.
 const T0: u64 = 1_767_225_600 * 1_000_000_000;
@@ -427,7 +427,7 @@ fn generate(dir: &Path, hours: u64, interval_s: u64) -> Result<(), Box<dyn std::
             hostname: "bench-host".into(),
             kernel_release: "6.12.0-bench".into(),
             cpus: vec![0, 1],
-            event: "cpu-clock".into(),
+            event: EventKind::CpuClock.into(),
             frequency_hz: 99,
             start_unix_ns: start,
             end_unix_ns: start + interval_s * SEC,

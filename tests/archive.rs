@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use prof::archive::{self, ArchiveError, ChecksumPart, HEADER_LEN, MAGIC, MAX_BODY_LEN, VERSION};
-use prof::profile::{Frame, FrameKind, LossReason, Metadata, Profile, ProfileBuilder};
+use prof::profile::{EventKind, Frame, FrameKind, LossReason, Metadata, Profile, ProfileBuilder};
 
 // ---------------------------------------------------------------------------------------------
 // Profiles
@@ -20,7 +20,7 @@ fn realistic_profile() -> Profile {
         hostname: "build-host-01".into(),
         kernel_release: "6.8.0-45-generic".into(),
         cpus: vec![0, 1, 2, 3, 6, 7],
-        event: "cycles".into(),
+        event: EventKind::Cycles.into(),
         frequency_hz: 99,
         start_unix_ns: 1_700_000_000_123_456_789,
         end_unix_ns: 1_700_000_030_987_654_321,
@@ -90,7 +90,7 @@ fn small_profile() -> Profile {
         hostname: "golden".into(),
         kernel_release: "6.1.0".into(),
         cpus: vec![0, 1],
-        event: "cpu-clock".into(),
+        event: EventKind::CpuClock.into(),
         frequency_hz: 49,
         start_unix_ns: 1_000_000_000,
         end_unix_ns: 3_000_000_000,
@@ -391,7 +391,7 @@ fn archive_hand_encoded_body_matches_doc() {
         meta: Metadata {
             prof_version: "hand".into(),
             cpus: vec![5],
-            event: "cycles".into(),
+            event: EventKind::Cycles.into(),
             frequency_hz: 99,
             start_unix_ns: 10,
             end_unix_ns: 20,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use prof::diff::{diff, render, DiffOptions};
 use prof::output::folded;
-use prof::profile::Profile;
+use prof::profile::{EventKind, Profile};
 
 fn parse(text: &str) -> Profile {
     folded::parse(text.as_bytes(), "test", false).unwrap().profile
@@ -197,7 +197,7 @@ fn diff_cli_bad_inputs() {
 
     let mut p99 = parse("a;b 30\na;c 40\n");
     p99.meta.frequency_hz = 99;
-    p99.meta.event = "cpu-clock".into();
+    p99.meta.event = EventKind::CpuClock.into();
     let mut p999 = p99.clone();
     p999.meta.frequency_hz = 999;
     let (a, b) = (dir.path().join("a.prof"), dir.path().join("b.prof"));

@@ -21,7 +21,8 @@ use prost::Message;
 use prof::output::pprof::{self, proto};
 use prof::output::{speedscope, top, Format};
 use prof::profile::{
-    Frame, FrameKind, LossReason, Metadata, Profile, ProfileBuilder, MISSING_KERNEL_STACK, MISSING_USER_STACK,
+    EventKind, Frame, FrameKind, LossReason, Metadata, Profile, ProfileBuilder, SampledEvent, MISSING_KERNEL_STACK,
+    MISSING_USER_STACK,
 };
 
 use common::{prof, prof_ok};
@@ -60,7 +61,7 @@ fn synthetic_profile() -> Profile {
         hostname: "testhost".into(),
         kernel_release: "6.8.0".into(),
         cpus: vec![0, 1],
-        event: "cpu-clock".into(),
+        event: EventKind::CpuClock.into(),
         frequency_hz: 99,
         start_unix_ns: 1_700_000_000_000_000_000,
         end_unix_ns: 1_700_000_010_000_000_000,
@@ -270,6 +271,7 @@ fn export_pprof_reads_go_runtime_profile() {
     common::check_golden("export", "go-cpu.txt", &report_table(&go));
     let p = pprof::read(&std::fs::read(&go).unwrap(), "go-cpu.pb.gz").unwrap();
     assert_eq!(p.meta.frequency_hz, 100);
+    assert!(p.meta.event.is_unknown(), "{:?}", p.meta.event);
     assert!(p.samples.iter().all(|s| s.comm == "main" && s.pid == 0), "{:?}", p.samples);
 }
 
@@ -289,6 +291,24 @@ fn export_pprof_round_trip_metadata() {
     assert_eq!(b.losses, a.losses);
     assert_eq!(b.notes[..a.notes.len()], a.notes[..]);
     assert!(b.notes.last().unwrap().contains("read from pprof `x.pb.gz`"), "{:?}", b.notes);
+}
+
+/// An event name prof does not sample with, or none, goes through pprof and an archive and
+/// comes back as the same name.
+#[test]
+fn export_pprof_keeps_other_event_names() {
+    for name in ["", "task-clock", "cycles"] {
+        let mut original = synthetic_profile();
+        original.meta.event = SampledEvent::from_name(name);
+        let mut bytes = Vec::new();
+        pprof::write(&original, &mut bytes).unwrap();
+        let back = pprof::read(&bytes, "x.pb.gz").unwrap();
+        assert_eq!(back.meta.event, original.meta.event);
+        let mut archived = Vec::new();
+        prof::archive::write(&back, &mut archived).unwrap();
+        let again = prof::archive::read(&archived).unwrap();
+        assert_eq!(again.meta.event.to_string(), name);
+    }
 }
 
 /// `prof report DIR --from … -o x.pb.gz` writes a range of an archive directory as pprof.

@@ -12,7 +12,8 @@ use std::path::Path;
 use prof::output::flamegraph::{self, SvgError, SvgOptions};
 use prof::output::{folded, top, Format, RenderOptions};
 use prof::profile::{
-    Frame, FrameKind, LossReason, Metadata, Profile, ProfileBuilder, MISSING_KERNEL_STACK, MISSING_USER_STACK,
+    EventKind, Frame, FrameKind, LossReason, Metadata, Profile, ProfileBuilder, MISSING_KERNEL_STACK,
+    MISSING_USER_STACK,
 };
 
 /// Compares `actual` with `tests/fixtures/output/<name>`.
@@ -61,7 +62,7 @@ fn burner_profile() -> Profile {
         hostname: "testhost".into(),
         kernel_release: "6.8.0".into(),
         cpus: vec![0, 1],
-        event: "cpu-clock".into(),
+        event: EventKind::CpuClock.into(),
         frequency_hz: 99,
         start_unix_ns: 1_700_000_000_000_000_000,
         end_unix_ns: 1_700_000_010_000_000_000,

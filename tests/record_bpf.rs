@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{count_where, has_frame, prof_ok, read_folded, workload, Background};
+use prof::profile::{EventKind, SampledEvent};
 
 fn os(s: &str) -> &OsStr {
     OsStr::new(s)
@@ -64,7 +65,7 @@ fn record_split_workload_shares_and_report_round_trip() {
     assert!(mine.iter().any(|(s, _)| s.ends_with(";spin_[i]")), "no inlined spin frame: {mine:?}");
 
     let p = assert_conserved(&archive);
-    assert_eq!(p.meta.event, "cpu-clock", "these VMs have no PMU");
+    assert_eq!(p.meta.event, SampledEvent::Perf(EventKind::CpuClock), "these VMs have no PMU");
     assert_eq!(p.meta.frequency_hz, 99);
     assert!(p.meta.target.contains("w_split"));
 

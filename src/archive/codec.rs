@@ -5,7 +5,7 @@
 //! The byte layout is documented in `docs/archive-format.md`.
 
 use super::error::ArchiveError;
-use crate::profile::{Frame, FrameKind, LossReason, Metadata, Profile, Sample};
+use crate::profile::{Frame, FrameKind, LossReason, Metadata, Profile, Sample, SampledEvent};
 
 /// Section holding [`Metadata`].
 pub(crate) const TAG_META: [u8; 4] = *b"META";
@@ -162,7 +162,7 @@ impl Encoder {
         self.str(&m.kernel_release, "kernel release")?;
         self.count(m.cpus.len(), "cpu list")?;
         m.cpus.iter().for_each(|&c| self.u32(c));
-        self.str(&m.event, "event")?;
+        self.str(&m.event.to_string(), "event")?;
         self.u64(m.frequency_hz);
         self.u64(m.start_unix_ns);
         self.u64(m.end_unix_ns);
@@ -425,7 +425,7 @@ impl<'a> Decoder<'a> {
         };
         let n = self.count("cpu list", MIN_CPU_LEN)?;
         m.cpus = (0..n).map(|_| self.u32("cpu")).collect::<Result<_, _>>()?;
-        m.event = self.str("event")?;
+        m.event = SampledEvent::from_name(&self.str("event")?);
         m.frequency_hz = self.u64("frequency")?;
         m.start_unix_ns = self.u64("start time")?;
         m.end_unix_ns = self.u64("end time")?;

@@ -200,7 +200,7 @@ fn side(p: &Profile, source: &str) -> Side {
     Side {
         source: source.to_string(),
         samples: p.total(),
-        event: p.meta.event.clone(),
+        event: p.meta.event.to_string(),
         frequency_hz: p.meta.frequency_hz,
     }
 }

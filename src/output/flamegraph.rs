@@ -105,8 +105,8 @@ pub fn default_title(meta: &Metadata) -> (String, Option<String>) {
     if meta.frequency_hz > 0 {
         parts.push(format!("{} Hz", meta.frequency_hz));
     }
-    if !meta.event.is_empty() {
-        parts.push(meta.event.clone());
+    if !meta.event.is_unknown() {
+        parts.push(meta.event.to_string());
     }
     let losses = meta.losses.values().fold(0u64, |sum, &n| sum.saturating_add(n));
     if losses > 0 {

@@ -123,8 +123,8 @@ pub struct Metadata {
     pub kernel_release: String,
     /// CPUs that were sampled (online CPUs at start).
     pub cpus: Vec<u32>,
-    /// Perf event used: `cycles` or `cpu-clock`.
-    pub event: String,
+    /// Perf event used (`cycles` or `cpu-clock`), another tool's event name, or unknown.
+    pub event: super::SampledEvent,
     /// Sampling frequency in Hz.
     pub frequency_hz: u64,
     /// Wall-clock start, nanoseconds since the Unix epoch.

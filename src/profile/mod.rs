@@ -6,11 +6,13 @@
 //!
 //! A [`Profile`] is a deduplicated frame table, stacks as lists of frame indices (outermost first,
 //! user frames then kernel frames), and counts per (stack, pid, comm), plus [`Metadata`] that says
-//! how it was recorded and what was lost.
+//! how it was recorded (the [`EventKind`] sampled, among the rest) and what was lost.
 
+mod event;
 mod metadata;
 pub mod unwind;
 
+pub use event::{EventKind, SampledEvent};
 pub use metadata::{format_unix_ns, unix_ns, LossReason, Losses, Metadata};
 
 use rustc_hash::FxHashMap as HashMap;

@@ -148,7 +148,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
     let base = base_metadata(&session, &sampler_opts, target);
     observer.on_event(Event::Started {
         target: &base.target,
-        event: &base.event,
+        event: &base.event.to_string(),
         frequency_hz: base.frequency_hz,
         cpus: base.cpus.len(),
     });
@@ -244,7 +244,7 @@ fn base_metadata(session: &Session, sampler_opts: &SamplerOptions, target: Strin
         hostname: hostname(),
         kernel_release: crate::sample::kernel_release(),
         cpus: sampler.cpus().to_vec(),
-        event: sampler.event().name().to_string(),
+        event: sampler.event().into(),
         frequency_hz: sampler_opts.frequency_hz,
         target,
         notes: sampler.notes().to_vec(),

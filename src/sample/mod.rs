@@ -22,7 +22,7 @@ use std::time::Duration;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, PrintLevel, RingBuffer, RingBufferBuilder};
 
-pub use perf_events::EventKind;
+pub use crate::profile::EventKind;
 use skel::types;
 
 use crate::profile::unwind::{UnwindMode, UnwindStatus};

@@ -6,24 +6,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 
 use perf_event_open_sys as sys;
 
-/// The perf event that drives sampling.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    /// Hardware CPU cycles (needs a PMU).
-    Cycles,
-    /// The `cpu-clock` software event (an hrtimer; works everywhere).
-    CpuClock,
-}
-
-impl EventKind {
-    /// The name perf uses for the event.
-    pub fn name(self) -> &'static str {
-        match self {
-            EventKind::Cycles => "cycles",
-            EventKind::CpuClock => "cpu-clock",
-        }
-    }
-}
+use crate::profile::EventKind;
 
 /// Opens a sampling event of `kind` on `cpu` for all processes, in frequency mode.
 pub fn open_event(kind: EventKind, frequency_hz: u64, cpu: u32) -> io::Result<OwnedFd> {

@@ -256,7 +256,7 @@ pub fn interval_meta(i: u64, n: u64) -> prof::profile::Metadata {
         end_unix_ns: T0 + (i + 1) * 10 * SEC,
         total_samples: n,
         frequency_hz: 99,
-        event: "cpu-clock".into(),
+        event: prof::profile::EventKind::CpuClock.into(),
         target: "system-wide".into(),
         ..Default::default()
     }

@@ -10,7 +10,8 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::{proto, PprofError, KERNEL_MAPPING, MAX_DECOMPRESSED_BYTES};
 use crate::profile::{
-    Frame, FrameId, FrameKind, LossReason, Metadata, Profile, ProfileBuilder, MISSING_KERNEL_STACK, MISSING_USER_STACK,
+    Frame, FrameId, FrameKind, LossReason, Metadata, Profile, ProfileBuilder, SampledEvent, MISSING_KERNEL_STACK,
+    MISSING_USER_STACK,
 };
 
 /// Bracketed mapping names that are user-space pseudo-files, not kernel modules.
@@ -347,7 +348,7 @@ fn read_metadata<'s>(
             "prof" => meta.prof_version = value.to_string(),
             "host" => meta.hostname = value.to_string(),
             "kernel" => meta.kernel_release = value.to_string(),
-            "event" => meta.event = value.to_string(),
+            "event" => meta.event = SampledEvent::from_name(value),
             "target" => meta.target = value.to_string(),
             "note" => meta.notes.push(value.to_string()),
             "frequency" => {

@@ -115,7 +115,7 @@ fn comments(meta: &Metadata) -> Vec<String> {
     add("prof", &meta.prof_version);
     add("host", &meta.hostname);
     add("kernel", &meta.kernel_release);
-    add("event", &meta.event);
+    add("event", &meta.event.to_string());
     if meta.frequency_hz > 0 {
         add("frequency", &format!("{} Hz", meta.frequency_hz));
     }
