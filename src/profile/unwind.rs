@@ -143,11 +143,14 @@ pub enum UnwindStatus {
     TooDeep,
     /// The next frame was not above the current one.
     BadFrame,
+    /// A status the BPF program reported that this prof does not know: the program and prof
+    /// disagree about `enum prof_unwind_status` (bpf/profile.h).
+    Unknown,
 }
 
 impl UnwindStatus {
     /// Every status, in display order.
-    pub const ALL: [UnwindStatus; 7] = [
+    pub const ALL: [UnwindStatus; 8] = [
         UnwindStatus::KernelFp,
         UnwindStatus::Complete,
         UnwindStatus::NoInfo,
@@ -155,6 +158,7 @@ impl UnwindStatus {
         UnwindStatus::ReadFault,
         UnwindStatus::TooDeep,
         UnwindStatus::BadFrame,
+        UnwindStatus::Unknown,
     ];
 
     /// The stable identifier stored in archives.
@@ -167,6 +171,7 @@ impl UnwindStatus {
             UnwindStatus::ReadFault => "read_fault",
             UnwindStatus::TooDeep => "too_deep",
             UnwindStatus::BadFrame => "bad_frame",
+            UnwindStatus::Unknown => "unknown",
         }
     }
 
@@ -185,6 +190,7 @@ impl UnwindStatus {
             UnwindStatus::ReadFault => "stack read fault",
             UnwindStatus::TooDeep => "too deep",
             UnwindStatus::BadFrame => "bad frame (stack went backwards)",
+            UnwindStatus::Unknown => "unknown (BPF program and prof disagree)",
         }
     }
 }

@@ -806,16 +806,19 @@ impl crate::unwind::manager::TableSink for Sampler {
     }
 }
 
+/// The walk's end as the BPF program reported it; a value `bpf/profile.h` does not define is
+/// [`UnwindStatus::Unknown`] (kept in the counts and shown in the unwind report, not guessed).
 fn unwind_status(raw: u8) -> UnwindStatus {
     use types::prof_unwind_status as s;
     match s(u32::from(raw)) {
+        s::PROF_UNWIND_KERNEL_FP => UnwindStatus::KernelFp,
         s::PROF_UNWIND_COMPLETE => UnwindStatus::Complete,
         s::PROF_UNWIND_NO_INFO => UnwindStatus::NoInfo,
         s::PROF_UNWIND_UNSUPPORTED => UnwindStatus::Unsupported,
         s::PROF_UNWIND_READ_FAULT => UnwindStatus::ReadFault,
         s::PROF_UNWIND_TOO_DEEP => UnwindStatus::TooDeep,
         s::PROF_UNWIND_BAD_FRAME => UnwindStatus::BadFrame,
-        _ => UnwindStatus::KernelFp,
+        _ => UnwindStatus::Unknown,
     }
 }
 
@@ -864,7 +867,7 @@ fn open_all_cpus(frequency_hz: u64, cpus: &[u32]) -> Result<OpenedEvents, Sample
 
 #[cfg(test)]
 mod tests {
-    use super::auto_map_size;
+    use super::{auto_map_size, unwind_status, UnwindStatus};
 
     /// Map sizes grow with CPUs × frequency between the floor and the cap.
     #[test]
@@ -873,6 +876,22 @@ mod tests {
         assert_eq!(auto_map_size(999, 2), 8192);
         assert_eq!(auto_map_size(999, 64), 1 << 18);
         assert_eq!(auto_map_size(99, 64), 32768);
+    }
+
+    /// The seven statuses bpf/profile.h defines (0..=6) map to the seven other statuses, one
+    /// each; any other value is `Unknown`, not a plausible status.
+    #[test]
+    fn sample_unwind_status_from_raw() {
+        let known: std::collections::BTreeSet<UnwindStatus> = (0..=6).map(unwind_status).collect();
+        let others: std::collections::BTreeSet<UnwindStatus> =
+            UnwindStatus::ALL.into_iter().filter(|&s| s != UnwindStatus::Unknown).collect();
+        assert_eq!(known, others);
+        assert_eq!(unwind_status(0), UnwindStatus::KernelFp);
+        assert_eq!(UnwindStatus::ALL.last(), Some(&UnwindStatus::Unknown));
+        assert_eq!(UnwindStatus::from_id("unknown"), Some(UnwindStatus::Unknown));
+        for raw in [7, 8, 0x80, u8::MAX] {
+            assert_eq!(unwind_status(raw), UnwindStatus::Unknown, "{raw}");
+        }
     }
 
     /// The BPF program never asks the kernel to reuse stack ids (which silently swaps stacks on
