@@ -1,0 +1,222 @@
+//! Draining while sampling continues: flipping the generation, reading and deleting the old
+//! generation's counts in batches, sweeping new stacks into the userspace store, and turning
+//! the kernel's keys into [`RawCount`]s.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use libbpf_rs::{MapCore, MapFlags};
+
+use super::error::bpf_err;
+use super::skel::types;
+use super::{RawCount, SampleError, Sampler, StackRef, MAX_STACK_DEPTH};
+use crate::profile::unwind::UnwindStatus;
+use crate::profile::LossReason;
+
+/// Counts read per syscall when draining (at 999 Hz on 2 CPUs a drain reads ~2,000; one
+/// syscall per key cost ~10 ms of CPU a second).
+const DRAIN_BATCH: u32 = 1024;
+
+/// Deletes `keys` from `map` in one syscall, or one by one if the batch fails.
+fn delete_keys<M: MapCore>(map: &M, keys: &[Vec<u8>]) -> Result<(), libbpf_rs::Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    if map.delete_batch(&keys.concat(), keys.len() as u32, MapFlags::ANY, MapFlags::ANY).is_ok() {
+        return Ok(());
+    }
+    for k in keys {
+        match map.delete(k) {
+            Err(e) if e.kind() != libbpf_rs::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// How long to wait after flipping the drain generation before reading the old one. A BPF
+/// program runs for microseconds in interrupt context, so any sample that read the old
+/// generation has finished long before this.
+const GEN_FLIP_GRACE: Duration = Duration::from_millis(2);
+
+impl Sampler {
+    /// Drains the counts of the current generation while sampling continues: flips the
+    /// generation, waits for in-flight samples, then reads and deletes every count of the old
+    /// one. Nothing is lost or counted twice.
+    pub fn drain(&mut self) -> Result<Vec<RawCount>, SampleError> {
+        let bss = self.skel.maps.bss_data.as_deref_mut().ok_or_else(|| SampleError::Bpf {
+            context: "the BPF object has no .bss".into(),
+            source: libbpf_rs::Error::from(std::io::Error::other("missing .bss")),
+        })?;
+        let old = bss.gen;
+        // SAFETY: `bss` is the skeleton's mmap of the program's .bss, valid and aligned for as
+        // long as the skeleton lives; a volatile store makes the flip visible to the next sample
+        // (the grace period below covers samples already running).
+        unsafe { std::ptr::write_volatile(&mut bss.gen, old ^ 1) };
+        std::thread::sleep(GEN_FLIP_GRACE);
+        // Mapping slots given up before the grace period are no longer read by any sample.
+        for (first, n) in std::mem::take(&mut self.slots_to_free) {
+            self.mapping_slots.release(first, n);
+        }
+        self.drain_generation(Some(old))
+    }
+
+    /// Stops sampling (detaches every perf event) and drains everything left.
+    pub fn stop(&mut self) -> Result<Vec<RawCount>, SampleError> {
+        // Destroying a link disables and closes its perf event.
+        self.links.clear();
+        std::thread::sleep(GEN_FLIP_GRACE);
+        let _ = self.ringbuf.consume();
+        self.drain_generation(None)
+    }
+
+    fn drain_generation(&mut self, gen: Option<u32>) -> Result<Vec<RawCount>, SampleError> {
+        let counts = &self.skel.maps.counts;
+        let drains = |key: &types::prof_sample_key| gen.is_none_or(|g| key.gen == g);
+        let count_of =
+            |value: &[u8]| value.get(..8).map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]))).unwrap_or(0);
+        // Most entries in a few syscalls: read everything in batches, delete the drained
+        // generation's keys in one call (its values are final: no sample increments it any more).
+        let mut drained = Vec::new();
+        let mut drained_keys = Vec::new();
+        let batch = counts
+            .lookup_batch(DRAIN_BATCH, MapFlags::ANY, MapFlags::ANY)
+            .map_err(bpf_err("failed to read the counts map"))?;
+        for (raw_key, value) in batch {
+            let mut key = types::prof_sample_key::default();
+            if plain::copy_from_bytes(&mut key, &raw_key).is_ok() && drains(&key) {
+                drained.push((key, count_of(&value)));
+                drained_keys.push(raw_key);
+            }
+        }
+        delete_keys(counts, &drained_keys).map_err(bpf_err("failed to drain the counts map"))?;
+        // A batch read of a map that samples insert into can pass over entries; a key of the
+        // drained generation left behind would be drained two drains late, after its stacks
+        // left the userspace store. What is left is few: drain it key by key.
+        let left: HashSet<Vec<u8>> = counts.keys().collect();
+        for raw_key in left {
+            let mut key = types::prof_sample_key::default();
+            if plain::copy_from_bytes(&mut key, &raw_key).is_err() || !drains(&key) {
+                continue;
+            }
+            let Some(value) = counts.lookup_and_delete(&raw_key).map_err(bpf_err("failed to drain the counts map"))?
+            else {
+                continue;
+            };
+            drained.push((key, count_of(&value)));
+        }
+        self.sweep_stacks()?;
+
+        let mut out = Vec::with_capacity(drained.len());
+        for (key, count) in drained {
+            let user = self.resolve_stack(key.user_status, key.user_stack, true);
+            let kernel = self.resolve_stack(key.kernel_status, key.kernel_stack, false);
+            let unwind = unwind_status(key.unwind_status);
+            out.push(RawCount { tgid: key.tgid, comm: comm_string(&key.comm), user, kernel, count, unwind });
+        }
+        self.stacks_prev = std::mem::take(&mut self.stacks);
+        Ok(out)
+    }
+
+    /// Copies new stacks into the userspace store and deletes them from the kernel's, so the
+    /// kernel map only ever holds the stacks first seen since the last drain.
+    fn sweep_stacks(&mut self) -> Result<(), SampleError> {
+        let map = &self.skel.maps.stacks;
+        let keys: Vec<Vec<u8>> = map.keys().collect();
+        for raw_key in keys {
+            let Some(value) = map.lookup(&raw_key, MapFlags::ANY).map_err(bpf_err("failed to read the stack map"))?
+            else {
+                continue;
+            };
+            let mut st = types::prof_stack::default();
+            if plain::copy_from_bytes(&mut st, &value).is_err() {
+                continue;
+            }
+            let hash = u64::from_ne_bytes(raw_key.as_slice().try_into().unwrap_or([0; 8]));
+            let len = (st.len as usize).min(MAX_STACK_DEPTH);
+            let ips = &st.ips[..len];
+            match self.stacks.get(&hash).or_else(|| self.stacks_prev.get(&hash)) {
+                Some(known) if known.as_ref() != ips => {
+                    *self.userspace_losses.entry(LossReason::StackHashCollision).or_default() += 1
+                }
+                Some(known) => {
+                    let known = Arc::clone(known);
+                    self.stacks.insert(hash, known);
+                }
+                None => {
+                    self.stacks.insert(hash, Arc::from(ips));
+                }
+            }
+            // Delete only after copying: a count that names this hash later resolves from the
+            // userspace store.
+            let _ = map.delete(&raw_key);
+        }
+        Ok(())
+    }
+
+    fn resolve_stack(&mut self, status: u8, hash: u64, user: bool) -> StackRef {
+        let (fault, error, full) = if user {
+            (LossReason::UserStackFault, LossReason::UserStackError, LossReason::UserStackMapFull)
+        } else {
+            (LossReason::KernelStackFault, LossReason::KernelStackError, LossReason::KernelStackMapFull)
+        };
+        match types::prof_stack_status(u32::from(status)) {
+            types::prof_stack_status::PROF_STACK_OK => {
+                match self.stacks.get(&hash).or_else(|| self.stacks_prev.get(&hash)) {
+                    Some(ips) => StackRef::Frames(Arc::clone(ips)),
+                    None => {
+                        *self.userspace_losses.entry(error).or_default() += 1;
+                        StackRef::Missing(error)
+                    }
+                }
+            }
+            types::prof_stack_status::PROF_STACK_EMPTY => StackRef::Empty,
+            types::prof_stack_status::PROF_STACK_FAULT => StackRef::Missing(fault),
+            types::prof_stack_status::PROF_STACK_NOMEM => StackRef::Missing(full),
+            _ => StackRef::Missing(error),
+        }
+    }
+}
+
+/// The walk's end as the BPF program reported it; a value `bpf/profile.h` does not define is
+/// [`UnwindStatus::Unknown`] (kept in the counts and shown in the unwind report, not guessed).
+fn unwind_status(raw: u8) -> UnwindStatus {
+    use types::prof_unwind_status as s;
+    match s(u32::from(raw)) {
+        s::PROF_UNWIND_KERNEL_FP => UnwindStatus::KernelFp,
+        s::PROF_UNWIND_COMPLETE => UnwindStatus::Complete,
+        s::PROF_UNWIND_NO_INFO => UnwindStatus::NoInfo,
+        s::PROF_UNWIND_UNSUPPORTED => UnwindStatus::Unsupported,
+        s::PROF_UNWIND_READ_FAULT => UnwindStatus::ReadFault,
+        s::PROF_UNWIND_TOO_DEEP => UnwindStatus::TooDeep,
+        s::PROF_UNWIND_BAD_FRAME => UnwindStatus::BadFrame,
+        _ => UnwindStatus::Unknown,
+    }
+}
+
+fn comm_string(comm: &[i8]) -> String {
+    let bytes: Vec<u8> = comm.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{unwind_status, UnwindStatus};
+
+    /// The seven statuses bpf/profile.h defines (0..=6) map to the seven other statuses, one
+    /// each; any other value is `Unknown`, not a plausible status.
+    #[test]
+    fn sample_unwind_status_from_raw() {
+        let known: std::collections::BTreeSet<UnwindStatus> = (0..=6).map(unwind_status).collect();
+        let others: std::collections::BTreeSet<UnwindStatus> =
+            UnwindStatus::ALL.into_iter().filter(|&s| s != UnwindStatus::Unknown).collect();
+        assert_eq!(known, others);
+        assert_eq!(unwind_status(0), UnwindStatus::KernelFp);
+        assert_eq!(UnwindStatus::ALL.last(), Some(&UnwindStatus::Unknown));
+        assert_eq!(UnwindStatus::from_id("unknown"), Some(UnwindStatus::Unknown));
+        for raw in [7, 8, 0x80, u8::MAX] {
+            assert_eq!(unwind_status(raw), UnwindStatus::Unknown, "{raw}");
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! What a sampler is asked to do ([`SamplerOptions`]: targets, stacks, unwinding) and the sizes
+//! of the kernel maps that follow from it.
+
+use crate::profile::unwind::UnwindMode;
+
+/// Which processes to sample.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Targets {
+    /// Every process on every CPU.
+    All,
+    /// Only these processes (all their threads); children they fork are followed when
+    /// `follow_forks` is set.
+    Pids {
+        /// Process ids (tgids).
+        pids: Vec<u32>,
+        /// Also sample processes they fork from now on.
+        follow_forks: bool,
+    },
+}
+
+/// Sampling configuration, fixed before the BPF program loads.
+#[derive(Clone, Debug)]
+pub struct SamplerOptions {
+    /// Samples per second per CPU.
+    pub frequency_hz: u64,
+    /// Which processes to sample.
+    pub targets: Targets,
+    /// Record kernel stacks.
+    pub kernel_stacks: bool,
+    /// Record user stacks.
+    pub user_stacks: bool,
+    /// Drop samples of the idle task.
+    pub skip_idle: bool,
+    /// New unique stacks the kernel can hold between two drains; 0 picks
+    /// [`auto_map_size`] for the stack map.
+    pub stack_map_size: u32,
+    /// Unique (process, stacks, comm) keys the kernel can hold between two drains; 0 picks
+    /// [`auto_map_size`].
+    pub counts_map_size: u32,
+    /// How user stacks are walked.
+    pub unwind: UnwindMode,
+    /// Unwind-table rows the kernel can hold for all loaded binaries together (8 bytes each);
+    /// 0 picks [`DEFAULT_UNWIND_ROWS`]. Unused with [`UnwindMode::Fp`].
+    pub unwind_rows: u32,
+}
+
+/// Default capacity of the kernel's unwind-table row array: 2^20 rows, 8 MiB, room for the
+/// tables of ~60 typical binaries at once (libc.so.6 needs ~25k rows, python3.11 ~90k).
+/// Tables of binaries no live process maps are evicted to make room.
+pub const DEFAULT_UNWIND_ROWS: u32 = 1 << 20;
+
+/// The default size of the stack and counts maps: room for every sample of two drain
+/// intervals (a sample adds at most one user and one kernel stack, and one key), at least
+/// [`MIN_AUTO_MAP_SIZE`], at most 2^18. A preallocated stack entry is ~1.1 KB (127 frames).
+pub fn auto_map_size(frequency_hz: u64, cpus: usize) -> u32 {
+    let per_drain = frequency_hz.saturating_mul(cpus as u64).saturating_mul(2);
+    (2 * per_drain).next_power_of_two().clamp(MIN_AUTO_MAP_SIZE as u64, 1 << 18) as u32
+}
+
+/// The smallest automatic stack and counts map: 2,048 entries (~2.3 MB of stacks), which at
+/// 99 Hz on 2 CPUs holds ~5 s of samples whose stacks are all new, so a drain delayed by a slow
+/// interval flush loses nothing. Bigger machines and higher rates get proportionally more.
+pub const MIN_AUTO_MAP_SIZE: u32 = 2048;
+
+impl Default for SamplerOptions {
+    fn default() -> Self {
+        SamplerOptions {
+            frequency_hz: 99,
+            targets: Targets::All,
+            kernel_stacks: true,
+            user_stacks: true,
+            skip_idle: false,
+            stack_map_size: 0,
+            counts_map_size: 0,
+            unwind: UnwindMode::Auto,
+            unwind_rows: 0,
+        }
+    }
+}
+
+/// Process mappings the kernel holds for all processes together (32 bytes each, 2 MiB).
+pub const UNWIND_MAPPING_SLOTS: u32 = 1 << 16;
+
+#[cfg(test)]
+mod tests {
+    use super::auto_map_size;
+
+    /// Map sizes grow with CPUs × frequency between the floor and the cap.
+    #[test]
+    fn sample_auto_map_size_scales() {
+        assert_eq!(auto_map_size(99, 2), 2048);
+        assert_eq!(auto_map_size(999, 2), 8192);
+        assert_eq!(auto_map_size(999, 64), 1 << 18);
+        assert_eq!(auto_map_size(99, 64), 32768);
+    }
+}

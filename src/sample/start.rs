@@ -1,0 +1,293 @@
+//! Starting a sampler, in order: check the request, size the kernel maps, configure and load
+//! the BPF program, map the unwind-table arrays, fill the target filter, attach the process
+//! tracepoints, set up the event ring buffer, and attach one perf event per CPU.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::rc::Rc;
+
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
+
+use super::error::{bpf_err, capture_libbpf_log, load_error};
+use super::options::{auto_map_size, DEFAULT_UNWIND_ROWS, UNWIND_MAPPING_SLOTS};
+use super::skel::{self, types};
+use super::unwind_maps::ArrayMmap;
+use super::{cpus, kernel_release, perf_events, privileges};
+use super::{ProcEvent, SampleError, Sampler, SamplerOptions, Targets};
+use crate::profile::unwind::UnwindMode;
+use crate::profile::{EventKind, Losses};
+
+/// The loaded skeleton. It borrows leaked storage (see [`load`]), so it can live in the sampler.
+pub(super) type Skel = skel::ProfileSkel<'static>;
+
+/// The skeleton before loading, while its maps are sized and its constants set.
+type OpenSkelObject = skel::OpenProfileSkel<'static>;
+
+/// The kernel's unwind-table row array and process-mapping array, mapped into this process.
+type UnwindArrays = (ArrayMmap<types::prof_unwind_row>, ArrayMmap<types::prof_unwind_mapping>);
+
+/// Process notifications the ring buffer callback has parsed and [`Sampler::poll_events`] has
+/// not returned yet.
+type PendingEvents = Rc<RefCell<Vec<ProcEvent>>>;
+
+impl Sampler {
+    /// Checks privileges, loads the BPF program, registers the targets and starts sampling
+    /// on every online CPU.
+    pub fn start(opts: &SamplerOptions) -> Result<Sampler, SampleError> {
+        check_request(opts)?;
+        let cpus = cpus::online_cpus().map_err(SampleError::Cpus)?;
+        let sizes = MapSizes::new(opts, cpus.len());
+        let skel = load(opts, &sizes)?;
+        let (rows, mappings) = match opts.unwind {
+            UnwindMode::Fp => (None, None),
+            _ => {
+                let (rows, mappings) = map_unwind_arrays(&skel, &sizes)?;
+                (Some(rows), Some(mappings))
+            }
+        };
+        if let Targets::Pids { pids, .. } = &opts.targets {
+            for &pid in pids {
+                add_to_target_filter(&skel, pid)?;
+            }
+        }
+        let tracepoints = attach_tracepoints(&skel)?;
+        let (ringbuf, pending_events) = event_ring_buffer(&skel)?;
+        let attached = attach_per_cpu(&skel, opts.frequency_hz, &cpus)?;
+        Ok(Sampler {
+            links: attached.links,
+            ringbuf,
+            pending_events,
+            _tracepoints: tracepoints,
+            skel,
+            event: attached.event,
+            cpus: attached.cpus,
+            notes: attached.notes,
+            stacks: HashMap::new(),
+            stacks_prev: HashMap::new(),
+            userspace_losses: Losses::new(),
+            rows,
+            mappings,
+            mapping_slots: crate::unwind::alloc::RangeAlloc::new(sizes.unwind_slots),
+            proc_slots: HashMap::new(),
+            slots_to_free: Vec::new(),
+            unwind: opts.unwind,
+        })
+    }
+}
+
+/// Refuses, before anything is created, what cannot work: missing privileges, a frequency
+/// above the kernel's limit, a target process that does not exist.
+fn check_request(opts: &SamplerOptions) -> Result<(), SampleError> {
+    privileges::check().map_err(SampleError::PermissionDenied)?;
+    if let Some(max) = perf_events::max_sample_rate() {
+        if opts.frequency_hz > max {
+            return Err(SampleError::FrequencyTooHigh { requested: opts.frequency_hz, max });
+        }
+    }
+    if let Targets::Pids { pids, .. } = &opts.targets {
+        for &pid in pids {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                return Err(SampleError::NoSuchProcess(pid));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Entries of the kernel maps whose size is chosen at load time.
+struct MapSizes {
+    /// Unwind-table rows (1 with `--unwind fp`: the array is not used).
+    unwind_rows: u32,
+    /// Process-mapping slots (1 with `--unwind fp`).
+    unwind_slots: u32,
+    /// Unique stacks between two drains.
+    stacks: u32,
+    /// Unique count keys between two drains.
+    counts: u32,
+}
+
+impl MapSizes {
+    fn new(opts: &SamplerOptions, cpus: usize) -> MapSizes {
+        let (unwind_rows, unwind_slots) = match opts.unwind {
+            UnwindMode::Fp => (1, 1),
+            _ if opts.unwind_rows == 0 => (DEFAULT_UNWIND_ROWS, UNWIND_MAPPING_SLOTS),
+            _ => (opts.unwind_rows, UNWIND_MAPPING_SLOTS),
+        };
+        let auto = auto_map_size(opts.frequency_hz, cpus);
+        let size = |n: u32| if n == 0 { auto } else { n };
+        MapSizes { unwind_rows, unwind_slots, stacks: size(opts.stack_map_size), counts: size(opts.counts_map_size) }
+    }
+}
+
+/// Opens the BPF object, sets its constants and map sizes, and loads it (the verifier runs).
+fn load(opts: &SamplerOptions, sizes: &MapSizes) -> Result<Skel, SampleError> {
+    capture_libbpf_log();
+    // The skeleton borrows its object storage for as long as it lives; a sampler lives for a
+    // whole recording, so one small leaked allocation per sampler is the simple, safe choice.
+    let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
+    let mut open = skel::ProfileSkelBuilder::default().open(storage).map_err(load_error)?;
+    configure(&mut open, opts)?;
+    size_maps(&mut open, opts, sizes)?;
+    open.load().map_err(load_error)
+}
+
+/// Sets the program's read-only constants: which processes, which stacks, how to unwind.
+fn configure(open: &mut OpenSkelObject, opts: &SamplerOptions) -> Result<(), SampleError> {
+    let ro = open.maps.rodata_data.as_deref_mut().ok_or_else(|| SampleError::Load {
+        kernel: kernel_release(),
+        source: libbpf_rs::Error::from(std::io::Error::other("the BPF object has no .rodata")),
+        log: String::new(),
+    })?;
+    ro.filter_targets = !matches!(opts.targets, Targets::All);
+    ro.skip_idle = opts.skip_idle;
+    ro.want_kernel = opts.kernel_stacks;
+    ro.want_user = opts.user_stacks;
+    ro.follow_forks = matches!(opts.targets, Targets::Pids { follow_forks: true, .. });
+    ro.unwind_mode = match opts.unwind {
+        UnwindMode::Fp => types::prof_unwind_mode::PROF_UNWIND_MODE_FP.0,
+        UnwindMode::Auto => types::prof_unwind_mode::PROF_UNWIND_MODE_AUTO.0,
+        UnwindMode::Dwarf => types::prof_unwind_mode::PROF_UNWIND_MODE_DWARF.0,
+    } as u8;
+    Ok(())
+}
+
+/// Sizes the maps before loading: the target filter, the unwind arrays, stacks and counts.
+fn size_maps(open: &mut OpenSkelObject, opts: &SamplerOptions, sizes: &MapSizes) -> Result<(), SampleError> {
+    let maps = &mut open.maps;
+    if matches!(opts.targets, Targets::All) {
+        // Only -p and a spawned command filter processes.
+        maps.targets.set_max_entries(1).map_err(bpf_err("failed to size the targets map"))?;
+    }
+    maps.unwind_rows.set_max_entries(sizes.unwind_rows).map_err(bpf_err("failed to size the unwind-table map"))?;
+    maps.unwind_mappings
+        .set_max_entries(sizes.unwind_slots)
+        .map_err(bpf_err("failed to size the unwind mappings map"))?;
+    maps.stacks.set_max_entries(sizes.stacks).map_err(bpf_err("failed to size the stack map"))?;
+    maps.counts.set_max_entries(sizes.counts).map_err(bpf_err("failed to size the counts map"))?;
+    Ok(())
+}
+
+/// Maps the unwind-table row array and the process-mapping array into this process.
+fn map_unwind_arrays(skel: &Skel, sizes: &MapSizes) -> Result<UnwindArrays, SampleError> {
+    let mmap_err = |e: std::io::Error| SampleError::Bpf {
+        context: "failed to map the unwind-table arrays".into(),
+        source: libbpf_rs::Error::from(e),
+    };
+    Ok((
+        ArrayMmap::new(&skel.maps.unwind_rows, sizes.unwind_rows).map_err(mmap_err)?,
+        ArrayMmap::new(&skel.maps.unwind_mappings, sizes.unwind_slots).map_err(mmap_err)?,
+    ))
+}
+
+/// Adds a process to the in-kernel target filter.
+pub(super) fn add_to_target_filter(skel: &Skel, pid: u32) -> Result<(), SampleError> {
+    skel.maps
+        .targets
+        .update(&pid.to_ne_bytes(), &[1u8], MapFlags::ANY)
+        .map_err(bpf_err(format!("failed to add PID {pid} to the target filter")))
+}
+
+/// Attaches the fork, exec and exit tracepoints (they follow children and report processes).
+fn attach_tracepoints(skel: &Skel) -> Result<Vec<Link>, SampleError> {
+    Ok(vec![
+        skel.progs.handle_fork.attach().map_err(bpf_err("failed to attach to sched_process_fork"))?,
+        skel.progs.handle_exec.attach().map_err(bpf_err("failed to attach to sched_process_exec"))?,
+        skel.progs.handle_exit.attach().map_err(bpf_err("failed to attach to sched_process_exit"))?,
+    ])
+}
+
+/// The ring buffer of process notifications; its callback parses each into the pending list.
+fn event_ring_buffer(skel: &Skel) -> Result<(RingBuffer<'static>, PendingEvents), SampleError> {
+    let pending_events = Rc::new(RefCell::new(Vec::new()));
+    let sink = Rc::clone(&pending_events);
+    let mut rb = RingBufferBuilder::new();
+    rb.add(&skel.maps.events, move |data: &[u8]| {
+        sink.borrow_mut().extend(parse_proc_event(data));
+        0
+    })
+    .map_err(bpf_err("failed to set up the event ring buffer"))?;
+    let ringbuf = rb.build().map_err(bpf_err("failed to set up the event ring buffer"))?;
+    Ok((ringbuf, pending_events))
+}
+
+/// One process notification from the ring buffer; `None` for a record of unknown kind or size.
+fn parse_proc_event(data: &[u8]) -> Option<ProcEvent> {
+    let mut ev = types::prof_proc_event::default();
+    plain::copy_from_bytes(&mut ev, data).ok()?;
+    match types::prof_event_kind(ev.kind) {
+        types::prof_event_kind::PROF_EVENT_FIRST_SAMPLE => Some(ProcEvent::FirstSample { tgid: ev.tgid, tid: ev.tid }),
+        types::prof_event_kind::PROF_EVENT_EXEC => Some(ProcEvent::Exec { tgid: ev.tgid }),
+        types::prof_event_kind::PROF_EVENT_EXIT => Some(ProcEvent::Exit { tgid: ev.tgid }),
+        types::prof_event_kind::PROF_EVENT_MAPS_STALE => Some(ProcEvent::MapsStale { tgid: ev.tgid }),
+        _ => None,
+    }
+}
+
+/// The sampling program attached on every CPU whose event opened.
+struct Attached {
+    event: EventKind,
+    links: Vec<Link>,
+    cpus: Vec<u32>,
+    notes: Vec<String>,
+}
+
+/// Opens the sampling event on every CPU and attaches the program to each; sampling starts.
+fn attach_per_cpu(skel: &Skel, frequency_hz: u64, cpus: &[u32]) -> Result<Attached, SampleError> {
+    let (event, opened, mut notes) = open_all_cpus(frequency_hz, cpus)?;
+    let mut links = Vec::with_capacity(opened.len());
+    let mut cpus = Vec::with_capacity(opened.len());
+    for (cpu, fd) in opened {
+        let link = skel
+            .progs
+            .do_perf_event
+            .attach_perf_event(fd.as_raw_fd())
+            .map_err(bpf_err(format!("failed to attach the sampler to CPU {cpu}")))?;
+        // libbpf's perf-event link owns the event fd from now on and closes it on detach.
+        let _ = fd.into_raw_fd();
+        links.push(link);
+        cpus.push(cpu);
+    }
+    notes.retain(|n| !n.is_empty());
+    Ok(Attached { event, links, cpus, notes })
+}
+
+/// Opens the sampling event on every CPU: cycles if the first CPU has them, else cpu-clock.
+/// The event chosen, one open event per CPU, and notes about the choice.
+type OpenedEvents = (EventKind, Vec<(u32, OwnedFd)>, Vec<String>);
+
+fn open_all_cpus(frequency_hz: u64, cpus: &[u32]) -> Result<OpenedEvents, SampleError> {
+    let mut notes = Vec::new();
+    let first = cpus.first().copied().unwrap_or(0);
+    let event = match perf_events::open_event(EventKind::Cycles, frequency_hz, first) {
+        Ok(fd) => {
+            drop(fd);
+            EventKind::Cycles
+        }
+        Err(e) if perf_events::is_unsupported(&e) => {
+            notes.push("hardware cycles event not available (no PMU, e.g. a VM): sampling with cpu-clock".to_string());
+            EventKind::CpuClock
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) || e.raw_os_error() == Some(libc::EPERM) => {
+            return Err(SampleError::PermissionDenied(format!(
+                "perf_event_open: {e}\n{}",
+                privileges::describe_missing(true, false)
+            )))
+        }
+        Err(source) => return Err(SampleError::PerfEvent { event: EventKind::Cycles.name(), cpu: first, source }),
+    };
+    let mut fds = Vec::with_capacity(cpus.len());
+    for &cpu in cpus {
+        match perf_events::open_event(event, frequency_hz, cpu) {
+            Ok(fd) => fds.push((cpu, fd)),
+            // Went offline since we read the list.
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
+                notes.push(format!("CPU {cpu} went offline before sampling started; skipped"));
+            }
+            Err(source) => return Err(SampleError::PerfEvent { event: event.name(), cpu, source }),
+        }
+    }
+    Ok((event, fds, notes))
+}
