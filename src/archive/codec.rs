@@ -518,6 +518,21 @@ impl<'a> Decoder<'a> {
         Ok(frames)
     }
 
+    /// Reads a u32 (`what`) that entry `referrer.1` of the `referrer.0` table uses as an index
+    /// into the `target.0` table of `target.1` entries, and checks it is one.
+    fn index(&mut self, what: &str, referrer: (&str, usize), target: (&str, usize)) -> Result<u32, ArchiveError> {
+        let at = self.pos;
+        let index = self.u32(what)?;
+        let ((referrer, i), (target, count)) = (referrer, target);
+        if index as usize >= count {
+            return Err(ArchiveError::corrupt(
+                at,
+                format!("{referrer} {i} refers to {target} {index}, but there are {count} {target}s"),
+            ));
+        }
+        Ok(index)
+    }
+
     fn stacks(&mut self, frame_count: usize) -> Result<Vec<Vec<u32>>, ArchiveError> {
         let n = self.count("stack table", MIN_STACK_LEN)?;
         let mut stacks = Vec::with_capacity(n);
@@ -525,15 +540,7 @@ impl<'a> Decoder<'a> {
             let depth = self.count("stack", MIN_FRAME_ID_LEN)?;
             let mut stack = Vec::with_capacity(depth);
             for _ in 0..depth {
-                let at = self.pos;
-                let frame = self.u32("frame index")?;
-                if frame as usize >= frame_count {
-                    return Err(ArchiveError::corrupt(
-                        at,
-                        format!("stack {i} refers to frame {frame}, but there are {frame_count} frames"),
-                    ));
-                }
-                stack.push(frame);
+                stack.push(self.index("frame index", ("stack", i), ("frame", frame_count))?);
             }
             stacks.push(stack);
         }
@@ -544,14 +551,7 @@ impl<'a> Decoder<'a> {
         let n = self.count("sample table", MIN_SAMPLE_LEN)?;
         let mut samples = Vec::with_capacity(n);
         for i in 0..n {
-            let at = self.pos;
-            let stack = self.u32("sample stack")?;
-            if stack as usize >= stack_count {
-                return Err(ArchiveError::corrupt(
-                    at,
-                    format!("sample {i} refers to stack {stack}, but there are {stack_count} stacks"),
-                ));
-            }
+            let stack = self.index("sample stack", ("sample", i), ("stack", stack_count))?;
             let pid = self.u32("sample pid")?;
             let comm = self.str("sample comm")?;
             let count = self.u64("sample count")?;

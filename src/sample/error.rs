@@ -81,9 +81,25 @@ fn libbpf_print(level: PrintLevel, msg: String) {
             log.drain(..cut);
         }
     }
-    if level == PrintLevel::Warn && std::env::var_os("PROF_LIBBPF_DEBUG").is_some() {
-        eprint!("libbpf: {msg}");
+    if level == PrintLevel::Warn {
+        if let Ok(mut warnings) = LIBBPF_WARNINGS.lock() {
+            if warnings.len() < MAX_LIBBPF_WARNINGS {
+                warnings.push(format!("libbpf: {}", msg.trim_end()));
+            }
+        }
     }
+}
+
+/// libbpf's warnings since the last [`take_libbpf_warnings`], at most [`MAX_LIBBPF_WARNINGS`].
+static LIBBPF_WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// More libbpf warnings than this are not kept: the first ones say what went wrong.
+const MAX_LIBBPF_WARNINGS: usize = 32;
+
+/// libbpf's warnings since the last call (the sampler adds them to its notes when
+/// `PROF_LIBBPF_DEBUG` is set).
+pub(super) fn take_libbpf_warnings() -> Vec<String> {
+    LIBBPF_WARNINGS.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default()
 }
 
 fn log_tail() -> String {
@@ -92,7 +108,8 @@ fn log_tail() -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
-/// Sends libbpf's log to [`LIBBPF_LOG`] (and to stderr with `PROF_LIBBPF_DEBUG` set).
+/// Sends libbpf's log to [`LIBBPF_LOG`] (shown when loading fails) and its warnings to
+/// [`take_libbpf_warnings`].
 pub(super) fn capture_libbpf_log() {
     libbpf_rs::set_print(Some((PrintLevel::Debug, libbpf_print)));
 }

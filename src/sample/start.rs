@@ -55,7 +55,11 @@ impl Sampler {
         }
         let tracepoints = attach_tracepoints(&skel)?;
         let (ringbuf, pending_events) = event_ring_buffer(&skel)?;
-        let attached = attach_per_cpu(&skel, opts.frequency_hz, &cpus)?;
+        let mut attached = attach_per_cpu(&skel, opts.frequency_hz, &cpus)?;
+        let libbpf_warnings = super::error::take_libbpf_warnings();
+        if std::env::var_os("PROF_LIBBPF_DEBUG").is_some() {
+            attached.notes.extend(libbpf_warnings);
+        }
         Ok(Sampler {
             links: attached.links,
             ringbuf,
