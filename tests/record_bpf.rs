@@ -661,3 +661,38 @@ fn record_continuous_disk_full_counts_lost_interval() {
     assert!(lost >= 1, "{:?}", ps[0].meta);
     assert!(ps[0].meta.notes.iter().any(|n| n.contains("could not be written")), "{:?}", ps[0].meta.notes);
 }
+
+/// The library reports a recording through its observer and prints nothing itself: sampling
+/// started, one status per drain with growing time and samples, stopped; a front end other than
+/// the `prof` binary can show the same session its own way.
+#[test]
+fn record_observer_sees_the_session() {
+    use prof::record::{Event, Observer, RecordOptions};
+
+    #[derive(Default)]
+    struct Collect(Vec<String>, Vec<(Duration, u64)>);
+    impl Observer for Collect {
+        fn on_event(&mut self, event: Event<'_>) {
+            let name = match event {
+                Event::Started { .. } => "started",
+                Event::Status { elapsed, samples, .. } => {
+                    self.1.push((elapsed, samples));
+                    "status"
+                }
+                Event::Stopped => "stopped",
+                _ => "other",
+            };
+            self.0.push(name.to_string());
+        }
+    }
+
+    let _m = bpf_test!("record_observer_sees_the_session");
+    let opts = RecordOptions { duration: Some(Duration::from_secs(3)), ..RecordOptions::default() };
+    let mut seen = Collect::default();
+    let recording = prof::record::record(&opts, &std::sync::atomic::AtomicBool::new(false), &mut seen).unwrap();
+    assert_eq!(seen.0.first().map(String::as_str), Some("started"), "{:?}", seen.0);
+    assert_eq!(seen.0.last().map(String::as_str), Some("stopped"), "{:?}", seen.0);
+    assert!((2..=3).contains(&seen.1.len()), "one status per drain: {:?}", seen.0);
+    assert!(seen.1.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1), "{:?}", seen.1);
+    assert!(recording.profile.total() >= seen.1.last().unwrap().1);
+}

@@ -1,8 +1,8 @@
 //! How user stacks were walked: the [`UnwindMode`] a recording used, how each walk ended
-//! ([`UnwindStatus`]), and the per-binary unwind report: for each binary, how many samples were taken in it, how many of
-//! those stacks were unwound to the outermost frame, and where and why the others stopped. It is
-//! stored in archives (section `UNWD`), merged across intervals, and printed by `prof record`
-//! and `prof report --unwind-report`.
+//! ([`UnwindStatus`]), and the per-binary unwind report: for each binary, how many samples were
+//! taken in it, how many of those stacks were unwound to the outermost frame, and where and why the
+//! others stopped. It is stored in archives (section `UNWD`), merged across intervals, and printed
+//! by `prof record` and `prof report --unwind-report`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
