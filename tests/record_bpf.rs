@@ -696,3 +696,27 @@ fn record_observer_sees_the_session() {
     assert!(seen.1.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1), "{:?}", seen.1);
     assert!(recording.profile.total() >= seen.1.last().unwrap().1);
 }
+
+/// Root with every capability, but bpf() or perf_event_open() refused by a seccomp filter (a
+/// container's default profile): the error says a policy above capabilities refused the call and
+/// what to look at, not that capabilities are missing.
+#[test]
+fn record_refused_by_seccomp_is_not_missing_capabilities() {
+    let _m = bpf_test!("record_refused_by_seccomp_is_not_missing_capabilities");
+    let deny = workload("deny_syscall");
+    let dir = tempfile::tempdir().unwrap();
+    let folded = dir.path().join("x.folded");
+    for (syscall, shown) in [("bpf", "bpf()"), ("perf_event_open", "perf_event_open()")] {
+        let out = std::process::Command::new(&deny)
+            .args([os(syscall), os(env!("CARGO_BIN_EXE_prof")), os("record"), os("-d"), os("1"), os("-o")])
+            .arg(&folded)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(&format!("the kernel refused {shown}")), "{stderr}");
+        assert!(stderr.contains("seccomp of this process: a filter is installed"), "{stderr}");
+        assert!(!stderr.contains("missing: CAP_"), "{stderr}");
+        assert!(!folded.exists(), "nothing recorded, nothing written");
+    }
+}

@@ -13,6 +13,10 @@ pub enum SampleError {
     /// Missing capabilities; the message names them and the fix.
     #[error("{0}")]
     PermissionDenied(String),
+    /// The kernel refused BPF or perf events although the capabilities are there (a seccomp
+    /// filter, an LSM); the message says what to look at.
+    #[error("{0}")]
+    Refused(String),
     /// The requested frequency is above what the kernel allows.
     #[error(
         "sampling frequency {requested} Hz is above kernel.perf_event_max_sample_rate = {max}; \
@@ -117,11 +121,11 @@ pub(super) fn capture_libbpf_log() {
 /// What a failure to open or load the BPF object means: missing privileges, no BPF in the
 /// kernel, or a rejection (with the verifier's log).
 pub(super) fn load_error(source: libbpf_rs::Error) -> SampleError {
-    // The verifier rejects a program with EACCES too: with the capabilities present (checked
-    // before loading), EACCES is a rejection, and its log says why.
+    // The capabilities were checked before loading: EACCES or EPERM now is either the verifier
+    // rejecting the program (its log says why) or a policy above capabilities refusing bpf().
     let verifier = log_tail().contains("processed ") || log_tail().contains("verifier");
     if source.kind() == libbpf_rs::ErrorKind::PermissionDenied && !verifier {
-        return SampleError::PermissionDenied(format!("{source}\n{}", privileges::describe_missing(false, false)));
+        return SampleError::Refused(privileges::describe_refused("bpf()", &source.to_string()));
     }
     if source.to_string().contains("ENOSYS") || source.kind() == libbpf_rs::ErrorKind::Unsupported {
         return SampleError::BpfUnavailable;

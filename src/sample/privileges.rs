@@ -55,6 +55,30 @@ pub fn describe_missing(has_bpf: bool, has_perfmon: bool) -> String {
     msg
 }
 
+/// The message for a system call the kernel refused with EPERM/EACCES although this process
+/// has the capabilities ([`check`] passed): something above capabilities blocks it.
+pub fn describe_refused(syscall: &str, error: &str) -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let seccomp = status.lines().find_map(|l| l.strip_prefix("Seccomp:")).map(str::trim).unwrap_or("unknown");
+    let seccomp = match seccomp {
+        "0" => "none",
+        "1" => "strict mode",
+        "2" => "a filter is installed",
+        other => other,
+    };
+    format!(
+        "the kernel refused {syscall} ({error}) although prof has CAP_BPF and CAP_PERFMON: a policy above \
+         capabilities blocks it: a seccomp filter (container runtimes' default profiles block bpf() and \
+         perf_event_open()), an LSM (SELinux, AppArmor, lockdown) or a BPF token restriction\
+         \n  seccomp of this process: {seccomp}\
+         \n  kernel.unprivileged_bpf_disabled = {}, kernel.perf_event_paranoid = {}\
+         \nfix: run prof on the host, or in a container allowed to use bpf() and perf_event_open() \
+         (e.g. `--privileged`, or a seccomp profile that allows them)",
+        read_sysctl("unprivileged_bpf_disabled"),
+        read_sysctl("perf_event_paranoid"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -275,10 +275,7 @@ fn open_all_cpus(frequency_hz: u64, cpus: &[u32]) -> Result<OpenedEvents, Sample
             EventKind::CpuClock
         }
         Err(e) if e.raw_os_error() == Some(libc::EACCES) || e.raw_os_error() == Some(libc::EPERM) => {
-            return Err(SampleError::PermissionDenied(format!(
-                "perf_event_open: {e}\n{}",
-                privileges::describe_missing(true, false)
-            )))
+            return Err(SampleError::Refused(privileges::describe_refused("perf_event_open()", &e.to_string())))
         }
         Err(source) => return Err(SampleError::PerfEvent { event: EventKind::Cycles.name(), cpu: first, source }),
     };
