@@ -48,6 +48,35 @@ fn store_list_and_recover_touch_only_own_files() {
     assert!(std::fs::read_to_string("/etc/passwd").is_ok());
 }
 
+/// Files a local user may plant with names almost like prof's (non-ASCII where digits belong,
+/// numbers that overflow, very long) are foreign names: listing, recovery and retention go on
+/// around them and leave them alone.
+#[test]
+fn store_hostile_names_are_foreign() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = write_interval(d, 0, "f", 10);
+    let hostile = [
+        "prof-202é1125T140500.12Z-1-1.prof".to_string(),
+        "prof-20261125T140500.123Z-1-99999999999999999999999.prof".to_string(),
+        "prof-20261125T140500.123Z-4294967296-000001.prof".to_string(),
+        format!("prof-{}-1-1.prof", "é".repeat(100)),
+        ".prof-202é1125T140500.12Z-1-1.prof.x.tmp".to_string(),
+    ];
+    for name in &hostile {
+        std::fs::write(d.join(name), "planted").unwrap();
+    }
+    let (entries, skipped) = store::list(d).unwrap();
+    assert_eq!(entries.iter().map(|e| e.path.clone()).collect::<Vec<_>>(), vec![a.clone()]);
+    assert!(skipped.is_empty(), "{skipped:?}");
+    assert!(store::recover(d).unwrap().is_empty());
+    let all = store::Retention { max_bytes: Some(1), max_age: Some(Duration::from_secs(1)) };
+    store::apply_retention(d, all, SystemTime::now()).unwrap();
+    for name in &hostile {
+        assert!(d.join(name).exists(), "{name} was touched");
+    }
+}
+
 /// Retention deletes prof's oldest archives first, by size and by age, and nothing else.
 #[test]
 fn store_retention_deletes_oldest_own_archives() {

@@ -47,14 +47,32 @@ fn stamp(unix_ns: u64) -> String {
     s.replace(['-', ':'], "")
 }
 
+/// Parses a stamp written by [`stamp`]: exactly `YYYYMMDDTHHMMSS.mmmZ` in ASCII, a real date,
+/// within the nanoseconds a `u64` holds. Total: any other string is `None`, never a panic.
 fn parse_stamp(s: &str) -> Option<u64> {
-    // 20261125T140500.123Z → 2026-11-25T14:05:00.123Z
-    if s.len() != 20 || !s.ends_with('Z') {
+    const SHAPE: &[u8; 20] = b"ddddddddTdddddd.dddZ";
+    let b = s.as_bytes();
+    if b.len() != SHAPE.len() {
         return None;
     }
+    let shaped = b.iter().zip(SHAPE).all(|(&c, &want)| if want == b'd' { c.is_ascii_digit() } else { c == want });
+    if !shaped {
+        return None;
+    }
+    // All ASCII, so every byte index is a char boundary.
+    // 20261125T140500.123Z → 2026-11-25T14:05:00.123Z
     let rfc = format!("{}-{}-{}T{}:{}:{}", &s[0..4], &s[4..6], &s[6..8], &s[9..11], &s[11..13], &s[13..]);
     let t = humantime::parse_rfc3339(&rfc).ok()?;
-    Some(t.duration_since(UNIX_EPOCH).ok()?.as_nanos() as u64)
+    u64::try_from(t.duration_since(UNIX_EPOCH).ok()?.as_nanos()).ok()
+}
+
+/// Parses a decimal number of ASCII digits only (no sign, no spaces); `None` when it does not
+/// fit `T`.
+fn parse_digits<T: std::str::FromStr>(s: &str) -> Option<T> {
+    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
 }
 
 /// The file name of an archive.
@@ -62,14 +80,21 @@ pub fn archive_name(start_unix_ns: u64, recorder_pid: u32, seq: u64) -> String {
     format!("{PREFIX}{}-{recorder_pid}-{seq:06}{EXTENSION}", stamp(start_unix_ns))
 }
 
-/// Parses a name written by [`archive_name`]; anything else is not ours.
+/// Parses a name written by [`archive_name`] into (start, truncated to the millisecond;
+/// recorder PID; sequence number). Anything else is not ours and gives `None`: the parser is
+/// total (any string, no panic), and only the exact spelling [`archive_name`] produces is
+/// accepted (no signs, no extra leading zeros), so `parse_name(archive_name(t, p, s))` is
+/// `Some((t_ms, p, s))`.
 pub fn parse_name(name: &str) -> Option<(u64, u32, u64)> {
     let body = name.strip_prefix(PREFIX)?.strip_suffix(EXTENSION)?;
     let mut parts = body.split('-');
     let start = parse_stamp(parts.next()?)?;
-    let pid = parts.next()?.parse().ok()?;
-    let seq = parts.next()?.parse().ok()?;
-    parts.next().is_none().then_some((start, pid, seq))
+    let pid = parse_digits(parts.next()?)?;
+    let seq = parse_digits(parts.next()?)?;
+    if parts.next().is_some() || archive_name(start, pid, seq) != name {
+        return None;
+    }
+    Some((start, pid, seq))
 }
 
 /// Creates the directory (mode 0700) if needed, and checks it is a directory, not a link.
@@ -192,6 +217,72 @@ mod tests {
             "prof-20261118T083320.123Z-1-2-3.prof",
         ] {
             assert_eq!(parse_name(bad), None, "{bad}");
+        }
+    }
+
+    /// Hostile names (non-ASCII where digits belong, too long, empty parts, numbers that
+    /// overflow, signs, impossible dates) are simply not ours: `None`, never a panic.
+    #[test]
+    fn store_parse_name_rejects_hostile_names() {
+        let long = format!("prof-{}-1-1.prof", "9".repeat(10_000));
+        for bad in [
+            "prof-202é1125T140500.12Z-1-1.prof",
+            "prof-2026112é5T140500.1Z-1-1.prof",
+            "prof-20261125T140500.123Z-é-1.prof",
+            "prof-20261125T140500.12éZ-1-1.prof",
+            "prof-٢٠٢٦١١٢٥T140500.123Z-1-1.prof",
+            &long,
+            "",
+            "prof-",
+            "prof-.prof",
+            "prof---.prof",
+            "prof-20261125T140500.123Z--.prof",
+            "prof-20261125T140500.123Z-1-.prof",
+            "prof-20261125T140500.123Z-1-99999999999999999999999.prof",
+            "prof-20261125T140500.123Z-4294967296-1.prof",
+            "prof-20261125T140500.123Z-+1-000001.prof",
+            "prof-20261125T140500.123Z-1-+00001.prof",
+            "prof-20261125T140500.123Z-01-000001.prof",
+            "prof-20261125T140500.123Z-1-1.prof",
+            "prof-20261325T140500.123Z-1-000001.prof",
+            "prof-20260230T140500.123Z-1-000001.prof",
+            "prof-99991231T235959.999Z-1-000001.prof",
+            "prof-19691231T235959.999Z-1-000001.prof",
+            "prof-20261125t140500.123z-1-000001.prof",
+        ] {
+            assert_eq!(parse_name(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            parse_name("prof-20261125T140500.123Z-4294967295-18446744073709551615.prof"),
+            Some((1_795_615_500_123_000_000, u32::MAX, u64::MAX))
+        );
+    }
+
+    /// Property: for any start, PID and sequence, the name parses back (the start truncated to
+    /// the millisecond); any string made from a name by replacing, inserting or cutting
+    /// characters (ASCII or not) parses to `None` or to a name that formats back to itself.
+    #[test]
+    fn store_parse_name_is_total_and_inverts_archive_name() {
+        let mut rng = fastrand::Rng::with_seed(12);
+        let pieces = ['0', '9', 'T', 'Z', '.', '-', 'é', '٣', '\u{10FFFF}', '\0', ' ', '+', 'p'];
+        for _ in 0..20_000 {
+            let (t, pid, seq) = (rng.u64(..), rng.u32(..), if rng.bool() { rng.u64(..1_000_000) } else { rng.u64(..) });
+            let name = archive_name(t, pid, seq);
+            assert_eq!(parse_name(&name), Some((t - t % 1_000_000, pid, seq)), "{name}");
+
+            let mut chars: Vec<char> = name.chars().collect();
+            for _ in 0..rng.usize(1..4) {
+                let at = rng.usize(..=chars.len());
+                match rng.u8(..3) {
+                    0 if at < chars.len() => chars[at] = pieces[rng.usize(..pieces.len())],
+                    1 => chars.insert(at, pieces[rng.usize(..pieces.len())]),
+                    _ => chars.truncate(at),
+                }
+            }
+            let mutated: String = chars.into_iter().collect();
+            if let Some((t, pid, seq)) = parse_name(&mutated) {
+                assert_eq!(archive_name(t, pid, seq), mutated);
+            }
         }
     }
 }
