@@ -108,8 +108,15 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Lists prof's archives in `dir`, oldest first. Links, directories, FIFOs and files with other
-/// names are skipped (returned as warnings), never followed.
+/// names are skipped (returned as warnings), never followed. A file removed while the directory
+/// is read (e.g. by another recorder's retention) is simply not listed; a file whose metadata
+/// cannot be read is skipped with a warning naming it. Only an unreadable directory fails.
 pub fn list(dir: &Path) -> io::Result<(Vec<Entry>, Vec<String>)> {
+    list_with(dir, |path| fs::symlink_metadata(path))
+}
+
+/// [`list`], with the `lstat` of each entry given (tests make it fail).
+fn list_with(dir: &Path, lstat: impl Fn(&Path) -> io::Result<fs::Metadata>) -> io::Result<(Vec<Entry>, Vec<String>)> {
     let mut entries = Vec::new();
     let mut skipped = Vec::new();
     for de in fs::read_dir(dir)? {
@@ -117,12 +124,21 @@ pub fn list(dir: &Path) -> io::Result<(Vec<Entry>, Vec<String>)> {
         let name = de.file_name();
         let Some(name) = name.to_str() else { continue };
         let Some((start, pid, seq)) = parse_name(name) else { continue };
-        let meta = fs::symlink_metadata(de.path())?;
+        let path = de.path();
+        let meta = match lstat(&path) {
+            Ok(meta) => meta,
+            // Gone between reading the directory and looking at the file.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                skipped.push(format!("cannot read the metadata of `{}` ({e}); skipped", path.display()));
+                continue;
+            }
+        };
         if !meta.file_type().is_file() {
-            skipped.push(format!("`{}` is not a regular file; skipped", de.path().display()));
+            skipped.push(format!("`{}` is not a regular file; skipped", path.display()));
             continue;
         }
-        entries.push(Entry { start_unix_ns: start, recorder_pid: pid, seq, path: de.path(), bytes: meta.size() });
+        entries.push(Entry { start_unix_ns: start, recorder_pid: pid, seq, path, bytes: meta.size() });
     }
     entries.sort();
     Ok((entries, skipped))
@@ -142,9 +158,18 @@ pub fn recover(dir: &Path) -> io::Result<Vec<PathBuf>> {
         if !name.ends_with(".tmp") || parse_name(&final_name).is_none() {
             continue;
         }
-        if fs::symlink_metadata(de.path())?.file_type().is_file() {
-            fs::remove_file(de.path())?;
-            removed.push(de.path());
+        // A temp file that is gone already (its writer finished or removed it) is no error.
+        let is_file = match fs::symlink_metadata(de.path()) {
+            Ok(meta) => meta.file_type().is_file(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        if is_file {
+            match fs::remove_file(de.path()) {
+                Ok(()) => removed.push(de.path()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(removed)
@@ -218,6 +243,36 @@ mod tests {
         ] {
             assert_eq!(parse_name(bad), None, "{bad}");
         }
+    }
+
+    /// A file that vanishes between reading the directory and its `lstat` is not listed and not
+    /// an error; any other failure to read one file's metadata is a warning naming the file
+    /// (the OS error once), and the other archives are still listed.
+    #[test]
+    fn store_list_survives_files_failing_or_vanishing_mid_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let t = 1_795_000_000_123_000_000u64;
+        let names: Vec<String> = (0..3).map(|i| archive_name(t + i * 1_000_000_000, 1, i)).collect();
+        for n in &names {
+            fs::write(d.join(n), "x").unwrap();
+        }
+        let (gone, broken) = (d.join(&names[0]), d.join(&names[1]));
+        let (entries, warnings) = list_with(d, |path| {
+            if path == gone {
+                Err(io::Error::from(io::ErrorKind::NotFound))
+            } else if path == broken {
+                Err(io::Error::from_raw_os_error(libc::EIO))
+            } else {
+                fs::symlink_metadata(path)
+            }
+        })
+        .expect("one file's failure does not fail the listing");
+        assert_eq!(entries.iter().map(|e| e.path.clone()).collect::<Vec<_>>(), vec![d.join(&names[2])]);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let os = io::Error::from_raw_os_error(libc::EIO).to_string();
+        assert!(warnings[0].contains(&format!("`{}`", broken.display())), "{}", warnings[0]);
+        assert_eq!(warnings[0].matches(&os).count(), 1, "{}", warnings[0]);
     }
 
     /// Hostile names (non-ASCII where digits belong, too long, empty parts, numbers that
