@@ -422,20 +422,35 @@ fn parse_alpha(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Parses `10` (seconds), `10s`, `2m`, `1h`, `500ms`.
+/// The longest duration accepted, in days (about 2,700 years): beyond any recording, interval
+/// or retention (so `--retain-age 1000000d` keeps everything), and far from where adding it to a
+/// clock reading would overflow.
+const MAX_DURATION_DAYS: u64 = 1_000_000;
+
+/// Parses `10` (seconds), `10s`, `2m`, `1h`, `500ms`, at most [`MAX_DURATION_DAYS`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() && secs > 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
+    let max = Duration::from_secs(MAX_DURATION_DAYS * 86_400);
+    let too_large = || format!("`{s}`: duration too large; at most {MAX_DURATION_DAYS}d (about 2700 years)");
+    let d = if let Ok(secs) = s.parse::<f64>() {
+        if !(secs.is_finite() && secs > 0.0) {
+            return Err(format!("`{s}`: expected a positive duration"));
         }
+        Duration::try_from_secs_f64(secs).map_err(|_| too_large())?
+    } else {
+        match humantime::parse_duration(s) {
+            Ok(d) => d,
+            Err(humantime::DurationError::NumberOverflow) => return Err(too_large()),
+            Err(e) => return Err(format!("`{s}`: {e} (expected e.g. 10, 10s, 2m, 500ms)")),
+        }
+    };
+    if d.is_zero() {
         return Err(format!("`{s}`: expected a positive duration"));
     }
-    match humantime::parse_duration(s) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err(format!("`{s}`: expected a positive duration")),
-        Err(e) => Err(format!("`{s}`: {e} (expected e.g. 10, 10s, 2m, 500ms)")),
+    if d > max {
+        return Err(too_large());
     }
+    Ok(d)
 }
 
 /// Parses `1GiB`, `500MiB`, `2G` (binary units), `1GB` (decimal units) or plain bytes.

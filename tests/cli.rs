@@ -23,6 +23,34 @@ fn cli_bad_duration_is_usage_error() {
     assert!(stderr(&out).contains("`ten`"), "{}", stderr(&out));
 }
 
+/// A duration too large for a clock (`1e20` seconds, `1000000000y`) is a usage error (exit 2)
+/// that quotes it and says the limit, for every option taking a duration; a huge but
+/// representable one (`--retain-age 213504d`, beyond u64 nanoseconds) is accepted.
+#[test]
+fn cli_huge_durations_are_usage_errors_or_accepted() {
+    for args in [
+        &["record", "-d", "1e20"][..],
+        &["record", "-d", "1000000000y"],
+        &["record", "--interval", "1e20"],
+        &["record", "--retain-age", "1e20"],
+        &["record", "--push-timeout", "1e20"],
+        &["record", "-d", "1e12"],
+    ] {
+        let out = run(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let value = args[2];
+        assert!(err.contains(&format!("`{value}`: duration too large; at most 1000000d")), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // Accepted: the run stops later, at the output check before recording.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.txt");
+    let out = run(&["record", "--retain-age", "213504d", "-d", "1", "-o", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("unknown output format"), "{}", stderr(&out));
+}
+
 /// An output with an unknown extension is refused before anything is recorded.
 #[test]
 fn cli_unknown_output_format_is_refused_first() {

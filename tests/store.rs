@@ -101,6 +101,26 @@ fn store_retention_deletes_oldest_own_archives() {
     assert!(std::fs::symlink_metadata(&link).is_ok(), "a link was touched");
 }
 
+/// An age beyond what u64 nanoseconds hold (`--retain-age 213504d`, or `Duration::MAX`) keeps
+/// every archive instead of wrapping to a few days and deleting old ones.
+#[test]
+fn store_retention_huge_age_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 2023-06-01T00:00:00Z.
+    let path = d.join(store::archive_name(1_685_577_600 * SEC, 42, 0));
+    std::fs::write(&path, "an archive of 2023").unwrap();
+    for age in [Duration::from_secs(213_504 * 86_400), Duration::from_secs(u64::MAX), Duration::MAX] {
+        let deleted =
+            store::apply_retention(d, store::Retention { max_bytes: None, max_age: Some(age) }, SystemTime::now())
+                .unwrap();
+        assert!(deleted.is_empty() && path.exists(), "{age:?} deleted {deleted:?}");
+    }
+    // A time range reaching the end of u64 nanoseconds does not overflow either.
+    let (entries, _) = store::list(d).unwrap();
+    assert_eq!(store::select(&entries, 0, u64::MAX, Duration::MAX).len(), 1);
+}
+
 /// A time range merges exactly the archives overlapping it: samples and losses summed, times
 /// spanning them; a corrupt archive is skipped with a warning, not an error for the directory.
 #[test]

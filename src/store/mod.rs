@@ -188,12 +188,13 @@ pub struct Retention {
 /// the paths deleted. Only regular files with prof's names are considered.
 pub fn apply_retention(dir: &Path, retention: Retention, now: SystemTime) -> io::Result<Vec<PathBuf>> {
     let (entries, _) = list(dir)?;
-    let now_ns = now.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let now_ns = now.duration_since(UNIX_EPOCH).map_or(0, saturating_ns);
     let mut total: u64 = entries.iter().map(|e| e.bytes).sum();
     let mut deleted = Vec::new();
     for e in &entries {
+        // Compared as durations: an age beyond u64 nanoseconds (~584 years) keeps everything.
         let too_old =
-            retention.max_age.is_some_and(|age| now_ns.saturating_sub(e.start_unix_ns) > age.as_nanos() as u64);
+            retention.max_age.is_some_and(|age| Duration::from_nanos(now_ns.saturating_sub(e.start_unix_ns)) > age);
         let too_big = retention.max_bytes.is_some_and(|max| total > max);
         if !too_old && !too_big {
             break;
@@ -216,11 +217,16 @@ pub fn select(entries: &[Entry], from: u64, to: u64, interval_hint: Duration) ->
             let end = entries
                 .get(i + 1)
                 .map(|n| n.start_unix_ns)
-                .unwrap_or(e.start_unix_ns + interval_hint.as_nanos() as u64);
-            e.start_unix_ns < to && end.max(e.start_unix_ns + 1) > from
+                .unwrap_or_else(|| e.start_unix_ns.saturating_add(saturating_ns(interval_hint)));
+            e.start_unix_ns < to && end.max(e.start_unix_ns.saturating_add(1)) > from
         })
         .map(|(_, e)| e)
         .collect()
+}
+
+/// `d` in nanoseconds, at most `u64::MAX`.
+fn saturating_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
