@@ -71,7 +71,7 @@ fn store_hostile_names_are_foreign() {
     assert!(skipped.is_empty(), "{skipped:?}");
     assert!(store::recover(d).unwrap().is_empty());
     let all = store::Retention { max_bytes: Some(1), max_age: Some(Duration::from_secs(1)) };
-    store::apply_retention(d, all, SystemTime::now()).unwrap();
+    store::apply_retention(d, all, SystemTime::now(), None).unwrap();
     for name in &hostile {
         assert!(d.join(name).exists(), "{name} was touched");
     }
@@ -87,18 +87,50 @@ fn store_retention_deletes_oldest_own_archives() {
     std::os::unix::fs::symlink(&paths[5], &link).unwrap();
     let size = std::fs::metadata(&paths[0]).unwrap().len();
     // Keep 4 archives' worth of bytes: the two oldest go.
-    let deleted =
-        store::apply_retention(d, store::Retention { max_bytes: Some(4 * size), max_age: None }, SystemTime::now())
-            .unwrap();
-    assert_eq!(deleted, paths[..2].to_vec());
+    let deleted = store::apply_retention(
+        d,
+        store::Retention { max_bytes: Some(4 * size), max_age: None },
+        SystemTime::now(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(deleted, store::Retained { deleted: paths[..2].to_vec(), over_size: None });
     // Keep what started in the last 25 s of "now" = T0 + 60 s: intervals 4 and 5 (starts 40 s, 50 s).
     let now = UNIX_EPOCH + Duration::from_nanos(T0 + 60 * SEC);
-    let deleted =
-        store::apply_retention(d, store::Retention { max_bytes: None, max_age: Some(Duration::from_secs(25)) }, now)
-            .unwrap();
-    assert_eq!(deleted, paths[2..4].to_vec());
+    let deleted = store::apply_retention(
+        d,
+        store::Retention { max_bytes: None, max_age: Some(Duration::from_secs(25)) },
+        now,
+        None,
+    )
+    .unwrap();
+    assert_eq!(deleted.deleted, paths[2..4].to_vec());
     assert!(paths[4].exists() && paths[5].exists());
     assert!(std::fs::symlink_metadata(&link).is_ok(), "a link was touched");
+}
+
+/// A size limit below one archive never deletes the newest archive, nor the one the caller
+/// names (just written, though older by name after a clock step), and says how much is kept;
+/// an age limit the newest archive exceeds keeps it too.
+#[test]
+fn store_retention_keeps_the_newest_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let paths: Vec<_> = (0..4).map(|i| write_interval(d, i, "f", 10)).collect();
+    let size = |i: usize| std::fs::metadata(&paths[i]).unwrap().len();
+    let tiny = store::Retention { max_bytes: Some(size(3) / 2), max_age: None };
+    let r = store::apply_retention(d, tiny, SystemTime::now(), Some(&paths[1])).unwrap();
+    assert_eq!(
+        r,
+        store::Retained { deleted: vec![paths[0].clone(), paths[2].clone()], over_size: Some(size(1) + size(3)) }
+    );
+    let r = store::apply_retention(d, tiny, SystemTime::now(), None).unwrap();
+    assert_eq!(r, store::Retained { deleted: vec![paths[1].clone()], over_size: Some(size(3)) });
+    assert!(paths[3].exists());
+    let old = store::Retention { max_bytes: None, max_age: Some(Duration::from_secs(1)) };
+    let r = store::apply_retention(d, old, SystemTime::now(), None).unwrap();
+    assert_eq!(r, store::Retained::default());
+    assert!(paths[3].exists());
 }
 
 /// An age beyond what u64 nanoseconds hold (`--retain-age 213504d`, or `Duration::MAX`) keeps
@@ -111,9 +143,14 @@ fn store_retention_huge_age_keeps_everything() {
     let path = d.join(store::archive_name(1_685_577_600 * SEC, 42, 0));
     std::fs::write(&path, "an archive of 2023").unwrap();
     for age in [Duration::from_secs(213_504 * 86_400), Duration::from_secs(u64::MAX), Duration::MAX] {
-        let deleted =
-            store::apply_retention(d, store::Retention { max_bytes: None, max_age: Some(age) }, SystemTime::now())
-                .unwrap();
+        let deleted = store::apply_retention(
+            d,
+            store::Retention { max_bytes: None, max_age: Some(age) },
+            SystemTime::now(),
+            None,
+        )
+        .unwrap()
+        .deleted;
         assert!(deleted.is_empty() && path.exists(), "{age:?} deleted {deleted:?}");
     }
     // A time range reaching the end of u64 nanoseconds does not overflow either.

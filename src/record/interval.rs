@@ -2,6 +2,7 @@
 //! retention applied after each, handed to the pusher (`--push`), and archive times kept on the
 //! wall clock across clock steps and suspends.
 
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -41,6 +42,8 @@ pub(super) struct IntervalWriter {
     pub pusher: Option<Pusher>,
     /// What the push thread reports as it happens.
     push_messages: Option<Receiver<PushMessage>>,
+    /// The warning that the size limit is below one archive was given (it is given once).
+    warned_over_size: bool,
 }
 
 /// Push messages held until the recording's thread passes them on (once a second); more are
@@ -91,6 +94,7 @@ impl IntervalWriter {
             summary: ContinuousSummary { recovered: recovered.len() as u64, ..Default::default() },
             pusher,
             push_messages,
+            warned_over_size: false,
         })
     }
 
@@ -148,12 +152,8 @@ impl IntervalWriter {
         self.account(&interval, &mut meta, stats.samples, session.sampler.is_running());
         let profile = session.finish_profile(&interval, meta);
         self.processes = self.processes.max(interval.processes());
-        self.write(&profile, observer);
-        match store::apply_retention(&self.opts.dir, self.opts.retention, SystemTime::now()) {
-            Ok(deleted) => self.summary.deleted += deleted.len() as u64,
-            Err(e) => observer
-                .on_event(Event::Warning { message: &format!("retention in `{}`: {e}", self.opts.dir.display()) }),
-        }
+        let written = self.write(&profile, observer);
+        self.retain(written.as_deref(), observer);
         session.forget_exited();
         self.prev = stats.losses;
         self.interval_start = now;
@@ -218,9 +218,32 @@ impl IntervalWriter {
         }
     }
 
+    /// Applies retention, keeping the archive just `written` (and the newest); says once when
+    /// the size limit is smaller than what is always kept.
+    fn retain(&mut self, written: Option<&Path>, observer: &mut dyn Observer) {
+        match store::apply_retention(&self.opts.dir, self.opts.retention, SystemTime::now(), written) {
+            Ok(retained) => {
+                self.summary.deleted += retained.deleted.len() as u64;
+                if let (Some(kept), Some(max)) = (retained.over_size, self.opts.retention.max_bytes) {
+                    if !self.warned_over_size {
+                        self.warned_over_size = true;
+                        let message = format!(
+                            "--retain-size {} is smaller than one archive ({}): only the newest is kept",
+                            human_bytes(max),
+                            human_bytes(kept)
+                        );
+                        observer.on_event(Event::Warning { message: &message });
+                    }
+                }
+            }
+            Err(e) => observer
+                .on_event(Event::Warning { message: &format!("retention in `{}`: {e}", self.opts.dir.display()) }),
+        }
+    }
+
     /// Writes the interval's archive and hands it to the pusher; a failure is counted as a
-    /// lost interval.
-    fn write(&mut self, profile: &Profile, observer: &mut dyn Observer) {
+    /// lost interval. Returns the path written.
+    fn write(&mut self, profile: &Profile, observer: &mut dyn Observer) -> Option<PathBuf> {
         let path = self.opts.dir.join(store::archive_name(profile.meta.start_unix_ns, self.pid, self.seq));
         self.seq += 1;
         match archive::write_file(profile, &path) {
@@ -230,8 +253,9 @@ impl IntervalWriter {
                 self.summary.lost_intervals = 0;
                 self.lost_samples = 0;
                 if let Some(p) = &self.pusher {
-                    p.enqueue(path);
+                    p.enqueue(path.clone());
                 }
+                Some(path)
             }
             Err(e) => {
                 let mut msg = e.to_string();
@@ -244,6 +268,7 @@ impl IntervalWriter {
                 self.summary.lost_intervals += 1;
                 self.lost_samples += profile.meta.total_samples;
                 self.written_samples -= profile.meta.total_samples;
+                None
             }
         }
     }
@@ -270,10 +295,79 @@ impl IntervalWriter {
     }
 }
 
+/// `bytes` for a person: `512 B`, `12 KiB`, `1.5 MiB`.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value.fract() == 0.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::record::observer::Silent;
+
+    /// Events collected as text.
+    #[derive(Default)]
+    struct Collect(Vec<String>);
+    impl Observer for Collect {
+        fn on_event(&mut self, event: Event<'_>) {
+            self.0.push(format!("{event:?}"));
+        }
+    }
+
+    /// A size limit below one archive keeps the archive just written (never deleting what was
+    /// just recorded) and says so once, however many intervals follow.
+    #[test]
+    fn record_retain_size_below_one_archive_keeps_newest_and_warns_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ContinuousOptions {
+            dir: dir.path().join("a"),
+            interval: Duration::from_secs(1),
+            retention: store::Retention { max_bytes: Some(1024), max_age: None },
+            push: None,
+        };
+        let mut w = IntervalWriter::new(&opts, Instant::now(), SystemTime::now(), "prof", &mut Silent).unwrap();
+        let mut events = Collect::default();
+        let mut paths = Vec::new();
+        for i in 0..3u64 {
+            let mut b = crate::profile::ProfileBuilder::new(Metadata {
+                start_unix_ns: 1_795_000_000_000_000_000 + i * 1_000_000_000,
+                ..Metadata::default()
+            });
+            let f = b.frame(crate::profile::Frame::new("f", "app", crate::profile::FrameKind::User));
+            let s = b.stack(vec![f]);
+            b.add(s, 1, "app", 10);
+            let mut p = b.finish();
+            // Incompressible, so each archive is larger than the limit.
+            let mut rng = fastrand::Rng::with_seed(i);
+            p.meta.notes.push((0..4096).map(|_| rng.alphanumeric()).collect());
+            let written = w.write(&p, &mut events).expect("written");
+            w.retain(Some(&written), &mut events);
+            paths.push(written);
+        }
+        assert!(paths[2].exists() && !paths[0].exists() && !paths[1].exists());
+        assert_eq!(w.summary.deleted, 2);
+        let warnings: Vec<_> = events.0.iter().filter(|e| e.contains("Warning")).collect();
+        assert_eq!(warnings.len(), 1, "{:?}", events.0);
+        assert!(warnings[0].contains("--retain-size 1 KiB is smaller than one archive ("), "{}", warnings[0]);
+        assert!(warnings[0].contains("KiB): only the newest is kept"), "{}", warnings[0]);
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(12 * 1024), "12 KiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024 / 2), "1.5 MiB");
+    }
 
     /// Small drift keeps the offset (intervals stay back to back); a step forward or backward,
     /// or a suspend, re-syncs archive times to the wall clock and says so.

@@ -184,14 +184,31 @@ pub struct Retention {
     pub max_age: Option<Duration>,
 }
 
-/// Deletes prof's oldest archives until the directory fits `retention` at time `now`. Returns
-/// the paths deleted. Only regular files with prof's names are considered.
-pub fn apply_retention(dir: &Path, retention: Retention, now: SystemTime) -> io::Result<Vec<PathBuf>> {
+/// What [`apply_retention`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Retained {
+    /// The archives deleted, oldest first.
+    pub deleted: Vec<PathBuf>,
+    /// When the archives that are always kept (the newest, and the caller's) alone exceed
+    /// [`Retention::max_bytes`]: their bytes. The size limit is then smaller than one archive.
+    pub over_size: Option<u64>,
+}
+
+/// Deletes prof's oldest archives until the directory fits `retention` at time `now`, but never
+/// the newest archive, nor `keep` (the archive just written, which is not the newest by name
+/// after the wall clock stepped back): a limit below one archive keeps one, not none. Only
+/// regular files with prof's names are considered; one removed meanwhile by someone else is
+/// not an error.
+pub fn apply_retention(dir: &Path, retention: Retention, now: SystemTime, keep: Option<&Path>) -> io::Result<Retained> {
     let (entries, _) = list(dir)?;
     let now_ns = now.duration_since(UNIX_EPOCH).map_or(0, saturating_ns);
     let mut total: u64 = entries.iter().map(|e| e.bytes).sum();
+    let newest = entries.last().map(|e| e.path.clone());
     let mut deleted = Vec::new();
     for e in &entries {
+        if Some(&e.path) == newest.as_ref() || keep == Some(e.path.as_path()) {
+            continue;
+        }
         // Compared as durations: an age beyond u64 nanoseconds (~584 years) keeps everything.
         let too_old =
             retention.max_age.is_some_and(|age| Duration::from_nanos(now_ns.saturating_sub(e.start_unix_ns)) > age);
@@ -199,11 +216,15 @@ pub fn apply_retention(dir: &Path, retention: Retention, now: SystemTime) -> io:
         if !too_old && !too_big {
             break;
         }
-        fs::remove_file(&e.path)?;
+        match fs::remove_file(&e.path) {
+            Ok(()) => deleted.push(e.path.clone()),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(io::Error::new(err.kind(), format!("cannot delete `{}`: {err}", e.path.display()))),
+        }
         total -= e.bytes;
-        deleted.push(e.path.clone());
     }
-    Ok(deleted)
+    let over_size = retention.max_bytes.is_some_and(|max| total > max).then_some(total);
+    Ok(Retained { deleted, over_size })
 }
 
 /// The archives whose interval overlaps `[from, to)` (nanoseconds since the epoch). An archive's
