@@ -77,6 +77,40 @@ fn store_hostile_names_are_foreign() {
     }
 }
 
+/// The archive directory is created 0700; an existing one of this user's that group or others
+/// can write to is made 0700 (and says what it was); one owned by another user is refused, so no
+/// local user can plant files for a root recorder.
+#[test]
+fn store_ensure_dir_makes_private_or_refuses() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("a/b");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o7777;
+    assert_eq!(store::ensure_dir(&d).unwrap(), store::DirState::Created);
+    assert_eq!(mode(&d), 0o700);
+    assert_eq!(store::ensure_dir(&d).unwrap(), store::DirState::Existing);
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(store::ensure_dir(&d).unwrap(), store::DirState::Existing, "readable is not writable");
+    for shared in [0o777, 0o1777, 0o770, 0o702] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(shared)).unwrap();
+        assert_eq!(store::ensure_dir(&d).unwrap(), store::DirState::Tightened { mode: shared });
+        assert_eq!(mode(&d), 0o700);
+    }
+
+    if std::fs::metadata(&d).unwrap().uid() != 0 {
+        eprintln!("SKIPPED store_ensure_dir_makes_private_or_refuses (another owner): not root");
+        return;
+    }
+    std::os::unix::fs::chown(&d, Some(12345), None).unwrap();
+    for other in [0o700, 0o777] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(other)).unwrap();
+        let err = store::ensure_dir(&d).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+        assert!(err.to_string().contains("owned by uid 12345, not by this user (uid 0) or root"), "{err}");
+        assert_eq!(mode(&d), other, "a refused directory was changed");
+    }
+}
+
 /// Retention deletes prof's oldest archives first, by size and by age, and nothing else.
 #[test]
 fn store_retention_deletes_oldest_own_archives() {

@@ -51,8 +51,9 @@ pub(super) struct IntervalWriter {
 const PUSH_MESSAGES: usize = 64;
 
 impl IntervalWriter {
-    /// Prepares the directory (created 0700 if missing; temp files of a crashed recorder
-    /// removed) and starts the pusher.
+    /// Prepares the directory (created 0700 if missing; made 0700, with a warning, if it is
+    /// this user's and others could write to it; refused if another user owns it; temp files of
+    /// a crashed recorder removed) and starts the pusher.
     pub fn new(
         opts: &ContinuousOptions,
         mono0: Instant,
@@ -73,7 +74,13 @@ impl IntervalWriter {
             }
             None => (None, None),
         };
-        store::ensure_dir(&opts.dir).map_err(err)?;
+        if let store::DirState::Tightened { mode } = store::ensure_dir(&opts.dir).map_err(err)? {
+            let message = format!(
+                "archive directory `{}` was writable by group or others (mode {mode:04o}); changed to 0700",
+                opts.dir.display()
+            );
+            observer.on_event(Event::Warning { message: &message });
+        }
         let recovered = store::recover(&opts.dir).map_err(err)?;
         for path in &recovered {
             observer.on_event(Event::Recovered { path });
@@ -367,6 +374,40 @@ mod tests {
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(12 * 1024), "12 KiB");
         assert_eq!(human_bytes(3 * 1024 * 1024 / 2), "1.5 MiB");
+    }
+
+    /// An archive directory others can write to is made private with a warning when it is this
+    /// user's, and refused (nothing written) when another user owns it.
+    #[test]
+    fn record_archive_dir_writable_by_others_is_fixed_or_refused() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("a");
+        std::fs::create_dir(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let opts = ContinuousOptions {
+            dir: d.clone(),
+            interval: Duration::from_secs(1),
+            retention: Default::default(),
+            push: None,
+        };
+        let mut events = Collect::default();
+        IntervalWriter::new(&opts, Instant::now(), SystemTime::now(), "prof", &mut events).unwrap();
+        assert_eq!(std::fs::metadata(&d).unwrap().mode() & 0o777, 0o700);
+        assert_eq!(events.0.len(), 1, "{:?}", events.0);
+        assert!(events.0[0].contains("was writable by group or others (mode 0777); changed to 0700"), "{:?}", events.0);
+
+        if std::fs::metadata(&d).unwrap().uid() != 0 {
+            eprintln!("SKIPPED record_archive_dir_writable_by_others_is_fixed_or_refused (refusal): not root");
+            return;
+        }
+        std::os::unix::fs::chown(&d, Some(12345), None).unwrap();
+        let Err(e) = IntervalWriter::new(&opts, Instant::now(), SystemTime::now(), "prof", &mut Silent) else {
+            panic!("a directory of uid 12345 was used");
+        };
+        assert!(matches!(e, RecordError::Store { .. }), "{e:?}");
+        let msg = e.to_string();
+        assert!(msg.contains(&format!("`{}`", d.display())) && msg.contains("owned by uid 12345"), "{msg}");
     }
 
     /// Small drift keeps the offset (intervals stay back to back); a step forward or backward,

@@ -15,7 +15,7 @@ pub use range::{list_dir, load_range, merge_range, IntervalInfo, RangeError};
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -97,14 +97,68 @@ pub fn parse_name(name: &str) -> Option<(u64, u32, u64)> {
     Some((start, pid, seq))
 }
 
-/// Creates the directory (mode 0700) if needed, and checks it is a directory, not a link.
-pub fn ensure_dir(dir: &Path) -> io::Result<()> {
+/// What [`ensure_dir`] found or did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirState {
+    /// The directory did not exist and was created (mode 0700).
+    Created,
+    /// It exists, is owned by this user or root, and only its owner can write to it.
+    Existing,
+    /// It exists and is owned by this user, but group or others could write to it (`mode`, the
+    /// permission bits it had): it was changed to 0700.
+    Tightened {
+        /// The permission bits before.
+        mode: u32,
+    },
+}
+
+/// Creates the directory (mode 0700) if needed, and checks it is a directory, not a link, that
+/// no other user can plant or remove files in: it must be owned by this user or root, and one
+/// writable by group or others is made 0700 when it is this user's, refused otherwise.
+pub fn ensure_dir(dir: &Path) -> io::Result<DirState> {
     match fs::symlink_metadata(dir) {
-        Ok(m) if m.is_dir() => Ok(()),
+        Ok(m) if m.is_dir() => check_owner_and_mode(dir, &m, euid()),
         Ok(_) => Err(io::Error::other(format!("`{}` is not a directory", dir.display()))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new().recursive(true).mode(0o700).create(dir),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+            Ok(DirState::Created)
+        }
         Err(e) => Err(e),
     }
+}
+
+/// The effective user ID of this process.
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions, cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+/// [`ensure_dir`]'s check of an existing directory, for the user `uid`.
+fn check_owner_and_mode(dir: &Path, meta: &fs::Metadata, uid: u32) -> io::Result<DirState> {
+    let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
+    if owner != uid && owner != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "owned by uid {owner}, not by this user (uid {uid}) or root, so that user could plant or remove \
+                 archives; expected a directory of this user's"
+            ),
+        ));
+    }
+    if mode & 0o022 == 0 {
+        return Ok(DirState::Existing);
+    }
+    if owner != uid {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "writable by group or others (mode {mode:04o}) and owned by root, so this user cannot make it \
+                 private; expected a directory only its owner can write to"
+            ),
+        ));
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    Ok(DirState::Tightened { mode })
 }
 
 /// Lists prof's archives in `dir`, oldest first. Links, directories, FIFOs and files with other
@@ -270,6 +324,23 @@ mod tests {
         ] {
             assert_eq!(parse_name(bad), None, "{bad}");
         }
+    }
+
+    /// A root-owned directory others can write to cannot be made private by another user: it is
+    /// refused, naming its mode.
+    #[test]
+    fn store_ensure_dir_refuses_a_shared_root_directory_to_other_users() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        let meta = fs::symlink_metadata(dir.path()).unwrap();
+        if meta.uid() != 0 {
+            eprintln!("SKIPPED store_ensure_dir_refuses_a_shared_root_directory_to_other_users: not root");
+            return;
+        }
+        let err = check_owner_and_mode(dir.path(), &meta, 12345).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        assert!(err.to_string().contains("writable by group or others (mode 0777)"), "{err}");
+        assert_eq!(check_owner_and_mode(dir.path(), &meta, 0).unwrap(), DirState::Tightened { mode: 0o777 });
     }
 
     /// A file that vanishes between reading the directory and its `lstat` is not listed and not
