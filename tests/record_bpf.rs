@@ -621,8 +621,9 @@ fn record_continuous_survives_sigkill() {
     assert!(prof::store::list(&d).unwrap().0.len() >= before.len() + 2);
 }
 
-/// Disk full: the failed write names the path and errno, recording continues, and the next
-/// archive written counts the lost interval. Uses a 64 KiB tmpfs filled up on purpose.
+/// Disk full: the failed write names the path and errno, recording continues, the next archive
+/// written counts the lost intervals and the final summary all of them. Uses a 64 KiB tmpfs
+/// filled up on purpose.
 #[test]
 fn record_continuous_disk_full_counts_lost_interval() {
     let _m = bpf_test!("record_continuous_disk_full_counts_lost_interval");
@@ -660,6 +661,12 @@ fn record_continuous_disk_full_counts_lost_interval() {
     let lost = ps[0].meta.losses.get(&prof::profile::LossReason::IntervalsLost).copied().unwrap_or(0);
     assert!(lost >= 1, "{:?}", ps[0].meta);
     assert!(ps[0].meta.notes.iter().any(|n| n.contains("could not be written")), "{:?}", ps[0].meta.notes);
+    // The summary counts every lost interval, not those since the last archive written.
+    let in_archives: u64 =
+        ps.iter().map(|p| p.meta.losses.get(&prof::profile::LossReason::IntervalsLost).copied().unwrap_or(0)).sum();
+    let summary = stderr.lines().find(|l| l.ends_with(" intervals lost")).expect("a summary line");
+    let total: u64 = summary.rsplit("; ").next().and_then(|s| s.split(' ').next()?.parse().ok()).expect(summary);
+    assert!(total >= in_archives && total >= 1, "{summary} (archives count {in_archives} lost)");
 }
 
 /// The library reports a recording through its observer and prints nothing itself: sampling

@@ -31,7 +31,9 @@ pub(super) struct IntervalWriter {
     seq: u64,
     pid: u32,
     prev: Losses,
-    /// Samples of intervals that could not be written, and how many intervals.
+    /// Intervals that could not be written since the last archive was (counted in the next
+    /// archive; `summary.lost_intervals` is the total of the recording), and their samples.
+    lost_since_written: u64,
     lost_samples: u64,
     written_samples: u64,
     /// Most processes sampled in one interval.
@@ -95,6 +97,7 @@ impl IntervalWriter {
             seq: 0,
             pid: std::process::id(),
             prev: Losses::new(),
+            lost_since_written: 0,
             lost_samples: 0,
             written_samples: 0,
             processes: 0,
@@ -188,8 +191,8 @@ impl IntervalWriter {
                 losses.insert(*reason, d);
             }
         }
-        if self.summary.lost_intervals > 0 {
-            losses.insert(LossReason::IntervalsLost, self.summary.lost_intervals);
+        if self.lost_since_written > 0 {
+            losses.insert(LossReason::IntervalsLost, self.lost_since_written);
         }
         let dropped = losses.get(&LossReason::CountsMapFull).copied().unwrap_or(0);
         let mut meta = Metadata {
@@ -206,7 +209,7 @@ impl IntervalWriter {
         if self.lost_samples > 0 {
             meta.notes.push(format!(
                 "{} earlier interval(s) with {} samples could not be written",
-                self.summary.lost_intervals, self.lost_samples
+                self.lost_since_written, self.lost_samples
             ));
         }
         meta
@@ -257,7 +260,7 @@ impl IntervalWriter {
             Ok(()) => {
                 self.summary.archives += 1;
                 self.summary.bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                self.summary.lost_intervals = 0;
+                self.lost_since_written = 0;
                 self.lost_samples = 0;
                 if let Some(p) = &self.pusher {
                     p.enqueue(path.clone());
@@ -273,6 +276,7 @@ impl IntervalWriter {
                 }
                 observer.on_event(Event::IntervalLost { error: &msg });
                 self.summary.lost_intervals += 1;
+                self.lost_since_written += 1;
                 self.lost_samples += profile.meta.total_samples;
                 self.written_samples -= profile.meta.total_samples;
                 None
@@ -335,6 +339,62 @@ mod tests {
         }
     }
 
+    /// Interval `i`'s profile: 10 samples, and a note of 4 KiB that does not compress, so its
+    /// archive is larger than 4 KiB.
+    fn interval_profile(i: u64) -> Profile {
+        let mut b = crate::profile::ProfileBuilder::new(Metadata {
+            start_unix_ns: 1_795_000_000_000_000_000 + i * 1_000_000_000,
+            ..Metadata::default()
+        });
+        let f = b.frame(crate::profile::Frame::new("f", "app", crate::profile::FrameKind::User));
+        let s = b.stack(vec![f]);
+        b.add(s, 1, "app", 10);
+        let mut p = b.finish();
+        p.meta.total_samples = 10;
+        let mut rng = fastrand::Rng::with_seed(i);
+        p.meta.notes.push((0..4096).map(|_| rng.alphanumeric()).collect());
+        p
+    }
+
+    /// Intervals that fail to write (the directory gone, as after ENOSPC) are counted in the next
+    /// archive written, and that count starts over after it; the recording's summary keeps the
+    /// total.
+    #[test]
+    fn record_lost_intervals_total_survives_a_successful_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("a");
+        let opts = ContinuousOptions {
+            dir: d.clone(),
+            interval: Duration::from_secs(1),
+            retention: Default::default(),
+            push: None,
+        };
+        let mut w = IntervalWriter::new(&opts, Instant::now(), SystemTime::now(), "prof", &mut Silent).unwrap();
+        let mut events = Collect::default();
+        let base = Metadata::default();
+        let meta = |w: &IntervalWriter| w.interval_meta(&Aggregator::default(), &Losses::new(), None, &base, w.mono0);
+        let lost = |m: &Metadata| m.losses.get(&LossReason::IntervalsLost).copied();
+
+        std::fs::remove_dir(&d).unwrap();
+        for i in 0..3 {
+            w.written_samples += 10;
+            assert_eq!(w.write(&interval_profile(i), &mut events), None);
+        }
+        assert_eq!(events.0.iter().filter(|e| e.contains("IntervalLost")).count(), 3, "{:?}", events.0);
+        let m = meta(&w);
+        assert_eq!(lost(&m), Some(3));
+        assert!(m.notes.iter().any(|n| n == "3 earlier interval(s) with 30 samples could not be written"), "{m:?}");
+
+        std::fs::create_dir(&d).unwrap();
+        w.written_samples += 10;
+        assert!(w.write(&interval_profile(3), &mut events).is_some());
+        assert_eq!(lost(&meta(&w)), None, "counted in the archive written, not again");
+        assert_eq!(w.summary.lost_intervals, 3, "the summary's total");
+        w.written_samples += 10;
+        assert_eq!((w.write(&interval_profile(4), &mut events).is_some(), w.summary.lost_intervals), (true, 3));
+        assert_eq!(w.summary.archives, 2);
+    }
+
     /// A size limit below one archive keeps the archive just written (never deleting what was
     /// just recorded) and says so once, however many intervals follow.
     #[test]
@@ -350,18 +410,7 @@ mod tests {
         let mut events = Collect::default();
         let mut paths = Vec::new();
         for i in 0..3u64 {
-            let mut b = crate::profile::ProfileBuilder::new(Metadata {
-                start_unix_ns: 1_795_000_000_000_000_000 + i * 1_000_000_000,
-                ..Metadata::default()
-            });
-            let f = b.frame(crate::profile::Frame::new("f", "app", crate::profile::FrameKind::User));
-            let s = b.stack(vec![f]);
-            b.add(s, 1, "app", 10);
-            let mut p = b.finish();
-            // Incompressible, so each archive is larger than the limit.
-            let mut rng = fastrand::Rng::with_seed(i);
-            p.meta.notes.push((0..4096).map(|_| rng.alphanumeric()).collect());
-            let written = w.write(&p, &mut events).expect("written");
+            let written = w.write(&interval_profile(i), &mut events).expect("written");
             w.retain(Some(&written), &mut events);
             paths.push(written);
         }
