@@ -213,7 +213,8 @@ pub struct RecordArgs {
     /// Run until stopped, writing one archive per --interval into --dir.
     #[arg(long, requires = "dir", conflicts_with = "outputs")]
     pub continuous: bool,
-    /// Archive directory of --continuous (created 0700).
+    /// Archive directory of --continuous (created 0700; an existing one writable by others is made
+    /// 0700, one owned by another user is refused).
     #[arg(long, value_name = "DIR", requires = "continuous")]
     pub dir: Option<PathBuf>,
     /// Length of each archive's interval (whole seconds, at least 1s).

@@ -44,7 +44,7 @@ pub struct RecordOptions {
 /// Continuous recording: rotating archives in a directory.
 #[derive(Clone, Debug)]
 pub struct ContinuousOptions {
-    /// The archive directory (created 0700 if missing).
+    /// The archive directory (created 0700 if missing; see [`store::ensure_dir`]).
     pub dir: PathBuf,
     /// Length of one archive's interval (whole seconds; drains happen every second).
     pub interval: Duration,
