@@ -6,13 +6,21 @@
 //! assets are embedded, archives are reached only through the directory listing), only GET/HEAD are
 //! answered, requests whose Host is not this server are refused (DNS rebinding), and every reply
 //! carries a Content-Security-Policy that allows no inline or remote script.
+//!
+//! What a client can make the server hold is bounded ([`Limits`]): a request head of 16 KiB
+//! (longer: 431), no request body (413), 10 s to send the head (then the connection is closed),
+//! 1,024 connections being read (more close the oldest), 64 requests waiting for the 4 worker
+//! threads (more: 503). One thread reads all connections with `poll(2)`, so idle connections and
+//! headers that never end cost a file descriptor each, not a thread. Every reply closes its
+//! connection.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicBool;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
+mod http;
 mod routes;
 
 pub use routes::Reply;
@@ -72,63 +80,92 @@ pub enum ServeError {
     NoDirectory(PathBuf),
 }
 
-/// Threads answering requests.
-pub const WORKERS: usize = 4;
+/// What one client can make the server hold, and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Threads answering requests: a page asks for the interval list and a range at once, and a
+    /// slow merge must not hold up the quick requests.
+    pub workers: usize,
+    /// Complete requests waiting for a worker; a request arriving when it is full is answered 503.
+    pub queue: usize,
+    /// Connections whose request head is being read; a new one beyond this closes the oldest.
+    pub connections: usize,
+    /// Longest request head (request line and headers) in bytes; a longer one is answered 431.
+    pub max_head: usize,
+    /// Time from accepting a connection to its complete request head; then it is closed.
+    pub read_timeout: Duration,
+    /// Time a client has to take a whole reply; then its connection is closed.
+    pub write_timeout: Duration,
+}
+
+impl Default for Limits {
+    /// Browsers' request heads are under 2 KiB and arrive at once; a merge of a day of archives
+    /// is the slowest reply to compute, and its download the slowest to take.
+    fn default() -> Limits {
+        Limits {
+            workers: 4,
+            queue: 64,
+            connections: 1024,
+            max_head: 16 * 1024,
+            read_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+        }
+    }
+}
 
 /// A bound server, ready to run.
 pub struct Server {
-    inner: tiny_http::Server,
+    listener: std::net::TcpListener,
     app: App,
+    limits: Limits,
     /// The address actually bound (port 0 picks one).
     pub addr: SocketAddr,
 }
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Server").field("addr", &self.addr).field("limits", &self.limits).finish_non_exhaustive()
     }
 }
 
-/// Binds `listen` for the archive directory `dir`. A non-loopback address needs `allow_remote`.
+/// Binds `listen` for the archive directory `dir` with the default [`Limits`]. A non-loopback
+/// address needs `allow_remote`.
 pub fn bind(dir: PathBuf, listen: SocketAddr, allow_remote: bool) -> Result<Server, ServeError> {
+    bind_with(dir, listen, allow_remote, Limits::default())
+}
+
+/// [`bind`] with other [`Limits`].
+pub fn bind_with(dir: PathBuf, listen: SocketAddr, allow_remote: bool, limits: Limits) -> Result<Server, ServeError> {
     if !dir.is_dir() {
         return Err(ServeError::NoDirectory(dir));
     }
     if !listen.ip().is_loopback() && !allow_remote {
         return Err(ServeError::NotLoopback(listen));
     }
-    let inner =
-        tiny_http::Server::http(listen).map_err(|e| ServeError::Bind { addr: listen, reason: e.to_string() })?;
-    let addr = inner.server_addr().to_ip().unwrap_or(listen);
-    Ok(Server { inner, app: App::new(dir, addr), addr })
+    let bind_error = |e: std::io::Error| ServeError::Bind { addr: listen, reason: e.to_string() };
+    let listener = std::net::TcpListener::bind(listen).map_err(bind_error)?;
+    listener.set_nonblocking(true).map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    Ok(Server { listener, app: App::new(dir, addr), limits, addr })
 }
 
 impl Server {
-    /// Answers requests until `stop` is set, on [`WORKERS`] threads: a page asks for the
-    /// interval list and a range at once, and a slow merge must not hold up the quick requests.
+    /// Answers requests until `stop` is set (and returns within 100 ms of it, once the requests
+    /// being answered are): this thread accepts connections and reads requests, and
+    /// [`Limits::workers`] threads answer them.
     pub fn run(&self, stop: &Arc<AtomicBool>) {
+        let (queue, waiting) = mpsc::sync_channel(self.limits.queue);
+        let waiting = Mutex::new(waiting);
         std::thread::scope(|scope| {
             // Read the directory's interval list now, before the first page asks for it.
             scope.spawn(|| {
                 let _ = self.app.interval_rows();
             });
-            for _ in 0..WORKERS {
-                scope.spawn(|| self.serve(stop));
+            for _ in 0..self.limits.workers.max(1) {
+                scope.spawn(|| http::answer_queued(&self.app, &waiting, &self.limits));
             }
+            // Returning drops the queue's sender: the workers finish what they answer and return.
+            http::accept_and_read(&self.listener, &self.limits, queue, stop);
         });
-    }
-
-    fn serve(&self, stop: &Arc<AtomicBool>) {
-        while !stop.load(Ordering::SeqCst) {
-            let request = match self.inner.recv_timeout(Duration::from_millis(200)) {
-                Ok(Some(r)) => r,
-                Ok(None) => continue,
-                Err(_) => continue,
-            };
-            let host = request.headers().iter().find(|h| h.field.equiv("Host")).map(|h| h.value.as_str().to_string());
-            let reply = self.app.handle(request.method().as_str(), request.url(), host.as_deref());
-            let head = request.method() == &tiny_http::Method::Head;
-            let _ = request.respond(reply.into_response(head));
-        }
     }
 }

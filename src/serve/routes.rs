@@ -34,7 +34,7 @@ impl Reply {
         Reply { status: 200, content_type, body: body.into(), attachment: None }
     }
 
-    fn error(status: u16, message: &str) -> Reply {
+    pub(super) fn error(status: u16, message: &str) -> Reply {
         Reply {
             status,
             content_type: "text/plain; charset=utf-8",
@@ -50,26 +50,21 @@ impl Reply {
         }
     }
 
-    /// The reply as a tiny_http response with prof's security headers (and no body for HEAD).
-    pub fn into_response(self, head: bool) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-        let header = |k: &str, v: &str| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).ok();
-        let body = if head { Vec::new() } else { self.body };
-        let mut r = tiny_http::Response::from_data(body).with_status_code(self.status);
+    /// The reply's headers: its type, prof's security headers and, for a download, its file name.
+    /// The transport adds Date, Content-Length and `Connection: close`.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
         let mut headers = vec![
-            header("Content-Type", self.content_type),
-            header("Content-Security-Policy", CSP),
-            header("X-Content-Type-Options", "nosniff"),
-            header("Referrer-Policy", "no-referrer"),
-            header("X-Frame-Options", "DENY"),
-            header("Cache-Control", "no-store"),
+            ("Content-Type", self.content_type.to_string()),
+            ("Content-Security-Policy", CSP.to_string()),
+            ("X-Content-Type-Options", "nosniff".to_string()),
+            ("Referrer-Policy", "no-referrer".to_string()),
+            ("X-Frame-Options", "DENY".to_string()),
+            ("Cache-Control", "no-store".to_string()),
         ];
         if let Some(name) = &self.attachment {
-            headers.push(header("Content-Disposition", &format!("attachment; filename=\"{name}\"")));
+            headers.push(("Content-Disposition", format!("attachment; filename=\"{name}\"")));
         }
-        for h in headers.into_iter().flatten() {
-            r.add_header(h);
-        }
-        r
+        headers
     }
 }
 
