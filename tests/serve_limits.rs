@@ -63,6 +63,15 @@ fn status_of(addr: SocketAddr, request: &[u8]) -> Option<u16> {
     head.strip_prefix("HTTP/1.1 ").and_then(|rest| rest.get(..3)).and_then(|code| code.parse().ok())
 }
 
+/// True when the server closes (or resets) `stream` within `wait`.
+fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    match stream.read(&mut [0u8; 1]) {
+        Ok(n) => n == 0,
+        Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+    }
+}
+
 fn get(addr: SocketAddr, path: &str) -> Option<u16> {
     status_of(addr, format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
 }
@@ -140,10 +149,7 @@ fn serve_limits_many_connections_bounded_threads() {
     assert!(threads_held <= threads_idle + 2 && threads_held <= 16, "{threads_idle} → {threads_held} threads");
     // The idle connections were still open on the server's side: the request was answered
     // while they were held, not after they were dropped.
-    let mut one = &held[HELD - SLOW - 1];
-    one.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-    let still_open = matches!(one.read(&mut [0u8; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-    assert!(still_open, "the server closed the held connections early");
+    assert!(!closed_within(&mut held[HELD - SLOW - 1], Duration::from_millis(50)), "held connections closed early");
 }
 
 /// A request with a 1 MiB header is answered 431 (or its connection closed) and the server's
@@ -236,7 +242,18 @@ fn serve_limits_slow_header_closed_after_timeout() {
     println!("a header that never ends: closed after {closed_after:?} (read timeout {timeout:?})");
     assert!(closed_after >= timeout && closed_after < 3 * timeout, "{closed_after:?}");
     assert_eq!(get(ui.addr, "/"), Some(200));
-    idle.set_read_timeout(Some(2 * timeout)).unwrap();
-    assert!(matches!(idle.read(&mut [0u8; 1]), Ok(0) | Err(_)), "idle connection still open");
+    assert!(closed_within(&mut idle, 2 * timeout), "idle connection still open");
     assert!(t.elapsed() < 3 * timeout, "idle connection closed after {:?}", t.elapsed());
+}
+
+/// Beyond the connections it reads at once, a new connection closes the oldest one being read,
+/// and is itself answered.
+#[test]
+fn serve_limits_oldest_connection_closed_beyond_limit() {
+    let ui = serve_in_process(prof::serve::Limits { connections: 2, ..Default::default() });
+    let mut oldest = TcpStream::connect(ui.addr).unwrap();
+    let _second = TcpStream::connect(ui.addr).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(get(ui.addr, "/"), Some(200));
+    assert!(closed_within(&mut oldest, Duration::from_secs(2)), "oldest connection still open");
 }
