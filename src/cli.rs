@@ -151,10 +151,11 @@ impl From<UnwindArg> for prof::profile::unwind::UnwindMode {
 #[derive(Debug, Args)]
 pub struct OutputArgs {
     /// Write to PATH (repeatable); the format follows the extension (.prof, .folded, .svg,
-    /// .pb.gz or .pprof for pprof, .speedscope.json).
+    /// .pb.gz or .pprof for pprof, .speedscope.json). `-` is standard output (folded unless
+    /// --format). A PATH that exists must be a regular file (it is replaced by a rename).
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub outputs: Vec<PathBuf>,
-    /// Format for -o paths whose extension names none.
+    /// Format for -o paths whose extension names none, and for `-o -`.
     #[arg(long, value_enum, value_name = "F")]
     pub format: Option<FormatArg>,
     /// Name root frames `comm [pid]` instead of `comm`.
@@ -342,7 +343,7 @@ pub struct DiffArgs {
     /// The profile to compare with it.
     #[arg(value_name = "NEW")]
     pub new: PathBuf,
-    /// Write to PATH (repeatable): .svg, .folded or .json.
+    /// Write to PATH (repeatable): .svg, .folded or .json; `-` is standard output (folded).
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub outputs: Vec<PathBuf>,
     /// Rows of the printed table.

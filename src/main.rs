@@ -96,10 +96,10 @@ fn run_record(args: RecordArgs) -> Result<()> {
     for spec in &specs {
         let t = std::time::Instant::now();
         match write_output(&doc, spec) {
-            Ok(()) => written.push(spec.path.display().to_string()),
+            Ok(()) => written.push(spec.name().into_owned()),
             Err(e) => failures.push(e),
         }
-        write_times.push(format!("{} {:.0} ms", spec.path.display(), t.elapsed().as_secs_f64() * 1e3));
+        write_times.push(format!("{} {:.0} ms", spec.name(), t.elapsed().as_secs_f64() * 1e3));
     }
     eprint!("{}", prof::record::summary::summary(&recording, &written, 5));
     if args.verbose {
@@ -242,7 +242,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
     let doc = ProfileDocument { profile, render: &render, svg: &svg };
     for spec in &specs {
         write_output(&doc, spec)?;
-        eprintln!("prof: wrote {}", spec.path.display());
+        eprintln!("prof: wrote {}", spec.name());
     }
     Ok(())
 }
@@ -289,7 +289,7 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
     let doc = DiffDocument { diff: &d, svg: &svg };
     for spec in &specs {
         write_output(&doc, spec)?;
-        eprintln!("prof: wrote {}", spec.path.display());
+        eprintln!("prof: wrote {}", spec.name());
     }
     if let Some(points) = args.fail_on {
         let tripped = d.regressions(points);

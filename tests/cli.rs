@@ -190,3 +190,64 @@ fn cli_frequency_above_kernel_limit_is_refused() {
     assert!(err.contains(&format!("perf_event_max_sample_rate = {max}")) && err.contains("sysctl"), "{err}");
     assert!(!path.exists());
 }
+
+/// A folded input for the output tests.
+fn small_folded(dir: &std::path::Path) -> std::path::PathBuf {
+    let folded = dir.join("in.folded");
+    std::fs::write(&folded, "app;main;work 3\napp;main;idle 1\n").unwrap();
+    folded
+}
+
+/// An output that is a symbolic link (as `/dev/stdout` is) is refused with its name and the
+/// `-o -` hint, before anything is written: the link and the file it points to stay as they were.
+#[test]
+fn cli_output_symlink_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let folded = small_folded(dir.path());
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    for name in ["link.folded", "link.prof"] {
+        let link = dir.path().join(name);
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let out = run(&["report", folded.to_str().unwrap(), "-o", link.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(name) && err.contains("symbolic link") && err.contains("`-o -`"), "{err}");
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "{name} was replaced");
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+}
+
+/// An output that is a FIFO is refused (a rename would replace it), and stays a FIFO.
+#[test]
+fn cli_output_fifo_is_refused() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let folded = small_folded(dir.path());
+    let fifo = dir.path().join("pipe.svg");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs (coreutils)");
+    assert!(made.success());
+    let out = run(&["report", folded.to_str().unwrap(), "-o", fifo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("pipe.svg") && err.contains("FIFO"), "{err}");
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+}
+
+/// `-o -` writes folded stacks to standard output, or the format `--format` names.
+#[test]
+fn cli_output_dash_writes_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let folded = small_folded(dir.path());
+    let out = run(&["report", folded.to_str().unwrap(), "-o", "-"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "app;main;idle 1\napp;main;work 3\n");
+    assert!(stderr(&out).contains("wrote standard output"), "{}", stderr(&out));
+    assert!(!dir.path().join("-").exists());
+    let out = run(&["report", folded.to_str().unwrap(), "-o", "-", "--format", "svg"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("<svg"));
+    let out = run(&["diff", folded.to_str().unwrap(), folded.to_str().unwrap(), "-o", "-"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "app;main;idle 1 1\napp;main;work 3 3\n");
+}

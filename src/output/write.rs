@@ -3,16 +3,34 @@
 //! work) and [`write_output`] (every file atomically, see [`crate::atomic_file`]). A
 //! [`Document`] is what can be written: a profile ([`ProfileDocument`]) or, from `diff`, a
 //! comparison of two.
+//!
+//! The output `-` ([`STDOUT`]) is standard output, in the `--format` given or else folded
+//! stacks (text a pipe can take). Any other output is a file that is replaced by a rename, so
+//! a path that exists and is not a regular file (a symbolic link such as `/dev/stdout`, a
+//! device, a FIFO, a directory) is refused: when the output is chosen ([`OutputSpec::new`],
+//! before anything is recorded) and again just before the rename ([`write_atomic`]).
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::BufWriter;
+use std::io::Write;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use super::flamegraph::{self, SvgOptions};
 use super::{folded, pprof, speedscope, Format, RenderOptions};
 use crate::archive;
-use crate::atomic_file::{parent_dir, write_atomic, AtomicWriteError, Durability, Mode};
+use crate::atomic_file::{
+    non_regular_kind, parent_dir, write_atomic, AtomicWriteError, Durability, Mode, NotRegularFile,
+};
 use crate::profile::Profile;
+
+/// The output path that means standard output.
+pub const STDOUT: &str = "-";
+
+/// The format written to standard output when no `--format` is given: folded stacks, text that
+/// every flame graph tool reads from a pipe.
+pub const STDOUT_DEFAULT_FORMAT: Format = Format::Folded;
 
 /// One requested output.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +52,20 @@ pub enum EmitError {
         /// What is known instead ([`Document::FORMAT_HINT`]).
         hint: &'static str,
     },
+    /// The output exists and is not a regular file; writing it would replace it.
+    #[error(
+        "`{path}` is a {kind}, not a regular file: prof replaces an output by renaming a new file over it, \
+         which would replace the {kind} itself; give the path of a regular file, or `-o -` to write to standard output"
+    )]
+    NotRegularFile {
+        /// The output.
+        path: PathBuf,
+        /// What it is: `symbolic link`, `FIFO`, `character device`, `directory`, ….
+        kind: &'static str,
+    },
+    /// Writing standard output failed.
+    #[error("failed to write standard output: {0}")]
+    Stdout(String),
     /// The directory of an output does not exist.
     #[error("`{0}`: directory does not exist")]
     NoDirectory(PathBuf),
@@ -67,19 +99,43 @@ pub trait Document {
 
 /// [`Document::write_file`]'s default: atomically, mode 0666 less the umask, data synced.
 fn write_plain_file<D: Document + ?Sized>(doc: &D, format: Format, path: &Path) -> Result<(), EmitError> {
-    write_atomic(path, Durability::File, Mode::Umask(0o666), |w| doc.write(format, w)).map_err(|e| {
-        let reason = match e {
-            AtomicWriteError::Io { source, .. } => source.to_string(),
-            AtomicWriteError::Fill(reason) => reason,
-        };
-        EmitError::Write { path: path.to_path_buf(), reason }
-    })
+    write_atomic(path, Durability::File, Mode::Umask(0o666), |w| doc.write(format, w)).map_err(|e| emit_error(path, e))
+}
+
+/// An error of [`write_atomic`] as the output stage reports it.
+fn emit_error(path: &Path, e: AtomicWriteError<String>) -> EmitError {
+    let reason = match e {
+        AtomicWriteError::Io { source, .. } => match NotRegularFile::of(&source) {
+            Some(n) => return EmitError::NotRegularFile { path: path.to_path_buf(), kind: n.kind },
+            None => source.to_string(),
+        },
+        AtomicWriteError::Fill(reason) => reason,
+    };
+    EmitError::Write { path: path.to_path_buf(), reason }
+}
+
+/// Writes `doc` to standard output (a duplicate of its descriptor, so the same buffered writer
+/// as files), flushed.
+fn write_stdout<D: Document + ?Sized>(doc: &D, format: Format) -> Result<(), EmitError> {
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    lock.flush().map_err(|e| EmitError::Stdout(e.to_string()))?;
+    let fd = stdout.as_fd().try_clone_to_owned().map_err(|e| EmitError::Stdout(e.to_string()))?;
+    let file = File::from(fd);
+    let mut w = BufWriter::new(&file);
+    doc.write(format, &mut w).map_err(EmitError::Stdout)?;
+    w.flush().map_err(|e| EmitError::Stdout(e.to_string()))
 }
 
 impl OutputSpec {
     /// Resolves the format of `path` for a document of type `D` from its extension, or from
-    /// `fallback` (`--format`), and checks that its directory exists.
+    /// `fallback` (`--format`), and checks that its directory exists and that the path is not
+    /// something other than a regular file. `-` is standard output, in `fallback` or else
+    /// [`STDOUT_DEFAULT_FORMAT`].
     pub fn new<D: Document>(path: PathBuf, fallback: Option<Format>) -> Result<OutputSpec, EmitError> {
+        if path.as_os_str() == STDOUT {
+            return Ok(OutputSpec { path, format: fallback.unwrap_or(STDOUT_DEFAULT_FORMAT) });
+        }
         let format = D::format_of(&path)
             .or(fallback)
             .ok_or_else(|| EmitError::UnknownFormat { path: path.clone(), hint: D::FORMAT_HINT })?;
@@ -87,12 +143,32 @@ impl OutputSpec {
         if !dir.is_dir() {
             return Err(EmitError::NoDirectory(dir.to_path_buf()));
         }
+        if let Some(kind) = non_regular_kind(&path) {
+            return Err(EmitError::NotRegularFile { path, kind });
+        }
         Ok(OutputSpec { path, format })
+    }
+
+    /// The output is standard output (`-o -`).
+    pub fn is_stdout(&self) -> bool {
+        self.path.as_os_str() == STDOUT
+    }
+
+    /// How messages name the output: its path, or `standard output`.
+    pub fn name(&self) -> Cow<'_, str> {
+        if self.is_stdout() {
+            Cow::Borrowed("standard output")
+        } else {
+            self.path.to_string_lossy()
+        }
     }
 }
 
-/// Writes `doc` to one output.
+/// Writes `doc` to one output: standard output, or a file replaced atomically.
 pub fn write_output(doc: &impl Document, spec: &OutputSpec) -> Result<(), EmitError> {
+    if spec.is_stdout() {
+        return write_stdout(doc, spec.format);
+    }
     doc.write_file(spec.format, &spec.path)
 }
 
@@ -130,8 +206,10 @@ impl Document for ProfileDocument<'_> {
     /// Archives are written private and durable ([`archive::write_file`]); the rest as any file.
     fn write_file(&self, format: Format, path: &Path) -> Result<(), EmitError> {
         if format == Format::Archive {
-            return archive::write_file(self.profile, path)
-                .map_err(|e| EmitError::Write { path: path.to_path_buf(), reason: e.to_string() });
+            return archive::write_file(self.profile, path).map_err(|e| match non_regular_kind(path) {
+                Some(kind) => EmitError::NotRegularFile { path: path.to_path_buf(), kind },
+                None => EmitError::Write { path: path.to_path_buf(), reason: e.to_string() },
+            });
         }
         write_plain_file(self, format, path)
     }
