@@ -1,8 +1,11 @@
 //! How the `prof` binary shows a recording as it runs: the library's [`Event`]s printed to
-//! stderr, with a live status line rewritten in place when stderr is a terminal.
+//! stderr, with a live status line rewritten in place when stderr is a terminal. Every name
+//! and message in an event (the target's command line, paths, errors, notes) is printed with
+//! its control characters escaped, so that none can drive the terminal.
 
 use std::io::Write;
 
+use prof::output::text::escape_controls as esc;
 use prof::record::{Event, Observer};
 
 /// Prints a recording's events to stderr.
@@ -21,10 +24,12 @@ impl Observer for Console {
         let _ = match event {
             Event::Started { target, event, frequency_hz, cpus } => writeln!(
                 err,
-                "prof: recording {target} with {event} at {frequency_hz} Hz on {cpus} CPUs; Ctrl-C to stop"
+                "prof: recording {} with {} at {frequency_hz} Hz on {cpus} CPUs; Ctrl-C to stop",
+                esc(target),
+                esc(event)
             ),
             Event::Pushing { endpoint, series } => {
-                writeln!(err, "prof: pushing each interval to `{endpoint}` as `{series}`")
+                writeln!(err, "prof: pushing each interval to `{}` as `{}`", esc(endpoint), esc(series))
             }
             Event::Status { elapsed, samples, processes, lost } if self.live_status => write!(
                 err,
@@ -35,16 +40,20 @@ impl Observer for Console {
             Event::Stopped if self.live_status => write!(err, "{CLEAR_LINE}"),
             Event::Stopped => Ok(()),
             Event::Recovered { path } => {
-                writeln!(err, "prof: removed `{}`, an archive a crashed recorder did not finish", path.display())
+                writeln!(
+                    err,
+                    "prof: removed `{}`, an archive a crashed recorder did not finish",
+                    esc(&path.to_string_lossy())
+                )
             }
             Event::IntervalLost { error } => {
-                writeln!(err, "prof: error: {error}; the interval is counted as lost, recording continues")
+                writeln!(err, "prof: error: {}; the interval is counted as lost, recording continues", esc(error))
             }
             Event::FlushingPush { pending, endpoint, grace } => {
-                writeln!(err, "prof: pushing {pending} queued interval(s) to `{endpoint}` (up to {grace:.0?})")
+                writeln!(err, "prof: pushing {pending} queued interval(s) to `{}` (up to {grace:.0?})", esc(endpoint))
             }
-            Event::Notice { message } => writeln!(err, "prof: {message}"),
-            Event::Warning { message } => writeln!(err, "prof: warning: {message}"),
+            Event::Notice { message } => writeln!(err, "prof: {}", esc(message)),
+            Event::Warning { message } => writeln!(err, "prof: warning: {}", esc(message)),
         };
         let _ = err.flush();
     }

@@ -1,5 +1,7 @@
 //! The `prof` binary: parses the command line and runs the library. Exit status: 0 success,
-//! 1 runtime error, 2 usage error.
+//! 1 runtime error, 2 usage error. What it prints to the terminal that names files, processes
+//! or functions goes through [`esc`] (one line) or [`esc_lines`], the output stage's one
+//! sanitizer of control characters.
 
 mod cli;
 mod console;
@@ -16,6 +18,7 @@ use clap::Parser;
 use cli::{Cli, Command, DiffArgs, RecordArgs, ReportArgs, ServeArgs};
 use prof::diff::render::{DiffDocument, DiffSvgOptions};
 use prof::output::flamegraph::{self, SvgOptions};
+use prof::output::text::{escape_controls as esc, escape_controls_in_lines as esc_lines};
 use prof::output::{top, write_output, Format, OutputSpec, ProfileDocument};
 use prof::profile::{format_unix_ns, unix_ns};
 
@@ -30,7 +33,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("prof: error: {e:#}");
+            eprintln!("prof: error: {}", esc_lines(&format!("{e:#}")));
             ExitCode::from(1)
         }
     }
@@ -124,7 +127,7 @@ fn print_continuous_summary(
         "prof: wrote {} archives ({} bytes) to `{}`; {} deleted by retention; {} intervals lost",
         c.archives,
         c.bytes,
-        dir.display(),
+        esc(&dir.to_string_lossy()),
         c.deleted,
         c.lost_intervals
     );
@@ -134,7 +137,7 @@ fn print_continuous_summary(
                  {} deleted before push, {} unreadable, {} not pushed before exit",
                 p.pushed,
                 p.queued,
-                endpoint.display(),
+                esc(endpoint.display()),
                 p.retries,
                 p.rejected,
                 p.dropped,
@@ -145,7 +148,7 @@ fn print_continuous_summary(
         if p.not_pushed() > 0 {
             eprintln!(
                 "prof: the intervals not pushed are in `{}` (`prof report DIR --from … -o x.pb.gz` exports a range)",
-                dir.display()
+                esc(&dir.to_string_lossy())
             );
         }
     }
@@ -166,11 +169,11 @@ fn print_verbose(recording: &prof::record::Recording, write_times: &[String]) {
         "  end of recording → outputs: stop and last drain {:.0} ms, symbolize {:.0} ms, write {}",
         e.stop.as_secs_f64() * 1e3,
         e.symbolize.as_secs_f64() * 1e3,
-        write_times.join(", ")
+        esc(&write_times.join(", "))
     );
     if !recording.profile.meta.unwind.is_empty() {
         for line in recording.profile.meta.unwind.render(15).lines() {
-            eprintln!("  {line}");
+            eprintln!("  {}", esc(line));
         }
     }
 }
@@ -184,7 +187,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
     if is_dir && args.list {
         let (intervals, warnings) = prof::store::list_dir(&args.input)?;
         for w in warnings {
-            eprintln!("prof: warning: {w}");
+            eprintln!("prof: warning: {}", esc(&w.to_string()));
         }
         let mut out = std::io::stdout().lock();
         use std::io::Write;
@@ -196,7 +199,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
         for i in &intervals {
             let start = format_unix_ns(i.meta.start_unix_ns);
             let lost: u64 = i.meta.losses.iter().filter(|(r, _)| r.is_per_sample()).map(|(_, n)| n).sum();
-            let name = i.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = i.path.file_name().map(|n| esc(&n.to_string_lossy()).into_owned()).unwrap_or_default();
             writeln!(
                 out,
                 "{start:<20}  {:>8.1}  {:>8}  {lost:>7}  {:>9}  {name}",
@@ -215,7 +218,11 @@ fn run_report(args: ReportArgs) -> Result<()> {
         prof::input::load(&args.input, args.lenient)?
     };
     if loaded.skipped_lines > 0 {
-        eprintln!("prof: warning: skipped {} malformed lines of `{}`", loaded.skipped_lines, args.input.display());
+        eprintln!(
+            "prof: warning: skipped {} malformed lines of `{}`",
+            loaded.skipped_lines,
+            esc(&args.input.to_string_lossy())
+        );
     }
     let profile = &loaded.profile;
     if args.unwind_report {
@@ -225,7 +232,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
                 args.input.display()
             );
         }
-        print!("{}", profile.meta.unwind.render(args.top));
+        print!("{}", esc_lines(&profile.meta.unwind.render(args.top)));
         if specs.is_empty() {
             return Ok(());
         }
@@ -242,7 +249,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
     let doc = ProfileDocument { profile, render: &render, svg: &svg };
     for spec in &specs {
         write_output(&doc, spec)?;
-        eprintln!("prof: wrote {}", spec.name());
+        eprintln!("prof: wrote {}", esc(&spec.name()));
     }
     Ok(())
 }
@@ -267,7 +274,11 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
         }
         let loaded = prof::input::load(p, args.lenient)?;
         if loaded.skipped_lines > 0 {
-            eprintln!("prof: warning: skipped {} malformed lines of `{}`", loaded.skipped_lines, p.display());
+            eprintln!(
+                "prof: warning: skipped {} malformed lines of `{}`",
+                loaded.skipped_lines,
+                esc(&p.to_string_lossy())
+            );
         }
         Ok((loaded.profile, p.display().to_string()))
     };
@@ -289,7 +300,7 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
     let doc = DiffDocument { diff: &d, svg: &svg };
     for spec in &specs {
         write_output(&doc, spec)?;
-        eprintln!("prof: wrote {}", spec.name());
+        eprintln!("prof: wrote {}", esc(&spec.name()));
     }
     if let Some(points) = args.fail_on {
         let tripped = d.regressions(points);
@@ -297,7 +308,11 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
             for f in &tripped {
                 eprintln!(
                     "prof: regression: {} grew {:+.2} points ({:.2}% → {:.2}%, q={:.1e})",
-                    f.function, f.delta_points, f.base_total_pct, f.new_total_pct, f.q_value
+                    esc(&f.function),
+                    f.delta_points,
+                    f.base_total_pct,
+                    f.new_total_pct,
+                    f.q_value
                 );
             }
             eprintln!("prof: --fail-on {points}: {} significant regression(s)", tripped.len());
@@ -316,7 +331,7 @@ fn run_serve(args: ServeArgs) -> Result<()> {
         );
     }
     let stop = stop_on_signals()?;
-    eprintln!("prof: serving `{}` on http://{}/ (Ctrl-C to stop)", args.dir.display(), server.addr);
+    eprintln!("prof: serving `{}` on http://{}/ (Ctrl-C to stop)", esc(&args.dir.to_string_lossy()), server.addr);
     server.run(&stop);
     Ok(())
 }
@@ -332,7 +347,7 @@ fn load_dir_range(
     let to = to.map(unix_ns).unwrap_or_else(|| unix_ns(std::time::SystemTime::now()));
     let (profile, warnings) = prof::store::load_range(dir, from, to)?;
     for w in warnings {
-        eprintln!("prof: warning: {w}");
+        eprintln!("prof: warning: {}", esc(&w.to_string()));
     }
     Ok((profile, from, to))
 }

@@ -7,6 +7,7 @@ use std::io::{self, BufWriter, Write};
 use inferno::flamegraph::{self, Options, Palette};
 
 use super::Diff;
+use crate::output::text::{escape_controls, write_json as write_escaped_json};
 use crate::output::{Document, Format};
 
 /// A diff with how to draw its flamegraph: what `prof diff -o` writes (`.svg`, `.folded`,
@@ -43,23 +44,24 @@ impl Document for DiffDocument<'_> {
 }
 
 /// Writes the top `n` functions by change: base %, new %, delta in points (total and self) and
-/// whether the change is significant.
+/// whether the change is significant. Names and sources are shown with control characters
+/// escaped ([`escape_controls`]).
 pub fn write_table(d: &Diff, n: usize, mut w: impl Write) -> io::Result<()> {
-    writeln!(w, "base: {} ({} samples)", d.base.source, d.base.samples)?;
-    writeln!(w, "new:  {} ({} samples)", d.new.source, d.new.samples)?;
+    writeln!(w, "base: {} ({} samples)", escape_controls(&d.base.source), d.base.samples)?;
+    writeln!(w, "new:  {} ({} samples)", escape_controls(&d.new.source), d.new.samples)?;
     for note in &d.notes {
-        writeln!(w, "note: {note}")?;
+        writeln!(w, "note: {}", escape_controls(note))?;
     }
     let rows: Vec<_> = d.functions.iter().take(n).collect();
-    let width = rows.iter().map(|f| f.function.chars().count()).max().unwrap_or(8).clamp(8, 60);
+    let names: Vec<_> = rows.iter().map(|f| escape_controls(&f.function)).collect();
+    let width = names.iter().map(|f| f.chars().count()).max().unwrap_or(8).clamp(8, 60);
     writeln!(
         w,
         "{:>7} {:>7} {:>8}  {:>7} {:>7} {:>8}  {:>8}  {:<width$}",
         "BASE%", "NEW%", "DELTA", "BSELF%", "NSELF%", "SDELTA", "SIGNIF", "FUNCTION"
     )?;
-    for f in rows {
+    for (f, name) in rows.iter().zip(&names) {
         let sig = if f.significant { format!("q={:.0e}", f.q_value.max(1e-99)) } else { "-".to_string() };
-        let name: String = f.function.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
         writeln!(
             w,
             "{:>7.2} {:>7.2} {:>+8.2}  {:>7.2} {:>7.2} {:>+8.2}  {:>8}  {name}",
@@ -104,7 +106,8 @@ fn json_side(s: &super::Side) -> JsonSide<'_> {
     JsonSide { source: &s.source, samples: s.samples, event: &s.event, frequency_hz: s.frequency_hz }
 }
 
-/// Writes the whole table as JSON (every function, not only the top N).
+/// Writes the whole table as JSON (every function, not only the top N), with every control and
+/// bidirectional formatting character in a string escaped.
 pub fn write_json(d: &Diff, w: impl Write) -> io::Result<()> {
     let doc = JsonDiff {
         base: json_side(&d.base),
@@ -116,7 +119,7 @@ pub fn write_json(d: &Diff, w: impl Write) -> io::Result<()> {
         functions: &d.functions,
     };
     let mut w = w;
-    serde_json::to_writer_pretty(&mut w, &doc).map_err(io::Error::other)?;
+    write_escaped_json(&mut w, &doc, true).map_err(io::Error::other)?;
     writeln!(w)
 }
 
@@ -162,7 +165,10 @@ pub fn write_svg(d: &Diff, opts: &DiffSvgOptions, w: impl Write) -> io::Result<(
     let mut o = Options::default();
     o.title = format!(
         "prof diff: {} ({} samples) → {} ({} samples)",
-        d.base.source, d.base.samples, d.new.source, d.new.samples
+        escape_controls(&d.base.source),
+        d.base.samples,
+        escape_controls(&d.new.source),
+        d.new.samples
     );
     o.subtitle = Some(format!(
         "{}; widths from {}, red = grew, blue = shrank",

@@ -12,6 +12,7 @@ use inferno::flamegraph::color::{Color, MultiPalette, Palette, PaletteMap};
 use inferno::flamegraph::{self as inferno_flamegraph, Options};
 use thiserror::Error;
 
+use super::text::escape_controls;
 use super::{folded, RenderOptions};
 use crate::profile::{Metadata, Profile};
 use crate::profile::{MISSING_KERNEL_STACK, MISSING_USER_STACK};
@@ -50,7 +51,9 @@ pub enum SvgError {
     Io(#[from] io::Error),
 }
 
-/// Draws `profile` as an interactive flame graph SVG into `w`.
+/// Draws `profile` as an interactive flame graph SVG into `w`; control characters in the title
+/// and subtitle are escaped ([`escape_controls`]), frame names are cleaned as in
+/// [folded lines](super::folded).
 pub fn write_svg(profile: &Profile, render: &RenderOptions, svg: &SvgOptions, w: impl Write) -> Result<(), SvgError> {
     let total =
         profile.samples.iter().try_fold(0u64, |sum, s| sum.checked_add(s.count)).ok_or(SvgError::CountOverflow)?;
@@ -68,8 +71,10 @@ pub fn write_svg(profile: &Profile, render: &RenderOptions, svg: &SvgOptions, w:
     }
 
     let mut opts = Options::default();
-    opts.title = svg.title.clone();
-    opts.subtitle = svg.subtitle.clone();
+    // The title names the target (a command line, a comm): no control character reaches the
+    // SVG, where most are not even valid XML.
+    opts.title = escape_controls(&svg.title).into_owned();
+    opts.subtitle = svg.subtitle.as_deref().map(|s| escape_controls(s).into_owned());
     opts.colors = Palette::Multi(MultiPalette::Java);
     opts.deterministic = svg.deterministic;
     opts.no_javascript = svg.no_javascript;

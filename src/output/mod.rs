@@ -2,12 +2,14 @@
 //! one file per format: [`folded`] stacks (also parsed back), [`flamegraph`] SVGs through
 //! inferno, the [`top`] functions table, and the ecosystem's formats: [`pprof`] (also read back)
 //! and [`speedscope`]. [`mod@write`] is the one dispatcher that writes them (and `prof diff`'s
-//! outputs) to files.
+//! outputs) to files; [`text`] is the one sanitizer of names shown to people (terminal, SVG
+//! titles, JSON).
 
 pub mod flamegraph;
 pub mod folded;
 pub mod pprof;
 pub mod speedscope;
+pub mod text;
 pub mod top;
 pub mod write;
 

@@ -169,7 +169,7 @@ pub fn write(profile: &Profile, w: impl Write) -> Result<(), SpeedscopeError> {
         exporter: format!("prof {}", env!("CARGO_PKG_VERSION")),
     };
     let mut w = io::BufWriter::new(w);
-    serde_json::to_writer(&mut w, &file).map_err(io::Error::from)?;
+    super::text::write_json(&mut w, &file, false).map_err(io::Error::from)?;
     w.write_all(b"\n")?;
     w.flush()?;
     Ok(())

@@ -1,9 +1,13 @@
 //! The end-of-recording summary that `prof record` prints: what was recorded, samples, losses
 //! by reason with percentages, how user stacks were walked, the top functions, the files written.
+//! The text goes to root's terminal, and the target, notes, function and module names and paths
+//! in it come from other users' processes and binaries: each is shown with its control
+//! characters escaped ([`escape_controls`]), so none can drive the terminal or forge a line.
 
 use std::fmt::Write as _;
 
 use super::{EndReason, Recording};
+use crate::output::text::escape_controls;
 use crate::output::top;
 use crate::profile::unwind::UnwindMode;
 use crate::profile::LossReason;
@@ -26,7 +30,7 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
     let _ = writeln!(
         s,
         "prof: recorded {} for {:.1} s: {} samples from {} processes ({} at {} Hz on {} CPUs)",
-        m.target,
+        escape_controls(&m.target),
         m.duration_secs(),
         m.total_samples,
         rec.processes,
@@ -36,7 +40,7 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
     );
     match &rec.ended_by {
         EndReason::CommandExited(status) => {
-            let _ = writeln!(s, "  command exited: {status}");
+            let _ = writeln!(s, "  command exited: {}", escape_controls(status));
         }
         EndReason::Signal => {
             let _ = writeln!(s, "  stopped by signal; all samples up to the signal are kept");
@@ -44,7 +48,7 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
         EndReason::Duration => {}
     }
     for note in &m.notes {
-        let _ = writeln!(s, "  note: {note}");
+        let _ = writeln!(s, "  note: {}", escape_controls(note));
     }
     let per_sample: Vec<(&LossReason, &u64)> = m.losses.iter().filter(|(r, _)| r.is_per_sample()).collect();
     if per_sample.is_empty() {
@@ -82,11 +86,12 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
     if !rows.is_empty() {
         let _ = writeln!(s, "  top functions by self time:");
         for r in rows {
-            let _ = writeln!(s, "    {:6.2}%  {}  {}", r.self_pct, r.name, r.module);
+            let _ =
+                writeln!(s, "    {:6.2}%  {}  {}", r.self_pct, escape_controls(&r.name), escape_controls(&r.module));
         }
     }
     for w in written {
-        let _ = writeln!(s, "  wrote {w}");
+        let _ = writeln!(s, "  wrote {}", escape_controls(w));
     }
     s
 }
