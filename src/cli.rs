@@ -242,6 +242,11 @@ pub struct RecordArgs {
     /// left stays in --dir and is reported.
     #[arg(long, default_value = "5s", value_parser = parse_grace, value_name = "DURATION")]
     pub push_timeout: Duration,
+    /// Keep COMMAND's whole command line as the profile's target (in archives, summaries and
+    /// SVG titles); by default only the program and the number of arguments are kept
+    /// (`python3 (+2 args)`), since arguments can hold secrets.
+    #[arg(long)]
+    pub record_cmdline: bool,
     /// Outputs.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -272,6 +277,7 @@ impl RecordArgs {
             },
             duration: self.duration,
             command: (!self.command.is_empty()).then(|| self.command.clone()),
+            record_cmdline: self.record_cmdline,
             continuous: self.dir.clone().filter(|_| self.continuous).map(|dir| ContinuousOptions {
                 dir,
                 interval: self.interval,

@@ -251,3 +251,23 @@ fn cli_output_dash_writes_stdout() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "app;main;idle 1 1\napp;main;work 3 3\n");
 }
+
+/// Every output file is 0600 whatever the umask (here 000), like archives: profiles show what
+/// the machine's processes ran.
+#[test]
+fn cli_outputs_are_private_under_any_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let folded = small_folded(dir.path());
+    let names = ["a.svg", "a.folded", "a.prof", "a.pb.gz", "a.speedscope.json"];
+    let mut cmd = format!("umask 000; exec {} report {}", env!("CARGO_BIN_EXE_prof"), folded.display());
+    for name in names {
+        cmd.push_str(&format!(" -o {}", dir.path().join(name).display()));
+    }
+    let out = std::process::Command::new("sh").args(["-c", &cmd]).output().expect("sh runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    for name in names {
+        let mode = std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name} is {mode:o}");
+    }
+}

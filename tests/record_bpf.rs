@@ -76,7 +76,7 @@ fn record_split_workload_shares_and_report_round_trip() {
     let svg_text = std::fs::read_to_string(&svg).unwrap();
     assert!(svg_text.contains("leaf_a") && svg_text.contains("w_split"), "svg lacks the workload's frames");
     // Title names the target and duration; subtitle the samples, frequency and event.
-    assert!(svg_text.contains("prof: ") && svg_text.contains("w_split 15 (15."), "no title with target/duration");
+    assert!(svg_text.contains("prof: ") && svg_text.contains("w_split (+1 arg) (15."), "no title with target/duration");
     assert!(svg_text.contains(" samples · 99 Hz · cpu-clock"), "no subtitle with samples/frequency/event");
 }
 

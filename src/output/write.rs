@@ -90,16 +90,23 @@ pub trait Document {
     /// Writes the document in `format` (one of [`Document::format_of`]'s).
     fn write(&self, format: Format, w: &mut BufWriter<&File>) -> Result<(), String>;
 
-    /// Writes the document to `path` atomically (readable like any file the user creates, its
-    /// data synced). Documents with formats of other needs override this.
+    /// Writes the document to `path` atomically (mode 0600, its data synced). Documents with
+    /// formats of other needs override this.
     fn write_file(&self, format: Format, path: &Path) -> Result<(), EmitError> {
         write_plain_file(self, format, path)
     }
 }
 
-/// [`Document::write_file`]'s default: atomically, mode 0666 less the umask, data synced.
+/// The mode of every output file: readable by its owner only, whatever the umask, as archives
+/// are. A profile shows what every process on the machine ran (command lines, paths, symbol
+/// names), and prof usually runs as root, often under a service manager's umask; whoever wants
+/// to share a file chmods it.
+pub const OUTPUT_MODE: u32 = 0o600;
+
+/// [`Document::write_file`]'s default: atomically, mode [`OUTPUT_MODE`], data synced.
 fn write_plain_file<D: Document + ?Sized>(doc: &D, format: Format, path: &Path) -> Result<(), EmitError> {
-    write_atomic(path, Durability::File, Mode::Umask(0o666), |w| doc.write(format, w)).map_err(|e| emit_error(path, e))
+    write_atomic(path, Durability::File, Mode::Exact(OUTPUT_MODE), |w| doc.write(format, w))
+        .map_err(|e| emit_error(path, e))
 }
 
 /// An error of [`write_atomic`] as the output stage reports it.
@@ -203,7 +210,8 @@ impl Document for ProfileDocument<'_> {
         }
     }
 
-    /// Archives are written private and durable ([`archive::write_file`]); the rest as any file.
+    /// Archives are written durable ([`archive::write_file`]); the rest with their data synced;
+    /// all of them 0600.
     fn write_file(&self, format: Format, path: &Path) -> Result<(), EmitError> {
         if format == Format::Archive {
             return archive::write_file(self.profile, path).map_err(|e| match non_regular_kind(path) {

@@ -39,6 +39,10 @@ pub struct RecordOptions {
     pub command: Option<Vec<OsString>>,
     /// Write one archive per interval into a directory instead of one profile at the end.
     pub continuous: Option<ContinuousOptions>,
+    /// Keep the command's whole command line as the profile's target; by default only the
+    /// program and the number of arguments are kept (`python3 (+2 args)`), because arguments
+    /// can hold secrets (`--password=…`) and the target is stored in archives and SVG titles.
+    pub record_cmdline: bool,
 }
 
 /// Continuous recording: rotating archives in a directory.
@@ -221,13 +225,24 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
 }
 
 /// The sampler's options for what is recorded (a command is followed from its pid, forks
-/// included) and the target as the summary and archives name it.
+/// included) and the target as the summary and archives name it: `system-wide`, `pid 1,2`, or
+/// the command's program and argument count (`python3 (+2 args)`; the whole command line only
+/// with [`RecordOptions::record_cmdline`]).
 fn resolve_target(opts: &RecordOptions) -> (SamplerOptions, String) {
     let mut sampler_opts = opts.sampler.clone();
     let target = match (&opts.command, &sampler_opts.targets) {
         (Some(cmd), _) => {
             sampler_opts.targets = Targets::Pids { pids: Vec::new(), follow_forks: true };
-            cmd.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+            if opts.record_cmdline {
+                cmd.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+            } else {
+                let program = cmd.first().map(|p| p.to_string_lossy()).unwrap_or_default();
+                match cmd.len().saturating_sub(1) {
+                    0 => program.into_owned(),
+                    1 => format!("{program} (+1 arg)"),
+                    n => format!("{program} (+{n} args)"),
+                }
+            }
         }
         (None, Targets::All) => "system-wide".to_string(),
         (None, Targets::Pids { pids, .. }) => {
@@ -275,6 +290,24 @@ fn default_app_name(opts: &RecordOptions) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A command's arguments (which can hold secrets) are not in the target unless asked for:
+    /// by default the target is the program and the number of arguments.
+    #[test]
+    fn record_target_keeps_the_command_line_only_on_request() {
+        let cmd = |args: &[&str]| Some(args.iter().map(OsString::from).collect::<Vec<_>>());
+        let mut opts = RecordOptions { command: cmd(&["python3", "app.py", "--password=x"]), ..Default::default() };
+        assert_eq!(resolve_target(&opts).1, "python3 (+2 args)");
+        opts.command = cmd(&["./app", "--token=y"]);
+        assert_eq!(resolve_target(&opts).1, "./app (+1 arg)");
+        opts.command = cmd(&["./burner"]);
+        assert_eq!(resolve_target(&opts).1, "./burner");
+        opts.record_cmdline = true;
+        opts.command = cmd(&["python3", "app.py", "--password=x"]);
+        assert_eq!(resolve_target(&opts).1, "python3 app.py --password=x");
+        opts.command = None;
+        assert_eq!(resolve_target(&opts).1, "system-wide");
+    }
 
     /// Pushed profiles are named after the command's program, the first process's comm, or
     /// nothing (then `prof`) for the whole system.
