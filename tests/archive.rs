@@ -951,3 +951,43 @@ fn archive_read_meta_file_matches_full_read() {
     fs::write(&cut_path, wrap(&cut)).unwrap();
     assert!(archive::read_meta_file(&cut_path).is_err());
 }
+
+/// Merging archives whose counts sum past `u64::MAX` (a range of crafted archives) saturates every
+/// figure (samples, losses, the unwind report) at `u64::MAX` instead of wrapping to a small number.
+#[test]
+fn archive_merge_of_huge_counts_saturates() {
+    use prof::profile::unwind::{UnwindReport, UnwindStatus};
+    const SEC: u64 = 1_000_000_000;
+    const T0: u64 = 1_700_000_000 * SEC;
+    let dir = tempfile::tempdir().unwrap();
+    for (i, n) in [(0, u64::MAX), (1, 5)] {
+        let mut unwind = UnwindReport::default();
+        unwind.add("app", true, "app", UnwindStatus::Complete, n);
+        unwind.add("app", true, "libc.so.6", UnwindStatus::ReadFault, n);
+        let meta = Metadata {
+            start_unix_ns: T0 + i * 10 * SEC,
+            end_unix_ns: T0 + (i + 1) * 10 * SEC,
+            total_samples: n,
+            losses: [(LossReason::UserStackFault, n), (LossReason::EventsLost, n)].into_iter().collect(),
+            unwind,
+            ..Metadata::default()
+        };
+        let mut b = ProfileBuilder::new(meta);
+        let f = b.frame(Frame::new("leaf", "app", FrameKind::User));
+        let s = b.stack(vec![f]);
+        b.add(s, 1, "app", n);
+        let path = dir.path().join(prof::store::archive_name(T0 + i * 10 * SEC, 42, i));
+        archive::write_file(&b.finish(), &path).unwrap();
+    }
+    let (p, warnings) = prof::store::load_range(dir.path(), T0, T0 + 20 * SEC).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(p.total(), u64::MAX);
+    assert_eq!(p.meta.total_samples, u64::MAX);
+    assert_eq!(p.meta.losses.get(&LossReason::UserStackFault), Some(&u64::MAX));
+    assert_eq!(p.meta.losses.get(&LossReason::EventsLost), Some(&u64::MAX));
+    let app = &p.meta.unwind.binaries["app"];
+    assert_eq!((app.samples, app.complete), (u64::MAX, u64::MAX));
+    assert_eq!(p.meta.unwind.binaries["libc.so.6"].stopped[&UnwindStatus::ReadFault], u64::MAX);
+    assert_eq!(p.meta.unwind.totals(), (u64::MAX, u64::MAX));
+    assert!(p.meta.unwind.render(10).contains(&format!("{} of {} user stacks complete", u64::MAX, u64::MAX)));
+}

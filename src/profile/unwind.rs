@@ -265,15 +265,17 @@ impl UnwindReport {
 
     /// Samples in all binaries, and how many were unwound completely.
     pub fn totals(&self) -> (u64, u64) {
-        self.binaries.values().fold((0, 0), |(s, c), b| (s + b.samples, c + b.complete))
+        self.binaries
+            .values()
+            .fold((0u64, 0u64), |(s, c), b| (s.saturating_add(b.samples), c.saturating_add(b.complete)))
     }
 
     /// The report as a table, binaries with the most samples first (`limit` rows at most).
     pub fn render(&self, limit: usize) -> String {
         let mut rows: Vec<(&String, &BinaryUnwind)> = self.binaries.iter().collect();
         rows.sort_by(|a, b| {
-            let stopped = |x: &BinaryUnwind| x.stopped.values().sum::<u64>();
-            (b.1.samples + stopped(b.1)).cmp(&(a.1.samples + stopped(a.1))).then(a.0.cmp(b.0))
+            let weight = |x: &BinaryUnwind| x.stopped.values().fold(x.samples, |sum, &n| sum.saturating_add(n));
+            weight(b.1).cmp(&weight(a.1)).then(a.0.cmp(b.0))
         });
         let mut out = String::new();
         let (samples, complete) = self.totals();

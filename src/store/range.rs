@@ -147,8 +147,9 @@ fn absorb(builder: &mut Option<ProfileBuilder>, p: &Profile, dir: &Path) {
     b.merge(p);
     let m = b.meta_mut();
     m.total_samples = m.total_samples.saturating_add(p.meta.total_samples);
-    for (r, n) in &p.meta.losses {
-        *m.losses.entry(*r).or_default() += n;
+    for (r, &n) in &p.meta.losses {
+        let sum = m.losses.entry(*r).or_default();
+        *sum = sum.saturating_add(n);
     }
     m.unwind.merge(&p.meta.unwind);
     m.start_unix_ns = m.start_unix_ns.min(p.meta.start_unix_ns);

@@ -360,7 +360,8 @@ fn read_metadata<'s>(
             _ => {
                 let reason = key.strip_prefix("lost ").and_then(LossReason::from_id);
                 if let (Some(reason), Ok(n)) = (reason, value.parse::<u64>()) {
-                    *meta.losses.entry(reason).or_default() += n;
+                    let sum = meta.losses.entry(reason).or_default();
+                    *sum = sum.saturating_add(n);
                 }
             }
         }
