@@ -229,3 +229,25 @@ fn folded_tolerates_crlf_whitespace_and_zero_fractions() {
     let parsed = parse_ok("a;b 1\r\n\r\n   a;b 2.0  \r\n\ta;c\t3\n");
     assert_eq!(flatten(&parsed.profile).into_iter().map(|s| s.3).collect::<Vec<_>>(), [3, 3]);
 }
+
+/// Two stacks of `u64::MAX` samples each are half of the profile each in the top table (shares
+/// from exact sums), not 100% each as saturated totals would make them.
+#[test]
+fn folded_huge_counts_give_honest_top_shares() {
+    let max = u64::MAX;
+    let parsed = parse_ok(&format!("a;f {max}\nb;g {max}\nc;h 1\n"));
+    let rows = prof::output::top::top(&parsed.profile, 10);
+    let shares: Vec<(&str, u64, f64, f64)> =
+        rows.iter().map(|r| (r.name.as_str(), r.self_count, r.self_pct, r.total_pct)).collect();
+    assert_eq!(shares.len(), 3, "{shares:?}");
+    for &(name, count, self_pct, total_pct) in &shares[..2] {
+        assert_eq!(count, max, "{name}");
+        assert!((self_pct - 50.0).abs() < 1e-9 && (total_pct - 50.0).abs() < 1e-9, "{shares:?}");
+    }
+    assert_eq!((shares[2].0, shares[2].1), ("h", 1));
+    assert!(shares[2].2 < 1e-9, "{shares:?}");
+    let mut table = Vec::new();
+    prof::output::top::write_table(&rows, parsed.profile.meta.total_samples, &mut table).unwrap();
+    let table = String::from_utf8(table).unwrap();
+    assert_eq!(table.matches(" 50.00   50.00  ").count(), 2, "{table}");
+}

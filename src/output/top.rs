@@ -17,9 +17,10 @@ const MAX_NAME_WIDTH: usize = 60;
 /// One function of the table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TopRow {
-    /// Samples whose innermost frame is this function.
+    /// Samples whose innermost frame is this function (saturating at `u64::MAX`).
     pub self_count: u64,
-    /// Samples with this function anywhere on the stack (once per stack, even when recursive).
+    /// Samples with this function anywhere on the stack (once per stack, even when recursive;
+    /// saturating at `u64::MAX`).
     pub total_count: u64,
     /// `self_count` as a percentage of all samples.
     pub self_pct: f64,
@@ -51,59 +52,63 @@ pub fn top(profile: &Profile, n: usize) -> Vec<TopRow> {
         })
         .collect();
 
-    // Samples per stack, whatever the pid and comm.
-    let mut stack_counts = vec![0u64; profile.stacks.len()];
+    // Samples per stack, whatever the pid and comm. Sums are kept in u128: every sum of u64
+    // counts over at most 2^64 samples fits, so shares stay exact even for counts near
+    // u64::MAX (which a crafted input can hold), where saturating sums would all read 100%.
+    let mut stack_counts = vec![0u128; profile.stacks.len()];
     for sample in &profile.samples {
-        let count = &mut stack_counts[sample.stack as usize];
-        *count = count.saturating_add(sample.count);
+        stack_counts[sample.stack as usize] += u128::from(sample.count);
     }
 
-    let mut self_counts = vec![0u64; functions.len()];
-    let mut total_counts = vec![0u64; functions.len()];
+    let mut self_counts = vec![0u128; functions.len()];
+    let mut total_counts = vec![0u128; functions.len()];
     let mut on_stack: Vec<usize> = Vec::new();
     for (stack, &count) in profile.stacks.iter().zip(&stack_counts) {
         if count == 0 {
             continue;
         }
         if let Some(&innermost) = stack.last() {
-            let f = frame_function[innermost as usize];
-            self_counts[f] = self_counts[f].saturating_add(count);
+            self_counts[frame_function[innermost as usize]] += count;
         }
         on_stack.clear();
         on_stack.extend(stack.iter().map(|&frame| frame_function[frame as usize]));
         on_stack.sort_unstable();
         on_stack.dedup();
         for &f in &on_stack {
-            total_counts[f] = total_counts[f].saturating_add(count);
+            total_counts[f] += count;
         }
     }
 
-    let all = stack_counts.iter().fold(0u64, |sum, &c| sum.saturating_add(c));
-    let pct = |count: u64| if all == 0 { 0.0 } else { count as f64 * 100.0 / all as f64 };
-    let mut rows: Vec<TopRow> = functions
+    let all: u128 = stack_counts.iter().sum();
+    let pct = |count: u128| if all == 0 { 0.0 } else { count as f64 * 100.0 / all as f64 };
+    // Rows are ordered by the exact sums; the counts shown saturate at u64::MAX.
+    let shown = |count: u128| u64::try_from(count).unwrap_or(u64::MAX);
+    let mut rows: Vec<(u128, u128, TopRow)> = functions
         .iter()
         .enumerate()
         .filter(|&(f, _)| total_counts[f] > 0)
-        .map(|(f, &(name, module, kind))| TopRow {
-            self_count: self_counts[f],
-            total_count: total_counts[f],
-            self_pct: pct(self_counts[f]),
-            total_pct: pct(total_counts[f]),
-            name: name.to_string(),
-            module: module.to_string(),
-            kind,
+        .map(|(f, &(name, module, kind))| {
+            let row = TopRow {
+                self_count: shown(self_counts[f]),
+                total_count: shown(total_counts[f]),
+                self_pct: pct(self_counts[f]),
+                total_pct: pct(total_counts[f]),
+                name: name.to_string(),
+                module: module.to_string(),
+                kind,
+            };
+            (self_counts[f], total_counts[f], row)
         })
         .collect();
-    rows.sort_by(|a, b| {
-        b.self_count
-            .cmp(&a.self_count)
-            .then(b.total_count.cmp(&a.total_count))
+    rows.sort_by(|(a_self, a_total, a), (b_self, b_total, b)| {
+        b_self
+            .cmp(a_self)
+            .then(b_total.cmp(a_total))
             .then_with(|| a.name.cmp(&b.name))
             .then_with(|| a.module.cmp(&b.module))
             .then(a.kind.cmp(&b.kind))
     });
-    rows.truncate(n);
-    rows
+    rows.into_iter().take(n).map(|(_, _, row)| row).collect()
 }
 
 /// Writes `rows` as aligned columns `SELF%  TOTAL%  FUNCTION  MODULE`, percentages with two
