@@ -991,3 +991,29 @@ fn archive_merge_of_huge_counts_saturates() {
     assert_eq!(p.meta.unwind.totals(), (u64::MAX, u64::MAX));
     assert!(p.meta.unwind.render(10).contains(&format!("{} of {} user stacks complete", u64::MAX, u64::MAX)));
 }
+
+/// A 256 MiB body that compresses to a few KiB and whose `FRMS` section declares 26 million
+/// frames (the bytes left could hold them: 10 bytes each) is refused before any frame is
+/// allocated: in memory they would take ~2.3 GB (88 bytes each), above the reader's budget.
+/// Before, the reader reserved the whole table up front (a 33 KB file with a 1 GiB body asked for
+/// 9.4 GB and aborted where the allocation failed).
+#[test]
+fn archive_rejects_frame_table_beyond_memory_budget() {
+    let body_len: usize = 256 << 20;
+    let mut body = Vec::with_capacity(body_len);
+    section(&mut body, b"META", &meta_payload(&[]));
+    let frames_len = body_len - body.len() - 12;
+    let declared = ((frames_len - 4) / 10) as u32;
+    body.extend_from_slice(b"FRMS");
+    put_u64(&mut body, frames_len as u64);
+    put_u32(&mut body, declared);
+    body.resize(body_len, 0xff);
+    let bytes = wrap(&body);
+    drop(body);
+    assert!(bytes.len() < 64 << 10, "the crafted archive should be small, is {} bytes", bytes.len());
+    let started = std::time::Instant::now();
+    let (err, msg) = reject(&bytes);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(matches!(err.inner(), ArchiveError::Corrupt { .. }), "{err:?}");
+    assert!(msg.contains("frame table would take") && msg.contains("bytes of memory"), "{msg}");
+}

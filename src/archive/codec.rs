@@ -2,6 +2,13 @@
 //! `STKS`, `SMPL`) encoded from and decoded into a [`Profile`]. Decoding checks every length and
 //! count against the bytes left before allocating, validates UTF-8 and indices, and never panics.
 //!
+//! Memory is bounded twice, in one place ([`Decoder::count`] and [`Decoder::str`]): a count must
+//! fit the bytes left in its section (so nothing is decoded that is not there), and what the
+//! decoded elements take in memory is charged against [`MAX_DECODED_LEN`] for the whole body
+//! (an entry of a few bytes, such as an empty frame, takes ~90 bytes in memory, so the body cap
+//! alone would let a 1 GiB body of empty entries take ~9 GiB). Up-front reservations are never
+//! larger than the bytes left in the section ([`Decoder::vec`]).
+//!
 //! The byte layout is documented in `docs/archive-format.md`.
 
 use super::error::ArchiveError;
@@ -53,6 +60,15 @@ const MIN_STACK_LEN: usize = 4;
 const MIN_FRAME_ID_LEN: usize = 4;
 /// Smallest encoding of one sample: stack, pid, empty comm, count.
 const MIN_SAMPLE_LEN: usize = 4 + 4 + 4 + 8;
+
+/// Most memory the decoded tables of one body may take: 2 GiB, the sizes of the elements
+/// ([`std::mem::size_of`]) plus the bytes of their strings and lists.
+///
+/// Real bodies decode to about 1.5× their size (names of tens of bytes, stacks of tens of
+/// frames), so a body at the 1 GiB cap ([`super::MAX_BODY_LEN`]) fits; what does not is a
+/// body of near-empty entries, which only a damaged or crafted file holds. With the body itself,
+/// reading one archive takes at most about 3 GiB whatever the input.
+pub(crate) const MAX_DECODED_LEN: u64 = 2 << 30;
 
 /// Encodes a profile into an uncompressed body of at most `limit` bytes.
 pub(crate) fn encode_body(profile: &Profile, limit: u64) -> Result<Vec<u8>, ArchiveError> {
@@ -211,6 +227,7 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<Profile, ArchiveError> {
     let mut profile = Profile::default();
     let mut next_known = 0;
     let mut pos = 0;
+    let mut budget = MAX_DECODED_LEN;
     while pos < body.len() {
         let left = body.len() - pos;
         if left < SECTION_HEADER_LEN {
@@ -219,7 +236,7 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<Profile, ArchiveError> {
                 format!("a section header needs {SECTION_HEADER_LEN} bytes, only {left} left"),
             ));
         }
-        let mut header = Decoder { body, pos, end: pos + SECTION_HEADER_LEN, section: *b"????" };
+        let mut header = Decoder { body, pos, end: pos + SECTION_HEADER_LEN, section: *b"????", budget: 0 };
         let tag: [u8; 4] = header.array("section tag")?;
         let len = u64::from_le_bytes(header.array("section length")?);
         let start = header.pos;
@@ -243,7 +260,7 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<Profile, ArchiveError> {
                 return Err(ArchiveError::corrupt(pos, reason));
             }
             next_known += 1;
-            let mut dec = Decoder { body, pos: start, end, section: tag };
+            let mut dec = Decoder { body, pos: start, end, section: tag, budget };
             match tag {
                 TAG_META => profile.meta = dec.meta()?,
                 TAG_FRAMES => profile.frames = dec.frames()?,
@@ -251,11 +268,13 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<Profile, ArchiveError> {
                 _ => profile.samples = dec.samples(profile.stacks.len())?,
             }
             dec.finish()?;
+            budget = dec.budget;
         }
         if tag == TAG_UNWIND && next_known == KNOWN.len() {
-            let mut dec = Decoder { body, pos: start, end, section: tag };
+            let mut dec = Decoder { body, pos: start, end, section: tag, budget };
             profile.meta.unwind = dec.unwind_report()?;
             dec.finish()?;
+            budget = dec.budget;
         }
         // Unknown sections are skipped.
         pos = end;
@@ -291,10 +310,17 @@ pub(crate) fn decode_meta_from(body: &mut impl std::io::Read, body_len: u64) -> 
             ));
         }
         if tag == TAG_META {
-            // `len <= body_len <= MAX_BODY_LEN`: bounded.
-            let mut payload = vec![0u8; len as usize];
-            read_exact_at(body, &mut payload, pos, "the `META` section")?;
-            let mut dec = Decoder { body: &payload, pos: 0, end: payload.len(), section: tag };
+            // Grown as bytes arrive, not sized from the declared length.
+            let mut payload = Vec::new();
+            let read = std::io::Read::read_to_end(&mut std::io::Read::take(&mut *body, len), &mut payload)
+                .map_err(ArchiveError::Decompress)?;
+            if (read as u64) < len {
+                return Err(ArchiveError::corrupt(
+                    (pos + read as u64) as usize,
+                    "the body ends inside the `META` section",
+                ));
+            }
+            let mut dec = Decoder { body: &payload, pos: 0, end: payload.len(), section: tag, budget: MAX_DECODED_LEN };
             let meta = dec.meta()?;
             dec.finish()?;
             return Ok(meta);
@@ -336,6 +362,9 @@ struct Decoder<'a> {
     pos: usize,
     end: usize,
     section: [u8; 4],
+    /// Bytes of memory the decoded elements may still take (out of [`MAX_DECODED_LEN`] for the
+    /// whole body).
+    budget: u64,
 }
 
 impl<'a> Decoder<'a> {
@@ -375,9 +404,11 @@ impl<'a> Decoder<'a> {
         Ok(u64::from_le_bytes(self.array(what)?))
     }
 
-    /// Reads a u32 element count and checks that `count * min_len` bytes are left, so that the
-    /// caller can allocate `count` elements without trusting the input.
-    fn count(&mut self, what: &str, min_len: usize) -> Result<usize, ArchiveError> {
+    /// Reads a u32 count of `T`s, each encoded in at least `min_len` (> 0) bytes, and checks
+    /// that `count * min_len` bytes are left in the section and that `count` `T`s fit in the
+    /// memory budget (which they are charged), so that the caller can decode `count` elements
+    /// without trusting the input.
+    fn count<T>(&mut self, what: &str, min_len: usize) -> Result<usize, ArchiveError> {
         let at = self.pos;
         let n = self.u32(what)?;
         let need = u64::from(n) * min_len as u64;
@@ -392,14 +423,39 @@ impl<'a> Decoder<'a> {
                 ),
             ));
         }
+        self.charge(at, what, u64::from(n) * std::mem::size_of::<T>() as u64)?;
         // `need <= left`, so `n` fits in usize when `min_len > 0`.
         Ok(n as usize)
+    }
+
+    /// Takes `bytes` of memory from the budget, or says that `what` (at body offset `at`) needs
+    /// more memory than a reader allows.
+    fn charge(&mut self, at: usize, what: &str, bytes: u64) -> Result<(), ArchiveError> {
+        if bytes > self.budget {
+            return Err(ArchiveError::corrupt(
+                at,
+                format!(
+                    "{what} would take {bytes} bytes of memory, more than the {} left of the \
+                     {MAX_DECODED_LEN} bytes a reader allows for a profile",
+                    self.budget
+                ),
+            ));
+        }
+        self.budget -= bytes;
+        Ok(())
+    }
+
+    /// An empty vector for `n` elements (a count from [`Decoder::count`]) reserving no more
+    /// memory than the bytes left in the section: it grows as elements are actually decoded.
+    fn vec<T>(&self, n: usize) -> Vec<T> {
+        Vec::with_capacity(n.min(self.left() / std::mem::size_of::<T>().max(1)))
     }
 
     fn str(&mut self, what: &str) -> Result<String, ArchiveError> {
         let len = self.u32(what)? as usize;
         let at = self.pos;
         let bytes = self.take(len, what)?;
+        self.charge(at, what, len as u64)?;
         match std::str::from_utf8(bytes) {
             Ok(s) => Ok(s.to_owned()),
             Err(e) => Err(ArchiveError::corrupt(at + e.valid_up_to(), format!("{what} is not valid UTF-8"))),
@@ -423,7 +479,7 @@ impl<'a> Decoder<'a> {
             kernel_release: self.str("kernel release")?,
             ..Metadata::default()
         };
-        let n = self.count("cpu list", MIN_CPU_LEN)?;
+        let n = self.count::<u32>("cpu list", MIN_CPU_LEN)?;
         m.cpus = (0..n).map(|_| self.u32("cpu")).collect::<Result<_, _>>()?;
         m.event = SampledEvent::from_name(&self.str("event")?);
         m.frequency_hz = self.u64("frequency")?;
@@ -431,7 +487,7 @@ impl<'a> Decoder<'a> {
         m.end_unix_ns = self.u64("end time")?;
         m.target = self.str("target")?;
         m.total_samples = self.u64("total samples")?;
-        let n = self.count("loss list", MIN_LOSS_LEN)?;
+        let n = self.count::<(String, u64)>("loss list", MIN_LOSS_LEN)?;
         let mut unknown = Vec::new();
         for _ in 0..n {
             let at = self.pos;
@@ -446,7 +502,7 @@ impl<'a> Decoder<'a> {
                 None => unknown.push((id, count)),
             }
         }
-        let n = self.count("note list", MIN_NOTE_LEN)?;
+        let n = self.count::<String>("note list", MIN_NOTE_LEN)?;
         m.notes = (0..n).map(|_| self.str("note")).collect::<Result<_, _>>()?;
         for (id, count) in unknown {
             m.notes.push(format!(
@@ -466,7 +522,7 @@ impl<'a> Decoder<'a> {
             ArchiveError::corrupt(at, format!("{e} in the unwind report (modes `{}`)", modes.escape_debug()))
         })?;
         let mut r = crate::profile::unwind::UnwindReport { modes, ..Default::default() };
-        let n = self.count("unwind report", MIN_UNWIND_BINARY_LEN)?;
+        let n = self.count::<(String, crate::profile::unwind::BinaryUnwind)>("unwind report", MIN_UNWIND_BINARY_LEN)?;
         for _ in 0..n {
             let name = self.str("unwind binary")?;
             let mut b = crate::profile::unwind::BinaryUnwind {
@@ -476,7 +532,7 @@ impl<'a> Decoder<'a> {
                 unsymbolized: self.u64("unwind unsymbolized")?,
                 ..Default::default()
             };
-            let stops = self.count("unwind stops", MIN_LOSS_LEN)?;
+            let stops = self.count::<(UnwindStatus, u64)>("unwind stops", MIN_LOSS_LEN)?;
             for _ in 0..stops {
                 let at = self.pos;
                 let id = self.str("unwind status")?;
@@ -494,8 +550,8 @@ impl<'a> Decoder<'a> {
     }
 
     fn frames(&mut self) -> Result<Vec<Frame>, ArchiveError> {
-        let n = self.count("frame table", MIN_FRAME_LEN)?;
-        let mut frames = Vec::with_capacity(n);
+        let n = self.count::<Frame>("frame table", MIN_FRAME_LEN)?;
+        let mut frames = self.vec(n);
         for i in 0..n {
             let name = self.str("frame name")?;
             let module = self.str("frame module")?;
@@ -534,11 +590,11 @@ impl<'a> Decoder<'a> {
     }
 
     fn stacks(&mut self, frame_count: usize) -> Result<Vec<Vec<u32>>, ArchiveError> {
-        let n = self.count("stack table", MIN_STACK_LEN)?;
-        let mut stacks = Vec::with_capacity(n);
+        let n = self.count::<Vec<u32>>("stack table", MIN_STACK_LEN)?;
+        let mut stacks = self.vec(n);
         for i in 0..n {
-            let depth = self.count("stack", MIN_FRAME_ID_LEN)?;
-            let mut stack = Vec::with_capacity(depth);
+            let depth = self.count::<u32>("stack", MIN_FRAME_ID_LEN)?;
+            let mut stack = self.vec(depth);
             for _ in 0..depth {
                 stack.push(self.index("frame index", ("stack", i), ("frame", frame_count))?);
             }
@@ -548,8 +604,8 @@ impl<'a> Decoder<'a> {
     }
 
     fn samples(&mut self, stack_count: usize) -> Result<Vec<Sample>, ArchiveError> {
-        let n = self.count("sample table", MIN_SAMPLE_LEN)?;
-        let mut samples = Vec::with_capacity(n);
+        let n = self.count::<Sample>("sample table", MIN_SAMPLE_LEN)?;
+        let mut samples = self.vec(n);
         for i in 0..n {
             let stack = self.index("sample stack", ("sample", i), ("stack", stack_count))?;
             let pid = self.u32("sample pid")?;

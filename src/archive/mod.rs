@@ -7,7 +7,8 @@
 //!
 //! Reading never panics and uses bounded memory on any input: declared lengths are capped
 //! ([`MAX_BODY_LEN`]), decompression stops at the declared length, every count is checked against
-//! the bytes left before allocating, strings must be UTF-8 and indices must be in range.
+//! the bytes left before allocating and what its elements take in memory against one budget for
+//! the decoded profile (2 GiB), strings must be UTF-8 and indices must be in range.
 
 mod codec;
 mod error;
