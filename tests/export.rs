@@ -783,3 +783,57 @@ fn export_speedscope_loads_in_speedscope() {
     let first = v["profiles"][v["activeProfileIndex"].as_u64().unwrap() as usize]["name"].as_str().unwrap();
     assert_eq!(first, ours.iter().max_by_key(|(_, w)| w.1).unwrap().0);
 }
+
+/// Reads crafted pprof `bytes` named `name`, which must fail with a `TooMuchMemory` error naming
+/// the file and `what`; returns how long the read took.
+fn reject_memory(name: &str, bytes: &[u8], what: &str) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    let err = match pprof::read(bytes, name) {
+        Ok(p) => panic!("{name}: read {} samples", p.samples.len()),
+        Err(e) => e,
+    };
+    let msg = err.to_string();
+    assert!(matches!(err, pprof::PprofError::TooMuchMemory { .. }), "{name}: {msg}");
+    assert!(msg.starts_with(&format!("`{name}`: ")) && msg.contains(what), "{name}: {msg}");
+    started.elapsed()
+}
+
+/// Crafted pprof inputs whose decoded form is far larger than their bytes are refused before the
+/// memory is allocated: a 51 KB gzip of 26 million empty samples (2 bytes each on the wire, 72 in
+/// memory: 1.9 GB before), a location of 300 lines naming one function with an 8 MiB name (each
+/// line a frame copying the name: 2.4 GB), and a sample listing one location of 1000 lines 300,000
+/// times (a stack of 300 million frames: 1.2 GB).
+#[test]
+fn export_pprof_refuses_inputs_that_explode_in_memory() {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let empty_samples = b"\x12\x00".repeat(1 << 20);
+    for _ in 0..25 {
+        gz.write_all(&empty_samples).unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 64 << 10, "{} bytes", bomb.len());
+    reject_memory("samples.pb.gz", &bomb, "the protobuf message");
+
+    let function = proto::Function { id: 1, name: 1, ..Default::default() };
+    let line = proto::Line { function_id: 1, ..Default::default() };
+    let long_names = proto::Profile {
+        sample_type: vec![proto::ValueType { r#type: 2, unit: 3 }],
+        sample: vec![proto::Sample { location_id: vec![1], value: vec![1], label: vec![] }],
+        location: vec![proto::Location { id: 1, line: vec![line.clone(); 300], ..Default::default() }],
+        function: vec![function.clone()],
+        string_table: vec![b"".to_vec(), vec![b'f'; 8 << 20], b"samples".to_vec(), b"count".to_vec()],
+        ..Default::default()
+    };
+    let took = reject_memory("names.pb", &long_names.encode_to_vec(), "the frames of location 1");
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+
+    let deep = proto::Profile {
+        sample: vec![proto::Sample { location_id: vec![1; 300_000], value: vec![1], label: vec![] }],
+        location: vec![proto::Location { id: 1, line: vec![line; 1000], ..Default::default() }],
+        string_table: vec![b"".to_vec(), b"f".to_vec(), b"samples".to_vec(), b"count".to_vec()],
+        ..long_names
+    };
+    let took = reject_memory("deep.pb", &deep.encode_to_vec(), "the stack of sample 0");
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+}

@@ -40,6 +40,7 @@
 //! their directories. A location without lines becomes a frame named `module+0xoffset`, as prof
 //! names frames it could not symbolize. The comments prof writes restore the metadata.
 
+mod budget;
 pub mod proto;
 mod read;
 mod write;
@@ -52,6 +53,19 @@ use crate::profile::Metadata;
 /// Largest decompressed protobuf read: 1 GiB, as for archive bodies. A gzip bomb stops there
 /// instead of filling memory.
 pub const MAX_DECOMPRESSED_BYTES: u64 = 1 << 30;
+
+/// Most memory one read may spend on the decoded protobuf message, and again on the profile
+/// rebuilt from it: 1 GiB each.
+///
+/// Protobuf is compact: an empty sample is 2 bytes on the wire and 72 in memory, a location id
+/// 1 byte and 8, so the 1 GiB decompression cap alone would let a 1 MB gzip file ask for tens of
+/// GiB; and a location with many lines, or a sample listing one location many times, makes
+/// frames and stacks out of strings and ids the file holds once. Every element and string is
+/// therefore charged before it is allocated ([`decode`] measures the message on the wire first,
+/// [`from_proto`] charges frames, stacks, samples and notes). Real profiles decode to about 5×
+/// their protobuf size, so a profile of up to ~200 MB uncompressed, far above what profilers
+/// write, fits.
+pub const MAX_DECODED_MEMORY: u64 = 1 << 30;
 
 /// The mapping of kernel frames (and what perf and prof call the kernel's symbols).
 pub const KERNEL_MAPPING: &str = "[kernel.kallsyms]";
@@ -82,6 +96,19 @@ pub enum PprofError {
         file: String,
         /// The decoder's error.
         reason: String,
+    },
+    /// Decoding the message, or rebuilding the profile from it, would take more memory than
+    /// [`MAX_DECODED_MEMORY`].
+    #[error(
+        "`{file}`: {what} would take more than {limit} bytes of memory; a real profile this large is not plausible"
+    )]
+    TooMuchMemory {
+        /// Name of the input.
+        file: String,
+        /// What would take the memory, e.g. `the protobuf message (sample 12 …)`.
+        what: String,
+        /// The limit ([`MAX_DECODED_MEMORY`]).
+        limit: u64,
     },
     /// The message decodes but its references or values are inconsistent.
     #[error("`{file}`: invalid pprof profile: {reason}")]

@@ -8,6 +8,7 @@ use flate2::read::MultiGzDecoder;
 use prost::Message;
 use rustc_hash::FxHashMap as HashMap;
 
+use super::budget::Budget;
 use super::{proto, PprofError, KERNEL_MAPPING, MAX_DECOMPRESSED_BYTES};
 use crate::profile::{
     Frame, FrameId, FrameKind, LossReason, Metadata, Profile, ProfileBuilder, SampledEvent, MISSING_KERNEL_STACK,
@@ -41,12 +42,18 @@ pub fn read(bytes: &[u8], source: &str) -> Result<Profile, PprofError> {
 /// pprof at all (so the caller can try other formats). A profile that looks like pprof but is
 /// inconsistent is an error.
 pub fn read_if_raw_pprof(bytes: &[u8], source: &str) -> Option<Result<Profile, PprofError>> {
+    match Budget::new(source).charge_message(bytes) {
+        Ok(()) => {}
+        Err(PprofError::Decode { .. }) => return None,
+        Err(e) => return Some(Err(e)),
+    }
     let message = proto::Profile::decode(bytes).ok()?;
     let plausible = !message.sample_type.is_empty() && message.string_table.first().is_some_and(|s| s.is_empty());
     plausible.then(|| from_proto(&message, source))
 }
 
-/// Decompresses (when gzip'd) and decodes the protobuf message.
+/// Decompresses (when gzip'd) and decodes the protobuf message, after checking on the wire that
+/// it fits in [`MAX_DECODED_MEMORY`](super::MAX_DECODED_MEMORY).
 pub fn decode(bytes: &[u8], source: &str) -> Result<proto::Profile, PprofError> {
     decode_limited(bytes, source, MAX_DECOMPRESSED_BYTES)
 }
@@ -68,6 +75,7 @@ pub(super) fn decode_limited(bytes: &[u8], source: &str, limit: u64) -> Result<p
     } else {
         bytes
     };
+    Budget::new(source).charge_message(raw)?;
     proto::Profile::decode(raw).map_err(|e| PprofError::Decode { file: source.to_string(), reason: e.to_string() })
 }
 
@@ -88,9 +96,15 @@ fn is_kernel_mapping(name: &str) -> bool {
     }
 }
 
-/// Rebuilds a [`Profile`] from a decoded message (see the [module documentation](super)).
+/// Rebuilds a [`Profile`] from a decoded message (see the [module documentation](super)). What
+/// it builds (strings, frames, stacks, samples, notes) is charged against
+/// [`MAX_DECODED_MEMORY`](super::MAX_DECODED_MEMORY) before it is allocated.
 pub fn from_proto(p: &proto::Profile, source: &str) -> Result<Profile, PprofError> {
     let invalid = |reason: String| PprofError::Invalid { file: source.to_string(), reason };
+    let mut budget = Budget::new(source);
+    let table_len = p.string_table.iter().fold(0u64, |sum, s| sum.saturating_add(s.len() as u64));
+    let table_size = (p.string_table.len() * std::mem::size_of::<String>()) as u64;
+    budget.charge(table_len.saturating_add(table_size), || "the string table".to_string())?;
     let strings: Vec<String> = p.string_table.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect();
     let string = |i: i64| -> Result<&str, PprofError> {
         match usize::try_from(i).ok().and_then(|i| strings.get(i)) {
@@ -105,7 +119,7 @@ pub fn from_proto(p: &proto::Profile, source: &str) -> Result<Profile, PprofErro
     }
     let count_index = count_index(p, &string)?;
     let mut tables = Tables::new(p, &invalid)?;
-    let mut meta = read_metadata(p, &string, source)?;
+    let mut meta = read_metadata(p, &string, source, &mut budget)?;
     let default_comm = default_comm(p, &string)?;
 
     let mut builder = ProfileBuilder::new(Metadata::default());
@@ -115,10 +129,12 @@ pub fn from_proto(p: &proto::Profile, source: &str) -> Result<Profile, PprofErro
         if count == 0 {
             continue;
         }
-        let stack = tables.stack(n, sample, &mut builder, &string, &invalid)?;
+        let stack = tables.stack(n, sample, &mut builder, &string, &invalid, &mut budget)?;
         let (pid, comm) = sample_labels(sample, &string)?;
+        let comm = comm.unwrap_or(&default_comm);
+        budget.charge((std::mem::size_of::<crate::profile::Sample>() + comm.len()) as u64, || format!("sample {n}"))?;
         let stack = builder.stack(stack);
-        builder.add(stack, pid, comm.unwrap_or(&default_comm), count);
+        builder.add(stack, pid, comm, count);
         total = total.saturating_add(count);
     }
     if meta.total_samples == 0 {
@@ -226,6 +242,7 @@ impl<'p> Tables<'p> {
         builder: &mut ProfileBuilder,
         string: &impl Fn(i64) -> Result<&'s str, PprofError>,
         invalid: &impl Fn(String) -> PprofError,
+        budget: &mut Budget,
     ) -> Result<Vec<FrameId>, PprofError> {
         let mut stack: Vec<FrameId> = Vec::new();
         for &id in sample.location_id.iter().rev() {
@@ -235,10 +252,14 @@ impl<'p> Tables<'p> {
                     let location = self.locations.get(&id).ok_or_else(|| {
                         invalid(format!("sample {n} references location {id}, which is not in the profile"))
                     })?;
-                    let frames = location_to_frames(location, &self.mappings, &self.functions, string, invalid)?;
+                    let frames =
+                        location_to_frames(location, &self.mappings, &self.functions, string, invalid, budget)?;
                     e.insert(frames.into_iter().map(|f| builder.frame(f)).collect())
                 }
             };
+            budget.charge((frames.len() * std::mem::size_of::<FrameId>()) as u64, || {
+                format!("the stack of sample {n}")
+            })?;
             stack.extend(frames.iter());
         }
         Ok(stack)
@@ -269,7 +290,14 @@ fn location_to_frames<'s>(
     functions: &HashMap<u64, &proto::Function>,
     string: &impl Fn(i64) -> Result<&'s str, PprofError>,
     invalid: &impl Fn(String) -> PprofError,
+    budget: &mut Budget,
 ) -> Result<Vec<Frame>, PprofError> {
+    // Each frame copies its name, module and file, and the builder keeps a new frame twice (its
+    // table and its index): charged before it is built.
+    let mut charge = |name: &str, module: &str, file: &str| {
+        let size = std::mem::size_of::<Frame>() + name.len() + module.len() + file.len();
+        budget.charge(2 * size as u64, || format!("the frames of location {}", location.id))
+    };
     let mapping = match location.mapping_id {
         0 => None,
         id => Some(*mappings.get(&id).ok_or_else(|| {
@@ -291,7 +319,9 @@ fn location_to_frames<'s>(
             None => location.address,
         };
         let base = if module.is_empty() { "[unknown]" } else { module };
-        return Ok(vec![Frame::new(format!("{base}+{offset:#x}"), module, kind)]);
+        let name = format!("{base}+{offset:#x}");
+        charge(&name, module, "")?;
+        return Ok(vec![Frame::new(name, module, kind)]);
     }
     let last = location.line.len() - 1;
     let mut frames = Vec::with_capacity(location.line.len());
@@ -307,6 +337,7 @@ fn location_to_frames<'s>(
             name = string(function.system_name)?;
         }
         let file = string(function.filename)?;
+        charge(name, module, file)?;
         if mapping.is_none() && location.line.len() == 1 && (name == MISSING_USER_STACK || name == MISSING_KERNEL_STACK)
         {
             frames.push(Frame::placeholder(name));
@@ -330,6 +361,7 @@ fn read_metadata<'s>(
     p: &proto::Profile,
     string: &impl Fn(i64) -> Result<&'s str, PprofError>,
     source: &str,
+    budget: &mut Budget,
 ) -> Result<Metadata, PprofError> {
     let mut meta = Metadata {
         start_unix_ns: u64::try_from(p.time_nanos).unwrap_or(0),
@@ -350,7 +382,10 @@ fn read_metadata<'s>(
             "kernel" => meta.kernel_release = value.to_string(),
             "event" => meta.event = SampledEvent::from_name(value),
             "target" => meta.target = value.to_string(),
-            "note" => meta.notes.push(value.to_string()),
+            "note" => {
+                budget.charge((std::mem::size_of::<String>() + value.len()) as u64, || "the notes".to_string())?;
+                meta.notes.push(value.to_string());
+            }
             "frequency" => {
                 if let Some(hz) = value.strip_suffix(" Hz").and_then(|v| v.parse().ok()) {
                     meta.frequency_hz = hz;
