@@ -1,47 +1,87 @@
 //! JIT symbol maps (`/tmp/perf-PID.map`): `START SIZE name` lines in hex, written by JIT
 //! runtimes (V8/node --perf-basic-prof, the JVM with perf-map-agent, LuaJIT, …).
 
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-/// Largest perf map read; larger files are read up to this size.
-const MAX_PERF_MAP_BYTES: u64 = 256 * 1024 * 1024;
+/// Most of a perf map read: its last 32 MiB.
+///
+/// A parsed map is kept for the life of its process, so this bounds what one profiled process
+/// can make prof hold: at most ~16 bytes per line plus the names (a crafted map of minimal
+/// 6-byte lines, ~5.6 million symbols, takes ~100 MB; real lines of ~60 bytes take about their
+/// own size). Real maps are far smaller: `node --perf-basic-prof` writes ~80 bytes per
+/// compiled function, so 32 MiB is ~400,000 functions. The runtimes append and never truncate,
+/// so a larger map is read from its end: the newest symbols (which win over older ones at the
+/// same address) are the ones kept.
+const MAX_PERF_MAP_BYTES: u64 = 32 * 1024 * 1024;
+
+/// One symbol: its start address, size (saturated at `u32::MAX`; JIT functions are far
+/// smaller) and where its name starts in [`PerfMap::names`]. 16 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    start: u64,
+    size: u32,
+    name: u32,
+}
 
 /// The symbols of one perf map, sorted by start address.
+///
+/// Compact, since it lives as long as its process: one 16-byte entry per symbol and every name
+/// in one string, each followed by a newline (which a name, being part of a line, never
+/// contains).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PerfMap {
-    entries: Vec<(u64, u64, String)>,
+    entries: Vec<Entry>,
+    names: String,
     /// Lines that could not be parsed.
     pub bad_lines: usize,
 }
 
 impl PerfMap {
-    /// Parses perf map text. Malformed lines are skipped and counted.
+    /// Parses perf map text. Malformed lines are skipped and counted; a name offset beyond
+    /// `u32::MAX` (text over 4 GiB) ends the map.
     pub fn parse(text: &str) -> PerfMap {
-        let mut map = PerfMap::default();
+        // One entry per line at most: sized from the bytes present.
+        let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+        let mut map = PerfMap { entries: Vec::with_capacity(lines), ..PerfMap::default() };
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let mut parts = line.trim().splitn(3, ' ');
             let parsed = (|| {
                 let start = u64::from_str_radix(parts.next()?.trim_start_matches("0x"), 16).ok()?;
                 let size = u64::from_str_radix(parts.next()?.trim_start_matches("0x"), 16).ok()?;
                 let name = parts.next()?.trim();
-                (!name.is_empty()).then(|| (start, start.saturating_add(size), name.to_string()))
+                (!name.is_empty()).then_some((start, size, name))
             })();
-            match parsed {
-                Some(e) => map.entries.push(e),
-                None => map.bad_lines += 1,
-            }
+            let Some((start, size, name)) = parsed else {
+                map.bad_lines += 1;
+                continue;
+            };
+            let Ok(offset) = u32::try_from(map.names.len()) else { break };
+            map.names.push_str(name);
+            map.names.push('\n');
+            map.entries.push(Entry { start, size: u32::try_from(size).unwrap_or(u32::MAX), name: offset });
         }
-        // Later entries win for the same start (code regions get reused by JITs).
-        map.entries.sort_by_key(|e| e.0);
+        // Later entries win for the same start (code regions get reused by JITs): the sort is
+        // stable, and of equal starts the last one's size and name are kept.
+        map.entries.sort_by_key(|e| e.start);
+        map.entries.dedup_by(|later, kept| {
+            let same = later.start == kept.start;
+            if same {
+                *kept = *later;
+            }
+            same
+        });
+        map.entries.shrink_to_fit();
+        map.names.shrink_to_fit();
         map
     }
 
     /// Reads a perf map file: only a regular file (never blocks on a FIFO), owned by root or by
-    /// `owner_uid`. Returns None when absent or refused.
+    /// `owner_uid`; of a file larger than 32 MiB, the last 32 MiB from the first whole line.
+    /// Returns None when absent or refused.
     pub fn read(path: &Path, owner_uid: Option<u32>) -> Option<PerfMap> {
         use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-        let file =
+        let mut file =
             std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW).open(path).ok()?;
         let meta = file.metadata().ok()?;
         if !meta.is_file() {
@@ -50,18 +90,30 @@ impl PerfMap {
         if meta.uid() != 0 && owner_uid.is_some_and(|uid| uid != meta.uid()) {
             return None;
         }
-        let mut text = String::new();
-        let mut bytes = Vec::new();
-        file.take(MAX_PERF_MAP_BYTES).read_to_end(&mut bytes).ok()?;
-        text.push_str(&String::from_utf8_lossy(&bytes));
-        Some(PerfMap::parse(&text))
+        let skip = meta.len().saturating_sub(MAX_PERF_MAP_BYTES);
+        if skip > 0 {
+            // Back one byte, so that a cut exactly at a line start keeps that line.
+            file.seek(SeekFrom::Start(skip - 1)).ok()?;
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len().min(MAX_PERF_MAP_BYTES + 1)).unwrap_or(0));
+        file.take(MAX_PERF_MAP_BYTES + 1).read_to_end(&mut bytes).ok()?;
+        let mut text = &bytes[..];
+        if skip > 0 {
+            // Drop the partial line the cut fell into.
+            text = memchr::memchr(b'\n', text).map_or(&[][..], |nl| &text[nl + 1..]);
+        }
+        Some(PerfMap::parse(&String::from_utf8_lossy(text)))
     }
 
     /// The symbol covering `addr`, if any.
     pub fn lookup(&self, addr: u64) -> Option<&str> {
-        let idx = self.entries.partition_point(|e| e.0 <= addr);
-        let (start, end, name) = self.entries.get(idx.checked_sub(1)?)?;
-        (*start <= addr && addr < *end).then_some(name.as_str())
+        let idx = self.entries.partition_point(|e| e.start <= addr);
+        let e = self.entries.get(idx.checked_sub(1)?)?;
+        if addr - e.start >= u64::from(e.size) {
+            return None;
+        }
+        let name = self.names.get(e.name as usize..)?;
+        Some(name.split_once('\n').map_or(name, |(name, _)| name))
     }
 
     /// Number of symbols.
@@ -72,6 +124,11 @@ impl PerfMap {
     /// True when the map has no symbols.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Bytes the map holds on the heap (its entries and names).
+    pub fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>() + self.names.capacity()
     }
 }
 
@@ -90,6 +147,37 @@ mod tests {
         assert_eq!(map.lookup(0x1010), None);
         assert_eq!(map.lookup(0x2010), Some("bar"));
         assert_eq!(map.lookup(0x0fff), None);
+    }
+
+    /// Of two symbols at the same start the later one wins, whatever their order elsewhere; a
+    /// size above `u32::MAX` covers `u32::MAX` bytes.
+    #[test]
+    fn perf_map_later_symbol_at_same_start_wins() {
+        let map = PerfMap::parse("1000 10 old\n500 10 other\n1000 20 new\nffff0000 100000000 huge\n");
+        assert_eq!(map.len(), 3);
+        assert_eq!(map.lookup(0x1015), Some("new"));
+        assert_eq!(map.lookup(0x505), Some("other"));
+        assert_eq!(map.lookup(0xffff_0000 + 0xffff_fffe), Some("huge"));
+        assert_eq!(map.lookup(0xffff_0000 + 0xffff_ffff), None);
+    }
+
+    /// A map larger than the cap is read from its end, from its first whole line: the newest
+    /// symbols are kept.
+    #[test]
+    fn perf_map_read_keeps_the_newest_symbols() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("perf-3.map");
+        let line = |i: u64| format!("{:x} 10 f{i:07}\n", 0x1000_0000 + i * 0x10);
+        let per_line = line(0).len() as u64;
+        let lines = MAX_PERF_MAP_BYTES / per_line + 1000;
+        let mut text = String::with_capacity((lines * per_line) as usize);
+        (0..lines).for_each(|i| text.push_str(&line(i)));
+        std::fs::write(&path, &text).unwrap();
+        let map = PerfMap::read(&path, None).unwrap();
+        assert_eq!(map.bad_lines, 0);
+        assert_eq!(map.len() as u64, MAX_PERF_MAP_BYTES / per_line);
+        assert_eq!(map.lookup(0x1000_0000 + (lines - 1) * 0x10), Some(format!("f{:07}", lines - 1).as_str()));
+        assert_eq!(map.lookup(0x1000_0000 + 999 * 0x10), None);
     }
 
     /// An empty file is a valid, empty map, and a FIFO is refused without blocking.
