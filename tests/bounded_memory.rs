@@ -136,6 +136,25 @@ fn bounded_memory_pprof() {
     }
 }
 
+/// Crafted folded text: 32 MiB of nothing but distinct frames (2.5 GB in memory before).
+#[test]
+fn bounded_memory_folded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("distinct.folded");
+    let mut text = String::with_capacity(33 << 20);
+    let mut frame = 0u64;
+    while text.len() < 32 << 20 {
+        text.push('c');
+        for _ in 0..100 {
+            std::fmt::Write::write_fmt(&mut text, format_args!(";{frame:x}")).unwrap();
+            frame += 1;
+        }
+        text.push_str(" 1\n");
+    }
+    std::fs::write(&path, text).unwrap();
+    report_fails_clearly(&path, "the profile would take more than");
+}
+
 /// Runs the case `case` of [`child`] in a re-executed test binary under the limit; it must
 /// exit successfully.
 fn child_succeeds(case: &str) -> String {

@@ -251,3 +251,31 @@ fn folded_huge_counts_give_honest_top_shares() {
     let table = String::from_utf8(table).unwrap();
     assert_eq!(table.matches(" 50.00   50.00  ").count(), 2, "{table}");
 }
+
+/// Text of nothing but distinct frames (each a few bytes, ~250 in memory) is refused once the
+/// profile would take 8 bytes per input byte (at least 64 MiB), naming the line; before, 32 MiB
+/// of it took 2.5 GB. Text of repeated frames of the same size parses.
+#[test]
+fn folded_distinct_frames_are_bounded_by_the_input() {
+    let mut text = String::new();
+    let mut frame = 0u64;
+    while text.len() < 16 << 20 {
+        text.push('c');
+        for _ in 0..100 {
+            text.push_str(&format!(";{frame:x}"));
+            frame += 1;
+        }
+        text.push_str(" 1\n");
+    }
+    let err = folded::parse(text.as_bytes(), "distinct.folded", true).unwrap_err();
+    assert!(
+        matches!(err, FoldedError::TooMuchMemory { line, limit, .. } if line > 1 && limit == 8 * text.len() as u64),
+        "{err}"
+    );
+    assert!(err.to_string().starts_with("`distinct.folded` line "), "{err}");
+
+    let line = format!("c{} 1\n", (0..100).map(|f| format!(";{f:x}")).collect::<String>());
+    let repeated = line.repeat(text.len() / line.len());
+    let parsed = parse_ok(&repeated);
+    assert_eq!(parsed.profile.frames.len(), 100);
+}

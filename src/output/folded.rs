@@ -174,6 +174,19 @@ pub enum FoldedError {
         /// 1-based line number.
         line: usize,
     },
+    /// The profile would take more memory than the input justifies ([`memory_limit`]).
+    #[error(
+        "`{file}` line {line}: the profile would take more than {limit} bytes of memory (at most \
+         {MEMORY_PER_INPUT_BYTE} per input byte, 1 GiB in all); real folded stacks share most frames"
+    )]
+    TooMuchMemory {
+        /// Name of the input, as given to [`parse`].
+        file: String,
+        /// 1-based line number where the limit was reached.
+        line: usize,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// The input holds no samples: it is empty, or every line is blank, a comment, skipped or
     /// counts 0.
     #[error("`{file}` has no samples: expected lines of `STACK COUNT`")]
@@ -183,11 +196,26 @@ pub enum FoldedError {
     },
 }
 
+/// Bytes of memory the parsed profile may take per byte of input (see [`memory_limit`]).
+pub const MEMORY_PER_INPUT_BYTE: u64 = 8;
+
+/// The memory the profile parsed from `input_len` bytes of folded text may take: 8 bytes per
+/// input byte, at least 64 MiB and at most 1 GiB. New frames, stacks and samples are charged
+/// as they are interned, twice over for the slack of growing tables (a frame of a few bytes of
+/// text takes ~250 bytes: the frame twice, in the table and its index, and its name twice).
+///
+/// Real folded files repeat their frames on line after line and take less memory than their
+/// text; only text of nothing but distinct frames (crafted, 32 MiB of it took 2.5 GB) comes near
+/// 8×. Bounding by the input keeps the profile within a small multiple of what was read.
+pub fn memory_limit(input_len: usize) -> u64 {
+    (input_len as u64).saturating_mul(MEMORY_PER_INPUT_BYTE).clamp(64 << 20, 1 << 30)
+}
+
 /// Parses folded stacks. `source_name` names the input in errors and becomes the profile's
 /// target. In `lenient` mode malformed lines are skipped and counted, and invalid UTF-8 is
 /// decoded lossily; otherwise the first such line is an error. Blank lines and `# ` comments are
 /// ignored. Counts must be whole numbers (`12` or `12.0`); a count above `u64::MAX` and sums that
-/// overflow saturate.
+/// overflow saturate. The profile may take at most [`memory_limit`] bytes.
 pub fn parse(text: &[u8], source_name: &str, lenient: bool) -> Result<ParsedFolded, FoldedError> {
     // The input is validated (or decoded) once, and frame names are interned as slices of it:
     // no copy per line or per frame.
@@ -204,7 +232,7 @@ pub fn parse(text: &[u8], source_name: &str, lenient: bool) -> Result<ParsedFold
             (Cow::Borrowed(complete_lines), Some(1 + memchr::memchr_iter(b'\n', valid.as_bytes()).count()))
         }
     };
-    let mut parser = Parser::new(source_name, lenient);
+    let mut parser = Parser::new(source_name, lenient, memory_limit(text.len()));
     for (index, line) in split(&text, b'\n').enumerate() {
         parser.line(line, index + 1)?;
     }
@@ -225,10 +253,15 @@ struct Parser<'a, 's> {
     frames: Vec<FrameId>,
     skipped_lines: usize,
     total: u64,
+    /// Bytes of memory the profile may take, and may still take.
+    limit: u64,
+    budget: u64,
+    /// Frames, stacks and samples of the builder already charged.
+    charged: (usize, usize, usize),
 }
 
 impl<'a, 's> Parser<'a, 's> {
-    fn new(source_name: &'s str, lenient: bool) -> Self {
+    fn new(source_name: &'s str, lenient: bool, budget: u64) -> Self {
         Parser {
             source_name,
             lenient,
@@ -237,6 +270,9 @@ impl<'a, 's> Parser<'a, 's> {
             frames: Vec::new(),
             skipped_lines: 0,
             total: 0,
+            limit: budget,
+            budget,
+            charged: (0, 0, 0),
         }
     }
 
@@ -259,10 +295,14 @@ impl<'a, 's> Parser<'a, 's> {
         let mut names = split(stack, b';');
         let (comm, pid) = split_pid(names.next().unwrap_or_default());
         self.frames.clear();
+        let mut cost = 0u64;
         for name in names {
             let id = match self.frame_ids.get(name) {
                 Some(&id) => id,
                 None => {
+                    // The frame twice (table and index) with its name, and the entries of both
+                    // indexes.
+                    cost += (2 * (std::mem::size_of::<Frame>() + name.len()) + 64) as u64;
                     let id = self.builder.frame(parse_frame(name));
                     self.frame_ids.insert(name, id);
                     id
@@ -270,9 +310,26 @@ impl<'a, 's> Parser<'a, 's> {
             };
             self.frames.push(id);
         }
+        let depth = self.frames.len();
         let stack_id = self.builder.stack(self.frames.to_vec());
         self.builder.add(stack_id, pid, comm, count);
         self.total = self.total.saturating_add(count);
+        let (_, stacks, samples) = self.builder.counts();
+        if stacks > self.charged.1 {
+            cost += (depth * std::mem::size_of::<FrameId>() + 64) as u64;
+        }
+        if samples > self.charged.2 {
+            cost += (std::mem::size_of::<crate::profile::Sample>() + comm.len() + 32) as u64;
+        }
+        self.charged = self.builder.counts();
+        // Vectors and hash tables grow by doubling: up to twice their entries while they do.
+        match self.budget.checked_sub(2 * cost) {
+            Some(left) => self.budget = left,
+            None => {
+                let file = self.source_name.to_string();
+                return Err(FoldedError::TooMuchMemory { file, line: line_no, limit: self.limit });
+            }
+        }
         Ok(())
     }
 

@@ -192,6 +192,11 @@ impl ProfileBuilder {
         }
     }
 
+    /// Frames, stacks and samples so far (each interned once).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (self.profile.frames.len(), self.stack_ids.len(), self.profile.samples.len())
+    }
+
     /// Mutable access to the metadata being built.
     pub fn meta_mut(&mut self) -> &mut Metadata {
         &mut self.profile.meta
