@@ -63,10 +63,13 @@ impl<'a> Budget<'a> {
                 self.left = left;
                 Ok(())
             }
-            None => {
-                Err(PprofError::TooMuchMemory { file: self.file.to_string(), what: what(), limit: MAX_DECODED_MEMORY })
-            }
+            None => Err(self.too_much(what())),
         }
+    }
+
+    /// The error saying that `what` would take more memory than allowed.
+    fn too_much(&self, what: String) -> PprofError {
+        PprofError::TooMuchMemory { file: self.file.to_string(), what, limit: MAX_DECODED_MEMORY }
     }
 
     /// Charges what prost allocates decoding `buf` as a `Profile` message. Wire-format errors
@@ -77,9 +80,9 @@ impl<'a> Budget<'a> {
         let decode = |reason: String| PprofError::Decode { file: self.file.to_string(), reason };
         match result {
             Ok(()) => self.charge(used, || format!("the protobuf message ({} bytes)", buf.len())),
-            Err(Wire::OverBudget) => self.charge(u64::MAX, || {
-                format!("the protobuf message ({} bytes, mostly tiny repeated entries)", buf.len())
-            }),
+            Err(Wire::OverBudget) => {
+                Err(self.too_much(format!("the protobuf message ({} bytes, mostly tiny repeated entries)", buf.len())))
+            }
             Err(Wire::Malformed(reason)) => Err(decode(reason)),
         }
     }
