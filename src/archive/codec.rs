@@ -64,9 +64,10 @@ const MIN_SAMPLE_LEN: usize = 4 + 4 + 4 + 8;
 /// Most memory the decoded tables of one body may take: 2 GiB, the sizes of the elements
 /// ([`std::mem::size_of`]) plus the bytes of their strings and lists.
 ///
-/// Real bodies decode to about 1.5× their size (names of tens of bytes, stacks of tens of
-/// frames), so a body at the 1 GiB cap ([`super::MAX_BODY_LEN`]) fits; what does not is a
-/// body of near-empty entries, which only a damaged or crafted file holds. With the body itself,
+/// Real bodies are charged about 1.9× their size (`tests/fixtures/export/real.prof`: names of
+/// tens of bytes, stacks of tens of frames), so a body at the 1 GiB cap
+/// ([`super::MAX_BODY_LEN`]) fits; what does not is a body of near-empty entries, which only a
+/// damaged or crafted file holds. With the body itself,
 /// reading one archive takes at most about 3 GiB whatever the input.
 pub(crate) const MAX_DECODED_LEN: u64 = 2 << 30;
 
