@@ -15,6 +15,9 @@ use std::path::Path;
 /// same address) are the ones kept.
 const MAX_PERF_MAP_BYTES: u64 = 32 * 1024 * 1024;
 
+/// Bytes of the shortest valid line: `0 1 f` and its newline.
+const MIN_LINE_LEN: usize = 6;
+
 /// One symbol: its start address, size (saturated at `u32::MAX`; JIT functions are far
 /// smaller) and where its name starts in [`PerfMap::names`]. 16 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,9 +44,11 @@ impl PerfMap {
     /// Parses perf map text. Malformed lines are skipped and counted; a name offset beyond
     /// `u32::MAX` (text over 4 GiB) ends the map.
     pub fn parse(text: &str) -> PerfMap {
-        // One entry per line at most: sized from the bytes present.
+        // One entry per line at most, and a valid line (`0 1 f\n`) takes 6 bytes at least: sized
+        // from the bytes present, whether they are symbols or blank lines.
         let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
-        let mut map = PerfMap { entries: Vec::with_capacity(lines), ..PerfMap::default() };
+        let capacity = lines.min(text.len() / MIN_LINE_LEN + 1);
+        let mut map = PerfMap { entries: Vec::with_capacity(capacity), ..PerfMap::default() };
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let mut parts = line.trim().splitn(3, ' ');
             let parsed = (|| {
@@ -178,6 +183,18 @@ mod tests {
         assert_eq!(map.len() as u64, MAX_PERF_MAP_BYTES / per_line);
         assert_eq!(map.lookup(0x1000_0000 + (lines - 1) * 0x10), Some(format!("f{:07}", lines - 1).as_str()));
         assert_eq!(map.lookup(0x1000_0000 + 999 * 0x10), None);
+    }
+
+    /// A map of blank lines holds nothing, and one start repeated keeps one entry (its names
+    /// stay in the name string, which is never larger than the text).
+    #[test]
+    fn perf_map_heap_of_blank_and_repeated_lines() {
+        let map = PerfMap::parse(&"\n".repeat(1 << 20));
+        assert!(map.is_empty());
+        assert_eq!(map.heap_bytes(), 0);
+        let map = PerfMap::parse(&"0 1 f\n".repeat(1 << 16));
+        assert_eq!(map.len(), 1);
+        assert_eq!(map.heap_bytes(), 16 + 2 * (1 << 16));
     }
 
     /// An empty file is a valid, empty map, and a FIFO is refused without blocking.
