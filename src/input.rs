@@ -64,7 +64,13 @@ pub fn load(path: &Path, lenient: bool) -> Result<Loaded, LoadError> {
         // without growing the buffer): growing it as the read goes copies and faults the pages
         // of large folded files again and again.
         let size = f.metadata().map_or(0, |m| m.len()).min(MAX_FOLDED_BYTES);
-        bytes.reserve_exact(usize::try_from(size + 1).unwrap_or(0));
+        // A file larger than memory allows is an error naming it, not an abort.
+        bytes.try_reserve_exact(usize::try_from(size + 1).unwrap_or(usize::MAX)).map_err(|_| {
+            io_err(std::io::Error::new(
+                std::io::ErrorKind::OutOfMemory,
+                format!("cannot hold its {size} bytes in memory"),
+            ))
+        })?;
         bytes.extend_from_slice(&prefix[..n]);
         f.take(MAX_FOLDED_BYTES).read_to_end(&mut bytes).map_err(io_err)?;
     }

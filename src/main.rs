@@ -198,7 +198,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
         )?;
         for i in &intervals {
             let start = format_unix_ns(i.meta.start_unix_ns);
-            let lost: u64 = i.meta.losses.iter().filter(|(r, _)| r.is_per_sample()).map(|(_, n)| n).sum();
+            let lost = prof::profile::lost_samples(&i.meta.losses);
             let name = i.path.file_name().map(|n| esc(&n.to_string_lossy()).into_owned()).unwrap_or_default();
             writeln!(
                 out,

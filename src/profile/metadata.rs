@@ -112,6 +112,12 @@ impl LossReason {
 /// Loss counters by reason.
 pub type Losses = BTreeMap<LossReason, u64>;
 
+/// Samples that lost a stack or were dropped (the per-sample reasons of `losses`), saturating:
+/// counts read from files may be anything.
+pub fn lost_samples(losses: &Losses) -> u64 {
+    losses.iter().filter(|(r, _)| r.is_per_sample()).fold(0u64, |sum, (_, n)| sum.saturating_add(*n))
+}
+
 /// How and where a profile was recorded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Metadata {
@@ -147,5 +153,24 @@ impl Metadata {
     /// Recording duration in seconds (0 when unknown).
     pub fn duration_secs(&self) -> f64 {
         self.end_unix_ns.saturating_sub(self.start_unix_ns) as f64 / 1e9
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lost samples of counts read from files saturate instead of wrapping (2^64−1 + 5 is not 4),
+    /// and only per-sample reasons count.
+    #[test]
+    fn lost_samples_saturate() {
+        let losses: Losses =
+            [(LossReason::UserStackFault, u64::MAX), (LossReason::CountsMapFull, 5), (LossReason::IntervalsLost, 7)]
+                .into_iter()
+                .collect();
+        assert_eq!(lost_samples(&losses), u64::MAX);
+        let one: Losses = [(LossReason::IntervalsLost, 7)].into_iter().collect();
+        assert!(!LossReason::IntervalsLost.is_per_sample());
+        assert_eq!(lost_samples(&one), 0);
     }
 }

@@ -13,7 +13,7 @@ mod metadata;
 pub mod unwind;
 
 pub use event::{EventKind, SampledEvent};
-pub use metadata::{format_unix_ns, unix_ns, LossReason, Losses, Metadata};
+pub use metadata::{format_unix_ns, lost_samples, unix_ns, LossReason, Losses, Metadata};
 
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::hash_map::Entry;

@@ -187,7 +187,7 @@ impl Session {
     /// Samples that lost a stack or were dropped, since the start.
     fn lost(&self) -> u64 {
         let stats = self.sampler.stats();
-        stats.map(|s| s.losses.iter().filter(|(r, _)| r.is_per_sample()).map(|(_, n)| *n).sum()).unwrap_or(0)
+        stats.map(|s| crate::profile::lost_samples(&s.losses)).unwrap_or(0)
     }
 
     /// Captures processes at their first sample, exec or mapping change (for symbolization and

@@ -197,7 +197,7 @@ impl App {
                         start_unix_ns: meta.start_unix_ns,
                         end_unix_ns: meta.end_unix_ns,
                         samples: meta.total_samples,
-                        lost: meta.losses.iter().filter(|(r, _)| r.is_per_sample()).map(|(_, n)| n).sum(),
+                        lost: crate::profile::lost_samples(&meta.losses),
                         bytes: e.bytes,
                     },
                     Err(_) => continue,
