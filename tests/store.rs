@@ -302,3 +302,28 @@ fn store_diff_of_two_ranges() {
     assert!(table.contains("(1500 samples)") && table.contains("early") && table.contains("late"), "{table}");
     assert!(table.contains("2 of 2 functions changed significantly"), "{table}");
 }
+
+/// The temp file an archive is written through is the one crash recovery looks for: while an
+/// interval's archive is being written (as if the recorder died at that moment), `recover` finds
+/// exactly that file, and nothing else.
+#[test]
+fn store_recover_finds_the_archive_writers_temp_file() {
+    use prof::atomic_file::{write_atomic, Durability, Mode};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let done = write_interval(d, 0, "f", 10);
+    let path = d.join(store::archive_name(T0 + 10 * SEC, 42, 1));
+    let mut seen = Vec::new();
+    let result = write_atomic(&path, Durability::FileAndDirectory, Mode::Exact(0o600), |w| {
+        use std::io::Write;
+        w.write_all(b"half an archive").map_err(|e| e.to_string())?;
+        w.flush().map_err(|e| e.to_string())?;
+        seen = store::recover(d).map_err(|e| e.to_string())?;
+        Err("the recorder died here".to_string())
+    });
+    assert!(result.is_err());
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let name = seen[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with(&format!(".{}.", path.file_name().unwrap().to_string_lossy())), "{name}");
+    assert!(!path.exists() && done.exists());
+}
