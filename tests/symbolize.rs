@@ -167,3 +167,42 @@ fn evict(procs: &mut ProcessTable, sym: &mut Symbolizer) {
 fn cache_sizes(procs: &ProcessTable, sym: &Symbolizer) -> (usize, usize) {
     (procs.open_binaries(), sym.cached_user_symbols())
 }
+
+/// A binary whose DWARF is garbage but whose ELF symbol table is fine is still symbolized to
+/// its functions from the symbol table (without inline frames or lines); only the debug
+/// information is given up, not the binary.
+#[test]
+fn symbolize_garbage_dwarf_falls_back_to_the_symbol_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("garbled");
+    let size = {
+        let out = Command::new("readelf").args(["-S", "-W"]).arg(common::workload("split")).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = text.lines().find(|l| l.contains(" .debug_info ")).expect("split is built with -g").to_string();
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let at = fields.iter().position(|f| *f == ".debug_info").unwrap();
+        usize::from_str_radix(fields[at + 4], 16).unwrap()
+    };
+    let garbage = dir.path().join("garbage");
+    let mut rng = fastrand::Rng::with_seed(7);
+    std::fs::write(&garbage, (0..size).map(|_| rng.u8(..)).collect::<Vec<u8>>()).unwrap();
+    let status = Command::new("objcopy")
+        .arg(format!("--update-section=.debug_info={}", garbage.display()))
+        .arg(common::workload("split"))
+        .arg(&exe)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut child = spawn_fresh(&exe);
+    let pid = child.id();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let leaf_a = runtime_addr(pid, &exe, "leaf_a");
+    let mut procs = ProcessTable::default();
+    assert!(procs.capture(pid, pid));
+    let mut sym = Symbolizer::new();
+    let frames = sym.user(&mut procs, pid, &[leaf_a + 30]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(frames[0].last().unwrap().name, "leaf_a", "{:?}", frames[0]);
+    assert!(frames[0].is_resolved());
+}

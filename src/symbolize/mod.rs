@@ -283,8 +283,14 @@ impl Symbolizer {
         if !used.contains(&path) {
             used.push(path.clone());
         }
-        let src = Source::Elf(Elf::new(path));
-        let results = run_blazesym(&self.blaze, &src, offsets);
+        let mut results = run_blazesym(&self.blaze, &Source::Elf(Elf::new(path.clone())), offsets);
+        if results.is_none() {
+            // Broken debug information (garbage DWARF, a bad debug link) must not cost the
+            // binary its ELF symbol table: try again with ELF symbols only.
+            let mut elf = Elf::new(path);
+            elf.debug_syms = false;
+            results = run_blazesym(&self.blaze, &Source::Elf(elf), offsets);
+        }
         if results.is_none() {
             self.stats.failed_binaries += 1;
         }
