@@ -12,6 +12,11 @@ use prof::symbolize::Symbolizer;
 /// Address of `symbol` in the running process `pid` whose executable is `exe`, from `nm` and
 /// the mapping of the file at offset 0 (a PIE's load base).
 fn runtime_addr(pid: u32, exe: &std::path::Path, symbol: &str) -> u64 {
+    runtime_addr_in(&format!("/proc/{pid}/maps"), exe, symbol)
+}
+
+/// [`runtime_addr`] from the maps file at `maps` (e.g. one thread's).
+fn runtime_addr_in(maps: &str, exe: &std::path::Path, symbol: &str) -> u64 {
     let nm = Command::new("nm").arg(exe).output().expect("nm (binutils) runs");
     let text = String::from_utf8_lossy(&nm.stdout);
     let value = text
@@ -22,7 +27,7 @@ fn runtime_addr(pid: u32, exe: &std::path::Path, symbol: &str) -> u64 {
             (name == symbol).then(|| u64::from_str_radix(v, 16).unwrap())
         })
         .unwrap_or_else(|| panic!("{symbol} not in nm output"));
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let maps = std::fs::read_to_string(maps).unwrap();
     let name = exe.file_name().unwrap().to_str().unwrap();
     let base = maps
         .lines()
@@ -205,4 +210,34 @@ fn symbolize_garbage_dwarf_falls_back_to_the_symbol_table() {
     child.wait().unwrap();
     assert_eq!(frames[0].last().unwrap().name, "leaf_a", "{:?}", frames[0]);
     assert!(frames[0].is_resolved());
+}
+
+/// A process whose leader thread exited (`pthread_exit`) while a worker runs: the leader's maps
+/// are empty, yet capturing the process through the leader's id reads the worker's, and the
+/// worker's addresses symbolize (issue 12 item 15: when the leader was sampled just before it
+/// exited, the process was never captured and its samples stayed unsymbolized).
+#[test]
+fn symbolize_process_whose_leader_exited() {
+    let exe = common::workload("leader_exit");
+    let mut child = Command::new(&exe).arg("20").spawn().unwrap();
+    let pid = child.id();
+    let leader_maps = format!("/proc/{pid}/task/{pid}/maps");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::read_to_string(&leader_maps).is_ok_and(|m| !m.is_empty()) {
+        assert!(std::time::Instant::now() < deadline, "the leader did not exit");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let worker = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|&t| t != pid)
+        .expect("the worker runs");
+    let addr = runtime_addr_in(&format!("/proc/{pid}/task/{worker}/maps"), &exe, "worker_burn") + 4;
+    let mut procs = ProcessTable::default();
+    let captured = procs.capture(pid, pid);
+    let frames = Symbolizer::new().user(&mut procs, pid, &[addr]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(captured, "the process was not captured through its leader's id");
+    assert_eq!(frames[0].last().unwrap().name, "worker_burn", "{:?}", frames[0]);
 }
