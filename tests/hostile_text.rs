@@ -1,5 +1,6 @@
 //! Names other users control (symbol names, comms, the command line) carrying terminal escape
-//! sequences, BEL and the one-character CSI (U+009B) reach no output raw: not the
+//! sequences, BEL, the one-character CSI (U+009B) and a right-to-left override reach no
+//! output raw: not the
 //! end-of-recording summary printed on root's terminal, not the flame graph SVGs, not the
 //! speedscope or diff JSON, not the diff table.
 
@@ -10,7 +11,7 @@ use prof::profile::{Frame, FrameKind, Metadata, Profile, ProfileBuilder};
 use prof::record::{EndReason, EndStages, Recording};
 
 /// What a hostile process puts into its names.
-const HOSTILE: [&str; 3] = ["\u{1b}[31m", "\u{7}", "\u{9b}2J"];
+const HOSTILE: [&str; 4] = ["\u{1b}[31m", "\u{7}", "\u{9b}2J", "\u{202e}"];
 
 /// A profile whose frame names, modules, comm, target and notes all carry [`HOSTILE`].
 fn hostile_profile() -> Profile {

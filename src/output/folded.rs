@@ -13,7 +13,8 @@
 //! Names are made safe for the format, so that the output is read back unchanged by prof, inferno
 //! and `flamegraph.pl`:
 //! - `;` (the frame separator) becomes `:`, e.g. Rust's `[u8; 8]` becomes `[u8: 8]`;
-//! - control characters (newline, carriage return, tab, …) become a space;
+//! - control characters (newline, carriage return, tab, …) and bidirectional formatting
+//!   characters (which could make a name display as another) become a space;
 //! - leading and trailing whitespace is removed (the tools trim lines), and a name left empty
 //!   becomes `[unknown]`;
 //! - a space before a trailing number (`worker 2`) becomes `_` (`worker_2`), because the tools
@@ -103,13 +104,13 @@ pub fn frame_label(frame: &Frame) -> String {
 
 /// Makes a name safe for a folded line, following the rules in the module documentation.
 fn sanitize_name(name: &str) -> Cow<'_, str> {
-    let needs_mapping = name.chars().any(|c| c == ';' || c.is_control());
+    let needs_mapping = name.chars().any(|c| c == ';' || super::text::is_unsafe(c));
     let mut name: Cow<'_, str> = if needs_mapping {
         Cow::Owned(
             name.chars()
                 .map(|c| match c {
                     ';' => ':',
-                    c if c.is_control() => ' ',
+                    c if super::text::is_unsafe(c) => ' ',
                     c => c,
                 })
                 .collect(),
