@@ -12,7 +12,7 @@ use std::sync::Arc;
 use prof::profile::{Frame, FrameKind, ProfileBuilder};
 
 use common::{SEC, T0};
-const HOSTILE: &str = "<script>alert(1)</script>\"onload=x&";
+const HOSTILE: &str = "<script>alert(1)</script>\"onload=x&\u{9b}\u{202e}";
 
 fn write_interval(dir: &Path, i: u64, leaf: &str, n: u64) {
     let meta = common::interval_meta(i, n);
@@ -170,7 +170,8 @@ fn serve_api_endpoints() {
     assert!(!String::from_utf8(body).unwrap().contains("function zoom("));
 }
 
-/// Hostile symbol names are escaped in the SVG and JSON, never raw markup.
+/// Hostile symbol names are escaped in the SVG and JSON, never raw markup, C1 controls or bidi
+/// overrides.
 #[test]
 fn serve_escapes_hostile_names() {
     let ui = start();
@@ -181,6 +182,8 @@ fn serve_escapes_hostile_names() {
     assert!(head.contains("application/json") && head.contains("nosniff"));
     let rows: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert!(rows.as_array().unwrap().iter().any(|r| r["function"] == HOSTILE));
+    let text = String::from_utf8(body).unwrap();
+    assert!(!text.contains('\u{9b}') && !text.contains('\u{202e}'), "raw C1 or bidi character in the JSON");
 }
 
 /// Requests whose Host is not this server get 403 (DNS rebinding); localhost works; a missing

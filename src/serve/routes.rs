@@ -43,9 +43,12 @@ impl Reply {
         }
     }
 
+    /// JSON as every output writes it: control and bidirectional formatting characters of
+    /// names escaped (the parsed strings are the same).
     fn json(value: &impl serde::Serialize) -> Reply {
-        match serde_json::to_vec(value) {
-            Ok(body) => Reply::ok("application/json", body),
+        let mut body = Vec::new();
+        match crate::output::text::write_json(&mut body, value, false) {
+            Ok(()) => Reply::ok("application/json", body),
             Err(e) => Reply::error(500, &format!("cannot encode JSON: {e}")),
         }
     }
