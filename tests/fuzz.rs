@@ -1,0 +1,540 @@
+//! Mutation fuzzing of the parsers that read hostile input, on stable Rust: the archive reader,
+//! the pprof reader (gzip'd and raw), the folded parser (lenient and strict), the perf-map parser
+//! and the archive-directory name parser.
+//!
+//! Each parser starts from seeds (the golden fixtures under `tests/fixtures`, and generated perf
+//! maps and names) and runs a bounded number of mutated cases: bit flips, interesting bytes,
+//! truncation, chunk insertion, deletion and duplication, splicing two seeds; pprof is also
+//! mutated inside its gzip stream, and archives inside their compressed body (re-wrapped with a
+//! valid header and checksums, so mutations reach the section decoders). Every case must return,
+//! Ok or Err: a panic or a case slower than [`SLOW_CASE`] fails the test, names the run seed,
+//! case and mutations, and keeps the input in `target/fuzz-failures/<parser>/`.
+//!
+//! `PROF_FUZZ_CASES=N` runs N cases per parser (longer local runs); `PROF_FUZZ_SEED=S` repeats
+//! a run (each run prints its seed). An input that once failed is kept in
+//! `tests/fixtures/fuzz/<parser>/` and replayed every run by `fuzz_regressions_replay`.
+
+use std::io::{Read, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use prof::archive::{self, HEADER_LEN, MAGIC, VERSION};
+use prof::output::{folded, pprof};
+use prof::store;
+use prof::symbolize::perf_map::PerfMap;
+
+/// Cases per parser when `PROF_FUZZ_CASES` is not set: the whole test stays well under a minute
+/// in a debug build on a 2-core machine (each parser prints its cases per second).
+const DEFAULT_CASES: usize = 40_000;
+
+/// A single case taking longer than this is reported as a failure (a hang or a blow-up).
+const SLOW_CASE: Duration = Duration::from_secs(2);
+
+/// Largest input a mutation may grow to: seeds are a few KiB, and the parsers' limits are
+/// exercised by their own tests, not by fuzzing.
+const MAX_INPUT: usize = 64 * 1024;
+
+/// Bytes that often sit on a boundary: zero, all ones, the signed maximum and minimum.
+const INTERESTING: [u8; 4] = [0x00, 0xff, 0x7f, 0x80];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Every file under `tests/fixtures` whose name ends with `suffix`, sorted.
+fn fixture_files(suffix: &str) -> Vec<Vec<u8>> {
+    let mut paths = Vec::new();
+    let mut dirs = vec![fixtures()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                // Regression inputs are replayed by their own test, not used as seeds.
+                if path.file_name() != Some("fuzz".as_ref()) {
+                    dirs.push(path);
+                }
+            } else if path.to_string_lossy().ends_with(suffix) {
+                paths.push(path);
+            }
+        }
+    }
+    paths.sort();
+    assert!(!paths.is_empty(), "no `*{suffix}` fixtures under {}", fixtures().display());
+    paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// The run's configuration: cases per parser and the seed (random unless given).
+struct Config {
+    cases: usize,
+    seed: u64,
+}
+
+fn config() -> Config {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let cases = var("PROF_FUZZ_CASES").map_or(DEFAULT_CASES, |v| v.parse().expect("PROF_FUZZ_CASES: a number"));
+    let seed = var("PROF_FUZZ_SEED").map_or_else(
+        || fastrand::u64(..),
+        |v| {
+            let v = v.trim_start_matches("0x");
+            u64::from_str_radix(v, 16).expect("PROF_FUZZ_SEED: a hex number, as printed")
+        },
+    );
+    Config { cases, seed }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mutations
+
+/// Applies 1 to 4 random mutations to `input` (possibly splicing in one of `seeds`) and names
+/// them in `log`.
+fn mutate(rng: &mut fastrand::Rng, input: &[u8], seeds: &[Vec<u8>], log: &mut Vec<String>) -> Vec<u8> {
+    let mut b = input.to_vec();
+    for _ in 0..1 + rng.usize(..4) {
+        mutate_once(rng, &mut b, seeds, log);
+        b.truncate(MAX_INPUT);
+    }
+    b
+}
+
+/// A random chunk `start..end` of `b` (empty when `b` is), at most 64 bytes unless `big`.
+fn chunk(rng: &mut fastrand::Rng, b: &[u8], big: bool) -> (usize, usize) {
+    let start = rng.usize(..=b.len());
+    let max = if big { b.len() - start } else { (b.len() - start).min(64) };
+    (start, start + rng.usize(..=max))
+}
+
+fn mutate_once(rng: &mut fastrand::Rng, b: &mut Vec<u8>, seeds: &[Vec<u8>], log: &mut Vec<String>) {
+    if b.is_empty() {
+        let s = &seeds[rng.usize(..seeds.len())];
+        b.extend_from_slice(&s[..rng.usize(..=s.len())]);
+        log.push(format!("refill {}", b.len()));
+        return;
+    }
+    match rng.u8(..8) {
+        0 => {
+            let at = rng.usize(..b.len());
+            let bit = rng.u32(..8);
+            b[at] ^= 1 << bit;
+            log.push(format!("flip {at}:{bit}"));
+        }
+        1 => {
+            let at = rng.usize(..b.len());
+            b[at] = INTERESTING[rng.usize(..INTERESTING.len())];
+            log.push(format!("set {at}={:#04x}", b[at]));
+        }
+        2 => {
+            let at = rng.usize(..b.len());
+            b[at] = rng.u8(..);
+            log.push(format!("set {at}={:#04x}", b[at]));
+        }
+        3 => {
+            let len = rng.usize(..b.len());
+            b.truncate(len);
+            log.push(format!("truncate {len}"));
+        }
+        4 => {
+            let at = rng.usize(..=b.len());
+            let n = 1 + rng.usize(..16);
+            let bytes: Vec<u8> = (0..n).map(|_| INTERESTING[rng.usize(..INTERESTING.len())]).collect();
+            b.splice(at..at, bytes);
+            log.push(format!("insert {at}+{n}"));
+        }
+        5 => {
+            let (start, end) = chunk(rng, b, false);
+            b.drain(start..end);
+            log.push(format!("delete {start}..{end}"));
+        }
+        6 => {
+            let (start, end) = chunk(rng, b, false);
+            let copy = b[start..end].to_vec();
+            let at = rng.usize(..=b.len());
+            b.splice(at..at, copy);
+            log.push(format!("duplicate {start}..{end} at {at}"));
+        }
+        _ => {
+            let other = &seeds[rng.usize(..seeds.len())];
+            let (start, end) = chunk(rng, other, true);
+            let at = rng.usize(..=b.len());
+            b.truncate(at);
+            b.extend_from_slice(&other[start..end]);
+            log.push(format!("splice {at} <- {start}..{end}"));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runner
+
+/// How one parser's run went.
+struct Outcome {
+    failures: Vec<String>,
+}
+
+/// Runs `cases` cases of `parser`: `make` builds one input from the case's generator (and logs
+/// its mutations), `check` parses it. Panics and slow cases are collected, their inputs saved.
+fn run(
+    parser: &str,
+    cfg: &Config,
+    mut make: impl FnMut(&mut fastrand::Rng, &mut Vec<String>) -> Vec<u8>,
+    check: impl Fn(&[u8]) -> bool,
+) -> Outcome {
+    // One generator per parser, so that each parser's cases do not depend on the others'.
+    let parser_seed = parser.bytes().fold(cfg.seed, |h, c| (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3));
+    let mut rng = fastrand::Rng::with_seed(parser_seed);
+    let mut failures = Vec::new();
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut accepted = 0;
+    for case in 0..cfg.cases {
+        let mut log = Vec::new();
+        let input = make(&mut rng, &mut log);
+        let t = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(|| check(&input)));
+        let took = t.elapsed();
+        slowest = slowest.max(took);
+        let problem = match result {
+            Err(panic) => Some(format!("panicked: {}", panic_message(&panic))),
+            Ok(_) if took > SLOW_CASE => Some(format!("took {took:?}")),
+            Ok(ok) => {
+                accepted += usize::from(ok);
+                None
+            }
+        };
+        if let Some(problem) = problem {
+            let saved = save_failure(parser, cfg.seed, case, &input);
+            failures.push(format!(
+                "{parser}: seed {:#x} case {case} {problem}; mutations [{}]; input ({} bytes) saved to {}",
+                cfg.seed,
+                log.join(", "),
+                input.len(),
+                saved.display()
+            ));
+        }
+    }
+    let elapsed = started.elapsed();
+    eprintln!(
+        "fuzz {parser}: {} cases ({accepted} accepted) in {:.1?} ({:.0} cases/s, slowest {slowest:.1?}), seed {:#x}, {} failures",
+        cfg.cases,
+        elapsed,
+        cfg.cases as f64 / elapsed.as_secs_f64().max(1e-9),
+        cfg.seed,
+        failures.len()
+    );
+    Outcome { failures }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(s), _) => s.to_string(),
+        (_, Some(s)) => s.clone(),
+        _ => "(no message)".to_string(),
+    }
+}
+
+/// Keeps a failing input in `target/fuzz-failures/<parser>/`, named by seed and case.
+fn save_failure(parser: &str, seed: u64, case: usize, input: &[u8]) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-failures").join(parser);
+    let path = dir.join(format!("{seed:016x}-{case}"));
+    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, input)) {
+        eprintln!("could not save `{}`: {e}", path.display());
+    }
+    path
+}
+
+fn assert_clean(outcome: Outcome) {
+    assert!(outcome.failures.is_empty(), "fuzz failures:\n{}", outcome.failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Archives
+
+/// The uncompressed body of a valid archive.
+fn archive_body(archive: &[u8]) -> Vec<u8> {
+    zstd::stream::decode_all(&archive[HEADER_LEN..]).expect("a valid fixture archive")
+}
+
+/// A complete archive around `body`, with the header `docs/archive-format.md` describes
+/// (magic, version, flags, lengths, body CRC, header CRC), so only the body is wrong.
+fn wrap_body(body: &[u8]) -> Vec<u8> {
+    let payload = zstd::bulk::compress(body, 1).expect("zstd compress");
+    let mut a = MAGIC.to_vec();
+    a.extend_from_slice(&VERSION.to_le_bytes());
+    a.extend_from_slice(&0u16.to_le_bytes());
+    a.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    a.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    a.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+    let crc = crc32fast::hash(&a);
+    a.extend_from_slice(&crc.to_le_bytes());
+    assert_eq!(a.len(), HEADER_LEN);
+    a.extend_from_slice(&payload);
+    a
+}
+
+fn check_archive(bytes: &[u8]) -> bool {
+    archive::read(bytes).is_ok()
+}
+
+/// Mutated archives: a quarter mutated as they are (the header and checksums reject most), the
+/// rest mutated in their uncompressed body and re-wrapped, so the section decoders see them.
+#[test]
+fn fuzz_archive_reader() {
+    let cfg = config();
+    let archives = fixture_files(".prof");
+    let bodies: Vec<Vec<u8>> = archives.iter().map(|a| archive_body(a)).collect();
+    let outcome = run(
+        "archive",
+        &cfg,
+        |rng, log| {
+            let i = rng.usize(..archives.len());
+            if rng.u8(..4) == 0 {
+                log.push(format!("archive seed {i}"));
+                mutate(rng, &archives[i], &archives, log)
+            } else {
+                log.push(format!("body of seed {i}, re-wrapped"));
+                wrap_body(&mutate(rng, &bodies[i], &bodies, log))
+            }
+        },
+        check_archive,
+    );
+    assert_clean(outcome);
+}
+
+// ---------------------------------------------------------------------------------------------
+// pprof
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out).expect("a valid fixture gzip stream");
+    out
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(bytes).expect("gzip into memory");
+    gz.finish().expect("gzip into memory")
+}
+
+/// The pprof seeds, gzip'd: the fixture `*.pb.gz` files and the fixture archives written as
+/// pprof (prof's own writer, with its mappings, locations, labels and comments).
+fn pprof_seeds() -> Vec<Vec<u8>> {
+    let mut seeds = fixture_files(".pb.gz");
+    for a in fixture_files(".prof") {
+        let mut out = Vec::new();
+        pprof::write(&archive::read(&a).expect("a valid fixture archive"), &mut out).expect("write pprof");
+        seeds.push(out);
+    }
+    seeds
+}
+
+fn check_pprof(bytes: &[u8]) -> bool {
+    let ok = pprof::read(bytes, "fuzz.pb.gz").is_ok();
+    if !pprof::is_gzip(bytes) {
+        let _ = pprof::read_if_raw_pprof(bytes, "fuzz.pb");
+    }
+    ok
+}
+
+/// Mutated pprof: the gzip file itself, the protobuf inside mutated and re-gzipped, and the
+/// mutated protobuf read raw.
+#[test]
+fn fuzz_pprof_reader() {
+    let cfg = config();
+    let gzipped = pprof_seeds();
+    let raw: Vec<Vec<u8>> = gzipped.iter().map(|g| gunzip(g)).collect();
+    let outcome = run(
+        "pprof",
+        &cfg,
+        |rng, log| {
+            let i = rng.usize(..gzipped.len());
+            match rng.u8(..4) {
+                0 => {
+                    log.push(format!("gzip seed {i}"));
+                    mutate(rng, &gzipped[i], &gzipped, log)
+                }
+                1 => {
+                    log.push(format!("protobuf of seed {i}, raw"));
+                    mutate(rng, &raw[i], &raw, log)
+                }
+                _ => {
+                    log.push(format!("protobuf of seed {i}, re-gzipped"));
+                    gzip(&mutate(rng, &raw[i], &raw, log))
+                }
+            }
+        },
+        check_pprof,
+    );
+    assert_clean(outcome);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Folded stacks
+
+fn check_folded(bytes: &[u8]) -> bool {
+    let _ = folded::parse(bytes, "fuzz.folded", true);
+    folded::parse(bytes, "fuzz.folded", false).is_ok()
+}
+
+/// Mutated folded files, each parsed leniently and strictly.
+#[test]
+fn fuzz_folded_parser() {
+    let cfg = config();
+    let seeds = fixture_files(".folded");
+    let outcome = run(
+        "folded",
+        &cfg,
+        |rng, log| {
+            let i = rng.usize(..seeds.len());
+            log.push(format!("seed {i}"));
+            mutate(rng, &seeds[i], &seeds, log)
+        },
+        check_folded,
+    );
+    assert_clean(outcome);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Perf maps
+
+/// Small perf maps in the shapes JIT runtimes write (and a few they should not).
+fn perf_map_seeds() -> Vec<Vec<u8>> {
+    let mut rng = fastrand::Rng::with_seed(0x9e7f_3a9b);
+    let mut seeds = vec![
+        b"7f0000001000 40 LazyCompile:~main /app/index.js:1\n7f0000001040 20 Builtin:ArgumentsAdaptor\n".to_vec(),
+        b"0x1000 0x10 a\n0x1000 0x20 b\n\n   \n0 1 f\nffffffffffffffff ffffffffffffffff wrap\n".to_vec(),
+        b"1 2\n3 4 \nzz 1 x\n1 zz x\n10 100000000 huge size\r\n20 1 crlf\r\n".to_vec(),
+    ];
+    let mut generated = String::new();
+    let mut addr: u64 = 0x7f12_3400_0000;
+    for n in 0..40 {
+        let size = 1 + rng.u64(..0x400);
+        generated.push_str(&format!("{addr:x} {size:x} Interpreted:fn_{n} [jit] /tmp/x.lua:{n}\n"));
+        addr += size + rng.u64(..0x40);
+    }
+    seeds.push(generated.into_bytes());
+    seeds
+}
+
+fn check_perf_map(bytes: &[u8]) -> bool {
+    let map = PerfMap::parse(&String::from_utf8_lossy(bytes));
+    for addr in [0, 1, 0x1000, 0x7f00_0000_1040, 0x7f12_3400_0100, u64::MAX] {
+        let _ = map.lookup(addr);
+    }
+    let _ = map.heap_bytes();
+    map.bad_lines == 0 && !map.is_empty()
+}
+
+/// Mutated perf maps, parsed (as the lossily decoded text the reader hands over) and looked up.
+#[test]
+fn fuzz_perf_map_parser() {
+    let cfg = config();
+    let seeds = perf_map_seeds();
+    let outcome = run(
+        "perf_map",
+        &cfg,
+        |rng, log| {
+            let i = rng.usize(..seeds.len());
+            log.push(format!("seed {i}"));
+            mutate(rng, &seeds[i], &seeds, log)
+        },
+        check_perf_map,
+    );
+    assert_clean(outcome);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Archive-directory names
+
+/// Names as the recorder writes them, at edge times and numbers, and names it never writes.
+fn name_seeds() -> Vec<Vec<u8>> {
+    let mut rng = fastrand::Rng::with_seed(0x4a3e_11aa);
+    let mut seeds: Vec<Vec<u8>> = [
+        (0, 0, 0),
+        (1_764_079_500_123_000_000, 4242, 7),
+        (u64::MAX, u32::MAX, u64::MAX),
+        (1_000_000, 1, 999_999),
+        (1_000_000, 1, 1_000_000),
+    ]
+    .iter()
+    .map(|&(t, p, s)| store::archive_name(t, p, s).into_bytes())
+    .collect();
+    for _ in 0..8 {
+        seeds.push(store::archive_name(rng.u64(..), rng.u32(..), rng.u64(..1 << 20)).into_bytes());
+    }
+    seeds.push(b"prof-20261125T140500.123Z-1-000001.prof.tmp".to_vec());
+    seeds.push(".prof-20261125T140500.123Z-1-000001.prof.Ab12Cd.tmp".as_bytes().to_vec());
+    seeds
+}
+
+/// Parses a name (true when accepted); a name that parses must be exactly the one `archive_name` writes for it.
+fn check_name(bytes: &[u8]) -> bool {
+    let name = String::from_utf8_lossy(bytes);
+    let parsed = store::parse_name(&name);
+    if let Some((start, pid, seq)) = parsed {
+        assert_eq!(store::archive_name(start, pid, seq), name, "accepted a name prof does not write");
+    }
+    parsed.is_some()
+}
+
+/// Mutated archive-directory names.
+#[test]
+fn fuzz_store_name_parser() {
+    let cfg = config();
+    let seeds = name_seeds();
+    let outcome = run(
+        "store_name",
+        &cfg,
+        |rng, log| {
+            let i = rng.usize(..seeds.len());
+            log.push(format!("seed {i}"));
+            mutate(rng, &seeds[i], &seeds, log)
+        },
+        check_name,
+    );
+    assert_clean(outcome);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regressions
+
+/// Each input kept in `tests/fixtures/fuzz/<parser>/` (see its README) is parsed again, by the
+/// same check the fuzzer ran, without panicking or taking longer than [`SLOW_CASE`].
+#[test]
+fn fuzz_regressions_replay() {
+    let checks: [(&str, fn(&[u8]) -> bool); 5] = [
+        ("archive", check_archive),
+        ("pprof", check_pprof),
+        ("folded", check_folded),
+        ("perf_map", check_perf_map),
+        ("store_name", check_name),
+    ];
+    let root = fixtures().join("fuzz");
+    let mut failures = Vec::new();
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let parser = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(&(_, check)) = checks.iter().find(|(name, _)| *name == parser) else {
+            panic!("`{}` names no fuzzed parser (one of {:?})", dir.display(), checks.map(|c| c.0));
+        };
+        let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        inputs.sort();
+        for path in inputs {
+            let input = std::fs::read(&path).unwrap();
+            let t = Instant::now();
+            let result = catch_unwind(AssertUnwindSafe(|| check(&input)));
+            let took = t.elapsed();
+            replayed += 1;
+            match result {
+                Err(panic) => failures.push(format!("{}: panicked: {}", path.display(), panic_message(&panic))),
+                Ok(_) if took > SLOW_CASE => failures.push(format!("{}: took {took:?}", path.display())),
+                Ok(_) => {}
+            }
+        }
+    }
+    eprintln!("replayed {replayed} fuzz regression inputs");
+    assert!(failures.is_empty(), "fuzz regressions fail again:\n{}", failures.join("\n"));
+}
