@@ -3,12 +3,13 @@
 //! and the archive-directory name parser.
 //!
 //! Each parser starts from seeds (the golden fixtures under `tests/fixtures`, and generated perf
-//! maps and names) and runs a bounded number of mutated cases: bit flips, interesting bytes,
-//! truncation, chunk insertion, deletion and duplication, splicing two seeds; pprof is also
+//! maps and names) and runs a bounded number of mutated cases: bit flips, interesting bytes and
+//! integers, truncation, chunk insertion, deletion and duplication, splicing two seeds; pprof is also
 //! mutated inside its gzip stream, and archives inside their compressed body (re-wrapped with a
 //! valid header and checksums, so mutations reach the section decoders). Every case must return,
 //! Ok or Err: a panic or a case slower than [`SLOW_CASE`] fails the test, names the run seed,
-//! case and mutations, and keeps the input in `target/fuzz-failures/<parser>/`.
+//! case and mutations, and keeps the input in `target/fuzz-failures/<parser>/`; so does a peak
+//! resident memory above [`MAX_PEAK_RSS`].
 //!
 //! `PROF_FUZZ_CASES=N` runs N cases per parser (longer local runs); `PROF_FUZZ_SEED=S` repeats
 //! a run (each run prints its seed). An input that once failed is kept in
@@ -20,9 +21,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use prof::archive::{self, HEADER_LEN, MAGIC, VERSION};
-use prof::output::{folded, pprof};
+use prof::output::folded;
+use prof::output::pprof::{self, proto};
+use prof::profile::Metadata;
 use prof::store;
 use prof::symbolize::perf_map::PerfMap;
+use prost::Message;
 
 /// Cases per parser when `PROF_FUZZ_CASES` is not set: the whole test stays well under a minute
 /// in a debug build on a 2-core machine (each parser prints its cases per second).
@@ -30,6 +34,14 @@ const DEFAULT_CASES: usize = 40_000;
 
 /// A single case taking longer than this is reported as a failure (a hang or a blow-up).
 const SLOW_CASE: Duration = Duration::from_secs(2);
+
+/// A single case taking longer than this ends the process (see [`watchdog`]).
+const HUNG_CASE: Duration = Duration::from_secs(60);
+
+/// Most memory the test process may have used at the end of a parser's run (peak resident set,
+/// shared by the tests running in parallel). The parsers bound what they allocate by their input;
+/// inputs are at most [`MAX_INPUT`], so a peak near this is a budget that does not hold.
+const MAX_PEAK_RSS: u64 = 1 << 30;
 
 /// Largest input a mutation may grow to: seeds are a few KiB, and the parsers' limits are
 /// exercised by their own tests, not by fuzzing.
@@ -104,6 +116,22 @@ fn chunk(rng: &mut fastrand::Rng, b: &[u8], big: bool) -> (usize, usize) {
     (start, start + rng.usize(..=max))
 }
 
+/// A little-endian integer of `width` bytes that sits on a boundary: 0, 1, a small count, the
+/// input's length (lengths and counts are what the parsers trust least), or the width's signed
+/// and unsigned extremes.
+fn interesting_int(rng: &mut fastrand::Rng, width: usize, input_len: usize) -> u64 {
+    let max = if width >= 8 { u64::MAX } else { (1u64 << (width * 8)) - 1 };
+    match rng.u8(..7) {
+        0 => 0,
+        1 => 1 + rng.u64(..16),
+        2 => (input_len as u64).wrapping_add(rng.u64(..3)).wrapping_sub(1),
+        3 => max,
+        4 => max / 2,
+        5 => max / 2 + 1,
+        _ => max - rng.u64(..16),
+    }
+}
+
 fn mutate_once(rng: &mut fastrand::Rng, b: &mut Vec<u8>, seeds: &[Vec<u8>], log: &mut Vec<String>) {
     if b.is_empty() {
         let s = &seeds[rng.usize(..seeds.len())];
@@ -111,7 +139,7 @@ fn mutate_once(rng: &mut fastrand::Rng, b: &mut Vec<u8>, seeds: &[Vec<u8>], log:
         log.push(format!("refill {}", b.len()));
         return;
     }
-    match rng.u8(..8) {
+    match rng.u8(..10) {
         0 => {
             let at = rng.usize(..b.len());
             let bit = rng.u32(..8);
@@ -152,6 +180,13 @@ fn mutate_once(rng: &mut fastrand::Rng, b: &mut Vec<u8>, seeds: &[Vec<u8>], log:
             b.splice(at..at, copy);
             log.push(format!("duplicate {start}..{end} at {at}"));
         }
+        8 | 9 => {
+            let width = [1, 2, 4, 8][rng.usize(..4)].min(b.len());
+            let at = rng.usize(..=b.len() - width);
+            let value = interesting_int(rng, width, b.len());
+            b[at..at + width].copy_from_slice(&value.to_le_bytes()[..width]);
+            log.push(format!("int{} {at}={value:#x}", width * 8));
+        }
         _ => {
             let other = &seeds[rng.usize(..seeds.len())];
             let (start, end) = chunk(rng, other, true);
@@ -171,27 +206,92 @@ struct Outcome {
     failures: Vec<String>,
 }
 
+/// The case running now, for the watchdog: when it started, its number and its input.
+type Current = std::sync::Mutex<Option<(Instant, usize, Vec<u8>)>>;
+
+/// Watches the case running now: one running past [`SLOW_CASE`] is reported on standard error
+/// (past the test harness's capture) and its input saved while it still runs; one running past
+/// [`HUNG_CASE`] ends the process, so that a hang fails the run instead of stalling it.
+fn watchdog(parser: &str, seed: u64, current: &Current, done: &std::sync::atomic::AtomicBool) {
+    let mut reported = None;
+    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        let guard = current.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((started, case, input)) = guard.as_ref() else { continue };
+        let took = started.elapsed();
+        if took > SLOW_CASE && reported != Some(*case) {
+            reported = Some(*case);
+            let saved = save_failure(parser, seed, *case, input);
+            let msg = format!(
+                "fuzz {parser}: seed {seed:#x} case {case} still running after {took:?}; input saved to {}\n",
+                saved.display()
+            );
+            let _ = std::io::stderr().write_all(msg.as_bytes());
+        }
+        if took > HUNG_CASE {
+            let _ = std::io::stderr().write_all(format!("fuzz {parser}: case {case} hung, aborting\n").as_bytes());
+            std::process::abort();
+        }
+    }
+}
+
 /// Runs `cases` cases of `parser`: `make` builds one input from the case's generator (and logs
-/// its mutations), `check` parses it. Panics and slow cases are collected, their inputs saved.
+/// its mutations), `check` parses it (true when the input was accepted). Panics and slow cases
+/// are collected, their inputs saved.
 fn run(
     parser: &str,
     cfg: &Config,
-    mut make: impl FnMut(&mut fastrand::Rng, &mut Vec<String>) -> Vec<u8>,
+    make: impl FnMut(&mut fastrand::Rng, &mut Vec<String>) -> Vec<u8>,
     check: impl Fn(&[u8]) -> bool,
 ) -> Outcome {
+    let current = Current::default();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let started = Instant::now();
+    let (mut failures, accepted, slowest) = std::thread::scope(|scope| {
+        scope.spawn(|| watchdog(parser, cfg.seed, &current, &done));
+        let result = run_cases(parser, cfg, &current, make, check);
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        result
+    });
+    let elapsed = started.elapsed();
+    let peak = peak_rss();
+    if peak > MAX_PEAK_RSS {
+        failures.push(format!("{parser}: seed {:#x}: peak resident memory {} MiB", cfg.seed, peak >> 20));
+    }
+    eprintln!(
+        "fuzz {parser}: {} cases ({accepted} accepted) in {:.1?} ({:.0} cases/s, slowest {slowest:.1?}, peak RSS {} MiB), seed {:#x}, {} failures",
+        cfg.cases,
+        elapsed,
+        cfg.cases as f64 / elapsed.as_secs_f64().max(1e-9),
+        peak >> 20,
+        cfg.seed,
+        failures.len()
+    );
+    Outcome { failures }
+}
+
+/// The cases of [`run`]: (failures, cases accepted, slowest case).
+fn run_cases(
+    parser: &str,
+    cfg: &Config,
+    current: &Current,
+    mut make: impl FnMut(&mut fastrand::Rng, &mut Vec<String>) -> Vec<u8>,
+    check: impl Fn(&[u8]) -> bool,
+) -> (Vec<String>, usize, Duration) {
     // One generator per parser, so that each parser's cases do not depend on the others'.
     let parser_seed = parser.bytes().fold(cfg.seed, |h, c| (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3));
     let mut rng = fastrand::Rng::with_seed(parser_seed);
     let mut failures = Vec::new();
-    let started = Instant::now();
     let mut slowest = Duration::ZERO;
     let mut accepted = 0;
     for case in 0..cfg.cases {
         let mut log = Vec::new();
         let input = make(&mut rng, &mut log);
         let t = Instant::now();
+        *current.lock().unwrap_or_else(|e| e.into_inner()) = Some((t, case, input.clone()));
         let result = catch_unwind(AssertUnwindSafe(|| check(&input)));
         let took = t.elapsed();
+        *current.lock().unwrap_or_else(|e| e.into_inner()) = None;
         slowest = slowest.max(took);
         let problem = match result {
             Err(panic) => Some(format!("panicked: {}", panic_message(&panic))),
@@ -212,16 +312,14 @@ fn run(
             ));
         }
     }
-    let elapsed = started.elapsed();
-    eprintln!(
-        "fuzz {parser}: {} cases ({accepted} accepted) in {:.1?} ({:.0} cases/s, slowest {slowest:.1?}), seed {:#x}, {} failures",
-        cfg.cases,
-        elapsed,
-        cfg.cases as f64 / elapsed.as_secs_f64().max(1e-9),
-        cfg.seed,
-        failures.len()
-    );
-    Outcome { failures }
+    (failures, accepted, slowest)
+}
+
+/// The process's peak resident set in bytes (`VmHWM`), 0 when unknown.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().strip_suffix("kB"));
+    kib.and_then(|v| v.trim().parse::<u64>().ok()).map_or(0, |k| k << 10)
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -271,11 +369,34 @@ fn wrap_body(body: &[u8]) -> Vec<u8> {
     a
 }
 
-fn check_archive(bytes: &[u8]) -> bool {
-    archive::read(bytes).is_ok()
+thread_local! {
+    /// A file per test thread for the file-only reader ([`archive::read_meta_file`]), in memory
+    /// when `/dev/shm` is there: rewriting a file on disk for every case would flush it each time.
+    static META_FILE: tempfile::NamedTempFile = {
+        let shm = Path::new("/dev/shm");
+        let file = if shm.is_dir() { tempfile::NamedTempFile::new_in(shm) } else { tempfile::NamedTempFile::new() };
+        file.expect("temporary file")
+    };
 }
 
-/// Mutated archives: a quarter mutated as they are (the header and checksums reject most), the
+/// Reads the archive from memory and its metadata alone from a file. What is accepted is written
+/// again and must read back the same, and its metadata-only read must agree.
+fn check_archive(bytes: &[u8]) -> bool {
+    let meta = META_FILE.with(|f| {
+        std::fs::write(f.path(), bytes).expect("write the temporary file");
+        archive::read_meta_file(f.path())
+    });
+    let Ok(profile) = archive::read(bytes) else { return false };
+    // The unwind report is a later section (`UNWD`), which a metadata-only read does not reach.
+    let expected = Metadata { unwind: Default::default(), ..profile.meta.clone() };
+    assert_eq!(meta.ok(), Some(expected), "the metadata-only read disagrees with the full read");
+    let mut again = Vec::new();
+    archive::write(&profile, &mut again).expect("an accepted profile can be written");
+    assert_eq!(archive::read(&again).ok().as_ref(), Some(&profile), "an accepted profile does not round-trip");
+    true
+}
+
+/// Mutated archives (read from memory, and their metadata from a file): a quarter mutated as they are (the header and checksums reject most), the
 /// rest mutated in their uncompressed body and re-wrapped, so the section decoders see them.
 #[test]
 fn fuzz_archive_reader() {
@@ -335,19 +456,173 @@ fn check_pprof(bytes: &[u8]) -> bool {
     ok
 }
 
-/// Mutated pprof: the gzip file itself, the protobuf inside mutated and re-gzipped, and the
-/// mutated protobuf read raw.
+/// A value for an `int64` field (a string index, count or time): on a boundary of the type or of
+/// the string table (`strings` long).
+fn interesting_i64(rng: &mut fastrand::Rng, strings: usize) -> i64 {
+    let n = strings as i64;
+    [0, 1, -1, n - 1, n, n + 1, i64::MAX, i64::MIN, rng.i64(..), rng.i64(0..n.max(1))][rng.usize(..10)]
+}
+
+/// A value for a `uint64` field (an id, address or index): small, in or just past the tables, or
+/// an extreme.
+fn interesting_u64(rng: &mut fastrand::Rng, table: usize) -> u64 {
+    let n = table as u64;
+    [0, 1, n, n + 1, u64::MAX, 1 << 63, 0xffff_8000_0000_0000, rng.u64(..), rng.u64(..=n)][rng.usize(..9)]
+}
+
+/// Changes one field of the decoded message (ids, indices, values, table entries), so that the
+/// message still decodes and the change reaches the reader's checks.
+fn mutate_fields(rng: &mut fastrand::Rng, p: &mut proto::Profile, log: &mut Vec<String>) {
+    let strings = p.string_table.len();
+    let (locations, functions, mappings) = (p.location.len(), p.function.len(), p.mapping.len());
+    let what = rng.u8(..14);
+    log.push(format!("field {what}"));
+    match what {
+        0 if !p.sample.is_empty() => {
+            let s = rng.usize(..p.sample.len());
+            let values = &mut p.sample[s].value;
+            match values.len() {
+                0 => values.push(interesting_i64(rng, strings)),
+                n => values[rng.usize(..n)] = interesting_i64(rng, strings),
+            }
+        }
+        1 if !p.sample.is_empty() => {
+            let s = rng.usize(..p.sample.len());
+            let ids = &mut p.sample[s].location_id;
+            match (rng.u8(..3), ids.len()) {
+                (0, n) if n > 0 => ids[rng.usize(..n)] = interesting_u64(rng, locations),
+                (1, n) if n > 0 => drop(ids.remove(rng.usize(..n))),
+                _ => ids.push(interesting_u64(rng, locations)),
+            }
+        }
+        2 if !p.sample.is_empty() => {
+            let s = rng.usize(..p.sample.len());
+            let labels = &mut p.sample[s].label;
+            if labels.is_empty() || rng.bool() {
+                labels.push(proto::Label::default());
+            }
+            let n = labels.len();
+            let l = &mut labels[rng.usize(..n)];
+            let v = interesting_i64(rng, strings);
+            *[&mut l.key, &mut l.str, &mut l.num, &mut l.num_unit][rng.usize(..4)] = v;
+        }
+        3 if locations > 0 => {
+            let l = &mut p.location[rng.usize(..locations)];
+            let v = interesting_u64(rng, locations.max(mappings));
+            *[&mut l.id, &mut l.mapping_id, &mut l.address][rng.usize(..3)] = v;
+        }
+        4 if locations > 0 => {
+            let l = &mut p.location[rng.usize(..locations)];
+            if l.line.is_empty() || rng.bool() {
+                l.line.push(proto::Line::default());
+            }
+            let n = l.line.len();
+            let line = &mut l.line[rng.usize(..n)];
+            match rng.u8(..3) {
+                0 => line.function_id = interesting_u64(rng, functions),
+                1 => line.line = interesting_i64(rng, strings),
+                _ => line.column = interesting_i64(rng, strings),
+            }
+        }
+        5 if functions > 0 => {
+            let f = &mut p.function[rng.usize(..functions)];
+            match rng.u8(..5) {
+                0 => f.id = interesting_u64(rng, functions),
+                1 => f.name = interesting_i64(rng, strings),
+                2 => f.system_name = interesting_i64(rng, strings),
+                3 => f.filename = interesting_i64(rng, strings),
+                _ => f.start_line = interesting_i64(rng, strings),
+            }
+        }
+        6 if mappings > 0 => {
+            let m = &mut p.mapping[rng.usize(..mappings)];
+            match rng.u8(..6) {
+                0 => m.id = interesting_u64(rng, mappings),
+                1 => m.memory_start = interesting_u64(rng, mappings),
+                2 => m.memory_limit = interesting_u64(rng, mappings),
+                3 => m.file_offset = interesting_u64(rng, mappings),
+                4 => m.filename = interesting_i64(rng, strings),
+                _ => m.build_id = interesting_i64(rng, strings),
+            }
+        }
+        7 => {
+            let v = interesting_i64(rng, strings);
+            *[
+                &mut p.drop_frames,
+                &mut p.keep_frames,
+                &mut p.time_nanos,
+                &mut p.duration_nanos,
+                &mut p.period,
+                &mut p.default_sample_type,
+                &mut p.doc_url,
+            ][rng.usize(..7)] = v;
+        }
+        8 => {
+            let v = interesting_i64(rng, strings);
+            if rng.bool() || p.comment.is_empty() {
+                p.comment.push(v);
+            } else {
+                let n = p.comment.len();
+                p.comment[rng.usize(..n)] = v;
+            }
+        }
+        9 => {
+            let types = if rng.bool() || p.period_type.is_none() {
+                if p.sample_type.is_empty() || rng.u8(..4) == 0 {
+                    p.sample_type.push(proto::ValueType::default());
+                }
+                let n = p.sample_type.len();
+                &mut p.sample_type[rng.usize(..n)]
+            } else {
+                p.period_type.get_or_insert_with(Default::default)
+            };
+            let v = interesting_i64(rng, strings);
+            *[&mut types.r#type, &mut types.unit][rng.usize(..2)] = v;
+        }
+        10 if strings > 0 => {
+            let s = &mut p.string_table[rng.usize(..strings)];
+            match rng.u8(..3) {
+                0 => s.clear(),
+                1 => s.extend_from_slice(&[0xff, 0xc0, b'\n', b';', 0]),
+                _ => *s = b"[kernel.kallsyms]".to_vec(),
+            }
+        }
+        11 => {
+            let n = rng.usize(..=strings);
+            p.string_table.truncate(n);
+        }
+        12 => match rng.u8(..4) {
+            0 if !p.sample.is_empty() => drop(p.sample.remove(rng.usize(..p.sample.len()))),
+            1 if locations > 0 => drop(p.location.remove(rng.usize(..locations))),
+            2 if functions > 0 => drop(p.function.remove(rng.usize(..functions))),
+            _ if mappings > 0 => drop(p.mapping.remove(rng.usize(..mappings))),
+            _ => {}
+        },
+        _ => match rng.u8(..4) {
+            0 if !p.sample.is_empty() => p.sample.push(p.sample[rng.usize(..p.sample.len())].clone()),
+            1 if locations > 0 => p.location.push(p.location[rng.usize(..locations)].clone()),
+            2 if functions > 0 => p.function.push(p.function[rng.usize(..functions)].clone()),
+            _ if mappings > 0 => p.mapping.push(p.mapping[rng.usize(..mappings)].clone()),
+            _ => {}
+        },
+    }
+}
+
+/// Mutated pprof: the gzip file itself, the protobuf inside mutated (as bytes, read raw or
+/// re-gzipped), and the decoded message's fields changed (ids, indices, values, tables).
 #[test]
 fn fuzz_pprof_reader() {
     let cfg = config();
     let gzipped = pprof_seeds();
     let raw: Vec<Vec<u8>> = gzipped.iter().map(|g| gunzip(g)).collect();
+    let decoded: Vec<proto::Profile> =
+        raw.iter().map(|r| proto::Profile::decode(&r[..]).expect("valid fixture")).collect();
     let outcome = run(
         "pprof",
         &cfg,
         |rng, log| {
             let i = rng.usize(..gzipped.len());
-            match rng.u8(..4) {
+            match rng.u8(..6) {
                 0 => {
                     log.push(format!("gzip seed {i}"));
                     mutate(rng, &gzipped[i], &gzipped, log)
@@ -356,9 +631,22 @@ fn fuzz_pprof_reader() {
                     log.push(format!("protobuf of seed {i}, raw"));
                     mutate(rng, &raw[i], &raw, log)
                 }
-                _ => {
+                2 | 3 => {
                     log.push(format!("protobuf of seed {i}, re-gzipped"));
                     gzip(&mutate(rng, &raw[i], &raw, log))
+                }
+                _ => {
+                    log.push(format!("fields of seed {i}"));
+                    let mut message = decoded[i].clone();
+                    for _ in 0..1 + rng.usize(..4) {
+                        mutate_fields(rng, &mut message, log);
+                    }
+                    let bytes = message.encode_to_vec();
+                    if rng.bool() {
+                        gzip(&bytes)
+                    } else {
+                        bytes
+                    }
                 }
             }
         },
