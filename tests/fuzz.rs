@@ -4,16 +4,18 @@
 //!
 //! Each parser starts from seeds (the golden fixtures under `tests/fixtures`, and generated perf
 //! maps and names) and runs a bounded number of mutated cases: bit flips, interesting bytes and
-//! integers, truncation, chunk insertion, deletion and duplication, splicing two seeds; pprof is also
-//! mutated inside its gzip stream, and archives inside their compressed body (re-wrapped with a
-//! valid header and checksums, so mutations reach the section decoders). Every case must return,
-//! Ok or Err: a panic or a case slower than [`SLOW_CASE`] fails the test, names the run seed,
-//! case and mutations, and keeps the input in `target/fuzz-failures/<parser>/`; so does a peak
-//! resident memory above [`MAX_PEAK_RSS`].
+//! integers, tokens of the text formats, truncation, chunk insertion, deletion and duplication,
+//! splicing two seeds. pprof is also mutated inside its gzip stream and field by field in the
+//! decoded message, and archives inside their compressed body (re-wrapped with a valid header and
+//! checksums, so mutations reach the section decoders). Every case must return, Ok or Err: a
+//! panic or a case slower than [`SLOW_CASE`] fails the test, names the run seed, case and
+//! mutations, and keeps the input in `target/fuzz-failures/<parser>/`; so does a peak resident
+//! memory above [`MAX_PEAK_RSS`].
 //!
-//! `PROF_FUZZ_CASES=N` runs N cases per parser (longer local runs); `PROF_FUZZ_SEED=S` repeats
-//! a run (each run prints its seed). An input that once failed is kept in
-//! `tests/fixtures/fuzz/<parser>/` and replayed every run by `fuzz_regressions_replay`.
+//! `PROF_FUZZ_CASES=N` runs N cases per parser (longer local runs); `PROF_FUZZ_SEED=S` repeats a
+//! run (each run prints its seed, and each failure the command that repeats it). An input that
+//! once failed is kept in `tests/fixtures/fuzz/<parser>/` and replayed every run by
+//! `fuzz_regressions_replay`.
 
 use std::io::{Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -132,6 +134,34 @@ fn interesting_int(rng: &mut fastrand::Rng, width: usize, input_len: usize) -> u
     }
 }
 
+/// Pieces of the text formats (separators, counts, hex, markers, multi-byte and invalid UTF-8)
+/// inserted whole, so that text parsers see near-valid lines rather than only byte noise.
+const TOKENS: [&[u8]; 22] = [
+    b";",
+    b" ",
+    b"\n",
+    b"\r\n",
+    b"\t",
+    b"0",
+    b"9",
+    b"-",
+    b".",
+    b"0x",
+    b"18446744073709551615",
+    b"18446744073709551616",
+    b"1e3",
+    b"-1",
+    b"_[k]",
+    b"# ",
+    b"prof-",
+    b".prof",
+    b"T",
+    b"Z",
+    "\u{00ff}\u{200b}".as_bytes(),
+    b"\xc3\xff",
+];
+
+/// One mutation of `b` (refilled from a seed when empty), named in `log`.
 fn mutate_once(rng: &mut fastrand::Rng, b: &mut Vec<u8>, seeds: &[Vec<u8>], log: &mut Vec<String>) {
     if b.is_empty() {
         let s = &seeds[rng.usize(..seeds.len())];
@@ -139,7 +169,7 @@ fn mutate_once(rng: &mut fastrand::Rng, b: &mut Vec<u8>, seeds: &[Vec<u8>], log:
         log.push(format!("refill {}", b.len()));
         return;
     }
-    match rng.u8(..10) {
+    match rng.u8(..11) {
         0 => {
             let at = rng.usize(..b.len());
             let bit = rng.u32(..8);
@@ -179,6 +209,12 @@ fn mutate_once(rng: &mut fastrand::Rng, b: &mut Vec<u8>, seeds: &[Vec<u8>], log:
             let at = rng.usize(..=b.len());
             b.splice(at..at, copy);
             log.push(format!("duplicate {start}..{end} at {at}"));
+        }
+        7 => {
+            let token = TOKENS[rng.usize(..TOKENS.len())];
+            let at = rng.usize(..=b.len());
+            b.splice(at..at, token.iter().copied());
+            log.push(format!("token {at}+{:?}", String::from_utf8_lossy(token)));
         }
         8 | 9 => {
             let width = [1, 2, 4, 8][rng.usize(..4)].min(b.len());
@@ -259,9 +295,9 @@ fn run(
         failures.push(format!("{parser}: seed {:#x}: peak resident memory {} MiB", cfg.seed, peak >> 20));
     }
     eprintln!(
-        "fuzz {parser}: {} cases ({accepted} accepted) in {:.1?} ({:.0} cases/s, slowest {slowest:.1?}, peak RSS {} MiB), seed {:#x}, {} failures",
+        "fuzz {parser}: {} cases ({accepted} accepted) in {elapsed:.1?} ({:.0} cases/s, slowest {slowest:.1?}, \
+         peak RSS {} MiB), seed {:#x}, {} failures",
         cfg.cases,
-        elapsed,
         cfg.cases as f64 / elapsed.as_secs_f64().max(1e-9),
         peak >> 20,
         cfg.seed,
@@ -304,11 +340,14 @@ fn run_cases(
         if let Some(problem) = problem {
             let saved = save_failure(parser, cfg.seed, case, &input);
             failures.push(format!(
-                "{parser}: seed {:#x} case {case} {problem}; mutations [{}]; input ({} bytes) saved to {}",
+                "{parser}: seed {:#x} case {case} {problem}; mutations [{}]; input ({} bytes) saved to {}; \
+                 again: PROF_FUZZ_SEED={:x} PROF_FUZZ_CASES={} cargo test --test fuzz {parser}",
                 cfg.seed,
                 log.join(", "),
                 input.len(),
-                saved.display()
+                saved.display(),
+                cfg.seed,
+                case + 1
             ));
         }
     }
@@ -396,8 +435,9 @@ fn check_archive(bytes: &[u8]) -> bool {
     true
 }
 
-/// Mutated archives (read from memory, and their metadata from a file): a quarter mutated as they are (the header and checksums reject most), the
-/// rest mutated in their uncompressed body and re-wrapped, so the section decoders see them.
+/// Mutated archives (read from memory, and their metadata from a file): a quarter mutated as
+/// they are (the header and checksums reject most), the rest mutated in their uncompressed body
+/// and re-wrapped, so the section decoders see them.
 #[test]
 fn fuzz_archive_reader() {
     let cfg = config();
@@ -785,11 +825,14 @@ fn fuzz_store_name_parser() {
 // ---------------------------------------------------------------------------------------------
 // Regressions
 
+/// A parser's check: parses the input (true when accepted), panics on a broken invariant.
+type Check = fn(&[u8]) -> bool;
+
 /// Each input kept in `tests/fixtures/fuzz/<parser>/` (see its README) is parsed again, by the
 /// same check the fuzzer ran, without panicking or taking longer than [`SLOW_CASE`].
 #[test]
 fn fuzz_regressions_replay() {
-    let checks: [(&str, fn(&[u8]) -> bool); 5] = [
+    let checks: [(&str, Check); 5] = [
         ("archive", check_archive),
         ("pprof", check_pprof),
         ("folded", check_folded),
