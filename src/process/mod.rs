@@ -95,7 +95,7 @@ impl ProcessTable {
     /// Reads the mappings of `tgid` through thread `tid` (which outlives an exited leader) and
     /// opens any binary not yet open. Returns false when the process is already gone.
     pub fn capture(&mut self, tgid: u32, tid: u32) -> bool {
-        let Some((task, mappings)) = read_mappings(tgid, tid) else {
+        let Some(mappings) = read_mappings(tgid, tid) else {
             self.capture_failures += 1;
             return false;
         };
@@ -109,7 +109,7 @@ impl ProcessTable {
                 let key = m.is_file().then_some(BinaryKey { dev: m.dev, inode: m.inode });
                 if let Some(key) = key {
                     if let std::collections::hash_map::Entry::Vacant(slot) = self.binaries.entry(key) {
-                        if let Some(bin) = open_binary(&task, &m, key) {
+                        if let Some(bin) = open_binary(tgid, &m, key) {
                             slot.insert(bin);
                         }
                     }
@@ -239,15 +239,11 @@ impl ProcessTable {
 /// The executable mappings of process `tgid`, read through thread `tid`, else the process, else
 /// any other of its threads: a thread that exited (a leader that called `pthread_exit`, sampled
 /// just before) shows no mappings while its siblings still run in them. None when the process
-/// is gone; empty for a zombie or a kernel thread. Also returns the `/proc` directory of the
-/// task they were read through, whose `map_files/` opens the mapped files.
-fn read_mappings(tgid: u32, tid: u32) -> Option<(String, Vec<Mapping>)> {
-    let read = |dir: String| {
-        let mappings = std::fs::read_to_string(format!("{dir}/maps")).ok().map(|text| parse_maps(&text))?;
-        Some((dir, mappings))
-    };
+/// is gone; empty for a zombie or a kernel thread.
+fn read_mappings(tgid: u32, tid: u32) -> Option<Vec<Mapping>> {
+    let read = |dir: String| std::fs::read_to_string(format!("{dir}/maps")).ok().map(|text| parse_maps(&text));
     let first = read(format!("/proc/{tgid}/task/{tid}")).or_else(|| read(format!("/proc/{tgid}")));
-    if first.as_ref().is_some_and(|(_, m)| !m.is_empty()) {
+    if first.as_ref().is_some_and(|m| !m.is_empty()) {
         return first;
     }
     let others = std::fs::read_dir(format!("/proc/{tgid}/task")).ok()?;
@@ -256,7 +252,7 @@ fn read_mappings(tgid: u32, tid: u32) -> Option<(String, Vec<Mapping>)> {
         if other == tid {
             continue;
         }
-        if let Some(found) = read(format!("/proc/{tgid}/task/{other}")).filter(|(_, m)| !m.is_empty()) {
+        if let Some(found) = read(format!("/proc/{tgid}/task/{other}")).filter(|m| !m.is_empty()) {
             return Some(found);
         }
     }
@@ -265,9 +261,13 @@ fn read_mappings(tgid: u32, tid: u32) -> Option<(String, Vec<Mapping>)> {
 
 /// Opens the file behind a mapping: through `/proc/PID/map_files/` (works for deleted files and
 /// other mount namespaces), else through its path, keeping it only if it is the mapped inode.
-fn open_binary(task: &str, m: &Mapping, key: BinaryKey) -> Option<Binary> {
-    let candidates =
-        [format!("{task}/map_files/{:x}-{:x}", m.start, m.end), m.path.trim_end_matches(" (deleted)").to_string()];
+fn open_binary(tgid: u32, m: &Mapping, key: BinaryKey) -> Option<Binary> {
+    // Only the process has `map_files/` (its task directories do not): while its leader is a
+    // zombie this fails and the path is tried.
+    let candidates = [
+        format!("/proc/{tgid}/map_files/{:x}-{:x}", m.start, m.end),
+        m.path.trim_end_matches(" (deleted)").to_string(),
+    ];
     for candidate in candidates {
         if let Ok(file) = File::open(&candidate) {
             if let Ok(meta) = file.metadata() {
