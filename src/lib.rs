@@ -1,11 +1,13 @@
 //! prof: a continuous CPU profiler for Linux.
 //!
 //! The modules are listed in the order data flows (docs/ARCHITECTURE.md draws it); each one
-//! imports only modules above it, and [`profile`] and [`atomic_file`] are the ground they all
-//! stand on:
+//! imports only modules above it, and [`profile`], [`atomic_file`] and [`error_text`] are the
+//! ground they all stand on:
 //!
 //! - [`profile`]: the in-memory model (frames, stacks, samples, metadata, the unwind report).
 //! - [`atomic_file`]: the one way a file is written (temp file, sync, mode, rename).
+//! - [`error_text`]: an error and its sources on one line, for errors a stage reports and
+//!   goes on after.
 //! - [`process`]: what is known about each sampled process: its mappings and open binaries,
 //!   shared by unwinding and symbolization.
 //! - [`unwind`]: unwind tables built from binaries' call-frame information, the input of the
@@ -29,6 +31,8 @@
 pub mod profile;
 
 pub mod atomic_file;
+
+pub mod error_text;
 
 pub mod process;
 

@@ -268,12 +268,7 @@ impl IntervalWriter {
                 Some(path)
             }
             Err(e) => {
-                let mut msg = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(inner) = source {
-                    msg.push_str(&format!(": {inner}"));
-                    source = inner.source();
-                }
+                let msg = crate::error_text::error_chain(&e);
                 observer.on_event(Event::IntervalLost { error: &msg });
                 self.summary.lost_intervals += 1;
                 self.lost_since_written += 1;

@@ -96,7 +96,7 @@ fn build(file: File, capacity: u32) -> Built {
     match cfi::table_from_file(&file, u64::from(capacity)) {
         Ok(built) => Ok(built),
         Err(e @ cfi::CfiError::TooLarge { .. }) => Err(format!("{e} (raise --unwind-rows)")),
-        Err(e) => Err(error_chain(&e)),
+        Err(e) => Err(crate::error_text::error_chain(&e)),
     }
 }
 
@@ -406,16 +406,4 @@ impl TableManager {
         self.stats.rows_written += u64::from(n);
         TableState::Loaded { first, rows: n }
     }
-}
-
-/// An error and its sources on one line (`malformed .eh_frame: unexpected end of input`).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        msg.push_str(": ");
-        msg.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    msg
 }
