@@ -271,6 +271,22 @@ fn watchdog(parser: &str, seed: u64, current: &Current, done: &std::sync::atomic
     }
 }
 
+/// Runs the configured cases of `parser`, each a mutation of one of `seeds` (recorded in the
+/// case's log), through `check`, and fails on any panic or slow case.
+fn fuzz_mutations_of(parser: &str, seeds: &[Vec<u8>], check: impl Fn(&[u8]) -> bool) {
+    let outcome = run(
+        parser,
+        &config(),
+        |rng, log| {
+            let i = rng.usize(..seeds.len());
+            log.push(format!("seed {i}"));
+            mutate(rng, &seeds[i], seeds, log)
+        },
+        check,
+    );
+    assert_clean(outcome);
+}
+
 /// Runs `cases` cases of `parser`: `make` builds one input from the case's generator (and logs
 /// its mutations), `check` parses it (true when the input was accepted). Panics and slow cases
 /// are collected, their inputs saved.
@@ -706,19 +722,7 @@ fn check_folded(bytes: &[u8]) -> bool {
 /// Mutated folded files, each parsed leniently and strictly.
 #[test]
 fn fuzz_folded_parser() {
-    let cfg = config();
-    let seeds = fixture_files(".folded");
-    let outcome = run(
-        "folded",
-        &cfg,
-        |rng, log| {
-            let i = rng.usize(..seeds.len());
-            log.push(format!("seed {i}"));
-            mutate(rng, &seeds[i], &seeds, log)
-        },
-        check_folded,
-    );
-    assert_clean(outcome);
+    fuzz_mutations_of("folded", &fixture_files(".folded"), check_folded);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -755,19 +759,7 @@ fn check_perf_map(bytes: &[u8]) -> bool {
 /// Mutated perf maps, parsed (as the lossily decoded text the reader hands over) and looked up.
 #[test]
 fn fuzz_perf_map_parser() {
-    let cfg = config();
-    let seeds = perf_map_seeds();
-    let outcome = run(
-        "perf_map",
-        &cfg,
-        |rng, log| {
-            let i = rng.usize(..seeds.len());
-            log.push(format!("seed {i}"));
-            mutate(rng, &seeds[i], &seeds, log)
-        },
-        check_perf_map,
-    );
-    assert_clean(outcome);
+    fuzz_mutations_of("perf_map", &perf_map_seeds(), check_perf_map);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -807,19 +799,7 @@ fn check_name(bytes: &[u8]) -> bool {
 /// Mutated archive-directory names.
 #[test]
 fn fuzz_store_name_parser() {
-    let cfg = config();
-    let seeds = name_seeds();
-    let outcome = run(
-        "store_name",
-        &cfg,
-        |rng, log| {
-            let i = rng.usize(..seeds.len());
-            log.push(format!("seed {i}"));
-            mutate(rng, &seeds[i], &seeds, log)
-        },
-        check_name,
-    );
-    assert_clean(outcome);
+    fuzz_mutations_of("store_name", &name_seeds(), check_name);
 }
 
 // ---------------------------------------------------------------------------------------------
