@@ -323,6 +323,11 @@ fn human_bytes(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Continuous options for tests: archives in `dir`, 1 s intervals, no push.
+    fn test_options(dir: PathBuf, retention: store::Retention) -> ContinuousOptions {
+        ContinuousOptions { dir, interval: Duration::from_secs(1), retention, push: None }
+    }
     use crate::record::observer::Silent;
 
     /// Events collected as text.
@@ -358,12 +363,7 @@ mod tests {
     fn record_lost_intervals_total_survives_a_successful_write() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().join("a");
-        let opts = ContinuousOptions {
-            dir: d.clone(),
-            interval: Duration::from_secs(1),
-            retention: Default::default(),
-            push: None,
-        };
+        let opts = test_options(d.clone(), Default::default());
         let mut w = IntervalWriter::new(&opts, Instant::now(), SystemTime::now(), "prof", &mut Silent).unwrap();
         let mut events = Collect::default();
         let base = Metadata::default();
@@ -395,12 +395,7 @@ mod tests {
     #[test]
     fn record_retain_size_below_one_archive_keeps_newest_and_warns_once() {
         let dir = tempfile::tempdir().unwrap();
-        let opts = ContinuousOptions {
-            dir: dir.path().join("a"),
-            interval: Duration::from_secs(1),
-            retention: store::Retention { max_bytes: Some(1024), max_age: None },
-            push: None,
-        };
+        let opts = test_options(dir.path().join("a"), store::Retention { max_bytes: Some(1024), max_age: None });
         let mut w = IntervalWriter::new(&opts, Instant::now(), SystemTime::now(), "prof", &mut Silent).unwrap();
         let mut events = Collect::default();
         let mut paths = Vec::new();
@@ -429,12 +424,7 @@ mod tests {
         let d = dir.path().join("a");
         std::fs::create_dir(&d).unwrap();
         std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let opts = ContinuousOptions {
-            dir: d.clone(),
-            interval: Duration::from_secs(1),
-            retention: Default::default(),
-            push: None,
-        };
+        let opts = test_options(d.clone(), Default::default());
         let mut events = Collect::default();
         IntervalWriter::new(&opts, Instant::now(), SystemTime::now(), "prof", &mut events).unwrap();
         assert_eq!(std::fs::metadata(&d).unwrap().mode() & 0o777, 0o700);
@@ -459,12 +449,7 @@ mod tests {
     #[test]
     fn record_clock_steps_resync_archive_times() {
         let dir = tempfile::tempdir().unwrap();
-        let opts = ContinuousOptions {
-            dir: dir.path().join("a"),
-            interval: Duration::from_secs(1),
-            retention: Default::default(),
-            push: None,
-        };
+        let opts = test_options(dir.path().join("a"), Default::default());
         let (mono0, wall0) = (Instant::now(), SystemTime::now());
         let mut w = IntervalWriter::new(&opts, mono0, wall0, "prof", &mut Silent).unwrap();
         let now = mono0 + Duration::from_secs(5);
