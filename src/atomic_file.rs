@@ -1,7 +1,7 @@
 //! The one way prof writes a file: into a temporary file next to the target (`.{name}.XXXXXX.tmp`,
 //! so a crash leaves only such a file, never a half-written target), synced as the caller needs,
-//! given the caller's mode, then renamed over the target. Every output format and every archive
-//! goes through [`write_atomic`].
+//! given the caller's permission bits (whatever the umask), then renamed over the target. Every
+//! output format and every archive goes through [`write_atomic`].
 //!
 //! Only a regular file (or nothing) is ever replaced: renaming over a symbolic link, a device,
 //! a FIFO or a socket replaces that node itself, so `-o /dev/stdout` would swap the system's
@@ -21,15 +21,6 @@ pub enum Durability {
     /// The file's data, then after the rename its directory, are synced: the new name survives
     /// a power cut (archives, which a continuous recorder writes and retention deletes).
     FileAndDirectory,
-}
-
-/// The permission bits of the written file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// These bits less the process's umask, like any file the user creates (`0o666`).
-    Umask(u32),
-    /// Exactly these bits (`0o600` for archives: profiles can reveal what others run).
-    Exact(u32),
 }
 
 /// Errors of [`write_atomic`]: the file system, or the caller's `fill`.
@@ -99,12 +90,13 @@ pub fn parent_dir(path: &Path) -> &Path {
 }
 
 /// Writes `path` atomically: `fill` writes into a temp file in the same directory, which is
-/// flushed, synced as `durability` says, given `mode` and renamed over `path`. On any error
+/// flushed, synced as `durability` says, given exactly the permission bits `mode` (whatever
+/// the umask) and renamed over `path`. On any error
 /// `path` is untouched and the temp file is removed.
 pub fn write_atomic<E>(
     path: &Path,
     durability: Durability,
-    mode: Mode,
+    mode: u32,
     fill: impl FnOnce(&mut BufWriter<&File>) -> Result<(), E>,
 ) -> Result<(), AtomicWriteError<E>> {
     let io_err = |path: &Path, action| {
@@ -131,11 +123,7 @@ pub fn write_atomic<E>(
         fill(&mut w).map_err(AtomicWriteError::Fill)?;
         w.flush().map_err(io_err(path, "write"))?;
     }
-    let bits = match mode {
-        Mode::Umask(bits) => bits & !current_umask(),
-        Mode::Exact(bits) => bits,
-    };
-    tmp.as_file().set_permissions(Permissions::from_mode(bits)).map_err(io_err(path, "set the mode of"))?;
+    tmp.as_file().set_permissions(Permissions::from_mode(mode)).map_err(io_err(path, "set the mode of"))?;
     tmp.as_file().sync_all().map_err(io_err(path, "sync"))?;
     // Checked again here because the path may have changed since the caller checked it (and
     // while `fill` ran). A change between this check and the rename is still possible, but
@@ -154,17 +142,6 @@ pub fn write_atomic<E>(
     Ok(())
 }
 
-/// The process's umask (from `/proc/self/status`; `022` when it cannot be read). Reading it
-/// does not change it, unlike `umask(2)`.
-fn current_umask() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| l.strip_prefix("Umask:")).and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-        })
-        .unwrap_or(0o022)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,7 +154,7 @@ mod tests {
         let victim = dir.path().join("victim");
         std::fs::write(&victim, "keep").unwrap();
         let link = dir.path().join("out.folded");
-        let err = write_atomic::<io::Error>(&link, Durability::File, Mode::Exact(0o600), |w| {
+        let err = write_atomic::<io::Error>(&link, Durability::File, 0o600, |w| {
             std::os::unix::fs::symlink(&victim, &link).unwrap();
             w.write_all(b"new")
         })

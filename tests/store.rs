@@ -308,13 +308,13 @@ fn store_diff_of_two_ranges() {
 /// exactly that file, and nothing else.
 #[test]
 fn store_recover_finds_the_archive_writers_temp_file() {
-    use prof::atomic_file::{write_atomic, Durability, Mode};
+    use prof::atomic_file::{write_atomic, Durability};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let done = write_interval(d, 0, "f", 10);
     let path = d.join(store::archive_name(T0 + 10 * SEC, 42, 1));
     let mut seen = Vec::new();
-    let result = write_atomic(&path, Durability::FileAndDirectory, Mode::Exact(0o600), |w| {
+    let result = write_atomic(&path, Durability::FileAndDirectory, 0o600, |w| {
         use std::io::Write;
         w.write_all(b"half an archive").map_err(|e| e.to_string())?;
         w.flush().map_err(|e| e.to_string())?;

@@ -99,8 +99,8 @@ pub fn write(profile: &Profile, mut w: impl Write) -> Result<(), ArchiveError> {
 /// private (mode 0600) and synced to disk, then renamed over `path` (and the directory synced).
 /// On error `path` is untouched and the temporary file is removed. I/o errors name `path`.
 pub fn write_file(profile: &Profile, path: &Path) -> Result<(), ArchiveError> {
-    use crate::atomic_file::{write_atomic, AtomicWriteError, Durability, Mode};
-    write_atomic(path, Durability::FileAndDirectory, Mode::Exact(0o600), |w| write(profile, w)).map_err(|e| match e {
+    use crate::atomic_file::{write_atomic, AtomicWriteError, Durability};
+    write_atomic(path, Durability::FileAndDirectory, 0o600, |w| write(profile, w)).map_err(|e| match e {
         AtomicWriteError::Io { path, action, source } => ArchiveError::Io { path, action, source },
         AtomicWriteError::Fill(ArchiveError::Write(source)) => {
             ArchiveError::Io { path: path.to_path_buf(), action: "write", source }

@@ -20,9 +20,7 @@ use std::path::{Path, PathBuf};
 use super::flamegraph::{self, SvgOptions};
 use super::{folded, pprof, speedscope, Format, RenderOptions};
 use crate::archive;
-use crate::atomic_file::{
-    non_regular_kind, parent_dir, write_atomic, AtomicWriteError, Durability, Mode, NotRegularFile,
-};
+use crate::atomic_file::{non_regular_kind, parent_dir, write_atomic, AtomicWriteError, Durability, NotRegularFile};
 use crate::profile::Profile;
 
 /// The output path that means standard output.
@@ -105,8 +103,7 @@ pub const OUTPUT_MODE: u32 = 0o600;
 
 /// [`Document::write_file`]'s default: atomically, mode [`OUTPUT_MODE`], data synced.
 fn write_plain_file<D: Document + ?Sized>(doc: &D, format: Format, path: &Path) -> Result<(), EmitError> {
-    write_atomic(path, Durability::File, Mode::Exact(OUTPUT_MODE), |w| doc.write(format, w))
-        .map_err(|e| emit_error(path, e))
+    write_atomic(path, Durability::File, OUTPUT_MODE, |w| doc.write(format, w)).map_err(|e| emit_error(path, e))
 }
 
 /// An error of [`write_atomic`] as the output stage reports it.
