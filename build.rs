@@ -1,4 +1,6 @@
-//! Compiles `bpf/profile.bpf.c` and generates its Rust skeleton into `OUT_DIR`.
+//! Compiles `bpf/profile.bpf.c` twice and generates a Rust skeleton of each into `OUT_DIR`: the
+//! default object (`profile`: CO-RE, BTF-typed tracepoints, the table-driven unwinder) and the
+//! fallback for kernels without BTF (`profile_nobtf`, built with `-DPROF_NO_BTF`).
 
 use std::env;
 use std::path::PathBuf;
@@ -18,20 +20,24 @@ fn main() {
         other => other,
     };
 
-    SkeletonBuilder::new()
-        .source(SRC)
-        .clang_args([
-            format!("-I{}", vmlinux_dir.display()),
-            "-Ibpf".to_string(),
-            format!("-D__TARGET_ARCH_{target_arch}"),
-            "-O2".to_string(),
-            "-g".to_string(),
-            "-Wall".to_string(),
-        ])
-        .build_and_generate(out.join("profile.skel.rs"))
-        .unwrap_or_else(|e| {
-            panic!("failed to build `{SRC}`: {e:#}\n(run ./scripts/setup to install clang and libelf-dev)")
-        });
+    let args = [
+        format!("-I{}", vmlinux_dir.display()),
+        "-Ibpf".to_string(),
+        format!("-D__TARGET_ARCH_{target_arch}"),
+        "-O2".to_string(),
+        "-g".to_string(),
+        "-Wall".to_string(),
+    ];
+    for (name, defines) in [("profile", &[][..]), ("profile_nobtf", &["-DPROF_NO_BTF".to_string()][..])] {
+        SkeletonBuilder::new()
+            .source(SRC)
+            .obj(out.join(format!("{name}.bpf.o")))
+            .clang_args(args.iter().chain(defines))
+            .build_and_generate(out.join(format!("{name}.skel.rs")))
+            .unwrap_or_else(|e| {
+                panic!("failed to build `{SRC}` ({name}): {e:#}\n(run ./scripts/setup to install clang and libelf-dev)")
+            });
+    }
 
     println!("cargo:rerun-if-changed={SRC}");
     println!("cargo:rerun-if-changed={HEADER}");

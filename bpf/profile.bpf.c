@@ -4,11 +4,21 @@
  * kernel and user stacks and counts them in the kernel, keyed by (process, stacks, comm).
  * Stacks are stored by content hash (like bpftrace's bpf_get_stack path), so unlike a
  * BPF_MAP_TYPE_STACK_TRACE they never collide and never swap. Every loss is counted in `stats`.
+ *
+ * Built twice. The default object uses CO-RE and BTF-typed tracepoints (it needs the kernel's
+ * BTF, /sys/kernel/btf/vmlinux) and walks user stacks with unwind tables. With PROF_NO_BTF it
+ * builds the fallback object for kernels without BTF: no CO-RE relocation and no tp_btf, so
+ * libbpf never looks for the kernel's BTF. It walks user stacks with frame pointers only
+ * (bpf_get_stack), follows forks through the classic task_newtask tracepoint (field offsets
+ * read from tracefs by userspace), reports exec through a raw tracepoint, and sends no exit
+ * events (userspace polls /proc instead).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#ifndef PROF_NO_BTF
 #include <bpf/bpf_core_read.h>
+#endif
 #include "profile.h"
 
 #define EFAULT 14
@@ -23,6 +33,16 @@ const volatile bool want_kernel = true;
 const volatile bool want_user = true;
 const volatile bool follow_forks = false; /* add children of targets to `targets` */
 const volatile __u8 unwind_mode = PROF_UNWIND_MODE_FP; /* enum prof_unwind_mode */
+#ifdef PROF_NO_BTF
+/* Offsets of `pid` and `clone_flags` in the task_newtask tracepoint's record (from its tracefs
+ * format file: the layout differs between kernels). */
+const volatile __u32 newtask_pid_off = 8;
+const volatile __u32 newtask_flags_off = 32;
+#else
+/* Fault injection for tests: when set, the program contains an access the verifier must reject
+ * (a map value used without its NULL check), so a rejected load can be tested on any kernel. */
+const volatile bool verifier_fault = false;
+#endif
 
 /* Flipped by userspace before each drain; see struct prof_sample_key. */
 volatile __u32 gen = 0;
@@ -175,6 +195,7 @@ static __always_inline __u8 capture_stack(void *ctx, __u32 slot, __u64 flags, __
 	return store_stack(t, id, stat_nomem);
 }
 
+#ifndef PROF_NO_BTF
 /* State of one user-stack walk, passed to each bpf_loop step. */
 struct walk {
 	__u64 pc;
@@ -416,6 +437,8 @@ static __always_inline __u8 walk_user_stack(struct bpf_perf_event_data *ctx, __u
 	return store_stack(t, id, PROF_STAT_USTACK_NOMEM);
 }
 
+#endif /* !PROF_NO_BTF */
+
 static void send_event(__u32 kind, __u32 tgid, __u32 tid)
 {
 	struct prof_proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -449,6 +472,12 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 		return 0;
 
 	stat_inc(PROF_STAT_SAMPLES);
+#ifndef PROF_NO_BTF
+	if (verifier_fault) {
+		__u8 *v = bpf_map_lookup_elem(&targets, &tgid);
+		return *v; /* no NULL check: rejected by design */
+	}
+#endif
 
 	struct prof_sample_key key;
 	__builtin_memset(&key, 0, sizeof(key));
@@ -469,9 +498,11 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 							PROF_STAT_USTACK_EFAULT,
 							PROF_STAT_USTACK_ERROR,
 							PROF_STAT_USTACK_NOMEM);
+#ifndef PROF_NO_BTF
 		else
 			key.user_status = walk_user_stack(ctx, tgid, &key.user_stack,
 							  &key.unwind_status);
+#endif
 	}
 
 	__u64 *count = bpf_map_lookup_elem(&counts, &key);
@@ -500,6 +531,43 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 	return 0;
 }
 
+#ifdef PROF_NO_BTF
+#define PROF_CLONE_THREAD 0x00010000
+
+/* A new task, in its parent's context: a new process (not a thread) of a target is a target. */
+SEC("tracepoint/task/task_newtask")
+int handle_fork(void *ctx)
+{
+	if (!filter_targets || !follow_forks)
+		return 0;
+	__u32 ptgid = bpf_get_current_pid_tgid() >> 32;
+	__s32 child = 0;
+	__u64 flags = 0;
+	if (bpf_probe_read_kernel(&child, sizeof(child), (char *)ctx + newtask_pid_off) ||
+	    bpf_probe_read_kernel(&flags, sizeof(flags), (char *)ctx + newtask_flags_off))
+		return 0;
+	if ((flags & PROF_CLONE_THREAD) || child <= 0 || !bpf_map_lookup_elem(&targets, &ptgid))
+		return 0;
+	__u32 ctgid = child;
+	__u8 one = 1;
+	if (bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY))
+		stat_inc(PROF_STAT_TARGETS_FULL);
+	return 0;
+}
+
+/* exec, in the context of the task that called it (now the group leader). */
+SEC("raw_tp/sched_process_exec")
+int handle_exec(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (!is_target(tgid))
+		return 0;
+	bpf_map_delete_elem(&announced, &tgid);
+	send_event(PROF_EVENT_EXEC, tgid, (__u32)id);
+	return 0;
+}
+#else
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -543,6 +611,8 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	send_event(PROF_EVENT_EXIT, tgid, BPF_CORE_READ(p, pid));
 	return 0;
 }
+
+#endif /* PROF_NO_BTF */
 
 /* Unused instances that make libbpf-cargo emit these shared types into the Rust skeleton. */
 struct prof_proc_event _prof_proc_event = {};

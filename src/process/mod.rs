@@ -281,7 +281,7 @@ fn open_binary(tgid: u32, m: &Mapping, key: BinaryKey) -> Option<Binary> {
 }
 
 /// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat).
-fn start_time(tgid: u32) -> Option<u64> {
+pub fn start_time(tgid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{tgid}/stat")).ok()?;
     // comm (field 2) may contain spaces and parentheses: count fields after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];

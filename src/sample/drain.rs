@@ -45,15 +45,15 @@ impl Sampler {
     /// generation, waits for in-flight samples, then reads and deletes every count of the old
     /// one. Nothing is lost or counted twice.
     pub fn drain(&mut self) -> Result<Vec<RawCount>, SampleError> {
-        let bss = self.skel.maps.bss_data.as_deref_mut().ok_or_else(|| SampleError::Bpf {
+        let gen = self.programs.generation().ok_or_else(|| SampleError::Bpf {
             context: "the BPF object has no .bss".into(),
             source: libbpf_rs::Error::from(std::io::Error::other("missing .bss")),
         })?;
-        let old = bss.gen;
+        let old = *gen;
         // SAFETY: `bss` is the skeleton's mmap of the program's .bss, valid and aligned for as
         // long as the skeleton lives; a volatile store makes the flip visible to the next sample
         // (the grace period below covers samples already running).
-        unsafe { std::ptr::write_volatile(&mut bss.gen, old ^ 1) };
+        unsafe { std::ptr::write_volatile(gen, old ^ 1) };
         std::thread::sleep(GEN_FLIP_GRACE);
         // Mapping slots given up before the grace period are no longer read by any sample.
         for (first, n) in std::mem::take(&mut self.slots_to_free) {
@@ -72,7 +72,7 @@ impl Sampler {
     }
 
     fn drain_generation(&mut self, gen: Option<u32>) -> Result<Vec<RawCount>, SampleError> {
-        let counts = &self.skel.maps.counts;
+        let counts = self.programs.counts();
         let drains = |key: &types::prof_sample_key| gen.is_none_or(|g| key.gen == g);
         let count_of =
             |value: &[u8]| value.get(..8).map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]))).unwrap_or(0);
@@ -122,7 +122,7 @@ impl Sampler {
     /// Copies new stacks into the userspace store and deletes them from the kernel's, so the
     /// kernel map only ever holds the stacks first seen since the last drain.
     fn sweep_stacks(&mut self) -> Result<(), SampleError> {
-        let map = &self.skel.maps.stacks;
+        let map = self.programs.stacks();
         let keys: Vec<Vec<u8>> = map.keys().collect();
         for raw_key in keys {
             let Some(value) = map.lookup(&raw_key, MapFlags::ANY).map_err(bpf_err("failed to read the stack map"))?

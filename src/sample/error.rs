@@ -28,6 +28,16 @@ pub enum SampleError {
         /// The kernel's limit.
         max: u64,
     },
+    /// A feature that needs the kernel's BTF was asked for on a kernel without it.
+    #[error(
+        "{feature} needs the kernel's BTF ({}, CONFIG_DEBUG_INFO_BTF=y), which this kernel \
+         does not have; without it prof samples with frame pointers (--unwind fp)",
+        super::programs::KERNEL_BTF
+    )]
+    NeedsBtf {
+        /// What was asked for.
+        feature: &'static str,
+    },
     /// The kernel has no BPF (ENOSYS).
     #[error("eBPF is not available in this kernel (bpf() returned ENOSYS)")]
     BpfUnavailable,
@@ -39,6 +49,16 @@ pub enum SampleError {
         /// libbpf's error.
         source: libbpf_rs::Error,
         /// Tail of libbpf's log (verifier output).
+        log: String,
+    },
+    /// The kernel's verifier rejected the program (its log says why).
+    #[error("the verifier of kernel {kernel} rejected the BPF program ({source}); the end of its log:\n{log}")]
+    Rejected {
+        /// Kernel release.
+        kernel: String,
+        /// libbpf's error.
+        source: libbpf_rs::Error,
+        /// Tail of the verifier log.
         log: String,
     },
     /// A perf event could not be opened.
@@ -129,6 +149,9 @@ pub(super) fn load_error(source: libbpf_rs::Error) -> SampleError {
     }
     if source.to_string().contains("ENOSYS") || source.kind() == libbpf_rs::ErrorKind::Unsupported {
         return SampleError::BpfUnavailable;
+    }
+    if verifier && source.kind() == libbpf_rs::ErrorKind::PermissionDenied {
+        return SampleError::Rejected { kernel: kernel_release(), source, log: log_tail() };
     }
     SampleError::Load { kernel: kernel_release(), source, log: log_tail() }
 }

@@ -9,12 +9,15 @@
 pub mod cpus;
 mod drain;
 mod error;
+mod exit_poll;
 mod options;
 pub mod perf_events;
 pub mod privileges;
+mod programs;
 mod skel;
 pub mod spawn;
 mod start;
+pub mod tracefs;
 pub mod unwind_maps;
 
 use std::cell::RefCell;
@@ -31,7 +34,9 @@ pub use error::SampleError;
 pub use options::{
     auto_map_size, SamplerOptions, Targets, DEFAULT_UNWIND_ROWS, MIN_AUTO_MAP_SIZE, UNWIND_MAPPING_SLOTS,
 };
+pub use programs::{kernel_btf_available, KERNEL_BTF};
 use skel::types;
+pub use start::FAULT_INJECT_ENV;
 
 use crate::profile::unwind::{UnwindMode, UnwindStatus};
 use crate::profile::{LossReason, Losses};
@@ -134,6 +139,25 @@ pub fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
+/// For the fallback object: watches the processes `events` announce and returns an exit event
+/// for each watched process found gone, deleting its filter and announcement entries (a reused
+/// PID must be announced again and must not inherit the filter).
+fn polled_exits(poll: &mut exit_poll::ExitPoll, programs: &programs::Programs, events: &[ProcEvent]) -> Vec<ProcEvent> {
+    for ev in events {
+        if let ProcEvent::FirstSample { tgid, .. } | ProcEvent::Exec { tgid } = ev {
+            poll.watch(*tgid);
+        }
+    }
+    poll.exited(false)
+        .into_iter()
+        .map(|tgid| {
+            let _ = programs.announced().delete(&tgid.to_ne_bytes());
+            let _ = programs.targets().delete(&tgid.to_ne_bytes());
+            ProcEvent::Exit { tgid }
+        })
+        .collect()
+}
+
 /// A loaded and attached sampler.
 pub struct Sampler {
     // Field order is drop order: detach and free the ring buffer before the object.
@@ -141,7 +165,9 @@ pub struct Sampler {
     ringbuf: RingBuffer<'static>,
     pending_events: Rc<RefCell<Vec<ProcEvent>>>,
     _tracepoints: Vec<Link>,
-    skel: start::Skel,
+    /// Exits found by polling /proc (the fallback object has no exit events).
+    exit_poll: Option<exit_poll::ExitPoll>,
+    programs: programs::Programs,
     event: EventKind,
     cpus: Vec<u32>,
     notes: Vec<String>,
@@ -189,7 +215,7 @@ impl Sampler {
 
     /// Entries of the loaded stack and counts maps.
     pub fn map_sizes(&self) -> (u32, u32) {
-        (self.skel.maps.stacks.max_entries(), self.skel.maps.counts.max_entries())
+        (self.programs.stacks().max_entries(), self.programs.counts().max_entries())
     }
 
     /// Notes about how sampling was set up (e.g. the fallback to `cpu-clock`).
@@ -231,9 +257,8 @@ impl Sampler {
         // SAFETY: prof_proc_unwind is four u32s, no padding: every byte is initialized.
         let bytes = unsafe { plain::as_bytes(&value) };
         let result = self
-            .skel
-            .maps
-            .proc_unwind
+            .programs
+            .proc_unwind()
             .update(&tgid.to_ne_bytes(), bytes, MapFlags::ANY)
             .map_err(bpf_err(format!("failed to load the unwind mappings of PID {tgid}")));
         let old = if result.is_ok() { self.proc_slots.insert(tgid, (first, n)) } else { Some((first, n)) };
@@ -243,7 +268,7 @@ impl Sampler {
 
     /// Forgets the mappings of `tgid` (it exited).
     pub fn remove_process_unwind(&mut self, tgid: u32) {
-        let _ = self.skel.maps.proc_unwind.delete(&tgid.to_ne_bytes());
+        let _ = self.programs.proc_unwind().delete(&tgid.to_ne_bytes());
         if let Some(old) = self.proc_slots.remove(&tgid) {
             self.slots_to_free.push(old);
         }
@@ -251,7 +276,7 @@ impl Sampler {
 
     /// Adds a process to the target filter (for a command spawned after the sampler started).
     pub fn add_target(&self, pid: u32) -> Result<(), SampleError> {
-        start::add_to_target_filter(&self.skel, pid)
+        start::add_to_target_filter(&self.programs, pid)
     }
 
     /// Waits up to `timeout` for process notifications and returns those that arrived.
@@ -264,7 +289,11 @@ impl Sampler {
                 source: libbpf_rs::Error::from(std::io::Error::from_raw_os_error(-rc)),
             });
         }
-        Ok(std::mem::take(&mut *self.pending_events.borrow_mut()))
+        let mut events = std::mem::take(&mut *self.pending_events.borrow_mut());
+        if let Some(poll) = self.exit_poll.as_mut() {
+            events.extend(polled_exits(poll, &self.programs, &events));
+        }
+        Ok(events)
     }
 
     /// Reads the kernel's counters (cumulative since start) plus losses found in userspace.
@@ -272,9 +301,8 @@ impl Sampler {
         use types::prof_stat as st;
         let read = |stat: st| -> Result<u64, SampleError> {
             let per_cpu = self
-                .skel
-                .maps
-                .stats
+                .programs
+                .stats()
                 .lookup_percpu(&stat.0.to_ne_bytes(), MapFlags::ANY)
                 .map_err(bpf_err("failed to read the stats map"))?
                 .unwrap_or_default();

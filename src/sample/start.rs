@@ -9,22 +9,20 @@ use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::rc::Rc;
 
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
-use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, OpenMapMut, OpenObject, RingBuffer, RingBufferBuilder};
 
 use super::error::{bpf_err, capture_libbpf_log, load_error};
 use super::options::{auto_map_size, DEFAULT_UNWIND_ROWS, UNWIND_MAPPING_SLOTS};
+use super::programs::{kernel_btf_available, Programs, KERNEL_BTF};
 use super::skel::{self, types};
 use super::unwind_maps::ArrayMmap;
-use super::{cpus, kernel_release, perf_events, privileges};
+use super::{cpus, kernel_release, perf_events, privileges, tracefs};
 use super::{ProcEvent, SampleError, Sampler, SamplerOptions, Targets};
 use crate::profile::unwind::UnwindMode;
 use crate::profile::{EventKind, Losses};
 
-/// The loaded skeleton. It borrows leaked storage (see [`load`]), so it can live in the sampler.
-pub(super) type Skel = skel::ProfileSkel<'static>;
-
-/// The skeleton before loading, while its maps are sized and its constants set.
-type OpenSkelObject = skel::OpenProfileSkel<'static>;
+/// Set to `verifier` to load a program the verifier must reject (tests of the load error).
+pub const FAULT_INJECT_ENV: &str = "PROF_FAULT_INJECT";
 
 /// The kernel's unwind-table row array and process-mapping array, mapped into this process.
 type UnwindArrays = (ArrayMmap<types::prof_unwind_row>, ArrayMmap<types::prof_unwind_mapping>);
@@ -39,23 +37,25 @@ impl Sampler {
     pub fn start(opts: &SamplerOptions) -> Result<Sampler, SampleError> {
         check_request(opts)?;
         let cpus = cpus::online_cpus().map_err(SampleError::Cpus)?;
-        let sizes = MapSizes::new(opts, cpus.len());
-        let skel = load(opts, &sizes)?;
-        let (rows, mappings) = match opts.unwind {
+        let plan = Plan::new(opts)?;
+        let sizes = MapSizes::new(opts, plan.unwind, cpus.len());
+        let programs = load(opts, &plan, &sizes)?;
+        let (rows, mappings) = match plan.unwind {
             UnwindMode::Fp => (None, None),
             _ => {
-                let (rows, mappings) = map_unwind_arrays(&skel, &sizes)?;
+                let (rows, mappings) = map_unwind_arrays(&programs, &sizes)?;
                 (Some(rows), Some(mappings))
             }
         };
         if let Targets::Pids { pids, .. } = &opts.targets {
             for &pid in pids {
-                add_to_target_filter(&skel, pid)?;
+                add_to_target_filter(&programs, pid)?;
             }
         }
-        let tracepoints = attach_tracepoints(&skel)?;
-        let (ringbuf, pending_events) = event_ring_buffer(&skel)?;
-        let mut attached = attach_per_cpu(&skel, opts.frequency_hz, &cpus)?;
+        let tracepoints = programs.attach_tracepoints(plan.follow_forks)?;
+        let (ringbuf, pending_events) = event_ring_buffer(&programs)?;
+        let mut attached = attach_per_cpu(&programs, opts.frequency_hz, &cpus)?;
+        attached.notes.extend(plan.note);
         let libbpf_warnings = super::error::take_libbpf_warnings();
         if std::env::var_os("PROF_LIBBPF_DEBUG").is_some() {
             attached.notes.extend(libbpf_warnings);
@@ -65,7 +65,8 @@ impl Sampler {
             ringbuf,
             pending_events,
             _tracepoints: tracepoints,
-            skel,
+            exit_poll: programs.is_fallback().then(super::exit_poll::ExitPoll::default),
+            programs,
             event: attached.event,
             cpus: attached.cpus,
             notes: attached.notes,
@@ -77,7 +78,7 @@ impl Sampler {
             mapping_slots: crate::unwind::alloc::RangeAlloc::new(sizes.unwind_slots),
             proc_slots: HashMap::new(),
             slots_to_free: Vec::new(),
-            unwind: opts.unwind,
+            unwind: plan.unwind,
         })
     }
 }
@@ -101,6 +102,53 @@ fn check_request(opts: &SamplerOptions) -> Result<(), SampleError> {
     Ok(())
 }
 
+/// Which BPF object to load and what it can do on this kernel.
+struct Plan {
+    /// Load the fallback object: the kernel has no BTF.
+    fallback: bool,
+    /// How user stacks are walked (frame pointers only with the fallback).
+    unwind: UnwindMode,
+    /// Whether children of the targets are added to the filter.
+    follow_forks: bool,
+    /// `task_newtask`'s field offsets for the fallback's fork program.
+    newtask: Option<(u32, u32)>,
+    /// The one line naming what the fallback disables.
+    note: Option<String>,
+}
+
+impl Plan {
+    /// The default object when the kernel has BTF; otherwise the fallback, refusing what it
+    /// cannot do (`--unwind dwarf`) and naming what it disables.
+    fn new(opts: &SamplerOptions) -> Result<Plan, SampleError> {
+        let follow_forks = matches!(opts.targets, Targets::Pids { follow_forks: true, .. });
+        if kernel_btf_available() {
+            return Ok(Plan { fallback: false, unwind: opts.unwind, follow_forks, newtask: None, note: None });
+        }
+        if opts.unwind == UnwindMode::Dwarf {
+            return Err(SampleError::NeedsBtf {
+                feature: "--unwind dwarf (unwinding with the binaries' unwind tables)",
+            });
+        }
+        let mut disabled = vec!["unwinding with unwind tables (frame pointers only)", "exit events (/proc is polled)"];
+        let mut mounted = "";
+        let newtask = if follow_forks {
+            if tracefs::mount_if_missing() {
+                mounted = "; mounted tracefs at /sys/kernel/tracing";
+            }
+            let offsets = tracefs::newtask_offsets();
+            if offsets.is_none() {
+                disabled.push("following children (no tracefs task_newtask format)");
+            }
+            offsets
+        } else {
+            None
+        };
+        let note =
+            format!("no kernel BTF ({KERNEL_BTF}): sampling without CO-RE; disabled: {}{mounted}", disabled.join(", "));
+        Ok(Plan { fallback: true, unwind: UnwindMode::Fp, follow_forks: newtask.is_some(), newtask, note: Some(note) })
+    }
+}
+
 /// Entries of the kernel maps whose size is chosen at load time.
 struct MapSizes {
     /// Unwind-table rows (1 with `--unwind fp`: the array is not used).
@@ -114,8 +162,8 @@ struct MapSizes {
 }
 
 impl MapSizes {
-    fn new(opts: &SamplerOptions, cpus: usize) -> MapSizes {
-        let (unwind_rows, unwind_slots) = match opts.unwind {
+    fn new(opts: &SamplerOptions, unwind: UnwindMode, cpus: usize) -> MapSizes {
+        let (unwind_rows, unwind_slots) = match unwind {
             UnwindMode::Fp => (1, 1),
             _ if opts.unwind_rows == 0 => (DEFAULT_UNWIND_ROWS, UNWIND_MAPPING_SLOTS),
             _ => (opts.unwind_rows, UNWIND_MAPPING_SLOTS),
@@ -126,89 +174,111 @@ impl MapSizes {
     }
 }
 
-/// Opens the BPF object, sets its constants and map sizes, and loads it (the verifier runs).
-fn load(opts: &SamplerOptions, sizes: &MapSizes) -> Result<Skel, SampleError> {
-    capture_libbpf_log();
-    // The skeleton borrows its object storage for as long as it lives; a sampler lives for a
-    // whole recording, so one small leaked allocation per sampler is the simple, safe choice.
-    let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
-    let mut open = skel::ProfileSkelBuilder::default().open(storage).map_err(load_error)?;
-    configure(&mut open, opts)?;
-    size_maps(&mut open, opts, sizes)?;
-    open.load().map_err(load_error)
+/// Storage for an open BPF object. The skeleton borrows it for as long as it lives; a sampler
+/// lives for a whole recording, so one small leaked allocation per sampler is the simple, safe
+/// choice.
+fn object_storage() -> &'static mut MaybeUninit<OpenObject> {
+    Box::leak(Box::new(MaybeUninit::uninit()))
 }
 
-/// Sets the program's read-only constants: which processes, which stacks, how to unwind.
-fn configure(open: &mut OpenSkelObject, opts: &SamplerOptions) -> Result<(), SampleError> {
-    let ro = open.maps.rodata_data.as_deref_mut().ok_or_else(|| SampleError::Load {
+/// Sets the read-only constants both objects have: which processes, which stacks, how to
+/// unwind.
+macro_rules! set_constants {
+    ($ro:expr, $opts:expr, $plan:expr) => {{
+        let (ro, opts, plan) = (&mut *$ro, $opts, $plan);
+        ro.filter_targets = !matches!(opts.targets, Targets::All);
+        ro.skip_idle = opts.skip_idle;
+        ro.want_kernel = opts.kernel_stacks;
+        ro.want_user = opts.user_stacks;
+        ro.follow_forks = plan.follow_forks;
+        ro.unwind_mode = unwind_mode_constant(plan.unwind);
+    }};
+}
+
+/// Opens the BPF object the plan names, sets its constants and map sizes, and loads it (the
+/// verifier runs).
+fn load(opts: &SamplerOptions, plan: &Plan, sizes: &MapSizes) -> Result<Programs, SampleError> {
+    capture_libbpf_log();
+    let no_rodata = || SampleError::Load {
         kernel: kernel_release(),
         source: libbpf_rs::Error::from(std::io::Error::other("the BPF object has no .rodata")),
         log: String::new(),
-    })?;
-    ro.filter_targets = !matches!(opts.targets, Targets::All);
-    ro.skip_idle = opts.skip_idle;
-    ro.want_kernel = opts.kernel_stacks;
-    ro.want_user = opts.user_stacks;
-    ro.follow_forks = matches!(opts.targets, Targets::Pids { follow_forks: true, .. });
-    ro.unwind_mode = match opts.unwind {
+    };
+    if plan.fallback {
+        let mut open = skel::nobtf::ProfileNobtfSkelBuilder::default().open(object_storage()).map_err(load_error)?;
+        let ro = open.maps.rodata_data.as_deref_mut().ok_or_else(no_rodata)?;
+        set_constants!(ro, opts, plan);
+        if let Some((pid, flags)) = plan.newtask {
+            ro.newtask_pid_off = pid;
+            ro.newtask_flags_off = flags;
+        }
+        let m = &mut open.maps;
+        size_maps(
+            [&mut m.targets, &mut m.unwind_rows, &mut m.unwind_mappings, &mut m.stacks, &mut m.counts],
+            opts,
+            sizes,
+        )?;
+        return open.load().map(Programs::NoBtf).map_err(load_error);
+    }
+    let mut open = skel::ProfileSkelBuilder::default().open(object_storage()).map_err(load_error)?;
+    let ro = open.maps.rodata_data.as_deref_mut().ok_or_else(no_rodata)?;
+    set_constants!(ro, opts, plan);
+    ro.verifier_fault = std::env::var(FAULT_INJECT_ENV).as_deref() == Ok("verifier");
+    let m = &mut open.maps;
+    size_maps([&mut m.targets, &mut m.unwind_rows, &mut m.unwind_mappings, &mut m.stacks, &mut m.counts], opts, sizes)?;
+    open.load().map(Programs::Full).map_err(load_error)
+}
+
+/// The program's `unwind_mode` constant for a mode.
+fn unwind_mode_constant(mode: UnwindMode) -> u8 {
+    (match mode {
         UnwindMode::Fp => types::prof_unwind_mode::PROF_UNWIND_MODE_FP.0,
         UnwindMode::Auto => types::prof_unwind_mode::PROF_UNWIND_MODE_AUTO.0,
         UnwindMode::Dwarf => types::prof_unwind_mode::PROF_UNWIND_MODE_DWARF.0,
-    } as u8;
-    Ok(())
+    }) as u8
 }
 
-/// Sizes the maps before loading: the target filter, the unwind arrays, stacks and counts.
-fn size_maps(open: &mut OpenSkelObject, opts: &SamplerOptions, sizes: &MapSizes) -> Result<(), SampleError> {
-    let maps = &mut open.maps;
+/// Sizes the maps before loading: the target filter, the unwind arrays, stacks and counts (in
+/// that order).
+fn size_maps(maps: [&mut OpenMapMut<'static>; 5], opts: &SamplerOptions, sizes: &MapSizes) -> Result<(), SampleError> {
+    let [targets, unwind_rows, unwind_mappings, stacks, counts] = maps;
     if matches!(opts.targets, Targets::All) {
         // Only -p and a spawned command filter processes.
-        maps.targets.set_max_entries(1).map_err(bpf_err("failed to size the targets map"))?;
+        targets.set_max_entries(1).map_err(bpf_err("failed to size the targets map"))?;
     }
-    maps.unwind_rows.set_max_entries(sizes.unwind_rows).map_err(bpf_err("failed to size the unwind-table map"))?;
-    maps.unwind_mappings
-        .set_max_entries(sizes.unwind_slots)
-        .map_err(bpf_err("failed to size the unwind mappings map"))?;
-    maps.stacks.set_max_entries(sizes.stacks).map_err(bpf_err("failed to size the stack map"))?;
-    maps.counts.set_max_entries(sizes.counts).map_err(bpf_err("failed to size the counts map"))?;
+    unwind_rows.set_max_entries(sizes.unwind_rows).map_err(bpf_err("failed to size the unwind-table map"))?;
+    unwind_mappings.set_max_entries(sizes.unwind_slots).map_err(bpf_err("failed to size the unwind mappings map"))?;
+    stacks.set_max_entries(sizes.stacks).map_err(bpf_err("failed to size the stack map"))?;
+    counts.set_max_entries(sizes.counts).map_err(bpf_err("failed to size the counts map"))?;
     Ok(())
 }
 
 /// Maps the unwind-table row array and the process-mapping array into this process.
-fn map_unwind_arrays(skel: &Skel, sizes: &MapSizes) -> Result<UnwindArrays, SampleError> {
+fn map_unwind_arrays(programs: &Programs, sizes: &MapSizes) -> Result<UnwindArrays, SampleError> {
     let mmap_err = |e: std::io::Error| SampleError::Bpf {
         context: "failed to map the unwind-table arrays".into(),
         source: libbpf_rs::Error::from(e),
     };
     Ok((
-        ArrayMmap::new(&skel.maps.unwind_rows, sizes.unwind_rows).map_err(mmap_err)?,
-        ArrayMmap::new(&skel.maps.unwind_mappings, sizes.unwind_slots).map_err(mmap_err)?,
+        ArrayMmap::new(programs.unwind_rows(), sizes.unwind_rows).map_err(mmap_err)?,
+        ArrayMmap::new(programs.unwind_mappings(), sizes.unwind_slots).map_err(mmap_err)?,
     ))
 }
 
 /// Adds a process to the in-kernel target filter.
-pub(super) fn add_to_target_filter(skel: &Skel, pid: u32) -> Result<(), SampleError> {
-    skel.maps
-        .targets
+pub(super) fn add_to_target_filter(programs: &Programs, pid: u32) -> Result<(), SampleError> {
+    programs
+        .targets()
         .update(&pid.to_ne_bytes(), &[1u8], MapFlags::ANY)
         .map_err(bpf_err(format!("failed to add PID {pid} to the target filter")))
 }
 
-/// Attaches the fork, exec and exit tracepoints (they follow children and report processes).
-fn attach_tracepoints(skel: &Skel) -> Result<Vec<Link>, SampleError> {
-    Ok(vec![
-        skel.progs.handle_fork.attach().map_err(bpf_err("failed to attach to sched_process_fork"))?,
-        skel.progs.handle_exec.attach().map_err(bpf_err("failed to attach to sched_process_exec"))?,
-        skel.progs.handle_exit.attach().map_err(bpf_err("failed to attach to sched_process_exit"))?,
-    ])
-}
-
 /// The ring buffer of process notifications; its callback parses each into the pending list.
-fn event_ring_buffer(skel: &Skel) -> Result<(RingBuffer<'static>, PendingEvents), SampleError> {
+fn event_ring_buffer(programs: &Programs) -> Result<(RingBuffer<'static>, PendingEvents), SampleError> {
     let pending_events = Rc::new(RefCell::new(Vec::new()));
     let sink = Rc::clone(&pending_events);
     let mut rb = RingBufferBuilder::new();
-    rb.add(&skel.maps.events, move |data: &[u8]| {
+    rb.add(programs.events(), move |data: &[u8]| {
         sink.borrow_mut().extend(parse_proc_event(data));
         0
     })
@@ -239,14 +309,13 @@ struct Attached {
 }
 
 /// Opens the sampling event on every CPU and attaches the program to each; sampling starts.
-fn attach_per_cpu(skel: &Skel, frequency_hz: u64, cpus: &[u32]) -> Result<Attached, SampleError> {
+fn attach_per_cpu(programs: &Programs, frequency_hz: u64, cpus: &[u32]) -> Result<Attached, SampleError> {
     let (event, opened, mut notes) = open_all_cpus(frequency_hz, cpus)?;
     let mut links = Vec::with_capacity(opened.len());
     let mut cpus = Vec::with_capacity(opened.len());
     for (cpu, fd) in opened {
-        let link = skel
-            .progs
-            .do_perf_event
+        let link = programs
+            .sampler()
             .attach_perf_event(fd.as_raw_fd())
             .map_err(bpf_err(format!("failed to attach the sampler to CPU {cpu}")))?;
         // libbpf's perf-event link owns the event fd from now on and closes it on detach.
