@@ -173,10 +173,18 @@ impl OutputArgs {
 /// `prof record` arguments.
 #[derive(Debug, Args)]
 pub struct RecordArgs {
-    /// Samples per second on each CPU.
+    /// Samples per second on each CPU. Above kernel.perf_event_max_sample_rate, prof samples at
+    /// that limit with a warning (and records the rate it used), unless --strict-freq.
     #[arg(short = 'F', long = "frequency", default_value_t = 99, value_name = "HZ",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub frequency: u64,
+    /// Refuse a -F above kernel.perf_event_max_sample_rate instead of sampling at the limit.
+    #[arg(long)]
+    pub strict_freq: bool,
+    /// Record on a kernel older than 5.8, the oldest prof supports (with a warning; loading
+    /// or sampling may fail there).
+    #[arg(long)]
+    pub no_kernel_version_check: bool,
     /// Stop after DURATION (`10`, `10s`, `2m`, `500ms`); default: until Ctrl-C or COMMAND exits.
     #[arg(short = 'd', long = "duration", value_parser = parse_duration, value_name = "DURATION")]
     pub duration: Option<Duration>,
@@ -274,6 +282,7 @@ impl RecordArgs {
                 counts_map_size: self.counts_map_size,
                 unwind: self.unwind.into(),
                 unwind_rows: self.unwind_rows,
+                kernel_version_check: !self.no_kernel_version_check,
             },
             duration: self.duration,
             command: (!self.command.is_empty()).then(|| self.command.clone()),

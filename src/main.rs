@@ -82,7 +82,11 @@ fn run_record(args: RecordArgs) -> Result<()> {
         }
     }
     let mut console = console::Console { live_status: std::io::stderr().is_terminal() };
-    let recording = prof::record::record(&args.options(), &stop, &mut console)?;
+    let mut options = args.options();
+    for warning in prof::sample::kernel::fit_to_kernel(&mut options.sampler, args.strict_freq)? {
+        eprintln!("prof: warning: {}", esc(&warning));
+    }
+    let recording = prof::record::record(&options, &stop, &mut console)?;
     if let (Some(c), Some(dir)) = (&recording.continuous, &args.dir) {
         print_continuous_summary(c, dir, args.push.as_ref());
         return Ok(());

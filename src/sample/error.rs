@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use libbpf_rs::PrintLevel;
 
+use super::kernel::{self, KernelVersion};
 use super::{kernel_release, privileges};
 
 /// Errors of the sampling stage. Callers branch on permission and frequency problems.
@@ -39,8 +40,43 @@ pub enum SampleError {
         feature: &'static str,
     },
     /// The kernel has no BPF (ENOSYS).
-    #[error("eBPF is not available in this kernel (bpf() returned ENOSYS)")]
-    BpfUnavailable,
+    #[error(
+        "eBPF is not available: bpf() returned ENOSYS (function not implemented) on kernel {kernel}; \
+         the kernel was built without CONFIG_BPF_SYSCALL, or a seccomp filter hides the system call; \
+         prof needs a kernel with BPF"
+    )]
+    BpfUnavailable {
+        /// Kernel release.
+        kernel: String,
+    },
+    /// The kernel is older than prof supports, and the version check was not turned off.
+    #[error(
+        "kernel {release} is older than {minimum}, the oldest prof supports (it needs the BPF ring buffer \
+         and CAP_BPF, both new in 5.8); run prof on a newer kernel, or pass --no-kernel-version-check \
+         to try anyway"
+    )]
+    KernelTooOld {
+        /// The release uname(2) reported.
+        release: String,
+        /// The oldest supported version.
+        minimum: KernelVersion,
+    },
+    /// Loading was refused while a finite `RLIMIT_MEMLOCK`, which prof could not raise, was in
+    /// force on a kernel that charges BPF memory to it (before 5.11).
+    #[error(
+        "loading the BPF program was refused ({source}) with the memlock limit (RLIMIT_MEMLOCK) at \
+         {limit} bytes ({} KiB), which this kernel charges BPF maps to, and prof was not allowed to \
+         raise it; raise the memlock limit: `ulimit -l unlimited` in the shell that starts prof, \
+         `prlimit --memlock=unlimited -- prof …`, LimitMEMLOCK=infinity in a systemd unit, or \
+         `--ulimit memlock=-1` for a container",
+        limit / 1024
+    )]
+    MemlockTooLow {
+        /// The limit in force, in bytes.
+        limit: u64,
+        /// libbpf's error.
+        source: libbpf_rs::Error,
+    },
     /// Loading the BPF program failed (the verifier log tail is included).
     #[error("failed to load the BPF program on kernel {kernel}: {source}\n{log}")]
     Load {
@@ -141,17 +177,63 @@ pub(super) fn capture_libbpf_log() {
 /// What a failure to open or load the BPF object means: missing privileges, no BPF in the
 /// kernel, or a rejection (with the verifier's log).
 pub(super) fn load_error(source: libbpf_rs::Error) -> SampleError {
-    // The capabilities were checked before loading: EACCES or EPERM now is either the verifier
-    // rejecting the program (its log says why) or a policy above capabilities refusing bpf().
-    let verifier = log_tail().contains("processed ") || log_tail().contains("verifier");
-    if source.kind() == libbpf_rs::ErrorKind::PermissionDenied && !verifier {
-        return SampleError::Refused(privileges::describe_refused("bpf()", &source.to_string()));
+    // ENOSYS (io::ErrorKind::Unsupported) from libbpf's first bpf() call, its probe loading a
+    // trivial program: the kernel has no bpf(), or a filter hides it.
+    if source.kind() == libbpf_rs::ErrorKind::Unsupported {
+        return SampleError::BpfUnavailable { kernel: kernel_release() };
     }
-    if source.to_string().contains("ENOSYS") || source.kind() == libbpf_rs::ErrorKind::Unsupported {
-        return SampleError::BpfUnavailable;
+    // The capabilities were checked before loading: EACCES or EPERM now is the verifier
+    // rejecting the program (its log says why), a memlock limit prof could not raise (before
+    // 5.11), or a policy above capabilities refusing bpf().
+    let log = log_tail();
+    let verifier = log.contains("processed ") || log.contains("verifier");
+    if source.kind() == libbpf_rs::ErrorKind::PermissionDenied && !verifier {
+        return refused_load(source, kernel::memlock_at_load(), kernel::running_version());
     }
     if verifier && source.kind() == libbpf_rs::ErrorKind::PermissionDenied {
-        return SampleError::Rejected { kernel: kernel_release(), source, log: log_tail() };
+        return SampleError::Rejected { kernel: kernel_release(), source, log };
     }
-    SampleError::Load { kernel: kernel_release(), source, log: log_tail() }
+    SampleError::Load { kernel: kernel_release(), source, log }
+}
+
+/// A load refused with EPERM/EACCES by something other than the verifier: the memlock limit
+/// when it was finite and `kernel` charges BPF memory to it, otherwise a policy.
+fn refused_load(source: libbpf_rs::Error, memlock: Option<u64>, kernel: Option<KernelVersion>) -> SampleError {
+    match memlock {
+        Some(limit) if kernel::memlock_may_refuse(memlock, kernel) => SampleError::MemlockTooLow { limit, source },
+        _ => SampleError::Refused(privileges::describe_refused("bpf()", &source.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eperm() -> libbpf_rs::Error {
+        libbpf_rs::Error::from_raw_os_error(libc::EPERM)
+    }
+
+    /// EPERM with a finite memlock limit on a kernel that charges BPF maps to it names the
+    /// memlock limit, its value and how to raise it; on a kernel that does not, or with no
+    /// limit, it is a refusal by a policy.
+    #[test]
+    fn error_eperm_with_finite_memlock_names_the_limit() {
+        let m = refused_load(eperm(), Some(65536), Some(KernelVersion::new(5, 4))).to_string();
+        for needle in ["memlock limit", "65536 bytes (64 KiB)", "ulimit -l unlimited", "LimitMEMLOCK=infinity"] {
+            assert!(m.contains(needle), "{needle:?} missing in {m}");
+        }
+        assert!(m.contains("Operation not permitted"), "{m}");
+        let m = refused_load(eperm(), Some(65536), Some(KernelVersion::new(6, 18))).to_string();
+        assert!(m.contains("the kernel refused bpf()") && !m.contains("memlock limit"), "{m}");
+        let m = refused_load(eperm(), None, Some(KernelVersion::new(5, 4))).to_string();
+        assert!(m.contains("the kernel refused bpf()") && !m.contains("memlock limit"), "{m}");
+    }
+
+    /// ENOSYS from libbpf is "eBPF is not available", not a refusal.
+    #[test]
+    fn error_enosys_is_bpf_unavailable() {
+        let e = load_error(libbpf_rs::Error::from_raw_os_error(libc::ENOSYS));
+        assert!(matches!(e, SampleError::BpfUnavailable { .. }), "{e:?}");
+        assert!(e.to_string().starts_with("eBPF is not available"), "{e}");
+    }
 }

@@ -10,6 +10,7 @@ pub mod cpus;
 mod drain;
 mod error;
 mod exit_poll;
+pub mod kernel;
 mod options;
 pub mod perf_events;
 pub mod privileges;

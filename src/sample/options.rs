@@ -42,6 +42,9 @@ pub struct SamplerOptions {
     /// Unwind-table rows the kernel can hold for all loaded binaries together (8 bytes each);
     /// 0 picks [`DEFAULT_UNWIND_ROWS`]. Unused with [`UnwindMode::Fp`].
     pub unwind_rows: u32,
+    /// Refuse kernels older than [`super::kernel::MIN_KERNEL`] (`--no-kernel-version-check`
+    /// turns it off).
+    pub kernel_version_check: bool,
 }
 
 /// Default capacity of the kernel's unwind-table row array: 2^20 rows, 8 MiB, room for the
@@ -74,6 +77,7 @@ impl Default for SamplerOptions {
             counts_map_size: 0,
             unwind: UnwindMode::Auto,
             unwind_rows: 0,
+            kernel_version_check: true,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 
 use perf_event_open_sys as sys;
 
+use super::SampleError;
 use crate::profile::EventKind;
 
 /// Opens a sampling event of `kind` on `cpu` for all processes, in frequency mode.
@@ -44,4 +45,44 @@ pub fn is_unsupported(err: &io::Error) -> bool {
 /// `kernel.perf_event_max_sample_rate`, when readable.
 pub fn max_sample_rate() -> Option<u64> {
     std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate").ok()?.trim().parse().ok()
+}
+
+/// The rate to sample at when `requested` Hz is asked for and the kernel allows at most
+/// `limit` (`kernel.perf_event_max_sample_rate`, `None` when unknown): `requested` when
+/// allowed; above it, the limit and a warning naming both rates, or with `strict` an error
+/// with the limit and the fix.
+pub fn fit_frequency(requested: u64, limit: Option<u64>, strict: bool) -> Result<(u64, Option<String>), SampleError> {
+    match limit {
+        Some(max) if requested > max && strict => Err(SampleError::FrequencyTooHigh { requested, max }),
+        Some(max) if requested > max => Ok((
+            max,
+            Some(format!(
+                "sampling at {max} Hz instead of the requested {requested} Hz: kernel.perf_event_max_sample_rate \
+                 is {max} (--strict-freq refuses instead; `sysctl kernel.perf_event_max_sample_rate={requested}` \
+                 raises the limit)"
+            )),
+        )),
+        _ => Ok((requested, None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_frequency;
+
+    /// A rate within the limit is kept; above it, lowered to the limit with a warning naming
+    /// both, or refused in strict mode with the limit and the sysctl fix.
+    #[test]
+    fn perf_events_fit_frequency_falls_back_or_refuses() {
+        assert_eq!(fit_frequency(99, Some(100_000), false).unwrap(), (99, None));
+        assert_eq!(fit_frequency(100_000, Some(100_000), true).unwrap(), (100_000, None));
+        assert_eq!(fit_frequency(5_000_000, None, true).unwrap(), (5_000_000, None));
+        let (hz, warning) = fit_frequency(250_000, Some(100_000), false).unwrap();
+        let warning = warning.unwrap();
+        assert_eq!(hz, 100_000);
+        assert!(warning.contains("100000 Hz") && warning.contains("250000 Hz"), "{warning}");
+        let err = fit_frequency(250_000, Some(100_000), true).unwrap_err().to_string();
+        assert!(err.contains("perf_event_max_sample_rate = 100000"), "{err}");
+        assert!(err.contains("sysctl kernel.perf_event_max_sample_rate=250000"), "{err}");
+    }
 }

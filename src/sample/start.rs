@@ -83,10 +83,12 @@ impl Sampler {
     }
 }
 
-/// Refuses, before anything is created, what cannot work: missing privileges, a frequency
-/// above the kernel's limit, a target process that does not exist.
+/// Refuses, before anything is created, what cannot work: missing privileges, a kernel older
+/// than the minimum (unless that check is off), a frequency above the kernel's limit, a target
+/// process that does not exist. Then raises `RLIMIT_MEMLOCK` for loading.
 fn check_request(opts: &SamplerOptions) -> Result<(), SampleError> {
     privileges::check().map_err(SampleError::PermissionDenied)?;
+    super::kernel::check_version(!opts.kernel_version_check)?;
     if let Some(max) = perf_events::max_sample_rate() {
         if opts.frequency_hz > max {
             return Err(SampleError::FrequencyTooHigh { requested: opts.frequency_hz, max });
@@ -99,6 +101,7 @@ fn check_request(opts: &SamplerOptions) -> Result<(), SampleError> {
             }
         }
     }
+    super::kernel::raise_memlock();
     Ok(())
 }
 
@@ -332,6 +335,8 @@ fn attach_per_cpu(programs: &Programs, frequency_hz: u64, cpus: &[u32]) -> Resul
 type OpenedEvents = (EventKind, Vec<(u32, OwnedFd)>, Vec<String>);
 
 fn open_all_cpus(frequency_hz: u64, cpus: &[u32]) -> Result<OpenedEvents, SampleError> {
+    // The maps exist: a command spawned from now on inherits the memlock limit prof was given.
+    super::kernel::restore_memlock();
     let mut notes = Vec::new();
     let first = cpus.first().copied().unwrap_or(0);
     let event = match perf_events::open_event(EventKind::Cycles, frequency_hz, first) {
