@@ -158,6 +158,12 @@ fn cli_permission_denied_names_capabilities() {
     for needle in ["CAP_BPF", "CAP_PERFMON", "perf_event_paranoid", "setcap"] {
         assert!(err.contains(needle), "missing {needle:?} in: {err}");
     }
+    // The current values of both sysctls, as the kernel has them now.
+    for sysctl in ["perf_event_paranoid", "unprivileged_bpf_disabled"] {
+        let value = std::fs::read_to_string(format!("/proc/sys/kernel/{sysctl}")).unwrap();
+        let line = format!("kernel.{sysctl} = {} (", value.trim());
+        assert!(err.contains(&line), "missing {line:?} in: {err}");
+    }
     assert!(!out_path.exists());
 
     if prof::sample::privileges::check().is_ok() {
@@ -173,21 +179,22 @@ fn cli_permission_denied_names_capabilities() {
     }
 }
 
-/// A frequency above kernel.perf_event_max_sample_rate is refused with the limit and the fix.
+/// With --strict-freq, a frequency above kernel.perf_event_max_sample_rate is refused with the
+/// limit and the sysctl fix, before any file is written (without it prof samples at the limit:
+/// `tests/startup_faults.rs::startup_frequency_above_limit_falls_back_to_it`).
 #[test]
-fn cli_frequency_above_kernel_limit_is_refused() {
-    if !common::bpf_available("cli_frequency_above_kernel_limit_is_refused") {
-        return;
-    }
+fn cli_strict_freq_above_kernel_limit_is_refused() {
     let max: u64 =
         std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate").unwrap().trim().parse().unwrap();
     let too_high = (max + 1).to_string();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.folded");
-    let out = run(&["record", "-F", &too_high, "-d", "1", "-o", path.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = run(&["record", "-F", &too_high, "--strict-freq", "-d", "1", "-o", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains(&format!("perf_event_max_sample_rate = {max}")) && err.contains("sysctl"), "{err}");
+    assert!(err.contains(&format!("{too_high} Hz is above kernel.perf_event_max_sample_rate = {max}")), "{err}");
+    assert!(err.contains(&format!("sysctl kernel.perf_event_max_sample_rate={too_high}")), "{err}");
+    assert!(!err.contains("warning"), "{err}");
     assert!(!path.exists());
 }
 
