@@ -59,7 +59,8 @@ fn startup_bpf_enosys_is_unavailable_not_refused() {
 
 /// A kernel older than 5.8 as uname(2) reports it (`setarch --uname-2.6`: 2.6.x) is refused
 /// with the release, the minimum and the override flag, before any file is written. With
-/// `--no-kernel-version-check` prof records, after one warning naming the release.
+/// `--no-kernel-version-check` prof records, after one warning naming the release, with the
+/// fallback program (no `bpf_loop` before 5.17).
 #[test]
 fn startup_old_kernel_refused_unless_overridden() {
     let _m = bpf_test!("startup_old_kernel_refused_unless_overridden");
@@ -89,6 +90,11 @@ fn startup_old_kernel_refused_unless_overridden() {
     let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("prof: warning: kernel 2.6.")).collect();
     assert_eq!(warnings.len(), 1, "{err}");
     assert!(warnings[0].contains("older than 5.8"), "{err}");
+    // The full program's unwinder needs bpf_loop (5.17): the fallback program is loaded instead,
+    // and one note says why and what that disables.
+    let notes: Vec<&str> = err.lines().filter(|l| l.contains("has no bpf_loop (new in 5.17)")).collect();
+    assert_eq!(notes.len(), 1, "{err}");
+    assert!(notes[0].contains("sampling without CO-RE; disabled: unwinding with unwind tables"), "{err}");
     assert!(!std::fs::read_to_string(&folded).unwrap().is_empty(), "a system-wide second has samples");
 }
 

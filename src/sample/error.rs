@@ -29,15 +29,14 @@ pub enum SampleError {
         /// The kernel's limit.
         max: u64,
     },
-    /// A feature that needs the kernel's BTF was asked for on a kernel without it.
-    #[error(
-        "{feature} needs the kernel's BTF ({}, CONFIG_DEBUG_INFO_BTF=y), which this kernel \
-         does not have; without it prof samples with frame pointers (--unwind fp)",
-        super::programs::KERNEL_BTF
-    )]
-    NeedsBtf {
+    /// A feature of the full BPF program was asked for where only the fallback program loads
+    /// (no kernel BTF, or a kernel without `bpf_loop`).
+    #[error("{feature} is not available here: {reason}; without it prof samples with frame pointers (--unwind fp)")]
+    NeedsFullProgram {
         /// What was asked for.
         feature: &'static str,
+        /// Why the full program cannot load.
+        reason: String,
     },
     /// The kernel has no BPF (ENOSYS).
     #[error(

@@ -12,6 +12,7 @@ use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, OpenMapMut, OpenObject, RingBuffer, RingBufferBuilder};
 
 use super::error::{bpf_err, capture_libbpf_log, load_error};
+use super::kernel::KernelVersion;
 use super::options::{auto_map_size, DEFAULT_UNWIND_ROWS, UNWIND_MAPPING_SLOTS};
 use super::programs::{kernel_btf_available, Programs, KERNEL_BTF};
 use super::skel::{self, types};
@@ -120,17 +121,16 @@ struct Plan {
 }
 
 impl Plan {
-    /// The default object when the kernel has BTF; otherwise the fallback, refusing what it
+    /// The full object when the kernel can load it; otherwise the fallback, refusing what it
     /// cannot do (`--unwind dwarf`) and naming what it disables.
     fn new(opts: &SamplerOptions) -> Result<Plan, SampleError> {
         let follow_forks = matches!(opts.targets, Targets::Pids { follow_forks: true, .. });
-        if kernel_btf_available() {
+        let Some(reason) = fallback_reason() else {
             return Ok(Plan { fallback: false, unwind: opts.unwind, follow_forks, newtask: None, note: None });
-        }
+        };
         if opts.unwind == UnwindMode::Dwarf {
-            return Err(SampleError::NeedsBtf {
-                feature: "--unwind dwarf (unwinding with the binaries' unwind tables)",
-            });
+            let feature = "--unwind dwarf (unwinding with the binaries' unwind tables)";
+            return Err(SampleError::NeedsFullProgram { feature, reason });
         }
         let mut disabled = vec!["unwinding with unwind tables (frame pointers only)", "exit events (/proc is polled)"];
         let mut mounted = "";
@@ -146,9 +146,23 @@ impl Plan {
         } else {
             None
         };
-        let note =
-            format!("no kernel BTF ({KERNEL_BTF}): sampling without CO-RE; disabled: {}{mounted}", disabled.join(", "));
+        let note = format!("{reason}: sampling without CO-RE; disabled: {}{mounted}", disabled.join(", "));
         Ok(Plan { fallback: true, unwind: UnwindMode::Fp, follow_forks: newtask.is_some(), newtask, note: Some(note) })
+    }
+}
+
+/// The oldest kernel the full object loads on: its unwinder calls `bpf_loop`.
+const BPF_LOOP_KERNEL: KernelVersion = KernelVersion::new(5, 17);
+
+/// Why the full object cannot load here, or `None` when it can: it needs the kernel's BTF
+/// (CO-RE, `tp_btf`) and `bpf_loop`. An unparsable release is given the benefit of the doubt.
+fn fallback_reason() -> Option<String> {
+    if !kernel_btf_available() {
+        return Some(format!("no kernel BTF ({KERNEL_BTF})"));
+    }
+    match super::kernel::running_version() {
+        Some(v) if v < BPF_LOOP_KERNEL => Some(format!("kernel {v} has no bpf_loop (new in {BPF_LOOP_KERNEL})")),
+        _ => None,
     }
 }
 
