@@ -21,6 +21,15 @@ fn cli_bad_duration_is_usage_error() {
     let out = run(&["record", "-d", "ten"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("`ten`"), "{}", stderr(&out));
+    for bad in ["5ms", "2s"] {
+        let out = run(&["record", "--drain-interval", bad]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("`{bad}`: expected a drain interval from 10ms to 1s")),
+            "{}",
+            stderr(&out)
+        );
+    }
 }
 
 /// A duration too large for a clock (`1e20` seconds, `1000000000y`) is a usage error (exit 2)

@@ -8,7 +8,7 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{count_where, has_frame, prof_ok, read_folded, workload, Background};
+use common::{assert_conserved, count_where, has_frame, prof_ok, read_folded, workload, Background};
 use prof::profile::{EventKind, SampledEvent};
 
 fn os(s: &str) -> &OsStr {
@@ -17,15 +17,6 @@ fn os(s: &str) -> &OsStr {
 
 fn pct(n: u64, total: u64) -> f64 {
     n as f64 * 100.0 / total.max(1) as f64
-}
-
-/// Σ counts + Σ dropped samples equals the kernel's sample total, in an archive.
-fn assert_conserved(archive: &Path) -> prof::profile::Profile {
-    let p = prof::archive::read_file(archive).expect("archive reads");
-    let dropped = p.meta.losses.get(&prof::profile::LossReason::CountsMapFull).copied().unwrap_or(0);
-    assert_eq!(p.total() + dropped, p.meta.total_samples, "Σ counts + Σ drops != samples taken: {:?}", p.meta);
-    assert!(!p.meta.notes.iter().any(|n| n.contains("mismatch")), "{:?}", p.meta.notes);
-    p
 }
 
 /// The 50/30/20 burner (random draws, 15 s) is measured within ±4 points, ≥95% of its samples reach `main`, and

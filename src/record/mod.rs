@@ -43,6 +43,8 @@ pub struct RecordOptions {
     /// program and the number of arguments are kept (`python3 (+2 args)`), because arguments
     /// can hold secrets (`--password=…`) and the target is stored in archives and SVG titles.
     pub record_cmdline: bool,
+    /// How often the kernel maps are drained; `None`: [`DRAIN_INTERVAL`] (once a second).
+    pub drain_interval: Option<Duration>,
 }
 
 /// Continuous recording: rotating archives in a directory.
@@ -150,6 +152,7 @@ fn hostname() -> String {
 pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observer) -> Result<Recording, RecordError> {
     let (sampler_opts, target) = resolve_target(opts);
     let mut session = Session::start(&sampler_opts, opts.command.as_deref(), opts.continuous.is_none())?;
+    session.drain_every = opts.drain_interval.unwrap_or(DRAIN_INTERVAL);
     let base = base_metadata(&session, &sampler_opts, target);
     observer.on_event(Event::Started {
         target: &base.target,

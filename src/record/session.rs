@@ -47,6 +47,8 @@ pub(super) struct Session {
     child: Option<PausedChild>,
     /// When sampling started.
     pub start: Instant,
+    /// How often the kernel maps are drained ([`DRAIN_INTERVAL`] unless asked otherwise).
+    pub drain_every: Duration,
 }
 
 impl Session {
@@ -86,10 +88,11 @@ impl Session {
             tables,
             child,
             start: Instant::now(),
+            drain_every: DRAIN_INTERVAL,
         })
     }
 
-    /// Drains every [`DRAIN_INTERVAL`], calling `after_drain` after each drain (a continuous
+    /// Drains every `drain_every`, calling `after_drain` after each drain (a continuous
     /// recording writes its intervals there), until the duration elapses, the command exits, or
     /// `stop` is set (by a signal handler).
     pub fn run(
@@ -99,7 +102,7 @@ impl Session {
         after_drain: &mut dyn FnMut(&mut Session, &mut dyn Observer) -> Result<(), RecordError>,
         observer: &mut dyn Observer,
     ) -> Result<EndReason, RecordError> {
-        let mut next_drain = self.start + DRAIN_INTERVAL;
+        let mut next_drain = self.start + self.drain_every;
         let mut drains: u64 = 0;
         loop {
             if stop.load(Ordering::SeqCst) {
@@ -116,7 +119,7 @@ impl Session {
                 continue;
             }
             self.counts.add(self.sampler.drain()?);
-            next_drain += DRAIN_INTERVAL;
+            next_drain += self.drain_every;
             drains += 1;
             if drains.is_multiple_of(FORGET_DEAD_DRAINS) {
                 if let Some(t) = self.tables.as_mut() {

@@ -264,3 +264,12 @@ pub fn interval_meta(i: u64, n: u64) -> prof::profile::Metadata {
         ..Default::default()
     }
 }
+
+/// Σ counts + Σ dropped samples equals the kernel's sample total, in an archive.
+pub fn assert_conserved(archive: &Path) -> prof::profile::Profile {
+    let p = prof::archive::read_file(archive).expect("archive reads");
+    let dropped = p.meta.losses.get(&prof::profile::LossReason::CountsMapFull).copied().unwrap_or(0);
+    assert_eq!(p.total() + dropped, p.meta.total_samples, "Σ counts + Σ drops != samples taken: {:?}", p.meta);
+    assert!(!p.meta.notes.iter().any(|n| n.contains("mismatch")), "{:?}", p.meta.notes);
+    p
+}
