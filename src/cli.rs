@@ -152,7 +152,8 @@ impl From<UnwindArg> for prof::profile::unwind::UnwindMode {
 pub struct OutputArgs {
     /// Write to PATH (repeatable); the format follows the extension (.prof, .folded, .svg,
     /// .pb.gz or .pprof for pprof, .speedscope.json). `-` is standard output (folded unless
-    /// --format). A PATH that exists must be a regular file (it is replaced by a rename).
+    /// --format). A PATH that exists must be a regular file (it is replaced by a rename); the
+    /// same output given twice is refused.
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub outputs: Vec<PathBuf>,
     /// Format for -o paths whose extension names none, and for `-o -`.

@@ -40,7 +40,7 @@ fn main() -> ExitCode {
 }
 
 fn output_specs(paths: &[PathBuf], format: Option<cli::FormatArg>) -> Result<Vec<OutputSpec>> {
-    paths.iter().map(|p| Ok(OutputSpec::new::<ProfileDocument>(p.clone(), format.map(Format::from))?)).collect()
+    Ok(prof::output::write::output_specs::<ProfileDocument>(paths, format.map(Format::from))?)
 }
 
 /// A flag the first SIGINT or SIGTERM sets; later ones are absorbed, so that what the flag
@@ -259,11 +259,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
 }
 
 fn run_diff(args: DiffArgs) -> Result<ExitCode> {
-    let specs = args
-        .outputs
-        .iter()
-        .map(|p| Ok(OutputSpec::new::<DiffDocument>(p.clone(), None)?))
-        .collect::<Result<Vec<_>>>()?;
+    let specs = prof::output::write::output_specs::<DiffDocument>(&args.outputs, None)?;
     // An input is a file, or an archive directory with a time range.
     let load = |p: &PathBuf,
                 from: Option<std::time::SystemTime>,

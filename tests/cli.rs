@@ -268,6 +268,31 @@ fn cli_output_dash_writes_stdout() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "app;main;idle 1 1\napp;main;work 3 3\n");
 }
 
+/// The same output twice is refused before anything is written: `-o - -o -` (two documents
+/// run together on standard output), and one file under two spellings, for report, diff and
+/// record (checked before recording).
+#[test]
+fn cli_output_given_twice_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let folded = small_folded(dir.path());
+    let input = folded.to_str().unwrap();
+    let svg = dir.path().join("a.svg");
+    let same = dir.path().join(".").join("a.svg");
+    let (svg, same) = (svg.to_str().unwrap(), same.to_str().unwrap());
+    for args in [
+        vec!["report", input, "-o", "-", "-o", "-"],
+        vec!["report", input, "-o", svg, "-o", same],
+        vec!["diff", input, input, "-o", svg, "-o", same],
+        vec!["record", "-d", "1", "-o", svg, "-o", same],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("is given twice as an output"), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(!dir.path().join("a.svg").exists(), "{args:?}");
+    }
+}
+
 /// Every output file is 0600 whatever the umask (here 000), like archives: profiles show what
 /// the machine's processes ran.
 #[test]

@@ -61,6 +61,10 @@ pub enum EmitError {
         /// What it is: `symbolic link`, `FIFO`, `character device`, `directory`, ….
         kind: &'static str,
     },
+    /// The same output was asked for twice (`-o x.svg -o ./x.svg`, `-o - -o -`): one would
+    /// overwrite the other, or standard output would get two documents run together.
+    #[error("`{0}` is given twice as an output")]
+    Repeated(PathBuf),
     /// Writing standard output failed.
     #[error("failed to write standard output: {0}")]
     Stdout(String),
@@ -166,6 +170,25 @@ impl OutputSpec {
             self.path.to_string_lossy()
         }
     }
+}
+
+/// The outputs for `paths` ([`OutputSpec::new`] each), refusing one asked for twice: the same
+/// file under two spellings (its directory is compared after resolving it) or `-` twice.
+pub fn output_specs<D: Document>(paths: &[PathBuf], fallback: Option<Format>) -> Result<Vec<OutputSpec>, EmitError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut specs = Vec::with_capacity(paths.len());
+    for path in paths {
+        let spec = OutputSpec::new::<D>(path.clone(), fallback)?;
+        let identity = match (spec.is_stdout(), path.file_name()) {
+            (false, Some(name)) => std::fs::canonicalize(parent_dir(path)).unwrap_or_default().join(name),
+            _ => path.clone(),
+        };
+        if !seen.insert(identity) {
+            return Err(EmitError::Repeated(path.clone()));
+        }
+        specs.push(spec);
+    }
+    Ok(specs)
 }
 
 /// Writes `doc` to one output: standard output, or a file replaced atomically.
