@@ -159,6 +159,8 @@ impl IntervalWriter {
         let stats = session.sampler.stats()?;
         let interval = std::mem::take(&mut session.counts);
         let mut meta = self.interval_meta(&interval, &stats.losses, clock_note, base, now);
+        meta.notes.append(&mut session.cpu_notes);
+        meta.cpus = session.sampler.cpus().to_vec();
         self.account(&interval, &mut meta, stats.samples, session.sampler.is_running());
         let profile = session.finish_profile(&interval, meta);
         self.processes = self.processes.max(interval.processes());

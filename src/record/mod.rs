@@ -203,6 +203,8 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
         losses: stats.losses.clone(),
         ..base
     };
+    meta.notes.append(&mut session.cpu_notes);
+    meta.cpus = session.sampler.cpus().to_vec();
     let counts = std::mem::take(&mut session.counts);
     let dropped = stats.losses.get(&LossReason::CountsMapFull).copied().unwrap_or(0);
     if counts.total() + dropped != stats.samples {

@@ -49,6 +49,8 @@ pub(super) struct Session {
     pub start: Instant,
     /// How often the kernel maps are drained ([`DRAIN_INTERVAL`] unless asked otherwise).
     pub drain_every: Duration,
+    /// CPU hotplug notes not yet written to a profile (a CPU went offline or came back).
+    pub cpu_notes: Vec<String>,
 }
 
 impl Session {
@@ -89,6 +91,7 @@ impl Session {
             child,
             start: Instant::now(),
             drain_every: DRAIN_INTERVAL,
+            cpu_notes: Vec::new(),
         })
     }
 
@@ -119,6 +122,10 @@ impl Session {
                 continue;
             }
             self.counts.add(self.sampler.drain()?);
+            for note in self.sampler.check_cpus() {
+                observer.on_event(Event::Warning { message: &note });
+                self.cpu_notes.push(note);
+            }
             next_drain += self.drain_every;
             drains += 1;
             if drains.is_multiple_of(FORGET_DEAD_DRAINS) {

@@ -65,7 +65,7 @@ impl Sampler {
     /// Stops sampling (detaches every perf event) and drains everything left.
     pub fn stop(&mut self) -> Result<Vec<RawCount>, SampleError> {
         // Destroying a link disables and closes its perf event.
-        self.links.clear();
+        self.per_cpu.detach_all();
         std::thread::sleep(GEN_FLIP_GRACE);
         let _ = self.ringbuf.consume();
         self.drain_generation(None)

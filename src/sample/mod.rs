@@ -10,6 +10,7 @@ pub mod cpus;
 mod drain;
 mod error;
 mod exit_poll;
+mod hotplug;
 pub mod kernel;
 mod options;
 pub mod perf_events;
@@ -162,7 +163,7 @@ fn polled_exits(poll: &mut exit_poll::ExitPoll, programs: &programs::Programs, e
 /// A loaded and attached sampler.
 pub struct Sampler {
     // Field order is drop order: detach and free the ring buffer before the object.
-    links: Vec<Link>,
+    per_cpu: hotplug::PerCpu,
     ringbuf: RingBuffer<'static>,
     pending_events: Rc<RefCell<Vec<ProcEvent>>>,
     _tracepoints: Vec<Link>,
@@ -209,9 +210,23 @@ impl Sampler {
         &self.cpus
     }
 
+    /// Follows CPU hotplug since the last call: a CPU that went offline stops being sampled, one
+    /// that came (back) online gets a new event and the program again (an event does not survive
+    /// its CPU going offline). Returns one note per change, naming the CPU and when; CPUs sampled
+    /// for the first time join [`Sampler::cpus`].
+    pub fn check_cpus(&mut self) -> Vec<String> {
+        let notes = self.per_cpu.check(&self.programs);
+        for cpu in self.per_cpu.attached_cpus() {
+            if let Err(i) = self.cpus.binary_search(&cpu) {
+                self.cpus.insert(i, cpu);
+            }
+        }
+        notes
+    }
+
     /// True until [`Sampler::stop`].
     pub fn is_running(&self) -> bool {
-        !self.links.is_empty()
+        self.per_cpu.is_running()
     }
 
     /// Entries of the loaded stack and counts maps.

@@ -27,6 +27,10 @@ pub fn open_event(kind: EventKind, frequency_hz: u64, cpu: u32) -> io::Result<Ow
     }
     attr.__bindgen_anon_1.sample_freq = frequency_hz;
     attr.set_freq(1);
+    // Reading the event gives its enabled time too: how a dead event (its CPU went offline) is
+    // told from a live one.
+    attr.read_format =
+        (sys::bindings::PERF_FORMAT_TOTAL_TIME_ENABLED | sys::bindings::PERF_FORMAT_TOTAL_TIME_RUNNING) as u64;
     // SAFETY: `attr` is a fully initialized perf_event_attr with `size` set; the kernel only
     // reads it. pid -1 + a CPU samples every task on that CPU.
     let fd = unsafe { sys::perf_event_open(&mut attr, -1, cpu as i32, -1, sys::bindings::PERF_FLAG_FD_CLOEXEC as u64) };

@@ -62,7 +62,7 @@ impl Sampler {
             attached.notes.extend(libbpf_warnings);
         }
         Ok(Sampler {
-            links: attached.links,
+            per_cpu: super::hotplug::PerCpu::new(attached.event, opts.frequency_hz, attached.links),
             ringbuf,
             pending_events,
             _tracepoints: tracepoints,
@@ -320,7 +320,8 @@ fn parse_proc_event(data: &[u8]) -> Option<ProcEvent> {
 /// The sampling program attached on every CPU whose event opened.
 struct Attached {
     event: EventKind,
-    links: Vec<Link>,
+    /// Per CPU: the attached program and a second descriptor of its event.
+    links: Vec<(u32, Link, Option<OwnedFd>)>,
     cpus: Vec<u32>,
     notes: Vec<String>,
 }
@@ -331,13 +332,14 @@ fn attach_per_cpu(programs: &Programs, frequency_hz: u64, cpus: &[u32]) -> Resul
     let mut links = Vec::with_capacity(opened.len());
     let mut cpus = Vec::with_capacity(opened.len());
     for (cpu, fd) in opened {
+        let probe = fd.try_clone().ok();
         let link = programs
             .sampler()
             .attach_perf_event(fd.as_raw_fd())
             .map_err(bpf_err(format!("failed to attach the sampler to CPU {cpu}")))?;
         // libbpf's perf-event link owns the event fd from now on and closes it on detach.
         let _ = fd.into_raw_fd();
-        links.push(link);
+        links.push((cpu, link, probe));
         cpus.push(cpu);
     }
     notes.retain(|n| !n.is_empty());
