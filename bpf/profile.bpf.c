@@ -452,6 +452,7 @@ static void send_event(__u32 kind, __u32 tgid, __u32 tid)
 	e->pad = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
+	stat_inc(PROF_STAT_EVENTS_SENT);
 }
 
 static __always_inline bool is_target(__u32 tgid)

@@ -29,7 +29,9 @@ enum prof_stat {
 	PROF_STAT_TARGETS_FULL = 8,
 	/* a process event could not be reserved in the ring buffer */
 	PROF_STAT_EVENTS_LOST = 9,
-	PROF_STAT__COUNT = 10,
+	/* process events submitted to the ring buffer (with EVENTS_LOST: the events produced) */
+	PROF_STAT_EVENTS_SENT = 10,
+	PROF_STAT__COUNT = 11,
 };
 
 /* What happened to one of a sample's stacks. */

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use prof::output::{Format, RenderOptions};
 use prof::push::{Endpoint, PushConfig, PushOptions};
 use prof::record::{ContinuousOptions, RecordOptions};
-use prof::sample::{SamplerOptions, Targets};
+use prof::sample::{SamplerOptions, Targets, MIN_EVENTS_BUFFER};
 use prof::store::Retention;
 
 /// prof: a continuous CPU profiler for Linux (BPF sampling, full stacks, flamegraphs).
@@ -221,6 +221,11 @@ pub struct RecordArgs {
     /// Unwind-table rows the kernel holds for all binaries (8 bytes each); 0: 2^20 (8 MiB).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub unwind_rows: u32,
+    /// Size of the ring buffer that carries process notifications (exec, exit, first sample)
+    /// to prof: a power of two from 4KiB to 1GiB; default 256KiB. Raise it when the summary
+    /// warns that notifications were lost.
+    #[arg(long, value_parser = parse_events_buffer_size, value_name = "SIZE")]
+    pub events_buffer_size: Option<u32>,
     /// Print more detail (symbolization counters, notes, the per-binary unwind report).
     #[arg(short = 'v', long)]
     pub verbose: bool,
@@ -287,6 +292,7 @@ impl RecordArgs {
                 counts_map_size: self.counts_map_size,
                 unwind: self.unwind.into(),
                 unwind_rows: self.unwind_rows,
+                events_buffer_size: self.events_buffer_size.unwrap_or(0),
                 kernel_version_check: !self.no_kernel_version_check,
             },
             duration: self.duration,
@@ -445,6 +451,15 @@ fn parse_drain_interval(s: &str) -> Result<Duration, String> {
         return Err(format!("`{s}`: expected a drain interval from 10ms to 1s"));
     }
     Ok(d)
+}
+
+/// Parses a ring buffer size: a power of two from [`MIN_EVENTS_BUFFER`] to 1 GiB (`64KiB`).
+fn parse_events_buffer_size(s: &str) -> Result<u32, String> {
+    let n = parse_size(s)?;
+    match u32::try_from(n) {
+        Ok(n) if n.is_power_of_two() && (MIN_EVENTS_BUFFER..=1 << 30).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}`: expected a power of two from 4KiB to 1GiB, e.g. 1MiB")),
+    }
 }
 
 fn parse_alpha(s: &str) -> Result<f64, String> {

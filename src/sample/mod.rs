@@ -34,7 +34,8 @@ pub use crate::profile::EventKind;
 use error::bpf_err;
 pub use error::SampleError;
 pub use options::{
-    auto_map_size, SamplerOptions, Targets, DEFAULT_UNWIND_ROWS, MIN_AUTO_MAP_SIZE, UNWIND_MAPPING_SLOTS,
+    auto_map_size, events_buffer_bytes, SamplerOptions, Targets, DEFAULT_EVENTS_BUFFER, DEFAULT_UNWIND_ROWS,
+    MIN_AUTO_MAP_SIZE, MIN_EVENTS_BUFFER, UNWIND_MAPPING_SLOTS,
 };
 pub use programs::{kernel_btf_available, KERNEL_BTF};
 use skel::types;
@@ -123,6 +124,9 @@ pub struct KernelStats {
     pub samples: u64,
     /// Losses by reason.
     pub losses: Losses,
+    /// Process notifications the kernel put in the ring buffer; with
+    /// [`LossReason::EventsLost`], the notifications produced.
+    pub events_sent: u64,
 }
 
 /// Gives freed heap memory back to the kernel (every glibc arena, the unwind-table builder
@@ -234,6 +238,11 @@ impl Sampler {
         (self.programs.stacks().max_entries(), self.programs.counts().max_entries())
     }
 
+    /// Bytes of the process-notification ring buffer.
+    pub fn events_buffer_size(&self) -> u32 {
+        self.programs.events().max_entries()
+    }
+
     /// Notes about how sampling was set up (e.g. the fallback to `cpu-clock`).
     pub fn notes(&self) -> &[String] {
         &self.notes
@@ -340,6 +349,7 @@ impl Sampler {
             (st::PROF_STAT_EVENTS_LOST, LossReason::EventsLost),
         ];
         let samples = read(st::PROF_STAT_SAMPLES)?;
+        let events_sent = read(st::PROF_STAT_EVENTS_SENT)?;
         let mut losses = self.userspace_losses.clone();
         for (stat, reason) in reasons {
             let n = read(stat)?;
@@ -347,7 +357,7 @@ impl Sampler {
                 *losses.entry(reason).or_default() += n;
             }
         }
-        Ok(KernelStats { samples, losses })
+        Ok(KernelStats { samples, losses, events_sent })
     }
 }
 

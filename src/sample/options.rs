@@ -42,6 +42,9 @@ pub struct SamplerOptions {
     /// Unwind-table rows the kernel can hold for all loaded binaries together (8 bytes each);
     /// 0 picks [`DEFAULT_UNWIND_ROWS`]. Unused with [`UnwindMode::Fp`].
     pub unwind_rows: u32,
+    /// Bytes of the ring buffer that carries process notifications (exec, exit, first sample)
+    /// to userspace; 0 picks [`DEFAULT_EVENTS_BUFFER`]. Rounded by [`events_buffer_bytes`].
+    pub events_buffer_size: u32,
     /// Refuse kernels older than [`super::kernel::MIN_KERNEL`] (`--no-kernel-version-check`
     /// turns it off).
     pub kernel_version_check: bool,
@@ -77,9 +80,29 @@ impl Default for SamplerOptions {
             counts_map_size: 0,
             unwind: UnwindMode::Auto,
             unwind_rows: 0,
+            events_buffer_size: 0,
             kernel_version_check: true,
         }
     }
+}
+
+/// Default size of the process-notification ring buffer: 256 KiB, about 6,500 notifications
+/// (40 bytes each with the ring buffer's header), several seconds of a machine starting
+/// a thousand processes a second while prof is busy symbolizing.
+pub const DEFAULT_EVENTS_BUFFER: u32 = 256 * 1024;
+
+/// The smallest process-notification ring buffer: one page (the kernel's minimum for a
+/// ring buffer), about 100 notifications. Only useful to test what happens when it overflows.
+pub const MIN_EVENTS_BUFFER: u32 = 4096;
+
+/// The ring buffer size used for a requested size: 0 is [`DEFAULT_EVENTS_BUFFER`]; others are
+/// rounded up to a power of two (the kernel requires one) of at least [`MIN_EVENTS_BUFFER`],
+/// and at most 1 GiB.
+pub fn events_buffer_bytes(requested: u32) -> u32 {
+    if requested == 0 {
+        return DEFAULT_EVENTS_BUFFER;
+    }
+    requested.clamp(MIN_EVENTS_BUFFER, 1 << 30).next_power_of_two()
 }
 
 /// Process mappings the kernel holds for all processes together (32 bytes each, 2 MiB).
@@ -87,7 +110,17 @@ pub const UNWIND_MAPPING_SLOTS: u32 = 1 << 16;
 
 #[cfg(test)]
 mod tests {
-    use super::auto_map_size;
+    use super::{auto_map_size, events_buffer_bytes, DEFAULT_EVENTS_BUFFER, MIN_EVENTS_BUFFER};
+
+    /// The ring buffer is the default for 0, a power of two of at least one page otherwise.
+    #[test]
+    fn sample_events_buffer_bytes_are_valid_ring_sizes() {
+        assert_eq!(events_buffer_bytes(0), DEFAULT_EVENTS_BUFFER);
+        assert_eq!(events_buffer_bytes(1), MIN_EVENTS_BUFFER);
+        assert_eq!(events_buffer_bytes(4096), 4096);
+        assert_eq!(events_buffer_bytes(5000), 8192);
+        assert_eq!(events_buffer_bytes(u32::MAX), 1 << 30);
+    }
 
     /// Map sizes grow with CPUs × frequency between the floor and the cap.
     #[test]

@@ -13,7 +13,7 @@ use libbpf_rs::{Link, MapCore, MapFlags, OpenMapMut, OpenObject, RingBuffer, Rin
 
 use super::error::{bpf_err, capture_libbpf_log, load_error};
 use super::kernel::KernelVersion;
-use super::options::{auto_map_size, DEFAULT_UNWIND_ROWS, UNWIND_MAPPING_SLOTS};
+use super::options::{auto_map_size, events_buffer_bytes, DEFAULT_UNWIND_ROWS, UNWIND_MAPPING_SLOTS};
 use super::programs::{kernel_btf_available, Programs, KERNEL_BTF};
 use super::skel::{self, types};
 use super::unwind_maps::ArrayMmap;
@@ -176,6 +176,8 @@ struct MapSizes {
     stacks: u32,
     /// Unique count keys between two drains.
     counts: u32,
+    /// Bytes of the process-notification ring buffer.
+    events: u32,
 }
 
 impl MapSizes {
@@ -187,8 +189,23 @@ impl MapSizes {
         };
         let auto = auto_map_size(opts.frequency_hz, cpus);
         let size = |n: u32| if n == 0 { auto } else { n };
-        MapSizes { unwind_rows, unwind_slots, stacks: size(opts.stack_map_size), counts: size(opts.counts_map_size) }
+        MapSizes {
+            unwind_rows,
+            unwind_slots,
+            stacks: size(opts.stack_map_size),
+            counts: size(opts.counts_map_size),
+            // A ring buffer is a power-of-two number of pages: bigger pages than 4 KiB raise
+            // the minimum (both are powers of two).
+            events: events_buffer_bytes(opts.events_buffer_size).max(page_size()),
+        }
     }
+}
+
+/// The system's page size (4 KiB when it cannot be read).
+fn page_size() -> u32 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u32::try_from(n).ok().filter(|n| n.is_power_of_two()).unwrap_or(4096)
 }
 
 /// Storage for an open BPF object. The skeleton borrows it for as long as it lives; a sampler
@@ -231,7 +248,7 @@ fn load(opts: &SamplerOptions, plan: &Plan, sizes: &MapSizes) -> Result<Programs
         }
         let m = &mut open.maps;
         size_maps(
-            [&mut m.targets, &mut m.unwind_rows, &mut m.unwind_mappings, &mut m.stacks, &mut m.counts],
+            [&mut m.targets, &mut m.unwind_rows, &mut m.unwind_mappings, &mut m.stacks, &mut m.counts, &mut m.events],
             opts,
             sizes,
         )?;
@@ -242,7 +259,9 @@ fn load(opts: &SamplerOptions, plan: &Plan, sizes: &MapSizes) -> Result<Programs
     set_constants!(ro, opts, plan);
     ro.verifier_fault = std::env::var(FAULT_INJECT_ENV).as_deref() == Ok("verifier");
     let m = &mut open.maps;
-    size_maps([&mut m.targets, &mut m.unwind_rows, &mut m.unwind_mappings, &mut m.stacks, &mut m.counts], opts, sizes)?;
+    let maps =
+        [&mut m.targets, &mut m.unwind_rows, &mut m.unwind_mappings, &mut m.stacks, &mut m.counts, &mut m.events];
+    size_maps(maps, opts, sizes)?;
     open.load().map(Programs::Full).map_err(load_error)
 }
 
@@ -255,10 +274,10 @@ fn unwind_mode_constant(mode: UnwindMode) -> u8 {
     }) as u8
 }
 
-/// Sizes the maps before loading: the target filter, the unwind arrays, stacks and counts (in
-/// that order).
-fn size_maps(maps: [&mut OpenMapMut<'static>; 5], opts: &SamplerOptions, sizes: &MapSizes) -> Result<(), SampleError> {
-    let [targets, unwind_rows, unwind_mappings, stacks, counts] = maps;
+/// Sizes the maps before loading: the target filter, the unwind arrays, stacks, counts and the
+/// event ring buffer (in that order).
+fn size_maps(maps: [&mut OpenMapMut<'static>; 6], opts: &SamplerOptions, sizes: &MapSizes) -> Result<(), SampleError> {
+    let [targets, unwind_rows, unwind_mappings, stacks, counts, events] = maps;
     if matches!(opts.targets, Targets::All) {
         // Only -p and a spawned command filter processes.
         targets.set_max_entries(1).map_err(bpf_err("failed to size the targets map"))?;
@@ -267,6 +286,7 @@ fn size_maps(maps: [&mut OpenMapMut<'static>; 5], opts: &SamplerOptions, sizes: 
     unwind_mappings.set_max_entries(sizes.unwind_slots).map_err(bpf_err("failed to size the unwind mappings map"))?;
     stacks.set_max_entries(sizes.stacks).map_err(bpf_err("failed to size the stack map"))?;
     counts.set_max_entries(sizes.counts).map_err(bpf_err("failed to size the counts map"))?;
+    events.set_max_entries(sizes.events).map_err(bpf_err("failed to size the event ring buffer"))?;
     Ok(())
 }
 
