@@ -31,6 +31,8 @@ pub(super) struct IntervalWriter {
     seq: u64,
     pid: u32,
     prev: Losses,
+    /// Process notifications sent up to the previous interval.
+    prev_events_sent: u64,
     /// Intervals that could not be written since the last archive was (counted in the next
     /// archive; `summary.lost_intervals` is the total of the recording), and their samples.
     lost_since_written: u64,
@@ -97,6 +99,7 @@ impl IntervalWriter {
             seq: 0,
             pid: std::process::id(),
             prev: Losses::new(),
+            prev_events_sent: 0,
             lost_since_written: 0,
             lost_samples: 0,
             written_samples: 0,
@@ -161,6 +164,8 @@ impl IntervalWriter {
         let mut meta = self.interval_meta(&interval, &stats.losses, clock_note, base, now);
         meta.notes.append(&mut session.cpu_notes);
         meta.cpus = session.sampler.cpus().to_vec();
+        let events_sent = stats.events_sent.saturating_sub(self.prev_events_sent);
+        meta.notes.extend(super::loss_notes::loss_notes(&meta.losses, events_sent, super::capacities(session)));
         self.account(&interval, &mut meta, stats.samples, session.sampler.is_running());
         let profile = session.finish_profile(&interval, meta);
         self.processes = self.processes.max(interval.processes());
@@ -168,6 +173,7 @@ impl IntervalWriter {
         self.retain(written.as_deref(), observer);
         session.forget_exited();
         self.prev = stats.losses;
+        self.prev_events_sent = stats.events_sent;
         self.interval_start = now;
         let interval = self.opts.interval.max(DRAIN_INTERVAL);
         while self.next_flush <= now {

@@ -7,6 +7,7 @@
 
 mod finish;
 mod interval;
+pub mod loss_notes;
 pub mod observer;
 mod session;
 pub mod summary;
@@ -205,6 +206,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
     };
     meta.notes.append(&mut session.cpu_notes);
     meta.cpus = session.sampler.cpus().to_vec();
+    meta.notes.extend(loss_notes::loss_notes(&stats.losses, stats.events_sent, capacities(&session)));
     let counts = std::mem::take(&mut session.counts);
     let dropped = stats.losses.get(&LossReason::CountsMapFull).copied().unwrap_or(0);
     if counts.total() + dropped != stats.samples {
@@ -272,6 +274,12 @@ fn base_metadata(session: &Session, sampler_opts: &SamplerOptions, target: Strin
         unwind: UnwindReport { modes: sampler.unwind_mode().into(), ..Default::default() },
         ..Metadata::default()
     }
+}
+
+/// The sizes of the session's kernel maps, for the loss warnings.
+fn capacities(session: &Session) -> loss_notes::Capacities {
+    let (stacks, counts) = session.sampler.map_sizes();
+    loss_notes::Capacities { stacks, counts, events_buffer: session.sampler.events_buffer_size() }
 }
 
 /// The application name pushed profiles get when `--app-name` is not given: the command's

@@ -1,11 +1,12 @@
-//! The end-of-recording summary that `prof record` prints: what was recorded, samples, losses
-//! by reason with percentages, how user stacks were walked, the top functions, the files written.
+//! The end-of-recording summary that `prof record` prints: what was recorded, samples, the
+//! notes and loss warnings (with the option that fixes each), losses by reason with percentages, how user stacks were walked, the top functions, the files written.
 //! The text goes to root's terminal, and the target, notes, function and module names and paths
 //! in it come from other users' processes and binaries: each is shown with its control
 //! characters escaped ([`escape_controls`]), so none can drive the terminal or forge a line.
 
 use std::fmt::Write as _;
 
+use super::loss_notes::is_loss_warning;
 use super::{EndReason, Recording};
 use crate::output::text::escape_controls;
 use crate::output::top;
@@ -48,7 +49,8 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
         EndReason::Duration => {}
     }
     for note in &m.notes {
-        let _ = writeln!(s, "  note: {}", escape_controls(note));
+        let label = if is_loss_warning(note) { "warning" } else { "note" };
+        let _ = writeln!(s, "  {label}: {}", escape_controls(note));
     }
     let per_sample: Vec<(&LossReason, &u64)> = m.losses.iter().filter(|(r, _)| r.is_per_sample()).collect();
     if per_sample.is_empty() {
@@ -58,15 +60,11 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
             let kept = if reason.drops_sample() { "sample dropped" } else { "sample kept with a placeholder frame" };
             let _ = writeln!(s, "  lost: {n} ({:.2}%) {} ({kept})", pct(*n, m.total_samples), reason.describe());
         }
-        if m.losses.keys().any(|r| matches!(r, LossReason::KernelStackMapFull | LossReason::UserStackMapFull)) {
-            let _ = writeln!(s, "  hint: raise --stack-map-size");
-        }
-        if m.losses.contains_key(&LossReason::CountsMapFull) {
-            let _ = writeln!(s, "  hint: raise --counts-map-size");
-        }
     }
     for (reason, n) in m.losses.iter().filter(|(r, _)| !r.is_per_sample()) {
-        let _ = writeln!(s, "  warning: {n} {}", reason.describe());
+        // Lost notifications are a warning (in the notes) only above a share of all of them.
+        let label = if *reason == LossReason::EventsLost { "events" } else { "warning" };
+        let _ = writeln!(s, "  {label}: {n} {}", reason.describe());
     }
     if !m.unwind.is_empty() {
         let (samples, complete) = m.unwind.totals();
