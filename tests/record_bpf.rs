@@ -221,15 +221,15 @@ fn record_signals_leave_valid_outputs() {
     }
 }
 
-fn record_manystacks(dir: &Path, extra: &[&str]) -> (Vec<(String, u64)>, prof::profile::Profile) {
+fn record_manystacks(dir: &Path, extra: &[&str]) -> (Vec<(String, u64)>, prof::profile::Profile, String) {
     let bin = workload("manystacks");
     let (folded, archive) = (dir.join("m.folded"), dir.join("m.prof"));
     let script = format!("{0} 10 5000 & {0} 10 5000; wait", bin.display());
     let mut args = vec![os("record"), os("-F"), os("999"), os("-o"), folded.as_os_str(), os("-o"), archive.as_os_str()];
     args.extend(extra.iter().map(|s| os(s)));
     args.extend([os("--"), os("sh"), os("-c"), os(&script)]);
-    prof_ok(&args);
-    (read_folded(&folded), assert_conserved(&archive))
+    let out = prof_ok(&args);
+    (read_folded(&folded), assert_conserved(&archive), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// At 5,000 distinct stacks (two processes at 999 Hz), ≥99.5% of samples keep their full
@@ -239,7 +239,7 @@ fn record_manystacks(dir: &Path, extra: &[&str]) -> (Vec<(String, u64)>, prof::p
 fn record_many_unique_stacks_keep_full_stacks() {
     let _m = bpf_test!("record_many_unique_stacks_keep_full_stacks");
     let dir = tempfile::tempdir().unwrap();
-    let (stacks, profile) = record_manystacks(dir.path(), &[]);
+    let (stacks, profile, _) = record_manystacks(dir.path(), &[]);
     let mine: Vec<(String, u64)> = stacks.into_iter().filter(|(s, _)| s.starts_with("w_manystacks;")).collect();
     let unique = mine.iter().filter(|(s, _)| has_frame(s, "leaf")).count();
     let in_leaf = count_where(&mine, |s| has_frame(s, "leaf"));
@@ -265,23 +265,25 @@ fn record_many_unique_stacks_keep_full_stacks() {
 }
 
 /// With a 64-entry stack map, stacks are lost, but every sample is still counted: exactly one
-/// placeholder per lost stack, matching the loss counters, and the sum is conserved.
+/// placeholder per lost stack, matching the loss counters, and the sum is conserved. The summary
+/// warns with the number of stacks lost and `--stack-map-size`, and the archive keeps that warning.
 #[test]
 fn record_tiny_stack_map_counts_every_loss() {
     use prof::profile::LossReason;
     let _m = bpf_test!("record_tiny_stack_map_counts_every_loss");
     let dir = tempfile::tempdir().unwrap();
-    let (stacks, profile) = record_manystacks(dir.path(), &["--stack-map-size", "64"]);
+    let (stacks, profile, stderr) = record_manystacks(dir.path(), &["--stack-map-size", "64"]);
     let losses = &profile.meta.losses;
-    let user_full = losses.get(&LossReason::UserStackMapFull).copied().unwrap_or(0);
+    let get = |r: LossReason| losses.get(&r).copied().unwrap_or(0);
+    let user_full = get(LossReason::UserStackMapFull);
     let user_missing: u64 = [LossReason::UserStackMapFull, LossReason::UserStackFault, LossReason::UserStackError]
-        .iter()
-        .map(|r| losses.get(r).copied().unwrap_or(0))
+        .into_iter()
+        .map(get)
         .sum();
     let kernel_missing: u64 =
         [LossReason::KernelStackMapFull, LossReason::KernelStackFault, LossReason::KernelStackError]
-            .iter()
-            .map(|r| losses.get(r).copied().unwrap_or(0))
+            .into_iter()
+            .map(get)
             .sum();
     println!("tiny map: losses {losses:?}");
     assert!(user_full > 0, "a 64-entry map must overflow at 5000 stacks: {losses:?}");
@@ -289,6 +291,40 @@ fn record_tiny_stack_map_counts_every_loss() {
     assert_eq!(count_where(&stacks, |s| has_frame(s, "[missing kernel stack]")), kernel_missing);
     let out = std::fs::read_to_string(dir.path().join("m.folded")).unwrap();
     assert!(!out.is_empty());
+
+    // One warning with the count of stacks the full map lost and the option to raise.
+    let full = user_full + get(LossReason::KernelStackMapFull);
+    let warning = format!(
+        "stack map full: {full} stacks lost (their samples kept with placeholder frames); \
+         raise --stack-map-size (now 64 entries)"
+    );
+    assert_eq!(stderr.matches(&format!("warning: {warning}\n")).count(), 1, "{stderr}");
+    assert!(profile.meta.notes.contains(&warning), "archive notes: {:?}", profile.meta.notes);
+}
+
+/// With a 16-entry counts map and 5,000 distinct stacks, samples are dropped: the archive counts
+/// them (`CountsMapFull`), Σ counts + Σ drops still equals the samples taken, and the summary and
+/// the archive's notes say "counts map full; N samples dropped" and suggest `--counts-map-size`.
+#[test]
+fn record_tiny_counts_map_counts_dropped_samples() {
+    use prof::profile::LossReason;
+    let _m = bpf_test!("record_tiny_counts_map_counts_dropped_samples");
+    let dir = tempfile::tempdir().unwrap();
+    let (stacks, profile, stderr) = record_manystacks(dir.path(), &["--counts-map-size", "16"]);
+    let dropped = profile.meta.losses.get(&LossReason::CountsMapFull).copied().unwrap_or(0);
+    println!("tiny counts map: {dropped} dropped of {}; losses {:?}", profile.meta.total_samples, profile.meta.losses);
+    assert!(dropped > 0, "a 16-entry counts map must overflow at 5000 stacks: {:?}", profile.meta.losses);
+    // assert_conserved (in record_manystacks) checked Σ counts + dropped == samples taken; the
+    // folded output holds exactly the samples that were kept.
+    assert_eq!(count_where(&stacks, |_| true) + dropped, profile.meta.total_samples);
+    let warning = format!("counts map full; {dropped} samples dropped; raise --counts-map-size (now 16 entries)");
+    assert_eq!(stderr.matches(&format!("warning: {warning}\n")).count(), 1, "{stderr}");
+    assert!(profile.meta.notes.contains(&warning), "archive notes: {:?}", profile.meta.notes);
+    let pct_dropped = pct(dropped, profile.meta.total_samples);
+    assert!(
+        stderr.contains(&format!("lost: {dropped} ({pct_dropped:.2}%) sample dropped: counts map full")),
+        "{stderr}"
+    );
 }
 
 /// A binary deleted while it runs is still symbolized (through /proc/PID/map_files), and its
