@@ -32,6 +32,19 @@ fn cli_bad_duration_is_usage_error() {
     }
 }
 
+/// An event ring buffer size that is not a power of two from 4 KiB to 1 GiB is a usage error
+/// (exit 2) quoting the value.
+#[test]
+fn cli_bad_events_buffer_size_is_usage_error() {
+    for bad in ["5000", "2KiB", "2GiB", "0", "x"] {
+        let out = run(&["record", "--events-buffer-size", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("`{bad}`")), "{}", stderr(&out));
+    }
+    let out = run(&["record", "--events-buffer-size", "5000"]);
+    assert!(stderr(&out).contains("expected a power of two from 4KiB to 1GiB"), "{}", stderr(&out));
+}
+
 /// A duration too large for a clock (`1e20` seconds, `1000000000y`) is a usage error (exit 2)
 /// that quotes it and says the limit, for every option taking a duration; a huge but
 /// representable one (`--retain-age 213504d`, beyond u64 nanoseconds) is accepted.

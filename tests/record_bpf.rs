@@ -754,3 +754,49 @@ fn record_refused_by_seccomp_is_not_missing_capabilities() {
         assert!(!folded.exists(), "nothing recorded, nothing written");
     }
 }
+
+/// A one-page notification ring buffer overflows while prof is stopped (SIGSTOP for 3 s) and a
+/// command keeps exec'ing short processes: the kernel counts the lost notifications, the
+/// archive keeps them (`EventsLost`) with the "process notifications lost" warning (more than
+/// 5% were lost), the summary shows it once, and the recording still ends with a valid,
+/// conserved profile.
+#[test]
+fn record_paused_reader_counts_lost_notifications() {
+    use prof::profile::LossReason;
+    let _m = bpf_test!("record_paused_reader_counts_lost_notifications");
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("x.prof");
+    // Each round execs `date` and `true`: two notifications, a few hundred rounds a second.
+    let script = "end=$(( $(date +%s) + 7 )); while [ $(date +%s) -lt $end ]; do /bin/true; done";
+    let bg = Background::start(&[
+        os("record"),
+        os("--events-buffer-size"),
+        os("4KiB"),
+        os("-o"),
+        archive.as_os_str(),
+        os("--"),
+        os("sh"),
+        os("-c"),
+        os(script),
+    ]);
+    std::thread::sleep(Duration::from_millis(1000));
+    bg.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_secs(3));
+    bg.signal(libc::SIGCONT);
+    let (status, stderr) = bg.finish();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("command exited"), "{stderr}");
+    let p = assert_conserved(&archive);
+    let lost = p.meta.losses.get(&LossReason::EventsLost).copied().unwrap_or(0);
+    println!("paused reader: {lost} notifications lost; notes {:?}", p.meta.notes);
+    assert!(lost > 0, "a 4 KiB ring buffer must overflow in 3 s of exec churn: {:?}", p.meta.losses);
+    let prefix = format!("process notifications lost: {lost} of ");
+    let notes: Vec<&String> = p.meta.notes.iter().filter(|n| n.starts_with(&prefix)).collect();
+    assert_eq!(notes.len(), 1, "archive notes: {:?}", p.meta.notes);
+    assert!(notes[0].contains("raise --events-buffer-size (now 4 KiB)"), "{notes:?}");
+    assert_eq!(stderr.matches(&format!("warning: {}\n", notes[0])).count(), 1, "{stderr}");
+    // A valid profile of the command: samples, and the report reads it back.
+    assert!(p.total() > 0, "no samples");
+    assert!(p.samples.iter().any(|s| s.comm == "sh" || s.comm == "date" || s.comm == "true"), "{:?}", p.samples);
+    prof_ok(&[os("report"), archive.as_os_str()]);
+}
