@@ -43,6 +43,10 @@ fn start() -> Ui {
     for i in 0..4 {
         write_interval(dir.path(), i, if i < 2 { "old_work" } else { HOSTILE }, 300);
     }
+    serve_dir(dir)
+}
+
+fn serve_dir(dir: tempfile::TempDir) -> Ui {
     let server = prof::serve::bind(dir.path().to_path_buf(), "127.0.0.1:0".parse().unwrap(), false).unwrap();
     let addr = server.addr;
     let stop = Arc::new(AtomicBool::new(false));
@@ -267,4 +271,56 @@ fn serve_sees_archives_written_between_requests() {
     std::fs::remove_file(last).unwrap();
     assert_eq!(count(&get(&ui, "/api/intervals").2), 4);
     assert_eq!(total(&ui), 4 * 305);
+}
+
+/// Archives with lost process notifications (the ring buffer was full) and their warning: each
+/// interval row carries its `events_lost`, a range's JSON their sum with every loss by reason and
+/// the notes, and the page has the list that shows them (filled by `renderLosses` in app.js).
+#[test]
+fn serve_shows_lost_notifications() {
+    use prof::profile::LossReason;
+    let dir = tempfile::tempdir().unwrap();
+    let warning = "process notifications lost: 40 of 100 (40.0%, ring buffer full while prof was not reading)";
+    for (i, events_lost, stack_faults) in [(0u64, 40u64, 3u64), (1, 0, 0), (2, 2, 1)] {
+        let mut meta = common::interval_meta(i, 50);
+        if events_lost > 0 {
+            meta.losses.insert(LossReason::EventsLost, events_lost);
+        }
+        if stack_faults > 0 {
+            meta.losses.insert(LossReason::UserStackFault, stack_faults);
+        }
+        if i == 0 {
+            meta.notes.push(warning.to_string());
+        }
+        let mut b = ProfileBuilder::new(meta);
+        let main = b.frame(Frame::new("main", "app", FrameKind::User));
+        let s = b.stack(vec![main]);
+        b.add(s, 1, "app", 50);
+        prof::archive::write_file(&b.finish(), &dir.path().join(prof::store::archive_name(T0 + i * 10 * SEC, 7, i)))
+            .unwrap();
+    }
+    let ui = serve_dir(dir);
+    let rows: serde_json::Value = serde_json::from_slice(&get(&ui, "/api/intervals").2).unwrap();
+    let events: Vec<u64> = rows.as_array().unwrap().iter().map(|r| r["events_lost"].as_u64().unwrap()).collect();
+    assert_eq!(events, [40, 0, 2], "{rows}");
+    assert_eq!(rows[0]["lost"], 3, "per-sample losses stay apart from notifications");
+
+    let (status, _, body) = get(&ui, &format!("/api/range.json?{}", range(0, 3)));
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["losses"]["events"], 42, "{}", v["losses"]);
+    assert_eq!(v["losses"]["samples"], 4);
+    assert_eq!(v["losses"]["by_reason"]["events_lost"], 42);
+    assert_eq!(v["losses"]["by_reason"]["user_stack_efault"], 4);
+    assert_eq!(v["notes"], serde_json::json!([warning]));
+    // A range without losses says so (zeros), not nothing.
+    let v: serde_json::Value =
+        serde_json::from_slice(&get(&ui, &format!("/api/range.json?{}", range(1, 2))).2).unwrap();
+    assert_eq!((v["losses"]["events"].as_u64(), v["losses"]["samples"].as_u64()), (Some(0), Some(0)));
+
+    let html = String::from_utf8(get(&ui, "/").2).unwrap();
+    assert!(html.contains("<ul id=\"losses\""), "the page has the list of losses");
+    let js = String::from_utf8(get(&ui, "/app.js").2).unwrap();
+    assert!(js.contains("renderLosses(data.losses, data.notes)") && js.contains("process notifications lost"));
+    assert!(js.contains("events_lost"), "the timeline's bars count lost notifications");
 }

@@ -103,11 +103,13 @@ function renderTimeline() {
   const sums = groups.map(([a, b]) => {
     let samples = 0;
     let lost = 0;
+    let events = 0;
     for (let i = a; i <= b; i++) {
       samples += state.intervals[i].samples;
       lost += state.intervals[i].lost;
+      events += state.intervals[i].events_lost;
     }
-    return { samples, lost };
+    return { samples, lost, events };
   });
   const max = Math.max(1, ...sums.map((g) => g.samples));
   groups.forEach(([a, b], idx) => {
@@ -115,7 +117,8 @@ function renderTimeline() {
     bar.setAttribute('role', 'listitem');
     bar.dataset.index = String(idx);
     const span = a === b ? iso(state.intervals[a].start_unix_ns) : `${iso(state.intervals[a].start_unix_ns)} – ${iso(state.intervals[b].end_unix_ns)}`;
-    bar.title = `${span}: ${sums[idx].samples} samples, ${sums[idx].lost} lost`;
+    bar.title = `${span}: ${sums[idx].samples} samples, ${sums[idx].lost} lost, ${sums[idx].events} process notifications lost`;
+    if (sums[idx].events > 0) bar.classList.add('events-lost');
     bar.style.height = `${Math.max(2, (100 * sums[idx].samples) / max)}%`;
     box.appendChild(bar);
   });
@@ -327,6 +330,7 @@ async function showProfile() {
   const res = await pending;
   const tbody = document.querySelector('#top tbody');
   tbody.replaceChildren();
+  $('losses').replaceChildren();
   if (!res.ok) {
     state.flame = null;
     renderFlame();
@@ -337,12 +341,21 @@ async function showProfile() {
   state.flame = { root: buildTree(data.names, data.stacks), total: data.total };
   state.zoom = [];
   $('flame-title').textContent = `${data.title}${data.subtitle ? ' — ' + data.subtitle : ''}`;
+  renderLosses(data.losses, data.notes);
   renderFlame();
   for (const row of data.top) {
     const tr = el('tr');
     tr.append(el('td', row.self_pct.toFixed(2)), el('td', row.total_pct.toFixed(2)), el('td', row.function), el('td', row.module));
     tbody.appendChild(tr);
   }
+}
+
+/** The range's losses (samples, process notifications) and the recording's notes, as text. */
+function renderLosses(losses, notes) {
+  const box = $('losses');
+  const parts = [`${losses.samples} samples lost or degraded`, `${losses.events} process notifications lost (ring buffer full)`];
+  box.appendChild(el('li', parts.join('; '), losses.samples + losses.events > 0 ? 'lost' : undefined));
+  for (const note of notes) box.appendChild(el('li', note, 'note'));
 }
 
 async function showDiff() {

@@ -10,7 +10,7 @@ use super::{App, CSP};
 use crate::diff::{self, render as diff_render, DiffOptions};
 use crate::output::flamegraph::{self, SvgOptions};
 use crate::output::{folded, top, RenderOptions};
-use crate::profile::{unix_ns, Profile, ProfileBuilder};
+use crate::profile::{unix_ns, LossReason, Profile, ProfileBuilder};
 
 const INDEX_HTML: &str = include_str!("../../web/index.html");
 const APP_JS: &str = include_str!("../../web/app.js");
@@ -201,6 +201,7 @@ impl App {
                         end_unix_ns: meta.end_unix_ns,
                         samples: meta.total_samples,
                         lost: crate::profile::lost_samples(&meta.losses),
+                        events_lost: events_lost(&meta.losses),
                         bytes: e.bytes,
                     },
                     Err(_) => continue,
@@ -279,7 +280,8 @@ fn svg(p: &Profile) -> Reply {
 const UI_TOP_ROWS: usize = 30;
 
 /// The range as JSON for the UI's interactive flamegraph: title, subtitle, total, every folded
-/// stack as an array of frame labels (root = comm) with its count, and the top table.
+/// stack as an array of frame labels (root = comm) with its count, the top table, and what was
+/// lost (samples, process notifications, each reason) with the recording's notes.
 ///
 /// Frame labels are sent once, in `names`; each stack is `[count, name index, …]` (root first).
 /// An hour of a busy machine's archives is tens of thousands of stacks of ~20 frames: sending
@@ -294,6 +296,11 @@ fn flame_json(p: &Profile) -> Reply {
         stacks: Vec<Vec<u64>>,
         /// The top table beside the flamegraph (as `/api/top.json?n=30`), in the same reply.
         top: Vec<TopJson>,
+        /// What the range lost, by reason.
+        losses: LossesJson,
+        /// The recording's notes and warnings (of the range's first archive, and mixed
+        /// recordings).
+        notes: Vec<String>,
     }
     let (title, subtitle) = flamegraph::default_title(&p.meta);
     let mut names: Vec<String> = Vec::new();
@@ -318,7 +325,8 @@ fn flame_json(p: &Profile) -> Reply {
         })
         .collect();
     let top = top::top(p, UI_TOP_ROWS).iter().map(TopJson::from).collect();
-    Reply::json(&Flame { title, subtitle, total: p.total(), names, stacks, top })
+    let losses = LossesJson::of(&p.meta.losses);
+    Reply::json(&Flame { title, subtitle, total: p.total(), names, stacks, top, losses, notes: p.meta.notes.clone() })
 }
 
 /// The samples of one thread name.
@@ -332,14 +340,43 @@ fn only_comm(p: &Profile, comm: &str) -> Profile {
     out
 }
 
-/// One row of `/api/intervals`: an archive's time span, samples, per-sample losses and size.
+/// One row of `/api/intervals`: an archive's time span, samples, per-sample losses, lost
+/// process notifications and size.
 #[derive(Clone, Debug, serde::Serialize)]
 pub(super) struct IntervalJson {
     start_unix_ns: u64,
     end_unix_ns: u64,
     samples: u64,
     lost: u64,
+    /// Process notifications lost because the ring buffer was full (`events_lost`).
+    events_lost: u64,
     bytes: u64,
+}
+
+/// Process notifications lost (the ring buffer was full) in `losses`.
+fn events_lost(losses: &crate::profile::Losses) -> u64 {
+    losses.get(&LossReason::EventsLost).copied().unwrap_or(0)
+}
+
+/// What a range lost, for the line under the UI's flamegraph.
+#[derive(serde::Serialize)]
+struct LossesJson {
+    /// Samples that lost a stack or were dropped.
+    samples: u64,
+    /// Process notifications lost because the ring buffer was full.
+    events: u64,
+    /// Every loss counter by its stable name (`counts_map_full`, `events_lost`, …).
+    by_reason: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl LossesJson {
+    fn of(losses: &crate::profile::Losses) -> LossesJson {
+        LossesJson {
+            samples: crate::profile::lost_samples(losses),
+            events: events_lost(losses),
+            by_reason: losses.iter().map(|(r, n)| (r.id(), *n)).collect(),
+        }
+    }
 }
 
 #[derive(serde::Serialize)]
