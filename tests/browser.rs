@@ -13,8 +13,9 @@ use std::process::{Command, Stdio};
 
 use common::{prof_ok, workload};
 
-/// Node, npm and Chromium are needed; scripts/setup installs them. Skips outside CI if missing.
-fn browser_available() -> bool {
+/// Node, npm and Chromium are needed; scripts/setup installs them. Skips `test` outside CI if
+/// missing.
+fn browser_available(test: &str) -> bool {
     let missing: Vec<&str> = [("/usr/bin/chromium", "chromium"), ("node", "node"), ("npm", "npm")]
         .into_iter()
         .filter(|(cmd, _)| {
@@ -33,15 +34,29 @@ fn browser_available() -> bool {
         std::env::var("CI").as_deref() != Ok("true"),
         "browser test needs {missing:?} in CI (scripts/setup installs them)"
     );
-    println!("SKIPPED browser_ui_profile_and_diff: missing {missing:?} (run scripts/setup)");
+    println!("SKIPPED {test}: missing {missing:?} (run scripts/setup)");
     false
+}
+
+/// tests/browser, with playwright-core installed (`npm ci`) if it is not yet.
+fn browser_dir() -> std::path::PathBuf {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if !browser_dir.join("node_modules/playwright-core").exists() {
+        let st = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+            .current_dir(&browser_dir)
+            .status()
+            .expect("npm runs");
+        assert!(st.success(), "npm ci in tests/browser");
+    }
+    browser_dir
 }
 
 /// The UI, driven in headless Chromium, shows the workload's hot function and its diff.
 #[test]
 fn browser_ui_profile_and_diff() {
     let _m = bpf_test!("browser_ui_profile_and_diff");
-    if !browser_available() {
+    if !browser_available("browser_ui_profile_and_diff") {
         return;
     }
     let split = workload("split");
@@ -76,15 +91,7 @@ fn browser_ui_profile_and_diff() {
     let started = lines.next().and_then(Result::ok).unwrap_or_default();
     assert!(started.contains("serving"), "{started}");
 
-    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    if !browser_dir.join("node_modules/playwright-core").exists() {
-        let st = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
-            .current_dir(&browser_dir)
-            .status()
-            .expect("npm runs");
-        assert!(st.success(), "npm ci in tests/browser");
-    }
+    let browser_dir = browser_dir();
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let out = Command::new("node")
         .arg(browser_dir.join("ui.mjs"))
@@ -100,4 +107,61 @@ fn browser_ui_profile_and_diff() {
     for shot in ["ui-profile.png", "ui-diff.png"] {
         assert!(std::fs::metadata(out_dir.join(shot)).map(|m| m.len() > 10_000).unwrap_or(false), "{shot}");
     }
+}
+
+/// The page shows what a range lost: under the flamegraph, the lost samples and process
+/// notifications (summed over the range) and the recording's notes; on the timeline, the bar of
+/// an interval that lost notifications says how many and is outlined. Synthetic archives, no BPF.
+#[test]
+fn browser_ui_shows_lost_notifications() {
+    use prof::profile::{Frame, FrameKind, LossReason, ProfileBuilder};
+    if !browser_available("browser_ui_shows_lost_notifications") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let warning = "process notifications lost: 40 of 100 (40.0%, ring buffer full while prof was not reading)";
+    // Archives of the last few minutes, so the page's default range (the last hour) has them.
+    let now = prof::profile::unix_ns(std::time::SystemTime::now());
+    let t0 = now - 60 * common::SEC;
+    for (i, events_lost) in [(0u64, 40u64), (1, 0), (2, 2)] {
+        let mut meta = common::interval_meta(0, 50);
+        (meta.start_unix_ns, meta.end_unix_ns) = (t0 + i * 10 * common::SEC, t0 + (i + 1) * 10 * common::SEC);
+        if events_lost > 0 {
+            meta.losses.insert(LossReason::EventsLost, events_lost);
+        }
+        if i == 0 {
+            meta.losses.insert(LossReason::UserStackFault, 3);
+            meta.notes.push(warning.to_string());
+        }
+        let mut b = ProfileBuilder::new(meta);
+        let main = b.frame(Frame::new("main", "app", FrameKind::User));
+        let s = b.stack(vec![main]);
+        b.add(s, 1, "app", 50);
+        let name = prof::store::archive_name(t0 + i * 10 * common::SEC, 7, i);
+        prof::archive::write_file(&b.finish(), &dir.path().join(name)).unwrap();
+    }
+    let server = prof::serve::bind(dir.path().to_path_buf(), "127.0.0.1:0".parse().unwrap(), false).unwrap();
+    let addr = server.addr;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = std::sync::Arc::clone(&stop);
+    std::thread::spawn(move || server.run(&s));
+
+    let out = Command::new("node")
+        .arg(browser_dir().join("losses.mjs"))
+        .arg(format!("http://{addr}/"))
+        .output()
+        .expect("node runs");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("losses.mjs prints JSON");
+    println!("{v}");
+    assert_eq!(v["errors"], serde_json::json!([]), "page errors");
+    let items: Vec<&str> = v["items"].as_array().unwrap().iter().map(|i| i["text"].as_str().unwrap()).collect();
+    assert_eq!(items, ["3 samples lost or degraded; 42 process notifications lost (ring buffer full)", warning], "{v}");
+    assert_eq!(v["items"][0]["cls"], "lost", "losses are highlighted");
+    let bars = v["bars"].as_array().unwrap();
+    assert_eq!(bars.len(), 3, "{v}");
+    let outlined: Vec<bool> = bars.iter().map(|b| b["outlined"].as_bool().unwrap()).collect();
+    assert_eq!(outlined, [true, false, true]);
+    assert!(bars[0]["title"].as_str().unwrap().ends_with(": 50 samples, 3 lost, 40 process notifications lost"), "{v}");
 }
