@@ -800,3 +800,45 @@ fn record_paused_reader_counts_lost_notifications() {
     assert!(p.samples.iter().any(|s| s.comm == "sh" || s.comm == "date" || s.comm == "true"), "{:?}", p.samples);
     prof_ok(&[os("report"), archive.as_os_str()]);
 }
+
+/// Continuous mode with a paused reader: each interval's archive counts the notifications lost
+/// in that interval, and an interval that lost more than 5% of its own carries the warning with
+/// that interval's count; every archive still conserves its samples.
+#[test]
+fn record_continuous_paused_reader_notes_lost_notifications_per_interval() {
+    use prof::profile::LossReason;
+    let _m = bpf_test!("record_continuous_paused_reader_notes_lost_notifications_per_interval");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("archives");
+    let script = "end=$(( $(date +%s) + 7 )); while [ $(date +%s) -lt $end ]; do /bin/true; done";
+    let bg = Background::start(&continuous(&d, &["--events-buffer-size", "4KiB", "--", "sh", "-c", script]));
+    std::thread::sleep(Duration::from_millis(1500));
+    bg.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_secs(3));
+    bg.signal(libc::SIGCONT);
+    let (status, stderr) = bg.finish();
+    assert!(status.success(), "{stderr}");
+    let ps = archives(&d);
+    assert!(ps.len() >= 3, "{} archives: {stderr}", ps.len());
+    let mut warned = 0;
+    for p in &ps {
+        let dropped = p.meta.losses.get(&LossReason::CountsMapFull).copied().unwrap_or(0);
+        assert_eq!(p.total() + dropped, p.meta.total_samples, "{:?}", p.meta);
+        assert!(!p.meta.notes.iter().any(|n| n.contains("mismatch")), "{:?}", p.meta.notes);
+        let lost = p.meta.losses.get(&LossReason::EventsLost).copied().unwrap_or(0);
+        let notes: Vec<&String> =
+            p.meta.notes.iter().filter(|n| n.starts_with("process notifications lost: ")).collect();
+        println!("interval: {lost} notifications lost; {notes:?}");
+        match notes.as_slice() {
+            [] => {}
+            [note] => {
+                assert!(note.starts_with(&format!("process notifications lost: {lost} of ")), "{note}");
+                warned += 1;
+            }
+            more => panic!("one warning per interval at most: {more:?}"),
+        }
+    }
+    let total_lost: u64 = ps.iter().filter_map(|p| p.meta.losses.get(&LossReason::EventsLost)).sum();
+    assert!(total_lost > 0, "a 4 KiB ring buffer must overflow in 3 s of exec churn");
+    assert!(warned >= 1, "the interval after the pause lost far more than 5%");
+}
