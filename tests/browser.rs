@@ -119,7 +119,7 @@ fn browser_ui_shows_lost_notifications() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let warning = "process notifications lost: 40 of 100 (40.0%, ring buffer full while prof was not reading)";
+    let warning = "process notifications lost: 40 of 100 (40.0%, the ring buffer was full before prof read them)";
     // Archives of the last few minutes, so the page's default range (the last hour) has them.
     let now = prof::profile::unix_ns(std::time::SystemTime::now());
     let t0 = now - 60 * common::SEC;

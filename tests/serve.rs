@@ -280,7 +280,7 @@ fn serve_sees_archives_written_between_requests() {
 fn serve_shows_lost_notifications() {
     use prof::profile::LossReason;
     let dir = tempfile::tempdir().unwrap();
-    let warning = "process notifications lost: 40 of 100 (40.0%, ring buffer full while prof was not reading)";
+    let warning = "process notifications lost: 40 of 100 (40.0%, the ring buffer was full before prof read them)";
     for (i, events_lost, stack_faults) in [(0u64, 40u64, 3u64), (1, 0, 0), (2, 2, 1)] {
         let mut meta = common::interval_meta(i, 50);
         if events_lost > 0 {

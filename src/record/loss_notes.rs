@@ -56,8 +56,8 @@ pub fn loss_notes(losses: &Losses, events_sent: u64, caps: Capacities) -> Vec<St
     let produced = events_sent.saturating_add(lost);
     if lost > 0 && u128::from(lost) * 100 > u128::from(produced) * u128::from(EVENTS_LOST_WARN_PCT) {
         notes.push(format!(
-            "{}{lost} of {produced} ({:.1}%, ring buffer full while prof was not \
-             reading); symbols of the processes they named may be missing or stale; raise \
+            "{}{lost} of {produced} ({:.1}%, the ring buffer was full before prof \
+             read them); symbols of the processes they named may be missing or stale; raise \
              --events-buffer-size (now {} KiB)",
             PREFIXES[2],
             lost as f64 * 100.0 / produced as f64,
