@@ -1,5 +1,6 @@
 //! The end-of-recording summary that `prof record` prints: what was recorded, samples, the
-//! notes and loss warnings (with the option that fixes each), losses by reason with percentages, how user stacks were walked, the top functions, the files written.
+//! notes and loss warnings (with the option that fixes each), losses by reason with
+//! percentages, how user stacks were walked, the top functions, the files written.
 //! The text goes to root's terminal, and the target, notes, function and module names and paths
 //! in it come from other users' processes and binaries: each is shown with its control
 //! characters escaped ([`escape_controls`]), so none can drive the terminal or forge a line.
