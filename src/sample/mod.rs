@@ -12,6 +12,7 @@ mod error;
 mod exit_poll;
 mod hotplug;
 pub mod kernel;
+mod open_files;
 mod options;
 pub mod perf_events;
 pub mod privileges;

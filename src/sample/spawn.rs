@@ -45,9 +45,10 @@ impl PausedChild {
         cptrs.push(std::ptr::null());
         let (gate_r, gate_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
+        let open_files = super::open_files::original();
 
         // SAFETY: fork has no memory preconditions; in the child only async-signal-safe calls
-        // follow (close, read, execvp, write, _exit) on memory prepared before the fork.
+        // follow (close, read, setrlimit, execvp, write, _exit) on memory prepared before the fork.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(io::Error::last_os_error());
@@ -67,6 +68,10 @@ impl PausedChild {
                 // Restore default signal dispositions the parent may have changed.
                 libc::signal(libc::SIGINT, libc::SIG_DFL);
                 libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                // The open-files limit prof was given, not the one it raised for itself.
+                if let Some(limit) = &open_files {
+                    libc::setrlimit(libc::RLIMIT_NOFILE, limit);
+                }
                 libc::execvp(cptrs[0], cptrs.as_ptr());
                 let errno = *libc::__errno_location();
                 libc::write(err_w.as_raw_fd(), (&errno as *const i32).cast(), 4);

@@ -86,7 +86,8 @@ impl Sampler {
 
 /// Refuses, before anything is created, what cannot work: missing privileges, a kernel older
 /// than the minimum (unless that check is off), a frequency above the kernel's limit, a target
-/// process that does not exist. Then raises `RLIMIT_MEMLOCK` for loading.
+/// process that does not exist. Then raises `RLIMIT_MEMLOCK` for loading, and the open-files
+/// limit for the binaries kept open.
 fn check_request(opts: &SamplerOptions) -> Result<(), SampleError> {
     privileges::check().map_err(SampleError::PermissionDenied)?;
     super::kernel::check_version(!opts.kernel_version_check)?;
@@ -103,6 +104,7 @@ fn check_request(opts: &SamplerOptions) -> Result<(), SampleError> {
         }
     }
     super::kernel::raise_memlock();
+    super::open_files::raise();
     Ok(())
 }
 
