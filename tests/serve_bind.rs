@@ -1,0 +1,126 @@
+//! `prof serve` from the command line: where it listens when given no address (loopback only,
+//! checked from the kernel's socket table), and the warning when `--allow-remote` binds beyond
+//! loopback.
+
+mod common;
+
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A `prof serve` child killed when dropped, with the stderr lines read until it said it serves.
+struct Serving {
+    child: Child,
+    stderr: Vec<String>,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `cmd` (which ends up running `prof serve`) and waits for its "serving" line.
+fn serve(mut cmd: Command) -> Serving {
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("prof serve starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut s = Serving { child, stderr: Vec::new() };
+    loop {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) => {
+                let done = line.contains("serving");
+                s.stderr.push(line);
+                if done {
+                    return s;
+                }
+            }
+            Err(_) => panic!("prof serve did not start: {:?}", s.stderr),
+        }
+    }
+}
+
+/// Listening TCP sockets (IPv4 and IPv6) of the network namespace of `pid`, as
+/// (address in /proc hex, port).
+fn listening(pid: u32) -> Vec<(String, u16)> {
+    let mut out = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st …; st 0A is LISTEN
+            if fields.get(3) == Some(&"0A") {
+                let (addr, port) = fields[1].split_once(':').unwrap();
+                out.push((addr.to_string(), u16::from_str_radix(port, 16).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// Without an address, `prof serve` listens on 127.0.0.1:7070 and nowhere else. It runs in a new
+/// network namespace (only loopback, and port 7070 surely free), where the kernel's socket table
+/// shows every listening socket of the process.
+#[test]
+fn serve_default_address_is_loopback_only() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI runs as root: a network namespace must work");
+        println!("SKIPPED serve_default_address_is_loopback_only: a network namespace needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("unshare");
+    // unshare execs sh, which execs prof: the child's pid is prof's.
+    cmd.args(["--net", "sh", "-c", "ip link set lo up && exec \"$0\" serve \"$1\""])
+        .arg(env!("CARGO_BIN_EXE_prof"))
+        .arg(dir.path());
+    let s = serve(cmd);
+    let text = s.stderr.join("\n");
+    assert!(text.contains("on http://127.0.0.1:7070/"), "{text}");
+    assert!(!text.contains("warning"), "{text}");
+    // 127.0.0.1 in /proc/net/tcp is little-endian hex.
+    assert_eq!(listening(s.child.id()), vec![("0100007F".to_string(), 7070)], "prof's sockets");
+}
+
+/// `--allow-remote` with a non-loopback address prints a warning that the profiles are reachable
+/// from other machines; on loopback it does not, and without the flag a non-loopback address is a
+/// usage error naming it.
+#[test]
+fn serve_allow_remote_beyond_loopback_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let prof = || {
+        let mut cmd = common::prof();
+        cmd.arg("serve").arg(dir.path());
+        cmd
+    };
+
+    let mut remote = prof();
+    remote.args(["--allow-remote", "--listen", "0.0.0.0:0"]);
+    let s = serve(remote);
+    let text = s.stderr.join("\n");
+    assert!(text.contains("prof: warning: listening on 0.0.0.0:"), "{text}");
+    assert!(text.contains("reachable from other machines"), "{text}");
+    let port: u16 = text.split("on http://0.0.0.0:").nth(1).and_then(|r| r.split('/').next()?.parse().ok()).unwrap();
+    assert!(listening(s.child.id()).contains(&("00000000".to_string(), port)), "not listening on 0.0.0.0:{port}");
+    drop(s);
+
+    let mut local = prof();
+    local.args(["--allow-remote", "--listen", "127.0.0.1:0"]);
+    let s = serve(local);
+    assert!(!s.stderr.join("\n").contains("warning"), "{:?}", s.stderr);
+    drop(s);
+
+    let refused = prof().args(["--listen", "0.0.0.0:0"]).output().unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--allow-remote") && err.contains("0.0.0.0"), "{err}");
+}
