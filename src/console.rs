@@ -39,11 +39,13 @@ impl Observer for Console {
             Event::Status { .. } => Ok(()),
             Event::Stopped if self.live_status => write!(err, "{CLEAR_LINE}"),
             Event::Stopped => Ok(()),
-            Event::Recovered { path } => {
+            Event::Quarantined { from, to } => {
                 writeln!(
                     err,
-                    "prof: removed `{}`, an archive a crashed recorder did not finish",
-                    esc(&path.to_string_lossy())
+                    "prof: warning: `{}` is an archive a crashed recorder did not finish; moved to `{}` (not read, \
+                     not deleted)",
+                    esc(&from.to_string_lossy()),
+                    esc(&to.to_string_lossy())
                 )
             }
             Event::IntervalLost { error } => {

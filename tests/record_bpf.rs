@@ -615,8 +615,10 @@ fn record_continuous_rotates_contiguous_archives() {
     assert_eq!(count_where(&read_folded(&merged), |_| true), total);
 }
 
-/// After SIGKILL every archive under a final name is complete; a restart removes only an
-/// unfinished temp file and leaves the earlier archives byte for byte intact.
+/// After SIGKILL every archive under a final name is complete. A restart moves an unfinished
+/// temp file (what a kill mid-write leaves: a prefix of an archive) into `quarantine/` with a
+/// warning naming both paths, so nothing is deleted; the kept file reads as truncated, the earlier
+/// archives are byte for byte intact, and listing the directory ignores the quarantine.
 #[test]
 fn record_continuous_survives_sigkill() {
     let _m = bpf_test!("record_continuous_survives_sigkill");
@@ -636,16 +638,30 @@ fn record_continuous_survives_sigkill() {
     for (path, bytes) in &before {
         prof::archive::read(bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }
-    // What a kill in the middle of a write leaves: a temp file that was never renamed.
-    let partial = d.join(format!(".{}.k1ll3d.tmp", prof::store::archive_name(4_000_000_000_000_000_000, 1, 9)));
-    std::fs::write(&partial, b"PROFARC\0 cut short").unwrap();
+    // What a kill in the middle of a write leaves: a temp file that was never renamed, holding
+    // the first part of an archive.
+    let name = format!(".{}.k1ll3d.tmp", prof::store::archive_name(4_000_000_000_000_000_000, 1, 9));
+    let partial = d.join(&name);
+    let cut = &before[0].1[..before[0].1.len() / 2];
+    std::fs::write(&partial, cut).unwrap();
     let out = prof_ok(&continuous(&d, &["-d", "1.5"]));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("k1ll3d.tmp"), "recovery not reported");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let kept = d.join(prof::store::QUARANTINE_DIR).join(&name);
+    let warning = format!("prof: warning: `{}` is an archive a crashed recorder did not finish", partial.display());
+    assert!(stderr.contains(&warning), "quarantine not reported: {stderr}");
+    assert!(stderr.contains(&format!("moved to `{}`", kept.display())), "{stderr}");
     assert!(!partial.exists());
+    assert_eq!(std::fs::read(&kept).unwrap(), cut, "the quarantined file changed");
+    match prof::archive::read(cut) {
+        Err(prof::archive::ArchiveError::Truncated { found, .. }) => assert_eq!(found, cut.len() as u64),
+        other => panic!("the partial archive should read as truncated: {other:?}"),
+    }
     for (path, bytes) in &before {
         assert_eq!(&std::fs::read(path).unwrap(), bytes, "{} changed", path.display());
     }
     assert!(prof::store::list(&d).unwrap().0.len() >= before.len() + 2);
+    let list = prof_ok(&[os("report"), d.as_os_str(), os("--list")]);
+    assert!(!String::from_utf8_lossy(&list.stderr).contains("quarantine"), "{}", String::from_utf8_lossy(&list.stderr));
 }
 
 /// Disk full: the failed write names the path and errno, recording continues, the next archive

@@ -25,7 +25,7 @@ fn write_interval(dir: &Path, i: u64, leaf: &str, n: u64) -> std::path::PathBuf 
 }
 
 /// Listing returns prof's archives oldest first and skips (never follows) links, directories and
-/// foreign names; recovery removes only prof's unfinished temp files.
+/// foreign names; recovery moves only prof's unfinished temp files, into `quarantine/`.
 #[test]
 fn store_list_and_recover_touch_only_own_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -42,8 +42,11 @@ fn store_list_and_recover_touch_only_own_files() {
     let (entries, skipped) = store::list(d).unwrap();
     assert_eq!(entries.iter().map(|e| e.path.clone()).collect::<Vec<_>>(), vec![b, a]);
     assert_eq!(skipped.len(), 2, "{skipped:?}");
-    assert_eq!(store::recover(d).unwrap(), vec![partial.clone()]);
+    let moved = store::recover(d).unwrap();
+    let kept = d.join(store::QUARANTINE_DIR).join(partial.file_name().unwrap());
+    assert_eq!(moved, vec![store::Quarantined { from: partial.clone(), to: kept.clone() }]);
     assert!(!partial.exists());
+    assert_eq!(std::fs::read(&kept).unwrap(), b"half an archive");
     assert!(d.join("notes.txt").exists() && d.join(".notes.txt.abc.tmp").exists());
     assert!(std::fs::read_to_string("/etc/passwd").is_ok());
 }
@@ -323,7 +326,53 @@ fn store_recover_finds_the_archive_writers_temp_file() {
     });
     assert!(result.is_err());
     assert_eq!(seen.len(), 1, "{seen:?}");
-    let name = seen[0].file_name().unwrap().to_string_lossy().into_owned();
+    let name = seen[0].from.file_name().unwrap().to_string_lossy().into_owned();
     assert!(name.starts_with(&format!(".{}.", path.file_name().unwrap().to_string_lossy())), "{name}");
     assert!(!path.exists() && done.exists());
+    assert!(seen[0].to.exists(), "the unfinished archive was not kept");
+}
+
+/// Crash recovery keeps what it moves: the quarantine subdirectory is made 0700 (only when there
+/// is something to move), a name already there is not overwritten, listing and retention do not
+/// see the quarantine (no warning, nothing deleted), and a link planted under its name is
+/// refused, not followed, leaving the temp file where it was.
+#[test]
+fn store_recover_quarantines_without_losing_or_following() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let q = d.join(store::QUARANTINE_DIR);
+    let a = write_interval(d, 0, "f", 10);
+    assert!(store::recover(d).unwrap().is_empty());
+    assert!(!q.exists(), "created with nothing to quarantine");
+
+    let temp = format!(".{}.Ab12Z.tmp", store::archive_name(T0 + 10 * SEC, 42, 1));
+    std::fs::write(d.join(&temp), "first crash").unwrap();
+    let first = store::recover(d).unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(std::fs::metadata(&q).unwrap().permissions().mode() & 0o777, 0o700);
+    // The same temp name again (a second crash): both are kept.
+    std::fs::write(d.join(&temp), "second crash").unwrap();
+    let second = store::recover(d).unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].to, q.join(format!("{temp}.1")));
+    assert_eq!(std::fs::read_to_string(q.join(&temp)).unwrap(), "first crash");
+    assert_eq!(std::fs::read_to_string(&second[0].to).unwrap(), "second crash");
+
+    let (entries, skipped) = store::list(d).unwrap();
+    assert_eq!(entries.iter().map(|e| e.path.clone()).collect::<Vec<_>>(), vec![a.clone()]);
+    assert!(skipped.is_empty(), "{skipped:?}");
+    let all = store::Retention { max_bytes: Some(1), max_age: Some(Duration::from_secs(1)) };
+    store::apply_retention(d, all, SystemTime::now(), None).unwrap();
+    assert_eq!(std::fs::read_dir(&q).unwrap().count(), 2, "retention touched the quarantine");
+
+    // A link in place of the quarantine directory is refused and not followed.
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::rename(&q, d.join("old-quarantine")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), &q).unwrap();
+    std::fs::write(d.join(&temp), "third crash").unwrap();
+    let err = store::recover(d).unwrap_err();
+    assert!(err.to_string().contains("quarantine") && err.to_string().contains("not a directory"), "{err}");
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0, "followed the link");
+    assert_eq!(std::fs::read_to_string(d.join(&temp)).unwrap(), "third crash");
 }

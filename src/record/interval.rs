@@ -86,8 +86,8 @@ impl IntervalWriter {
             observer.on_event(Event::Warning { message: &message });
         }
         let recovered = store::recover(&opts.dir).map_err(err)?;
-        for path in &recovered {
-            observer.on_event(Event::Recovered { path });
+        for q in &recovered {
+            observer.on_event(Event::Quarantined { from: &q.from, to: &q.to });
         }
         let interval = opts.interval.max(DRAIN_INTERVAL);
         Ok(IntervalWriter {

@@ -72,7 +72,7 @@ pub struct ContinuousSummary {
     pub lost_intervals: u64,
     /// Archives deleted by retention.
     pub deleted: u64,
-    /// Temp files of a crashed earlier run that were removed at start.
+    /// Temp files of a crashed earlier run that were moved into the quarantine at start.
     pub recovered: u64,
     /// With `--push`: what the pusher did, after its grace period.
     pub push: Option<PushStats>,

@@ -40,10 +40,13 @@ pub enum Event<'a> {
     },
     /// Sampling stopped; the profile is being finished (the status line is over).
     Stopped,
-    /// A temp file a crashed recorder left in the archive directory was removed.
-    Recovered {
-        /// The file removed.
-        path: &'a Path,
+    /// A temp file a crashed recorder left in the archive directory (an unfinished archive)
+    /// was moved into its quarantine subdirectory.
+    Quarantined {
+        /// Where it was.
+        from: &'a Path,
+        /// Where it is now.
+        to: &'a Path,
     },
     /// An interval could not be written (e.g. disk full); it is counted as lost and recording
     /// goes on.

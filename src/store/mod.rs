@@ -7,10 +7,13 @@
 //! plus a wall-clock offset) sorts names by time, and the recorder's PID and its sequence number
 //! keep them unique even when the wall clock steps back or two recorders share a directory.
 //! Archives are written as `.prof-….prof.tmp` and renamed (see [`crate::archive::write_file`]), so
-//! after a crash only such a temp file can be partial.
+//! after a crash only such a temp file can be partial: [`recover`] moves those into the
+//! `quarantine/` subdirectory, which listing and retention never enter.
 
+mod quarantine;
 mod range;
 
+pub use quarantine::{recover, Quarantined, QUARANTINE_DIR};
 pub use range::{list_dir, load_range, merge_range, IntervalInfo, RangeError};
 
 use std::fs;
@@ -202,37 +205,6 @@ fn list_with(dir: &Path, lstat: impl Fn(&Path) -> io::Result<fs::Metadata>) -> i
     }
     entries.sort();
     Ok((entries, skipped))
-}
-
-/// Removes the temp files of archives that were being written when a recorder crashed (they
-/// were never renamed, so they are incomplete by construction). Returns the paths removed.
-pub fn recover(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut removed = Vec::new();
-    for de in fs::read_dir(dir)? {
-        let de = de?;
-        let name = de.file_name();
-        let Some(name) = name.to_str() else { continue };
-        // archive::write_file's temp files: `.{final name}.{random}.tmp`.
-        let Some(inner) = name.strip_prefix('.') else { continue };
-        let Some(final_name) = inner.split(".prof.").next().map(|s| format!("{s}.prof")) else { continue };
-        if !name.ends_with(".tmp") || parse_name(&final_name).is_none() {
-            continue;
-        }
-        // A temp file that is gone already (its writer finished or removed it) is no error.
-        let is_file = match fs::symlink_metadata(de.path()) {
-            Ok(meta) => meta.file_type().is_file(),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
-        if is_file {
-            match fs::remove_file(de.path()) {
-                Ok(()) => removed.push(de.path()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    Ok(removed)
 }
 
 /// How much of the directory to keep.
