@@ -2,17 +2,38 @@
 //! continuous one: symbolize the counts, note what kept kernel frames unnamed, name each binary's
 //! unwind table in the unwind report; and, after an interval, forget the processes that exited.
 
+use super::observer::{Event, Observer};
 use super::session::Session;
 use crate::aggregate::Aggregator;
 use crate::profile::{Metadata, Profile};
 use crate::symbolize;
 
+/// The note a profile gets when kernel addresses were hidden (the warning said more).
+pub const KERNEL_FRAMES_UNNAMED: &str =
+    "kernel frames unnamed: /proc/kallsyms hid kernel addresses (kernel.kptr_restrict)";
+
 impl Session {
-    /// The symbolized profile of `counts` (drained by this session) with `meta`.
-    pub fn finish_profile(&mut self, counts: &Aggregator, meta: Metadata) -> Profile {
+    /// Warns (once) when `/proc/kallsyms` hides kernel addresses, before sampling starts, the way
+    /// `perf record` does, so the user can stop and fix it; [`Session::finish_profile`] then
+    /// does not warn again. Only when kernel stacks are sampled.
+    pub fn warn_hidden_kernel_symbols(&mut self, observer: &mut dyn Observer) {
+        if let Err(e) = symbolize::kallsyms::probe(std::path::Path::new("/proc/kallsyms")) {
+            observer.on_event(Event::Warning { message: &e.to_string() });
+            self.kernel_symbols_warned = true;
+        }
+    }
+
+    /// The symbolized profile of `counts` (drained by this session) with `meta`. Why kernel
+    /// frames stayed unnamed, if they did, is noted in the profile, and told to `observer` as a
+    /// warning once per session (see [`Session::warn_hidden_kernel_symbols`]).
+    pub fn finish_profile(&mut self, counts: &Aggregator, meta: Metadata, observer: &mut dyn Observer) -> Profile {
         let mut profile = symbolize::build_profile(counts, &mut self.symbolizer, &mut self.procs, meta);
         if let Some(problem) = self.symbolizer.kernel_symbols_problem() {
-            profile.meta.notes.push(problem.to_string());
+            if !self.kernel_symbols_warned {
+                observer.on_event(Event::Warning { message: problem });
+                self.kernel_symbols_warned = true;
+            }
+            profile.meta.notes.push(KERNEL_FRAMES_UNNAMED.to_string());
         }
         if let Some(tables) = &self.tables {
             for info in tables.tables() {

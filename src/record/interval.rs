@@ -167,7 +167,7 @@ impl IntervalWriter {
         let events_sent = stats.events_sent.saturating_sub(self.prev_events_sent);
         meta.notes.extend(super::loss_notes::loss_notes(&meta.losses, events_sent, super::capacities(session)));
         self.account(&interval, &mut meta, stats.samples, session.sampler.is_running());
-        let profile = session.finish_profile(&interval, meta);
+        let profile = session.finish_profile(&interval, meta, observer);
         self.processes = self.processes.max(interval.processes());
         let written = self.write(&profile, observer);
         self.retain(written.as_deref(), observer);

@@ -161,6 +161,9 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
         frequency_hz: base.frequency_hz,
         cpus: base.cpus.len(),
     });
+    if sampler_opts.kernel_stacks {
+        session.warn_hidden_kernel_symbols(observer);
+    }
     let start_wall = SystemTime::now();
     let mut writer = match &opts.continuous {
         Some(c) => Some(IntervalWriter::new(c, session.start, start_wall, &default_app_name(opts), observer)?),
@@ -218,7 +221,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
         ));
     }
     let symbolize_start = Instant::now();
-    let profile = session.finish_profile(&counts, meta);
+    let profile = session.finish_profile(&counts, meta, observer);
     end_stages.symbolize = symbolize_start.elapsed();
     Ok(Recording {
         profile,

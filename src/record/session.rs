@@ -51,6 +51,8 @@ pub(super) struct Session {
     pub drain_every: Duration,
     /// CPU hotplug notes not yet written to a profile (a CPU went offline or came back).
     pub cpu_notes: Vec<String>,
+    /// Hidden kernel addresses were warned about (once per session).
+    pub(super) kernel_symbols_warned: bool,
 }
 
 impl Session {
@@ -92,6 +94,7 @@ impl Session {
             start: Instant::now(),
             drain_every: DRAIN_INTERVAL,
             cpu_notes: Vec::new(),
+            kernel_symbols_warned: false,
         })
     }
 

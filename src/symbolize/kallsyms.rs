@@ -29,11 +29,66 @@ pub enum KallsymsError {
         source: std::io::Error,
     },
     /// Every address is 0: `kernel.kptr_restrict` hides them from this process.
-    #[error(
-        "kernel symbol addresses are hidden (kernel.kptr_restrict, or no CAP_SYSLOG): kernel frames \
-         stay as addresses; run as root or `sysctl kernel.kptr_restrict=0`"
-    )]
-    Hidden,
+    #[error("{}", hidden_message(*kptr_restrict))]
+    Hidden {
+        /// The value of `kernel.kptr_restrict` when it was noticed (`None`: unreadable).
+        kptr_restrict: Option<u8>,
+    },
+}
+
+/// Where the sysctl that hides kernel addresses is.
+const KPTR_RESTRICT: &str = "/proc/sys/kernel/kptr_restrict";
+
+/// How much of kallsyms [`addresses_hidden`] reads: the first ~1,500 symbols, plenty of code
+/// symbols, and cheap for the kernel to format.
+const PROBE_BYTES: u64 = 64 << 10;
+
+/// The value of `kernel.kptr_restrict` (0, 1 or 2), if readable.
+fn kptr_restrict() -> Option<u8> {
+    std::fs::read_to_string(KPTR_RESTRICT).ok()?.trim().parse().ok()
+}
+
+/// The warning for hidden kernel addresses, like perf's: what is hidden, by what, what it costs
+/// the profile, and how to fix it.
+fn hidden_message(kptr_restrict: Option<u8>) -> String {
+    let why = match kptr_restrict {
+        Some(2) => "kernel.kptr_restrict = 2 hides them even from root".to_string(),
+        Some(1) => "kernel.kptr_restrict = 1 shows them only with CAP_SYSLOG".to_string(),
+        Some(v) => format!("kernel.kptr_restrict = {v}"),
+        None => "kernel.kptr_restrict".to_string(),
+    };
+    format!(
+        "kernel addresses are hidden: /proc/kallsyms shows only zeros ({why}); kernel frames stay unnamed, \
+         as `[kernel.kallsyms]+0xADDRESS`, user stacks are not affected; to name kernel frames, run \
+         `sysctl kernel.kptr_restrict=0` (or 1, with CAP_SYSLOG) before recording"
+    )
+}
+
+/// [`KallsymsError::Hidden`] when `path` (normally `/proc/kallsyms`) lists code symbols but shows
+/// all their addresses as 0, as `kernel.kptr_restrict` makes it. Reads only the start of the
+/// file, so it is cheap enough to check before a recording starts, to warn while the user can
+/// still fix it. An unreadable file is not "hidden" (the full load at symbolization reports it).
+pub fn probe(path: &Path) -> Result<(), KallsymsError> {
+    if addresses_hidden(path) {
+        return Err(KallsymsError::Hidden { kptr_restrict: kptr_restrict() });
+    }
+    Ok(())
+}
+
+/// See [`probe`].
+fn addresses_hidden(path: &Path) -> bool {
+    let mut text = Vec::new();
+    let Ok(file) = std::fs::File::open(path) else { return false };
+    if file.take(PROBE_BYTES).read_to_end(&mut text).is_err() {
+        return false;
+    }
+    let mut code = text.split(|&b| b == b'\n').filter_map(split_line).filter(|(_, kind, _)| is_code(*kind));
+    code.next().is_some_and(|(addr, _, _)| addr == 0) && code.all(|(addr, _, _)| addr == 0)
+}
+
+/// Code (text and weak) symbol types, the ones frames are named by.
+fn is_code(kind: u8) -> bool {
+    matches!(kind, b't' | b'T' | b'w' | b'W')
 }
 
 /// Largest kallsyms read (the running kernel's is ~5 MB).
@@ -60,14 +115,14 @@ impl Kallsyms {
             if let Some((addr, kind, name_off)) = split_line(line) {
                 any = true;
                 any_nonzero |= addr != 0;
-                if matches!(kind, b't' | b'T' | b'w' | b'W') && pos + name_off <= u32::MAX as usize {
+                if is_code(kind) && pos + name_off <= u32::MAX as usize {
                     index.push((addr, (pos + name_off) as u32));
                 }
             }
             pos = end + 1;
         }
         if any && !any_nonzero {
-            return Err(KallsymsError::Hidden);
+            return Err(KallsymsError::Hidden { kptr_restrict: kptr_restrict() });
         }
         index.sort_by_key(|&(a, _)| a);
         Ok(Kallsyms { text, index })
@@ -154,6 +209,33 @@ ffffffffc0002000 T ext4_read\t[ext4]
     #[test]
     fn kallsyms_hidden_addresses_are_an_error() {
         let text = "0000000000000000 T _stext\n0000000000000000 T schedule\n";
-        assert!(matches!(Kallsyms::parse(text.as_bytes().to_vec()), Err(KallsymsError::Hidden)));
+        assert!(matches!(Kallsyms::parse(text.as_bytes().to_vec()), Err(KallsymsError::Hidden { .. })));
+    }
+
+    /// The quick probe: hidden when the code symbols at the start are all 0 (data symbols at 0,
+    /// like per-CPU ones, do not count), not when any is real, nor for a missing or empty file.
+    #[test]
+    fn kallsyms_probe_detects_hidden_addresses() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let hidden = file("hidden", "0000000000000000 A fixed_percpu_data\n0000000000000000 T _stext\n");
+        assert!(addresses_hidden(&hidden));
+        assert!(!addresses_hidden(&file("real", FIXTURE)));
+        let percpu = file("percpu", "0000000000000000 A fixed_percpu_data\nffffffff81000000 T _stext\n");
+        assert!(!addresses_hidden(&percpu));
+        assert!(!addresses_hidden(&file("empty", "")));
+        assert!(!addresses_hidden(&dir.path().join("missing")));
+    }
+
+    /// The warning names the sysctl's value and the fix.
+    #[test]
+    fn kallsyms_hidden_message_names_value_and_fix() {
+        let m = KallsymsError::Hidden { kptr_restrict: Some(2) }.to_string();
+        assert!(m.contains("kernel.kptr_restrict = 2 hides them even from root"), "{m}");
+        assert!(m.contains("`sysctl kernel.kptr_restrict=0`") && m.contains("[kernel.kallsyms]+0x"), "{m}");
     }
 }
