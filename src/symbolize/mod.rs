@@ -21,7 +21,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use blazesym::symbolize::source::{Elf, Source};
-use blazesym::symbolize::{CodeInfo, Input, Sym, Symbolized};
+use blazesym::symbolize::{CodeInfo, Input, Reason, Sym, Symbolized};
 
 use crate::process::{BinaryKey, Evicted, ProcessTable};
 use crate::profile::{Frame, FrameKind};
@@ -43,28 +43,56 @@ pub struct SymbolizeStats {
     pub failed_binaries: u64,
 }
 
+/// Why an address was left as `module+0xoffset` (see [`Frames::unresolved_reason`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unresolved {
+    /// The binary (or the kernel) has no symbols that could name it: a stripped binary (no
+    /// `.symtab`; its `.dynsym`, if any, does not cover the address), or kallsyms with hidden
+    /// addresses.
+    MissingSymbols,
+    /// The binary has a symbol table, but no symbol covers the address (e.g. the PLT).
+    UnknownAddress,
+    /// Symbolizing the binary failed: unreadable or malformed even without its debug
+    /// information, or the symbolizer panicked on it.
+    Failed,
+    /// No binary to look in: the address is outside every mapping, in anonymous memory with no
+    /// JIT map entry for it, or its binary could not be opened.
+    NoBinary,
+}
+
 /// Frames for one address, outermost (caller) first: an address inside inlined code expands to
 /// the containing function followed by each inlined function. Cheap to clone (shared).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frames {
     frames: Rc<[Frame]>,
-    resolved: bool,
+    unresolved: Option<Unresolved>,
+}
+
+impl Default for Frames {
+    fn default() -> Self {
+        Frames { frames: Rc::from(Vec::new()), unresolved: None }
+    }
 }
 
 impl Frames {
     /// Frames of an address a symbol was found for (a function, a JIT entry).
     fn resolved(frames: Vec<Frame>) -> Frames {
-        Frames { frames: Rc::from(frames), resolved: true }
+        Frames { frames: Rc::from(frames), unresolved: None }
     }
 
     /// The one frame of an address no symbol was found for, named `module+0xoffset`.
-    fn unresolved(frame: Frame) -> Frames {
-        Frames { frames: Rc::from(vec![frame]), resolved: false }
+    fn unresolved(frame: Frame, why: Unresolved) -> Frames {
+        Frames { frames: Rc::from(vec![frame]), unresolved: Some(why) }
     }
 
     /// True when a symbol was found; false for a `module+0xoffset` frame.
     pub fn is_resolved(&self) -> bool {
-        self.resolved
+        self.unresolved.is_none()
+    }
+
+    /// Why no symbol was found, for a `module+0xoffset` frame; `None` when resolved.
+    pub fn unresolved_reason(&self) -> Option<Unresolved> {
+        self.unresolved
     }
 }
 
@@ -181,19 +209,19 @@ impl Symbolizer {
                 if self.kernel_cache.contains_key(&addr) {
                     continue;
                 }
-                let frames = match table.as_ref().ok().and_then(|t| t.lookup(addr)) {
-                    Some((name, module)) => {
+                let frames = match table.as_ref().map(|t| t.lookup(addr)) {
+                    Ok(Some((name, module))) => {
                         self.stats.resolved += 1;
                         let module = module.map_or_else(|| KERNEL_MODULE.to_string(), |m| format!("[{m}]"));
                         Frames::resolved(vec![Frame::new(name, module, FrameKind::Kernel)])
                     }
-                    None => {
+                    found => {
                         self.stats.unresolved += 1;
-                        Frames::unresolved(Frame::new(
-                            format!("{KERNEL_MODULE}+{addr:#x}"),
-                            KERNEL_MODULE,
-                            FrameKind::Kernel,
-                        ))
+                        let why = if found.is_ok() { Unresolved::UnknownAddress } else { Unresolved::MissingSymbols };
+                        Frames::unresolved(
+                            Frame::new(format!("{KERNEL_MODULE}+{addr:#x}"), KERNEL_MODULE, FrameKind::Kernel),
+                            why,
+                        )
                     }
                 };
                 self.kernel_cache.insert(addr, frames);
@@ -295,14 +323,18 @@ impl Symbolizer {
             self.stats.failed_binaries += 1;
         }
         for (i, &off) in offsets.iter().enumerate() {
-            let frames = match results.as_ref().and_then(|r| r.get(i)) {
-                Some(Some(sym)) => {
+            let frames = match results.as_ref().map(|r| r.get(i)) {
+                Some(Some(Ok(sym))) => {
                     self.stats.resolved += 1;
                     sym_frames(sym, &module, FrameKind::User)
                 }
-                _ => {
+                found => {
                     self.stats.unresolved += 1;
-                    unknown_frame(&module, off)
+                    let why = match found {
+                        Some(Some(Err(reason))) => *reason,
+                        _ => Unresolved::Failed,
+                    };
+                    unknown_frame(&module, off, why)
                 }
             };
             self.user_cache.insert((key, off), frames);
@@ -316,16 +348,18 @@ impl Symbolizer {
                 match self.user_cache.get(&(key, off)) {
                     Some(f) => f.clone(),
                     // binary could not be opened
-                    None => unknown_frame(&m.module_name(), off),
+                    None => unknown_frame(&m.module_name(), off, Unresolved::NoBinary),
                 }
             }
-            Some((m, None)) if !m.path.is_empty() => unknown_frame(&m.module_name(), addr - m.start),
+            Some((m, None)) if !m.path.is_empty() => {
+                unknown_frame(&m.module_name(), addr - m.start, Unresolved::NoBinary)
+            }
             // Anonymous executable memory or no mapping: JIT code, if the process has a perf map.
             _ => {
                 let map = self.perf_maps.entry(tgid).or_insert_with(|| read_perf_map(tgid));
                 match map.as_ref().and_then(|m| m.lookup(addr)) {
                     Some(name) => Frames::resolved(vec![Frame::new(name, JIT_MODULE, FrameKind::User)]),
-                    None => unknown_frame("[unknown]", addr),
+                    None => unknown_frame("[unknown]", addr, Unresolved::NoBinary),
                 }
             }
         }
@@ -345,8 +379,8 @@ fn load_kallsyms() -> Result<kallsyms::Kallsyms, String> {
     kallsyms::Kallsyms::load(std::path::Path::new("/proc/kallsyms")).map_err(|e| e.to_string())
 }
 
-fn unknown_frame(module: &str, offset: u64) -> Frames {
-    Frames::unresolved(Frame::new(format!("{module}+{offset:#x}"), module, FrameKind::User))
+fn unknown_frame(module: &str, offset: u64, why: Unresolved) -> Frames {
+    Frames::unresolved(Frame::new(format!("{module}+{offset:#x}"), module, FrameKind::User), why)
 }
 
 /// Reads the JIT map of a process: through its root (container-aware) while it lives, else /tmp.
@@ -363,24 +397,34 @@ fn read_perf_map(tgid: u32) -> Option<PerfMap> {
     candidates.iter().find_map(|p| PerfMap::read(std::path::Path::new(p), uid))
 }
 
-/// Runs one blazesym request; a failure or a panic inside blazesym degrades to `None` (every
-/// address unknown) instead of ending the recording.
+/// Runs one blazesym request: per address its symbol or why there is none. A failure or a panic
+/// inside blazesym degrades to `None` (every address unknown) instead of ending the recording.
 fn run_blazesym(
     blaze: &blazesym::symbolize::Symbolizer,
     src: &Source<'_>,
     addrs: &[u64],
-) -> Option<Vec<Option<Sym<'static>>>> {
+) -> Option<Vec<Result<Sym<'static>, Unresolved>>> {
     let result = catch_unwind(AssertUnwindSafe(|| blaze.symbolize(src, Input::FileOffset(addrs))));
     match result {
         Ok(Ok(syms)) => Some(
             syms.into_iter()
                 .map(|s| match s {
-                    Symbolized::Sym(sym) => Some(sym.into_owned()),
-                    Symbolized::Unknown(_) => None,
+                    Symbolized::Sym(sym) => Ok(sym.into_owned()),
+                    Symbolized::Unknown(reason) => Err(unresolved_reason(reason)),
                 })
                 .collect(),
         ),
         _ => None,
+    }
+}
+
+/// Our reason for blazesym's.
+fn unresolved_reason(reason: Reason) -> Unresolved {
+    match reason {
+        Reason::MissingSyms => Unresolved::MissingSymbols,
+        Reason::UnknownAddr | Reason::InvalidFileOffset | Reason::Unmapped => Unresolved::UnknownAddress,
+        Reason::MissingComponent => Unresolved::NoBinary,
+        _ => Unresolved::Failed,
     }
 }
 

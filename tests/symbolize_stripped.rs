@@ -1,0 +1,254 @@
+//! Symbolizing stripped binaries through the path a recording uses (a running process captured in
+//! a `ProcessTable`, then `Symbolizer::user`): names from `.dynsym` when `.symtab` is gone,
+//! `module+0xoffset` when no symbol covers an address, and a `.gnu_debuglink` to a missing file
+//! or to a file with the wrong CRC falls back to the ELF symbols. Only the affected frames
+//! degrade: another module in the same request still resolves.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use prof::process::ProcessTable;
+use prof::symbolize::{Frames, Symbolizer, Unresolved};
+
+/// Runs a tool (gcc, strip, objcopy) and fails the test with its stderr if it fails.
+fn run(program: &str, args: &[&std::ffi::OsStr]) {
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn os<S: AsRef<std::ffi::OsStr> + ?Sized>(s: &S) -> &std::ffi::OsStr {
+    s.as_ref()
+}
+
+/// Builds the split workload into `dir/name` (with `-rdynamic`: every global function in
+/// `.dynsym`) with debug information, frame pointers and no optimization.
+fn build(dir: &Path, name: &str, rdynamic: bool) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads/split.c");
+    let exe = dir.join(name);
+    let mut args = vec![os("-O0"), os("-g"), os("-fno-omit-frame-pointer"), os("-o"), exe.as_os_str(), src.as_os_str()];
+    if rdynamic {
+        args.push(os("-rdynamic"));
+    }
+    run("gcc", &args);
+    exe
+}
+
+/// The link-time address (`nm`) of `symbol` in `exe`.
+fn symbol_value(exe: &Path, symbol: &str) -> u64 {
+    let nm = Command::new("nm").arg(exe).output().expect("nm (binutils) runs");
+    String::from_utf8_lossy(&nm.stdout)
+        .lines()
+        .find_map(|l| {
+            let mut parts = l.split_whitespace();
+            let (v, _, name) = (parts.next()?, parts.next()?, parts.next()?);
+            (name == symbol).then(|| u64::from_str_radix(v, 16).unwrap())
+        })
+        .unwrap_or_else(|| panic!("{symbol} not in `{}`", exe.display()))
+}
+
+/// The link-time address and size (`nm -S`) of `symbol` in `exe`.
+fn symbol_value_size(exe: &Path, symbol: &str) -> (u64, u64) {
+    let nm = Command::new("nm").arg("-S").arg(exe).output().expect("nm (binutils) runs");
+    String::from_utf8_lossy(&nm.stdout)
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let hex = |s: &str| u64::from_str_radix(s, 16).unwrap();
+            (f.len() == 4 && f[3] == symbol).then(|| (hex(f[0]), hex(f[1])))
+        })
+        .unwrap_or_else(|| panic!("{symbol} with a size not in `{}`", exe.display()))
+}
+
+/// The executable mappings of `pid` as (start, end, file offset, path).
+fn maps(pid: u32) -> Vec<(u64, u64, u64, String)> {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (start, end) = f[0].split_once('-')?;
+            let hex = |s: &str| u64::from_str_radix(s, 16).unwrap();
+            Some((hex(start), hex(end), hex(f[2]), f.get(5).copied().unwrap_or("").to_string()))
+        })
+        .collect()
+}
+
+/// A process of a (possibly stripped) binary, captured by a new symbolizer, killed when dropped.
+struct Captured {
+    child: std::process::Child,
+    pid: u32,
+    procs: ProcessTable,
+    sym: Symbolizer,
+}
+
+impl Drop for Captured {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Captured {
+    fn start(exe: &Path) -> Captured {
+        let child = Command::new(exe).arg("30").spawn().unwrap();
+        let pid = child.id();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let mut procs = ProcessTable::default();
+        assert!(procs.capture(pid, pid));
+        Captured { child, pid, procs, sym: Symbolizer::new() }
+    }
+
+    /// Runtime address of link-time address `value` of the binary at `exe` (a PIE: its mapping
+    /// at file offset 0 is the load base).
+    fn addr(&self, exe: &Path, value: u64) -> u64 {
+        let base = maps(self.pid)
+            .into_iter()
+            .find(|(_, _, off, path)| *off == 0 && Path::new(path) == exe)
+            .map(|(start, ..)| start)
+            .expect("mapping at offset 0");
+        base + value
+    }
+
+    /// The runtime address of `getpid` in the process's libc (another module).
+    fn libc_getpid(&self) -> u64 {
+        let libc = maps(self.pid).into_iter().find(|(.., p)| p.contains("libc.so")).expect("libc mapped").3;
+        let nm = Command::new("nm").args(["-D", "--defined-only"]).arg(&libc).output().unwrap();
+        let value = String::from_utf8_lossy(&nm.stdout)
+            .lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.len() == 3 && f[2].split('@').next() == Some("getpid"))
+                    .then(|| u64::from_str_radix(f[0], 16).unwrap())
+            })
+            .expect("getpid in libc");
+        self.addr(Path::new(&libc), value)
+    }
+
+    /// The `module+0xoffset` name prof gives `addr` when unresolved: its file offset.
+    fn offset_name(&self, module: &str, addr: u64) -> String {
+        let (start, _, off, _) =
+            maps(self.pid).into_iter().find(|(s, e, ..)| (*s..*e).contains(&addr)).expect("a mapping");
+        format!("{module}+{:#x}", addr - start + off)
+    }
+
+    fn symbolize(&mut self, addrs: &[u64]) -> Vec<Frames> {
+        self.sym.user(&mut self.procs, self.pid, addrs)
+    }
+}
+
+/// The frames of a resolved address symbolized from ELF symbols only: one frame named `name`,
+/// with no file or line (no DWARF), in `module`.
+fn assert_elf_symbol_only(frames: &Frames, name: &str, module: &str) {
+    assert!(frames.is_resolved(), "{frames:?}");
+    assert_eq!(frames.len(), 1, "inline frames without DWARF? {frames:?}");
+    assert_eq!((frames[0].name.as_str(), frames[0].module.as_str()), (name, module));
+    assert_eq!((frames[0].file.as_deref(), frames[0].line), (None, None), "{frames:?}");
+}
+
+/// The frames of an address resolved with DWARF: the function, its inlined `spin`, a line.
+fn assert_dwarf(frames: &Frames, name: &str) {
+    assert!(frames.is_resolved(), "{frames:?}");
+    assert_eq!(frames[0].name, name, "{frames:?}");
+    assert!(frames.iter().any(|f| f.name == "spin" && f.inlined), "no inline frame: {frames:?}");
+    assert!(frames.last().unwrap().file.as_deref().unwrap_or("").ends_with("split.c"), "{frames:?}");
+}
+
+/// Stripped of `.symtab` but built with `-rdynamic`: exported functions are named from
+/// `.dynsym`; a static function (in no symbol table any more) is `module+0xoffset`, marked as
+/// missing symbols, not given a neighbour's name; libc in the same request still resolves.
+#[test]
+fn symbolize_stripped_binary_uses_dynsym() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = build(dir.path(), "full", true);
+    let exe = dir.path().join("dynonly");
+    run("strip", &[os("--strip-all"), os("-o"), exe.as_os_str(), full.as_os_str()]);
+    let mut c = Captured::start(&exe);
+    let leaf = c.addr(&exe, symbol_value(&full, "leaf_a") + 30);
+    let draw = c.addr(&exe, symbol_value(&full, "draw") + 8);
+    let getpid = c.libc_getpid();
+    let frames = c.symbolize(&[leaf, draw, getpid]);
+    assert_elf_symbol_only(&frames[0], "leaf_a", "dynonly");
+    assert!(!frames[1].is_resolved(), "static `draw` named from another symbol: {:?}", frames[1]);
+    assert_eq!(frames[1][0].name, c.offset_name("dynonly", draw));
+    // blazesym's reason: only .dynsym left, and it does not cover the address.
+    assert_eq!(frames[1].unresolved_reason(), Some(Unresolved::MissingSymbols));
+    assert!(frames[2].is_resolved() && frames[2][0].name.contains("getpid"), "{:?}", frames[2]);
+    assert_eq!(c.sym.stats().failed_binaries, 0);
+}
+
+/// Fully stripped (no `.symtab`, and `.dynsym` holds only imports): frames are
+/// `module+0xoffset` with the address's file offset, marked as missing symbols; libc in the same
+/// request still resolves.
+#[test]
+fn symbolize_fully_stripped_binary_keeps_module_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = build(dir.path(), "full", false);
+    let exe = dir.path().join("bare");
+    run("strip", &[os("--strip-all"), os("-o"), exe.as_os_str(), full.as_os_str()]);
+    let mut c = Captured::start(&exe);
+    let leaf = c.addr(&exe, symbol_value(&full, "leaf_a") + 30);
+    let main = c.addr(&exe, symbol_value(&full, "main") + 4);
+    let getpid = c.libc_getpid();
+    let frames = c.symbolize(&[leaf, main, getpid]);
+    for (f, addr) in frames[..2].iter().zip([leaf, main]) {
+        assert!(!f.is_resolved(), "{f:?}");
+        assert_eq!((f.len(), f[0].name.clone(), f[0].module.as_str()), (1, c.offset_name("bare", addr), "bare"));
+        assert_eq!(f.unresolved_reason(), Some(Unresolved::MissingSymbols), "{f:?}");
+    }
+    assert!(frames[2].is_resolved() && frames[2][0].name.contains("getpid"), "{:?}", frames[2]);
+}
+
+/// `.gnu_debuglink` next to the binary: with the right file, DWARF from it (inline frames,
+/// lines); with the file missing, or present with the wrong CRC (another build's debug file
+/// under the linked name), the binary's own `.symtab` names the functions and nothing fails.
+#[test]
+fn symbolize_debuglink_missing_or_wrong_crc_falls_back_to_symtab() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let full = build(d, "full", false);
+    let debug = d.join("linked.debug");
+    run("objcopy", &[os("--only-keep-debug"), full.as_os_str(), debug.as_os_str()]);
+    // Stripped of DWARF only (the .symtab stays), linked to `linked.debug` (CRC of the good one).
+    let linked = |name: &str| {
+        let exe = d.join(name);
+        let link = format!("--add-gnu-debuglink={}", debug.display());
+        run("objcopy", &[os("--strip-debug"), os(&link), full.as_os_str(), exe.as_os_str()]);
+        exe
+    };
+    let (good, missing, bad_crc) = (linked("good"), linked("missing"), linked("badcrc"));
+    let leaf_value = symbol_value(&full, "leaf_a") + 30;
+
+    // The control: the link works when its file is right.
+    let mut c = Captured::start(&good);
+    let frames = c.symbolize(&[c.addr(&good, leaf_value)]);
+    assert_dwarf(&frames[0], "leaf_a");
+    drop(c);
+
+    // Missing: a fresh symbolizer, so nothing is cached from the good file.
+    std::fs::rename(&debug, d.join("elsewhere.debug")).unwrap();
+    let mut c = Captured::start(&missing);
+    let getpid = c.libc_getpid();
+    // The padding after `_start`, before the next function (.text is 16-byte aligned per function).
+    let (start, size) = symbol_value_size(&full, "_start");
+    let gap = c.addr(&missing, start + size + 1);
+    let frames = c.symbolize(&[c.addr(&missing, leaf_value), getpid, gap]);
+    assert_elf_symbol_only(&frames[0], "leaf_a", "missing");
+    assert!(frames[1].is_resolved() && frames[1][0].name.contains("getpid"), "{:?}", frames[1]);
+    // No symbol covers the padding: an unknown address in a binary that has symbols.
+    assert_eq!(frames[2][0].name, c.offset_name("missing", gap));
+    assert_eq!(frames[2].unresolved_reason(), Some(Unresolved::UnknownAddress), "{:?}", frames[2]);
+    drop(c);
+
+    // Wrong CRC: a debug file of another build (different code, so a different checksum).
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = build(other_dir.path(), "other", true);
+    run("objcopy", &[os("--only-keep-debug"), other.as_os_str(), debug.as_os_str()]);
+    let mut c = Captured::start(&bad_crc);
+    let getpid = c.libc_getpid();
+    let frames = c.symbolize(&[c.addr(&bad_crc, leaf_value), getpid]);
+    assert_elf_symbol_only(&frames[0], "leaf_a", "badcrc");
+    assert!(frames[1].is_resolved() && frames[1][0].name.contains("getpid"), "{:?}", frames[1]);
+    assert_eq!(c.sym.stats().failed_binaries, 0);
+}
