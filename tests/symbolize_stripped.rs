@@ -4,23 +4,13 @@
 //! or to a file with the wrong CRC falls back to the ELF symbols. Only the affected frames
 //! degrade: another module in the same request still resolves.
 
-mod common;
+#[path = "common/symbols.rs"]
+mod symbols;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use prof::process::ProcessTable;
-use prof::symbolize::{Frames, Symbolizer, Unresolved};
-
-/// Runs a tool (gcc, strip, objcopy) and fails the test with its stderr if it fails.
-fn run(program: &str, args: &[&std::ffi::OsStr]) {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program} runs: {e}"));
-    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn os<S: AsRef<std::ffi::OsStr> + ?Sized>(s: &S) -> &std::ffi::OsStr {
-    s.as_ref()
-}
+use prof::symbolize::{Frames, Unresolved};
+use symbols::{os, run, symbol_value, symbol_value_size, Captured};
 
 /// Builds the split workload into `dir/name` (with `-rdynamic`: every global function in
 /// `.dynsym`) with debug information, frame pointers and no optimization.
@@ -33,109 +23,6 @@ fn build(dir: &Path, name: &str, rdynamic: bool) -> PathBuf {
     }
     run("gcc", &args);
     exe
-}
-
-/// The link-time address (`nm`) of `symbol` in `exe`.
-fn symbol_value(exe: &Path, symbol: &str) -> u64 {
-    let nm = Command::new("nm").arg(exe).output().expect("nm (binutils) runs");
-    String::from_utf8_lossy(&nm.stdout)
-        .lines()
-        .find_map(|l| {
-            let mut parts = l.split_whitespace();
-            let (v, _, name) = (parts.next()?, parts.next()?, parts.next()?);
-            (name == symbol).then(|| u64::from_str_radix(v, 16).unwrap())
-        })
-        .unwrap_or_else(|| panic!("{symbol} not in `{}`", exe.display()))
-}
-
-/// The link-time address and size (`nm -S`) of `symbol` in `exe`.
-fn symbol_value_size(exe: &Path, symbol: &str) -> (u64, u64) {
-    let nm = Command::new("nm").arg("-S").arg(exe).output().expect("nm (binutils) runs");
-    String::from_utf8_lossy(&nm.stdout)
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let hex = |s: &str| u64::from_str_radix(s, 16).unwrap();
-            (f.len() == 4 && f[3] == symbol).then(|| (hex(f[0]), hex(f[1])))
-        })
-        .unwrap_or_else(|| panic!("{symbol} with a size not in `{}`", exe.display()))
-}
-
-/// The executable mappings of `pid` as (start, end, file offset, path).
-fn maps(pid: u32) -> Vec<(u64, u64, u64, String)> {
-    std::fs::read_to_string(format!("/proc/{pid}/maps"))
-        .unwrap()
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let (start, end) = f[0].split_once('-')?;
-            let hex = |s: &str| u64::from_str_radix(s, 16).unwrap();
-            Some((hex(start), hex(end), hex(f[2]), f.get(5).copied().unwrap_or("").to_string()))
-        })
-        .collect()
-}
-
-/// A process of a (possibly stripped) binary, captured by a new symbolizer, killed when dropped.
-struct Captured {
-    child: std::process::Child,
-    pid: u32,
-    procs: ProcessTable,
-    sym: Symbolizer,
-}
-
-impl Drop for Captured {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Captured {
-    fn start(exe: &Path) -> Captured {
-        let child = Command::new(exe).arg("30").spawn().unwrap();
-        let pid = child.id();
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        let mut procs = ProcessTable::default();
-        assert!(procs.capture(pid, pid));
-        Captured { child, pid, procs, sym: Symbolizer::new() }
-    }
-
-    /// Runtime address of link-time address `value` of the binary at `exe` (a PIE: its mapping
-    /// at file offset 0 is the load base).
-    fn addr(&self, exe: &Path, value: u64) -> u64 {
-        let base = maps(self.pid)
-            .into_iter()
-            .find(|(_, _, off, path)| *off == 0 && Path::new(path) == exe)
-            .map(|(start, ..)| start)
-            .expect("mapping at offset 0");
-        base + value
-    }
-
-    /// The runtime address of `getpid` in the process's libc (another module).
-    fn libc_getpid(&self) -> u64 {
-        let libc = maps(self.pid).into_iter().find(|(.., p)| p.contains("libc.so")).expect("libc mapped").3;
-        let nm = Command::new("nm").args(["-D", "--defined-only"]).arg(&libc).output().unwrap();
-        let value = String::from_utf8_lossy(&nm.stdout)
-            .lines()
-            .find_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                (f.len() == 3 && f[2].split('@').next() == Some("getpid"))
-                    .then(|| u64::from_str_radix(f[0], 16).unwrap())
-            })
-            .expect("getpid in libc");
-        self.addr(Path::new(&libc), value)
-    }
-
-    /// The `module+0xoffset` name prof gives `addr` when unresolved: its file offset.
-    fn offset_name(&self, module: &str, addr: u64) -> String {
-        let (start, _, off, _) =
-            maps(self.pid).into_iter().find(|(s, e, ..)| (*s..*e).contains(&addr)).expect("a mapping");
-        format!("{module}+{:#x}", addr - start + off)
-    }
-
-    fn symbolize(&mut self, addrs: &[u64]) -> Vec<Frames> {
-        self.sym.user(&mut self.procs, self.pid, addrs)
-    }
 }
 
 /// The frames of a resolved address symbolized from ELF symbols only: one frame named `name`,
@@ -202,7 +89,8 @@ fn symbolize_fully_stripped_binary_keeps_module_offsets() {
 
 /// `.gnu_debuglink` next to the binary: with the right file, DWARF from it (inline frames,
 /// lines); with the file missing, or present with the wrong CRC (another build's debug file
-/// under the linked name), the binary's own `.symtab` names the functions and nothing fails.
+/// under the linked name), the binary's own `.symtab` names the functions and nothing fails; the
+/// wrong CRC is reported as a problem naming the module.
 #[test]
 fn symbolize_debuglink_missing_or_wrong_crc_falls_back_to_symtab() {
     let dir = tempfile::tempdir().unwrap();
@@ -235,6 +123,7 @@ fn symbolize_debuglink_missing_or_wrong_crc_falls_back_to_symtab() {
     let gap = c.addr(&missing, start + size + 1);
     let frames = c.symbolize(&[c.addr(&missing, leaf_value), getpid, gap]);
     assert_elf_symbol_only(&frames[0], "leaf_a", "missing");
+    assert!(c.sym.take_problems().is_empty(), "a missing debug file is normal, not a problem");
     assert!(frames[1].is_resolved() && frames[1][0].name.contains("getpid"), "{:?}", frames[1]);
     // No symbol covers the padding: an unknown address in a binary that has symbols.
     assert_eq!(frames[2][0].name, c.offset_name("missing", gap));
@@ -251,4 +140,10 @@ fn symbolize_debuglink_missing_or_wrong_crc_falls_back_to_symtab() {
     assert_elf_symbol_only(&frames[0], "leaf_a", "badcrc");
     assert!(frames[1].is_resolved() && frames[1][0].name.contains("getpid"), "{:?}", frames[1]);
     assert_eq!(c.sym.stats().failed_binaries, 0);
+    let problems = c.sym.take_problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("`badcrc`: debug information unusable") && problems[0].contains("checksum"),
+        "{problems:?}"
+    );
 }

@@ -25,7 +25,8 @@ impl Session {
 
     /// The symbolized profile of `counts` (drained by this session) with `meta`. Why kernel
     /// frames stayed unnamed, if they did, is noted in the profile, and told to `observer` as a
-    /// warning once per session (see [`Session::warn_hidden_kernel_symbols`]).
+    /// warning once per session (see [`Session::warn_hidden_kernel_symbols`]); so is each binary
+    /// whose debug information or symbols could not be used, the first time.
     pub fn finish_profile(&mut self, counts: &Aggregator, meta: Metadata, observer: &mut dyn Observer) -> Profile {
         let mut profile = symbolize::build_profile(counts, &mut self.symbolizer, &mut self.procs, meta);
         if let Some(problem) = self.symbolizer.kernel_symbols_problem() {
@@ -34,6 +35,10 @@ impl Session {
                 self.kernel_symbols_warned = true;
             }
             profile.meta.notes.push(KERNEL_FRAMES_UNNAMED.to_string());
+        }
+        for problem in self.symbolizer.take_problems() {
+            observer.on_event(Event::Warning { message: &problem });
+            profile.meta.notes.push(problem);
         }
         if let Some(tables) = &self.tables {
             for info in tables.tables() {

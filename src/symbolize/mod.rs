@@ -10,14 +10,16 @@
 //! [`build_profile`] turns the aggregated counts into a profile.
 
 mod build;
+pub mod elf_check;
 pub mod kallsyms;
 pub mod perf_map;
 
 pub use build::build_profile;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::rc::Rc;
 
 use blazesym::symbolize::source::{Elf, Source};
@@ -31,6 +33,9 @@ use perf_map::PerfMap;
 pub const KERNEL_MODULE: &str = "[kernel.kallsyms]";
 /// Module name of JIT frames from a perf map.
 pub const JIT_MODULE: &str = "[jit]";
+/// Binaries whose problems are listed one by one (a recording of thousands of broken binaries
+/// gets that many lines, then one saying there are more).
+pub const MAX_PROBLEMS: usize = 20;
 
 /// Symbolization counters, for the summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -118,6 +123,12 @@ pub struct Symbolizer {
     /// [`Symbolizer::release_parsed_binaries`]).
     release_parsed: bool,
     stats: SymbolizeStats,
+    /// What [`elf_check::check`] said of each binary opened.
+    checked: HashMap<BinaryKey, elf_check::Verdict>,
+    /// Problems not taken yet (see [`Symbolizer::take_problems`]).
+    problems: Vec<String>,
+    /// Modules a problem was recorded for.
+    problem_modules: HashSet<String>,
 }
 
 impl std::fmt::Debug for Symbolizer {
@@ -149,6 +160,9 @@ impl Symbolizer {
             blaze_paths: HashMap::new(),
             release_parsed: false,
             stats: SymbolizeStats::default(),
+            checked: HashMap::new(),
+            problems: Vec::new(),
+            problem_modules: HashSet::new(),
         }
     }
 
@@ -185,6 +199,7 @@ impl Symbolizer {
             self.perf_maps.remove(tgid);
         }
         for &key in &evicted.binaries {
+            self.checked.remove(&key);
             self.user_cache.retain(|(k, _), _| *k != key);
             self.release_blazesym(key);
         }
@@ -311,27 +326,29 @@ impl Symbolizer {
         if !used.contains(&path) {
             used.push(path.clone());
         }
-        let mut results = run_blazesym(&self.blaze, &Source::Elf(Elf::new(path.clone())), offsets);
-        if results.is_none() {
-            // Broken debug information (garbage DWARF, a bad debug link) must not cost the
-            // binary its ELF symbol table: try again with ELF symbols only.
-            let mut elf = Elf::new(path);
-            elf.debug_syms = false;
-            results = run_blazesym(&self.blaze, &Source::Elf(elf), offsets);
-        }
-        if results.is_none() {
+        let verdict = self.checked.entry(key).or_insert_with(|| elf_check::check(&path)).clone();
+        let results = match verdict {
+            elf_check::Verdict::Ok => self.blazesym_with_fallback(&module, path, offsets),
+            elf_check::Verdict::NoDebugInfo(why) => {
+                self.problem(&module, format!("debug information not used: {why}; functions named from ELF symbols"));
+                run_blazesym(&self.blaze, &Source::Elf(elf_symbols_only(path)), offsets)
+            }
+            elf_check::Verdict::Refuse(why) => Err(why),
+        };
+        if let Err(why) = &results {
             self.stats.failed_binaries += 1;
+            self.problem(&module, format!("cannot be symbolized: {why}; its frames stay `module+0xoffset`"));
         }
         for (i, &off) in offsets.iter().enumerate() {
             let frames = match results.as_ref().map(|r| r.get(i)) {
-                Some(Some(Ok(sym))) => {
+                Ok(Some(Ok(sym))) => {
                     self.stats.resolved += 1;
                     sym_frames(sym, &module, FrameKind::User)
                 }
                 found => {
                     self.stats.unresolved += 1;
                     let why = match found {
-                        Some(Some(Err(reason))) => *reason,
+                        Ok(Some(Err(reason))) => *reason,
                         _ => Unresolved::Failed,
                     };
                     unknown_frame(&module, off, why)
@@ -339,6 +356,40 @@ impl Symbolizer {
             };
             self.user_cache.insert((key, off), frames);
         }
+    }
+
+    /// blazesym with the binary's debug information, and if that fails (garbage DWARF, a bad
+    /// debug link) again with its ELF symbols only: broken debug information must not cost the
+    /// binary its symbol table.
+    fn blazesym_with_fallback(&mut self, module: &str, path: PathBuf, offsets: &[u64]) -> BlazeResults {
+        let first = run_blazesym(&self.blaze, &Source::Elf(Elf::new(path.clone())), offsets);
+        let Err(why) = first else { return first };
+        let second = run_blazesym(&self.blaze, &Source::Elf(elf_symbols_only(path)), offsets);
+        if second.is_ok() {
+            self.problem(module, format!("debug information unusable: {why}; functions named from ELF symbols"));
+        }
+        second
+    }
+
+    /// Records a problem with a binary, once per module, up to [`MAX_PROBLEMS`] (then counts).
+    fn problem(&mut self, module: &str, what: String) {
+        if !self.problem_modules.insert(module.to_string()) {
+            return;
+        }
+        if self.problem_modules.len() <= MAX_PROBLEMS {
+            self.problems.push(format!("`{module}`: {what}"));
+        } else if self.problem_modules.len() == MAX_PROBLEMS + 1 {
+            self.problems.push(format!(
+                "more than {MAX_PROBLEMS} binaries could not be fully symbolized; the others are not listed"
+            ));
+        }
+    }
+
+    /// Problems with binaries found since the last call (debug information not usable, a binary
+    /// that cannot be symbolized at all), one per module, each naming the module and the error:
+    /// for one warning each.
+    pub fn take_problems(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.problems)
     }
 
     fn user_frames(&mut self, procs: &ProcessTable, tgid: u32, addr: u64) -> Frames {
@@ -397,24 +448,34 @@ fn read_perf_map(tgid: u32) -> Option<PerfMap> {
     candidates.iter().find_map(|p| PerfMap::read(std::path::Path::new(p), uid))
 }
 
-/// Runs one blazesym request: per address its symbol or why there is none. A failure or a panic
-/// inside blazesym degrades to `None` (every address unknown) instead of ending the recording.
-fn run_blazesym(
-    blaze: &blazesym::symbolize::Symbolizer,
-    src: &Source<'_>,
-    addrs: &[u64],
-) -> Option<Vec<Result<Sym<'static>, Unresolved>>> {
+/// Per address its symbol or why there is none; `Err` when the whole request failed, saying why.
+type BlazeResults = Result<Vec<Result<Sym<'static>, Unresolved>>, String>;
+
+/// An ELF source that reads only the symbol tables, not DWARF or debug links.
+fn elf_symbols_only(path: PathBuf) -> Elf {
+    let mut elf = Elf::new(path);
+    elf.debug_syms = false;
+    elf
+}
+
+/// Runs one blazesym request. A failure or a panic inside blazesym degrades to `Err` with the
+/// error (every address unknown) instead of ending the recording.
+fn run_blazesym(blaze: &blazesym::symbolize::Symbolizer, src: &Source<'_>, addrs: &[u64]) -> BlazeResults {
     let result = catch_unwind(AssertUnwindSafe(|| blaze.symbolize(src, Input::FileOffset(addrs))));
     match result {
-        Ok(Ok(syms)) => Some(
-            syms.into_iter()
-                .map(|s| match s {
-                    Symbolized::Sym(sym) => Ok(sym.into_owned()),
-                    Symbolized::Unknown(reason) => Err(unresolved_reason(reason)),
-                })
-                .collect(),
-        ),
-        _ => None,
+        Ok(Ok(syms)) => Ok(syms
+            .into_iter()
+            .map(|s| match s {
+                Symbolized::Sym(sym) => Ok(sym.into_owned()),
+                Symbolized::Unknown(reason) => Err(unresolved_reason(reason)),
+            })
+            .collect()),
+        Ok(Err(e)) => Err(format!("{e:#}")),
+        Err(panic) => {
+            let msg =
+                panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+            Err(format!("the symbolizer panicked ({})", msg.as_deref().unwrap_or("no message")))
+        }
     }
 }
 
