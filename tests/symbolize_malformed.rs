@@ -267,3 +267,38 @@ fn symbolize_compressed_symtab_bomb_refuses_the_binary() {
     assert_degrades(&report, "symtab", "symtab+0x", "cannot be symbolized: section `.symtab` inflates to more");
     assert!(report.contains("false Some(Failed)") && report.contains("failed 1"), "{report}");
 }
+
+/// End to end: `prof record` of a binary with truncated `.debug_info` prints one warning naming
+/// the module and the error, writes the profile, and names the binary's functions (from its ELF
+/// symbols, so without inline frames).
+#[test]
+fn symbolize_malformed_binary_recorded_with_one_warning() {
+    let _m = bpf_test!("symbolize_malformed_binary_recorded_with_one_warning");
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = craft(dir.path(), "truncated", |elf| {
+        let s = sections(elf);
+        let info = section(&s, ".debug_info");
+        let at = info.at;
+        let half = info.size / 2;
+        elf[at + 32..at + 40].copy_from_slice(&half.to_le_bytes());
+    });
+    let folded = dir.path().join("x.folded");
+    let out = common::prof_ok(&[
+        "record".as_ref(),
+        "-o".as_ref(),
+        folded.as_os_str(),
+        "--".as_ref(),
+        truncated.as_os_str(),
+        "2".as_ref(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("prof: warning: `truncated`")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("debug information unusable"), "{stderr}");
+    let stacks = common::read_folded(&folded);
+    let mine: Vec<_> = stacks.into_iter().filter(|(s, _)| s.starts_with("truncated;")).collect();
+    let total = common::count_where(&mine, |_| true);
+    let named = common::count_where(&mine, |s| s.contains(";dispatch;leaf_"));
+    assert!(total >= 100 && named * 100 >= total * 90, "{named} of {total} samples named: {mine:?}");
+    assert!(!mine.iter().any(|(s, _)| s.contains("spin_[i]")), "inline frames without DWARF? {mine:?}");
+}
