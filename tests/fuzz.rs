@@ -1,6 +1,7 @@
 //! Mutation fuzzing of the parsers that read hostile input, on stable Rust: the archive reader,
 //! the pprof reader (gzip'd and raw), the folded parser (lenient and strict), the perf-map parser
-//! and the archive-directory name parser.
+//! and the archive-directory name parser; and `diff` of two mutated profiles (folded or archive),
+//! with every option, rendered in every diff format.
 //!
 //! Each parser starts from seeds (the golden fixtures under `tests/fixtures`, and generated perf
 //! maps and names) and runs a bounded number of mutated cases: bit flips, interesting bytes and
@@ -803,6 +804,120 @@ fn fuzz_store_name_parser() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Diff
+
+/// Flags byte of a diff input: BASE is an archive (else folded text).
+const DIFF_BASE_ARCHIVE: u8 = 1;
+/// NEW is an archive (else folded text).
+const DIFF_NEW_ARCHIVE: u8 = 2;
+/// Also draw the differential flamegraphs (slower: one case in eight).
+const DIFF_SVG: u8 = 4;
+
+/// One diff input: a flags byte, BASE's length (u32 LE), BASE, then NEW (the rest).
+fn diff_input(flags: u8, base: &[u8], new: &[u8]) -> Vec<u8> {
+    let mut input = vec![flags];
+    input.extend_from_slice(&(base.len() as u32).to_le_bytes());
+    input.extend_from_slice(base);
+    input.extend_from_slice(new);
+    input
+}
+
+/// A profile read the way `prof diff` reads it: an archive, or folded text (leniently).
+fn diff_side(bytes: &[u8], archive: bool) -> Option<prof::profile::Profile> {
+    if archive {
+        archive::read(bytes).ok()
+    } else {
+        folded::parse(bytes, "side.folded", true).ok().map(|p| p.profile)
+    }
+}
+
+/// Splits a diff input (any bytes: a short one is all NEW), reads both sides, and diffs them with
+/// every option combination, rendering each result as the CLI would (table, JSON, folded, and for
+/// some the SVGs). True when both sides read and some diff was produced.
+fn check_diff(bytes: &[u8]) -> bool {
+    use prof::diff::{self, render, DiffOptions};
+    let flags = bytes.first().copied().unwrap_or(0);
+    let rest = bytes.get(1..).unwrap_or_default();
+    let (base, new) = match rest.get(..4) {
+        Some(len) => {
+            let len = (u32::from_le_bytes(len.try_into().unwrap()) as usize).min(rest.len() - 4);
+            rest[4..].split_at(len)
+        }
+        None => (&[][..], rest),
+    };
+    let (Some(base), Some(new)) =
+        (diff_side(base, flags & DIFF_BASE_ARCHIVE != 0), diff_side(new, flags & DIFF_NEW_ARCHIVE != 0))
+    else {
+        return false;
+    };
+    let mut produced = false;
+    for (normalize, match_builds) in [(true, true), (false, false), (true, false)] {
+        let opts = DiffOptions { normalize, match_builds, ..DiffOptions::default() };
+        let Ok(d) = diff::diff(&base, "base", &new, "new", &opts) else { continue };
+        produced = true;
+        let _ = d.stacks();
+        let _ = d.regressions(0.5);
+        render::write_table(&d, 20, std::io::sink()).expect("a table can be written");
+        render::write_json(&d, std::io::sink()).expect("JSON can be written");
+        render::write_folded(&d, std::io::sink()).expect("folded can be written");
+        if flags & DIFF_SVG != 0 {
+            for negate in [false, true] {
+                let svg = render::DiffSvgOptions { negate, deterministic: true, no_javascript: true };
+                let _ = render::write_svg(&d, &svg, std::io::sink());
+            }
+        }
+    }
+    produced
+}
+
+/// Two profiles, each a folded file or an archive, one or both mutated (an archive in its body,
+/// re-wrapped), diffed with every option and rendered: never a panic or a slow case. A diff case
+/// parses two inputs and renders several outputs, so this target runs a quarter of the
+/// configured cases.
+#[test]
+fn fuzz_diff() {
+    let cfg = config();
+    let cfg = Config { cases: cfg.cases.div_ceil(4), seed: cfg.seed };
+    let folded_seeds = fixture_files(".folded");
+    let archives = fixture_files(".prof");
+    let bodies: Vec<Vec<u8>> = archives.iter().map(|a| archive_body(a)).collect();
+    let outcome = run(
+        "diff",
+        &cfg,
+        |rng, log| {
+            let flags = rng.u8(..4) | if rng.u8(..8) == 0 { DIFF_SVG } else { 0 };
+            log.push(format!("flags {flags}"));
+            let mutate_base = rng.bool();
+            let mutate_new = !mutate_base || rng.bool();
+            let mut side = |archive: bool, mutated: bool, log: &mut Vec<String>| {
+                if archive {
+                    let i = rng.usize(..bodies.len());
+                    log.push(format!("archive {i}{}", if mutated { " mutated" } else { "" }));
+                    if mutated {
+                        wrap_body(&mutate(rng, &bodies[i], &bodies, log))
+                    } else {
+                        archives[i].clone()
+                    }
+                } else {
+                    let i = rng.usize(..folded_seeds.len());
+                    log.push(format!("folded {i}{}", if mutated { " mutated" } else { "" }));
+                    if mutated {
+                        mutate(rng, &folded_seeds[i], &folded_seeds, log)
+                    } else {
+                        folded_seeds[i].clone()
+                    }
+                }
+            };
+            let base = side(flags & DIFF_BASE_ARCHIVE != 0, mutate_base, log);
+            let new = side(flags & DIFF_NEW_ARCHIVE != 0, mutate_new, log);
+            diff_input(flags, &base, &new)
+        },
+        check_diff,
+    );
+    assert_clean(outcome);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Regressions
 
 /// A parser's check: parses the input (true when accepted), panics on a broken invariant.
@@ -812,12 +927,13 @@ type Check = fn(&[u8]) -> bool;
 /// same check the fuzzer ran, without panicking or taking longer than [`SLOW_CASE`].
 #[test]
 fn fuzz_regressions_replay() {
-    let checks: [(&str, Check); 5] = [
+    let checks: [(&str, Check); 6] = [
         ("archive", check_archive),
         ("pprof", check_pprof),
         ("folded", check_folded),
         ("perf_map", check_perf_map),
         ("store_name", check_name),
+        ("diff", check_diff),
     ];
     let root = fixtures().join("fuzz");
     let mut failures = Vec::new();
