@@ -163,8 +163,9 @@ fn print_continuous_summary(
 fn print_verbose(recording: &prof::record::Recording, write_times: &[String]) {
     let s = &recording.symbolize;
     eprintln!(
-        "  symbolized {} addresses, {} left as module+offset, {} binaries failed",
-        s.resolved, s.unresolved, s.failed_binaries
+        "  symbolized {} addresses, {} left as module+offset ({} without symbols, {} not covered by a symbol, {} in \
+         binaries that failed), {} binaries failed",
+        s.resolved, s.unresolved, s.missing_symbols, s.unknown_address, s.failed, s.failed_binaries
     );
     let (stacks, counts) = recording.map_sizes;
     eprintln!("  BPF maps: stacks {stacks} entries, counts {counts} entries");

@@ -2,8 +2,10 @@
 //! a `ProcessTable`, then `Symbolizer::user`): names from `.dynsym` when `.symtab` is gone,
 //! `module+0xoffset` when no symbol covers an address, and a `.gnu_debuglink` to a missing file
 //! or to a file with the wrong CRC falls back to the ELF symbols. Only the affected frames
-//! degrade: another module in the same request still resolves.
+//! degrade: another module in the same request still resolves. Each unresolved frame says why
+//! (`Unresolved`), and the counters by reason reach `prof record -v`.
 
+mod common;
 #[path = "common/symbols.rs"]
 mod symbols;
 
@@ -63,6 +65,7 @@ fn symbolize_stripped_binary_uses_dynsym() {
     assert_eq!(frames[1].unresolved_reason(), Some(Unresolved::MissingSymbols));
     assert!(frames[2].is_resolved() && frames[2][0].name.contains("getpid"), "{:?}", frames[2]);
     assert_eq!(c.sym.stats().failed_binaries, 0);
+    assert_eq!((c.sym.stats().unresolved, c.sym.stats().missing_symbols), (1, 1));
 }
 
 /// Fully stripped (no `.symtab`, and `.dynsym` holds only imports): frames are
@@ -85,6 +88,7 @@ fn symbolize_fully_stripped_binary_keeps_module_offsets() {
         assert_eq!(f.unresolved_reason(), Some(Unresolved::MissingSymbols), "{f:?}");
     }
     assert!(frames[2].is_resolved() && frames[2][0].name.contains("getpid"), "{:?}", frames[2]);
+    assert_eq!((c.sym.stats().unresolved, c.sym.stats().missing_symbols), (2, 2));
 }
 
 /// `.gnu_debuglink` next to the binary: with the right file, DWARF from it (inline frames,
@@ -128,6 +132,7 @@ fn symbolize_debuglink_missing_or_wrong_crc_falls_back_to_symtab() {
     // No symbol covers the padding: an unknown address in a binary that has symbols.
     assert_eq!(frames[2][0].name, c.offset_name("missing", gap));
     assert_eq!(frames[2].unresolved_reason(), Some(Unresolved::UnknownAddress), "{:?}", frames[2]);
+    assert_eq!((c.sym.stats().unresolved, c.sym.stats().unknown_address), (1, 1));
     drop(c);
 
     // Wrong CRC: a debug file of another build (different code, so a different checksum).
@@ -146,4 +151,29 @@ fn symbolize_debuglink_missing_or_wrong_crc_falls_back_to_symtab() {
         problems[0].starts_with("`badcrc`: debug information unusable") && problems[0].contains("checksum"),
         "{problems:?}"
     );
+}
+
+/// End to end: `prof record -v` of a fully stripped binary writes its frames as `bare+0x…`
+/// (nearly every sample has one), libc's frames under them are still named, and the verbose
+/// counters say the addresses were left for lack of symbols.
+#[test]
+fn symbolize_stripped_binary_recorded_as_module_offsets() {
+    let _m = bpf_test!("symbolize_stripped_binary_recorded_as_module_offsets");
+    let dir = tempfile::tempdir().unwrap();
+    let full = build(dir.path(), "full", false);
+    let exe = dir.path().join("bare");
+    run("strip", &[os("--strip-all"), os("-o"), exe.as_os_str(), full.as_os_str()]);
+    let folded = dir.path().join("x.folded");
+    let out =
+        common::prof_ok(&[os("record"), os("-v"), os("-o"), folded.as_os_str(), os("--"), exe.as_os_str(), os("2")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let counters = stderr.lines().find(|l| l.contains("left as module+offset")).expect("-v prints the counters");
+    let without: u64 =
+        counters.split(" without symbols").next().and_then(|h| h.rsplit('(').next()).unwrap().parse().unwrap();
+    assert!(without > 0, "{counters}");
+    let stacks: Vec<_> = common::read_folded(&folded).into_iter().filter(|(s, _)| s.starts_with("bare;")).collect();
+    let total = common::count_where(&stacks, |_| true);
+    let offsets = common::count_where(&stacks, |s| s.split(';').any(|f| f.starts_with("bare+0x")));
+    assert!(total >= 100 && offsets * 100 >= total * 90, "{offsets} of {total}: {stacks:?}");
+    assert!(stacks.iter().any(|(s, _)| s.contains("__libc_start_call_main;bare+0x")), "{stacks:?}");
 }

@@ -42,10 +42,29 @@ pub const MAX_PROBLEMS: usize = 20;
 pub struct SymbolizeStats {
     /// Distinct addresses resolved to a function.
     pub resolved: u64,
-    /// Distinct addresses left as `module+0xoffset`.
+    /// Distinct addresses left as `module+0xoffset` (in binaries and the kernel).
     pub unresolved: u64,
+    /// Of `unresolved`: no symbols could name them ([`Unresolved::MissingSymbols`]).
+    pub missing_symbols: u64,
+    /// Of `unresolved`: symbols exist, none covers them ([`Unresolved::UnknownAddress`]).
+    pub unknown_address: u64,
+    /// Of `unresolved`: in binaries that could not be symbolized ([`Unresolved::Failed`]).
+    pub failed: u64,
     /// Binaries whose symbolization failed or panicked.
     pub failed_binaries: u64,
+}
+
+impl SymbolizeStats {
+    /// Counts one distinct address left unresolved, and why.
+    fn unresolved(&mut self, why: Unresolved) {
+        self.unresolved += 1;
+        match why {
+            Unresolved::MissingSymbols => self.missing_symbols += 1,
+            Unresolved::UnknownAddress => self.unknown_address += 1,
+            Unresolved::Failed => self.failed += 1,
+            Unresolved::NoBinary => {}
+        }
+    }
 }
 
 /// Why an address was left as `module+0xoffset` (see [`Frames::unresolved_reason`]).
@@ -231,8 +250,8 @@ impl Symbolizer {
                         Frames::resolved(vec![Frame::new(name, module, FrameKind::Kernel)])
                     }
                     found => {
-                        self.stats.unresolved += 1;
                         let why = if found.is_ok() { Unresolved::UnknownAddress } else { Unresolved::MissingSymbols };
+                        self.stats.unresolved(why);
                         Frames::unresolved(
                             Frame::new(format!("{KERNEL_MODULE}+{addr:#x}"), KERNEL_MODULE, FrameKind::Kernel),
                             why,
@@ -346,11 +365,11 @@ impl Symbolizer {
                     sym_frames(sym, &module, FrameKind::User)
                 }
                 found => {
-                    self.stats.unresolved += 1;
                     let why = match found {
                         Ok(Some(Err(reason))) => *reason,
                         _ => Unresolved::Failed,
                     };
+                    self.stats.unresolved(why);
                     unknown_frame(&module, off, why)
                 }
             };
