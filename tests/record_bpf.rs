@@ -656,6 +656,8 @@ fn record_continuous_survives_sigkill() {
         Err(prof::archive::ArchiveError::Truncated { found, .. }) => assert_eq!(found, cut.len() as u64),
         other => panic!("the partial archive should read as truncated: {other:?}"),
     }
+    let report = prof::archive::read_file(&kept).unwrap_err().to_string();
+    assert!(report.contains(&kept.display().to_string()) && report.contains("truncated"), "{report}");
     for (path, bytes) in &before {
         assert_eq!(&std::fs::read(path).unwrap(), bytes, "{} changed", path.display());
     }
