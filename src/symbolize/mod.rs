@@ -390,14 +390,16 @@ impl Symbolizer {
         second
     }
 
-    /// Records a problem with a binary, once per module, up to [`MAX_PROBLEMS`] (then counts).
+    /// Records a problem with a binary, once per module, for the first [`MAX_PROBLEMS`] modules;
+    /// the next gets one line saying there are more, and later ones nothing (so the modules
+    /// remembered stay bounded).
     fn problem(&mut self, module: &str, what: String) {
-        if !self.problem_modules.insert(module.to_string()) {
+        if self.problem_modules.len() > MAX_PROBLEMS || !self.problem_modules.insert(module.to_string()) {
             return;
         }
         if self.problem_modules.len() <= MAX_PROBLEMS {
             self.problems.push(format!("`{module}`: {what}"));
-        } else if self.problem_modules.len() == MAX_PROBLEMS + 1 {
+        } else {
             self.problems.push(format!(
                 "more than {MAX_PROBLEMS} binaries could not be fully symbolized; the others are not listed"
             ));
@@ -533,4 +535,26 @@ fn sym_frames(sym: &Sym<'_>, module: &str, kind: FrameKind) -> Frames {
         frames.push(Frame { name: name.to_string(), module: module.to_string(), kind, inlined: i > 0, file, line });
     }
     Frames::resolved(frames)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One problem per module, the first [`MAX_PROBLEMS`] modules listed, then one line saying
+    /// there are more, then nothing.
+    #[test]
+    fn symbolize_problems_once_per_module_and_bounded() {
+        let mut s = Symbolizer::new();
+        s.problem("a", "first".to_string());
+        s.problem("a", "second".to_string());
+        assert_eq!(s.take_problems(), vec!["`a`: first".to_string()]);
+        for i in 0..MAX_PROBLEMS + 5 {
+            s.problem(&format!("m{i}"), "broken".to_string());
+        }
+        let problems = s.take_problems();
+        assert_eq!(problems.len(), MAX_PROBLEMS);
+        assert!(problems.last().unwrap().starts_with(&format!("more than {MAX_PROBLEMS} binaries")), "{problems:?}");
+        assert_eq!(s.problem_modules.len(), MAX_PROBLEMS + 1);
+    }
 }
