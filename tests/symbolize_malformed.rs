@@ -183,8 +183,9 @@ fn assert_degrades(report: &str, module: &str, expect_leaf: &str, error: &str) {
     assert!(problems[0].starts_with(&format!("`{module}`: ")) && problems[0].contains(error), "{module}: {report}");
 }
 
-/// Truncated `.debug_info`: the DWARF is given up with a problem naming the module and the
-/// error, and `leaf_a` is still named from the ELF symbol table. Bogus `.debug_aranges` (one
+/// Truncated `.debug_info` (half its size), or one whose header claims a terabyte past the end of
+/// the file: the DWARF is given up with a problem naming the module and the error, and `leaf_a`
+/// is still named from the ELF symbol table. Bogus `.debug_aranges` (one
 /// range covering every address, pointing at a unit far beyond `.debug_info`): no panic, no
 /// wrong name; the right unit is still found.
 #[test]
@@ -200,6 +201,16 @@ fn symbolize_malformed_dwarf_falls_back_to_elf_symbols() {
     let report = symbolize_in_child(&truncated);
     println!("{report}");
     assert_degrades(&report, "truncated", "leaf_a true None 1", "debug information unusable");
+
+    // A section header that claims a terabyte, far past the end of the file.
+    let beyond = craft(dir.path(), "beyond", |elf| {
+        let s = sections(elf);
+        let at = section(&s, ".debug_info").at;
+        elf[at + 32..at + 40].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    });
+    let report = symbolize_in_child(&beyond);
+    println!("{report}");
+    assert_degrades(&report, "beyond", "leaf_a true None 1", "debug information unusable");
 
     let aranges = craft(dir.path(), "aranges", |elf| {
         let mut a = Vec::new();
