@@ -1,7 +1,7 @@
 //! Crafted ELF/DWARF handed to the symbolizer the way a recording does (a running process of the
 //! binary captured, then `Symbolizer::user`): truncated `.debug_info`, bogus `.debug_aranges`,
-//! `SHF_COMPRESSED` sections whose header declares a terabyte, zlib bombs (honest or lying about
-//! their size), and a compressed `.symtab` bomb. Each runs in a child process under a 512 MiB
+//! `SHF_COMPRESSED` sections whose header declares a terabyte, zlib and zstd bombs (honest or
+//! lying about their size), and a compressed `.symtab` bomb. Each runs in a child process under a 512 MiB
 //! address-space limit (`RLIMIT_AS`): no panic or abort may escape, memory stays bounded, the
 //! crafted module's frames degrade with a problem naming the module and the error, and libc in
 //! the same request still symbolizes.
@@ -88,12 +88,27 @@ fn replace_section(elf: &mut Vec<u8>, name: &str, content: &[u8], compressed: bo
 
 /// An ELF64 compression header (`Elf64_Chdr`, zlib) declaring `size` bytes, then `zlib`.
 fn compressed(size: u64, zlib: &[u8]) -> Vec<u8> {
-    let mut out = 1u32.to_le_bytes().to_vec(); // ELFCOMPRESS_ZLIB
+    compressed_as(1, size, zlib) // ELFCOMPRESS_ZLIB
+}
+
+/// An ELF64 compression header of type `kind` declaring `size` bytes, then `data`.
+fn compressed_as(kind: u32, size: u64, data: &[u8]) -> Vec<u8> {
+    let mut out = kind.to_le_bytes().to_vec();
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&size.to_le_bytes());
     out.extend_from_slice(&1u64.to_le_bytes());
-    out.extend_from_slice(zlib);
+    out.extend_from_slice(data);
     out
+}
+
+/// zstd of `n` zero bytes, compressed as it is produced.
+fn zstd_zeros(n: u64) -> Vec<u8> {
+    let mut z = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    for _ in 0..n / chunk.len() as u64 {
+        z.write_all(&chunk).unwrap();
+    }
+    z.finish().unwrap()
 }
 
 fn zlib(data: &[u8]) -> Vec<u8> {
@@ -233,8 +248,8 @@ fn symbolize_malformed_dwarf_falls_back_to_elf_symbols() {
     assert!(!report.contains("problem "), "{report}");
 }
 
-/// Compressed `.debug_info` whose header declares 1 TiB, an honest zlib bomb of 1 GiB, and a
-/// lying one (declares 4 KiB, inflates to 1 GiB): under a 512 MiB address-space limit each is
+/// Compressed `.debug_info` whose header declares 1 TiB, an honest zlib bomb of 1 GiB, and
+/// lying zlib and zstd ones (declare 4 KiB, inflate to 1 GiB): under a 512 MiB address-space limit each is
 /// refused before blazesym inflates it, with a problem naming the module and the section, and
 /// `leaf_a` is named from the ELF symbol table.
 #[test]
@@ -263,6 +278,12 @@ fn symbolize_compressed_debug_bombs_stay_bounded() {
     let report = symbolize_in_child(&lying);
     println!("{report}");
     assert_degrades(&report, "lying", "leaf_a true None 1", "inflates to more than the 4096 bytes it declares");
+
+    let zstd = compressed_as(2, 4096, &zstd_zeros(1 << 30)); // ELFCOMPRESS_ZSTD
+    let zstd_lying = craft(dir.path(), "zstd", |elf| replace_section(elf, ".debug_info", &zstd, true));
+    let report = symbolize_in_child(&zstd_lying);
+    println!("{report}");
+    assert_degrades(&report, "zstd", "leaf_a true None 1", "inflates to more than the 4096 bytes it declares");
 }
 
 /// A zlib bomb in `.symtab` (which ELF symbolization itself needs): the binary is not opened at
