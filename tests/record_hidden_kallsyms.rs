@@ -101,7 +101,7 @@ fn record_hidden_kallsyms_warns_once_and_keeps_addresses() {
     let stacks: Vec<(String, u64)> =
         read_folded(&folded).into_iter().filter(|(s, _)| s.starts_with("w_syscalls;")).collect();
     let total = count_where(&stacks, |_| true);
-    assert!(total >= 100, "expected ~200 samples of 2 s at 99 Hz, got {total}");
+    assert!(total >= 40, "expected ~200 samples of 2 s at 99 Hz (fewer on a busy machine), got {total}");
     let frames = || stacks.iter().flat_map(|(s, _)| s.split(';'));
     let kernel: Vec<&str> = frames().filter(|f| f.ends_with("_[k]")).collect();
     assert!(!kernel.is_empty(), "no kernel frames: {stacks:?}");

@@ -331,6 +331,6 @@ fn symbolize_malformed_binary_recorded_with_one_warning() {
     let mine: Vec<_> = stacks.into_iter().filter(|(s, _)| s.starts_with("truncated;")).collect();
     let total = common::count_where(&mine, |_| true);
     let named = common::count_where(&mine, |s| s.contains(";dispatch;leaf_"));
-    assert!(total >= 100 && named * 100 >= total * 90, "{named} of {total} samples named: {mine:?}");
+    assert!(total >= 20 && named * 100 >= total * 90, "{named} of {total} samples named: {mine:?}");
     assert!(!mine.iter().any(|(s, _)| s.contains("spin_[i]")), "inline frames without DWARF? {mine:?}");
 }
