@@ -6,8 +6,11 @@
 //! open binaries captured when a process is first seen), so processes that exit during the
 //! recording are still symbolized. Each (binary, offset) and each kernel address is symbolized
 //! once; one blazesym symbolizer and its caches live for the whole recording. Frames that cannot
-//! be symbolized keep `module+0xoffset` ([`Frames::is_resolved`] says which): nothing vanishes.
-//! [`build_profile`] turns the aggregated counts into a profile.
+//! be symbolized keep `module+0xoffset` ([`Frames::unresolved_reason`] says which, and why):
+//! nothing vanishes. A binary with broken debug information is named from its ELF symbols; its
+//! compressed sections are checked first ([`elf_check`]) so a crafted one cannot exhaust memory;
+//! each broken binary is reported once ([`Symbolizer::take_problems`]). [`build_profile`] turns
+//! the aggregated counts into a profile.
 
 mod build;
 pub mod elf_check;
