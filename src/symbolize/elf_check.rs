@@ -65,45 +65,16 @@ fn check_file(path: &Path) -> io::Result<Verdict> {
         return Ok(Verdict::Ok); // not ELF, or big-endian (not a host prof runs on)
     }
     let is64 = ident[4] == 2;
-    let (shoff, shentsize, mut shnum, mut shstrndx) = if is64 {
+    let (shoff, shentsize, shnum, shstrndx) = if is64 {
         (u64_at(&ident, 40), u16_at(&ident, 58) as u64, u16_at(&ident, 60) as u64, u16_at(&ident, 62) as u64)
     } else {
         (u32_at(&ident, 32) as u64, u16_at(&ident, 46) as u64, u16_at(&ident, 48) as u64, u16_at(&ident, 50) as u64)
     };
-    if shoff == 0 || shentsize < if is64 { 64 } else { 40 } {
-        return Ok(Verdict::Ok);
+    let entsize = if is64 { 64 } else { 40 };
+    if shoff == 0 || shentsize != entsize {
+        return Ok(Verdict::Ok); // no section headers, or not ones this reads (nor blazesym)
     }
-    let read_header = |file: &mut File, i: u64| -> io::Result<(Section, u32)> {
-        let mut h = [0u8; 64];
-        file.seek(SeekFrom::Start(shoff.saturating_add(i.saturating_mul(shentsize))))?;
-        file.read_exact(&mut h[..if is64 { 64 } else { 40 }])?;
-        let link = if is64 { u32_at(&h, 40) } else { u32_at(&h, 24) };
-        let s = if is64 {
-            Section { name: u32_at(&h, 0), flags: u64_at(&h, 8), offset: u64_at(&h, 24), size: u64_at(&h, 32) }
-        } else {
-            Section {
-                name: u32_at(&h, 0),
-                flags: u32_at(&h, 8) as u64,
-                offset: u32_at(&h, 16) as u64,
-                size: u32_at(&h, 20) as u64,
-            }
-        };
-        Ok((s, link))
-    };
-    // Extended numbering: the counts live in section 0.
-    if shnum == 0 || shstrndx == 0xffff {
-        let (zero, link) = read_header(&mut file, 0)?;
-        if shnum == 0 {
-            shnum = zero.size;
-        }
-        if shstrndx == 0xffff {
-            shstrndx = link as u64;
-        }
-    }
-    let mut sections = Vec::new();
-    for i in 0..shnum.min(MAX_SECTIONS) {
-        sections.push(read_header(&mut file, i)?.0);
-    }
+    let (sections, shstrndx) = read_sections(&mut file, shoff, shnum, shstrndx, is64)?;
     if !sections.iter().any(|s| s.flags & SHF_COMPRESSED != 0) {
         return Ok(Verdict::Ok);
     }
@@ -125,6 +96,45 @@ fn check_file(path: &Path) -> io::Result<Verdict> {
         }
     }
     Ok(Verdict::Ok)
+}
+
+/// The section headers (at most [`MAX_SECTIONS`], read at once) and the index of the name
+/// table, resolving extended numbering (counts kept in section 0).
+fn read_sections(
+    file: &mut File,
+    shoff: u64,
+    shnum: u64,
+    shstrndx: u64,
+    is64: bool,
+) -> io::Result<(Vec<Section>, u64)> {
+    let entsize: u64 = if is64 { 64 } else { 40 };
+    let mut first = vec![0u8; entsize as usize];
+    file.seek(SeekFrom::Start(shoff))?;
+    file.read_exact(&mut first)?;
+    let (zero, link) = parse_section(&first, is64);
+    let count = if shnum == 0 { zero.size } else { shnum }.min(MAX_SECTIONS);
+    let names_index = if shstrndx == 0xffff { link as u64 } else { shstrndx };
+    let mut table = vec![0u8; (count * entsize) as usize];
+    file.seek(SeekFrom::Start(shoff))?;
+    file.read_exact(&mut table)?;
+    let sections = table.chunks_exact(entsize as usize).map(|h| parse_section(h, is64).0).collect();
+    Ok((sections, names_index))
+}
+
+/// One section header, and its `sh_link`.
+fn parse_section(h: &[u8], is64: bool) -> (Section, u32) {
+    if is64 {
+        let s = Section { name: u32_at(h, 0), flags: u64_at(h, 8), offset: u64_at(h, 24), size: u64_at(h, 32) };
+        (s, u32_at(h, 40))
+    } else {
+        let s = Section {
+            name: u32_at(h, 0),
+            flags: u32_at(h, 8) as u64,
+            offset: u32_at(h, 16) as u64,
+            size: u32_at(h, 20) as u64,
+        };
+        (s, u32_at(h, 24))
+    }
 }
 
 /// Inflates one compressed section into nothing; `Err` says what is wrong with it.
@@ -184,4 +194,98 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A minimal ELF file (32- or 64-bit) with a name table and one section named `name` with
+    /// `flags` and `content`.
+    fn elf(is64: bool, name: &str, flags: u64, content: &[u8]) -> Vec<u8> {
+        let (ehsize, entsize) = if is64 { (64usize, 64usize) } else { (52, 40) };
+        let names = format!("\0.shstrtab\0{name}\0").into_bytes();
+        let names_at = ehsize;
+        let content_at = names_at + names.len();
+        let shoff = content_at + content.len();
+        let mut f = vec![0u8; ehsize];
+        f[..4].copy_from_slice(b"\x7fELF");
+        f[4] = if is64 { 2 } else { 1 };
+        f[5] = 1;
+        let put16 = |f: &mut Vec<u8>, at: usize, v: u16| f[at..at + 2].copy_from_slice(&v.to_le_bytes());
+        if is64 {
+            f[40..48].copy_from_slice(&(shoff as u64).to_le_bytes());
+            put16(&mut f, 58, entsize as u16);
+            put16(&mut f, 60, 3);
+            put16(&mut f, 62, 1);
+        } else {
+            f[32..36].copy_from_slice(&(shoff as u32).to_le_bytes());
+            put16(&mut f, 46, entsize as u16);
+            put16(&mut f, 48, 3);
+            put16(&mut f, 50, 1);
+        }
+        f.extend_from_slice(&names);
+        f.extend_from_slice(content);
+        let header = |name_off: u32, flags: u64, offset: usize, size: usize| {
+            let mut h = vec![0u8; entsize];
+            h[..4].copy_from_slice(&name_off.to_le_bytes());
+            if is64 {
+                h[8..16].copy_from_slice(&flags.to_le_bytes());
+                h[24..32].copy_from_slice(&(offset as u64).to_le_bytes());
+                h[32..40].copy_from_slice(&(size as u64).to_le_bytes());
+            } else {
+                h[8..12].copy_from_slice(&(flags as u32).to_le_bytes());
+                h[16..20].copy_from_slice(&(offset as u32).to_le_bytes());
+                h[20..24].copy_from_slice(&(size as u32).to_le_bytes());
+            }
+            h
+        };
+        f.extend_from_slice(&vec![0u8; entsize]);
+        f.extend_from_slice(&header(1, 0, names_at, names.len()));
+        f.extend_from_slice(&header(11, flags, content_at, content.len()));
+        f
+    }
+
+    /// A compression header (zlib) declaring `size`, then `data` compressed with zlib.
+    fn zlib_section(is64: bool, size: u64, data: &[u8]) -> Vec<u8> {
+        let mut c = 1u32.to_le_bytes().to_vec();
+        if is64 {
+            c.extend_from_slice(&0u32.to_le_bytes());
+            c.extend_from_slice(&size.to_le_bytes());
+            c.extend_from_slice(&1u64.to_le_bytes());
+        } else {
+            c.extend_from_slice(&(size as u32).to_le_bytes());
+            c.extend_from_slice(&1u32.to_le_bytes());
+        }
+        let mut z = flate2::write::ZlibEncoder::new(c, flate2::Compression::fast());
+        z.write_all(data).unwrap();
+        z.finish().unwrap()
+    }
+
+    fn verdict(bytes: &[u8]) -> Verdict {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), bytes).unwrap();
+        check(file.path())
+    }
+
+    /// In both ELF classes: an honest compressed section passes; one that inflates to more or
+    /// less than it declares, or declares more than the cap, is refused; a debug section costs
+    /// only the DWARF, any other section the binary. Non-ELF files and plain sections pass.
+    #[test]
+    fn elf_check_compressed_sections() {
+        let data = vec![7u8; 10_000];
+        for is64 in [true, false] {
+            let ok = elf(is64, ".debug_info", SHF_COMPRESSED, &zlib_section(is64, 10_000, &data));
+            assert_eq!(verdict(&ok), Verdict::Ok, "64-bit: {is64}");
+            let lying = elf(is64, ".debug_info", SHF_COMPRESSED, &zlib_section(is64, 100, &data));
+            assert!(matches!(verdict(&lying), Verdict::NoDebugInfo(w) if w.contains("more than the 100 bytes")));
+            let short = elf(is64, ".debug_str", SHF_COMPRESSED, &zlib_section(is64, 20_000, &data));
+            assert!(matches!(verdict(&short), Verdict::NoDebugInfo(w) if w.contains("inflates to 10000 bytes")));
+            let huge = elf(is64, ".symtab", SHF_COMPRESSED, &zlib_section(is64, u32::MAX as u64, &data));
+            assert!(matches!(verdict(&huge), Verdict::Refuse(w) if w.starts_with("section `.symtab` declares")));
+            assert_eq!(verdict(&elf(is64, ".debug_info", 0, &data)), Verdict::Ok);
+        }
+        assert_eq!(verdict(b"#!/bin/sh\necho not an ELF file\n"), Verdict::Ok);
+    }
 }
