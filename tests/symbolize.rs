@@ -241,3 +241,46 @@ fn symbolize_process_whose_leader_exited() {
     assert!(captured, "the process was not captured through its leader's id");
     assert_eq!(frames[0].last().unwrap().name, "worker_burn", "{:?}", frames[0]);
 }
+
+/// A perf map owned by a non-root user other than the process's owner is ignored with a warning
+/// naming the file and both owners, and its names are not used; the same map owned by the
+/// process's owner, or by root, names the frame.
+#[test]
+fn symbolize_foreign_owned_perf_map_is_ignored_with_warning() {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI runs as root: chown must work");
+        println!("SKIPPED symbolize_foreign_owned_perf_map_is_ignored_with_warning: not root (needs chown)");
+        return;
+    }
+    const OWNER: u32 = 4242;
+    const STRANGER: u32 = 4243;
+    let mut child = Command::new("sleep").arg("30").uid(OWNER).gid(OWNER).spawn().unwrap();
+    let pid = child.id();
+    let map = std::path::PathBuf::from(format!("/tmp/perf-{pid}.map"));
+    std::fs::write(&map, "1000 100 planted_by_stranger\n").unwrap();
+    // The name the map gives address 0x1010 (outside every mapping), with the map owned by `uid`.
+    let name_with_owner = |uid: u32| {
+        std::os::unix::fs::chown(&map, Some(uid), Some(uid)).unwrap();
+        let mut procs = ProcessTable::default();
+        assert!(procs.capture(pid, pid));
+        let mut sym = Symbolizer::new();
+        let frames = sym.user(&mut procs, pid, &[0x1010]);
+        (frames[0][0].name.clone(), sym.take_warnings())
+    };
+    let foreign = name_with_owner(STRANGER);
+    let own = name_with_owner(OWNER);
+    let root = name_with_owner(0);
+    let _ = std::fs::remove_file(&map);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert_eq!(foreign.0, "[unknown]+0x1010", "a foreign map's name was used");
+    assert_eq!(foreign.1.len(), 1, "{:?}", foreign.1);
+    let warning = &foreign.1[0];
+    assert!(warning.starts_with("ignored perf map `") && warning.contains(&format!("perf-{pid}.map`")), "{warning}");
+    assert!(warning.contains(&format!("owned by uid {STRANGER}, not by root or the process's owner (uid {OWNER})")));
+    assert_eq!(own, ("planted_by_stranger".to_string(), vec![]));
+    assert_eq!(root, ("planted_by_stranger".to_string(), vec![]));
+}

@@ -40,6 +40,7 @@ impl Session {
             observer.on_event(Event::Warning { message: &problem });
             profile.meta.notes.push(problem);
         }
+        profile.meta.notes.extend(self.symbolizer.take_warnings().into_iter().map(|w| format!("warning: {w}")));
         if let Some(tables) = &self.tables {
             for info in tables.tables() {
                 if let Some(b) = profile.meta.unwind.binaries.get_mut(&info.module) {

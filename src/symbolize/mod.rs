@@ -151,6 +151,8 @@ pub struct Symbolizer {
     problems: Vec<String>,
     /// Modules a problem was recorded for.
     problem_modules: HashSet<String>,
+    /// Problems worth a warning (a refused perf map), until taken.
+    warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for Symbolizer {
@@ -185,6 +187,7 @@ impl Symbolizer {
             checked: HashMap::new(),
             problems: Vec::new(),
             problem_modules: HashSet::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -210,8 +213,27 @@ impl Symbolizer {
     pub fn process_exited(&mut self, procs: &ProcessTable, tgid: u32) {
         // Most processes have no JIT code: skip the /proc lookups for them (3 path walks).
         if procs.may_have_jit(tgid) {
-            self.perf_maps.entry(tgid).or_insert_with(|| read_perf_map(tgid));
+            self.perf_map(tgid);
         }
+    }
+
+    /// Warnings since the last call (e.g. a perf map ignored for its owner), oldest first.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// The JIT map of a process, read at first use.
+    fn perf_map(&mut self, tgid: u32) -> Option<&PerfMap> {
+        let warnings = &mut self.warnings;
+        self.perf_maps
+            .entry(tgid)
+            .or_insert_with(|| {
+                read_perf_map(tgid).unwrap_or_else(|refused| {
+                    warnings.push(refused.to_string());
+                    None
+                })
+            })
+            .as_ref()
     }
 
     /// Forgets what [`ProcessTable::evict_exited`] evicted: the JIT maps of those processes and
@@ -430,13 +452,10 @@ impl Symbolizer {
                 unknown_frame(&m.module_name(), addr - m.start, Unresolved::NoBinary)
             }
             // Anonymous executable memory or no mapping: JIT code, if the process has a perf map.
-            _ => {
-                let map = self.perf_maps.entry(tgid).or_insert_with(|| read_perf_map(tgid));
-                match map.as_ref().and_then(|m| m.lookup(addr)) {
-                    Some(name) => Frames::resolved(vec![Frame::new(name, JIT_MODULE, FrameKind::User)]),
-                    None => unknown_frame("[unknown]", addr, Unresolved::NoBinary),
-                }
-            }
+            _ => match self.perf_map(tgid).and_then(|m| m.lookup(addr)) {
+                Some(name) => Frames::resolved(vec![Frame::new(name, JIT_MODULE, FrameKind::User)]),
+                None => unknown_frame("[unknown]", addr, Unresolved::NoBinary),
+            },
         }
     }
 }
@@ -459,7 +478,8 @@ fn unknown_frame(module: &str, offset: u64, why: Unresolved) -> Frames {
 }
 
 /// Reads the JIT map of a process: through its root (container-aware) while it lives, else /tmp.
-fn read_perf_map(tgid: u32) -> Option<PerfMap> {
+/// The first map found decides: a refused one is not passed over for another.
+fn read_perf_map(tgid: u32) -> Result<Option<PerfMap>, perf_map::PerfMapRefused> {
     use std::os::unix::fs::MetadataExt;
     let uid = std::fs::metadata(format!("/proc/{tgid}")).ok().map(|m| m.uid());
     let ns_pid = std::fs::read_to_string(format!("/proc/{tgid}/status"))
@@ -469,7 +489,12 @@ fn read_perf_map(tgid: u32) -> Option<PerfMap> {
         })
         .unwrap_or(tgid);
     let candidates = [format!("/proc/{tgid}/root/tmp/perf-{ns_pid}.map"), format!("/tmp/perf-{tgid}.map")];
-    candidates.iter().find_map(|p| PerfMap::read(std::path::Path::new(p), uid))
+    for path in candidates {
+        if let Some(map) = PerfMap::read(std::path::Path::new(&path), uid)? {
+            return Ok(Some(map));
+        }
+    }
+    Ok(None)
 }
 
 /// Per address its symbol or why there is none; `Err` when the whole request failed, saying why.

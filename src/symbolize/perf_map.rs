@@ -18,6 +18,22 @@ const MAX_PERF_MAP_BYTES: u64 = 32 * 1024 * 1024;
 /// Bytes of the shortest valid line: `0 1 f` and its newline.
 const MIN_LINE_LEN: usize = 6;
 
+/// A perf map that exists but is not used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PerfMapRefused {
+    /// Owned by someone other than root and the process's owner: another user could name the
+    /// process's code whatever they like (perf refuses such maps too).
+    #[error("ignored perf map `{path}`: owned by uid {owner}, not by root or the process's owner (uid {expected})")]
+    ForeignOwner {
+        /// The map's path.
+        path: String,
+        /// The map's owner.
+        owner: u32,
+        /// The owner of the process.
+        expected: u32,
+    },
+}
+
 /// One symbol: its start address, size (saturated at `u32::MAX`; JIT functions are far
 /// smaller) and where its name starts in [`PerfMap::names`]. 16 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,24 +99,43 @@ impl PerfMap {
 
     /// Reads a perf map file: only a regular file (never blocks on a FIFO), owned by root or by
     /// `owner_uid`; of a file larger than 32 MiB, the last 32 MiB from the first whole line.
-    /// Returns None when absent or refused.
-    pub fn read(path: &Path, owner_uid: Option<u32>) -> Option<PerfMap> {
-        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-        let mut file =
-            std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW).open(path).ok()?;
-        let meta = file.metadata().ok()?;
+    /// Returns `Ok(None)` when absent, unreadable or not a regular file, and an error when the
+    /// map is refused for its owner (for a warning).
+    pub fn read(path: &Path, owner_uid: Option<u32>) -> Result<Option<PerfMap>, PerfMapRefused> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let Ok(file) =
+            std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW).open(path)
+        else {
+            return Ok(None);
+        };
+        Self::read_file(file, &path.display().to_string(), owner_uid)
+    }
+
+    /// [`PerfMap::read`] of a file already open (`name` for messages).
+    pub fn read_file(
+        mut file: std::fs::File,
+        name: &str,
+        owner_uid: Option<u32>,
+    ) -> Result<Option<PerfMap>, PerfMapRefused> {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = file.metadata() else { return Ok(None) };
         if !meta.is_file() {
-            return None;
+            return Ok(None);
         }
-        if meta.uid() != 0 && owner_uid.is_some_and(|uid| uid != meta.uid()) {
-            return None;
+        if let Some(expected) = owner_uid.filter(|&uid| meta.uid() != 0 && uid != meta.uid()) {
+            return Err(PerfMapRefused::ForeignOwner { path: name.to_string(), owner: meta.uid(), expected });
         }
-        let skip = meta.len().saturating_sub(MAX_PERF_MAP_BYTES);
+        Ok(Self::read_text(&mut file, meta.len()))
+    }
+
+    /// Reads and parses an open regular file of `len` bytes, its last 32 MiB at most.
+    fn read_text(file: &mut std::fs::File, len: u64) -> Option<PerfMap> {
+        let skip = len.saturating_sub(MAX_PERF_MAP_BYTES);
         if skip > 0 {
             // Back one byte, so that a cut exactly at a line start keeps that line.
             file.seek(SeekFrom::Start(skip - 1)).ok()?;
         }
-        let mut bytes = Vec::with_capacity(usize::try_from(meta.len().min(MAX_PERF_MAP_BYTES + 1)).unwrap_or(0));
+        let mut bytes = Vec::with_capacity(usize::try_from(len.min(MAX_PERF_MAP_BYTES + 1)).unwrap_or(0));
         file.take(MAX_PERF_MAP_BYTES + 1).read_to_end(&mut bytes).ok()?;
         let mut text = &bytes[..];
         if skip > 0 {
@@ -178,7 +213,7 @@ mod tests {
         let mut text = String::with_capacity((lines * per_line) as usize);
         (0..lines).for_each(|i| text.push_str(&line(i)));
         std::fs::write(&path, &text).unwrap();
-        let map = PerfMap::read(&path, None).unwrap();
+        let map = PerfMap::read(&path, None).unwrap().unwrap();
         assert_eq!(map.bad_lines, 0);
         assert_eq!(map.len() as u64, MAX_PERF_MAP_BYTES / per_line);
         assert_eq!(map.lookup(0x1000_0000 + (lines - 1) * 0x10), Some(format!("f{:07}", lines - 1).as_str()));
@@ -203,11 +238,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("perf-1.map");
         std::fs::write(&empty, "").unwrap();
-        assert!(PerfMap::read(&empty, None).unwrap().is_empty());
+        assert!(PerfMap::read(&empty, None).unwrap().unwrap().is_empty());
         let fifo = dir.path().join("perf-2.map");
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         // SAFETY: c is a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        assert!(PerfMap::read(&fifo, None).is_none());
+        assert_eq!(PerfMap::read(&fifo, None), Ok(None));
     }
 }
