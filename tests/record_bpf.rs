@@ -144,6 +144,60 @@ fn record_system_wide_symbolizes_exited_processes() {
     assert!(pct(own, total) >= 90.0, "{mine:?}");
 }
 
+/// 100 processes of 30 ms each, recorded system-wide while a shell runs `/bin/true` in a loop:
+/// ≥ 90% of their samples are symbolized to their own function, every other sample has named
+/// frames or is under the `[exited] w_short` placeholder (never only unknown addresses; a lost
+/// stack keeps its `[missing …]` placeholder), and no sample is lost.
+#[test]
+fn record_short_lived_processes_under_churn() {
+    let _m = bpf_test!("record_short_lived_processes_under_churn");
+    let short = workload("short");
+    let dir = tempfile::tempdir().unwrap();
+    let (folded, archive) = (dir.path().join("x.folded"), dir.path().join("x.prof"));
+    let mut churn = std::process::Command::new("sh").args(["-c", "while :; do /bin/true; done"]).spawn().unwrap();
+    let bg = Background::start(&[
+        os("record"),
+        os("-d"),
+        os("60"),
+        os("-o"),
+        folded.as_os_str(),
+        os("-o"),
+        archive.as_os_str(),
+    ]);
+    for _ in 0..100 {
+        let st = std::process::Command::new(&short).arg("30").status().unwrap();
+        assert!(st.success());
+    }
+    bg.signal(libc::SIGINT);
+    let (status, stderr) = bg.finish();
+    let _ = churn.kill();
+    let _ = churn.wait();
+    assert!(status.success(), "{stderr}");
+    let stacks = read_folded(&folded);
+    let trues = count_where(&stacks, |s| s.starts_with("true;"));
+    let mine: Vec<(String, u64)> = stacks.iter().filter(|(s, _)| s.starts_with("w_short;")).cloned().collect();
+    let total = count_where(&mine, |_| true);
+    let own = count_where(&mine, |s| has_frame(s, "short_burn"));
+    let exited = count_where(&mine, |s| has_frame(s, "[exited] w_short"));
+    // A sample is symbolized when some frame below its process name is named (a `[vdso]+0x…`
+    // leaf or an outer `[unknown]` from a frame-pointer walk through libc are not failures).
+    let named = |s: &str| s.split(';').skip(1).any(|f| !f.starts_with('[') && !f.contains("+0x"));
+    let leaf_named = |s: &str| named(s) || s.contains(";[missing ");
+    let unnamed: Vec<&(String, u64)> =
+        mine.iter().filter(|(s, _)| !leaf_named(s) && !has_frame(s, "[exited] w_short")).collect();
+    println!(
+        "churn: {own} of {total} samples of 100 short processes in short_burn ({:.1}%), {exited} [exited], \
+         {trues} samples of /bin/true",
+        pct(own, total)
+    );
+    assert!(trues > 0, "the /bin/true churn was not sampled");
+    // ~300 samples on an idle machine; the churn and other load take CPU time from the burners.
+    assert!(total >= 60, "100 × 30 ms at 99 Hz should give up to ~300 samples, got {total}");
+    assert!(pct(own, total) >= 90.0, "{mine:?}");
+    assert!(unnamed.is_empty(), "unknown frames instead of the [exited] placeholder: {unnamed:?}");
+    assert_conserved(&archive);
+}
+
 /// `-p` samples only the given process (all its threads), nothing else on the machine.
 #[test]
 fn record_pid_filter_excludes_other_processes() {

@@ -284,3 +284,48 @@ fn symbolize_foreign_owned_perf_map_is_ignored_with_warning() {
     assert_eq!(own, ("planted_by_stranger".to_string(), vec![]));
     assert_eq!(root, ("planted_by_stranger".to_string(), vec![]));
 }
+
+/// The user stack of a process that exited before its mappings were read becomes one
+/// `[exited] <comm>` placeholder frame above its kernel frames, keeping every sample; a live
+/// process's stack in the same profile is symbolized as usual.
+#[test]
+fn symbolize_unread_exited_process_becomes_exited_placeholder() {
+    use prof::aggregate::Aggregator;
+    use prof::profile::{FrameKind, Metadata};
+    use prof::sample::{RawCount, StackRef};
+    let Running { _dir, exe: _, mut child, pid, leaf_a, mut sym, mut procs } = run_captured("alive");
+    let mut gone = Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    let kallsyms_addr = 0xffff_ffff_8100_0000;
+    let raw = |tgid: u32, comm: &str, user: &[u64], count: u64| RawCount {
+        tgid,
+        comm: comm.to_string(),
+        user: StackRef::Frames(user.into()),
+        kernel: StackRef::Frames([kallsyms_addr].as_slice().into()),
+        count,
+        unwind: prof::profile::unwind::UnwindStatus::KernelFp,
+    };
+    let mut counts = Aggregator::default();
+    counts.add(vec![
+        raw(gone_pid, "w_gone", &[0x5555_5555_1234, 0x5555_5555_2000], 7),
+        raw(gone_pid, "w_gone", &[0x5555_5555_1300], 2),
+        raw(pid, "alive", &[leaf_a + 30], 5),
+    ]);
+    let p = prof::symbolize::build_profile(&counts, &mut sym, &mut procs, Metadata::default());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(p.total(), 14, "samples were dropped");
+    let user_frames = |s: &prof::profile::Sample| -> Vec<String> {
+        p.stack_frames(s.stack).filter(|f| f.kind != FrameKind::Kernel).map(|f| f.name.clone()).collect()
+    };
+    let gone_samples: Vec<_> = p.samples.iter().filter(|s| s.pid == gone_pid).collect();
+    assert_eq!(gone_samples.iter().map(|s| s.count).sum::<u64>(), 9);
+    for s in &gone_samples {
+        assert_eq!(user_frames(s), vec!["[exited] w_gone".to_string()], "{:?}", p.frames);
+        assert_eq!(p.stack_frames(s.stack).filter(|f| f.kind == FrameKind::Kernel).count(), 1, "kernel frame lost");
+    }
+    let alive: Vec<_> = p.samples.iter().filter(|s| s.pid == pid).collect();
+    assert_eq!(alive.len(), 1);
+    assert_eq!(user_frames(alive[0]).first().map(String::as_str), Some("leaf_a"), "{:?}", p.frames);
+}

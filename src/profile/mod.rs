@@ -23,6 +23,11 @@ pub const MISSING_USER_STACK: &str = "[missing user stack]";
 /// Name of the placeholder frame that keeps the samples whose kernel stack was lost.
 pub const MISSING_KERNEL_STACK: &str = "[missing kernel stack]";
 
+/// Start of the placeholder frame (`[exited] <comm>`) that keeps the samples of a process that
+/// exited before its mappings could be read: its user addresses cannot be named, its thread name
+/// is known.
+pub const EXITED_PREFIX: &str = "[exited] ";
+
 /// Where a frame's code lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FrameKind {

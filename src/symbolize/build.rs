@@ -6,11 +6,16 @@ use std::collections::{HashMap, HashSet};
 use super::{Frames, Symbolizer};
 use crate::aggregate::{Aggregator, Key};
 use crate::process::ProcessTable;
-use crate::profile::{Frame, Metadata, Profile, ProfileBuilder, MISSING_KERNEL_STACK, MISSING_USER_STACK};
+use crate::profile::{
+    Frame, Metadata, Profile, ProfileBuilder, EXITED_PREFIX, MISSING_KERNEL_STACK, MISSING_USER_STACK,
+};
 use crate::sample::StackRef;
 
 /// Symbolizes every stack of `counts` and builds the profile: user frames (outermost first) then
-/// kernel frames; lost stacks become placeholder frames so their samples stay counted. The
+/// kernel frames; lost stacks become placeholder frames so their samples stay counted. The user
+/// stack of a process that exited before its mappings could be read (none of its frames named)
+/// becomes one `[exited] <comm>` placeholder frame ([`EXITED_PREFIX`]), not a row of unknown
+/// addresses. The
 /// per-binary unwind report of `meta` is filled in from the stacks' leaf and outermost binaries.
 pub fn build_profile(
     counts: &Aggregator,
@@ -34,6 +39,8 @@ pub fn build_profile(
         user_addrs.into_iter().map(|(tgid, addrs)| (tgid, addrs.into_iter().collect())).collect();
     per_process.sort_unstable_by_key(|(tgid, _)| *tgid);
     let found = symbolizer.symbolize_all(procs, &kernel_addrs, &per_process);
+    // Processes gone before their mappings could be read (symbolization tried once more).
+    let exited: HashSet<u32> = per_process.iter().map(|(tgid, _)| *tgid).filter(|&t| !procs.knows(t)).collect();
     let kernel_frames: HashMap<u64, Frames> = kernel_addrs.iter().copied().zip(found.kernel).collect();
     let mut user_frames: HashMap<(u32, u64), Frames> = HashMap::new();
     for ((tgid, addrs), frames) in per_process.iter().zip(found.user) {
@@ -61,12 +68,24 @@ pub fn build_profile(
     builder.meta_mut().unwind = unwind;
     for (key, count) in keys {
         let mut stack = Vec::new();
-        push_stack(&mut builder, &mut stack, &key.user, MISSING_USER_STACK, |a| user_frames.get(&(key.tgid, a)));
+        let user_frame = |a| user_frames.get(&(key.tgid, a));
+        match &key.user {
+            StackRef::Frames(ips) if exited.contains(&key.tgid) && !any_resolved(ips, user_frame) => {
+                stack.push(builder.frame(Frame::placeholder(format!("{EXITED_PREFIX}{}", key.comm))));
+            }
+            _ => push_stack(&mut builder, &mut stack, &key.user, MISSING_USER_STACK, user_frame),
+        }
         push_stack(&mut builder, &mut stack, &key.kernel, MISSING_KERNEL_STACK, |a| kernel_frames.get(&a));
         let id = builder.stack(stack);
         builder.add(id, key.tgid, &key.comm, count);
     }
     builder.finish()
+}
+
+/// True when any frame of a user stack was symbolized (e.g. JIT code of an exited process,
+/// named by its perf map).
+fn any_resolved<'a>(ips: &[u64], frames_of: impl Fn(u64) -> Option<&'a Frames>) -> bool {
+    ips.iter().enumerate().any(|(i, &a)| frames_of(lookup_addr(i, a)).is_some_and(Frames::is_resolved))
 }
 
 /// The address to symbolize for the `i`-th frame (innermost first): return addresses point after
