@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * prof's sampler: attached to one perf event per online CPU, it records the interrupted task's
- * kernel and user stacks and counts them in the kernel, keyed by (process, stacks, comm).
+ * kernel and user stacks and counts them in the kernel, keyed by (process, its start time, stacks,
+ * comm); the start time (CO-RE only, 0 in the fallback) keeps a later process under the same PID
+ * apart.
  * Stacks are stored by content hash (like bpftrace's bpf_get_stack path), so unlike a
  * BPF_MAP_TYPE_STACK_TRACE they never collide and never swap. Every loss is counted in `stats`.
  *
@@ -485,6 +487,10 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 	key.tgid = tgid;
 	key.gen = gen;
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
+#ifndef PROF_NO_BTF
+	if (tgid != 0)
+		key.start_time = BPF_CORE_READ(bpf_get_current_task_btf(), group_leader, start_boottime);
+#endif
 
 	key.kernel_status = PROF_STACK_EMPTY;
 	if (want_kernel)

@@ -75,7 +75,8 @@ enum prof_unwind_status {
 	PROF_UNWIND_BAD_FRAME = 6,
 };
 
-/* Key of the in-kernel aggregation: one count per (generation, process, stacks, comm). */
+/* Key of the in-kernel aggregation: one count per (generation, process and its start, stacks,
+ * comm). */
 struct prof_sample_key {
 	__u32 tgid;
 	/* drain generation: userspace flips `gen` and drains the other one, so a count is never
@@ -83,6 +84,9 @@ struct prof_sample_key {
 	__u32 gen;
 	__u64 user_stack;
 	__u64 kernel_stack;
+	/* the process's start (its leader's start_boottime, ns since boot; 0 without BTF): tells a
+	 * process from a later one that reuses its PID */
+	__u64 start_time;
 	__u8 user_status;
 	__u8 kernel_status;
 	__u8 unwind_status; /* enum prof_unwind_status */

@@ -1,4 +1,4 @@
-//! Aggregation: drained in-kernel counts are summed per (process, comm, user stack, kernel
+//! Aggregation: drained in-kernel counts are summed per (process and its start time, comm, user stack, kernel
 //! stack, how the user stack's walk ended) across drains. Addresses only: symbolization turns
 //! the sums into a profile ([`crate::symbolize::build_profile`]).
 
@@ -12,6 +12,9 @@ use crate::sample::{RawCount, StackRef};
 pub struct Key {
     /// The process.
     pub tgid: u32,
+    /// The process's start in clock ticks since boot (0: unknown): a later process under the
+    /// same PID is counted apart.
+    pub start: u64,
     /// The thread's name when sampled.
     pub comm: String,
     /// The user stack (innermost first), or why it is missing.
@@ -36,7 +39,14 @@ impl Aggregator {
         for rc in drained {
             self.total = self.total.saturating_add(rc.count);
             self.tgids.insert(rc.tgid);
-            let key = Key { tgid: rc.tgid, comm: rc.comm, user: rc.user, kernel: rc.kernel, unwind: rc.unwind };
+            let key = Key {
+                tgid: rc.tgid,
+                start: rc.start,
+                comm: rc.comm,
+                user: rc.user,
+                kernel: rc.kernel,
+                unwind: rc.unwind,
+            };
             let c = self.counts.entry(key).or_default();
             *c = c.saturating_add(rc.count);
         }

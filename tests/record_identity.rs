@@ -122,3 +122,70 @@ fn record_binary_replaced_in_place_keeps_old_symbols() {
         assert!(names.iter().all(|(n, _)| !n.starts_with("new_")), "{how}: the new binary's names leaked: {names:?}");
     }
 }
+
+/// Spawns `cmd` as process `pid` by setting the kernel's last allocated PID just below it:
+/// other processes on the machine may take it first, so tries up to 200 times. None when it never
+/// got that PID.
+fn spawn_as_pid(cmd: &mut Command, pid: u32) -> Option<std::process::Child> {
+    for _ in 0..200 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).unwrap();
+        let mut child = cmd.spawn().unwrap();
+        if child.id() == pid {
+            return Some(child);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    None
+}
+
+/// Two programs run one after the other under the same PID in one system-wide recording (the
+/// first exits, the second is a new process given the same PID). Both load at the same addresses
+/// (no ASLR) and have the same code under different names, so a symbol of one used for the other
+/// would show: the first's samples carry only its names (`leaf_*`), the second's only its own
+/// (`new_leaf_*`).
+#[test]
+fn record_pid_reuse_keeps_processes_apart() {
+    let _m = bpf_test!("record_pid_reuse_keeps_processes_apart");
+    let (first, second) = (workload("split"), renamed_split());
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("x.prof");
+    let no_aslr = |bin: &Path| {
+        let mut cmd = Command::new("setarch");
+        cmd.args(["-R"]).arg(bin).arg("1.5");
+        cmd
+    };
+    let bg = common::Background::start(&[os("record"), os("-d"), os("60"), os("-o"), archive.as_os_str()]);
+    let mut a = no_aslr(&first).spawn().unwrap();
+    let pid = a.id();
+    assert!(a.wait().unwrap().success());
+    let b = spawn_as_pid(&mut no_aslr(&second), pid);
+    let reused = b.is_some();
+    if let Some(mut b) = b {
+        assert!(b.wait().unwrap().success());
+    }
+    bg.signal(libc::SIGINT);
+    let (status, stderr) = bg.finish();
+    assert!(status.success(), "{stderr}");
+    assert!(reused, "could not get PID {pid} again for the second program");
+    let p = common::assert_conserved(&archive);
+    let names = |comm: &str| -> (u64, Vec<String>) {
+        let mut n = 0;
+        let mut names = Vec::new();
+        for s in p.samples.iter().filter(|s| s.pid == pid && s.comm == comm) {
+            n += s.count;
+            names.extend(p.stack_frames(s.stack).map(|f| f.name.clone()));
+        }
+        names.sort();
+        names.dedup();
+        (n, names)
+    };
+    let (n_a, names_a) = names("w_split");
+    let (n_b, names_b) = names("w_split_renamed");
+    println!("PID {pid}: first {n_a} samples, second {n_b} samples");
+    assert!(n_a >= 10 && n_b >= 10, "1.5 s each at 99 Hz (less on a busy machine): {n_a} and {n_b} samples");
+    assert!(names_a.iter().any(|n| n.starts_with("leaf_")), "first: {names_a:?}");
+    assert!(names_a.iter().all(|n| !n.starts_with("new_")), "the second's names in the first: {names_a:?}");
+    assert!(names_b.iter().any(|n| n.starts_with("new_leaf_")), "second: {names_b:?}");
+    assert!(names_b.iter().all(|n| !n.starts_with("leaf_")), "the first's names in the second: {names_b:?}");
+}

@@ -300,6 +300,7 @@ fn symbolize_unread_exited_process_becomes_exited_placeholder() {
     let kallsyms_addr = 0xffff_ffff_8100_0000;
     let raw = |tgid: u32, comm: &str, user: &[u64], count: u64| RawCount {
         tgid,
+        start: 0,
         comm: comm.to_string(),
         user: StackRef::Frames(user.into()),
         kernel: StackRef::Frames([kallsyms_addr].as_slice().into()),

@@ -14,6 +14,28 @@ use std::path::PathBuf;
 
 use maps::{parse_maps, Mapping};
 
+/// One process, told apart from any later process that reuses its PID by its start time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProcessId {
+    /// Process id (tgid).
+    pub tgid: u32,
+    /// Start time in clock ticks since boot (field 22 of `/proc/PID/stat`); 0 when unknown,
+    /// which matches any process under the PID.
+    pub start: u64,
+}
+
+impl ProcessId {
+    /// Whichever process has (or had) PID `tgid`: start time unknown.
+    pub fn any(tgid: u32) -> ProcessId {
+        ProcessId { tgid, start: 0 }
+    }
+
+    /// True when a snapshot taken of a process started at `start` may belong to this one.
+    fn matches(self, start: u64) -> bool {
+        self.start == 0 || start == 0 || self.start == start
+    }
+}
+
 /// Identity of a binary: device and inode (what the kernel maps, whatever its path).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BinaryKey {
@@ -64,14 +86,18 @@ pub struct MappingInfo {
 /// The executable mappings of a process at one moment, each with its binary when file-backed.
 type Snapshot = Vec<(Mapping, Option<BinaryKey>)>;
 
+/// A snapshot and the start time (0: unknown) of the process it was taken of.
+type Dated = (u64, Snapshot);
+
 /// Mappings of processes and the binaries behind them.
 #[derive(Debug, Default)]
 pub struct ProcessTable {
-    /// Per process: snapshots of mappings, oldest first (a process that exec'd has several).
-    snapshots: HashMap<u32, Vec<Snapshot>>,
+    /// Per PID: snapshots of mappings, oldest first (a process that exec'd has several, and so
+    /// do processes that reused the PID, each dated with its start time).
+    snapshots: HashMap<u32, Vec<Dated>>,
     binaries: HashMap<BinaryKey, Binary>,
-    /// Start time (clock ticks since boot, /proc/PID/stat field 22) of each captured process, to
-    /// tell it from a later process that reuses its PID.
+    /// Start time (clock ticks since boot, /proc/PID/stat field 22) of the process last captured
+    /// under each PID, to tell it from a later process that reuses its PID.
     start_times: HashMap<u32, u64>,
     /// Processes that exited and are forgotten at the next [`ProcessTable::evict_exited`].
     exited: Vec<u32>,
@@ -95,12 +121,19 @@ impl ProcessTable {
     /// Reads the mappings of `tgid` through thread `tid` (which outlives an exited leader) and
     /// opens any binary not yet open. Returns false when the process is already gone.
     pub fn capture(&mut self, tgid: u32, tid: u32) -> bool {
+        // The start time read before and after the maps dates them: if they differ, another
+        // process took the PID in between and the maps cannot be told to belong to either.
+        let start = start_time(tgid);
         let Some(mappings) = read_mappings(tgid, tid) else {
             self.capture_failures += 1;
             return false;
         };
         if mappings.is_empty() {
             // a zombie, or a kernel thread: nothing to capture
+            return false;
+        }
+        if start_time(tgid) != start {
+            self.capture_failures += 1;
             return false;
         }
         let snapshot: Snapshot = mappings
@@ -117,16 +150,13 @@ impl ProcessTable {
                 (m, key)
             })
             .collect();
+        let dated = (start.unwrap_or(0), snapshot);
         let list = self.snapshots.entry(tgid).or_default();
-        if list.last() != Some(&snapshot) {
-            list.push(snapshot);
+        if list.last() != Some(&dated) {
+            list.push(dated);
         }
-        // Read once: a process is captured again at its first sample and when its mappings
-        // change, and each /proc read costs a path walk in the kernel.
-        if let std::collections::hash_map::Entry::Vacant(slot) = self.start_times.entry(tgid) {
-            if let Some(t) = start_time(tgid) {
-                slot.insert(t);
-            }
+        if let Some(t) = start {
+            self.start_times.insert(tgid, t);
         }
         true
     }
@@ -138,7 +168,7 @@ impl ProcessTable {
         let Some(snaps) = self.snapshots.get(&tgid) else {
             return true;
         };
-        snaps.iter().flatten().any(|(m, _)| !m.is_file() && !m.path.starts_with('['))
+        snaps.iter().flat_map(|(_, snap)| snap).any(|(m, _)| !m.is_file() && !m.path.starts_with('['))
     }
 
     /// Captured processes that are gone: no /proc entry, or a different process under the PID.
@@ -176,7 +206,7 @@ impl ProcessTable {
             self.start_times.remove(tgid);
         }
         let used: std::collections::HashSet<BinaryKey> =
-            self.snapshots.values().flatten().flatten().filter_map(|(_, k)| *k).collect();
+            self.snapshots.values().flatten().flat_map(|(_, snap)| snap).filter_map(|(_, k)| *k).collect();
         let binaries: Vec<BinaryKey> = self.binaries.keys().filter(|k| !used.contains(k)).copied().collect();
         for key in &binaries {
             self.binaries.remove(key);
@@ -189,24 +219,27 @@ impl ProcessTable {
         self.binaries.len()
     }
 
-    /// True when mappings of `tgid` have been captured.
-    pub fn knows(&self, tgid: u32) -> bool {
-        self.snapshots.contains_key(&tgid)
+    /// True when mappings of `pid` (of a process started at its start time, when known) have
+    /// been captured.
+    pub fn knows(&self, pid: ProcessId) -> bool {
+        self.snapshots.get(&pid.tgid).is_some_and(|l| l.iter().any(|(start, _)| pid.matches(*start)))
     }
 
-    /// The mapping containing `addr` in `tgid`, newest snapshot first.
-    pub fn find(&self, tgid: u32, addr: u64) -> Option<(&Mapping, Option<BinaryKey>)> {
+    /// The mapping containing `addr` in process `pid`, newest snapshot first; snapshots of
+    /// another process under the same PID (a different start time) are never used.
+    pub fn find(&self, pid: ProcessId, addr: u64) -> Option<(&Mapping, Option<BinaryKey>)> {
         self.snapshots
-            .get(&tgid)?
+            .get(&pid.tgid)?
             .iter()
             .rev()
-            .find_map(|snap| snap.iter().find(|(m, _)| m.contains(addr)).map(|(m, k)| (m, *k)))
+            .filter(|(start, _)| pid.matches(*start))
+            .find_map(|(_, snap)| snap.iter().find(|(m, _)| m.contains(addr)).map(|(m, k)| (m, *k)))
     }
 
     /// The newest snapshot of a process's executable mappings, each with its binary and a
     /// path that opens it (for building unwind tables).
     pub fn latest(&self, tgid: u32) -> Vec<MappingInfo> {
-        let Some(snap) = self.snapshots.get(&tgid).and_then(|l| l.last()) else {
+        let Some((_, snap)) = self.snapshots.get(&tgid).and_then(|l| l.last()) else {
             return Vec::new();
         };
         snap.iter()

@@ -113,7 +113,8 @@ impl Sampler {
             let user = self.resolve_stack(key.user_status, key.user_stack, true);
             let kernel = self.resolve_stack(key.kernel_status, key.kernel_stack, false);
             let unwind = unwind_status(key.unwind_status);
-            out.push(RawCount { tgid: key.tgid, comm: comm_string(&key.comm), user, kernel, count, unwind });
+            let start = clock_ticks(key.start_time);
+            out.push(RawCount { tgid: key.tgid, start, comm: comm_string(&key.comm), user, kernel, count, unwind });
         }
         self.stacks_prev = std::mem::take(&mut self.stacks);
         Ok(out)
@@ -198,6 +199,18 @@ fn unwind_status(raw: u8) -> UnwindStatus {
 fn comm_string(comm: &[i8]) -> String {
     let bytes: Vec<u8> = comm.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Nanoseconds since boot in clock ticks (`USER_HZ`), the unit of process start times in
+/// `/proc/PID/stat`, rounded down as the kernel rounds them there.
+fn clock_ticks(ns: u64) -> u64 {
+    static TICKS_PER_SEC: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let hz = *TICKS_PER_SEC.get_or_init(|| {
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        u64::try_from(hz).ok().filter(|&hz| hz > 0).unwrap_or(100)
+    });
+    ns / (1_000_000_000 / hz)
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ unsafe impl plain::Plain for types::prof_stack {}
 // SAFETY: as above.
 unsafe impl plain::Plain for types::prof_proc_event {}
 
-const _: () = assert!(std::mem::size_of::<types::prof_sample_key>() == 48);
+const _: () = assert!(std::mem::size_of::<types::prof_sample_key>() == 56);
 const _: () = assert!(std::mem::size_of::<types::prof_stack>() == 8 + 8 * MAX_STACK_DEPTH);
 const _: () = assert!(std::mem::size_of::<types::prof_proc_event>() == 32);
 
@@ -78,6 +78,9 @@ pub enum StackRef {
 pub struct RawCount {
     /// Process id (tgid); 0 for the idle task.
     pub tgid: u32,
+    /// The process's start in clock ticks since boot (as field 22 of `/proc/PID/stat`); 0 when
+    /// unknown (no BTF). Tells the process from a later one under the same PID.
+    pub start: u64,
     /// Thread name.
     pub comm: String,
     /// User stack.

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{Frames, Symbolizer};
 use crate::aggregate::{Aggregator, Key};
-use crate::process::ProcessTable;
+use crate::process::{ProcessId, ProcessTable};
 use crate::profile::{
     Frame, Metadata, Profile, ProfileBuilder, EXITED_PREFIX, MISSING_KERNEL_STACK, MISSING_USER_STACK,
 };
@@ -25,27 +25,30 @@ pub fn build_profile(
 ) -> Profile {
     // Unique addresses, symbolized in one batch per process (and one for the kernel).
     let mut kernel_addrs: HashSet<u64> = HashSet::new();
-    let mut user_addrs: HashMap<u32, HashSet<u64>> = HashMap::new();
+    let mut user_addrs: HashMap<ProcessId, HashSet<u64>> = HashMap::new();
     for (key, _) in counts.counts() {
         if let StackRef::Frames(ips) = &key.kernel {
             kernel_addrs.extend(ips.iter().enumerate().map(|(i, &a)| lookup_addr(i, a)));
         }
         if let StackRef::Frames(ips) = &key.user {
-            user_addrs.entry(key.tgid).or_default().extend(ips.iter().enumerate().map(|(i, &a)| lookup_addr(i, a)));
+            user_addrs
+                .entry(process_of(key))
+                .or_default()
+                .extend(ips.iter().enumerate().map(|(i, &a)| lookup_addr(i, a)));
         }
     }
     let kernel_addrs: Vec<u64> = kernel_addrs.into_iter().collect();
-    let mut per_process: Vec<(u32, Vec<u64>)> =
-        user_addrs.into_iter().map(|(tgid, addrs)| (tgid, addrs.into_iter().collect())).collect();
-    per_process.sort_unstable_by_key(|(tgid, _)| *tgid);
+    let mut per_process: Vec<(ProcessId, Vec<u64>)> =
+        user_addrs.into_iter().map(|(pid, addrs)| (pid, addrs.into_iter().collect())).collect();
+    per_process.sort_unstable_by_key(|(pid, _)| *pid);
     let found = symbolizer.symbolize_all(procs, &kernel_addrs, &per_process);
     // Processes gone before their mappings could be read (symbolization tried once more).
-    let exited: HashSet<u32> = per_process.iter().map(|(tgid, _)| *tgid).filter(|&t| !procs.knows(t)).collect();
+    let exited: HashSet<ProcessId> = per_process.iter().map(|(pid, _)| *pid).filter(|&p| !procs.knows(p)).collect();
     let kernel_frames: HashMap<u64, Frames> = kernel_addrs.iter().copied().zip(found.kernel).collect();
-    let mut user_frames: HashMap<(u32, u64), Frames> = HashMap::new();
-    for ((tgid, addrs), frames) in per_process.iter().zip(found.user) {
+    let mut user_frames: HashMap<(ProcessId, u64), Frames> = HashMap::new();
+    for ((pid, addrs), frames) in per_process.iter().zip(found.user) {
         for (addr, f) in addrs.iter().zip(frames) {
-            user_frames.insert((*tgid, *addr), f);
+            user_frames.insert((*pid, *addr), f);
         }
     }
 
@@ -57,10 +60,11 @@ pub fn build_profile(
     let mut unwind = std::mem::take(&mut builder.meta_mut().unwind);
     for &(key, count) in &keys {
         if let StackRef::Frames(ips) = &key.user {
-            let frame = |i: usize| user_frames.get(&(key.tgid, lookup_addr(i, ips[i]))).and_then(|f| f.last());
+            let frame = |i: usize| user_frames.get(&(process_of(key), lookup_addr(i, ips[i]))).and_then(|f| f.last());
             let module = |i: usize| frame(i).map_or("[unknown]", |f| f.module.as_str());
             if !ips.is_empty() {
-                let symbolized = user_frames.get(&(key.tgid, lookup_addr(0, ips[0]))).is_some_and(Frames::is_resolved);
+                let symbolized =
+                    user_frames.get(&(process_of(key), lookup_addr(0, ips[0]))).is_some_and(Frames::is_resolved);
                 unwind.add(module(0), symbolized, module(ips.len() - 1), key.unwind, count);
             }
         }
@@ -68,9 +72,9 @@ pub fn build_profile(
     builder.meta_mut().unwind = unwind;
     for (key, count) in keys {
         let mut stack = Vec::new();
-        let user_frame = |a| user_frames.get(&(key.tgid, a));
+        let user_frame = |a| user_frames.get(&(process_of(key), a));
         match &key.user {
-            StackRef::Frames(ips) if exited.contains(&key.tgid) && !any_resolved(ips, user_frame) => {
+            StackRef::Frames(ips) if exited.contains(&process_of(key)) && !any_resolved(ips, user_frame) => {
                 stack.push(builder.frame(Frame::placeholder(format!("{EXITED_PREFIX}{}", key.comm))));
             }
             _ => push_stack(&mut builder, &mut stack, &key.user, MISSING_USER_STACK, user_frame),
@@ -80,6 +84,11 @@ pub fn build_profile(
         builder.add(id, key.tgid, &key.comm, count);
     }
     builder.finish()
+}
+
+/// The process a count belongs to.
+fn process_of(key: &Key) -> ProcessId {
+    ProcessId { tgid: key.tgid, start: key.start }
 }
 
 /// True when any frame of a user stack was symbolized (e.g. JIT code of an exited process,

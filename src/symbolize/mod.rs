@@ -28,7 +28,7 @@ use std::rc::Rc;
 use blazesym::symbolize::source::{Elf, Source};
 use blazesym::symbolize::{CodeInfo, Input, Reason, Sym, Symbolized};
 
-use crate::process::{BinaryKey, Evicted, ProcessTable};
+use crate::process::{BinaryKey, Evicted, ProcessId, ProcessTable};
 use crate::profile::{Frame, FrameKind};
 use perf_map::PerfMap;
 
@@ -289,9 +289,10 @@ impl Symbolizer {
         addrs.iter().map(|a| self.kernel_cache[a].clone()).collect()
     }
 
-    /// Symbolizes user addresses of process `tgid`; returns frames per address, in input order.
+    /// Symbolizes user addresses of process `tgid` (whichever process was captured under that
+    /// PID); returns frames per address, in input order.
     pub fn user(&mut self, procs: &mut ProcessTable, tgid: u32, addrs: &[u64]) -> Vec<Frames> {
-        self.user_batch(procs, &[(tgid, addrs.to_vec())]).pop().unwrap_or_default()
+        self.user_batch(procs, &[(ProcessId::any(tgid), addrs.to_vec())]).pop().unwrap_or_default()
     }
 
     /// Symbolizes kernel addresses and the user addresses of several processes (see
@@ -302,7 +303,7 @@ impl Symbolizer {
         &mut self,
         procs: &mut ProcessTable,
         kernel_addrs: &[u64],
-        per_process: &[(u32, Vec<u64>)],
+        per_process: &[(ProcessId, Vec<u64>)],
     ) -> SymbolizedAll {
         let need_kallsyms = self.kallsyms.is_none() && kernel_addrs.iter().any(|a| !self.kernel_cache.contains_key(a));
         std::thread::scope(|scope| {
@@ -319,16 +320,16 @@ impl Symbolizer {
     /// Symbolizes the user addresses of several processes at once (frames per address, in
     /// input order, per process): each binary is symbolized once for every process mapping it,
     /// binary by binary (see [`Symbolizer::release_parsed_binaries`]).
-    pub fn user_batch(&mut self, procs: &mut ProcessTable, per_process: &[(u32, Vec<u64>)]) -> Vec<Vec<Frames>> {
+    pub fn user_batch(&mut self, procs: &mut ProcessTable, per_process: &[(ProcessId, Vec<u64>)]) -> Vec<Vec<Frames>> {
         let mut per_binary: HashMap<BinaryKey, Vec<u64>> = HashMap::new();
         // The addresses that fall in binaries and are not cached yet, per binary.
-        for (tgid, addrs) in per_process {
-            if !procs.knows(*tgid) {
+        for (pid, addrs) in per_process {
+            if !procs.knows(*pid) {
                 // Missed its first-sample event (ring buffer full): try now, it may still run.
-                procs.capture(*tgid, *tgid);
+                procs.capture(pid.tgid, pid.tgid);
             }
             for &addr in addrs {
-                if let Some((m, Some(key))) = procs.find(*tgid, addr) {
+                if let Some((m, Some(key))) = procs.find(*pid, addr) {
                     let off = addr - m.start + m.offset;
                     if !self.user_cache.contains_key(&(key, off)) {
                         per_binary.entry(key).or_default().push(off);
@@ -348,7 +349,7 @@ impl Symbolizer {
         }
         per_process
             .iter()
-            .map(|(tgid, addrs)| addrs.iter().map(|&a| self.user_frames(procs, *tgid, a)).collect())
+            .map(|(pid, addrs)| addrs.iter().map(|&a| self.user_frames(procs, *pid, a)).collect())
             .collect()
     }
 
@@ -438,8 +439,8 @@ impl Symbolizer {
         std::mem::take(&mut self.problems)
     }
 
-    fn user_frames(&mut self, procs: &ProcessTable, tgid: u32, addr: u64) -> Frames {
-        match procs.find(tgid, addr) {
+    fn user_frames(&mut self, procs: &ProcessTable, pid: ProcessId, addr: u64) -> Frames {
+        match procs.find(pid, addr) {
             Some((m, Some(key))) => {
                 let off = addr - m.start + m.offset;
                 match self.user_cache.get(&(key, off)) {
@@ -452,7 +453,7 @@ impl Symbolizer {
                 unknown_frame(&m.module_name(), addr - m.start, Unresolved::NoBinary)
             }
             // Anonymous executable memory or no mapping: JIT code, if the process has a perf map.
-            _ => match self.perf_map(tgid).and_then(|m| m.lookup(addr)) {
+            _ => match self.perf_map(pid.tgid).and_then(|m| m.lookup(addr)) {
                 Some(name) => Frames::resolved(vec![Frame::new(name, JIT_MODULE, FrameKind::User)]),
                 None => unknown_frame("[unknown]", addr, Unresolved::NoBinary),
             },
