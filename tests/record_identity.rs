@@ -1,7 +1,8 @@
 //! End-to-end recordings (real BPF sampler) where a process's identity is ambiguous: its binary
 //! replaced at its path while it runs, a PID reused by another program, a process in another
-//! mount and PID namespace. Symbols must come from what each process really maps. Needs root
-//! or CAP_BPF+CAP_PERFMON; skips with a reason outside CI, fails in CI.
+//! mount and PID namespace. Symbols must come from what each process really maps. The
+//! recordings need root or CAP_BPF+CAP_PERFMON, the container perf-map check root (namespaces);
+//! they skip with a reason outside CI and fail in CI.
 
 mod common;
 
@@ -188,4 +189,125 @@ fn record_pid_reuse_keeps_processes_apart() {
     assert!(names_a.iter().all(|n| !n.starts_with("new_")), "the second's names in the first: {names_a:?}");
     assert!(names_b.iter().any(|n| n.starts_with("new_leaf_")), "second: {names_b:?}");
     assert!(names_b.iter().all(|n| !n.starts_with("leaf_")), "the first's names in the second: {names_b:?}");
+}
+
+/// A process in its own mount and PID namespace with its own root directory (a minimal
+/// container: a directory holding one static binary), killed when dropped.
+struct Container {
+    root: tempfile::TempDir,
+    unshare: std::process::Child,
+    /// The process's PID on the host (it is PID 1 inside).
+    pid: u32,
+}
+
+impl Container {
+    /// Builds a root holding `bin` as `/app` and an empty `/tmp` (after `prepare` ran on the root
+    /// directory), and runs `/app args` in it.
+    fn start(bin: &Path, args: &[&str], prepare: impl FnOnce(&Path)) -> Container {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::copy(bin, root.path().join("app")).unwrap();
+        prepare(root.path());
+        let mut unshare = Command::new("unshare");
+        unshare.args(["--mount", "--pid", "--fork", "--kill-child"]).arg(format!("--root={}", root.path().display()));
+        let unshare = spawn_fresh(unshare.arg("/app").args(args));
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let pid = loop {
+            if let Some(pid) = child_of(unshare.id()) {
+                break pid;
+            }
+            assert!(std::time::Instant::now() < deadline, "the container's process did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // Let it exec (its comm becomes `app`).
+        std::thread::sleep(Duration::from_millis(100));
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
+        assert!(nspid.ends_with("\t1"), "not PID 1 in its namespace: {nspid}");
+        Container { root, unshare, pid }
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = self.unshare.kill();
+        let _ = self.unshare.wait();
+    }
+}
+
+/// The first child of process `parent`, from `/proc/*/stat`.
+fn child_of(parent: u32) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let ppid: u32 = stat[stat.rfind(')')? + 2..].split_whitespace().nth(1)?.parse().ok()?;
+        (ppid == parent).then_some(pid)
+    })
+}
+
+/// A static build of workload `name` (it runs alone in a container's root).
+fn static_workload(name: &str) -> std::path::PathBuf {
+    workload_with(name, &format!("{name}_static"), &["-O0", "-g", "-fno-omit-frame-pointer", "-static"])
+}
+
+/// A JIT in its own mount and PID namespace and root (PID 1 there, its `/tmp` only in its root)
+/// is recorded from the host: its JIT code is named from its own `/tmp/perf-1.map`, found through
+/// its root with its namespace's PID, and its binary's functions are named too.
+#[test]
+fn record_container_process_and_its_jit_map() {
+    let _m = bpf_test!("record_container_process_and_its_jit_map");
+    let c = Container::start(&static_workload("jit"), &["6"], |root| std::fs::create_dir(root.join("tmp")).unwrap());
+    assert!(c.root.path().join("tmp/perf-1.map").exists(), "the JIT wrote no map in its root");
+    assert!(!Path::new(&format!("/tmp/perf-{}.map", c.pid)).exists());
+    let dir = tempfile::tempdir().unwrap();
+    let p = record_pid(dir.path(), c.pid);
+    drop(c);
+    let in_frames = |pred: &dyn Fn(&prof::profile::Frame) -> bool| -> u64 {
+        p.samples.iter().filter(|s| p.stack_frames(s.stack).any(pred)).map(|s| s.count).sum()
+    };
+    let total = p.total();
+    let jitted = in_frames(&|f| f.name == "jitted_hot_loop" && f.module == "[jit]");
+    let own = in_frames(&|f| f.module == "app" && !f.name.starts_with("app+"));
+    let unknown = in_frames(&|f| f.name.starts_with("[unknown]"));
+    println!(
+        "container: {jitted} of {total} samples in jitted_hot_loop, {own} with named frames of app, {unknown} unknown"
+    );
+    assert!(total >= 50, "2 s of a busy process: {total} samples");
+    assert!(jitted * 10 >= total * 8, "{:?}", function_names(&p));
+    assert!(own * 10 >= total * 9, "the binary's frames are not named: {:?}", function_names(&p));
+}
+
+/// A container's perf map path that leads out of its root is not followed: a `/tmp` that is a
+/// symlink to a host directory, and a map that is a symlink to a host file. Both hold a planted
+/// name; a map that is a regular file inside the root is read (the same check's control).
+#[test]
+fn symbolize_container_perf_map_stays_in_its_root() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI runs as root: namespaces must work");
+        println!("SKIPPED symbolize_container_perf_map_stays_in_its_root: not root (needs namespaces)");
+        return;
+    }
+    let host = tempfile::tempdir().unwrap();
+    let planted = host.path().join("perf-1.map");
+    std::fs::write(&planted, "1000 100 planted_outside_root\n").unwrap();
+    let bin = static_workload("short");
+    let name_of_0x1010 = |prepare: &dyn Fn(&Path)| -> String {
+        let c = Container::start(&bin, &["10000"], prepare);
+        let mut procs = prof::process::ProcessTable::default();
+        assert!(procs.capture(c.pid, c.pid));
+        let frames = prof::symbolize::Symbolizer::new().user(&mut procs, c.pid, &[0x1010]);
+        frames[0][0].name.clone()
+    };
+    let tmp_links_out = name_of_0x1010(&|root| std::os::unix::fs::symlink(host.path(), root.join("tmp")).unwrap());
+    let map_links_out = name_of_0x1010(&|root| {
+        std::fs::create_dir(root.join("tmp")).unwrap();
+        std::os::unix::fs::symlink(&planted, root.join("tmp/perf-1.map")).unwrap();
+    });
+    let map_inside = name_of_0x1010(&|root| {
+        std::fs::create_dir(root.join("tmp")).unwrap();
+        std::fs::write(root.join("tmp/perf-1.map"), "1000 100 inside_root\n").unwrap();
+    });
+    assert_eq!(tmp_links_out, "[unknown]+0x1010", "followed /tmp out of the container's root");
+    assert_eq!(map_links_out, "[unknown]+0x1010", "followed the map's symlink out of the root");
+    assert_eq!(map_inside, "inside_root");
 }

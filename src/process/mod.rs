@@ -4,6 +4,7 @@
 //! file is deleted or replaced. The recording session owns the [`ProcessTable`]; the unwinder
 //! reads a process's [`MappingInfo`] from it, the symbolizer its mappings and binaries.
 
+pub mod in_root;
 pub mod maps;
 
 use std::collections::HashMap;
@@ -142,7 +143,7 @@ impl ProcessTable {
                 let key = m.is_file().then_some(BinaryKey { dev: m.dev, inode: m.inode });
                 if let Some(key) = key {
                     if let std::collections::hash_map::Entry::Vacant(slot) = self.binaries.entry(key) {
-                        if let Some(bin) = open_binary(tgid, &m, key) {
+                        if let Some(bin) = open_binary(tgid, tid, &m, key) {
                             slot.insert(bin);
                         }
                     }
@@ -293,24 +294,18 @@ fn read_mappings(tgid: u32, tid: u32) -> Option<Vec<Mapping>> {
 }
 
 /// Opens the file behind a mapping: through `/proc/PID/map_files/` (works for deleted files and
-/// other mount namespaces), else through its path, keeping it only if it is the mapped inode.
-fn open_binary(tgid: u32, m: &Mapping, key: BinaryKey) -> Option<Binary> {
+/// other mount namespaces), else through its path inside the process's root (never outside it,
+/// see [`in_root`]), keeping it only if it is the mapped inode.
+fn open_binary(tgid: u32, tid: u32, m: &Mapping, key: BinaryKey) -> Option<Binary> {
+    let is_mapped = |file: &File| file.metadata().is_ok_and(|meta| meta.dev() == key.dev && meta.ino() == key.inode);
     // Only the process has `map_files/` (its task directories do not): while its leader is a
     // zombie this fails and the path is tried.
-    let candidates = [
-        format!("/proc/{tgid}/map_files/{:x}-{:x}", m.start, m.end),
-        m.path.trim_end_matches(" (deleted)").to_string(),
-    ];
-    for candidate in candidates {
-        if let Ok(file) = File::open(&candidate) {
-            if let Ok(meta) = file.metadata() {
-                if meta.dev() == key.dev && meta.ino() == key.inode {
-                    return Some(Binary { file, path: m.path.clone(), module: m.module_name() });
-                }
-            }
-        }
-    }
-    None
+    let via_map_files = File::open(format!("/proc/{tgid}/map_files/{:x}-{:x}", m.start, m.end)).ok().filter(is_mapped);
+    let file = via_map_files.or_else(|| {
+        let root = in_root::ProcessRoot::open(tgid, tid).ok()?;
+        root.open_file(m.path.trim_end_matches(" (deleted)"), false).ok().filter(is_mapped)
+    })?;
+    Some(Binary { file, path: m.path.clone(), module: m.module_name() })
 }
 
 /// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat).

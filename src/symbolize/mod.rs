@@ -478,8 +478,9 @@ fn unknown_frame(module: &str, offset: u64, why: Unresolved) -> Frames {
     Frames::unresolved(Frame::new(format!("{module}+{offset:#x}"), module, FrameKind::User), why)
 }
 
-/// Reads the JIT map of a process: through its root (container-aware) while it lives, else /tmp.
-/// The first map found decides: a refused one is not passed over for another.
+/// Reads the JIT map of a process: `/tmp/perf-<PID in its namespace>.map` inside its root (a
+/// container's, never escaping it) while it lives, else the host's `/tmp/perf-PID.map`. A
+/// symlink at the map's path is not followed. A refused map (foreign owner) is an error.
 fn read_perf_map(tgid: u32) -> Result<Option<PerfMap>, perf_map::PerfMapRefused> {
     use std::os::unix::fs::MetadataExt;
     let uid = std::fs::metadata(format!("/proc/{tgid}")).ok().map(|m| m.uid());
@@ -489,13 +490,15 @@ fn read_perf_map(tgid: u32) -> Result<Option<PerfMap>, perf_map::PerfMapRefused>
             s.lines().find(|l| l.starts_with("NSpid:")).and_then(|l| l.split_whitespace().last()?.parse::<u32>().ok())
         })
         .unwrap_or(tgid);
-    let candidates = [format!("/proc/{tgid}/root/tmp/perf-{ns_pid}.map"), format!("/tmp/perf-{tgid}.map")];
-    for path in candidates {
-        if let Some(map) = PerfMap::read(std::path::Path::new(&path), uid)? {
-            return Ok(Some(map));
-        }
+    let in_root = format!("/tmp/perf-{ns_pid}.map");
+    match crate::process::in_root::ProcessRoot::open(tgid, tgid) {
+        Ok(root) => match root.open_file(&in_root, true) {
+            Ok(file) => PerfMap::read_file(file, &format!("/proc/{tgid}/root{in_root}"), uid),
+            Err(_) => Ok(None),
+        },
+        // The process is gone (no root to look in): the host's map, if it wrote one there.
+        Err(_) => PerfMap::read(std::path::Path::new(&format!("/tmp/perf-{tgid}.map")), uid),
     }
-    Ok(None)
 }
 
 /// Per address its symbol or why there is none; `Err` when the whole request failed, saying why.
