@@ -202,20 +202,37 @@ fn comm_string(comm: &[i8]) -> String {
 }
 
 /// Nanoseconds since boot in clock ticks (`USER_HZ`), the unit of process start times in
-/// `/proc/PID/stat`, rounded down as the kernel rounds them there.
+/// `/proc/PID/stat`, rounded down as the kernel rounds them there. `/proc` shows boot times in
+/// the reader's time namespace: its boot-time offset is added, as the kernel adds it there.
 fn clock_ticks(ns: u64) -> u64 {
-    static TICKS_PER_SEC: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    let hz = *TICKS_PER_SEC.get_or_init(|| {
+    static CLOCK: std::sync::OnceLock<(u64, i64)> = std::sync::OnceLock::new();
+    let (hz, offset_ns) = *CLOCK.get_or_init(|| {
         // SAFETY: sysconf has no memory-safety preconditions.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-        u64::try_from(hz).ok().filter(|&hz| hz > 0).unwrap_or(100)
+        let hz = u64::try_from(hz).ok().filter(|&hz| hz > 0).unwrap_or(100);
+        let offsets = std::fs::read_to_string("/proc/self/timens_offsets").unwrap_or_default();
+        (hz, boottime_offset_ns(&offsets))
     });
-    ns / (1_000_000_000 / hz)
+    ns.saturating_add_signed(offset_ns) / (1_000_000_000 / hz)
+}
+
+/// The boot-time offset of a time namespace in ns, from `/proc/PID/timens_offsets` text
+/// (`boottime <seconds> <nanoseconds>`); 0 when absent.
+fn boottime_offset_ns(text: &str) -> i64 {
+    text.lines()
+        .find_map(|l| {
+            let mut f = l.split_whitespace();
+            (f.next()? == "boottime").then_some(())?;
+            let secs: i64 = f.next()?.parse().ok()?;
+            let nanos: i64 = f.next()?.parse().ok()?;
+            Some(secs.saturating_mul(1_000_000_000).saturating_add(nanos))
+        })
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{unwind_status, UnwindStatus};
+    use super::{boottime_offset_ns, clock_ticks, unwind_status, UnwindStatus};
 
     /// The seven statuses bpf/profile.h defines (0..=6) map to the seven other statuses, one
     /// each; any other value is `Unknown`, not a plausible status.
@@ -231,5 +248,18 @@ mod tests {
         for raw in [7, 8, 0x80, u8::MAX] {
             assert_eq!(unwind_status(raw), UnwindStatus::Unknown, "{raw}");
         }
+    }
+
+    /// Start times are converted to clock ticks as /proc shows them: rounded down, shifted by
+    /// the reader's time namespace boot-time offset.
+    #[test]
+    fn drain_start_time_in_proc_ticks() {
+        assert_eq!(boottime_offset_ns("monotonic           0         0\nboottime            0         0\n"), 0);
+        assert_eq!(boottime_offset_ns("monotonic 5 0\nboottime -2 500\n"), -1_999_999_500);
+        assert_eq!(boottime_offset_ns(""), 0);
+        // Outside a time namespace (these tests' case): 1000 s is 1000 s of ticks, and a tick
+        // is only counted once complete.
+        let ns_per_tick = 1_000_000_000 / (clock_ticks(1_000_000_000_000) / 1000);
+        assert_eq!(clock_ticks(ns_per_tick * 8 - 1), 7);
     }
 }
