@@ -154,7 +154,15 @@ fn record_short_lived_processes_under_churn() {
     let short = workload("short");
     let dir = tempfile::tempdir().unwrap();
     let (folded, archive) = (dir.path().join("x.folded"), dir.path().join("x.prof"));
-    let mut churn = std::process::Command::new("sh").args(["-c", "while :; do /bin/true; done"]).spawn().unwrap();
+    /// The churning shell, killed when dropped (also when the test fails).
+    struct Churn(std::process::Child);
+    impl Drop for Churn {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let churn = Churn(std::process::Command::new("sh").args(["-c", "while :; do /bin/true; done"]).spawn().unwrap());
     let bg = Background::start(&[
         os("record"),
         os("-d"),
@@ -170,11 +178,11 @@ fn record_short_lived_processes_under_churn() {
     }
     bg.signal(libc::SIGINT);
     let (status, stderr) = bg.finish();
-    let _ = churn.kill();
-    let _ = churn.wait();
+    drop(churn);
     assert!(status.success(), "{stderr}");
     let stacks = read_folded(&folded);
     let trues = count_where(&stacks, |s| s.starts_with("true;"));
+    let trues_exited = count_where(&stacks, |s| s.starts_with("true;[exited] true;"));
     let mine: Vec<(String, u64)> = stacks.iter().filter(|(s, _)| s.starts_with("w_short;")).cloned().collect();
     let total = count_where(&mine, |_| true);
     let own = count_where(&mine, |s| has_frame(s, "short_burn"));
@@ -182,12 +190,11 @@ fn record_short_lived_processes_under_churn() {
     // A sample is symbolized when some frame below its process name is named (a `[vdso]+0x…`
     // leaf or an outer `[unknown]` from a frame-pointer walk through libc are not failures).
     let named = |s: &str| s.split(';').skip(1).any(|f| !f.starts_with('[') && !f.contains("+0x"));
-    let leaf_named = |s: &str| named(s) || s.contains(";[missing ");
-    let unnamed: Vec<&(String, u64)> =
-        mine.iter().filter(|(s, _)| !leaf_named(s) && !has_frame(s, "[exited] w_short")).collect();
+    let kept = |s: &str| named(s) || s.contains(";[missing ") || has_frame(s, "[exited] w_short");
+    let unnamed: Vec<&(String, u64)> = mine.iter().filter(|(s, _)| !kept(s)).collect();
     println!(
         "churn: {own} of {total} samples of 100 short processes in short_burn ({:.1}%), {exited} [exited], \
-         {trues} samples of /bin/true",
+         {trues} samples of /bin/true ({trues_exited} under [exited] true)",
         pct(own, total)
     );
     assert!(trues > 0, "the /bin/true churn was not sampled");
