@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{prof_ok, workload, workload_with};
+use common::{prof_ok, spawn_as_pid, workload, workload_with};
 
 fn os(s: &str) -> &OsStr {
     OsStr::new(s)
@@ -122,22 +122,6 @@ fn record_binary_replaced_in_place_keeps_old_symbols() {
         assert!(old_leaves.iter().all(|(_, m)| m == module), "{how}: {old_leaves:?}");
         assert!(names.iter().all(|(n, _)| !n.starts_with("new_")), "{how}: the new binary's names leaked: {names:?}");
     }
-}
-
-/// Spawns `cmd` as process `pid` by setting the kernel's last allocated PID just below it:
-/// other processes on the machine may take it first, so tries up to 200 times. None when it never
-/// got that PID.
-fn spawn_as_pid(cmd: &mut Command, pid: u32) -> Option<std::process::Child> {
-    for _ in 0..200 {
-        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).unwrap();
-        let mut child = cmd.spawn().unwrap();
-        if child.id() == pid {
-            return Some(child);
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    None
 }
 
 /// Two programs run one after the other under the same PID in one system-wide recording (the

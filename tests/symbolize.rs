@@ -330,3 +330,55 @@ fn symbolize_unread_exited_process_becomes_exited_placeholder() {
     assert_eq!(alive.len(), 1);
     assert_eq!(user_frames(alive[0]).first().map(String::as_str), Some("leaf_a"), "{:?}", p.frames);
 }
+
+/// Two processes one after the other under the same PID, each with its own perf map at the same
+/// path: each is named from its own map, and a map read for the first is never used for the
+/// second; a map not read before the first exited is not read for it from the second's file.
+#[test]
+fn symbolize_perf_maps_of_processes_sharing_a_pid_stay_apart() {
+    use prof::process::ProcessId;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI runs as root: ns_last_pid must be writable");
+        println!("SKIPPED symbolize_perf_maps_of_processes_sharing_a_pid_stay_apart: not root (sets ns_last_pid)");
+        return;
+    }
+    let mut first = Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = first.id();
+    let map = format!("/tmp/perf-{pid}.map");
+    std::fs::write(&map, "1000 100 first_jit\n").unwrap();
+    let mut procs = ProcessTable::default();
+    assert!(procs.capture(pid, pid));
+    let first_id = procs.instance(pid);
+    let mut sym = Symbolizer::new();
+    let mut unread = Symbolizer::new();
+    let name = |sym: &mut Symbolizer, procs: &mut ProcessTable, p: ProcessId| {
+        sym.user_batch(procs, &[(p, vec![0x1010])])[0][0][0].name.clone()
+    };
+    let first_name = name(&mut sym, &mut procs, first_id);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // Start times count clock ticks: let one pass so the two processes differ.
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    std::fs::write(&map, "1000 100 second_jit\n").unwrap();
+    let second = common::spawn_as_pid(Command::new("sleep").arg("30"), pid);
+    let Some(mut second) = second else {
+        let _ = std::fs::remove_file(&map);
+        panic!("could not get PID {pid} again");
+    };
+    assert!(procs.capture(pid, pid));
+    let second_id = procs.instance(pid);
+    let names = (
+        name(&mut sym, &mut procs, second_id),
+        name(&mut sym, &mut procs, first_id),
+        name(&mut unread, &mut procs, first_id),
+    );
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let _ = std::fs::remove_file(&map);
+    assert_ne!(first_id.start, second_id.start);
+    assert_eq!(first_name, "first_jit");
+    assert_eq!(names.0, "second_jit", "the first process's map was used for the second");
+    assert_eq!(names.1, "first_jit");
+    assert_eq!(names.2, "[unknown]+0x1010", "the second's map was read for the first");
+}

@@ -162,6 +162,11 @@ impl ProcessTable {
         true
     }
 
+    /// The process last captured under PID `tgid` (start time 0 when not captured or unknown).
+    pub fn instance(&self, tgid: u32) -> ProcessId {
+        ProcessId { tgid, start: self.start_times.get(&tgid).copied().unwrap_or(0) }
+    }
+
     /// Whether a process may run code outside files (a JIT's anonymous or memfd executable
     /// memory, which only a perf map names): true unless every executable mapping captured is
     /// a file, the vDSO or vsyscall. Unknown processes may.

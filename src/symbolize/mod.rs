@@ -136,7 +136,8 @@ pub struct Symbolizer {
     blaze: blazesym::symbolize::Symbolizer,
     user_cache: HashMap<(BinaryKey, u64), Frames>,
     kernel_cache: HashMap<u64, Frames>,
-    perf_maps: HashMap<u32, Option<PerfMap>>,
+    /// JIT maps per process (a later process under the same PID has its own).
+    perf_maps: HashMap<ProcessId, Option<PerfMap>>,
     /// Loaded on first use; `Err` keeps the reason (e.g. hidden addresses) for one warning.
     kallsyms: Option<Result<kallsyms::Kallsyms, String>>,
     /// Paths under which each binary was handed to blazesym (what its caches are keyed by).
@@ -213,7 +214,7 @@ impl Symbolizer {
     pub fn process_exited(&mut self, procs: &ProcessTable, tgid: u32) {
         // Most processes have no JIT code: skip the /proc lookups for them (3 path walks).
         if procs.may_have_jit(tgid) {
-            self.perf_map(tgid);
+            self.perf_map(procs.instance(tgid));
         }
     }
 
@@ -222,13 +223,23 @@ impl Symbolizer {
         std::mem::take(&mut self.warnings)
     }
 
-    /// The JIT map of a process, read at first use.
-    fn perf_map(&mut self, tgid: u32) -> Option<&PerfMap> {
+    /// The JIT map of process `pid`, read at first use. With its start time unknown, a map
+    /// already read for any process under its PID is used. A map is only read for the process
+    /// that has the PID now: once another took it, the file at its path is that one's.
+    fn perf_map(&mut self, pid: ProcessId) -> Option<&PerfMap> {
+        let key = match pid.start {
+            0 => self.perf_maps.keys().copied().filter(|k| k.tgid == pid.tgid).max().unwrap_or(pid),
+            _ => pid,
+        };
         let warnings = &mut self.warnings;
         self.perf_maps
-            .entry(tgid)
+            .entry(key)
             .or_insert_with(|| {
-                read_perf_map(tgid).unwrap_or_else(|refused| {
+                let now = crate::process::start_time(key.tgid);
+                if key.start != 0 && now.is_some_and(|now| now != key.start) {
+                    return None;
+                }
+                read_perf_map(key.tgid).unwrap_or_else(|refused| {
                     warnings.push(refused.to_string());
                     None
                 })
@@ -240,7 +251,7 @@ impl Symbolizer {
     /// every cached symbol of the closed binaries, here and in blazesym.
     pub fn forget(&mut self, evicted: &Evicted) {
         for tgid in &evicted.processes {
-            self.perf_maps.remove(tgid);
+            self.perf_maps.retain(|pid, _| pid.tgid != *tgid);
         }
         for &key in &evicted.binaries {
             self.checked.remove(&key);
@@ -453,7 +464,7 @@ impl Symbolizer {
                 unknown_frame(&m.module_name(), addr - m.start, Unresolved::NoBinary)
             }
             // Anonymous executable memory or no mapping: JIT code, if the process has a perf map.
-            _ => match self.perf_map(pid.tgid).and_then(|m| m.lookup(addr)) {
+            _ => match self.perf_map(pid).and_then(|m| m.lookup(addr)) {
                 Some(name) => Frames::resolved(vec![Frame::new(name, JIT_MODULE, FrameKind::User)]),
                 None => unknown_frame("[unknown]", addr, Unresolved::NoBinary),
             },

@@ -273,3 +273,19 @@ pub fn assert_conserved(archive: &Path) -> prof::profile::Profile {
     assert!(!p.meta.notes.iter().any(|n| n.contains("mismatch")), "{:?}", p.meta.notes);
     p
 }
+
+/// Spawns `cmd` as process `pid` (root only) by setting the kernel's last allocated PID just
+/// below it: other processes on the machine may take it first, so tries up to 200 times. None
+/// when it never got that PID.
+pub fn spawn_as_pid(cmd: &mut Command, pid: u32) -> Option<std::process::Child> {
+    for _ in 0..200 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).unwrap();
+        let mut child = cmd.spawn().unwrap();
+        if child.id() == pid {
+            return Some(child);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    None
+}
