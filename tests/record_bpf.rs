@@ -457,6 +457,43 @@ fn record_jit_perf_map_names_frames() {
     assert!(pct(jitted, p.total()) >= 80.0, "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// A JIT's perf map owned by another non-root user (not the process's owner) is ignored: its
+/// names are not used, and the summary and the archive warn with the map's path and both owners.
+#[test]
+fn record_jit_perf_map_of_another_user_is_ignored_with_warning() {
+    use std::os::unix::process::CommandExt;
+    let _m = bpf_test!("record_jit_perf_map_of_another_user_is_ignored_with_warning");
+    const OWNER: u32 = 4242;
+    const STRANGER: u32 = 4243;
+    let jit = workload("jit");
+    let mut child = std::process::Command::new(&jit).arg("4").uid(OWNER).gid(OWNER).spawn().unwrap();
+    let pid = child.id();
+    let map = format!("/tmp/perf-{pid}.map");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !Path::new(&map).exists() {
+        assert!(std::time::Instant::now() < deadline, "the JIT wrote no map");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::os::unix::fs::chown(&map, Some(STRANGER), Some(STRANGER)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("x.prof");
+    let out =
+        prof_ok(&[os("record"), os("-p"), os(&pid.to_string()), os("-d"), os("2"), os("-o"), archive.as_os_str()]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&map);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warning = format!(
+        "warning: ignored perf map `/proc/{pid}/root/tmp/perf-{pid}.map`: owned by uid {STRANGER}, not by root or \
+         the process's owner (uid {OWNER})"
+    );
+    assert!(stderr.contains(&format!("  {warning}")), "{stderr}");
+    let p = assert_conserved(&archive);
+    assert!(p.meta.notes.contains(&warning), "{:?}", p.meta.notes);
+    assert!(p.total() >= 50, "2 s of a busy JIT: {} samples", p.total());
+    assert!(p.frames.iter().all(|f| f.name != "jitted_hot_loop"), "the foreign map's names were used");
+}
+
 /// C++ names are demangled (namespace, template arguments, parameters).
 #[test]
 fn record_cxx_names_are_demangled() {

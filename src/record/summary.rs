@@ -50,8 +50,13 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
         EndReason::Duration => {}
     }
     for note in &m.notes {
-        let label = if is_loss_warning(note) { "warning" } else { "note" };
-        let _ = writeln!(s, "  {label}: {}", escape_controls(note));
+        // Loss warnings, and notes that are warnings themselves (e.g. a perf map refused).
+        let line = match note.strip_prefix("warning: ") {
+            Some(rest) => format!("warning: {rest}"),
+            None if is_loss_warning(note) => format!("warning: {note}"),
+            None => format!("note: {note}"),
+        };
+        let _ = writeln!(s, "  {}", escape_controls(&line));
     }
     let per_sample: Vec<(&LossReason, &u64)> = m.losses.iter().filter(|(r, _)| r.is_per_sample()).collect();
     if per_sample.is_empty() {
