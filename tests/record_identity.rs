@@ -1,8 +1,8 @@
 //! End-to-end recordings (real BPF sampler) where a process's identity is ambiguous: its binary
 //! replaced at its path while it runs, a PID reused by another program, a process in another
 //! mount and PID namespace. Symbols must come from what each process really maps. The
-//! recordings need root or CAP_BPF+CAP_PERFMON, the container perf-map check root (namespaces);
-//! they skip with a reason outside CI and fail in CI.
+//! recordings need root or CAP_BPF+CAP_PERFMON, the `symbolize_*` checks (the symbolizer alone)
+//! root for namespaces; they skip with a reason outside CI and fail in CI.
 
 mod common;
 
@@ -294,4 +294,95 @@ fn symbolize_container_perf_map_stays_in_its_root() {
     assert_eq!(tmp_links_out, "[unknown]+0x1010", "followed /tmp out of the container's root");
     assert_eq!(map_links_out, "[unknown]+0x1010", "followed the map's symlink out of the root");
     assert_eq!(map_inside, "inside_root");
+}
+
+/// A JIT in its own mount and PID namespace whose `/tmp` is a tmpfs of that namespace, recorded
+/// as a command until it exits: its `/tmp` (and the namespace) are gone when the recording ends,
+/// yet its JIT code is named from the `/tmp/perf-1.map` it wrote there (read at its exit event
+/// when prof gets there before the kernel releases its root, else through its `/tmp` held open:
+/// `symbolize_container_jit_map_after_exit` checks the latter alone).
+#[test]
+fn record_container_jit_map_read_after_exit() {
+    let _m = bpf_test!("record_container_jit_map_read_after_exit");
+    let root = tempfile::tempdir().unwrap();
+    std::fs::copy(static_workload("jit"), root.path().join("app")).unwrap();
+    std::fs::create_dir(root.path().join("tmp")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("x.prof");
+    let script = r#"mount -t tmpfs none "$0/tmp" && exec chroot "$0" /app 2"#;
+    let out = prof_ok(&[
+        os("record"),
+        os("-o"),
+        archive.as_os_str(),
+        os("--"),
+        os("unshare"),
+        os("--mount"),
+        os("--pid"),
+        os("--fork"),
+        os("sh"),
+        os("-c"),
+        os(script),
+        root.path().as_os_str(),
+    ]);
+    assert!(!root.path().join("tmp/perf-1.map").exists(), "the map was written on the host, not in a private /tmp");
+    let p = common::assert_conserved(&archive);
+    let app: Vec<_> = p.samples.iter().filter(|s| s.comm == "app").collect();
+    let total: u64 = app.iter().map(|s| s.count).sum();
+    let jitted: u64 = app
+        .iter()
+        .filter(|s| p.stack_frames(s.stack).any(|f| f.name == "jitted_hot_loop" && f.module == "[jit]"))
+        .map(|s| s.count)
+        .sum();
+    println!("container after exit: {jitted} of {total} samples in jitted_hot_loop");
+    assert!(total >= 50, "2 s of a busy JIT: {total} samples; {}", String::from_utf8_lossy(&out.stderr));
+    assert!(jitted * 10 >= total * 8, "{:?}", function_names(&p));
+}
+
+/// The symbolizer alone: a JIT in its own mount and PID namespace with a tmpfs `/tmp` is captured
+/// and seen, then exits (taking its namespace and `/tmp` with it) before its JIT address is
+/// symbolized: the name still comes from its `/tmp/perf-1.map`, through the `/tmp` held open
+/// since it was seen.
+#[test]
+fn symbolize_container_jit_map_after_exit() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI runs as root: namespaces must work");
+        println!("SKIPPED symbolize_container_jit_map_after_exit: not root (needs namespaces)");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    std::fs::copy(static_workload("jit"), root.path().join("app")).unwrap();
+    std::fs::create_dir(root.path().join("tmp")).unwrap();
+    let script = r#"mount -t tmpfs none "$0/tmp" && exec chroot "$0" /app 30"#;
+    let mut unshare = spawn_fresh(
+        Command::new("unshare")
+            .args(["--mount", "--pid", "--fork", "--kill-child", "sh", "-c", script])
+            .arg(root.path()),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let (pid, map) = loop {
+        let found = child_of(unshare.id()).and_then(|pid| {
+            let map = std::fs::read_to_string(format!("/proc/{pid}/root/tmp/perf-1.map")).ok()?;
+            Some((pid, map)).filter(|(_, m)| m.ends_with('\n'))
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(std::time::Instant::now() < deadline, "the container's JIT wrote no map");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let addr = u64::from_str_radix(map.split_whitespace().next().unwrap(), 16).unwrap();
+    let mut procs = prof::process::ProcessTable::default();
+    assert!(procs.capture(pid, pid));
+    let mut sym = prof::symbolize::Symbolizer::new();
+    sym.process_seen(&procs, pid);
+    let _ = unshare.kill();
+    let _ = unshare.wait();
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(std::time::Instant::now() < deadline + Duration::from_secs(5), "the container did not exit");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let frames = sym.user(&mut procs, pid, &[addr + 2]);
+    assert!(!root.path().join("tmp/perf-1.map").exists(), "the map was written on the host");
+    assert_eq!(frames[0][0].name, "jitted_hot_loop", "{:?}", frames[0]);
 }

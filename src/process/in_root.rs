@@ -34,6 +34,17 @@ impl ProcessRoot {
             .ok_or_else(|| err.into())
     }
 
+    /// Holds directory `path`, as the process names it, open inside its root (`O_PATH`, resolved
+    /// as [`ProcessRoot::open_file`] resolves): its files stay reachable after the process is
+    /// gone, even when the directory was a mount of the process's own namespace.
+    pub fn open_dir(&self, path: &str) -> io::Result<HeldDir> {
+        let relative = path.trim_start_matches('/');
+        let relative = if relative.is_empty() { "." } else { relative };
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+        Ok(HeldDir(rustix::fs::openat2(&self.0, relative, flags, Mode::empty(), resolve)?))
+    }
+
     /// Opens `path`, as the process names it, read-only inside its root: `openat2` with
     /// `RESOLVE_IN_ROOT` (`..` and absolute symlinks stay inside the root) and
     /// `RESOLVE_NO_MAGICLINKS` (no `/proc/*/fd`-style jumps out). With `nofollow`, a symlink as
@@ -47,5 +58,19 @@ impl ProcessRoot {
         let relative = if relative.is_empty() { "." } else { relative };
         let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
         Ok(File::from(rustix::fs::openat2(&self.0, relative, flags, Mode::empty(), resolve)?))
+    }
+}
+
+/// A directory held open with `O_PATH` (see [`ProcessRoot::open_dir`]).
+#[derive(Debug)]
+pub struct HeldDir(OwnedFd);
+
+impl HeldDir {
+    /// Opens file `name` of the directory read-only: never a symlink, never outside the
+    /// directory (`RESOLVE_BENEATH`), never blocking on a FIFO.
+    pub fn open_file(&self, name: &str) -> io::Result<File> {
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::NOFOLLOW;
+        let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+        Ok(File::from(rustix::fs::openat2(&self.0, name, flags, Mode::empty(), resolve)?))
     }
 }

@@ -222,6 +222,7 @@ impl Session {
             if !self.procs.capture(tgid, tid) {
                 continue;
             }
+            self.symbolizer.process_seen(&self.procs, tgid);
             if let Some(t) = self.tables.as_mut() {
                 if let Err(e) = t.process_seen(&mut self.sampler, tgid, &self.procs.latest(tgid)) {
                     observer.on_event(Event::Warning { message: &e.to_string() });

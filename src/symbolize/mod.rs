@@ -14,6 +14,7 @@
 
 mod build;
 pub mod elf_check;
+pub mod jit_maps;
 pub mod kallsyms;
 pub mod perf_map;
 
@@ -138,6 +139,8 @@ pub struct Symbolizer {
     kernel_cache: HashMap<u64, Frames>,
     /// JIT maps per process (a later process under the same PID has its own).
     perf_maps: HashMap<ProcessId, Option<PerfMap>>,
+    /// The `/tmp` of each process seen with JIT code, held open to read its map after it exits.
+    held_tmp: HashMap<ProcessId, jit_maps::HeldTmp>,
     /// Loaded on first use; `Err` keeps the reason (e.g. hidden addresses) for one warning.
     kallsyms: Option<Result<kallsyms::Kallsyms, String>>,
     /// Paths under which each binary was handed to blazesym (what its caches are keyed by).
@@ -181,6 +184,7 @@ impl Symbolizer {
             user_cache: HashMap::new(),
             kernel_cache: HashMap::new(),
             perf_maps: HashMap::new(),
+            held_tmp: HashMap::new(),
             kallsyms: None,
             blaze_paths: HashMap::new(),
             release_parsed: false,
@@ -209,6 +213,20 @@ impl Symbolizer {
         }
     }
 
+    /// A process was captured: if it may run JIT code, hold its `/tmp` open, so that its perf
+    /// map can be read after it exits even when that `/tmp` belonged to its own mount namespace
+    /// (a container's). Released with the process in [`Symbolizer::forget`].
+    pub fn process_seen(&mut self, procs: &ProcessTable, tgid: u32) {
+        if !procs.may_have_jit(tgid) {
+            return;
+        }
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.held_tmp.entry(procs.instance(tgid)) {
+            if let Some(held) = jit_maps::HeldTmp::open(tgid) {
+                slot.insert(held);
+            }
+        }
+    }
+
     /// A process exited: read its JIT map now, while `/proc/PID/root` may still resolve (it is
     /// dropped with the process in [`Symbolizer::forget`]).
     pub fn process_exited(&mut self, procs: &ProcessTable, tgid: u32) {
@@ -223,15 +241,15 @@ impl Symbolizer {
         std::mem::take(&mut self.warnings)
     }
 
-    /// The JIT map of process `pid`, read at first use. With its start time unknown, a map
-    /// already read for any process under its PID is used. A map is only read for the process
+    /// The JIT map of process `pid`, read at first use ([`jit_maps::read`]). With its start
+    /// time unknown, a map already read for any process under its PID is used. A map is only read for the process
     /// that has the PID now: once another took it, the file at its path is that one's.
     fn perf_map(&mut self, pid: ProcessId) -> Option<&PerfMap> {
         let key = match pid.start {
             0 => self.perf_maps.keys().copied().filter(|k| k.tgid == pid.tgid).max().unwrap_or(pid),
             _ => pid,
         };
-        let warnings = &mut self.warnings;
+        let (warnings, held_tmp) = (&mut self.warnings, &self.held_tmp);
         self.perf_maps
             .entry(key)
             .or_insert_with(|| {
@@ -239,7 +257,12 @@ impl Symbolizer {
                 if key.start != 0 && now.is_some_and(|now| now != key.start) {
                     return None;
                 }
-                read_perf_map(key.tgid).unwrap_or_else(|refused| {
+                // Its own held /tmp; with its start time unknown, the one held under its PID.
+                let held = match key.start {
+                    0 => held_tmp.iter().find(|(k, _)| k.tgid == key.tgid).map(|(_, h)| h),
+                    _ => held_tmp.get(&key),
+                };
+                jit_maps::read(key.tgid, held).unwrap_or_else(|refused| {
                     warnings.push(refused.to_string());
                     None
                 })
@@ -252,6 +275,7 @@ impl Symbolizer {
     pub fn forget(&mut self, evicted: &Evicted) {
         for tgid in &evicted.processes {
             self.perf_maps.retain(|pid, _| pid.tgid != *tgid);
+            self.held_tmp.retain(|pid, _| pid.tgid != *tgid);
         }
         for &key in &evicted.binaries {
             self.checked.remove(&key);
@@ -487,29 +511,6 @@ fn load_kallsyms() -> Result<kallsyms::Kallsyms, String> {
 
 fn unknown_frame(module: &str, offset: u64, why: Unresolved) -> Frames {
     Frames::unresolved(Frame::new(format!("{module}+{offset:#x}"), module, FrameKind::User), why)
-}
-
-/// Reads the JIT map of a process: `/tmp/perf-<PID in its namespace>.map` inside its root (a
-/// container's, never escaping it) while it lives, else the host's `/tmp/perf-PID.map`. A
-/// symlink at the map's path is not followed. A refused map (foreign owner) is an error.
-fn read_perf_map(tgid: u32) -> Result<Option<PerfMap>, perf_map::PerfMapRefused> {
-    use std::os::unix::fs::MetadataExt;
-    let uid = std::fs::metadata(format!("/proc/{tgid}")).ok().map(|m| m.uid());
-    let ns_pid = std::fs::read_to_string(format!("/proc/{tgid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("NSpid:")).and_then(|l| l.split_whitespace().last()?.parse::<u32>().ok())
-        })
-        .unwrap_or(tgid);
-    let in_root = format!("/tmp/perf-{ns_pid}.map");
-    match crate::process::in_root::ProcessRoot::open(tgid, tgid) {
-        Ok(root) => match root.open_file(&in_root, true) {
-            Ok(file) => PerfMap::read_file(file, &format!("/proc/{tgid}/root{in_root}"), uid),
-            Err(_) => Ok(None),
-        },
-        // The process is gone (no root to look in): the host's map, if it wrote one there.
-        Err(_) => PerfMap::read(std::path::Path::new(&format!("/tmp/perf-{tgid}.map")), uid),
-    }
 }
 
 /// Per address its symbol or why there is none; `Err` when the whole request failed, saying why.
