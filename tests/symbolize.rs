@@ -382,3 +382,39 @@ fn symbolize_perf_maps_of_processes_sharing_a_pid_stay_apart() {
     assert_eq!(names.1, "first_jit");
     assert_eq!(names.2, "[unknown]+0x1010", "the second's map was read for the first");
 }
+
+/// A binary rewritten in place (same inode, new contents: `cp` over it) after its process was
+/// captured and exited: its addresses are not named from the new contents (whose functions sit
+/// at the same offsets under other names); they stay `module+0x…`, with a warning naming the
+/// binary and both build IDs.
+#[test]
+fn symbolize_binary_rewritten_in_place_is_not_trusted() {
+    use std::os::unix::fs::MetadataExt;
+    let Running { _dir, exe, mut child, pid, leaf_a, mut sym, mut procs } = run_captured("rewritten");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let inode = std::fs::metadata(&exe).unwrap().ino();
+    let renamed = common::workload_with(
+        "split",
+        "split_renamed",
+        &[
+            "-O0",
+            "-g",
+            "-fno-omit-frame-pointer",
+            "-Dleaf_a=new_leaf_a",
+            "-Dleaf_b=new_leaf_b",
+            "-Dleaf_c=new_leaf_c",
+            "-Ddispatch=new_dispatch",
+            "-Drun=new_run",
+        ],
+    );
+    std::fs::write(&exe, std::fs::read(renamed).unwrap()).unwrap();
+    assert_eq!(std::fs::metadata(&exe).unwrap().ino(), inode, "not rewritten in place");
+    let frames = sym.user(&mut procs, pid, &[leaf_a + 30]);
+    let warnings = sym.take_warnings();
+    assert!(frames[0].iter().all(|f| !f.name.starts_with("new_")), "named from the new contents: {:?}", frames[0]);
+    assert!(frames[0][0].name.starts_with("rewritten+0x") && !frames[0].is_resolved(), "{:?}", frames[0]);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("/rewritten` was rewritten in place"), "{warnings:?}");
+    assert!(warnings[0].contains("build ID ") && warnings[0].contains(" now"), "{warnings:?}");
+}

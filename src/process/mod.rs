@@ -6,6 +6,7 @@
 
 pub mod in_root;
 pub mod maps;
+pub mod stamp;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -50,6 +51,8 @@ pub struct BinaryKey {
 #[derive(Debug)]
 pub struct Binary {
     file: File,
+    /// Its contents when it was opened.
+    stamp: stamp::Stamp,
     /// The path the process mapped it from.
     pub path: String,
     /// Module name for frames.
@@ -57,6 +60,12 @@ pub struct Binary {
 }
 
 impl Binary {
+    /// How the file changed since it was opened (rewritten in place: same inode, other
+    /// contents), if it did. Its symbols would then not be those of the code that was sampled.
+    pub fn rewritten(&self) -> Option<String> {
+        self.stamp.change_to(&stamp::Stamp::of(&self.file))
+    }
+
     /// A path blazesym can open: the original path while it still names the same file (so
     /// debug links next to it are found), else our open descriptor (deleted or replaced file).
     pub fn symbolization_path(&self, key: BinaryKey) -> PathBuf {
@@ -310,7 +319,7 @@ fn open_binary(tgid: u32, tid: u32, m: &Mapping, key: BinaryKey) -> Option<Binar
         let root = in_root::ProcessRoot::open(tgid, tid).ok()?;
         root.open_file(m.path.trim_end_matches(" (deleted)"), false).ok().filter(is_mapped)
     })?;
-    Some(Binary { file, path: m.path.clone(), module: m.module_name() })
+    Some(Binary { stamp: stamp::Stamp::of(&file), file, path: m.path.clone(), module: m.module_name() })
 }
 
 /// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat).

@@ -155,8 +155,10 @@ pub struct Symbolizer {
     problems: Vec<String>,
     /// Modules a problem was recorded for.
     problem_modules: HashSet<String>,
-    /// Problems worth a warning (a refused perf map), until taken.
+    /// Problems worth a warning (a refused perf map, a rewritten binary), until taken.
     warnings: Vec<String>,
+    /// Binaries found rewritten in place since they were opened: never named from.
+    rewritten: std::collections::HashSet<BinaryKey>,
 }
 
 impl std::fmt::Debug for Symbolizer {
@@ -193,6 +195,7 @@ impl Symbolizer {
             problems: Vec::new(),
             problem_modules: HashSet::new(),
             warnings: Vec::new(),
+            rewritten: Default::default(),
         }
     }
 
@@ -280,6 +283,7 @@ impl Symbolizer {
         for &key in &evicted.binaries {
             self.checked.remove(&key);
             self.user_cache.retain(|(k, _), _| *k != key);
+            self.rewritten.remove(&key);
             self.release_blazesym(key);
         }
     }
@@ -401,6 +405,23 @@ impl Symbolizer {
             return;
         };
         let module = bin.module.clone();
+        let change = if self.rewritten.contains(&key) { None } else { bin.rewritten() };
+        if let Some(change) = change {
+            self.warnings.push(format!(
+                "binary `{}` was rewritten in place after it was mapped ({change}): its addresses are left as `{module}+0x…`",
+                bin.path
+            ));
+            self.rewritten.insert(key);
+        }
+        if self.rewritten.contains(&key) {
+            // Its contents are no longer the code that was sampled: no name beats a wrong one.
+            self.stats.failed_binaries += 1;
+            for &off in offsets {
+                self.stats.unresolved(Unresolved::Failed);
+                self.user_cache.insert((key, off), unknown_frame(&module, off, Unresolved::Failed));
+            }
+            return;
+        }
         let path = bin.symbolization_path(key);
         let used = self.blaze_paths.entry(key).or_default();
         if !used.contains(&path) {
