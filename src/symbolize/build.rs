@@ -15,8 +15,9 @@ use crate::sample::StackRef;
 /// kernel frames; lost stacks become placeholder frames so their samples stay counted. The user
 /// stack of a process that exited before its mappings could be read (none of its frames named)
 /// becomes one `[exited] <comm>` placeholder frame ([`EXITED_PREFIX`]), not a row of unknown
-/// addresses. The
-/// per-binary unwind report of `meta` is filled in from the stacks' leaf and outermost binaries.
+/// addresses. The per-binary unwind report of `meta` is filled in from the stacks' leaf and
+/// outermost binaries. Counts are told apart by process start time as well as PID, so a later
+/// process under the same PID is never named from an earlier one's mappings.
 pub fn build_profile(
     counts: &Aggregator,
     symbolizer: &mut Symbolizer,
