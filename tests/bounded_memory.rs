@@ -5,8 +5,10 @@
 //! allocation sized from what the input declares. The limits themselves are documented in
 //! `docs/archive-format.md` and `docs/export.md` (Limits).
 
+mod common;
+
 use std::io::Write;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -18,17 +20,7 @@ const CHILD_CASE: &str = "PROF_BOUNDED_MEMORY_CASE";
 
 /// Runs `cmd` with its address space limited to [`LIMIT`].
 fn run_limited(cmd: &mut Command) -> Output {
-    // SAFETY: between fork and exec the closure only calls setrlimit, which is async-signal-safe,
-    // on a stack value; it allocates nothing.
-    unsafe {
-        cmd.pre_exec(|| {
-            let limit = libc::rlimit { rlim_cur: LIMIT, rlim_max: LIMIT };
-            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    common::limit_address_space(cmd, LIMIT);
     cmd.output().expect("run the child")
 }
 

@@ -17,26 +17,6 @@ fn os(s: &str) -> &OsStr {
     OsStr::new(s)
 }
 
-/// The split workload built with every function of its hot path renamed (`new_leaf_a`, …):
-/// the same code at the same offsets under other names, so symbols read from the wrong file
-/// show up as `new_*` names.
-fn renamed_split() -> std::path::PathBuf {
-    workload_with(
-        "split",
-        "split_renamed",
-        &[
-            "-O0",
-            "-g",
-            "-fno-omit-frame-pointer",
-            "-Dleaf_a=new_leaf_a",
-            "-Dleaf_b=new_leaf_b",
-            "-Dleaf_c=new_leaf_c",
-            "-Ddispatch=new_dispatch",
-            "-Drun=new_run",
-        ],
-    )
-}
-
 /// Runs a binary just written, retrying while another test's fork still holds it open for
 /// writing (ETXTBSY).
 fn spawn_fresh(cmd: &mut Command) -> std::process::Child {
@@ -87,7 +67,7 @@ impl Drop for BindMount {
 #[test]
 fn record_binary_replaced_in_place_keeps_old_symbols() {
     let _m = bpf_test!("record_binary_replaced_in_place_keeps_old_symbols");
-    let (old, new) = (workload("split"), renamed_split());
+    let (old, new) = (workload("split"), common::split_renamed());
     for how in ["rename", "bind mount"] {
         let dir = tempfile::tempdir().unwrap();
         let app = dir.path().join("app");
@@ -132,7 +112,7 @@ fn record_binary_replaced_in_place_keeps_old_symbols() {
 #[test]
 fn record_pid_reuse_keeps_processes_apart() {
     let _m = bpf_test!("record_pid_reuse_keeps_processes_apart");
-    let (first, second) = (workload("split"), renamed_split());
+    let (first, second) = (workload("split"), common::split_renamed());
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("x.prof");
     let no_aslr = |bin: &Path| {

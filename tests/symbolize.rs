@@ -394,20 +394,7 @@ fn symbolize_binary_rewritten_in_place_is_not_trusted() {
     child.kill().unwrap();
     child.wait().unwrap();
     let inode = std::fs::metadata(&exe).unwrap().ino();
-    let renamed = common::workload_with(
-        "split",
-        "split_renamed",
-        &[
-            "-O0",
-            "-g",
-            "-fno-omit-frame-pointer",
-            "-Dleaf_a=new_leaf_a",
-            "-Dleaf_b=new_leaf_b",
-            "-Dleaf_c=new_leaf_c",
-            "-Ddispatch=new_dispatch",
-            "-Drun=new_run",
-        ],
-    );
+    let renamed = common::split_renamed();
     std::fs::write(&exe, std::fs::read(renamed).unwrap()).unwrap();
     assert_eq!(std::fs::metadata(&exe).unwrap().ino(), inode, "not rewritten in place");
     let frames = sym.user(&mut procs, pid, &[leaf_a + 30]);

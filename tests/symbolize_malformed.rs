@@ -11,7 +11,7 @@ mod common;
 mod symbols;
 
 use std::io::Write;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -144,17 +144,7 @@ fn craft(dir: &Path, name: &str, edit: impl FnOnce(&mut Vec<u8>)) -> PathBuf {
 fn symbolize_in_child(binary: &Path) -> String {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args(["--exact", "symbolize_malformed_child", "--nocapture", "--test-threads=1"]).env(CHILD_BINARY, binary);
-    // SAFETY: between fork and exec the closure only calls setrlimit, which is async-signal-safe,
-    // on a stack value; it allocates nothing.
-    unsafe {
-        cmd.pre_exec(|| {
-            let limit = libc::rlimit { rlim_cur: LIMIT, rlim_max: LIMIT };
-            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    common::limit_address_space(&mut cmd, LIMIT);
     let out = cmd.output().expect("run the child");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);

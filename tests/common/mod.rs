@@ -48,6 +48,43 @@ macro_rules! bpf_test {
     }};
 }
 
+/// The split workload built with every function of its hot path renamed (`new_leaf_a`, …):
+/// the same code at the same offsets under other names, so symbols read from the wrong file
+/// show up as `new_*` names.
+pub fn split_renamed() -> PathBuf {
+    workload_with(
+        "split",
+        "split_renamed",
+        &[
+            "-O0",
+            "-g",
+            "-fno-omit-frame-pointer",
+            "-Dleaf_a=new_leaf_a",
+            "-Dleaf_b=new_leaf_b",
+            "-Dleaf_c=new_leaf_c",
+            "-Ddispatch=new_dispatch",
+            "-Drun=new_run",
+        ],
+    )
+}
+
+/// Limits the address space (`RLIMIT_AS`) of the process `cmd` starts to `bytes`, from before
+/// it execs.
+pub fn limit_address_space(cmd: &mut Command, bytes: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec the closure only calls setrlimit, which is async-signal-safe,
+    // on a stack value; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 static BUILD: Mutex<()> = Mutex::new(());
 
 /// Builds `tests/workloads/<name>.c` (or `.rs`, `.cpp`) with frame pointers in every function
