@@ -138,6 +138,18 @@ fn craft(dir: &Path, name: &str, edit: impl FnOnce(&mut Vec<u8>)) -> PathBuf {
     path
 }
 
+/// The split workload with its `.debug_info` section header cut to half the section's size,
+/// written as `dir/truncated`.
+fn truncated_debug_info(dir: &Path) -> PathBuf {
+    craft(dir, "truncated", |elf| {
+        let s = sections(elf);
+        let info = section(&s, ".debug_info");
+        let at = info.at;
+        let half = info.size / 2;
+        elf[at + 32..at + 40].copy_from_slice(&half.to_le_bytes());
+    })
+}
+
 /// What the child found for `binary`: lines `frame NAME RESOLVED REASON FRAMES` (the outermost
 /// frame's name, and how many frames inlining gave) for `leaf_a` and libc's
 /// `getpid`, `problem TEXT` for each problem, `failed N`.
@@ -196,13 +208,7 @@ fn assert_degrades(report: &str, module: &str, expect_leaf: &str, error: &str) {
 #[test]
 fn symbolize_malformed_dwarf_falls_back_to_elf_symbols() {
     let dir = tempfile::tempdir().unwrap();
-    let truncated = craft(dir.path(), "truncated", |elf| {
-        let s = sections(elf);
-        let info = section(&s, ".debug_info");
-        let at = info.at;
-        let half = info.size / 2;
-        elf[at + 32..at + 40].copy_from_slice(&half.to_le_bytes());
-    });
+    let truncated = truncated_debug_info(dir.path());
     let report = symbolize_in_child(&truncated);
     println!("{report}");
     assert_degrades(&report, "truncated", "leaf_a true None 1", "debug information unusable");
@@ -297,13 +303,7 @@ fn symbolize_compressed_symtab_bomb_refuses_the_binary() {
 fn symbolize_malformed_binary_recorded_with_one_warning() {
     let _m = bpf_test!("symbolize_malformed_binary_recorded_with_one_warning");
     let dir = tempfile::tempdir().unwrap();
-    let truncated = craft(dir.path(), "truncated", |elf| {
-        let s = sections(elf);
-        let info = section(&s, ".debug_info");
-        let at = info.at;
-        let half = info.size / 2;
-        elf[at + 32..at + 40].copy_from_slice(&half.to_le_bytes());
-    });
+    let truncated = truncated_debug_info(dir.path());
     let folded = dir.path().join("x.folded");
     let out = common::prof_ok(&[
         "record".as_ref(),
