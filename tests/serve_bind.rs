@@ -4,48 +4,21 @@
 
 mod common;
 
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 /// A `prof serve` child killed when dropped, with the stderr lines read until it said it serves.
-struct Serving {
-    child: Child,
-    stderr: Vec<String>,
-}
+struct Serving(common::Background);
 
 impl Drop for Serving {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.0.child.kill();
+        let _ = self.0.child.wait();
     }
 }
 
 /// Starts `cmd` (which ends up running `prof serve`) and waits for its "serving" line.
 fn serve(mut cmd: Command) -> Serving {
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("prof serve starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut s = Serving { child, stderr: Vec::new() };
-    loop {
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) => {
-                let done = line.contains("serving");
-                s.stderr.push(line);
-                if done {
-                    return s;
-                }
-            }
-            Err(_) => panic!("prof serve did not start: {:?}", s.stderr),
-        }
-    }
+    Serving(common::Background::spawn(&mut cmd, "prof: serving"))
 }
 
 /// Listening TCP sockets (IPv4 and IPv6) of the network namespace of `pid`, as
@@ -84,11 +57,11 @@ fn serve_default_address_is_loopback_only() {
         .arg(env!("CARGO_BIN_EXE_prof"))
         .arg(dir.path());
     let s = serve(cmd);
-    let text = s.stderr.join("\n");
+    let text = s.0.stderr.join("\n");
     assert!(text.contains("on http://127.0.0.1:7070/"), "{text}");
     assert!(!text.contains("warning"), "{text}");
     // 127.0.0.1 in /proc/net/tcp is little-endian hex.
-    assert_eq!(listening(s.child.id()), vec![("0100007F".to_string(), 7070)], "prof's sockets");
+    assert_eq!(listening(s.0.child.id()), vec![("0100007F".to_string(), 7070)], "prof's sockets");
 }
 
 /// `--allow-remote` with a non-loopback address prints a warning that the profiles are reachable
@@ -106,17 +79,17 @@ fn serve_allow_remote_beyond_loopback_warns() {
     let mut remote = prof();
     remote.args(["--allow-remote", "--listen", "0.0.0.0:0"]);
     let s = serve(remote);
-    let text = s.stderr.join("\n");
+    let text = s.0.stderr.join("\n");
     assert!(text.contains("prof: warning: listening on 0.0.0.0:"), "{text}");
     assert!(text.contains("reachable from other machines"), "{text}");
     let port: u16 = text.split("on http://0.0.0.0:").nth(1).and_then(|r| r.split('/').next()?.parse().ok()).unwrap();
-    assert!(listening(s.child.id()).contains(&("00000000".to_string(), port)), "not listening on 0.0.0.0:{port}");
+    assert!(listening(s.0.child.id()).contains(&("00000000".to_string(), port)), "not listening on 0.0.0.0:{port}");
     drop(s);
 
     let mut local = prof();
     local.args(["--allow-remote", "--listen", "127.0.0.1:0"]);
     let s = serve(local);
-    assert!(!s.stderr.join("\n").contains("warning"), "{:?}", s.stderr);
+    assert!(!s.0.stderr.join("\n").contains("warning"), "{:?}", s.0.stderr);
     drop(s);
 
     let refused = prof().args(["--listen", "0.0.0.0:0"]).output().unwrap();

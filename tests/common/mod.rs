@@ -181,13 +181,15 @@ pub struct Background {
 impl Background {
     /// Starts `prof` with `args` and waits until it says it is recording.
     pub fn start(args: &[&std::ffi::OsStr]) -> Background {
+        Background::spawn(prof().args(args), "prof: recording")
+    }
+
+    /// Starts `cmd` (which runs prof, perhaps through a wrapper such as `unshare`) and waits
+    /// until a stderr line starts with `ready`.
+    pub fn spawn(cmd: &mut Command, ready: &str) -> Background {
         use std::io::BufRead;
-        let mut child = prof()
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("prof starts");
+        let mut child =
+            cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().expect("prof starts");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -203,13 +205,13 @@ impl Background {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match bg.lines.recv_timeout(left) {
                 Ok(line) => {
-                    let started = line.starts_with("prof: recording");
+                    let started = line.starts_with(ready);
                     bg.stderr.push(line);
                     if started {
                         return bg;
                     }
                 }
-                Err(_) => panic!("prof did not start recording: {:?}", bg.stderr),
+                Err(_) => panic!("prof did not print {ready:?}: {:?}", bg.stderr),
             }
         }
     }
