@@ -163,7 +163,7 @@ impl IntervalWriter {
         let interval = std::mem::take(&mut session.counts);
         let mut meta = self.interval_meta(&interval, &stats.losses, clock_note, base, now);
         meta.notes.append(&mut session.cpu_notes);
-        meta.cpus = session.sampler.cpus().to_vec();
+        meta.cpus = session.sampler.cpus();
         let events_sent = stats.events_sent.saturating_sub(self.prev_events_sent);
         meta.notes.extend(super::loss_notes::loss_notes(&meta.losses, events_sent, super::capacities(session)));
         self.account(&interval, &mut meta, stats.samples, session.sampler.is_running());

@@ -208,7 +208,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
         ..base
     };
     meta.notes.append(&mut session.cpu_notes);
-    meta.cpus = session.sampler.cpus().to_vec();
+    meta.cpus = session.sampler.cpus();
     meta.notes.extend(loss_notes::loss_notes(&stats.losses, stats.events_sent, capacities(&session)));
     let counts = std::mem::take(&mut session.counts);
     let dropped = stats.losses.get(&LossReason::CountsMapFull).copied().unwrap_or(0);
@@ -269,7 +269,7 @@ fn base_metadata(session: &Session, sampler_opts: &SamplerOptions, target: Strin
         prof_version: env!("CARGO_PKG_VERSION").to_string(),
         hostname: hostname(),
         kernel_release: crate::sample::kernel_release(),
-        cpus: sampler.cpus().to_vec(),
+        cpus: sampler.cpus(),
         event: sampler.event().into(),
         frequency_hz: sampler_opts.frequency_hz,
         target,

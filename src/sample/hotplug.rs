@@ -59,14 +59,16 @@ impl PerCpu {
         self.cpus.values().any(|c| c.link.is_some())
     }
 
-    /// CPUs whose event is attached now.
-    pub(super) fn attached_cpus(&self) -> impl Iterator<Item = u32> + '_ {
-        self.cpus.iter().filter(|(_, c)| c.link.is_some()).map(|(&cpu, _)| cpu)
+    /// Every CPU sampled at some point of the recording, in order (some may be offline now).
+    pub(super) fn cpus(&self) -> Vec<u32> {
+        self.cpus.keys().copied().collect()
     }
 
-    /// Detaches every event (sampling stops).
+    /// Detaches every event (sampling stops); the CPUs sampled stay listed.
     pub(super) fn detach_all(&mut self) {
-        self.cpus.clear();
+        for slot in self.cpus.values_mut() {
+            (slot.link, slot.probe) = (None, None);
+        }
     }
 
     /// Follows CPUs going offline and coming (back) online since the last check, reattaching
@@ -108,9 +110,9 @@ impl PerCpu {
         }
         let new: Vec<u32> = online.iter().copied().filter(|c| !self.cpus.contains_key(c)).collect();
         for cpu in new {
-            let slot = CpuSlot { link: None, probe: None, enabled: 0, checked: now, offline_since: Some(now) };
-            self.cpus.insert(cpu, slot);
-            if self.reattach(programs, cpu) {
+            // A CPU joins only once sampled; one that fails to attach is tried again next time.
+            if let Some(slot) = self.attach(programs, cpu) {
+                self.cpus.insert(cpu, slot);
                 notes.push(format!("CPU {cpu} came online at +{:.1} s: sampled from then on", at(now)));
             }
         }
@@ -133,16 +135,22 @@ impl PerCpu {
     /// offline) when that fails, e.g. because it went offline again.
     fn reattach(&mut self, programs: &Programs, cpu: u32) -> bool {
         let Some(slot) = self.cpus.get_mut(&cpu) else { return false };
+        // The old event is dead: close it before opening the new one.
         (slot.link, slot.probe) = (None, None);
-        let Ok(fd) = perf_events::open_event(self.event, self.frequency_hz, cpu) else { return false };
+        let Some(attached) = self.attach(programs, cpu) else { return false };
+        self.cpus.insert(cpu, attached);
+        true
+    }
+
+    /// A new event on `cpu` with the program attached; None when opening or attaching fails.
+    fn attach(&self, programs: &Programs, cpu: u32) -> Option<CpuSlot> {
+        let fd = perf_events::open_event(self.event, self.frequency_hz, cpu).ok()?;
         let probe = fd.try_clone().ok();
-        let Ok(link) = programs.sampler().attach_perf_event(fd.as_raw_fd()) else { return false };
+        let link = programs.sampler().attach_perf_event(fd.as_raw_fd()).ok()?;
         // The link owns the event descriptor from now on and closes it on detach.
         let _ = fd.into_raw_fd();
-        let now = Instant::now();
         let enabled = probe.as_ref().and_then(enabled_ns).unwrap_or(0);
-        *slot = CpuSlot { link: Some(link), probe, enabled, checked: now, offline_since: None };
-        true
+        Some(CpuSlot { link: Some(link), probe, enabled, checked: Instant::now(), offline_since: None })
     }
 }
 

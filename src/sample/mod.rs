@@ -179,7 +179,6 @@ pub struct Sampler {
     exit_poll: Option<exit_poll::ExitPoll>,
     programs: programs::Programs,
     event: EventKind,
-    cpus: Vec<u32>,
     notes: Vec<String>,
     /// Stacks swept from the kernel in this drain and the previous one. A count drained now can
     /// only name a stack swept in this drain or the one before (it was in the kernel map when
@@ -203,7 +202,10 @@ pub struct Sampler {
 
 impl std::fmt::Debug for Sampler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sampler").field("event", &self.event).field("cpus", &self.cpus).finish_non_exhaustive()
+        f.debug_struct("Sampler")
+            .field("event", &self.event)
+            .field("cpus", &self.per_cpu.cpus())
+            .finish_non_exhaustive()
     }
 }
 
@@ -213,9 +215,10 @@ impl Sampler {
         self.event
     }
 
-    /// CPUs being sampled.
-    pub fn cpus(&self) -> &[u32] {
-        &self.cpus
+    /// Every CPU sampled at some point of the recording, in order (one that went offline
+    /// included; see [`Sampler::check_cpus`]).
+    pub fn cpus(&self) -> Vec<u32> {
+        self.per_cpu.cpus()
     }
 
     /// Follows CPU hotplug since the last call: a CPU that went offline stops being sampled, one
@@ -223,13 +226,7 @@ impl Sampler {
     /// its CPU going offline). Returns one note per change, naming the CPU and when; CPUs sampled
     /// for the first time join [`Sampler::cpus`].
     pub fn check_cpus(&mut self) -> Vec<String> {
-        let notes = self.per_cpu.check(&self.programs);
-        for cpu in self.per_cpu.attached_cpus() {
-            if let Err(i) = self.cpus.binary_search(&cpu) {
-                self.cpus.insert(i, cpu);
-            }
-        }
-        notes
+        self.per_cpu.check(&self.programs)
     }
 
     /// True until [`Sampler::stop`].

@@ -69,7 +69,6 @@ impl Sampler {
             exit_poll: programs.is_fallback().then(super::exit_poll::ExitPoll::default),
             programs,
             event: attached.event,
-            cpus: attached.cpus,
             notes: attached.notes,
             stacks: HashMap::new(),
             stacks_prev: HashMap::new(),
@@ -344,7 +343,6 @@ struct Attached {
     event: EventKind,
     /// Per CPU: the attached program and a second descriptor of its event.
     links: Vec<(u32, Link, Option<OwnedFd>)>,
-    cpus: Vec<u32>,
     notes: Vec<String>,
 }
 
@@ -352,7 +350,6 @@ struct Attached {
 fn attach_per_cpu(programs: &Programs, frequency_hz: u64, cpus: &[u32]) -> Result<Attached, SampleError> {
     let (event, opened, mut notes) = open_all_cpus(frequency_hz, cpus)?;
     let mut links = Vec::with_capacity(opened.len());
-    let mut cpus = Vec::with_capacity(opened.len());
     for (cpu, fd) in opened {
         let probe = fd.try_clone().ok();
         let link = programs
@@ -362,10 +359,9 @@ fn attach_per_cpu(programs: &Programs, frequency_hz: u64, cpus: &[u32]) -> Resul
         // libbpf's perf-event link owns the event fd from now on and closes it on detach.
         let _ = fd.into_raw_fd();
         links.push((cpu, link, probe));
-        cpus.push(cpu);
     }
     notes.retain(|n| !n.is_empty());
-    Ok(Attached { event, links, cpus, notes })
+    Ok(Attached { event, links, notes })
 }
 
 /// Opens the sampling event on every CPU: cycles if the first CPU has them, else cpu-clock.
