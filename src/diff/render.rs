@@ -184,7 +184,10 @@ pub fn write_svg(d: &Diff, opts: &DiffSvgOptions, w: impl Write) -> io::Result<(
     // on sorted input.
     let mut text = String::new();
     let mut ends: Vec<usize> = Vec::with_capacity(d.merged.len());
+    let (mut total, mut signed) = (Some(0u64), true);
     let built: Result<(), std::fmt::Error> = d.for_each_stack(|labels, b, n| {
+        total = total.and_then(|t| t.checked_add(if opts.negate { b } else { n }));
+        signed &= i64::try_from(b).is_ok() && i64::try_from(n).is_ok();
         for (i, label) in labels.iter().enumerate() {
             if i > 0 {
                 text.push(';');
@@ -196,6 +199,14 @@ pub fn write_svg(d: &Diff, opts: &DiffSvgOptions, w: impl Write) -> io::Result<(
         Ok(())
     });
     built.map_err(io::Error::other)?;
+    // inferno sums the drawn side's counts in a u64 and takes each difference as a signed
+    // number: refuse counts it cannot lay out (a crafted archive can hold any count).
+    if total.is_none() || !signed {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the profiles' sample counts are too large to draw (a count above 2^63, or a sum above 2^64)",
+        ));
+    }
     let lines = ends.iter().scan(0, |start, &end| {
         let line = &text[*start..end];
         *start = end;
