@@ -6,7 +6,7 @@
 //! `PROF_SOAK_SECS` sets the length (default 90 s; the reliability case asks for an hour, which
 //! `PROF_SOAK_SECS=3600 cargo test --test churn_soak` runs). The run is split in thirds: the
 //! first warms up, and the last third's peaks may not exceed the middle third's by more than a
-//! small margin; a leak per process (6,000 processes per third at the default length) shows as
+//! small margin (10% of RSS, 5% of descriptors); a leak per process (6,000 processes per third at the default length) shows as
 //! growth of its size times that count.
 mod common;
 
@@ -145,7 +145,11 @@ fn churn_soak_footprint_levels_off() {
     println!("churn soak: {report}; 16 s after the churn: {after:?}");
     let rss_mid = max_of(middle, |r| r.rss_kib);
     assert!(max_of(last, |r| r.rss_kib) <= rss_mid + (rss_mid / 10).max(8 * 1024), "RSS still growing: {report}");
-    assert!(max_of(last, |r| r.fds) <= max_of(middle, |r| r.fds) + 16, "descriptors still growing: {report}");
+    // The descriptors held at a moment are the binaries of processes alive across the last few
+    // intervals, near all 1,000 of the churn's: their peak wanders by a few percent from third to
+    // third (940 then 960 was seen). A leak per process would add thousands per third.
+    let fds_mid = max_of(middle, |r| r.fds);
+    assert!(max_of(last, |r| r.fds) <= fds_mid + (fds_mid / 20).max(16), "descriptors still growing: {report}");
     // One descriptor per distinct binary mapped (the churn's 1,000 and the machine's own), not
     // one per process.
     assert!(max_of(&readings, |r| r.fds) < BINARIES as u64 + 1024, "too many descriptors: {report}");
