@@ -95,14 +95,23 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
-/* Unwind tables of every loaded binary, back to back (userspace writes them through mmap).
- * Sized before load; one entry when --unwind fp. */
-struct {
+/* One chunk of unwind rows (see PROF_ROW_CHUNK_SHIFT); userspace creates each and writes it
+ * through mmap. */
+struct unwind_row_chunk {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
+	__uint(max_entries, PROF_ROW_CHUNK_ROWS);
 	__type(key, __u32);
 	__type(value, struct prof_unwind_row);
+};
+
+/* Unwind tables of every loaded binary, back to back in one row index space split into chunks;
+ * a chunk no table uses is absent. Sized before load (the most chunks); one when --unwind fp. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct unwind_row_chunk);
 } unwind_rows SEC(".maps");
 
 /* Executable mappings of every process with loaded tables, each process's contiguous and
@@ -225,6 +234,17 @@ struct search {
 	__u8 failed; /* a lookup inside the range failed */
 };
 
+/* Row `idx` of the row index space, or NULL when its chunk is absent. */
+static __always_inline struct prof_unwind_row *row_at(__u32 idx)
+{
+	__u32 chunk = idx >> PROF_ROW_CHUNK_SHIFT;
+	void *rows = bpf_map_lookup_elem(&unwind_rows, &chunk);
+	if (!rows)
+		return 0;
+	__u32 off = idx & (PROF_ROW_CHUNK_ROWS - 1);
+	return bpf_map_lookup_elem(rows, &off);
+}
+
 static long search_step(__u64 index, void *ctx)
 {
 	struct search *s = ctx;
@@ -233,7 +253,7 @@ static long search_step(__u64 index, void *ctx)
 	__u32 mid = s->lo + (s->hi - s->lo) / 2;
 	__u64 key;
 	if (s->rows) {
-		struct prof_unwind_row *r = bpf_map_lookup_elem(&unwind_rows, &mid);
+		struct prof_unwind_row *r = row_at(mid);
 		if (!r) {
 			s->failed = 1;
 			return 1;
@@ -285,8 +305,7 @@ static __always_inline struct prof_unwind_row *find_row(__u32 first, __u32 n, __
 	long idx = last_at_or_before(true, first, n, vaddr);
 	if (idx < 0)
 		return 0;
-	__u32 key = idx;
-	return bpf_map_lookup_elem(&unwind_rows, &key);
+	return row_at(idx);
 }
 
 static void send_event(__u32 kind, __u32 tgid, __u32 tid);
@@ -344,7 +363,7 @@ static long walk_step(__u64 index, void *ctx)
 	case PROF_CFA_PLT:
 		if (!row)
 			return 1;
-		cfa = (kind == PROF_CFA_FP ? st->fp : st->sp) + 8 * (__u64)row->cfa_offset;
+		cfa = (kind == PROF_CFA_FP ? st->fp : st->sp) + 8 * PROF_ROW_CFA_UNITS(row);
 		if (kind == PROF_CFA_PLT && (pc_vaddr & 15) >= 11)
 			cfa += 8;
 		if (cfa <= st->sp) {

@@ -104,8 +104,8 @@ enum prof_unwind_mode {
 	PROF_UNWIND_MODE_DWARF = 2,
 };
 
-/* CFA rule of an unwind row (low 4 bits of prof_unwind_row.kind; the high 4 bits are the
- * return-address rule, 0 = the architecture's default: x86_64 CFA - 8). */
+/* CFA rule of an unwind row (low 4 bits of prof_unwind_row.kind; the high 4 bits are bits
+ * 16-19 of the CFA offset). The return address is always at CFA - 8 (x86_64). */
 enum prof_cfa_kind {
 	PROF_CFA_NO_INFO = 0,	  /* no CFI here: frame pointers (auto) or stop (dwarf) */
 	PROF_CFA_SP = 1,	  /* CFA = SP + 8 * cfa_offset */
@@ -116,13 +116,25 @@ enum prof_cfa_kind {
 };
 
 /* One row of an unwind table: applies from `pc` (ELF virtual address of the binary) to the next
- * row's pc. A binary's rows are contiguous and sorted in `unwind_rows`. */
+ * row's pc. A binary's rows are contiguous and sorted in the row index space of `unwind_rows`. */
 struct prof_unwind_row {
 	__u32 pc;
-	__u16 cfa_offset; /* in 8-byte units */
-	__u8 kind;	  /* enum prof_cfa_kind | ra rule << 4 */
+	__u16 cfa_offset; /* bits 0-15 of the CFA offset, in 8-byte units */
+	__u8 kind;	  /* enum prof_cfa_kind | bits 16-19 of the CFA offset << 4 */
 	__s8 fp_offset;	  /* caller's FP saved at CFA + 8 * fp_offset; 0: FP unchanged */
 };
+
+/* The CFA offset of a row, in 8-byte units (20 bits: up to 8 MiB; rustc's largest frame is
+ * 540 KiB). */
+#define PROF_ROW_CFA_UNITS(row) ((__u64)(row)->cfa_offset | ((__u64)((row)->kind >> 4) << 16))
+
+/* Rows live in chunks of 2^16 (512 KiB), each its own array map, created by userspace only when
+ * a table is stored in it and freed when the last table in it is evicted: the memory grows with
+ * the binaries actually mapped. Row index i is entry i & 0xffff of chunk i >> 16. */
+#define PROF_ROW_CHUNK_SHIFT 16
+#define PROF_ROW_CHUNK_ROWS (1U << PROF_ROW_CHUNK_SHIFT)
+/* The most rows: the walker's binary search takes 25 steps. */
+#define PROF_MAX_UNWIND_ROWS (1U << 25)
 
 /* Executable mappings a process can have in `unwind_mappings`. */
 #define PROF_MAX_UNWIND_MAPPINGS 256

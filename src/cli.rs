@@ -218,7 +218,9 @@ pub struct RecordArgs {
     /// the maps smaller under many unique stacks, at a little more CPU.
     #[arg(long, default_value = "1s", value_parser = parse_drain_interval, value_name = "DURATION")]
     pub drain_interval: Duration,
-    /// Unwind-table rows the kernel holds for all binaries (8 bytes each); 0: 2^20 (8 MiB).
+    /// Most unwind-table rows the kernel holds for all binaries together (8 bytes each, in
+    /// 512 KiB chunks made as tables are loaded); 0: 2^23 (64 MiB at most; clang needs ~20).
+    /// Rounded up to a multiple of 65,536, at most 2^25.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub unwind_rows: u32,
     /// Size of the ring buffer that carries process notifications (exec, exit, first sample)

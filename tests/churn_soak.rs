@@ -6,7 +6,7 @@
 //! `PROF_SOAK_SECS` sets the length (default 90 s; the reliability case asks for an hour, which
 //! `PROF_SOAK_SECS=3600 cargo test --test churn_soak` runs). The run is split in thirds: the
 //! first warms up, and the last third's peaks may not exceed the middle third's by more than a
-//! small margin (10% of RSS, 5% of descriptors); a leak per process (6,000 processes per third at the default length) shows as
+//! small margin (10% of RSS, 5% of descriptors, one 512 KiB chunk of unwind rows); a leak per process (6,000 processes per third at the default length) shows as
 //! growth of its size times that count.
 mod common;
 
@@ -37,17 +37,8 @@ struct Reading {
 fn read_footprint(pid: u32) -> Option<Reading> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rss_kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches(" kB").parse().ok()?;
-    let (mut fds, mut map_bytes) = (0, 0u64);
-    for e in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).ok()?.flatten() {
-        fds += 1;
-        let info = std::fs::read_to_string(e.path()).unwrap_or_default();
-        if info.lines().any(|l| l.starts_with("map_id:")) {
-            let memlock =
-                info.lines().find_map(|l| l.strip_prefix("memlock:")).and_then(|v| v.trim().parse::<u64>().ok());
-            map_bytes += memlock.unwrap_or(0);
-        }
-    }
-    Some(Reading { rss_kib, fds, map_kib: map_bytes / 1024 })
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64;
+    Some(Reading { rss_kib, fds, map_kib: common::bpf_map_bytes(pid)? / 1024 })
 }
 
 /// Copies the `short` workload into `dir` `BINARIES` times.
@@ -154,8 +145,16 @@ fn churn_soak_footprint_levels_off() {
     // one per process.
     assert!(max_of(&readings, |r| r.fds) < BINARIES as u64 + 1024, "too many descriptors: {report}");
     assert!(after.fds <= readings[0].fds + 16, "descriptors not closed after the churn: {after:?}; {report}");
+    // The fixed maps never change; unwind rows come in 512 KiB chunks made as tables load (the
+    // churn's 1,000 tables in the first seconds). A table kept per process, or chunks never
+    // freed, would keep adding chunks; one more for a binary the machine starts meanwhile is
+    // allowed.
     let maps: Vec<u64> = readings.iter().map(|r| r.map_kib).collect();
-    assert!(maps.iter().all(|&m| m == maps[0] && m > 0), "BPF map memory changed: {maps:?}");
+    assert!(maps.iter().all(|&m| m > 0), "no BPF map memory read: {maps:?}");
+    assert!(
+        max_of(last, |r| r.map_kib) <= max_of(middle, |r| r.map_kib) + 512,
+        "BPF map memory still growing: {maps:?}"
+    );
     // The churned processes were sampled and symbolized: the soak exercised the caches.
     let merged = dir.path().join("all.folded");
     common::prof_ok(&[

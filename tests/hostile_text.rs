@@ -55,6 +55,7 @@ fn hostile_text_summary_has_no_raw_controls() {
         map_sizes: (0, 0),
         continuous: None,
         end_stages: EndStages::default(),
+        unwind_table_bytes: 0,
     };
     let text = prof::record::summary::summary(&recording, &[format!("out{}.svg", HOSTILE[0])], 5);
     assert_inert("the summary", &text);

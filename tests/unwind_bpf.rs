@@ -191,16 +191,18 @@ fn unwind_dwarf_mode_uses_tables_only() {
 }
 
 /// The BPF program, walker included, passes the verifier on this kernel in every unwind mode,
-/// and the tables' kernel arrays are sized as asked (one entry each with `--unwind fp`).
+/// and the row index space is sized as asked, rounded up to whole chunks of 65,536 rows (none
+/// with `--unwind fp`).
 #[test]
 fn unwind_bpf_program_passes_verifier_in_every_mode() {
     use prof::sample::{Sampler, SamplerOptions};
     let _m = bpf_test!("unwind_bpf_program_passes_verifier_in_every_mode");
     for mode in [UnwindMode::Auto, UnwindMode::Dwarf, UnwindMode::Fp] {
-        let opts = SamplerOptions { unwind: mode, unwind_rows: 4096, ..Default::default() };
+        let opts = SamplerOptions { unwind: mode, unwind_rows: 2 * 65536 + 1, ..Default::default() };
         let mut sampler = Sampler::start(&opts).unwrap_or_else(|e| panic!("{mode:?}: {e}"));
-        let expected = if mode == UnwindMode::Fp { 0 } else { 4096 };
+        let expected = if mode == UnwindMode::Fp { 0 } else { 3 * 65536 };
         assert_eq!(sampler.unwind_capacity(), expected, "{mode:?}");
+        assert_eq!(sampler.unwind_row_memory(), (0, 0), "{mode:?}: no chunk before a table is stored");
         assert_eq!(sampler.unwind_mode(), mode);
         sampler.stop().unwrap();
     }

@@ -29,15 +29,22 @@ impl TableSink for FakeSink {
     fn capacity(&self) -> u32 {
         self.rows.len() as u32
     }
-    fn write_rows(&mut self, first: u32, rows: &[UnwindRow]) -> bool {
+    fn write_rows(&mut self, first: u32, rows: &[UnwindRow]) -> Result<(), String> {
         let first = first as usize;
         if first + rows.len() > self.rows.len() {
-            return false;
+            return Err(format!("rows {first}.. do not fit"));
         }
         for (i, r) in rows.iter().enumerate() {
+            assert!(self.rows[first + i].is_none(), "row {} written twice without a release", first + i);
             self.rows[first + i] = Some(*r);
         }
-        true
+        Ok(())
+    }
+    fn release_rows(&mut self, first: u32, n: u32) {
+        for r in &mut self.rows[first as usize..(first + n) as usize] {
+            assert!(r.is_some(), "released a row never written");
+            *r = None;
+        }
     }
     fn set_process(&mut self, tgid: u32, mappings: &[ProcMapping]) -> Result<(), String> {
         self.procs.insert(tgid, mappings.to_vec());
@@ -142,7 +149,7 @@ fn unwind_manager_evicts_unused_and_reports_no_room() {
     // After the process exits, its tables can be evicted and another process loads again.
     mgr.process_exited(&mut sink, 1);
     assert!(!sink.procs.contains_key(&1));
-    mgr.evict_all_unused();
+    mgr.evict_all_unused(&mut sink);
     mgr.process_seen(&mut sink, 2, &maps).unwrap();
     assert!(mgr.stats().evicted > 0);
     assert!(sink.procs[&2].iter().any(|m| m.n_rows > 0));
@@ -179,15 +186,16 @@ fn unwind_manager_keeps_unused_tables_for_a_while() {
     mgr.process_seen(&mut sink, 1, &maps).unwrap();
     let built = mgr.stats().built;
     mgr.process_exited(&mut sink, 1);
-    mgr.tick();
+    mgr.tick(&mut sink);
     mgr.process_seen(&mut sink, 2, &maps).unwrap();
     assert_eq!(mgr.stats().built, built, "a process of the same binaries reuses the kept tables");
     mgr.process_exited(&mut sink, 2);
     for _ in 0..=KEEP_UNUSED_TICKS {
-        mgr.tick();
+        mgr.tick(&mut sink);
     }
     assert_eq!(mgr.tables().count(), 0, "unused tables are forgotten eventually");
     assert!(mgr.stats().evicted > 0);
+    assert!(sink.rows.iter().all(Option::is_none), "the rows of forgotten tables are released to the sink");
 }
 
 /// Processes that are gone without an exit event are forgotten, and their mappings removed

@@ -7,6 +7,7 @@ use super::session::Session;
 use crate::aggregate::Aggregator;
 use crate::profile::{Metadata, Profile};
 use crate::symbolize;
+use crate::unwind::manager::TableState;
 
 /// The note a profile gets when kernel addresses were hidden (the warning said more).
 pub const KERNEL_FRAMES_UNNAMED: &str =
@@ -45,6 +46,13 @@ impl Session {
             for info in tables.tables() {
                 if let Some(b) = profile.meta.unwind.binaries.get_mut(&info.module) {
                     b.table = info.describe();
+                    if let TableState::Failed(why) = &info.state {
+                        let warning = table_not_loaded(&info.module, why);
+                        if self.tables_warned.insert(info.module.clone()) {
+                            observer.on_event(Event::Warning { message: &warning });
+                        }
+                        profile.meta.notes.push(format!("warning: {warning}"));
+                    }
                 }
             }
         }
@@ -58,8 +66,14 @@ impl Session {
         let evicted = self.procs.evict_exited();
         self.symbolizer.forget(&evicted);
         if let Some(t) = self.tables.as_mut() {
-            t.tick();
+            t.tick(&mut self.sampler);
         }
         crate::sample::trim_heap();
     }
+}
+
+/// The warning for a binary sampled without its unwind table: which binary, why (with the
+/// option that fixes it, when one does), and what was done instead.
+fn table_not_loaded(module: &str, why: &str) -> String {
+    format!("the unwind table of {module} was not loaded ({why}): its frames were walked with frame pointers, so stacks through it may end early")
 }

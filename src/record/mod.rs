@@ -95,6 +95,8 @@ pub struct Recording {
     pub continuous: Option<ContinuousSummary>,
     /// Time from the end of the recording to the symbolized profile, by stage.
     pub end_stages: EndStages,
+    /// Kernel memory of the unwind tables at the peak (0 with `--unwind fp`).
+    pub unwind_table_bytes: u64,
 }
 
 /// Where the time between the end of a recording and its symbolized profile went.
@@ -195,6 +197,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
             map_sizes: session.sampler.map_sizes(),
             continuous: Some(summary),
             end_stages: EndStages { stop: end.elapsed(), ..EndStages::default() },
+            unwind_table_bytes: session.sampler.unwind_row_memory().1,
         });
     }
 
@@ -231,6 +234,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
         map_sizes: session.sampler.map_sizes(),
         continuous: None,
         end_stages,
+        unwind_table_bytes: session.sampler.unwind_row_memory().1,
     })
 }
 

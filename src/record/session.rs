@@ -53,6 +53,8 @@ pub(super) struct Session {
     pub cpu_notes: Vec<String>,
     /// Hidden kernel addresses were warned about (once per session).
     pub(super) kernel_symbols_warned: bool,
+    /// Binaries whose unwind table could not be loaded, warned about (once per session).
+    pub(super) tables_warned: std::collections::HashSet<String>,
 }
 
 impl Session {
@@ -95,6 +97,7 @@ impl Session {
             drain_every: DRAIN_INTERVAL,
             cpu_notes: Vec::new(),
             kernel_symbols_warned: false,
+            tables_warned: Default::default(),
         })
     }
 

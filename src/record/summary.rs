@@ -80,9 +80,10 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
         } else {
             let _ = writeln!(
                 s,
-                "  user stacks ({}): {complete} of {samples} unwound completely ({:.1}%); per binary: `prof report --unwind-report`",
+                "  user stacks ({}): {complete} of {samples} unwound completely ({:.1}%), tables {:.1} MiB in the kernel at the peak; per binary: `prof report --unwind-report`",
                 m.unwind.modes,
-                pct(complete, samples)
+                pct(complete, samples),
+                rec.unwind_table_bytes as f64 / (1024.0 * 1024.0),
             );
         }
     }

@@ -17,6 +17,7 @@ mod options;
 pub mod perf_events;
 pub mod privileges;
 mod programs;
+pub mod row_chunks;
 mod skel;
 pub mod spawn;
 mod start;
@@ -189,7 +190,7 @@ pub struct Sampler {
     /// Losses found in userspace (hash collisions, stacks missing from the store).
     userspace_losses: Losses,
     /// The kernel's unwind-table rows and process mappings (None with `--unwind fp`).
-    rows: Option<unwind_maps::ArrayMmap<types::prof_unwind_row>>,
+    rows: Option<row_chunks::RowChunks>,
     mappings: Option<unwind_maps::ArrayMmap<types::prof_unwind_mapping>>,
     /// Which `unwind_mappings` entries each process has.
     mapping_slots: crate::unwind::alloc::RangeAlloc,
@@ -254,15 +255,30 @@ impl Sampler {
         self.unwind
     }
 
-    /// Unwind-table rows the kernel can hold (0 with `--unwind fp`).
+    /// Unwind-table rows the kernel can address (0 with `--unwind fp`).
     pub fn unwind_capacity(&self) -> u32 {
-        self.rows.as_ref().map_or(0, |r| r.len() as u32)
+        self.rows.as_ref().map_or(0, |r| r.capacity())
     }
 
-    /// Writes a binary's unwind table into the kernel's row array at `first`. Returns false when
-    /// it does not fit (or unwinding by tables is off).
-    pub fn write_unwind_rows(&mut self, first: u32, rows: &[UnwindRow]) -> bool {
-        self.rows.as_mut().is_some_and(|m| m.write(first, rows.iter().map(unwind_maps::encode_row)))
+    /// Kernel memory of the unwind rows stored now and at the peak (whole chunks of
+    /// [`row_chunks::CHUNK_BYTES`]).
+    pub fn unwind_row_memory(&self) -> (u64, u64) {
+        self.rows.as_ref().map_or((0, 0), |r| (r.bytes(), r.peak_bytes()))
+    }
+
+    /// Writes a binary's unwind table into the kernel's rows at `first`, creating the chunks it
+    /// needs.
+    pub fn write_unwind_rows(&mut self, first: u32, rows: &[UnwindRow]) -> Result<(), row_chunks::ChunkError> {
+        let chunks = self.rows.as_mut().ok_or(row_chunks::ChunkError::Off)?;
+        chunks.write(self.programs.unwind_rows(), first, rows)
+    }
+
+    /// Forgets rows written by [`Sampler::write_unwind_rows`] (their table was evicted); a
+    /// chunk left empty is freed.
+    pub fn release_unwind_rows(&mut self, first: u32, n: u32) {
+        if let Some(chunks) = self.rows.as_mut() {
+            chunks.release(self.programs.unwind_rows(), first, n);
+        }
     }
 
     /// Tells the walker where the executable mappings of `tgid` and their tables are (replaces
@@ -367,8 +383,12 @@ impl crate::unwind::manager::TableSink for Sampler {
         self.unwind_capacity()
     }
 
-    fn write_rows(&mut self, first: u32, rows: &[UnwindRow]) -> bool {
-        self.write_unwind_rows(first, rows)
+    fn write_rows(&mut self, first: u32, rows: &[UnwindRow]) -> Result<(), String> {
+        self.write_unwind_rows(first, rows).map_err(|e| crate::error_text::error_chain(&e))
+    }
+
+    fn release_rows(&mut self, first: u32, n: u32) {
+        self.release_unwind_rows(first, n)
     }
 
     fn set_process(&mut self, tgid: u32, mappings: &[ProcMapping]) -> Result<(), String> {

@@ -39,8 +39,8 @@ pub struct SamplerOptions {
     pub counts_map_size: u32,
     /// How user stacks are walked.
     pub unwind: UnwindMode,
-    /// Unwind-table rows the kernel can hold for all loaded binaries together (8 bytes each);
-    /// 0 picks [`DEFAULT_UNWIND_ROWS`]. Unused with [`UnwindMode::Fp`].
+    /// Most unwind-table rows the kernel holds for all loaded binaries together (8 bytes each,
+    /// made in chunks as needed); 0 picks [`DEFAULT_UNWIND_ROWS`]. Unused with [`UnwindMode::Fp`].
     pub unwind_rows: u32,
     /// Bytes of the ring buffer that carries process notifications (exec, exit, first sample)
     /// to userspace; 0 picks [`DEFAULT_EVENTS_BUFFER`]. Rounded by [`events_buffer_bytes`].
@@ -50,10 +50,12 @@ pub struct SamplerOptions {
     pub kernel_version_check: bool,
 }
 
-/// Default capacity of the kernel's unwind-table row array: 2^20 rows, 8 MiB, room for the
-/// tables of ~60 typical binaries at once (libc.so.6 needs ~25k rows, python3.11 ~90k).
-/// Tables of binaries no live process maps are evicted to make room.
-pub const DEFAULT_UNWIND_ROWS: u32 = 1 << 20;
+/// Default ceiling of the kernel's unwind-table rows: 2^23 rows, 64 MiB at most. The memory is
+/// made in 512 KiB chunks as tables are stored (see [`super::row_chunks`]), so small binaries
+/// cost a few chunks (libc.so.6 needs ~28k rows, python3.11 ~65k) while clang's libLLVM (~1.4M
+/// rows) and libclang-cpp (~1.0M) and rustc's librustc_driver (~1.15M) fit together. Tables of
+/// binaries no live process maps are evicted to make room when the ceiling is reached.
+pub const DEFAULT_UNWIND_ROWS: u32 = 1 << 23;
 
 /// The default size of the stack and counts maps: room for every sample of two drain
 /// intervals (a sample adds at most one user and one kernel stack, and one key), at least

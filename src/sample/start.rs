@@ -15,6 +15,7 @@ use super::error::{bpf_err, capture_libbpf_log, load_error};
 use super::kernel::KernelVersion;
 use super::options::{auto_map_size, events_buffer_bytes, DEFAULT_UNWIND_ROWS, UNWIND_MAPPING_SLOTS};
 use super::programs::{kernel_btf_available, Programs, KERNEL_BTF};
+use super::row_chunks::{chunks_for, RowChunks};
 use super::skel::{self, types};
 use super::unwind_maps::ArrayMmap;
 use super::{cpus, kernel_release, perf_events, privileges, tracefs};
@@ -25,8 +26,9 @@ use crate::profile::{EventKind, Losses};
 /// Set to `verifier` to load a program the verifier must reject (tests of the load error).
 pub const FAULT_INJECT_ENV: &str = "PROF_FAULT_INJECT";
 
-/// The kernel's unwind-table row array and process-mapping array, mapped into this process.
-type UnwindArrays = (ArrayMmap<types::prof_unwind_row>, ArrayMmap<types::prof_unwind_mapping>);
+/// The kernel's unwind-table rows (in chunks made as tables arrive) and its process-mapping
+/// array, mapped into this process.
+type UnwindArrays = (RowChunks, ArrayMmap<types::prof_unwind_mapping>);
 
 /// Process notifications the ring buffer callback has parsed and [`Sampler::poll_events`] has
 /// not returned yet.
@@ -169,7 +171,7 @@ fn fallback_reason() -> Option<String> {
 
 /// Entries of the kernel maps whose size is chosen at load time.
 struct MapSizes {
-    /// Unwind-table rows (1 with `--unwind fp`: the array is not used).
+    /// Unwind-table rows addressable (1 with `--unwind fp`: no chunk is ever made).
     unwind_rows: u32,
     /// Process-mapping slots (1 with `--unwind fp`).
     unwind_slots: u32,
@@ -283,7 +285,9 @@ fn size_maps(maps: [&mut OpenMapMut<'static>; 6], opts: &SamplerOptions, sizes: 
         // Only -p and a spawned command filter processes.
         targets.set_max_entries(1).map_err(bpf_err("failed to size the targets map"))?;
     }
-    unwind_rows.set_max_entries(sizes.unwind_rows).map_err(bpf_err("failed to size the unwind-table map"))?;
+    unwind_rows
+        .set_max_entries(chunks_for(sizes.unwind_rows))
+        .map_err(bpf_err("failed to size the unwind-table map"))?;
     unwind_mappings.set_max_entries(sizes.unwind_slots).map_err(bpf_err("failed to size the unwind mappings map"))?;
     stacks.set_max_entries(sizes.stacks).map_err(bpf_err("failed to size the stack map"))?;
     counts.set_max_entries(sizes.counts).map_err(bpf_err("failed to size the counts map"))?;
@@ -291,14 +295,14 @@ fn size_maps(maps: [&mut OpenMapMut<'static>; 6], opts: &SamplerOptions, sizes: 
     Ok(())
 }
 
-/// Maps the unwind-table row array and the process-mapping array into this process.
+/// The row chunks (none yet) and the process-mapping array mapped into this process.
 fn map_unwind_arrays(programs: &Programs, sizes: &MapSizes) -> Result<UnwindArrays, SampleError> {
     let mmap_err = |e: std::io::Error| SampleError::Bpf {
         context: "failed to map the unwind-table arrays".into(),
         source: libbpf_rs::Error::from(e),
     };
     Ok((
-        ArrayMmap::new(programs.unwind_rows(), sizes.unwind_rows).map_err(mmap_err)?,
+        RowChunks::new(sizes.unwind_rows),
         ArrayMmap::new(programs.unwind_mappings(), sizes.unwind_slots).map_err(mmap_err)?,
     ))
 }

@@ -1,4 +1,4 @@
-//! The BPF side of the unwind tables: the `unwind_rows` and `unwind_mappings` arrays, written
+//! The BPF side of the unwind tables: the rows (see [`super::row_chunks`]) and the `unwind_mappings` array, written
 //! through shared mmaps (a table of 100k rows is one copy, not 100k syscalls), and `proc_unwind`,
 //! which points each process at its mappings. Converts the pure [`crate::unwind`] types to the
 //! skeleton's.
@@ -47,13 +47,17 @@ pub fn encode_row(row: &UnwindRow) -> types::prof_unwind_row {
         CfaRule::End => (k::PROF_CFA_END, 0),
         CfaRule::Unsupported => return unsupported,
     };
-    let Ok(cfa_offset) = u16::try_from(offset / 8) else {
-        return unsupported;
-    };
-    if offset % 8 != 0 {
+    let units = offset / 8;
+    if offset % 8 != 0 || units >= 1 << 20 {
         return unsupported;
     }
-    types::prof_unwind_row { pc: row.pc as u32, cfa_offset, kind: kind.0 as u8, fp_offset }
+    // Bits 16-19 of the offset go in the high half of `kind` (PROF_ROW_CFA_UNITS).
+    types::prof_unwind_row {
+        pc: row.pc as u32,
+        cfa_offset: units as u16,
+        kind: kind.0 as u8 | ((units >> 16) as u8) << 4,
+        fp_offset,
+    }
 }
 
 /// A process's mappings as the walker stores them: sorted by start, at most
@@ -166,7 +170,10 @@ mod tests {
         assert_eq!((r.pc, r.cfa_offset, r.kind, r.fp_offset), (0x1234, 2, 1, -2));
         let r = encode_row(&UnwindRow { pc: 1, cfa: CfaRule::Fp(12), fp: FpRule::Unchanged });
         assert_eq!(r.kind, types::prof_cfa_kind::PROF_CFA_UNSUPPORTED.0 as u8);
-        let r = encode_row(&UnwindRow { pc: 1, cfa: CfaRule::Sp(8 << 17), fp: FpRule::Unchanged });
+        // rustc's run_compiler closure: rsp + 540080, above 16 bits of 8-byte units.
+        let r = encode_row(&UnwindRow { pc: 1, cfa: CfaRule::Sp(540080), fp: FpRule::Unchanged });
+        assert_eq!((r.kind & 15, u64::from(r.cfa_offset) | u64::from(r.kind >> 4) << 16), (1, 540080 / 8));
+        let r = encode_row(&UnwindRow { pc: 1, cfa: CfaRule::Sp(8 << 20), fp: FpRule::Unchanged });
         assert_eq!(r.kind, types::prof_cfa_kind::PROF_CFA_UNSUPPORTED.0 as u8);
         let r = encode_row(&UnwindRow { pc: 1, cfa: CfaRule::Plt(8), fp: FpRule::Unchanged });
         assert_eq!((r.kind, r.cfa_offset), (3, 1));

@@ -18,8 +18,10 @@ use crate::process::{BinaryKey, MappingInfo};
 pub trait TableSink {
     /// Rows the kernel's array holds.
     fn capacity(&self) -> u32;
-    /// Writes rows at `first`; false when they do not fit.
-    fn write_rows(&mut self, first: u32, rows: &[UnwindRow]) -> bool;
+    /// Writes rows at `first` (a range the manager allocated); the error says why not.
+    fn write_rows(&mut self, first: u32, rows: &[UnwindRow]) -> Result<(), String>;
+    /// Forgets rows written at `first` (their table was evicted): the sink may free the memory.
+    fn release_rows(&mut self, first: u32, n: u32);
     /// Replaces the walker's view of a process's mappings.
     fn set_process(&mut self, tgid: u32, mappings: &[ProcMapping]) -> Result<(), String>;
     /// Forgets a process.
@@ -257,19 +259,19 @@ impl TableManager {
     /// Marks the end of an interval of a long recording: tables (and cached failures) of
     /// binaries no known process has mapped for [`KEEP_UNUSED_TICKS`] ticks are forgotten and
     /// their rows freed, so memory stays flat however many binaries come and go.
-    pub fn tick(&mut self) {
+    pub fn tick(&mut self, sink: &mut dyn TableSink) {
         self.generation += 1;
         self.mark_used();
         let horizon = self.generation.saturating_sub(KEEP_UNUSED_TICKS);
-        self.evict_where(|_, t| t.last_used < horizon);
+        self.evict_where(sink, |_, t| t.last_used < horizon);
     }
 
     /// Forgets the tables (and cached failures) of every binary no known process maps, freeing
     /// their rows (when the kernel array is full).
-    pub fn evict_all_unused(&mut self) {
+    pub fn evict_all_unused(&mut self, sink: &mut dyn TableSink) {
         let used: HashSet<BinaryKey> =
             self.procs.values().flatten().filter_map(|m| m.binary.as_ref().map(|(k, _)| *k)).collect();
-        self.evict_where(|key, _| !used.contains(key));
+        self.evict_where(sink, |key, _| !used.contains(key));
     }
 
     fn mark_used(&mut self) {
@@ -281,7 +283,7 @@ impl TableManager {
         }
     }
 
-    fn evict_where(&mut self, stale: impl Fn(&BinaryKey, &TableInfo) -> bool) {
+    fn evict_where(&mut self, sink: &mut dyn TableSink, stale: impl Fn(&BinaryKey, &TableInfo) -> bool) {
         let evict: Vec<BinaryKey> = self
             .tables
             .iter()
@@ -291,6 +293,7 @@ impl TableManager {
         for key in evict {
             if let Some(TableInfo { state: TableState::Loaded { first, rows }, .. }) = self.tables.remove(&key) {
                 self.rows.release(first, rows);
+                sink.release_rows(first, rows);
                 self.stats.evicted += 1;
             }
         }
@@ -388,7 +391,7 @@ impl TableManager {
         let first = match self.rows.alloc(n) {
             Some(f) => Some(f),
             None => {
-                self.evict_all_unused();
+                self.evict_all_unused(sink);
                 self.rows.alloc(n)
             }
         };
@@ -399,9 +402,9 @@ impl TableManager {
                 sink.capacity()
             ));
         };
-        if !sink.write_rows(first, rows) {
+        if let Err(why) = sink.write_rows(first, rows) {
             self.rows.release(first, n);
-            return TableState::Failed("writing the rows failed".to_string());
+            return TableState::Failed(format!("writing the rows failed: {why}"));
         }
         self.stats.rows_written += u64::from(n);
         TableState::Loaded { first, rows: n }

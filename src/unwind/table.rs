@@ -8,10 +8,10 @@
 //! [`CfaRule::Unsupported`] rows so the walk stops there and says why.
 
 /// Offsets in the kernel's row are stored in 8-byte units: a CFA offset must be a multiple of 8
-/// no larger than this, a saved-FP offset a multiple of 8 within ±[`MAX_FP_OFFSET`]. Every rule
-/// compilers emit for x86_64 code fits (stack slots are 8 bytes); anything else is
-/// [`CfaRule::Unsupported`].
-pub const MAX_CFA_OFFSET: u64 = 8 * u16::MAX as u64;
+/// below 8 MiB (20 bits of units; rustc has a 540 KiB frame), a saved-FP offset a multiple of 8
+/// within ±[`MAX_FP_OFFSET`]. Every rule compilers emit for x86_64 code fits (stack slots are 8
+/// bytes); anything else is [`CfaRule::Unsupported`].
+pub const MAX_CFA_OFFSET: u64 = 8 * ((1 << 20) - 1);
 /// See [`MAX_CFA_OFFSET`].
 pub const MAX_FP_OFFSET: i64 = 8 * 127;
 

@@ -328,3 +328,18 @@ pub fn spawn_as_pid(cmd: &mut Command, pid: u32) -> Option<std::process::Child> 
     }
     None
 }
+
+/// The memory of the BPF maps process `pid` holds open: the `memlock` the kernel reports for
+/// each map descriptor (a map open twice counts twice; prof opens each once).
+pub fn bpf_map_bytes(pid: u32) -> Option<u64> {
+    let mut bytes = 0;
+    for e in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).ok()?.flatten() {
+        let info = std::fs::read_to_string(e.path()).unwrap_or_default();
+        if info.lines().any(|l| l.starts_with("map_id:")) {
+            let memlock =
+                info.lines().find_map(|l| l.strip_prefix("memlock:")).and_then(|v| v.trim().parse::<u64>().ok());
+            bytes += memlock.unwrap_or(0);
+        }
+    }
+    Some(bytes)
+}
