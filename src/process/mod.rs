@@ -2,10 +2,13 @@
 //! of its executable mappings ([`maps`]), taken when it was first seen, and open handles to its
 //! binaries ([`BinaryKey`], [`Binary`]) so they stay readable after the process exits or the
 //! file is deleted or replaced. The recording session owns the [`ProcessTable`]; the unwinder
-//! reads a process's [`MappingInfo`] from it, the symbolizer its mappings and binaries.
+//! reads a process's [`MappingInfo`] from it, the symbolizer its mappings and binaries. Code
+//! mapped later is picked up by a new snapshot: on the kernel walker's request, or when a sampled
+//! address falls outside every mapping ([`ProcessTable::refresh`], [`refresh`]).
 
 pub mod in_root;
 pub mod maps;
+pub mod refresh;
 pub mod stamp;
 
 use std::collections::HashMap;
@@ -13,6 +16,7 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use std::time::Instant;
 
 use maps::{parse_maps, Mapping};
 
@@ -116,6 +120,19 @@ pub struct ProcessTable {
     suspected_dead: Vec<u32>,
     /// Processes whose maps could not be read.
     pub capture_failures: u64,
+    /// Re-reads of mappings asked for by unplaced addresses, per process (see [`refresh`]).
+    refreshes: HashMap<ProcessId, refresh::RefreshState>,
+}
+
+/// What [`ProcessTable::refresh`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refresh {
+    /// Every address is placed, or those that are not were looked for recently or before.
+    NotNeeded,
+    /// The mappings were read again and had not changed (or the process is gone).
+    Unchanged,
+    /// The mappings were read again and a new snapshot taken.
+    NewMappings,
 }
 
 /// What [`ProcessTable::evict_exited`] forgot.
@@ -171,6 +188,41 @@ impl ProcessTable {
         true
     }
 
+    /// Reads the mappings of `pid` again (through its thread `tid`) when one of `addrs`, user
+    /// addresses sampled in it, lies outside every mapping captured for it: code mapped after
+    /// the process was first captured. Bounded (see [`refresh`]): at most once per
+    /// [`refresh::MIN_INTERVAL`], and an address a re-read did not place never asks again. Only
+    /// for a process already captured and still running (same start time).
+    pub fn refresh(&mut self, pid: ProcessId, tid: u32, addrs: &[u64], now: Instant) -> Refresh {
+        if !self.knows(pid) {
+            return Refresh::NotNeeded;
+        }
+        let outside: Vec<u64> = addrs
+            .iter()
+            .copied()
+            .filter(|&a| refresh::is_user_code_address(a) && self.find(pid, a).is_none())
+            .collect();
+        let state = self.refreshes.entry(pid).or_default();
+        if !outside.iter().any(|&a| state.due(a, now)) {
+            return Refresh::NotNeeded;
+        }
+        if pid.start != 0 && start_time(pid.tgid) != Some(pid.start) {
+            // gone, or another process has the PID now: nothing to read for this one
+            state.reread(now, outside);
+            return Refresh::Unchanged;
+        }
+        let before = self.snapshots.get(&pid.tgid).map_or(0, Vec::len);
+        let captured = self.capture(pid.tgid, tid);
+        let after = self.snapshots.get(&pid.tgid).map_or(0, Vec::len);
+        let still: Vec<u64> = outside.into_iter().filter(|&a| self.find(pid, a).is_none()).collect();
+        self.refreshes.entry(pid).or_default().reread(now, still);
+        if captured && after > before {
+            Refresh::NewMappings
+        } else {
+            Refresh::Unchanged
+        }
+    }
+
     /// The process last captured under PID `tgid` (start time 0 when not captured or unknown).
     pub fn instance(&self, tgid: u32) -> ProcessId {
         ProcessId { tgid, start: self.start_times.get(&tgid).copied().unwrap_or(0) }
@@ -220,6 +272,7 @@ impl ProcessTable {
             self.snapshots.remove(tgid);
             self.start_times.remove(tgid);
         }
+        self.refreshes.retain(|pid, _| !processes.contains(&pid.tgid));
         let used: std::collections::HashSet<BinaryKey> =
             self.snapshots.values().flatten().flat_map(|(_, snap)| snap).filter_map(|(_, k)| *k).collect();
         let binaries: Vec<BinaryKey> = self.binaries.keys().filter(|k| !used.contains(k)).copied().collect();

@@ -7,6 +7,7 @@
 
 mod finish;
 mod interval;
+mod late_maps;
 pub mod loss_notes;
 pub mod observer;
 mod session;

@@ -127,7 +127,9 @@ impl Session {
             if Instant::now() < next_drain {
                 continue;
             }
-            self.counts.add(self.sampler.drain()?);
+            let drained = self.sampler.drain()?;
+            self.refresh_late_mappings(&drained, observer);
+            self.counts.add(drained);
             for note in self.sampler.check_cpus() {
                 observer.on_event(Event::Warning { message: &note });
                 self.cpu_notes.push(note);
@@ -187,9 +189,11 @@ impl Session {
     pub fn stop(&mut self, observer: &mut dyn Observer) -> Result<(), RecordError> {
         let events = self.sampler.poll_events(Duration::ZERO)?;
         self.handle_events(events, observer);
-        self.counts.add(self.sampler.stop()?);
+        let drained = self.sampler.stop()?;
         let events = self.sampler.poll_events(Duration::ZERO)?;
         self.handle_events(events, observer);
+        self.refresh_late_mappings(&drained, observer);
+        self.counts.add(drained);
         observer.on_event(Event::Stopped);
         if let Some(c) = self.child.as_mut() {
             if c.try_wait().is_none() {
@@ -222,14 +226,19 @@ impl Session {
                     continue;
                 }
             };
-            if !self.procs.capture(tgid, tid) {
-                continue;
+            if self.procs.capture(tgid, tid) {
+                self.process_captured(tgid, observer);
             }
-            self.symbolizer.process_seen(&self.procs, tgid);
-            if let Some(t) = self.tables.as_mut() {
-                if let Err(e) = t.process_seen(&mut self.sampler, tgid, &self.procs.latest(tgid)) {
-                    observer.on_event(Event::Warning { message: &e.to_string() });
-                }
+        }
+    }
+
+    /// After mappings of `tgid` were captured (first, or again): its JIT `/tmp` is held, its
+    /// unwind tables follow the new mappings.
+    pub(super) fn process_captured(&mut self, tgid: u32, observer: &mut dyn Observer) {
+        self.symbolizer.process_seen(&self.procs, tgid);
+        if let Some(t) = self.tables.as_mut() {
+            if let Err(e) = t.process_seen(&mut self.sampler, tgid, &self.procs.latest(tgid)) {
+                observer.on_event(Event::Warning { message: &e.to_string() });
             }
         }
     }

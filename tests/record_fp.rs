@@ -1,0 +1,70 @@
+//! Recording with `--unwind fp` (the kernel's frame-pointer walker), end to end with the real
+//! BPF program: code a process maps after it was first captured is named. Needs root (or
+//! CAP_BPF + CAP_PERFMON); skips outside CI when BPF is unavailable.
+
+mod common;
+#[path = "common/symbols.rs"]
+mod symbols;
+
+use std::path::Path;
+
+use common::{count_where, has_frame, prof_ok, read_folded, workload, workload_with};
+use symbols::os;
+
+fn pct(n: u64, total: u64) -> f64 {
+    n as f64 * 100.0 / total.max(1) as f64
+}
+
+/// Records `cmd` with `--unwind MODE` into a folded file and an archive in `dir`; returns the
+/// stacks of processes named `comm`, the archive and prof's stderr.
+fn record(
+    dir: &Path,
+    mode: &str,
+    comm: &str,
+    cmd: &[&std::ffi::OsStr],
+) -> (Vec<(String, u64)>, prof::profile::Profile, String) {
+    let folded = dir.join(format!("{mode}.folded"));
+    let archive = dir.join(format!("{mode}.prof"));
+    let mut args = vec![
+        os("record"),
+        os("--unwind"),
+        os(mode),
+        os("-o"),
+        folded.as_os_str(),
+        os("-o"),
+        archive.as_os_str(),
+        os("--"),
+    ];
+    args.extend_from_slice(cmd);
+    let out = prof_ok(&args);
+    let stacks = read_folded(&folded).into_iter().filter(|(s, _)| s.starts_with(&format!("{comm};"))).collect();
+    let profile = prof::archive::read_file(&archive).expect("archive reads");
+    (stacks, profile, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A process that runs 2 s (CPU time), then loads a shared library with `dlopen` and spends 3 s in it: with
+/// `--unwind fp` the library's functions are named (its mapping appeared after the process was
+/// captured; the drain notices addresses outside every mapping and reads the maps again), and
+/// almost no sample is left with an unnamed leaf.
+#[test]
+fn record_fp_names_code_loaded_after_capture() {
+    let _m = bpf_test!("record_fp_names_code_loaded_after_capture");
+    let lib = workload_with("late_lib", "late_lib", &["-shared", "-fPIC", "-O0", "-g", "-fno-omit-frame-pointer"]);
+    let bin = workload("late_dlopen");
+    let dir = tempfile::tempdir().unwrap();
+    let (stacks, _, _) =
+        record(dir.path(), "fp", "w_late_dlopen", &[bin.as_os_str(), lib.as_os_str(), os("2"), os("3")]);
+    let total = count_where(&stacks, |_| true);
+    let late = count_where(&stacks, |s| has_frame(s, "late_hot") && s.contains(";main;late_hot"));
+    let warm = count_where(&stacks, |s| has_frame(s, "warm_up"));
+    let unknown =
+        count_where(&stacks, |s| s.split(';').any(|f| f.starts_with("[unknown]") || f.starts_with("w_late_lib+")));
+    println!(
+        "late dlopen (fp): {late} of {total} samples in late_hot ({:.1}%), {warm} in warm_up, {unknown} unnamed",
+        pct(late, total)
+    );
+    assert!(total >= 100, "expected up to ~495 samples of 5 s (fewer on a busy machine), got {total}");
+    assert!(warm > 0, "{stacks:?}");
+    assert!(pct(late, total) >= 40.0, "the late library's functions are not named: {stacks:?}");
+    assert!(pct(unknown, total) < 2.0, "{stacks:?}");
+}
