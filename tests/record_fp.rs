@@ -1,5 +1,6 @@
 //! Recording with `--unwind fp` (the kernel's frame-pointer walker), end to end with the real
-//! BPF program: code a process maps after it was first captured is named. Needs root (or
+//! BPF program: code a process maps after it was first captured is named, and completeness is
+//! judged from the outermost frame. Needs root (or
 //! CAP_BPF + CAP_PERFMON); skips outside CI when BPF is unavailable.
 
 mod common;
@@ -67,4 +68,31 @@ fn record_fp_names_code_loaded_after_capture() {
     assert!(warm > 0, "{stacks:?}");
     assert!(pct(late, total) >= 40.0, "the late library's functions are not named: {stacks:?}");
     assert!(pct(unknown, total) < 2.0, "{stacks:?}");
+}
+
+/// A frame-pointer workload whose stacks all reach `__libc_start_call_main`: with `--unwind fp`
+/// the summary and the unwind report say that nearly all of them reach an entry point, judged
+/// from the outermost frame (the kernel's walker gives no end reason), instead of "0 of N".
+#[test]
+fn record_fp_completeness_judged_from_outermost_frame() {
+    let _m = bpf_test!("record_fp_completeness_judged_from_outermost_frame");
+    let bin = workload("split");
+    let dir = tempfile::tempdir().unwrap();
+    let (stacks, profile, stderr) = record(dir.path(), "fp", "w_split", &[bin.as_os_str(), os("3")]);
+    let total = count_where(&stacks, |_| true);
+    let rooted = count_where(&stacks, |s| s.starts_with("w_split;__libc_start_call_main;main;"));
+    let bin_report = &profile.meta.unwind.binaries["w_split"];
+    println!("split (fp): {rooted} of {total} folded stacks start at __libc_start_call_main; report {bin_report:?}");
+    assert!(pct(rooted, total) >= 90.0, "the workload's stacks should be complete: {stacks:?}");
+    assert!(pct(bin_report.complete, bin_report.samples) >= 90.0, "{bin_report:?}");
+    let line =
+        stderr.lines().find(|l| l.contains("frame pointers (--unwind fp)")).unwrap_or_else(|| panic!("{stderr}"));
+    let (complete, samples) = profile.meta.unwind.totals();
+    assert!(line.contains(&format!("{complete} of {samples} user stacks reach an entry point")), "{line}");
+    assert!(pct(complete, samples) >= 90.0, "{line}");
+    let report = profile.meta.unwind.render(10);
+    assert!(
+        report.starts_with(&format!("unwinding (fp): {complete} of {samples} user stacks reach an entry point")),
+        "{report}"
+    );
 }

@@ -195,12 +195,46 @@ impl UnwindStatus {
     }
 }
 
+/// Functions a complete user stack ends in (its outermost frame): a program's entry and libc's
+/// start-up code around `main`, a thread's start in libc or the kernel's `clone`, the Go
+/// runtime's goroutine and thread roots. With `--unwind fp` the kernel's walker gives no end
+/// reason, so a stack counts as complete when its outermost frame, once symbolized, is one of
+/// these ([`is_entry_point`]).
+pub const ENTRY_POINTS: &[&str] = &[
+    "_start",
+    "_dl_start_user",
+    "__libc_start_main",
+    "__libc_start_main_impl",
+    "__libc_start_call_main",
+    "libc_start_main_stage2",
+    "start_thread",
+    "clone",
+    "__clone",
+    "clone3",
+    "__clone3",
+    "__clone_internal",
+    "runtime.goexit",
+    "runtime.goexit.abi0",
+    "runtime.rt0_go",
+    "runtime.rt0_go.abi0",
+    "runtime.mstart",
+    "runtime.mstart.abi0",
+];
+
+/// True when a stack whose outermost frame is the function `name` was walked to its start:
+/// `name` is one of [`ENTRY_POINTS`].
+pub fn is_entry_point(name: &str) -> bool {
+    ENTRY_POINTS.contains(&name)
+}
+
 /// Unwinding figures of one binary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BinaryUnwind {
     /// Samples whose innermost user frame is in this binary.
     pub samples: u64,
-    /// Of those, samples whose stack was unwound to the outermost frame.
+    /// Of those, samples whose stack was unwound to the outermost frame (with `--unwind fp`,
+    /// where the kernel's walker does not say: whose outermost frame is an entry point, see
+    /// [`is_entry_point`]).
     pub complete: u64,
     /// Of those, samples whose innermost frame has no symbol (`module+0x…`: a stripped binary
     /// without `.symtab`, or code no symbol covers).
@@ -270,6 +304,15 @@ impl UnwindReport {
             .fold((0u64, 0u64), |(s, c), b| (s.saturating_add(b.samples), c.saturating_add(b.complete)))
     }
 
+    /// How many user stacks were complete, as a phrase: `711 of 730 user stacks complete
+    /// (97.4%)`; with `--unwind fp` only, where completeness is judged from the outermost
+    /// frame ([`is_entry_point`]), `… user stacks reach an entry point (…)` instead.
+    pub fn completeness(&self) -> String {
+        let (samples, complete) = self.totals();
+        let how = if self.modes.only() == Some(UnwindMode::Fp) { "reach an entry point" } else { "complete" };
+        format!("{complete} of {samples} user stacks {how} ({:.1}%)", pct(complete, samples))
+    }
+
     /// The report as a table, binaries with the most samples first (`limit` rows at most).
     pub fn render(&self, limit: usize) -> String {
         let mut rows: Vec<(&String, &BinaryUnwind)> = self.binaries.iter().collect();
@@ -278,12 +321,11 @@ impl UnwindReport {
             weight(b.1).cmp(&weight(a.1)).then(a.0.cmp(b.0))
         });
         let mut out = String::new();
-        let (samples, complete) = self.totals();
         let _ = writeln!(
             out,
-            "unwinding ({}): {complete} of {samples} user stacks complete ({:.1}%)",
+            "unwinding ({}): {}",
             if self.modes.is_empty() { "?".to_string() } else { self.modes.to_string() },
-            pct(complete, samples)
+            self.completeness()
         );
         let _ = writeln!(
             out,
@@ -292,11 +334,7 @@ impl UnwindReport {
         );
         for (name, b) in rows.into_iter().take(limit) {
             let stopped: Vec<String> = b.stopped.iter().map(|(s, n)| format!("{n} {}", s.describe())).collect();
-            let complete = if self.modes.only() == Some(UnwindMode::Fp) {
-                "-".to_string()
-            } else {
-                format!("{:.1}%", pct(b.complete, b.samples))
-            };
+            let complete = format!("{:.1}%", pct(b.complete, b.samples));
             let _ = writeln!(
                 out,
                 "{:>9} {:>9} {:>9}  {:<28} {:<34} {}",
@@ -341,6 +379,25 @@ mod tests {
         let text = m.render(10);
         assert!(text.contains("180 of 200 user stacks complete (90.0%)"), "{text}");
         assert!(text.contains("20 no unwind info and no frame pointer"), "{text}");
+    }
+
+    /// With `--unwind fp` completeness is told as stacks reaching an entry point, with its
+    /// share per binary; the entry points are told from other functions by exact name.
+    #[test]
+    fn unwind_report_fp_mode_counts_entry_points() {
+        let mut r = UnwindReport { modes: UnwindMode::Fp.into(), ..Default::default() };
+        r.add("app", true, "libc.so.6", UnwindStatus::Complete, 3);
+        r.add("app", true, "app", UnwindStatus::KernelFp, 1);
+        let text = r.render(10);
+        assert!(text.starts_with("unwinding (fp): 3 of 4 user stacks reach an entry point"), "{text}");
+        assert!(text.lines().any(|l| l.contains("75.0%") && l.contains("app")), "{text}");
+        assert_eq!(r.binaries.len(), 1, "an fp walk's end is not charged to its outermost binary: {text}");
+        for name in ["_start", "__libc_start_call_main", "start_thread", "clone3", "runtime.goexit"] {
+            assert!(is_entry_point(name), "{name}");
+        }
+        for name in ["main", "_start2", "start", "[unknown]+0x10", ""] {
+            assert!(!is_entry_point(name), "{name}");
+        }
     }
 
     /// Modes merge in the order the old `a+b` strings had, print and parse as those strings,

@@ -73,11 +73,14 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
         let _ = writeln!(s, "  {label}: {n} {}", reason.describe());
     }
     if !m.unwind.is_empty() {
-        let (samples, complete) = m.unwind.totals();
         if m.unwind.modes.only() == Some(UnwindMode::Fp) {
-            let _ =
-                writeln!(s, "  user stacks: frame pointers (--unwind fp); `prof report --unwind-report` per binary");
+            let _ = writeln!(
+                s,
+                "  frame pointers (--unwind fp): {}; per binary: `prof report --unwind-report`",
+                m.unwind.completeness()
+            );
         } else {
+            let (samples, complete) = m.unwind.totals();
             let _ = writeln!(
                 s,
                 "  user stacks ({}): {complete} of {samples} unwound completely ({:.1}%), tables {:.1} MiB in the kernel at the peak; per binary: `prof report --unwind-report`",

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::{Frames, Symbolizer};
 use crate::aggregate::{Aggregator, Key};
 use crate::process::{ProcessId, ProcessTable};
+use crate::profile::unwind::{is_entry_point, UnwindStatus};
 use crate::profile::{
     Frame, Metadata, Profile, ProfileBuilder, EXITED_PREFIX, MISSING_KERNEL_STACK, MISSING_USER_STACK,
 };
@@ -61,12 +62,21 @@ pub fn build_profile(
     let mut unwind = std::mem::take(&mut builder.meta_mut().unwind);
     for &(key, count) in &keys {
         if let StackRef::Frames(ips) = &key.user {
-            let frame = |i: usize| user_frames.get(&(process_of(key), lookup_addr(i, ips[i]))).and_then(|f| f.last());
-            let module = |i: usize| frame(i).map_or("[unknown]", |f| f.module.as_str());
-            if !ips.is_empty() {
-                let symbolized =
-                    user_frames.get(&(process_of(key), lookup_addr(0, ips[0]))).is_some_and(Frames::is_resolved);
-                unwind.add(module(0), symbolized, module(ips.len() - 1), key.unwind, count);
+            let frames = |i: usize| user_frames.get(&(process_of(key), lookup_addr(i, ips[i])));
+            let module = |i: usize| frames(i).and_then(|f| f.last()).map_or("[unknown]", |f| f.module.as_str());
+            if let Some(outermost) = ips.len().checked_sub(1) {
+                let symbolized = frames(0).is_some_and(Frames::is_resolved);
+                // The kernel's frame-pointer walker says nothing of how a walk ended: a stack
+                // whose outermost function is an entry point was walked to its start.
+                let status = match key.unwind {
+                    UnwindStatus::KernelFp
+                        if frames(outermost).and_then(|f| f.first()).is_some_and(|f| is_entry_point(&f.name)) =>
+                    {
+                        UnwindStatus::Complete
+                    }
+                    status => status,
+                };
+                unwind.add(module(0), symbolized, module(outermost), status, count);
             }
         }
     }
