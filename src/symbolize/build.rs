@@ -110,7 +110,10 @@ fn any_resolved<'a>(ips: &[u64], frames_of: impl Fn(u64) -> Option<&'a Frames>) 
 
 /// The address to symbolize for the `i`-th frame (innermost first): return addresses point after
 /// the call, so every frame but the interrupted one is looked up one byte earlier, inside the
-/// call instruction (right function, right inline chain, right line).
+/// call instruction (right function, right inline chain, right line). This is also the address
+/// an unresolved frame's `module+0xoffset` shows, whichever walker (the kernel's frame-pointer
+/// walker or prof's table walker) recorded the stack: `addr2line` on it names the call (README,
+/// "Frame names").
 fn lookup_addr(i: usize, addr: u64) -> u64 {
     if i == 0 {
         addr
