@@ -382,3 +382,45 @@ pub fn start_time(tgid: u32) -> Option<u64> {
     let rest = &stat[stat.rfind(')')? + 2..];
     rest.split_whitespace().nth(19)?.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Code mapped after a process was captured is found by a refresh (a new snapshot); an
+    /// address no mapping holds costs one re-read once the interval has passed, then none.
+    #[test]
+    fn process_refresh_captures_code_mapped_later() {
+        let me = std::process::id();
+        let mut table = ProcessTable::default();
+        assert!(table.capture(me, me));
+        let pid = table.instance(me);
+        // SAFETY: a new private anonymous mapping, used by nothing else and unmapped below.
+        let page = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_EXEC,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(page, libc::MAP_FAILED);
+        let addr = page as u64 + 16;
+        let t0 = Instant::now();
+        assert!(table.find(pid, addr).is_none());
+        assert_eq!(table.refresh(pid, me, &[addr], t0), Refresh::NewMappings);
+        assert!(table.find(pid, addr).is_some());
+        assert_eq!(table.refresh(pid, me, &[addr], t0 + refresh::MIN_INTERVAL), Refresh::NotNeeded, "placed now");
+        // Nothing is mapped at 0x10: within the interval no re-read, after it one, then never.
+        let stray = 0x10;
+        assert_eq!(table.refresh(pid, me, &[stray], t0), Refresh::NotNeeded);
+        assert_ne!(table.refresh(pid, me, &[stray], t0 + refresh::MIN_INTERVAL), Refresh::NotNeeded);
+        assert_eq!(table.refresh(pid, me, &[stray], t0 + refresh::MIN_INTERVAL * 5), Refresh::NotNeeded);
+        // A process never captured is not read.
+        assert_eq!(ProcessTable::default().refresh(pid, me, &[stray], t0), Refresh::NotNeeded);
+        // SAFETY: the mapping made above, not used after this.
+        assert_eq!(unsafe { libc::munmap(page, 4096) }, 0);
+    }
+}
