@@ -1,6 +1,7 @@
 //! Recording, the stage that drives all the others: a session (`session.rs`) starts the
 //! sampler (and the command to profile), drains the kernel's counts every second and captures
-//! processes as they appear; when stopped by the duration, the command's exit or a signal, the
+//! processes as they appear (with `--unwind fp`, again when a drained stack shows code mapped
+//! after the capture: `late_maps.rs`); when stopped by the duration, the command's exit or a signal, the
 //! counts become one symbolized profile (`finish.rs`), or, in a continuous recording, one
 //! archive per interval (`interval.rs`). What happens meanwhile goes to an [`Observer`];
 //! [`summary`] describes the result.
