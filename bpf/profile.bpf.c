@@ -219,7 +219,15 @@ struct walk {
 	__u32 maps_n;
 	__u8 status;
 	__u8 stale_sent;
+	/* frame-pointer steps taken to a lower address (onto another stack) so far */
+	__u8 fp_down;
 };
+
+/* Frame-pointer steps per walk that may go to a lower address: a runtime that switches stacks
+ * (Go: goroutine stack ↔ system stack in systemstack, mcall, morestack) puts the caller's frame
+ * on an unrelated stack. A Go stack crosses one or two switches (systemstack, mcall, morestack,
+ * a signal handler's stack); the bound stops garbage that passes the checks from running long. */
+#define PROF_MAX_FP_DOWN 4
 
 /* One binary search over `unwind_mappings` (key: start) or `unwind_rows` (key: pc), both
  * sorted: the last entry of [lo, hi) whose key is <= target. Each step is a bpf_loop callback,
@@ -310,6 +318,33 @@ static __always_inline struct prof_unwind_row *find_row(__u32 first, __u32 n, __
 
 static void send_event(__u32 kind, __u32 tgid, __u32 tid);
 
+/* Reads the frame st->fp points at (saved frame pointer, return address) when it is a valid
+ * frame pointer: 8-byte aligned, readable, and either above the stack pointer or, on a switch to
+ * another stack (below it), returning into code of one of the process's known mappings, at most
+ * PROF_MAX_FP_DOWN times per walk. Otherwise sets st->status and returns false. */
+static __always_inline bool fp_step(struct walk *st, __u64 *fp, __u64 *ra)
+{
+	bool down = st->fp < st->sp;
+	if (st->fp & 7 || (down && (!st->maps_n || st->fp_down >= PROF_MAX_FP_DOWN))) {
+		/* not a frame pointer: code built without them */
+		st->status = PROF_UNWIND_NO_INFO;
+		return false;
+	}
+	if (bpf_probe_read_user(fp, sizeof(*fp), (void *)st->fp) ||
+	    bpf_probe_read_user(ra, sizeof(*ra), (void *)(st->fp + 8))) {
+		st->status = down ? PROF_UNWIND_NO_INFO : PROF_UNWIND_READ_FAULT;
+		return false;
+	}
+	if (down) {
+		if (*ra == 0 || !find_mapping(st, *ra - 1)) {
+			st->status = PROF_UNWIND_NO_INFO;
+			return false;
+		}
+		st->fp_down++;
+	}
+	return true;
+}
+
 /* One frame of the walk: records st->pc, then unwinds to the caller. Returns 1 to stop. */
 static long walk_step(__u64 index, void *ctx)
 {
@@ -392,16 +427,8 @@ static long walk_step(__u64 index, void *ctx)
 			st->status = PROF_UNWIND_COMPLETE;
 			return 1;
 		}
-		if (st->fp < st->sp) {
-			/* not a frame pointer: code built without them */
-			st->status = PROF_UNWIND_NO_INFO;
+		if (!fp_step(st, &fp, &ra))
 			return 1;
-		}
-		if (bpf_probe_read_user(&fp, sizeof(fp), (void *)st->fp) ||
-		    bpf_probe_read_user(&ra, sizeof(ra), (void *)(st->fp + 8))) {
-			st->status = PROF_UNWIND_READ_FAULT;
-			return 1;
-		}
 		st->sp = st->fp + 16;
 		st->fp = fp;
 		break;
