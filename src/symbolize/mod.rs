@@ -9,11 +9,13 @@
 //! be symbolized keep `module+0xoffset` ([`Frames::unresolved_reason`] says which, and why):
 //! nothing vanishes. A binary with broken debug information is named from its ELF symbols; its
 //! compressed sections are checked first ([`elf_check`]) so a crafted one cannot exhaust memory;
-//! each broken binary is reported once ([`Symbolizer::take_problems`]). [`build_profile`] turns
+//! each broken binary is reported once ([`Symbolizer::take_problems`]). Go binaries stripped of
+//! their symbols are named from Go's own function table ([`gopclntab`]). [`build_profile`] turns
 //! the aggregated counts into a profile.
 
 mod build;
 pub mod elf_check;
+pub mod gopclntab;
 pub mod jit_maps;
 pub mod kallsyms;
 pub mod perf_map;
@@ -159,6 +161,8 @@ pub struct Symbolizer {
     warnings: Vec<String>,
     /// Binaries found rewritten in place since they were opened: never named from.
     rewritten: std::collections::HashSet<BinaryKey>,
+    /// Go function tables of binaries blazesym left addresses of (`None`: not a Go binary).
+    go_tables: HashMap<BinaryKey, Option<gopclntab::GoBinary>>,
 }
 
 impl std::fmt::Debug for Symbolizer {
@@ -196,6 +200,7 @@ impl Symbolizer {
             problem_modules: HashSet::new(),
             warnings: Vec::new(),
             rewritten: Default::default(),
+            go_tables: HashMap::new(),
         }
     }
 
@@ -284,6 +289,7 @@ impl Symbolizer {
             self.checked.remove(&key);
             self.user_cache.retain(|(k, _), _| *k != key);
             self.rewritten.remove(&key);
+            self.go_tables.remove(&key);
             self.release_blazesym(key);
         }
     }
@@ -429,10 +435,10 @@ impl Symbolizer {
         }
         let verdict = self.checked.entry(key).or_insert_with(|| elf_check::check(&path)).clone();
         let results = match verdict {
-            elf_check::Verdict::Ok => self.blazesym_with_fallback(&module, path, offsets),
+            elf_check::Verdict::Ok => self.blazesym_with_fallback(&module, path.clone(), offsets),
             elf_check::Verdict::NoDebugInfo(why) => {
                 self.problem(&module, format!("debug information not used: {why}; functions named from ELF symbols"));
-                run_blazesym(&self.blaze, &Source::Elf(elf_symbols_only(path)), offsets)
+                run_blazesym(&self.blaze, &Source::Elf(elf_symbols_only(path.clone())), offsets)
             }
             elf_check::Verdict::Refuse(why) => Err(why),
         };
@@ -446,14 +452,20 @@ impl Symbolizer {
                     self.stats.resolved += 1;
                     sym_frames(sym, &module, FrameKind::User)
                 }
-                found => {
-                    let why = match found {
-                        Ok(Some(Err(reason))) => *reason,
-                        _ => Unresolved::Failed,
-                    };
-                    self.stats.unresolved(why);
-                    unknown_frame(&module, off, why)
-                }
+                found => match self.go_frames(key, &path, &module, off) {
+                    Some(frames) => {
+                        self.stats.resolved += 1;
+                        frames
+                    }
+                    None => {
+                        let why = match found {
+                            Ok(Some(Err(reason))) => *reason,
+                            _ => Unresolved::Failed,
+                        };
+                        self.stats.unresolved(why);
+                        unknown_frame(&module, off, why)
+                    }
+                },
             };
             self.user_cache.insert((key, off), frames);
         }
@@ -470,6 +482,26 @@ impl Symbolizer {
             self.problem(module, format!("debug information unusable: {why}; functions named from ELF symbols"));
         }
         second
+    }
+
+    /// The frame of file offset `off` of a Go binary from its `.gopclntab` (read once per
+    /// binary, when blazesym first leaves one of its addresses unnamed); `None` for other
+    /// binaries and addresses the table does not cover.
+    fn go_frames(&mut self, key: BinaryKey, path: &std::path::Path, module: &str, off: u64) -> Option<Frames> {
+        if !self.go_tables.contains_key(&key) {
+            let table = match gopclntab::GoBinary::open(path) {
+                Ok(table) => table,
+                Err(e) => {
+                    self.problem(module, format!("Go function table unusable: {e}"));
+                    None
+                }
+            };
+            self.go_tables.insert(key, table);
+        }
+        let func = self.go_tables.get(&key)?.as_ref()?.lookup_offset(off)?;
+        let mut frame = Frame::new(func.name, module, FrameKind::User);
+        (frame.file, frame.line) = (func.file, func.line);
+        Some(Frames::resolved(vec![frame]))
     }
 
     /// Records a problem with a binary, once per module, for the first [`MAX_PROBLEMS`] modules;

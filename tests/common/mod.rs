@@ -87,25 +87,27 @@ pub fn limit_address_space(cmd: &mut Command, bytes: u64) {
 
 static BUILD: Mutex<()> = Mutex::new(());
 
-/// Builds `tests/workloads/<name>.c` (or `.rs`, `.cpp`) with frame pointers in every function
+/// Builds `tests/workloads/<name>.c` (or `.rs`, `.go`, `.cpp`) with frame pointers in every function
 /// (-O0: gcc 12 ignores -mno-omit-leaf-frame-pointer when optimizing; Rust: a release-like
 /// build that keeps frame pointers) and returns the binary's path.
 pub fn workload(name: &str) -> PathBuf {
     build_workload(name, name, |compiler| match compiler {
         "rustc" => vec!["-O", "-g", "-C", "force-frame-pointers=yes", "--crate-name", "rust_burner"],
         "cc" => vec!["-O0", "-g", "-fno-omit-frame-pointer", "-pthread"],
+        "go" => vec![], // Go keeps frame pointers on x86_64
         _ => vec!["-O0", "-g", "-fno-omit-frame-pointer"],
     })
 }
 
-/// Builds `tests/workloads/<name>.c` (or `.rs`) with `flags` into a binary named after
+/// Builds `tests/workloads/<name>.c` (or `.rs`, `.go`) with `flags` into a binary named after
 /// `variant` (e.g. `deep_nofp`), for tests that need specific code generation (no frame
-/// pointers, optimization). Rebuilt when the source is newer.
+/// pointers, optimization; for Go, `go build` flags such as `-ldflags=-s -w`). Rebuilt when
+/// the source is newer.
 pub fn workload_with(name: &str, variant: &str, flags: &[&str]) -> PathBuf {
     build_workload(name, variant, |_| flags.to_vec())
 }
 
-/// Compiles the workload source `name` (C, Rust or C++, by which file exists) into
+/// Compiles the workload source `name` (C, Rust, Go or C++, by which file exists) into
 /// `w_<variant>` with the flags `flags(compiler)`, unless the binary is newer than the source.
 fn build_workload<'a>(name: &str, variant: &str, flags: impl Fn(&str) -> Vec<&'a str>) -> PathBuf {
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
@@ -113,6 +115,7 @@ fn build_workload<'a>(name: &str, variant: &str, flags: impl Fn(&str) -> Vec<&'a
     let (src, compiler) = match dir.join(format!("{name}.c")) {
         c if c.exists() => (c, "cc"),
         _ if dir.join(format!("{name}.rs")).exists() => (dir.join(format!("{name}.rs")), "rustc"),
+        _ if dir.join(format!("{name}.go")).exists() => (dir.join(format!("{name}.go")), "go"),
         _ => (dir.join(format!("{name}.cpp")), "c++"),
     };
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workloads");
@@ -123,13 +126,14 @@ fn build_workload<'a>(name: &str, variant: &str, flags: impl Fn(&str) -> Vec<&'a
         _ => false,
     };
     if !fresh {
-        let out = Command::new(compiler)
-            .args(flags(compiler))
-            .arg("-o")
-            .arg(&bin)
-            .arg(&src)
-            .output()
-            .expect("the compiler runs");
+        let mut cmd = Command::new(compiler);
+        if compiler == "go" {
+            // Debian's toolchain, its caches kept out of $HOME; the workloads need no modules.
+            let go = out_dir.join("go");
+            cmd.arg("build").env("GOCACHE", go.join("cache")).env("GOPATH", go.join("path"));
+            cmd.env("GOFLAGS", "-mod=mod").env("CGO_ENABLED", "0");
+        }
+        let out = cmd.args(flags(compiler)).arg("-o").arg(&bin).arg(&src).output().expect("the compiler runs");
         assert!(out.status.success(), "building {variant}: {}", String::from_utf8_lossy(&out.stderr));
     }
     bin
@@ -167,6 +171,17 @@ pub fn count_where(folded: &[(String, u64)], pred: impl Fn(&str) -> bool) -> u64
 /// True when `stack` has `frame` as one of its `;`-separated frames.
 pub fn has_frame(stack: &str, frame: &str) -> bool {
     stack.split(';').any(|f| f == frame)
+}
+
+/// The functions a Go stack starts at, as perf shows them: `runtime.goexit` (every goroutine,
+/// `main.main`'s too), `runtime.mstart` (the system stack of each thread the runtime starts),
+/// `runtime.rt0_go` (the main thread's system stack).
+pub const GO_ROOTS: &[&str] = &["runtime.goexit", "runtime.mstart", "runtime.rt0_go"];
+
+/// The outermost user frame of a folded stack: the first after the command name that is not a
+/// kernel frame (`_[k]`); `None` for a stack of kernel frames only.
+pub fn outermost_user_frame(stack: &str) -> Option<&str> {
+    stack.split(';').skip(1).find(|f| !f.ends_with("_[k]"))
 }
 
 /// A `prof record` running in the background, with its stderr collected.
