@@ -3,6 +3,8 @@
 //! evaluation of the same call-frame information; the system libc; `.debug_frame`-only code;
 //! malformed files; and load biases of running PIE and non-PIE processes.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -781,4 +783,28 @@ fn unwind_table_from_file_matches_and_refuses_oversized() {
         Err(CfiError::TooLarge { rows, max: 100, .. }) => assert!(rows > 100),
         other => panic!("expected TooLarge, got {:?}", other.map(|(t, _)| t.rows.len())),
     }
+}
+
+/// A Go binary with an uncompressed `.debug_frame` (`-ldflags=-compressdwarf=false`) gets no
+/// rows from it: Go's rows end the walk at the runtime's stack switches, its frame pointers
+/// cross them. The same section read as a C binary's would give thousands of rows.
+#[test]
+fn unwind_go_debug_frame_left_out() {
+    let go = common::workload_with("gc_heavy", "gc_heavy_dwarf", &["-ldflags=-compressdwarf=false"]);
+    let data = std::fs::read(&go).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let debug_frame = file.section_by_name(".debug_frame").expect("Go writes .debug_frame");
+    assert!(debug_frame.compressed_file_range().unwrap().format == object::CompressionFormat::None);
+    assert!(debug_frame.size() > 1000);
+    let table = cfi::table_from_path(&go).unwrap();
+    assert_eq!((table.source, table.fdes, table.rows.len()), (TableSource::None, 0, 0), "{go:?}");
+    // Renamed so nothing marks the binary as Go, the same bytes give `.debug_frame` rows.
+    let mut renamed = data.clone();
+    for (from, to) in [(&b".gopclntab"[..], &b".xxpclntab"[..]), (b".note.go.buildid", b".note.xx.buildid")] {
+        let at = renamed.windows(from.len()).position(|w| w == from).expect("section name in the file");
+        renamed[at..at + to.len()].copy_from_slice(to);
+    }
+    let table = cfi::table_from_elf(&renamed).unwrap();
+    assert_eq!(table.source, TableSource::DebugFrame);
+    assert!(table.fdes > 1000 && table.rows.len() > 1000, "{} FDEs, {} rows", table.fdes, table.rows.len());
 }

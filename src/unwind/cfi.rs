@@ -132,7 +132,9 @@ pub fn table_from_file(file: &std::fs::File, max_rows: u64) -> Result<(UnwindTab
 }
 
 /// Builds the unwind table of an ELF image (bytes of the whole file) from its `.eh_frame` and
-/// `.debug_frame` sections; `.eh_frame` wins where both describe a PC.
+/// `.debug_frame` sections; `.eh_frame` wins where both describe a PC. The `.debug_frame` of a
+/// Go binary is not used (the walker follows Go's frame pointers, which cross its stack
+/// switches).
 ///
 /// A binary without either section gives an empty table with [`TableSource::None`]. FDEs that
 /// fail to parse or evaluate are skipped and counted in [`UnwindTable::skipped_fdes`] (an FDE
@@ -190,7 +192,12 @@ fn build_table<'d, R: ReadRef<'d>>(data: R) -> Result<UnwindTable, CfiError> {
         Ok(None) => None,
         Err(e) => Some(SectionRows::unreadable(e)),
     };
-    let debug = match bytes(".debug_frame") {
+    // Go's `.debug_frame` is left out: its rows at the runtime's stack switches (systemstack,
+    // mcall, morestack) compute the caller's frame on the wrong stack and end the walk there,
+    // while the frame pointers Go keeps on x86_64 lead across them. Go's own code has no
+    // `.eh_frame`; the C parts of a cgo binary keep theirs.
+    let go = find(b".gopclntab").is_some() || find(b".note.go.buildid").is_some();
+    let debug = match if go { Ok(None) } else { bytes(".debug_frame") } {
         Ok(Some((_, bytes))) => {
             let mut section = DebugFrame::new(bytes, LittleEndian);
             section.set_address_size(8);
