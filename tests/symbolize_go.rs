@@ -72,8 +72,9 @@ fn addr2line(exe: &Path, addrs: &[u64]) -> Vec<(String, String, u32)> {
         .collect()
 }
 
-/// Every address of the stripped build gets the function, file and line `go tool addr2line`
-/// gives, as one resolved frame of the binary's module; none is left as `module+0x…`.
+/// Every address of the stripped build gets the function `go tool addr2line` gives as its
+/// outermost frame, and addr2line's file and line (those of the innermost inlined call) on its
+/// innermost frame, in the binary's module; none is left as `module+0x…`.
 #[test]
 fn symbolize_go_stripped_matches_addr2line() {
     let full = workload("gc_heavy");
@@ -88,13 +89,41 @@ fn symbolize_go_stripped_matches_addr2line() {
     for ((addr, frames), (name, file, line)) in addrs.iter().zip(&frames).zip(&expected) {
         assert_ne!(name, "?", "addr2line does not know {addr:#x}");
         assert!(frames.is_resolved(), "{addr:#x}: {frames:?}");
-        assert_eq!(frames.len(), 1, "{addr:#x}: {frames:?}");
-        let f = &frames[0];
+        let (outer, inner) = (&frames[0], &frames[frames.len() - 1]);
         assert_eq!(
-            (f.name.as_str(), f.file.as_deref(), f.line, f.module.as_str()),
-            (name.as_str(), Some(file.as_str()), Some(*line), "w_gc_heavy_stripped"),
-            "{addr:#x}"
+            (outer.name.as_str(), outer.module.as_str(), outer.inlined),
+            (name.as_str(), "w_gc_heavy_stripped", false)
         );
+        assert_eq!((inner.file.as_deref(), inner.line), (Some(file.as_str()), Some(*line)), "{addr:#x}: {frames:?}");
+        assert!(frames[1..].iter().all(|f| f.inlined), "{addr:#x}: {frames:?}");
     }
     assert_eq!(c.sym.stats().unresolved, 0);
+}
+
+/// Inlined calls: every address of some hot functions of the stripped build gets the same
+/// frames (names and inlined marks) from `.gopclntab`'s inline trees as the unstripped build
+/// gets from its DWARF, and some of them do have inlined frames; an inlining frame of
+/// `main.churn` is at its call site, in `gc_heavy.go`.
+#[test]
+fn symbolize_go_stripped_inline_frames_match_dwarf() {
+    let full = workload("gc_heavy");
+    let stripped = workload_with("gc_heavy", "gc_heavy_stripped", &["-ldflags=-s -w"]);
+    let mut addrs = Vec::new();
+    for f in ["main.churn", "runtime.mallocgc", "runtime.scanobject"] {
+        let (start, size) = symbols::symbol_value_size(&full, f);
+        addrs.extend((start..start + size).step_by(3));
+    }
+    let ours = Captured::start(&stripped).symbolize(&addrs);
+    let dwarf = Captured::start(&full).symbolize(&addrs);
+    let view = |f: &prof::profile::Frame| (f.name.clone(), f.inlined);
+    let mut inlined = 0;
+    for ((addr, ours), dwarf) in addrs.iter().zip(&ours).zip(&dwarf) {
+        let (a, b): (Vec<_>, Vec<_>) = (ours.iter().map(view).collect(), dwarf.iter().map(view).collect());
+        assert_eq!(a, b, "{addr:#x}");
+        inlined += usize::from(ours.len() > 1);
+        if ours.len() > 1 && ours[0].name == "main.churn" {
+            assert!(ours[0].file.as_deref().is_some_and(|f| f.ends_with("/gc_heavy.go")), "{addr:#x}: {ours:?}");
+        }
+    }
+    assert!(inlined > 20, "only {inlined} of {} addresses have inlined frames", addrs.len());
 }

@@ -4,18 +4,12 @@
 //!
 //! Layouts of Go 1.18 to 1.22 (header magic `0xfffffff0`: 1.18, 1.19; `0xfffffff1`: 1.20 and
 //! later, whose function records gained a start line). The table is read from a binary another
-//! user controls: every offset is checked against the table's bytes, names and pc-value walks
-//! are bounded, malformed input gives `None` or an error, never a panic.
+//! user controls: every offset is checked against the table's bytes, names, pc-value walks and
+//! inlining depth are bounded, malformed input gives `None` or an error, never a panic.
 //!
-//! Inlined frames are not given: the inline trees are function data addressed from
-//! `runtime.moduledata`'s `gofunc` base, outside this table.
-
-use std::fs::File;
-use std::os::unix::fs::FileExt;
-use std::path::Path;
-
-use object::read::elf::{ElfFile64, ProgramHeader};
-use object::{Endianness, Object, ObjectSection};
+//! Inlined frames come from each function's inline tree (`FUNCDATA_InlTree`, indexed by
+//! `PCDATA_InlTreeIndex`). The trees live outside the table, addressed from the `gofunc` base in
+//! `runtime.moduledata`: the caller reads them ([`go_binary`](super::go_binary)).
 
 /// Largest `.gopclntab` read. Go's own toolchain binaries carry 2–8 MiB; 128 MiB is far above
 /// any real program and keeps a crafted binary from taking the recorder's memory.
@@ -23,6 +17,14 @@ pub const MAX_PCLNTAB_BYTES: u64 = 128 << 20;
 
 /// Longest function or file name read (Go's generic instantiations can be long).
 const MAX_NAME_BYTES: usize = 4096;
+
+/// Most inlined calls expanded at one address (Go inlines a few levels deep).
+const MAX_INLINE_DEPTH: usize = 32;
+
+/// Index of the pc-data table giving each pc's entry in the inline tree.
+const PCDATA_INL_TREE_INDEX: u32 = 2;
+/// Index of the function data holding the inline tree.
+const FUNCDATA_INL_TREE: u32 = 3;
 
 /// Most entries one pc-value walk decodes: a real function's table has one entry per change of
 /// line or file, far below this; the bound keeps a crafted table from costing more per lookup.
@@ -43,20 +45,39 @@ pub enum PclnError {
     /// The header is truncated or points outside the table.
     #[error("malformed `.gopclntab` header")]
     Malformed,
-    /// The section is larger than [`MAX_PCLNTAB_BYTES`].
-    #[error("`.gopclntab` of {0} bytes is above the {MAX_PCLNTAB_BYTES}-byte limit")]
+    /// A section is larger than [`MAX_PCLNTAB_BYTES`].
+    #[error("a Go section of {0} bytes is above the {MAX_PCLNTAB_BYTES}-byte limit")]
     TooLarge(u64),
 }
 
-/// A Go function an address is in, as the table names it.
+/// A Go function an address is in (or inlined there), as the table names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GoFunc {
     /// The function's name (`main.main`, `runtime.mallocgc`, `fmt.(*pp).doPrintf`).
     pub name: String,
-    /// The source file of the address, if the table has it.
+    /// The source file of the address (in an inlining function: of the call), if the table has it.
     pub file: Option<String>,
     /// The line of the address, if the table has it.
     pub line: Option<u32>,
+    /// True for a call inlined into the frame before it.
+    pub inlined: bool,
+}
+
+/// What a lookup needs of one function record.
+struct FuncRecord {
+    /// The text offset looked up.
+    pc: u32,
+    /// Text offset of the function's entry.
+    entry: u32,
+    /// Offset of its name in the name table.
+    name: u32,
+    pcfile: u32,
+    pcln: u32,
+    npcdata: u32,
+    cu: u32,
+    nfuncdata: u32,
+    /// Where its pc-data offsets start (function data offsets follow them).
+    tables: usize,
 }
 
 /// A parsed `.gopclntab` (the bytes and the offsets its header gives).
@@ -144,10 +165,70 @@ impl PclnTab {
         self.ptr_size
     }
 
-    /// The function containing the link-time address `vaddr`, with its file and line there.
+    /// The function containing the link-time address `vaddr`, with its file and line there
+    /// (without inlined calls: for the address of inlined code, the inlined function's file and
+    /// line, as `go tool addr2line` gives them).
     pub fn lookup(&self, vaddr: u64) -> Option<GoFunc> {
-        let pc = vaddr.checked_sub(self.text_start)?;
-        let pc = u32::try_from(pc).ok()?;
+        let f = self.func_at(vaddr)?;
+        Some(self.position(&f, f.pc, self.string(self.funcnames, f.name)?))
+    }
+
+    /// The frames at link-time address `vaddr`, outermost first: the function, then each call
+    /// inlined into it, down to the code at `vaddr`; each frame's file and line is where
+    /// execution is inside that frame (the call site of the next). `inline_entry(tree, index)`
+    /// reads entry `index` of the inline tree at offset `tree` from `gofunc` as (name offset,
+    /// parent pc), or gives `None` (no inlined frames from there on).
+    pub fn frames(&self, vaddr: u64, inline_entry: &dyn Fn(u32, u32) -> Option<(u32, u32)>) -> Option<Vec<GoFunc>> {
+        let f = self.func_at(vaddr)?;
+        let outer = self.string(self.funcnames, f.name)?;
+        let mut inner = Vec::new(); // innermost first
+        let mut at = f.pc;
+        if let Some(tree) = self.funcdata(&f, FUNCDATA_INL_TREE) {
+            while inner.len() < MAX_INLINE_DEPTH {
+                let Some(index) = self.pcdata(&f, PCDATA_INL_TREE_INDEX, at).and_then(|i| u32::try_from(i).ok()) else {
+                    break;
+                };
+                let Some((name, parent_pc)) = inline_entry(tree, index) else { break };
+                let (Some(name), Some(parent)) = (self.string(self.funcnames, name), f.entry.checked_add(parent_pc))
+                else {
+                    break;
+                };
+                inner.push(self.position(&f, at, name));
+                at = parent;
+            }
+        }
+        let mut frames = vec![self.position(&f, at, outer)];
+        frames.extend(inner.into_iter().rev().map(|mut g| {
+            g.inlined = true;
+            g
+        }));
+        Some(frames)
+    }
+
+    /// Layout of an inline tree entry of this table's Go version: (size, offset of the name
+    /// offset, offset of the parent pc). 1.18/1.19: parent, funcID, file, line, name, parent pc;
+    /// 1.20+: funcID, name, parent pc, start line.
+    pub fn inline_entry_layout(&self) -> (u32, usize, usize) {
+        if self.start_line {
+            (16, 4, 8)
+        } else {
+            (20, 12, 16)
+        }
+    }
+
+    /// The text start the table's offsets count from.
+    pub fn text_start(&self) -> u64 {
+        self.text_start
+    }
+
+    /// Offset of the function name table in the table (`moduledata.funcnametab` points there).
+    pub fn funcnametab_offset(&self) -> usize {
+        self.funcnames
+    }
+
+    /// The record of the function containing `vaddr`.
+    fn func_at(&self, vaddr: u64) -> Option<FuncRecord> {
+        let pc = u32::try_from(vaddr.checked_sub(self.text_start)?).ok()?;
         let entry_of = |i: usize| u32_at(&self.data, self.functab + i * 8);
         if pc >= entry_of(self.nfunc)? || pc < entry_of(0)? {
             return None;
@@ -168,14 +249,49 @@ impl PclnTab {
         if field(0)? != entry {
             return None; // the record is not this function's
         }
-        let name = self.string(self.funcnames, field(1)?)?;
-        let (pcfile, pcln, cu) = (field(5)?, field(6)?, field(8)?);
+        // Fixed fields: 9 words (10 with the start line), then funcID, flag, pad, nfuncdata.
+        let fixed = if self.start_line { 44 } else { 40 };
+        let nfuncdata = *self.data.get(record.checked_add(fixed - 1)?)?;
+        Some(FuncRecord {
+            pc,
+            entry,
+            name: field(1)?,
+            pcfile: field(5)?,
+            pcln: field(6)?,
+            npcdata: field(7)?,
+            cu: field(8)?,
+            nfuncdata: u32::from(nfuncdata),
+            tables: record.checked_add(fixed)?,
+        })
+    }
+
+    /// `name` with the file and line of text offset `pc` in function `f`.
+    fn position(&self, f: &FuncRecord, pc: u32, name: String) -> GoFunc {
         let file = self
-            .pcvalue(pcfile, entry, pc)
+            .pcvalue(f.pcfile, f.entry, pc)
             .and_then(|index| u32::try_from(index).ok())
-            .and_then(|index| self.file(cu, index));
-        let line = self.pcvalue(pcln, entry, pc).and_then(|l| u32::try_from(l).ok());
-        Some(GoFunc { name, file, line })
+            .and_then(|index| self.file(f.cu, index));
+        let line = self.pcvalue(f.pcln, f.entry, pc).and_then(|l| u32::try_from(l).ok());
+        GoFunc { name, file, line, inlined: false }
+    }
+
+    /// The value pc-data table `table` of `f` gives text offset `pc`.
+    fn pcdata(&self, f: &FuncRecord, table: u32, pc: u32) -> Option<i64> {
+        if table >= f.npcdata {
+            return None;
+        }
+        let off = u32_at(&self.data, f.tables.checked_add(usize::try_from(table).ok()? * 4)?)?;
+        self.pcvalue(off, f.entry, pc)
+    }
+
+    /// Offset from `gofunc` of function data `index` of `f`, if it has one.
+    fn funcdata(&self, f: &FuncRecord, index: u32) -> Option<u32> {
+        if index >= f.nfuncdata {
+            return None;
+        }
+        let slot = usize::try_from(f.npcdata.checked_add(index)?).ok()?.checked_mul(4)?;
+        let off = u32_at(&self.data, f.tables.checked_add(slot)?)?;
+        (off != u32::MAX).then_some(off)
     }
 
     /// Whether function records carry a start line (Go 1.20 and later).
@@ -223,57 +339,6 @@ impl PclnTab {
             }
         }
         None
-    }
-}
-
-/// A Go binary's table, with the file layout to turn file offsets into link-time addresses.
-#[derive(Debug)]
-pub struct GoBinary {
-    table: PclnTab,
-    /// Loadable segments as (file offset, size in the file, address).
-    segments: Vec<(u64, u64, u64)>,
-}
-
-impl GoBinary {
-    /// Reads the `.gopclntab` of the 64-bit ELF file at `path`: `Ok(None)` when it has none
-    /// (not a Go binary, or one linked externally as a position-independent executable, where
-    /// the table has no section of its own).
-    pub fn open(path: &Path) -> Result<Option<GoBinary>, PclnError> {
-        let file = File::open(path)?;
-        let cache = object::ReadCache::new(&file);
-        let elf = ElfFile64::<Endianness, _>::parse(&cache)?;
-        let Some(section) = elf.section_by_name(".gopclntab") else {
-            return Ok(None);
-        };
-        let Some((offset, size)) = section.file_range() else {
-            return Ok(None);
-        };
-        if size > MAX_PCLNTAB_BYTES {
-            return Err(PclnError::TooLarge(size));
-        }
-        let text = elf.section_by_name(".text").map_or(0, |s| s.address());
-        let endian = elf.endian();
-        let segments = elf
-            .elf_program_headers()
-            .iter()
-            .filter(|ph| ph.p_type(endian) == object::elf::PT_LOAD)
-            .map(|ph| (ph.p_offset(endian), ph.p_filesz(endian), ph.p_vaddr(endian)))
-            .collect();
-        let mut data = vec![0; usize::try_from(size).map_err(|_| PclnError::TooLarge(size))?];
-        file.read_exact_at(&mut data, offset)?;
-        Ok(Some(GoBinary { table: PclnTab::parse(data, text)?, segments }))
-    }
-
-    /// The table.
-    pub fn table(&self) -> &PclnTab {
-        &self.table
-    }
-
-    /// The function at file offset `offset` of the binary (in a loadable segment).
-    pub fn lookup_offset(&self, offset: u64) -> Option<GoFunc> {
-        let &(start, _, vaddr) =
-            self.segments.iter().find(|&&(start, size, _)| offset >= start && offset - start < size)?;
-        self.table.lookup(vaddr.checked_add(offset - start)?)
     }
 }
 
@@ -332,16 +397,20 @@ mod tests {
     const TEXT: u64 = 0x401000;
 
     /// A Go 1.20-layout table of two functions: `main.a` at text offset 0x0 (0x40 bytes, line
-    /// 10 then 11 from 0x20, file `a.go`) and `main.b` at 0x40 (0x20 bytes, line 20 in `b.go`).
+    /// 10, 12 from 0x10, 11 from 0x20, file `a.go`; 0x10..0x20 is inline tree entry 0, whose
+    /// tree is function data 3 at `gofunc` + 0) and `main.b` at 0x40 (0x20 bytes, line 20 in
+    /// `b.go`, no pc or function data). `main.inl` is the name at offset 14.
     fn table_bytes() -> Vec<u8> {
-        let names = b"main.a\0main.b\0".to_vec();
+        let names = b"main.a\0main.b\0main.inl\0".to_vec();
         let cutab: Vec<u8> = [0u32, 5].iter().flat_map(|v| v.to_le_bytes()).collect();
         let files = b"a.go\0b.go\0".to_vec();
         let mut pcs = vec![0u8]; // offset 0 means "no table"
         let a_file = pcs.len() as u32;
         put_pcvalue(&mut pcs, &[(0, 0x40)]);
         let a_line = pcs.len() as u32;
-        put_pcvalue(&mut pcs, &[(10, 0x20), (11, 0x20)]);
+        put_pcvalue(&mut pcs, &[(10, 0x10), (12, 0x10), (11, 0x20)]);
+        let a_inline = pcs.len() as u32;
+        put_pcvalue(&mut pcs, &[(-1, 0x10), (0, 0x10), (-1, 0x20)]);
         let b_file = pcs.len() as u32;
         put_pcvalue(&mut pcs, &[(1, 0x20)]);
         let b_line = pcs.len() as u32;
@@ -353,11 +422,14 @@ mod tests {
         let filetab = cu + cutab.len();
         let pctab = filetab + files.len();
         let functab = pctab + pcs.len();
-        let record = |entry: u32, name: u32, pcfile: u32, pcln: u32| -> Vec<u8> {
-            [entry, name, 0, 0, 0, pcfile, pcln, 0, 0, 0].iter().flat_map(|v| v.to_le_bytes()).chain([0u8; 4]).collect()
+        let record = |entry: u32, name: u32, pcfile: u32, pcln: u32, pcdata: &[u32], funcdata: &[u32]| -> Vec<u8> {
+            let fixed = [entry, name, 0, 0, 0, pcfile, pcln, pcdata.len() as u32, 0, 0];
+            let tail = [0u8, 0, 0, funcdata.len() as u8];
+            let tables = pcdata.iter().chain(funcdata);
+            fixed.iter().flat_map(|v| v.to_le_bytes()).chain(tail).chain(tables.flat_map(|v| v.to_le_bytes())).collect()
         };
-        let rec_a = record(0, 0, a_file, a_line);
-        let rec_b = record(0x40, 7, b_file, b_line);
+        let rec_a = record(0, 0, a_file, a_line, &[0, 0, a_inline], &[u32::MAX, u32::MAX, u32::MAX, 0]);
+        let rec_b = record(0x40, 7, b_file, b_line, &[], &[]);
         let tab_len = 3 * 8;
         let mut ftab = Vec::new();
         for (entry, off) in [(0u32, tab_len), (0x40, tab_len + rec_a.len() as u32), (0x60, 0)] {
@@ -377,7 +449,7 @@ mod tests {
     }
 
     fn func(name: &str, file: &str, line: u32) -> Option<GoFunc> {
-        Some(GoFunc { name: name.into(), file: Some(file.into()), line: Some(line) })
+        Some(GoFunc { name: name.into(), file: Some(file.into()), line: Some(line), inlined: false })
     }
 
     /// Names, files and lines of a well-formed table, and nothing outside its functions.
@@ -386,11 +458,29 @@ mod tests {
         let t = PclnTab::parse(table_bytes(), 0).unwrap();
         assert_eq!((t.len(), t.has_start_line(), t.ptr_size()), (2, true, 8));
         assert_eq!(t.lookup(TEXT), func("main.a", "a.go", 10));
-        assert_eq!(t.lookup(TEXT + 0x1f), func("main.a", "a.go", 10));
+        assert_eq!(t.lookup(TEXT + 0xf), func("main.a", "a.go", 10));
+        assert_eq!(t.lookup(TEXT + 0x1f), func("main.a", "a.go", 12));
         assert_eq!(t.lookup(TEXT + 0x20), func("main.a", "a.go", 11));
         assert_eq!(t.lookup(TEXT + 0x45), func("main.b", "b.go", 20));
         assert_eq!(t.lookup(TEXT + 0x60), None);
         assert_eq!(t.lookup(TEXT - 1), None);
+    }
+
+    /// Inlined calls: inside the inlined range the function is at the call site (the parent pc's
+    /// line) and the inlined call, marked, at the address's line; outside it, or when the tree
+    /// cannot be read, the function alone; a tree that loops stops at the depth bound.
+    #[test]
+    fn gopclntab_inline_frames() {
+        let t = PclnTab::parse(table_bytes(), 0).unwrap();
+        let tree = |tree: u32, index: u32| (tree == 0 && index == 0).then_some((14, 0x8));
+        let inl = GoFunc { name: "main.inl".into(), file: Some("a.go".into()), line: Some(12), inlined: true };
+        assert_eq!(t.frames(TEXT + 0x14, &tree), Some(vec![func("main.a", "a.go", 10).unwrap(), inl]));
+        assert_eq!(t.frames(TEXT + 0x24, &tree), Some(vec![func("main.a", "a.go", 11).unwrap()]));
+        assert_eq!(t.frames(TEXT + 0x14, &|_, _| None), Some(vec![func("main.a", "a.go", 12).unwrap()]));
+        assert_eq!(t.frames(TEXT + 0x44, &tree), Some(vec![func("main.b", "b.go", 20).unwrap()]));
+        let looping = t.frames(TEXT + 0x14, &|_, _| Some((14, 0x14))).unwrap();
+        assert_eq!(looping.len(), MAX_INLINE_DEPTH + 1);
+        assert_eq!(t.inline_entry_layout(), (16, 4, 8));
     }
 
     /// A header of an older Go, a wrong pad or pointer size, and offsets past the end are
@@ -422,6 +512,7 @@ mod tests {
                     if let Some(f) = t.lookup(pc) {
                         assert!(f.name == "main.a" || f.name == "main.b", "{f:?}");
                     }
+                    let _ = t.frames(pc, &|_, _| Some((14, 0x8)));
                 }
             }
         }
@@ -450,6 +541,8 @@ mod tests {
                         if let Some(f) = t.lookup(pc) {
                             assert!(f.name.len() <= MAX_NAME_BYTES);
                         }
+                        let frames = t.frames(pc, &|_, i| Some((14, i.wrapping_mul(8)))).unwrap_or_default();
+                        assert!(frames.len() <= MAX_INLINE_DEPTH + 1);
                     }
                 }
             }

@@ -10,11 +10,12 @@
 //! nothing vanishes. A binary with broken debug information is named from its ELF symbols; its
 //! compressed sections are checked first ([`elf_check`]) so a crafted one cannot exhaust memory;
 //! each broken binary is reported once ([`Symbolizer::take_problems`]). Go binaries stripped of
-//! their symbols are named from Go's own function table ([`gopclntab`]). [`build_profile`] turns
-//! the aggregated counts into a profile.
+//! their symbols are named from Go's own function table ([`gopclntab`], [`go_binary`]), inlined
+//! calls included. [`build_profile`] turns the aggregated counts into a profile.
 
 mod build;
 pub mod elf_check;
+pub mod go_binary;
 pub mod gopclntab;
 pub mod jit_maps;
 pub mod kallsyms;
@@ -162,7 +163,7 @@ pub struct Symbolizer {
     /// Binaries found rewritten in place since they were opened: never named from.
     rewritten: std::collections::HashSet<BinaryKey>,
     /// Go function tables of binaries blazesym left addresses of (`None`: not a Go binary).
-    go_tables: HashMap<BinaryKey, Option<gopclntab::GoBinary>>,
+    go_tables: HashMap<BinaryKey, Option<go_binary::GoBinary>>,
 }
 
 impl std::fmt::Debug for Symbolizer {
@@ -484,12 +485,12 @@ impl Symbolizer {
         second
     }
 
-    /// The frame of file offset `off` of a Go binary from its `.gopclntab` (read once per
+    /// The frames of file offset `off` of a Go binary from its `.gopclntab` (read once per
     /// binary, when blazesym first leaves one of its addresses unnamed); `None` for other
     /// binaries and addresses the table does not cover.
     fn go_frames(&mut self, key: BinaryKey, path: &std::path::Path, module: &str, off: u64) -> Option<Frames> {
         if !self.go_tables.contains_key(&key) {
-            let table = match gopclntab::GoBinary::open(path) {
+            let table = match go_binary::GoBinary::open(path) {
                 Ok(table) => table,
                 Err(e) => {
                     self.problem(module, format!("Go function table unusable: {e}"));
@@ -498,10 +499,19 @@ impl Symbolizer {
             };
             self.go_tables.insert(key, table);
         }
-        let func = self.go_tables.get(&key)?.as_ref()?.lookup_offset(off)?;
-        let mut frame = Frame::new(func.name, module, FrameKind::User);
-        (frame.file, frame.line) = (func.file, func.line);
-        Some(Frames::resolved(vec![frame]))
+        let funcs = self.go_tables.get(&key)?.as_ref()?.frames_at_offset(off)?;
+        let frames = funcs
+            .into_iter()
+            .map(|f| Frame {
+                name: f.name,
+                module: module.to_string(),
+                kind: FrameKind::User,
+                inlined: f.inlined,
+                file: f.file,
+                line: f.line,
+            })
+            .collect();
+        Some(Frames::resolved(frames))
     }
 
     /// Records a problem with a binary, once per module, for the first [`MAX_PROBLEMS`] modules;
