@@ -492,6 +492,8 @@ impl Symbolizer {
         if !self.go_tables.contains_key(&key) {
             let table = match go_binary::GoBinary::open(path) {
                 Ok(table) => table,
+                // Not ELF or unreadable: blazesym has said so already, if it matters.
+                Err(gopclntab::PclnError::Io(_) | gopclntab::PclnError::Elf(_)) => None,
                 Err(e) => {
                     self.problem(module, format!("Go function table unusable: {e}"));
                     None
