@@ -207,3 +207,27 @@ fn unwind_bpf_program_passes_verifier_in_every_mode() {
         sampler.stop().unwrap();
     }
 }
+
+/// A frame larger than 512 KiB (CFA = RSP + ~600 KiB in `big_frame`, built without frame
+/// pointers): its row keeps the offset, so ≥95% of the samples in `burn` reach `main` through
+/// it instead of ending with "unsupported CFI rule".
+#[test]
+fn unwind_frame_above_512k_reaches_main() {
+    let _m = bpf_test!("unwind_frame_above_512k_reaches_main");
+    let bin = workload_with("bigframe", "bigframe_nofp", &["-O2", "-g", "-fomit-frame-pointer"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (stacks, archive) = record(dir.path(), "bigframe", &bin, "3", &[]);
+    let burn = count_where(&stacks, |s| has_frame(s, "burn"));
+    let full = count_where(&stacks, |s| s.contains(";main;big_frame;burn"));
+    println!("bigframe: {full} of {burn} samples in burn reach main through big_frame");
+    assert!(burn >= 100, "{stacks:?}");
+    assert!(pct(full, burn) >= 95.0, "{stacks:?}");
+    let unsupported: u64 = archive
+        .meta
+        .unwind
+        .binaries
+        .values()
+        .map(|b| b.stopped.get(&prof::profile::unwind::UnwindStatus::Unsupported).copied().unwrap_or(0))
+        .sum();
+    assert_eq!(unsupported, 0, "{:?}", archive.meta.unwind);
+}
