@@ -15,6 +15,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use prof::symbolize::plt::{PltHit, PltNames};
 use symbols::{symbol_value, Captured};
 
 /// The address-space limit of each child: 512 MiB.
@@ -323,4 +324,91 @@ fn symbolize_malformed_binary_recorded_with_one_warning() {
     let named = common::count_where(&mine, |s| s.contains(";dispatch;leaf_"));
     assert!(total >= 20 && named * 100 >= total * 90, "{named} of {total} samples named: {mine:?}");
     assert!(!mine.iter().any(|(s, _)| s.contains("spin_[i]")), "inline frames without DWARF? {mine:?}");
+}
+
+/// Sets the 8-byte field at `field` (byte offset within the header) of section `name`.
+fn set_section_field(elf: &mut [u8], name: &str, field: usize, value: u64) {
+    let at = section(&sections(elf), name).at;
+    elf[at + field..at + field + 8].copy_from_slice(&value.to_le_bytes());
+}
+
+/// `sh_offset`, `sh_size` and `sh_link` (4 bytes) in an `Elf64_Shdr`.
+const SH_OFFSET: usize = 24;
+const SH_SIZE: usize = 32;
+const SH_LINK: usize = 40;
+
+/// The plt workload (plain `.plt`) and the file offset of its `abs@plt` stub.
+fn plt_binary() -> (Vec<u8>, u64) {
+    let elf = std::fs::read(common::plt_workload(common::PltKind::Plain)).unwrap();
+    let names = PltNames::parse(&elf);
+    let stub = names.entries().into_iter().find(|(_, n)| *n == "abs@plt").expect("abs@plt named").0;
+    (elf, stub)
+}
+
+/// Crafted PLT-related sections give no stub names, never a panic: `.rela.plt` cut short or
+/// placed outside the file, its symbol table link out of range or to a non-symbol table, the
+/// string table outside the file, `.plt` outside the file (also where offset + size overflows)
+/// or claiming a terabyte, and a file cut off inside `.rela.plt`.
+#[test]
+fn symbolize_malformed_plt_sections_give_no_names() {
+    let (elf, stub) = plt_binary();
+    let len = elf.len() as u64;
+    let rela_plt = section(&sections(&elf), ".rela.plt").offset;
+    let plt = section(&sections(&elf), ".plt").offset;
+    let plt_index = sections(&elf).iter().position(|s| s.name == ".plt").unwrap() as u64;
+    type Edit = Box<dyn Fn(&mut Vec<u8>)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        ("rela.plt cut mid-entry", Box::new(|e| set_section_field(e, ".rela.plt", SH_SIZE, 36))),
+        ("rela.plt past the end", Box::new(move |e| set_section_field(e, ".rela.plt", SH_OFFSET, len + 4096))),
+        ("rela.plt size overflows", Box::new(|e| set_section_field(e, ".rela.plt", SH_SIZE, u64::MAX - 7))),
+        ("rela.plt links nowhere", Box::new(|e| set_section_field(e, ".rela.plt", SH_LINK, 0xfff0))),
+        ("rela.plt links to .plt", Box::new(move |e| set_section_field(e, ".rela.plt", SH_LINK, plt_index))),
+        ("dynstr past the end", Box::new(move |e| set_section_field(e, ".dynstr", SH_OFFSET, len * 2))),
+        ("plt past the end", Box::new(move |e| set_section_field(e, ".plt", SH_OFFSET, len + 16))),
+        ("plt offset overflows", Box::new(|e| set_section_field(e, ".plt", SH_OFFSET, u64::MAX - 15))),
+        ("plt of a terabyte", Box::new(|e| set_section_field(e, ".plt", SH_SIZE, 1 << 40))),
+        ("cut inside rela.plt", Box::new(move |e| e.truncate(rela_plt as usize + 30))),
+    ];
+    for (case, edit) in cases {
+        let mut crafted = elf.clone();
+        edit(&mut crafted);
+        let names = PltNames::parse(&crafted);
+        assert!(!matches!(names.lookup(stub), Some(PltHit::Stub(_))), "{case}: {:?}", names.lookup(stub));
+        assert!(names.entries().iter().all(|(_, n)| *n != "abs@plt"), "{case}: {:?}", names.entries());
+        if case.starts_with("plt ") {
+            assert_eq!(names.lookup(plt), None, "{case}: the broken .plt is not a PLT section");
+        }
+    }
+    // Read from a file the same way (through the read cache, not a slice).
+    let dir = tempfile::tempdir().unwrap();
+    let cut = craft(dir.path(), "cut", |e| *e = elf[..rela_plt as usize + 30].to_vec());
+    assert_eq!(PltNames::read(&cut).named(), 0);
+}
+
+/// Every byte of the section header table set to 0x00 or 0xff in turn, and the PLT entries
+/// filled with jumps to wild slots: no panic, and names stay stub names within bounds (a moved
+/// string table may well name them wrongly).
+#[test]
+fn symbolize_malformed_plt_header_sweep() {
+    let (elf, _) = plt_binary();
+    let plt_bytes: u64 = sections(&elf).iter().filter(|s| s.name.starts_with(".plt")).map(|s| s.size).sum();
+    let shoff = u64_at(&elf, 40) as usize;
+    let table = shoff..elf.len().min(shoff + 64 * u16_at(&elf, 60) as usize);
+    for at in table {
+        for value in [0x00, 0xff] {
+            let mut crafted = elf.clone();
+            crafted[at] = value;
+            let entries = PltNames::parse(&crafted).entries().into_iter().map(|(_, n)| n.len()).collect::<Vec<_>>();
+            assert!(entries.len() as u64 <= plt_bytes / 8, "byte {at:#x} = {value:#x}: {} names", entries.len());
+            assert!(entries.iter().all(|&n| n <= 1024 + "@plt".len()), "byte {at:#x} = {value:#x}: {entries:?}");
+        }
+    }
+    let mut wild = elf.clone();
+    let shdrs = sections(&elf);
+    let plt = section(&shdrs, ".plt");
+    for entry in wild[plt.offset as usize..(plt.offset + plt.size) as usize].chunks_mut(16) {
+        entry[..6].copy_from_slice(&[0xff, 0x25, 0x00, 0x00, 0x00, 0x80]);
+    }
+    let names = PltNames::parse(&wild);
+    assert!(names.entries().iter().all(|(off, _)| *off < plt.offset || *off >= plt.offset + plt.size));
 }

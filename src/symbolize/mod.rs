@@ -1,6 +1,7 @@
 //! Symbolization: addresses → frames with blazesym. Kernel frames come from kallsyms;
 //! user frames from ELF symbols and DWARF (inlined functions as their own frames, Rust and C++
-//! names demangled), JIT frames from `/tmp/perf-PID.map`.
+//! names demangled), PLT stubs as `<symbol>@plt` from the binary's relocations ([`plt`]), JIT
+//! frames from `/tmp/perf-PID.map`.
 //!
 //! User addresses are resolved through the [`ProcessTable`] the recording keeps (mappings and
 //! open binaries captured when a process is first seen), so processes that exit during the
@@ -20,6 +21,7 @@ pub mod gopclntab;
 pub mod jit_maps;
 pub mod kallsyms;
 pub mod perf_map;
+pub mod plt;
 
 pub use build::build_profile;
 
@@ -81,7 +83,8 @@ pub enum Unresolved {
     /// `.symtab`; its `.dynsym`, if any, does not cover the address), or kallsyms with hidden
     /// addresses.
     MissingSymbols,
-    /// The binary has a symbol table, but no symbol covers the address (e.g. the PLT).
+    /// The binary has a symbol table, but no symbol covers the address (e.g. padding between
+    /// functions; PLT stubs are named from relocations instead).
     UnknownAddress,
     /// Symbolizing the binary failed: unreadable or malformed even without its debug
     /// information, or the symbolizer panicked on it.
@@ -152,6 +155,8 @@ pub struct Symbolizer {
     /// [`Symbolizer::release_parsed_binaries`]).
     release_parsed: bool,
     stats: SymbolizeStats,
+    /// The PLT stub names of each binary symbolized (see [`plt`]).
+    plt: HashMap<BinaryKey, plt::PltNames>,
     /// What [`elf_check::check`] said of each binary opened.
     checked: HashMap<BinaryKey, elf_check::Verdict>,
     /// Problems not taken yet (see [`Symbolizer::take_problems`]).
@@ -197,6 +202,7 @@ impl Symbolizer {
             release_parsed: false,
             stats: SymbolizeStats::default(),
             checked: HashMap::new(),
+            plt: HashMap::new(),
             problems: Vec::new(),
             problem_modules: HashSet::new(),
             warnings: Vec::new(),
@@ -288,6 +294,7 @@ impl Symbolizer {
         }
         for &key in &evicted.binaries {
             self.checked.remove(&key);
+            self.plt.remove(&key);
             self.user_cache.retain(|(k, _), _| *k != key);
             self.rewritten.remove(&key);
             self.go_tables.remove(&key);
@@ -390,6 +397,7 @@ impl Symbolizer {
             offsets.dedup();
             self.symbolize_binary(procs, key, &offsets);
             if self.release_parsed {
+                self.plt.remove(&key);
                 self.release_blazesym(key);
             }
         }
@@ -434,12 +442,34 @@ impl Symbolizer {
         if !used.contains(&path) {
             used.push(path.clone());
         }
+        // PLT stubs have no symbols: named from the binary's relocations, never by blazesym
+        // (which would give them the symbol before them, `_init`).
+        let plt = self.plt.entry(key).or_insert_with(|| plt::PltNames::read(&path));
+        let mut in_plt = Vec::new();
+        let offsets: Vec<u64> = offsets
+            .iter()
+            .copied()
+            .filter(|&off| match plt.lookup(off) {
+                Some(hit) => {
+                    in_plt.push((off, Frame::new(hit.name(), module.as_str(), FrameKind::User)));
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        for (off, frame) in in_plt {
+            self.stats.resolved += 1;
+            self.user_cache.insert((key, off), Frames::resolved(vec![frame]));
+        }
+        if offsets.is_empty() {
+            return;
+        }
         let verdict = self.checked.entry(key).or_insert_with(|| elf_check::check(&path)).clone();
         let results = match verdict {
-            elf_check::Verdict::Ok => self.blazesym_with_fallback(&module, path.clone(), offsets),
+            elf_check::Verdict::Ok => self.blazesym_with_fallback(&module, path.clone(), &offsets),
             elf_check::Verdict::NoDebugInfo(why) => {
                 self.problem(&module, format!("debug information not used: {why}; functions named from ELF symbols"));
-                run_blazesym(&self.blaze, &Source::Elf(elf_symbols_only(path.clone())), offsets)
+                run_blazesym(&self.blaze, &Source::Elf(elf_symbols_only(path.clone())), &offsets)
             }
             elf_check::Verdict::Refuse(why) => Err(why),
         };

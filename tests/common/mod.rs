@@ -68,6 +68,29 @@ pub fn split_renamed() -> PathBuf {
     )
 }
 
+/// How `tests/workloads/plt.c` calls into libc: the three ways a compiler and linker build it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PltKind {
+    /// IBT stubs: `.plt.sec` called, `.plt` holding the lazy-binding halves.
+    Ibt,
+    /// Plain lazy `.plt` stubs.
+    Plain,
+    /// `-fno-plt`: calls through the GOT, no stub.
+    NoPlt,
+}
+
+/// The plt workload built as `kind` (with -fno-builtin, so `abs` stays a call into libc).
+/// Debian's crt files carry no IBT marker, so `-z ibtplt` asks the linker for `.plt.sec`.
+pub fn plt_workload(kind: PltKind) -> PathBuf {
+    let common = ["-O1", "-g", "-fno-omit-frame-pointer", "-fno-builtin"];
+    let (variant, flags): (&str, &[&str]) = match kind {
+        PltKind::Ibt => ("plt_ibt", &["-fcf-protection", "-Wl,-z,ibtplt"]),
+        PltKind::Plain => ("plt_plain", &["-fcf-protection=none"]),
+        PltKind::NoPlt => ("plt_none", &["-fno-plt"]),
+    };
+    workload_with("plt", variant, &[&common[..], flags].concat())
+}
+
 /// Limits the address space (`RLIMIT_AS`) of the process `cmd` starts to `bytes`, from before
 /// it execs.
 pub fn limit_address_space(cmd: &mut Command, bytes: u64) {

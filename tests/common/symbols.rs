@@ -33,15 +33,20 @@ pub fn symbol_value(exe: &Path, symbol: &str) -> u64 {
 
 /// The link-time address and size (`nm -S`) of `symbol` in `exe`.
 pub fn symbol_value_size(exe: &Path, symbol: &str) -> (u64, u64) {
-    let nm = Command::new("nm").arg("-S").arg(exe).output().expect("nm (binutils) runs");
-    String::from_utf8_lossy(&nm.stdout)
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let hex = |s: &str| u64::from_str_radix(s, 16).unwrap();
-            (f.len() == 4 && f[3] == symbol).then(|| (hex(f[0]), hex(f[1])))
-        })
+    tool_row("nm", &["-S"], exe, |f| (f.len() == 4 && f[3] == symbol).then(|| (hex(f[0]), hex(f[1]))))
         .unwrap_or_else(|| panic!("{symbol} with a size not in `{}`", exe.display()))
+}
+
+/// A hexadecimal number printed by binutils.
+pub fn hex(s: &str) -> u64 {
+    u64::from_str_radix(s, 16).unwrap_or_else(|_| panic!("`{s}` is not hexadecimal"))
+}
+
+/// What `pick` makes of the first line of `program ARGS… path`'s output (split into fields by
+/// whitespace) it accepts.
+pub fn tool_row<T>(program: &str, args: &[&str], path: &Path, pick: impl Fn(&[&str]) -> Option<T>) -> Option<T> {
+    let out = Command::new(program).args(args).arg(path).output().unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| pick(&l.split_whitespace().collect::<Vec<_>>()))
 }
 
 /// The executable mappings of `pid` as (start, end, file offset, path).

@@ -1,0 +1,47 @@
+//! Recording through the PLT and the vDSO (BPF, a real perf event): samples in a stub are
+//! `<symbol>@plt` frames under their caller, never `_init` or `module+0x…`, in each way the plt
+//! workload is built; `-fno-plt` has none.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use common::{count_where, has_frame, plt_workload, prof_ok, read_folded, PltKind};
+
+/// Records `bin` for `seconds` and returns its own folded stacks (those under its name) and
+/// their total.
+fn record(bin: &Path, seconds: &str) -> (Vec<(String, u64)>, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let folded = dir.path().join("x.folded");
+    let os = OsStr::new;
+    prof_ok(&[os("record"), os("-o"), folded.as_os_str(), os("--"), bin.as_os_str(), os(seconds)]);
+    let name = format!("{};", bin.file_name().unwrap().to_str().unwrap());
+    let mine: Vec<(String, u64)> = read_folded(&folded).into_iter().filter(|(s, _)| s.starts_with(&name)).collect();
+    let total = count_where(&mine, |_| true);
+    assert!(total >= 50, "{}: only {total} samples in {seconds} s", bin.display());
+    (mine, total)
+}
+
+/// With IBT stubs (`.plt.sec`) and plain `.plt` stubs, at least 3% of the samples (about 17%
+/// measured) are in `abs@plt` called from `spin`; no frame is `_init` or an unnamed offset
+/// of the workload; with `-fno-plt` no frame is a stub.
+#[test]
+fn record_plt_stub_frames_are_named() {
+    let _m = bpf_test!("record_plt_stub_frames_are_named");
+    for kind in [PltKind::Ibt, PltKind::Plain, PltKind::NoPlt] {
+        let bin = plt_workload(kind);
+        let (mine, total) = record(&bin, "3");
+        let stubs = count_where(&mine, |s| s.split(';').any(|f| f.ends_with("@plt")));
+        let abs = count_where(&mine, |s| s.ends_with(";spin;abs@plt"));
+        println!("{kind:?}: {abs} of {total} samples in abs@plt, {stubs} in any stub");
+        if kind == PltKind::NoPlt {
+            assert_eq!(stubs, 0, "{kind:?}: {mine:?}");
+        } else {
+            assert!(abs * 100 >= total * 3, "{kind:?}: {abs} of {total} in abs@plt: {mine:?}");
+        }
+        let module = bin.file_name().unwrap().to_str().unwrap();
+        let unnamed = count_where(&mine, |s| has_frame(s, "_init") || s.contains(&format!(";{module}+0x")));
+        assert_eq!(unnamed, 0, "{kind:?}: {mine:?}");
+    }
+}
