@@ -3,6 +3,8 @@
 //! resolve through kallsyms; unknown addresses keep `module+0xoffset`.
 
 mod common;
+#[path = "common/symbols.rs"]
+mod symbols;
 
 use std::process::Command;
 
@@ -404,4 +406,38 @@ fn symbolize_binary_rewritten_in_place_is_not_trusted() {
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("/rewritten` was rewritten in place"), "{warnings:?}");
     assert!(warnings[0].contains("build ID ") && warnings[0].contains(" now"), "{warnings:?}");
+}
+
+/// An address in a process's `[vdso]` is named from the vDSO's dynamic symbols, as `nm -D`
+/// names them in the image dumped from the process: read from the process while it runs, and
+/// from prof's own vDSO (the same kernel's) once it has exited.
+#[test]
+fn symbolize_vdso_frames_named_from_its_image() {
+    let bin = common::plt_workload(common::PltKind::Plain);
+    let mut captured = symbols::Captured::start(&bin);
+    let (start, end, ..) = symbols::maps(captured.pid).into_iter().find(|m| m.3 == "[vdso]").expect("a [vdso] mapping");
+    let image = std::fs::File::open(format!("/proc/{}/mem", captured.pid)).unwrap();
+    let mut bytes = vec![0u8; (end - start) as usize];
+    std::os::unix::fs::FileExt::read_exact_at(&image, &mut bytes, start).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dumped = dir.path().join("vdso.so");
+    std::fs::write(&dumped, &bytes).unwrap();
+    // x86_64's vDSO is linked at 0: a symbol's value is its offset in the mapping.
+    let value = symbols::tool_row("nm", &["-D"], &dumped, |f| {
+        (f.len() == 3 && f[2].split('@').next() == Some("__vdso_clock_gettime")).then(|| symbols::hex(f[0]))
+    })
+    .expect("__vdso_clock_gettime in the vDSO");
+    let addrs = [start + value, start + value + 3, start];
+    let expect = |frames: &[prof::symbolize::Frames]| {
+        let names: Vec<(&str, &str)> = frames.iter().map(|f| (f[0].name.as_str(), f[0].module.as_str())).collect();
+        assert_eq!(
+            names,
+            [("__vdso_clock_gettime", "[vdso]"), ("__vdso_clock_gettime", "[vdso]"), ("[vdso]+0x0", "[vdso]")]
+        );
+    };
+    expect(&captured.symbolize(&addrs));
+    captured.child.kill().unwrap();
+    captured.child.wait().unwrap();
+    captured.sym = Symbolizer::new();
+    expect(&captured.symbolize(&addrs));
 }

@@ -1,7 +1,7 @@
 //! Symbolization: addresses → frames with blazesym. Kernel frames come from kallsyms;
 //! user frames from ELF symbols and DWARF (inlined functions as their own frames, Rust and C++
-//! names demangled), PLT stubs as `<symbol>@plt` from the binary's relocations ([`plt`]), JIT
-//! frames from `/tmp/perf-PID.map`.
+//! names demangled), PLT stubs as `<symbol>@plt` from the binary's relocations ([`plt`]), vDSO
+//! frames from its image in memory ([`vdso`]), JIT frames from `/tmp/perf-PID.map`.
 //!
 //! User addresses are resolved through the [`ProcessTable`] the recording keeps (mappings and
 //! open binaries captured when a process is first seen), so processes that exit during the
@@ -22,6 +22,7 @@ pub mod jit_maps;
 pub mod kallsyms;
 pub mod perf_map;
 pub mod plt;
+pub mod vdso;
 
 pub use build::build_profile;
 
@@ -157,6 +158,10 @@ pub struct Symbolizer {
     stats: SymbolizeStats,
     /// The PLT stub names of each binary symbolized (see [`plt`]).
     plt: HashMap<BinaryKey, plt::PltNames>,
+    /// The vDSO of prof's own process, read on first use (see [`vdso`]).
+    own_vdso: Option<Option<Rc<vdso::VdsoSymbols>>>,
+    /// The vDSO symbols used for each process with frames in its `[vdso]`.
+    vdso: HashMap<ProcessId, Option<Rc<vdso::VdsoSymbols>>>,
     /// What [`elf_check::check`] said of each binary opened.
     checked: HashMap<BinaryKey, elf_check::Verdict>,
     /// Problems not taken yet (see [`Symbolizer::take_problems`]).
@@ -203,6 +208,8 @@ impl Symbolizer {
             stats: SymbolizeStats::default(),
             checked: HashMap::new(),
             plt: HashMap::new(),
+            own_vdso: None,
+            vdso: HashMap::new(),
             problems: Vec::new(),
             problem_modules: HashSet::new(),
             warnings: Vec::new(),
@@ -290,6 +297,7 @@ impl Symbolizer {
     pub fn forget(&mut self, evicted: &Evicted) {
         for tgid in &evicted.processes {
             self.perf_maps.retain(|pid, _| pid.tgid != *tgid);
+            self.vdso.retain(|pid, _| pid.tgid != *tgid);
             self.held_tmp.retain(|pid, _| pid.tgid != *tgid);
         }
         for &key in &evicted.binaries {
@@ -579,6 +587,15 @@ impl Symbolizer {
                     None => unknown_frame(&m.module_name(), off, Unresolved::NoBinary),
                 }
             }
+            Some((m, None)) if m.path == "[vdso]" => {
+                let (module, offset) = (m.module_name(), addr - m.start);
+                // The process as captured, when the caller does not know its start time.
+                let pid = if pid.start == 0 { procs.instance(pid.tgid) } else { pid };
+                match self.vdso(pid, m.start, m.end).as_deref().and_then(|v| v.lookup(offset)) {
+                    Some(name) => Frames::resolved(vec![Frame::new(name, module, FrameKind::User)]),
+                    None => unknown_frame(&module, offset, Unresolved::NoBinary),
+                }
+            }
             Some((m, None)) if !m.path.is_empty() => {
                 unknown_frame(&m.module_name(), addr - m.start, Unresolved::NoBinary)
             }
@@ -588,6 +605,26 @@ impl Symbolizer {
                 None => unknown_frame("[unknown]", addr, Unresolved::NoBinary),
             },
         }
+    }
+
+    /// The vDSO symbols for process `pid`, whose `[vdso]` is mapped at `start..end`: its own
+    /// image while it runs (the same process: its start time unchanged before and after the
+    /// read), else prof's own if it is the same size (the same kernel's image for the same
+    /// ABI). Read once per process.
+    fn vdso(&mut self, pid: ProcessId, start: u64, end: u64) -> Option<Rc<vdso::VdsoSymbols>> {
+        let own = self.own_vdso.get_or_insert_with(|| vdso::VdsoSymbols::own().map(Rc::new)).clone();
+        self.vdso
+            .entry(pid)
+            .or_insert_with(|| {
+                let same = || pid.start != 0 && crate::process::start_time(pid.tgid) == Some(pid.start);
+                let theirs = same().then(|| vdso::VdsoSymbols::of_process(pid.tgid, start, end)).flatten();
+                match (theirs.filter(|_| same()), own) {
+                    (Some(theirs), Some(own)) if theirs == *own => Some(own),
+                    (Some(theirs), _) => Some(Rc::new(theirs)),
+                    (None, own) => own.filter(|o| Some(o.size()) == end.checked_sub(start)),
+                }
+            })
+            .clone()
     }
 }
 
