@@ -1,6 +1,6 @@
 //! PLT stub names (`<symbol>@plt`) checked against objdump's (binutils, the oracle): Debian's
 //! sqlite3 library and program, libc and python3, and the plt workload built with IBT stubs
-//! (`.plt.sec`), plain `.plt` stubs and `-fno-plt`; then in a running process through the
+//! (`.plt.sec`), plain `.plt` stubs and `-fno-plt`, and libstdc++ (names demangled); then in a running process through the
 //! symbolizer, where the `.plt` header is `[plt]` rather than the symbol before it.
 
 mod common;
@@ -12,11 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{plt_workload, PltKind};
-use prof::symbolize::plt::{PltHit, PltNames};
+use prof::symbolize::plt::{stub_name, PltHit, PltNames};
 use symbols::{hex, symbol_value, tool_row, Captured};
 
 /// objdump's PLT stub labels of `path`: (file offset, `<symbol>@plt`), those of `IRELATIVE`
-/// slots (`*ABS*+0x…@plt`) apart.
+/// slots (`*ABS*+0x…@plt`) apart. Symbols are demangled as prof demangles them (objdump -C's
+/// demangler abbreviates differently: `std::istream` for `std::basic_istream<char, …>`).
 fn objdump_stubs(path: &Path) -> (BTreeSet<(u64, String)>, BTreeSet<u64>) {
     let out = Command::new("objdump")
         .args(["-d", "-F", "-j", ".plt", "-j", ".plt.sec", "-j", ".plt.got"])
@@ -40,7 +41,7 @@ fn objdump_stubs(path: &Path) -> (BTreeSet<(u64, String)>, BTreeSet<u64>) {
         if name.starts_with("*ABS*") {
             absolute.insert(offset);
         } else {
-            named.insert((offset, name.to_string()));
+            named.insert((offset, stub_name(name.trim_end_matches("@plt"))));
         }
     }
     (named, absolute)
@@ -115,6 +116,18 @@ fn plt_names_of_the_workload_builds_agree_with_objdump() {
         assert_eq!(abs.len(), expected, "{kind:?}: abs@plt at {abs:x?}");
         assert_eq!(has_plt_sec(&bin), kind == PltKind::Ibt, "{kind:?}: the build flags no longer give its layout");
     }
+}
+
+/// libstdc++'s stubs (into itself, mostly) are named demangled (as prof names the functions
+/// they call), for the symbols objdump names.
+#[test]
+fn plt_names_of_libstdcxx_are_demangled() {
+    let lib = real("/usr/lib/x86_64-linux-gnu/libstdc++.so.6");
+    let n = check_against_objdump(&lib);
+    let names = PltNames::read(&lib);
+    let cxx = names.entries().into_iter().filter(|(_, n)| n.contains("::")).count();
+    println!("{}: {n} stubs, {cxx} demangled", lib.display());
+    assert!(cxx >= 100, "only {cxx} demangled stubs");
 }
 
 /// In a running process, an address in the `abs@plt` stub symbolizes to `abs@plt` and one in

@@ -31,7 +31,8 @@ pub const MAX_PLT_ENTRIES: usize = 1 << 18;
 /// largest shared libraries, and a cap on what one binary's PLT names can cost to read.
 pub const MAX_SECTION_BYTES: u64 = 64 << 20;
 
-/// Longest symbol name kept (longer ones are cut at a character boundary).
+/// Longest symbol name read, and kept after demangling (longer ones are cut at a character
+/// boundary).
 const MAX_NAME_BYTES: usize = 1024;
 
 /// The name given to an address in a PLT section that no entry names: the `.plt` header (the
@@ -197,8 +198,7 @@ fn build<'d, R: ReadRef<'d>>(data: R) -> Option<PltNames> {
                         Target::LazyIndex(i) => *lookup.lazy.get(i as usize)?,
                         Target::Unknown => return None,
                     };
-                    let name = names.name(table, sym)?;
-                    Some(format!("{name}@plt").into_boxed_str())
+                    Some(names.name(table, sym)?.into_boxed_str())
                 })
                 .collect();
             section
@@ -297,8 +297,8 @@ impl<'s, 'd, R: ReadRef<'d>> SymbolNames<'s, 'd, R> {
         SymbolNames { sections, endian, data, tables: HashMap::new() }
     }
 
-    /// The name of symbol `sym` of the symbol table in section `table`; None for symbol 0, a
-    /// missing or oversized table, or an empty name.
+    /// The stub name ([`stub_name`]) of symbol `sym` of the symbol table in section `table`;
+    /// None for symbol 0, a missing or oversized table, or an empty name.
     fn name(&mut self, table: usize, sym: u32) -> Option<String> {
         if sym == 0 {
             return None;
@@ -320,16 +320,31 @@ impl<'s, 'd, R: ReadRef<'d>> SymbolNames<'s, 'd, R> {
         if bytes.is_empty() {
             return None;
         }
-        let mut name = String::from_utf8_lossy(bytes).into_owned();
-        if name.len() > MAX_NAME_BYTES {
-            let mut cut = MAX_NAME_BYTES;
-            while !name.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            name.truncate(cut);
-        }
-        Some(name)
+        Some(stub_name(&String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_NAME_BYTES)])))
     }
+}
+
+/// The stub name of symbol `symbol`: `<symbol>@plt`, the symbol demangled as blazesym
+/// demangles (Rust without its hash, C++) and cut to 1024 bytes.
+pub fn stub_name(symbol: &str) -> String {
+    let mut name = demangle(symbol).unwrap_or_else(|| symbol.to_string());
+    if name.len() > MAX_NAME_BYTES {
+        let mut cut = MAX_NAME_BYTES;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        name.truncate(cut);
+    }
+    name + "@plt"
+}
+
+/// A Rust or C++ symbol name demangled the way blazesym demangles the names it finds (Rust
+/// without the hash), so a stub is named like the function it calls; None for other names.
+fn demangle(name: &str) -> Option<String> {
+    if let Ok(rust) = rustc_demangle::try_demangle(name) {
+        return Some(format!("{rust:#}"));
+    }
+    cpp_demangle::Symbol::new(name).ok()?.demangle().ok()
 }
 
 #[cfg(test)]
@@ -359,6 +374,15 @@ mod tests {
         assert_eq!(decode(&[0xff, 0x25, 1], 0), Target::Unknown);
         assert_eq!(decode(&[0x68], 0), Target::Unknown);
         assert_eq!(decode(&[0xff, 0x25, 0, 0, 0, 0], u64::MAX), Target::Slot(5));
+    }
+
+    /// Rust and C++ names are demangled like blazesym's; C names and cut mangled names stay.
+    #[test]
+    fn plt_names_demangled() {
+        assert_eq!(demangle("_Znwm").as_deref(), Some("operator new(unsigned long)"));
+        assert_eq!(demangle("_ZN4core9panicking5panic17h0123456789abcdefE").as_deref(), Some("core::panicking::panic"));
+        assert_eq!(demangle("memcpy"), None);
+        assert_eq!(demangle("_ZN4core9pani"), None);
     }
 
     /// Bytes that are not an x86_64 ELF file, or only its start, give no names.
