@@ -8,8 +8,10 @@
 //! (GOT entries bound at load time) is decoded: an optional `endbr64` and `bnd` prefix, then
 //! `jmp *disp(%rip)` gives the slot, looked up in the `R_X86_64_JUMP_SLOT` and
 //! `R_X86_64_GLOB_DAT` relocations; a lazy-binding half (`push $index`) names the `.rela.plt`
-//! entry it pushes. Nothing assumes the entries come in relocation order. An entry that
-//! decodes to nothing known (the `.plt` header, an `IRELATIVE` slot) is [`PltHit::Unnamed`].
+//! entry it pushes. Nothing assumes the entries come in relocation order. A slot bound by an
+//! `R_X86_64_IRELATIVE` relocation (libc calling its own `strlen`) is named after the IFUNC
+//! symbol at the resolver's address. Names are demangled. An entry that decodes to nothing
+//! known (the `.plt` header) is [`PltHit::Unnamed`].
 //!
 //! Binaries are hostile: the sections read are bounded ([`MAX_SECTION_BYTES`], at most
 //! [`MAX_PLT_ENTRIES`] entries), and anything malformed yields fewer names, never a panic.
@@ -193,12 +195,12 @@ fn build<'d, R: ReadRef<'d>>(data: R) -> Option<PltNames> {
             section.names = targets
                 .into_iter()
                 .map(|t| {
-                    let (table, sym) = match t {
+                    let bound = match t {
                         Target::Slot(slot) => *lookup.by_slot.get(&slot)?,
                         Target::LazyIndex(i) => *lookup.lazy.get(i as usize)?,
                         Target::Unknown => return None,
                     };
-                    Some(names.name(table, sym)?.into_boxed_str())
+                    Some(names.name(bound)?.into_boxed_str())
                 })
                 .collect();
             section
@@ -244,13 +246,36 @@ fn decode(entry: &[u8], vaddr: u64) -> Target {
     }
 }
 
-/// The symbols of the GOT slots stubs jump through, as (symbol table section, symbol index).
+/// What the dynamic linker binds a GOT slot to, by its relocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Bound {
+    /// `JUMP_SLOT` or `GLOB_DAT`: symbol `.1` of the symbol table in section `.0`.
+    Symbol(usize, u32),
+    /// `IRELATIVE`: what the IFUNC resolver at address `.1` returns; named after the IFUNC
+    /// symbol at that address in the symbol table in section `.0` (libc's own calls to
+    /// `strlen`, `memcpy`…, which objdump shows as `*ABS*+0x…@plt`).
+    Ifunc(usize, u64),
+    /// Anything else.
+    Nothing,
+}
+
+impl Bound {
+    /// The binding relocation `r` (from a section linked to symbol table `link`) makes.
+    fn of(r: &elf::Rela64<Endianness>, endian: Endianness, link: usize) -> Bound {
+        match (r.r_type(endian, false), r.r_sym(endian, false)) {
+            (elf::R_X86_64_JUMP_SLOT | elf::R_X86_64_GLOB_DAT, sym) if sym != 0 => Bound::Symbol(link, sym),
+            (elf::R_X86_64_IRELATIVE, _) => Bound::Ifunc(link, r.r_addend(endian) as u64),
+            _ => Bound::Nothing,
+        }
+    }
+}
+
+/// The bindings of the GOT slots stubs jump through.
 struct Relocations {
-    /// `JUMP_SLOT` and `GLOB_DAT` relocations of the slots asked for.
-    by_slot: HashMap<u64, (usize, u32)>,
-    /// `.rela.plt` in order (what a lazy-binding half's index refers to); symbol 0 where an
-    /// entry is not a `JUMP_SLOT` with a symbol.
-    lazy: Vec<(usize, u32)>,
+    /// Bindings of the slots asked for.
+    by_slot: HashMap<u64, Bound>,
+    /// `.rela.plt` in order (what a lazy-binding half's index refers to).
+    lazy: Vec<Bound>,
 }
 
 impl Relocations {
@@ -269,14 +294,12 @@ impl Relocations {
             let Ok(Some((relas, link))) = sh.rela(endian, data) else { continue };
             let is_rela_plt = sections.section_name(endian, sh).is_ok_and(|n| n == b".rela.plt");
             for r in relas {
-                let (kind, sym) = (r.r_type(endian, false), r.r_sym(endian, false));
-                let named = sym != 0 && matches!(kind, elf::R_X86_64_JUMP_SLOT | elf::R_X86_64_GLOB_DAT);
+                let bound = Bound::of(r, endian, link.0);
                 if is_rela_plt {
-                    // Kept in order even when unnamed, so the indexes stay right; 0 = no symbol.
-                    lazy.push((link.0, if named && kind == elf::R_X86_64_JUMP_SLOT { sym } else { 0 }));
+                    lazy.push(bound); // kept even when Nothing, so the indexes stay right
                 }
-                if named && slots.contains(&r.r_offset(endian)) {
-                    by_slot.entry(r.r_offset(endian)).or_insert((link.0, sym));
+                if bound != Bound::Nothing && slots.contains(&r.r_offset(endian)) {
+                    by_slot.entry(r.r_offset(endian)).or_insert(bound);
                 }
             }
         }
@@ -284,28 +307,52 @@ impl Relocations {
     }
 }
 
+type SymbolTable<'d, R> = object::read::elf::SymbolTable<'d, elf::FileHeader64<Endianness>, R>;
+
 /// Symbol names read from the symbol tables relocations link to, each table parsed once.
 struct SymbolNames<'s, 'd, R: ReadRef<'d>> {
     sections: &'s SectionTable<'d, elf::FileHeader64<Endianness>, R>,
     endian: Endianness,
     data: R,
-    tables: HashMap<usize, Option<object::read::elf::SymbolTable<'d, elf::FileHeader64<Endianness>, R>>>,
+    tables: HashMap<usize, Option<SymbolTable<'d, R>>>,
+    /// Per symbol table: the name of the IFUNC symbol at each address.
+    ifuncs: HashMap<usize, HashMap<u64, &'d [u8]>>,
 }
 
 impl<'s, 'd, R: ReadRef<'d>> SymbolNames<'s, 'd, R> {
     fn new(sections: &'s SectionTable<'d, elf::FileHeader64<Endianness>, R>, endian: Endianness, data: R) -> Self {
-        SymbolNames { sections, endian, data, tables: HashMap::new() }
+        SymbolNames { sections, endian, data, tables: HashMap::new(), ifuncs: HashMap::new() }
     }
 
-    /// The stub name ([`stub_name`]) of symbol `sym` of the symbol table in section `table`;
-    /// None for symbol 0, a missing or oversized table, or an empty name.
-    fn name(&mut self, table: usize, sym: u32) -> Option<String> {
-        if sym == 0 {
+    /// The stub name ([`stub_name`]) of what a slot is bound to; None when unknown (no
+    /// symbol, a missing or oversized table, an empty name).
+    fn name(&mut self, bound: Bound) -> Option<String> {
+        let endian = self.endian;
+        let bytes = match bound {
+            Bound::Symbol(table, sym) => {
+                let symbols = self.table(table)?;
+                symbols.symbol(SymbolIndex(sym as usize)).ok()?.name(endian, symbols.strings()).ok()?
+            }
+            Bound::Ifunc(table, addr) => {
+                if !self.ifuncs.contains_key(&table) {
+                    let ifuncs = self.ifunc_names(table);
+                    self.ifuncs.insert(table, ifuncs);
+                }
+                *self.ifuncs.get(&table)?.get(&addr)?
+            }
+            Bound::Nothing => return None,
+        };
+        if bytes.is_empty() {
             return None;
         }
+        Some(stub_name(&String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_NAME_BYTES)])))
+    }
+
+    /// The symbol table in section `table`, parsed on first use; None if it is not one or is
+    /// larger than [`MAX_SECTION_BYTES`].
+    fn table(&mut self, table: usize) -> Option<&SymbolTable<'d, R>> {
         let (sections, endian, data) = (self.sections, self.endian, self.data);
-        let symbols = self
-            .tables
+        self.tables
             .entry(table)
             .or_insert_with(|| {
                 let sh = sections.section(object::SectionIndex(table)).ok()?;
@@ -314,13 +361,31 @@ impl<'s, 'd, R: ReadRef<'d>> SymbolNames<'s, 'd, R> {
                 }
                 sections.symbol_table_by_index(endian, data, object::SectionIndex(table)).ok()
             })
-            .as_ref()?;
-        let symbol = symbols.symbol(SymbolIndex(sym as usize)).ok()?;
-        let bytes = symbol.name(endian, symbols.strings()).ok()?;
-        if bytes.is_empty() {
-            return None;
+            .as_ref()
+    }
+
+    /// The IFUNC symbols of symbol table `table` by address, one name each where aliases
+    /// share one: public before `_`-prefixed, then the shortest (`rawmemchr`, not
+    /// `__rawmemchr`).
+    fn ifunc_names(&mut self, table: usize) -> HashMap<u64, &'d [u8]> {
+        let endian = self.endian;
+        let mut best: HashMap<u64, &'d [u8]> = HashMap::new();
+        let Some(symbols) = self.table(table) else { return best };
+        let rank = |n: &[u8]| (n.first() == Some(&b'_'), n.len());
+        for sym in symbols.iter() {
+            if sym.st_type() != elf::STT_GNU_IFUNC || sym.st_shndx(endian) == elf::SHN_UNDEF {
+                continue;
+            }
+            let Ok(name) = sym.name(endian, symbols.strings()) else { continue };
+            if name.is_empty() {
+                continue;
+            }
+            let slot = best.entry(sym.st_value(endian)).or_insert(name);
+            if (rank(name), name) < (rank(slot), *slot) {
+                *slot = name;
+            }
         }
-        Some(stub_name(&String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_NAME_BYTES)])))
+        best
     }
 }
 
