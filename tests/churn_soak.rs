@@ -6,7 +6,8 @@
 //! `PROF_SOAK_SECS` sets the length (default 90 s; the reliability case asks for an hour, which
 //! `PROF_SOAK_SECS=3600 cargo test --test churn_soak` runs). The run is split in thirds: the
 //! first warms up, and the last third's peaks may not exceed the middle third's by more than a
-//! small margin (10% of RSS, 5% of descriptors, one 512 KiB chunk of unwind rows); a leak per process (6,000 processes per third at the default length) shows as
+//! small margin (10% of RSS, one 512 KiB chunk of unwind rows), and descriptors never exceed one
+//! per binary; a leak per process (6,000 processes per third at the default length) shows as
 //! growth of its size times that count.
 mod common;
 
@@ -136,14 +137,15 @@ fn churn_soak_footprint_levels_off() {
     println!("churn soak: {report}; 16 s after the churn: {after:?}");
     let rss_mid = max_of(middle, |r| r.rss_kib);
     assert!(max_of(last, |r| r.rss_kib) <= rss_mid + (rss_mid / 10).max(8 * 1024), "RSS still growing: {report}");
-    // The descriptors held at a moment are the binaries of processes alive across the last few
-    // intervals, near all 1,000 of the churn's: their peak wanders by a few percent from third to
-    // third (940 then 960 was seen). A leak per process would add thousands per third.
-    let fds_mid = max_of(middle, |r| r.fds);
-    assert!(max_of(last, |r| r.fds) <= fds_mid + (fds_mid / 20).max(16), "descriptors still growing: {report}");
-    // One descriptor per distinct binary mapped (the churn's 1,000 and the machine's own), not
-    // one per process.
-    assert!(max_of(&readings, |r| r.fds) < BINARIES as u64 + 1024, "too many descriptors: {report}");
+    // The descriptors held at a moment are one per binary mapped by a process alive across the
+    // last few intervals: near all 1,000 of the churn's, how near depends on how the intervals
+    // fall (peaks of 957 then 1,021 were seen), so "the last third's peak above the middle
+    // third's" is no test of a leak. What a leak per process breaks is the bound: never more
+    // than one descriptor per binary on top of what prof held before the churn.
+    assert!(
+        max_of(&readings, |r| r.fds) <= readings[0].fds + BINARIES as u64 + 16,
+        "more descriptors than binaries: {report}"
+    );
     assert!(after.fds <= readings[0].fds + 16, "descriptors not closed after the churn: {after:?}; {report}");
     // The fixed maps never change; unwind rows come in 512 KiB chunks made as tables load (the
     // churn's 1,000 tables in the first seconds). A table kept per process, or chunks never
