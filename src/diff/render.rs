@@ -10,6 +10,10 @@ use super::Diff;
 use crate::output::text::{escape_controls, write_json as write_escaped_json};
 use crate::output::{Document, Format};
 
+/// The largest total of one side a differential flame graph is drawn for: inferno computes
+/// `150 * difference` in a signed 64-bit number.
+const MAX_DRAWN_TOTAL: u64 = (i64::MAX / 256) as u64;
+
 /// A diff with how to draw its flamegraph: what `prof diff -o` writes (`.svg`, `.folded`,
 /// `.json`) through the output stage's dispatcher ([`crate::output::write_output`]).
 #[derive(Clone, Copy, Debug)]
@@ -184,10 +188,10 @@ pub fn write_svg(d: &Diff, opts: &DiffSvgOptions, w: impl Write) -> io::Result<(
     // on sorted input.
     let mut text = String::new();
     let mut ends: Vec<usize> = Vec::with_capacity(d.merged.len());
-    let (mut total, mut signed) = (Some(0u64), true);
+    let (mut base_total, mut new_total) = (Some(0u64), Some(0u64));
     let built: Result<(), std::fmt::Error> = d.for_each_stack(|labels, b, n| {
-        total = total.and_then(|t| t.checked_add(if opts.negate { b } else { n }));
-        signed &= i64::try_from(b).is_ok() && i64::try_from(n).is_ok();
+        base_total = base_total.and_then(|t| t.checked_add(b));
+        new_total = new_total.and_then(|t| t.checked_add(n));
         for (i, label) in labels.iter().enumerate() {
             if i > 0 {
                 text.push(';');
@@ -199,12 +203,14 @@ pub fn write_svg(d: &Diff, opts: &DiffSvgOptions, w: impl Write) -> io::Result<(
         Ok(())
     });
     built.map_err(io::Error::other)?;
-    // inferno sums the drawn side's counts in a u64 and takes each difference as a signed
-    // number: refuse counts it cannot lay out (a crafted archive can hold any count).
-    if total.is_none() || !signed {
+    // inferno sums each side's counts, takes a frame's difference as a signed number and
+    // multiplies the largest one by 150 to colour it: refuse totals it cannot lay out (a crafted
+    // archive can hold any count; no real profile has 2^55 samples).
+    let drawable = |t: Option<u64>| t.is_some_and(|t| t <= MAX_DRAWN_TOTAL);
+    if !drawable(base_total) || !drawable(new_total) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            "the profiles' sample counts are too large to draw (a count above 2^63, or a sum above 2^64)",
+            "the profiles' sample counts are too large to draw (a profile's total above 2^55)",
         ));
     }
     let lines = ends.iter().scan(0, |start, &end| {
