@@ -10,6 +10,7 @@ pub mod in_root;
 pub mod maps;
 pub mod refresh;
 pub mod stamp;
+pub mod vdso;
 
 use std::collections::HashMap;
 use std::fs::File;

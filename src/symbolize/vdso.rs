@@ -8,16 +8,11 @@
 //! An address in `[vdso]` is an offset from the mapping's start, where the image's ELF header
 //! is; symbol values are turned into such offsets through the image's `PT_LOAD` segments.
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
-
 use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader, Sym};
 use object::Endianness;
 
-/// Largest `[vdso]` mapping read (x86_64's is two pages; the cap only matters for a maps line
-/// that lies).
-pub const MAX_VDSO_BYTES: u64 = 1 << 20;
+use crate::process::vdso::read_image;
 
 /// Most function symbols kept (the vDSO exports about a dozen).
 const MAX_SYMBOLS: usize = 4096;
@@ -83,9 +78,7 @@ impl VdsoSymbols {
 
     /// The vDSO of prof's own process (from `/proc/self/maps` and `/proc/self/mem`).
     pub fn own() -> Option<VdsoSymbols> {
-        let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-        let m = crate::process::maps::parse_maps(&maps).into_iter().find(|m| m.path == "[vdso]")?;
-        VdsoSymbols::parse(&read_image("self", m.start, m.end)?)
+        VdsoSymbols::parse(&crate::process::vdso::own_image()?)
     }
 
     /// The vDSO of process `tgid` at its `[vdso]` mapping `start..end`, while it runs.
@@ -104,16 +97,6 @@ impl VdsoSymbols {
         let (_, end, name) = &self.functions[i];
         (offset < *end).then_some(&**name)
     }
-}
-
-/// The bytes of `start..end` in the memory of process `who` (`self` or a PID), at most
-/// [`MAX_VDSO_BYTES`].
-fn read_image(who: &str, start: u64, end: u64) -> Option<Vec<u8>> {
-    let len = end.checked_sub(start).filter(|&l| l > 0 && l <= MAX_VDSO_BYTES)?;
-    let mem = File::open(format!("/proc/{who}/mem")).ok()?;
-    let mut image = vec![0u8; usize::try_from(len).ok()?];
-    mem.read_exact_at(&mut image, start).ok()?;
-    Some(image)
 }
 
 #[cfg(test)]
@@ -135,13 +118,10 @@ mod tests {
         assert_eq!(VdsoSymbols::of_process(std::process::id(), m.start, m.end).as_ref(), Some(&own));
     }
 
-    /// Bytes that are not an ELF image, an empty range and a range above the cap give nothing.
+    /// Bytes that are not an ELF image give nothing.
     #[test]
     fn vdso_malformed_gives_nothing() {
         assert_eq!(VdsoSymbols::parse(b""), None);
         assert_eq!(VdsoSymbols::parse(&[0x7f; 8192]), None);
-        assert_eq!(read_image("self", 4096, 4096), None);
-        assert_eq!(read_image("self", 0, MAX_VDSO_BYTES + 1), None);
-        assert_eq!(read_image("self", 0, 4096), None, "page 0 is never mapped");
     }
 }

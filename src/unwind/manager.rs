@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use super::alloc::RangeAlloc as Rows;
 use super::cfi;
 use super::{ProcMapping, TableSource, UnwindRow};
+use crate::process::vdso::VDSO_MODULE;
 use crate::process::{BinaryKey, MappingInfo};
 
 /// Where the unwind tables go: the sampler's BPF maps, or a fake in tests.
@@ -64,6 +65,18 @@ pub struct TableInfo {
 }
 
 impl TableInfo {
+    /// A table of `module` being built, first used in tick `generation`.
+    fn pending(module: &str, generation: u64) -> TableInfo {
+        TableInfo {
+            module: module.to_string(),
+            state: TableState::Pending,
+            source: TableSource::None,
+            unsupported_rows: 0,
+            segments: Vec::new(),
+            last_used: generation,
+        }
+    }
+
     /// A short description for the unwind report: `.eh_frame (1234 rows)`, `none`, or why not.
     pub fn describe(&self) -> String {
         match &self.state {
@@ -142,6 +155,8 @@ pub struct TableManager {
     stats: ManagerStats,
     /// Counts [`TableManager::tick`]s (intervals of a continuous recording).
     generation: u64,
+    /// Bytes of the vDSO image its table was built from (0: not built).
+    vdso_size: u64,
 }
 
 /// Ticks (intervals) a table no process uses is kept before it is forgotten: short-lived
@@ -149,6 +164,31 @@ pub struct TableManager {
 /// than keeping rows that sit in the fixed-size kernel array anyway. Tables unused for less
 /// than this are still evicted at once when room is needed.
 pub const KEEP_UNUSED_TICKS: u64 = 30;
+
+/// The key the vDSO's table is kept under: the vDSO has no file, so no device and inode, and
+/// no real device number is all ones.
+const VDSO_KEY: BinaryKey = BinaryKey { dev: u64::MAX, inode: u64::MAX };
+
+/// The key of the table a mapping uses: its binary's, or the vDSO's.
+fn table_key(m: &MappingInfo) -> Option<BinaryKey> {
+    match &m.binary {
+        Some((key, _)) => Some(*key),
+        None if m.module == VDSO_MODULE => Some(VDSO_KEY),
+        None => None,
+    }
+}
+
+/// The vDSO's table, from the `.eh_frame` of prof's own image (the same as every process's of
+/// this kernel and ABI whose mapping has the same size), and that size.
+fn build_vdso() -> (Built, u64) {
+    let Some(image) = crate::process::vdso::own_image() else {
+        return (Err("prof's own vDSO could not be read".to_string()), 0);
+    };
+    let built = cfi::table_from_elf(&image)
+        .and_then(|table| Ok((table, cfi::load_segments(&image)?)))
+        .map_err(|e| crate::error_text::error_chain(&e));
+    (built, image.len() as u64)
+}
 
 impl TableManager {
     /// A manager for a row array of `capacity` rows that builds tables on a background thread.
@@ -166,6 +206,7 @@ impl TableManager {
             builder: None,
             stats: Default::default(),
             generation: 0,
+            vdso_size: 0,
         }
     }
 
@@ -204,6 +245,12 @@ impl TableManager {
                     Some(t) => t.last_used = self.generation,
                     None => self.start_build(sink, *key, path, &m.module),
                 }
+            } else if m.module == VDSO_MODULE && !self.tables.contains_key(&VDSO_KEY) {
+                // A few hundred rows from memory: built at once.
+                self.tables.insert(VDSO_KEY, TableInfo::pending(&m.module, self.generation));
+                let (built, size) = build_vdso();
+                self.vdso_size = size;
+                self.finish(sink, VDSO_KEY, built);
             }
         }
         self.push_process(sink, tgid)
@@ -269,14 +316,13 @@ impl TableManager {
     /// Forgets the tables (and cached failures) of every binary no known process maps, freeing
     /// their rows (when the kernel array is full).
     pub fn evict_all_unused(&mut self, sink: &mut dyn TableSink) {
-        let used: HashSet<BinaryKey> =
-            self.procs.values().flatten().filter_map(|m| m.binary.as_ref().map(|(k, _)| *k)).collect();
+        let used: HashSet<BinaryKey> = self.procs.values().flatten().filter_map(table_key).collect();
         self.evict_where(sink, |key, _| !used.contains(key));
     }
 
     fn mark_used(&mut self) {
         let generation = self.generation;
-        for key in self.procs.values().flatten().filter_map(|m| m.binary.as_ref().map(|(k, _)| *k)) {
+        for key in self.procs.values().flatten().filter_map(table_key) {
             if let Some(t) = self.tables.get_mut(&key) {
                 t.last_used = generation;
             }
@@ -308,7 +354,10 @@ impl TableManager {
             .iter()
             .map(|m| {
                 let mut pm = ProcMapping { start: m.start, end: m.end, bias: 0, first_row: 0, n_rows: 0 };
-                if let Some(info) = m.binary.as_ref().and_then(|(k, _)| self.tables.get(k)) {
+                // Another ABI's vDSO (a mapping of another size) is not the image the table
+                // was built from: frame pointers there.
+                let key = table_key(m).filter(|&k| k != VDSO_KEY || m.end - m.start == self.vdso_size);
+                if let Some(info) = key.and_then(|k| self.tables.get(&k)) {
                     if let (&TableState::Loaded { first, rows }, Some(bias)) =
                         (&info.state, cfi::load_bias(&info.segments, m.start, m.offset))
                     {
@@ -324,17 +373,7 @@ impl TableManager {
     }
 
     fn start_build(&mut self, sink: &mut dyn TableSink, key: BinaryKey, path: &std::path::Path, module: &str) {
-        self.tables.insert(
-            key,
-            TableInfo {
-                module: module.to_string(),
-                state: TableState::Pending,
-                source: TableSource::None,
-                unsupported_rows: 0,
-                segments: Vec::new(),
-                last_used: self.generation,
-            },
-        );
+        self.tables.insert(key, TableInfo::pending(module, self.generation));
         // A descriptor of our own: the path may be a /proc/self/fd link the symbolizer closes.
         let file = match File::open(path) {
             Ok(f) => f,
