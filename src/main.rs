@@ -25,7 +25,7 @@ use prof::profile::{format_unix_ns, unix_ns};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Record(args) => run_record(args).map(|()| ExitCode::SUCCESS),
+        Command::Record(args) => run_record(args),
         Command::Report(args) => run_report(args).map(|()| ExitCode::SUCCESS),
         Command::Diff(args) => run_diff(args),
         Command::Serve(args) => run_serve(args).map(|()| ExitCode::SUCCESS),
@@ -60,7 +60,16 @@ fn default_archive_path() -> PathBuf {
     PathBuf::from(format!("prof-{}.prof", stamp.replace('T', "-")))
 }
 
-fn run_record(args: RecordArgs) -> Result<()> {
+/// prof's exit status after a recording: the command's when its exit ended the recording (a
+/// shell's code: 128 + the signal's number when a signal killed it), else success.
+fn record_exit_code(recording: &prof::record::Recording) -> ExitCode {
+    match recording.ended_by {
+        prof::record::EndReason::CommandExited { code, .. } => ExitCode::from(code),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+fn run_record(args: RecordArgs) -> Result<ExitCode> {
     if !args.command.is_empty() && !args.pids.is_empty() {
         bail!("give either -p PID or a COMMAND, not both");
     }
@@ -89,7 +98,7 @@ fn run_record(args: RecordArgs) -> Result<()> {
     let recording = prof::record::record(&options, &stop, &mut console)?;
     if let (Some(c), Some(dir)) = (&recording.continuous, &args.dir) {
         print_continuous_summary(c, dir, args.push.as_ref());
-        return Ok(());
+        return Ok(record_exit_code(&recording));
     }
 
     let profile = &recording.profile;
@@ -118,7 +127,7 @@ fn run_record(args: RecordArgs) -> Result<()> {
     if let Some(first) = failures.into_iter().next() {
         return Err(first.into());
     }
-    Ok(())
+    Ok(record_exit_code(&recording))
 }
 
 /// What a continuous recording wrote and pushed.

@@ -51,11 +51,12 @@ fn hostile_text_summary_has_no_raw_controls() {
         profile: hostile_profile(),
         processes: 1,
         symbolize: Default::default(),
-        ended_by: EndReason::CommandExited(format!("exit status: 1{}", HOSTILE.concat())),
+        ended_by: EndReason::CommandExited { status: format!("exit status: 1{}", HOSTILE.concat()), code: 1 },
         map_sizes: (0, 0),
         continuous: None,
         end_stages: EndStages::default(),
         unwind_table_bytes: 0,
+        command_stopped: false,
     };
     let text = prof::record::summary::summary(&recording, &[format!("out{}.svg", HOSTILE[0])], 5);
     assert_inert("the summary", &text);

@@ -99,6 +99,9 @@ pub struct Recording {
     pub end_stages: EndStages,
     /// Kernel memory of the unwind tables at the peak (0 with `--unwind fp`).
     pub unwind_table_bytes: u64,
+    /// The profiled command was still running when the recording ended (the duration elapsed,
+    /// or a signal stopped prof) and was sent SIGTERM.
+    pub command_stopped: bool,
 }
 
 /// Where the time between the end of a recording and its symbolized profile went.
@@ -115,8 +118,15 @@ pub struct EndStages {
 pub enum EndReason {
     /// The requested duration elapsed.
     Duration,
-    /// The profiled command exited with this status description.
-    CommandExited(String),
+    /// The profiled command exited.
+    CommandExited {
+        /// How, in words (`exit status: 3`, `signal: 9 (SIGKILL)`).
+        status: String,
+        /// The shell's code for it: the exit status, or 128 + the signal's number.
+        code: u8,
+    },
+    /// Every process given with `-p` exited.
+    TargetsExited,
     /// SIGINT or SIGTERM.
     Signal,
 }
@@ -200,6 +210,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
             continuous: Some(summary),
             end_stages: EndStages { stop: end.elapsed(), ..EndStages::default() },
             unwind_table_bytes: session.sampler.unwind_row_memory().1,
+            command_stopped: session.command_stopped,
         });
     }
 
@@ -237,6 +248,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
         continuous: None,
         end_stages,
         unwind_table_bytes: session.sampler.unwind_row_memory().1,
+        command_stopped: session.command_stopped,
     })
 }
 

@@ -55,6 +55,10 @@ pub(super) struct Session {
     pub(super) kernel_symbols_warned: bool,
     /// Binaries whose unwind table could not be loaded, warned about (once per session).
     pub(super) tables_warned: std::collections::HashSet<String>,
+    /// The processes given with `-p`: the recording ends when all have exited.
+    target_pids: Vec<u32>,
+    /// The command was still running at the stop and was sent SIGTERM.
+    pub command_stopped: bool,
 }
 
 impl Session {
@@ -98,6 +102,11 @@ impl Session {
             cpu_notes: Vec::new(),
             kernel_symbols_warned: false,
             tables_warned: Default::default(),
+            target_pids: match &opts.targets {
+                crate::sample::Targets::Pids { pids, .. } => pids.clone(),
+                _ => Vec::new(),
+            },
+            command_stopped: false,
         })
     }
 
@@ -121,7 +130,10 @@ impl Session {
                 return Ok(EndReason::Duration);
             }
             if let Some(status) = self.child.as_mut().and_then(PausedChild::try_wait) {
-                return Ok(EndReason::CommandExited(status.to_string()));
+                return Ok(EndReason::CommandExited { status: status.to_string(), code: shell_code(status) });
+            }
+            if !self.target_pids.is_empty() && self.target_pids.iter().all(|&pid| !process_alive(pid)) {
+                return Ok(EndReason::TargetsExited);
             }
             self.wait_and_capture(self.next_wait(next_drain, duration), observer)?;
             if Instant::now() < next_drain {
@@ -157,7 +169,7 @@ impl Session {
     fn next_wait(&self, next_drain: Instant, duration: Option<Duration>) -> Duration {
         let now = Instant::now();
         let mut wait = next_drain.saturating_duration_since(now);
-        if self.child.is_some() {
+        if self.child.is_some() || !self.target_pids.is_empty() {
             wait = wait.min(CHILD_POLL);
         }
         if let Some(d) = duration {
@@ -199,6 +211,7 @@ impl Session {
             if c.try_wait().is_none() {
                 c.signal(libc::SIGTERM);
                 let _ = c.wait();
+                self.command_stopped = true;
             }
         }
         Ok(())
@@ -241,5 +254,26 @@ impl Session {
                 observer.on_event(Event::Warning { message: &e.to_string() });
             }
         }
+    }
+}
+
+/// The code a shell gives a command's end: its exit status, or 128 + the number of the signal
+/// that killed it.
+fn shell_code(status: std::process::ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => (code & 0xff) as u8,
+        (None, Some(signal)) => (128 + (signal & 0x7f)) as u8,
+        (None, None) => 1,
+    }
+}
+
+/// True while process `pid` exists and is not a zombie (a `-p` target that exited but was not
+/// yet reaped by its parent has ended for the recording).
+fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name's closing parenthesis.
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
     }
 }

@@ -41,13 +41,20 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
         cpus,
     );
     match &rec.ended_by {
-        EndReason::CommandExited(status) => {
+        EndReason::CommandExited { status, .. } => {
             let _ = writeln!(s, "  command exited: {}", escape_controls(status));
+        }
+        EndReason::TargetsExited => {
+            let _ = writeln!(s, "  every process given with -p exited: recording ended");
         }
         EndReason::Signal => {
             let _ = writeln!(s, "  stopped by signal; all samples up to the signal are kept");
         }
         EndReason::Duration => {}
+    }
+    if rec.command_stopped {
+        let why = if rec.ended_by == EndReason::Duration { "the duration (-d) elapsed" } else { "prof was stopped" };
+        let _ = writeln!(s, "  {why} while the command was still running: it was sent SIGTERM");
     }
     for note in &m.notes {
         // Loss warnings, and notes that are warnings themselves (e.g. a perf map refused).
