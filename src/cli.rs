@@ -212,8 +212,24 @@ pub struct RecordArgs {
     /// How user stacks are walked: `auto` uses the unwind tables (.eh_frame/.debug_frame) of
     /// each binary in the kernel and frame pointers where there are none; `fp` frame pointers
     /// only (the kernel's walker, cheapest); `dwarf` tables only.
-    #[arg(long, value_enum, default_value_t = UnwindArg::Auto, value_name = "MODE")]
-    pub unwind: UnwindArg,
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub unwind: Option<UnwindArg>,
+    /// perf's `-g`: accepted; prof always records call graphs (kernel and user stacks).
+    #[arg(short = 'g')]
+    pub call_graph_flag: bool,
+    /// perf's `--call-graph fp|dwarf[,SIZE]|lbr`: `fp` is `--unwind fp`; `dwarf` is
+    /// `--unwind auto` (prof unwinds with the DWARF tables in the kernel, no stack copies);
+    /// `lbr` is not used (`--unwind auto`, with a note).
+    #[arg(long = "call-graph", value_parser = parse_call_graph, value_name = "MODE", conflicts_with = "unwind")]
+    pub call_graph: Option<CallGraphArg>,
+    /// perf's `-a` (all CPUs, the whole system): accepted; it is what prof records without
+    /// `-p` or a command.
+    #[arg(short = 'a', long = "all-cpus", conflicts_with = "pids")]
+    pub all_cpus: bool,
+    /// The sampling event: `cycles` (hardware; where there is no PMU, as in most VMs, prof
+    /// says so and uses cpu-clock) or `cpu-clock` (the kernel's timer). Default: cycles.
+    #[arg(short = 'e', long = "event", value_parser = parse_event, value_name = "EVENT")]
+    pub event: Option<prof::profile::EventKind>,
     /// How often counts and stacks are read out of the kernel (10ms to 1s): more often keeps
     /// the maps smaller under many unique stacks, at a little more CPU.
     #[arg(long, default_value = "1s", value_parser = parse_drain_interval, value_name = "DURATION")]
@@ -270,12 +286,38 @@ pub struct RecordArgs {
     /// Outputs.
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Command to run and profile, with the processes it forks.
-    #[arg(last = true, value_name = "COMMAND")]
+    /// Command to run and profile, with the processes it forks (after `--`, or simply last:
+    /// `prof record -o x.svg make -j4`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
 
 impl RecordArgs {
+    /// One line for each perf option given that prof takes differently: what it does instead.
+    pub fn perf_option_notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.call_graph_flag && self.unwind.is_none() && self.call_graph.is_none() {
+            notes.push("-g: prof always records call graphs (user stacks walked with --unwind auto)".to_string());
+        }
+        if self.all_cpus && !self.command.is_empty() {
+            notes.push(
+                "-a with a command: prof records the command and the processes it forks;                  for the whole system while it runs, record without -a in another terminal (`prof record -d N`)"
+                    .to_string(),
+            );
+        }
+        match self.call_graph {
+            Some(CallGraphArg::Dwarf) => notes.push(
+                "--call-graph dwarf: prof unwinds with each binary's DWARF tables in the kernel \
+                 (--unwind auto), without copying stacks"
+                    .to_string(),
+            ),
+            Some(CallGraphArg::Lbr) => notes
+                .push("--call-graph lbr: prof does not use LBR; user stacks are walked with --unwind auto".to_string()),
+            _ => {}
+        }
+        notes
+    }
+
     /// The library's record options.
     pub fn options(&self) -> RecordOptions {
         let targets = if self.pids.is_empty() {
@@ -286,13 +328,14 @@ impl RecordArgs {
         RecordOptions {
             sampler: SamplerOptions {
                 frequency_hz: self.frequency,
+                event: self.event,
                 targets,
                 kernel_stacks: !self.user_only,
                 user_stacks: !self.kernel_only,
                 skip_idle: self.no_idle,
                 stack_map_size: self.stack_map_size,
                 counts_map_size: self.counts_map_size,
-                unwind: self.unwind.into(),
+                unwind: self.unwind.or(self.call_graph.map(CallGraphArg::unwind)).unwrap_or(UnwindArg::Auto).into(),
                 unwind_rows: self.unwind_rows,
                 events_buffer_size: self.events_buffer_size.unwrap_or(0),
                 kernel_version_check: !self.no_kernel_version_check,
@@ -475,6 +518,54 @@ fn parse_alpha(s: &str) -> Result<f64, String> {
 /// or retention (so `--retain-age 1000000d` keeps everything), and far from where adding it to a
 /// clock reading would overflow.
 const MAX_DURATION_DAYS: u64 = 1_000_000;
+
+/// perf's `--call-graph` modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallGraphArg {
+    /// `fp`: frame pointers.
+    Fp,
+    /// `dwarf[,SIZE]`: DWARF unwinding.
+    Dwarf,
+    /// `lbr`: last branch records.
+    Lbr,
+}
+
+impl CallGraphArg {
+    /// prof's unwind mode for it.
+    fn unwind(self) -> UnwindArg {
+        match self {
+            CallGraphArg::Fp => UnwindArg::Fp,
+            CallGraphArg::Dwarf | CallGraphArg::Lbr => UnwindArg::Auto,
+        }
+    }
+}
+
+/// perf's `--call-graph fp|dwarf[,SIZE]|lbr` (the stack dump size is not needed: prof copies
+/// no stacks).
+pub fn parse_call_graph(s: &str) -> Result<CallGraphArg, String> {
+    let (mode, size) = s.split_once(',').map_or((s, None), |(m, n)| (m, Some(n)));
+    if size.is_some_and(|n| n.parse::<u32>().is_err()) {
+        return Err(format!("`{s}`: the stack dump size after the comma must be a number of bytes"));
+    }
+    match (mode, size) {
+        ("fp", None) => Ok(CallGraphArg::Fp),
+        ("dwarf", _) => Ok(CallGraphArg::Dwarf),
+        ("lbr", None) => Ok(CallGraphArg::Lbr),
+        _ => Err(format!("`{s}`: expected fp, dwarf[,SIZE] or lbr (or use --unwind auto|fp|dwarf)")),
+    }
+}
+
+/// perf's `-e`: the events prof samples with.
+pub fn parse_event(s: &str) -> Result<prof::profile::EventKind, String> {
+    match s {
+        "cycles" | "cpu-cycles" => Ok(prof::profile::EventKind::Cycles),
+        "cpu-clock" => Ok(prof::profile::EventKind::CpuClock),
+        _ => Err(format!(
+            "`{s}`: prof samples with `cycles` or `cpu-clock`; other perf events (tracepoints, cache \
+             misses, …) are not sampled"
+        )),
+    }
+}
 
 /// Parses `10` (seconds), `10s`, `2m`, `1h`, `500ms`, at most [`MAX_DURATION_DAYS`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -92,6 +92,9 @@ fn run_record(args: RecordArgs) -> Result<ExitCode> {
     }
     let mut console = console::Console { live_status: std::io::stderr().is_terminal() };
     let mut options = args.options();
+    for note in args.perf_option_notes() {
+        eprintln!("prof: note: {}", esc(&note));
+    }
     for warning in prof::sample::kernel::fit_to_kernel(&mut options.sampler, args.strict_freq)? {
         eprintln!("prof: warning: {}", esc(&warning));
     }

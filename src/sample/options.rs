@@ -23,6 +23,9 @@ pub enum Targets {
 pub struct SamplerOptions {
     /// Samples per second per CPU.
     pub frequency_hz: u64,
+    /// The event that drives sampling: `None` or cycles tries hardware cycles and falls back
+    /// to cpu-clock (with a note) where there is no PMU; cpu-clock uses the software timer.
+    pub event: Option<crate::profile::EventKind>,
     /// Which processes to sample.
     pub targets: Targets,
     /// Record kernel stacks.
@@ -74,6 +77,7 @@ impl Default for SamplerOptions {
     fn default() -> Self {
         SamplerOptions {
             frequency_hz: 99,
+            event: None,
             targets: Targets::All,
             kernel_stacks: true,
             user_stacks: true,

@@ -57,7 +57,7 @@ impl Sampler {
         }
         let tracepoints = programs.attach_tracepoints(plan.follow_forks)?;
         let (ringbuf, pending_events) = event_ring_buffer(&programs)?;
-        let mut attached = attach_per_cpu(&programs, opts.frequency_hz, &cpus)?;
+        let mut attached = attach_per_cpu(&programs, opts.frequency_hz, opts.event, &cpus)?;
         attached.notes.extend(plan.note);
         let libbpf_warnings = super::error::take_libbpf_warnings();
         if std::env::var_os("PROF_LIBBPF_DEBUG").is_some() {
@@ -351,8 +351,13 @@ struct Attached {
 }
 
 /// Opens the sampling event on every CPU and attaches the program to each; sampling starts.
-fn attach_per_cpu(programs: &Programs, frequency_hz: u64, cpus: &[u32]) -> Result<Attached, SampleError> {
-    let (event, opened, mut notes) = open_all_cpus(frequency_hz, cpus)?;
+fn attach_per_cpu(
+    programs: &Programs,
+    frequency_hz: u64,
+    wanted: Option<EventKind>,
+    cpus: &[u32],
+) -> Result<Attached, SampleError> {
+    let (event, opened, mut notes) = open_all_cpus(frequency_hz, wanted, cpus)?;
     let mut links = Vec::with_capacity(opened.len());
     for (cpu, fd) in opened {
         let probe = fd.try_clone().ok();
@@ -368,16 +373,21 @@ fn attach_per_cpu(programs: &Programs, frequency_hz: u64, cpus: &[u32]) -> Resul
     Ok(Attached { event, links, notes })
 }
 
-/// Opens the sampling event on every CPU: cycles if the first CPU has them, else cpu-clock.
-/// The event chosen, one open event per CPU, and notes about the choice.
+/// Opens the sampling event on every CPU: cpu-clock when asked for, else cycles if the first
+/// CPU has them, else cpu-clock. The event chosen, one open event per CPU, and notes about the
+/// choice.
 type OpenedEvents = (EventKind, Vec<(u32, OwnedFd)>, Vec<String>);
 
-fn open_all_cpus(frequency_hz: u64, cpus: &[u32]) -> Result<OpenedEvents, SampleError> {
+fn open_all_cpus(frequency_hz: u64, wanted: Option<EventKind>, cpus: &[u32]) -> Result<OpenedEvents, SampleError> {
     // The maps exist: a command spawned from now on inherits the memlock limit prof was given.
     super::kernel::restore_memlock();
     let mut notes = Vec::new();
     let first = cpus.first().copied().unwrap_or(0);
-    let event = match perf_events::open_event(EventKind::Cycles, frequency_hz, first) {
+    let event = match perf_events::open_event(wanted.unwrap_or(EventKind::Cycles), frequency_hz, first) {
+        Ok(fd) if wanted == Some(EventKind::CpuClock) => {
+            drop(fd);
+            EventKind::CpuClock
+        }
         Ok(fd) => {
             drop(fd);
             EventKind::Cycles

@@ -1,0 +1,71 @@
+//! perf's habits at `prof record` (docs/perf-users.md): `-g`, `--call-graph fp|dwarf|lbr`, `-a`,
+//! `-e cycles|cpu-clock` and a command without `--` work or say what prof does instead; what
+//! prof cannot do is refused with a message naming the alternatives.
+
+mod common;
+
+use std::ffi::OsStr;
+
+/// Runs `prof record ARGS…` with `-o DIR/x.prof`; returns the exit code, stderr and the archive
+/// (if written).
+fn record(args: &[&str]) -> (Option<i32>, String, Option<prof::profile::Profile>) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.prof");
+    let run = common::prof().arg("record").arg("-o").arg(&out).args(args.iter().map(OsStr::new)).output().unwrap();
+    let archive = prof::archive::read_file(&out).ok();
+    (run.status.code(), String::from_utf8_lossy(&run.stderr).into_owned(), archive)
+}
+
+/// Options prof cannot honour are usage errors (exit 2) that say what it accepts; no BPF needed.
+#[test]
+fn perf_habits_refused_with_what_prof_accepts() {
+    let (code, stderr, _) = record(&["--call-graph", "bogus", "-d", "1"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("expected fp, dwarf[,SIZE] or lbr"), "{stderr}");
+    let (code, stderr, _) = record(&["--call-graph", "dwarf,lots", "-d", "1"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("stack dump size"), "{stderr}");
+    let (code, stderr, _) = record(&["-e", "cache-misses", "-d", "1"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("prof samples with `cycles` or `cpu-clock`"), "{stderr}");
+    let (code, stderr, _) = record(&["--call-graph", "fp", "--unwind", "auto", "-d", "1"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let (code, stderr, _) = record(&["-a", "-p", "1", "-d", "1"]);
+    assert_eq!(code, Some(2), "{stderr}");
+}
+
+/// `-g -a -e cpu-clock` record the whole system with the software timer and a note about `-g`;
+/// `--call-graph fp` is `--unwind fp`, `--call-graph dwarf,SIZE` is `--unwind auto` with a note.
+#[test]
+fn perf_habits_record_as_perf_users_type_them() {
+    let _m = bpf_test!("perf_habits_record_as_perf_users_type_them");
+    let (code, stderr, archive) = record(&["-g", "-a", "-e", "cpu-clock", "-d", "1"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("prof: note: -g: prof always records call graphs"), "{stderr}");
+    let archive = archive.expect("archive written");
+    assert_eq!(archive.meta.event, prof::profile::SampledEvent::Perf(prof::profile::EventKind::CpuClock));
+    assert_eq!(archive.meta.unwind.modes.only(), Some(prof::profile::unwind::UnwindMode::Auto));
+
+    let (code, stderr, archive) = record(&["--call-graph", "fp", "-d", "1"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(archive.unwrap().meta.unwind.modes.only(), Some(prof::profile::unwind::UnwindMode::Fp));
+
+    let (code, stderr, archive) = record(&["--call-graph", "dwarf,16384", "-d", "1"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("--call-graph dwarf: prof unwinds with each binary's DWARF tables"), "{stderr}");
+    assert_eq!(archive.unwrap().meta.unwind.modes.only(), Some(prof::profile::unwind::UnwindMode::Auto));
+}
+
+/// A command after the options needs no `--`, its own options included; `-a` with a command
+/// says that prof records the command.
+#[test]
+fn perf_habits_command_without_double_dash() {
+    let _m = bpf_test!("perf_habits_command_without_double_dash");
+    let (code, stderr, archive) = record(&["sh", "-c", "exit 4"]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(stderr.contains("command exited: exit status: 4"), "{stderr}");
+    assert!(archive.expect("archive written").meta.target.starts_with("sh"));
+    let (code, stderr, _) = record(&["-a", "true"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("-a with a command: prof records the command"), "{stderr}");
+}
