@@ -33,7 +33,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("prof: error: {}", esc_lines(&format!("{e:#}")));
+            // Each cause once: an error whose message already includes its source is not
+            // followed by the source again (anyhow's `{:#}` would print it twice).
+            eprintln!("prof: error: {}", esc_lines(&prof::error_text::error_chain(e.as_ref())));
             ExitCode::from(1)
         }
     }

@@ -102,8 +102,8 @@ fn cli_missing_pid_is_named() {
     assert!(!path.exists());
 }
 
-/// A missing input file, a truncated archive and a malformed folded line are each reported with
-/// the file name (and line), exit 1.
+/// A missing input file (its OS error said once), a truncated archive and a malformed folded
+/// line are each reported with the file name (and line), exit 1.
 #[test]
 fn cli_report_bad_inputs_name_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,6 +111,8 @@ fn cli_report_bad_inputs_name_file_and_line() {
     let out = run(&["report", missing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("missing.prof"), "{}", stderr(&out));
+    // The OS error once, not again after the message that already holds it.
+    assert_eq!(stderr(&out).matches("(os error 2)").count(), 1, "{}", stderr(&out));
 
     let good = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/archive/v1-small.prof")).unwrap();
     let truncated = dir.path().join("cut.prof");
