@@ -7,6 +7,7 @@
 //! kernel memory follows the binaries actually mapped (one chunk is 512 KiB) instead of a fixed
 //! array sized for the largest binary anyone might run.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 
@@ -35,8 +36,6 @@ struct Chunk {
 pub struct RowChunks {
     capacity: u32,
     chunks: BTreeMap<u32, Chunk>,
-    /// Chunks created since the start (for reports and tests).
-    created: u64,
     /// The most chunks that existed at once.
     peak: usize,
 }
@@ -78,22 +77,12 @@ impl RowChunks {
     /// [`MAX_ROWS`]).
     pub fn new(capacity: u32) -> RowChunks {
         let capacity = (chunks_for(capacity.min(MAX_ROWS)) * CHUNK_ROWS).min(MAX_ROWS);
-        RowChunks { capacity, chunks: BTreeMap::new(), created: 0, peak: 0 }
+        RowChunks { capacity, chunks: BTreeMap::new(), peak: 0 }
     }
 
     /// Rows addressable.
     pub fn capacity(&self) -> u32 {
         self.capacity
-    }
-
-    /// Chunks that exist now.
-    pub fn chunks(&self) -> usize {
-        self.chunks.len()
-    }
-
-    /// Chunks created since the start.
-    pub fn created(&self) -> u64 {
-        self.created
     }
 
     /// Kernel memory of the chunks that exist now.
@@ -157,13 +146,15 @@ impl RowChunks {
 
     /// The chunk `index`, created and installed in `outer` if it does not exist.
     fn chunk(&mut self, outer: &impl MapCore, index: u32) -> Result<&mut Chunk, ChunkError> {
-        if !self.chunks.contains_key(&index) {
-            let chunk = create_chunk(outer, index).map_err(ChunkError::Create)?;
-            self.created += 1;
-            self.chunks.insert(index, chunk);
-            self.peak = self.peak.max(self.chunks.len());
+        let existing = self.chunks.len();
+        match self.chunks.entry(index) {
+            Entry::Occupied(chunk) => Ok(chunk.into_mut()),
+            Entry::Vacant(slot) => {
+                let chunk = create_chunk(outer, index).map_err(ChunkError::Create)?;
+                self.peak = self.peak.max(existing + 1);
+                Ok(slot.insert(chunk))
+            }
         }
-        Ok(self.chunks.get_mut(&index).expect("inserted above"))
     }
 }
 
