@@ -95,6 +95,13 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/* Samples handed to userspace while a table they need is being built (struct prof_deferred).
+ * Sized by userspace before load (one page when tables are not used). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 2 * 1024 * 1024);
+} deferred SEC(".maps");
+
 /* One chunk of unwind rows (see PROF_ROW_CHUNK_SHIFT); userspace creates each and writes it
  * through mmap. */
 struct unwind_row_chunk {
@@ -221,6 +228,10 @@ struct walk {
 	__u8 stale_sent;
 	/* frame-pointer steps taken to a lower address (onto another stack) so far */
 	__u8 fp_down;
+	/* 1: a mapping whose table is being built ends the walk (to hand the sample over) */
+	__u8 may_defer;
+	/* the walk ended there: st.pc, sp, fp are that frame's registers */
+	__u8 deferred;
 };
 
 /* Frame-pointer steps per walk that may go to a lower address: a runtime that switches stacks
@@ -369,6 +380,12 @@ static long walk_step(__u64 index, void *ctx)
 	__u64 pc_vaddr = 0;
 	if (st->maps_n) {
 		struct prof_unwind_mapping *m = find_mapping(st, lookup_pc);
+		if (m && m->first_row == PROF_ROWS_PENDING && st->may_defer) {
+			/* this frame is not recorded: userspace records it when it resumes */
+			st->depth = depth;
+			st->deferred = 1;
+			return 1;
+		}
 		if (m) {
 			if (m->n_rows) {
 				pc_vaddr = lookup_pc - m->bias;
@@ -441,9 +458,60 @@ static long walk_step(__u64 index, void *ctx)
 	return 0;
 }
 
+/* Hands a sample whose walk stopped at a binary whose table is being built to userspace: the
+ * registers of that frame, the frames walked so far, the kernel stack (in scratch slot 0) and a
+ * copy of the user stack from the page of the stack pointer up. False when the ring buffer is
+ * full. */
+static __always_inline bool send_deferred(const struct walk *st, const struct prof_sample_key *key,
+					  __u32 tid)
+{
+	struct prof_deferred *d = bpf_ringbuf_reserve(&deferred, sizeof(*d), 0);
+	if (!d) {
+		stat_inc(PROF_STAT_DEFERRED_FULL);
+		return false;
+	}
+	d->tgid = key->tgid;
+	d->tid = tid;
+	d->start_time = key->start_time;
+	__builtin_memcpy(d->comm, key->comm, sizeof(d->comm));
+	d->pc = st->pc;
+	d->sp = st->sp;
+	d->fp = st->fp;
+	d->user_len = st->depth;
+	d->kernel_len = 0;
+	d->kernel_status = key->kernel_status;
+	d->fp_down = st->fp_down;
+	d->pad[0] = 0;
+	d->pad[1] = 0;
+	__u32 slot = 0;
+	struct prof_stack *k = bpf_map_lookup_elem(&scratch, &slot);
+	if (k && key->kernel_status == PROF_STACK_OK) {
+		d->kernel_len = k->len;
+		bpf_probe_read_kernel(d->kernel_ips, sizeof(d->kernel_ips), k->ips);
+	}
+	slot = 1;
+	struct prof_stack *u = bpf_map_lookup_elem(&scratch, &slot);
+	if (!u || bpf_probe_read_kernel(d->user_ips, sizeof(d->user_ips), u->ips))
+		d->user_len = 0;
+	d->stack_base = st->sp & ~4095ULL;
+	d->stack_len = 0;
+#pragma unroll
+	for (int i = 0; i < PROF_DEFERRED_PAGES; i++) {
+		if (bpf_probe_read_user(d->stack + i * 4096, 4096, (void *)(d->stack_base + i * 4096)))
+			break;
+		d->stack_len += 4096;
+	}
+	bpf_ringbuf_submit(d, 0);
+	stat_inc(PROF_STAT_DEFERRED);
+	return true;
+}
+
 /* Walks the user stack of the current task with the unwind tables (and frame pointers where
- * there are none) into the user scratch stack, then stores it. */
-static __always_inline __u8 walk_user_stack(struct bpf_perf_event_data *ctx, __u32 tgid, __u64 *id,
+ * there are none) into the user scratch stack, then stores it. A walk that reaches a binary
+ * whose table is being built hands the sample to userspace instead (PROF_STACK_DEFERRED), or,
+ * when it cannot, goes on with frame pointers there. */
+static __always_inline __u8 walk_user_stack(struct bpf_perf_event_data *ctx, __u32 tgid, __u32 tid,
+					     const struct prof_sample_key *key, __u64 *id,
 					     __u8 *unwind_status)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -474,7 +542,15 @@ static __always_inline __u8 walk_user_stack(struct bpf_perf_event_data *ctx, __u
 		st.maps_first = proc->first;
 		st.maps_n = proc->n;
 	}
+	st.may_defer = 1;
 	bpf_loop(PROF_MAX_STACK_DEPTH + 1, walk_step, &st, 0);
+	if (st.deferred) {
+		if (send_deferred(&st, key, tid))
+			return PROF_STACK_DEFERRED;
+		st.may_defer = 0;
+		st.deferred = 0;
+		bpf_loop(PROF_MAX_STACK_DEPTH + 1, walk_step, &st, 0);
+	}
 	*unwind_status = st.status;
 
 	__u32 slot = 1;
@@ -553,10 +629,13 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 							PROF_STAT_USTACK_NOMEM);
 #ifndef PROF_NO_BTF
 		else
-			key.user_status = walk_user_stack(ctx, tgid, &key.user_stack,
+			key.user_status = walk_user_stack(ctx, tgid, tid, &key, &key.user_stack,
 							  &key.unwind_status);
 #endif
 	}
+
+	if (key.user_status == PROF_STACK_DEFERRED)
+		goto announce;
 
 	__u64 *count = bpf_map_lookup_elem(&counts, &key);
 	if (count) {
@@ -576,6 +655,7 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 		}
 	}
 
+announce:
 	if (tgid != 0 && !bpf_map_lookup_elem(&announced, &tgid)) {
 		__u8 one = 1;
 		if (bpf_map_update_elem(&announced, &tgid, &one, BPF_NOEXIST) == 0)
@@ -669,6 +749,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 
 /* Unused instances that make libbpf-cargo emit these shared types into the Rust skeleton. */
 struct prof_proc_event _prof_proc_event = {};
+struct prof_deferred _prof_deferred = {};
 enum prof_stat _prof_stat = PROF_STAT_SAMPLES;
 enum prof_stack_status _prof_stack_status = PROF_STACK_OK;
 enum prof_event_kind _prof_event_kind = PROF_EVENT_FIRST_SAMPLE;

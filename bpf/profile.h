@@ -31,7 +31,12 @@ enum prof_stat {
 	PROF_STAT_EVENTS_LOST = 9,
 	/* process events submitted to the ring buffer (with EVENTS_LOST: the events produced) */
 	PROF_STAT_EVENTS_SENT = 10,
-	PROF_STAT__COUNT = 11,
+	/* samples handed to userspace with a copy of their stack (struct prof_deferred) */
+	PROF_STAT_DEFERRED = 11,
+	/* samples that could not be handed over (the `deferred` ring buffer was full): walked on
+	 * with frame pointers instead */
+	PROF_STAT_DEFERRED_FULL = 12,
+	PROF_STAT__COUNT = 13,
 };
 
 /* What happened to one of a sample's stacks. */
@@ -46,6 +51,8 @@ enum prof_stack_status {
 	PROF_STACK_ERROR = 3,
 	/* the stack store was full */
 	PROF_STACK_NOMEM = 4,
+	/* the sample went to userspace as a struct prof_deferred: it is not counted in the kernel */
+	PROF_STACK_DEFERRED = 5,
 };
 
 /* A stack, innermost frame first. Stored in `stacks` keyed by a 64-bit hash of its content, so
@@ -136,6 +143,11 @@ struct prof_unwind_row {
 /* The most rows: the walker's binary search takes 25 steps. */
 #define PROF_MAX_UNWIND_ROWS (1U << 25)
 
+/* first_row of a mapping (with n_rows 0) whose binary's table is being built: a walk that
+ * reaches it hands the sample to userspace with a copy of the stack (struct prof_deferred),
+ * which finishes the walk once the table is ready. */
+#define PROF_ROWS_PENDING 0xffffffffU
+
 /* Executable mappings a process can have in `unwind_mappings`. */
 #define PROF_MAX_UNWIND_MAPPINGS 256
 
@@ -182,6 +194,40 @@ struct prof_proc_event {
 	__u32 tid;
 	__u32 pad;
 	char comm[PROF_TASK_COMM_LEN];
+};
+
+/* Pages of user stack a deferred sample carries: from the page holding the stack pointer of the
+ * frame where the kernel's walk stopped, at least 60 KiB above it (perf copies 8 KiB by default; clang and rustc stacks take 16-40 KiB). */
+#define PROF_DEFERRED_PAGES 16
+#define PROF_DEFERRED_STACK (PROF_DEFERRED_PAGES * 4096)
+
+/* A sample whose user-stack walk reached a binary whose unwind table is being built, sent
+ * through the `deferred` ring buffer instead of being counted: userspace continues the walk from
+ * (pc, sp, fp) over the copied stack once the table is ready, and counts the sample then. */
+struct prof_deferred {
+	__u32 tgid;
+	__u32 tid;
+	/* as in struct prof_sample_key */
+	__u64 start_time;
+	char comm[PROF_TASK_COMM_LEN];
+	/* registers of the frame the walk stopped at (pc is not in user_ips) */
+	__u64 pc;
+	__u64 sp;
+	__u64 fp;
+	/* user address of stack[0] (the page of sp) and the bytes copied (whole pages; a page that
+	 * could not be read ends the copy) */
+	__u64 stack_base;
+	__u32 stack_len;
+	/* frames walked in the kernel, innermost first, and the kernel stack */
+	__u32 user_len;
+	__u32 kernel_len;
+	__u8 kernel_status; /* enum prof_stack_status */
+	/* frame-pointer steps to a lower address taken so far (see PROF_MAX_FP_DOWN) */
+	__u8 fp_down;
+	__u8 pad[2];
+	__u64 user_ips[PROF_MAX_STACK_DEPTH];
+	__u64 kernel_ips[PROF_MAX_STACK_DEPTH];
+	__u8 stack[PROF_DEFERRED_STACK];
 };
 
 #endif /* PROF_PROFILE_H */

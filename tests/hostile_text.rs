@@ -57,6 +57,7 @@ fn hostile_text_summary_has_no_raw_controls() {
         end_stages: EndStages::default(),
         unwind_table_bytes: 0,
         command_stopped: false,
+        handed_over: Default::default(),
     };
     let text = prof::record::summary::summary(&recording, &[format!("out{}.svg", HOSTILE[0])], 5);
     assert_inert("the summary", &text);

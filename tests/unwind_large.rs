@@ -9,7 +9,7 @@ mod common;
 use std::ffi::OsStr;
 use std::path::Path;
 
-use common::{count_where, prof_ok, read_folded, Background};
+use common::{count_where, prof_ok, read_folded, which, Background};
 
 fn os(s: &str) -> &OsStr {
     OsStr::new(s)
@@ -115,12 +115,6 @@ fn table_mib(summary: &str) -> f64 {
         .and_then(|t| t.split(" MiB").next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no table memory in the summary: {summary}"))
-}
-
-/// The full path of `program` on PATH.
-fn which(program: &str) -> Result<std::path::PathBuf, ()> {
-    let path = std::env::var_os("PATH").ok_or(())?;
-    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| p.exists()).ok_or(())
 }
 
 /// When a table still cannot be loaded (here: a ceiling of one 65,536-row chunk, which

@@ -9,8 +9,10 @@ use std::path::PathBuf;
 use prof::process::maps::parse_maps;
 use prof::process::BinaryKey;
 use prof::process::MappingInfo;
+use prof::profile::unwind::UnwindStatus;
 use prof::unwind::manager::{TableManager, TableSink, TableState};
-use prof::unwind::{CfaRule, ProcMapping, UnwindRow};
+use prof::unwind::resume::{Resumed, StackCopy, Suspended};
+use prof::unwind::{CfaRule, ProcMapping, UnwindRow, PENDING_ROWS};
 
 /// A row array in memory standing in for the kernel's.
 #[derive(Default)]
@@ -52,6 +54,9 @@ impl TableSink for FakeSink {
     }
     fn remove_process(&mut self, tgid: u32) {
         self.procs.remove(&tgid);
+    }
+    fn read_row(&self, index: u32) -> Option<UnwindRow> {
+        *self.rows.get(index as usize)?
     }
 }
 
@@ -155,8 +160,8 @@ fn unwind_manager_evicts_unused_and_reports_no_room() {
     assert!(sink.procs[&2].iter().any(|m| m.n_rows > 0));
 }
 
-/// With the background builder, mappings are sent at once (frame pointers meanwhile) and again
-/// with the tables once they are built.
+/// With the background builder, mappings are sent at once (marked as waiting for their table)
+/// and again with the tables once they are built; a walk handed over waits, then goes on.
 #[test]
 fn unwind_manager_builds_in_the_background() {
     let mut sink = FakeSink::new(1 << 20);
@@ -166,15 +171,40 @@ fn unwind_manager_builds_in_the_background() {
     // Only the vDSO's table (a few dozen rows from memory) is built at once.
     let vdso = maps.iter().find(|m| m.module == "[vdso]").map(|m| m.start);
     assert!(sink.procs[&7].iter().all(|m| m.n_rows == 0 || Some(m.start) == vdso), "nothing is ready yet");
+    // The kernel's walker is told which tables are coming, to hand samples over, and a walk
+    // handed over waits for them.
+    let addr = own_mappings as fn() -> Vec<MappingInfo> as usize as u64;
+    let ours = sink.procs[&7].iter().find(|m| m.start <= addr && addr < m.end).expect("this test's code is mapped");
+    assert_eq!(ours.first_row, PENDING_ROWS, "{ours:?}");
+    let handed = Suspended {
+        tgid: 7,
+        frames: vec![],
+        pc: addr,
+        sp: 0x7000,
+        fp: 0,
+        fp_down: 0,
+        stack: StackCopy::default(),
+        tables_only: false,
+    };
+    let mut walk = handed.clone();
+    assert!(matches!(mgr.resume(&sink, &mut walk, false), Resumed::Waiting(_)));
+    assert!(walk.frames.is_empty());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while mgr.pending() > 0 {
         assert!(std::time::Instant::now() < deadline, "tables were not built within 60 s");
         mgr.poll(&mut sink);
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let addr = own_mappings as fn() -> Vec<MappingInfo> as usize as u64;
     let row = walker_row(&sink, 7, addr).expect("the walker has the table once it is built");
     assert!(matches!(row.cfa, CfaRule::Sp(_) | CfaRule::Fp(_)), "{row:?}");
+    // Once built, the walk goes on with the rows read back from the kernel: the function's
+    // first instruction has CFA = SP + 8, whose return address the (empty) copy lacks.
+    let mut walk = handed.clone();
+    assert_eq!(mgr.resume(&sink, &mut walk, false), Resumed::Done(UnwindStatus::CopyEnd));
+    assert_eq!(walk.frames, vec![addr]);
+    // An unknown process has no mappings: frame pointers only (FP 0 ends the chain).
+    let mut walk = Suspended { tgid: 8, ..handed };
+    assert_eq!(mgr.resume(&sink, &mut walk, false), Resumed::Done(UnwindStatus::Complete));
 }
 
 /// Tables of exited processes stay loaded for a while (short-lived processes come back to the

@@ -143,6 +143,9 @@ pub enum UnwindStatus {
     TooDeep,
     /// The next frame was not above the current one.
     BadFrame,
+    /// The walk was finished in userspace over a copy of the stack (the sample was taken while
+    /// a table it needed was being built) and the copy ended before the outermost frame.
+    CopyEnd,
     /// A status the BPF program reported that this prof does not know: the program and prof
     /// disagree about `enum prof_unwind_status` (bpf/profile.h).
     Unknown,
@@ -150,7 +153,7 @@ pub enum UnwindStatus {
 
 impl UnwindStatus {
     /// Every status, in display order.
-    pub const ALL: [UnwindStatus; 8] = [
+    pub const ALL: [UnwindStatus; 9] = [
         UnwindStatus::KernelFp,
         UnwindStatus::Complete,
         UnwindStatus::NoInfo,
@@ -158,6 +161,7 @@ impl UnwindStatus {
         UnwindStatus::ReadFault,
         UnwindStatus::TooDeep,
         UnwindStatus::BadFrame,
+        UnwindStatus::CopyEnd,
         UnwindStatus::Unknown,
     ];
 
@@ -171,6 +175,7 @@ impl UnwindStatus {
             UnwindStatus::ReadFault => "read_fault",
             UnwindStatus::TooDeep => "too_deep",
             UnwindStatus::BadFrame => "bad_frame",
+            UnwindStatus::CopyEnd => "stack_copy_end",
             UnwindStatus::Unknown => "unknown",
         }
     }
@@ -190,6 +195,7 @@ impl UnwindStatus {
             UnwindStatus::ReadFault => "stack read fault",
             UnwindStatus::TooDeep => "too deep",
             UnwindStatus::BadFrame => "bad frame (stack went backwards)",
+            UnwindStatus::CopyEnd => "end of the stack copied while its table was built",
             UnwindStatus::Unknown => "unknown (BPF program and prof disagree)",
         }
     }

@@ -20,7 +20,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use observer::{Event, Observer, Silent};
-pub use session::DRAIN_INTERVAL;
+pub use session::{HandedOver, DRAIN_INTERVAL};
 
 use crate::profile::unwind::UnwindReport;
 use crate::profile::{unix_ns, LossReason, Metadata, Profile};
@@ -102,6 +102,8 @@ pub struct Recording {
     /// The profiled command was still running when the recording ended (the duration elapsed,
     /// or a signal stopped prof) and was sent SIGTERM.
     pub command_stopped: bool,
+    /// Samples taken while a table their walk needed was being built, finished in userspace.
+    pub handed_over: HandedOver,
 }
 
 /// Where the time between the end of a recording and its symbolized profile went.
@@ -211,6 +213,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
             end_stages: EndStages { stop: end.elapsed(), ..EndStages::default() },
             unwind_table_bytes: session.sampler.unwind_row_memory().1,
             command_stopped: session.command_stopped,
+            handed_over: session.handed_over_totals(),
         });
     }
 
@@ -249,6 +252,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
         end_stages,
         unwind_table_bytes: session.sampler.unwind_row_memory().1,
         command_stopped: session.command_stopped,
+        handed_over: HandedOver { buffer_full: stats.handover_full, ..session.handed_over },
     })
 }
 

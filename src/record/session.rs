@@ -11,10 +11,13 @@ use super::{EndReason, RecordError};
 use crate::aggregate::Aggregator;
 use crate::process::ProcessTable;
 use crate::profile::unwind::UnwindMode;
+use crate::profile::unwind::UnwindStatus;
+use crate::sample::deferred::DeferredSample;
 use crate::sample::spawn::PausedChild;
-use crate::sample::{ProcEvent, Sampler, SamplerOptions};
+use crate::sample::{ProcEvent, RawCount, Sampler, SamplerOptions, StackRef};
 use crate::symbolize::Symbolizer;
 use crate::unwind::manager::TableManager;
+use crate::unwind::resume::Resumed;
 
 /// How often the kernel maps are drained. Once a second keeps the stack map small (it holds only
 /// stacks first seen since the last drain) at ~one syscall per new key.
@@ -29,6 +32,15 @@ const TABLE_POLL: Duration = Duration::from_millis(10);
 
 /// How often a spawned command is checked for exit while waiting for events.
 const CHILD_POLL: Duration = Duration::from_millis(50);
+
+/// Handed-over samples kept waiting for their tables at most; beyond, the oldest are finished
+/// with frame pointers where a table is missing (as the kernel does when it cannot hand over).
+/// A sample holds up to 64 KiB of stack: this bounds the queue to 32 MiB.
+const MAX_WAITING: usize = 512;
+
+/// How long the stop waits for tables still being built, so that samples handed over for them
+/// are finished with them.
+const STOP_TABLE_WAIT: Duration = Duration::from_secs(3);
 
 /// Everything a recording holds while it runs.
 #[derive(Debug)]
@@ -59,6 +71,24 @@ pub(super) struct Session {
     target_pids: Vec<u32>,
     /// The command was still running at the stop and was sent SIGTERM.
     pub command_stopped: bool,
+    /// Samples the kernel handed over whose walk waits for a table being built.
+    waiting: Vec<DeferredSample>,
+    /// Handed-over samples finished so far.
+    pub handed_over: HandedOver,
+}
+
+/// What became of the samples the kernel handed over (their walk reached a binary whose table
+/// was being built).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HandedOver {
+    /// Finished in userspace and counted.
+    pub finished: u64,
+    /// Of those, finished without a table that was still not built (the queue was full, or
+    /// the recording ended first).
+    pub without_table: u64,
+    /// Samples the kernel could not hand over (its buffer was full): walked on with frame
+    /// pointers there.
+    pub buffer_full: u64,
 }
 
 impl Session {
@@ -107,6 +137,8 @@ impl Session {
                 _ => Vec::new(),
             },
             command_stopped: false,
+            waiting: Vec::new(),
+            handed_over: HandedOver::default(),
         })
     }
 
@@ -193,7 +225,39 @@ impl Session {
                 crate::sample::trim_heap();
             }
         }
+        self.finish_handed_over(false);
         Ok(())
+    }
+
+    /// Finishes the walks of the samples the kernel handed over whose tables are ready now,
+    /// and counts them; with `force` (or past [`MAX_WAITING`]), those still waiting too.
+    fn finish_handed_over(&mut self, force: bool) {
+        self.waiting.extend(self.sampler.take_deferred());
+        if self.waiting.is_empty() {
+            return;
+        }
+        let Some(tables) = self.tables.as_ref() else {
+            // Tables are off: the kernel never hands samples over.
+            self.waiting.clear();
+            return;
+        };
+        let mut done = Vec::new();
+        self.waiting.retain_mut(|s| match tables.resume(&self.sampler, &mut s.walk, false) {
+            Resumed::Done(status) => {
+                done.push(counted(s, status));
+                false
+            }
+            Resumed::Waiting(_) => true,
+        });
+        let excess = if force { self.waiting.len() } else { self.waiting.len().saturating_sub(MAX_WAITING) };
+        for mut s in self.waiting.drain(..excess) {
+            if let Resumed::Done(status) = tables.resume(&self.sampler, &mut s.walk, true) {
+                done.push(counted(&mut s, status));
+            }
+            self.handed_over.without_table += 1;
+        }
+        self.handed_over.finished += done.len() as u64;
+        self.counts.add(done);
     }
 
     /// Stops sampling (so the last drain is complete and the totals final), drains a last time
@@ -206,6 +270,7 @@ impl Session {
         self.handle_events(events, observer);
         self.refresh_late_mappings(&drained, observer);
         self.counts.add(drained);
+        self.finish_waiting_walks();
         observer.on_event(Event::Stopped);
         if let Some(c) = self.child.as_mut() {
             if c.try_wait().is_none() {
@@ -215,6 +280,31 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Finishes every handed-over sample: waits (a bounded time) for the tables they need, then
+    /// finishes those still waiting without them.
+    fn finish_waiting_walks(&mut self) {
+        let deadline = Instant::now() + STOP_TABLE_WAIT;
+        self.finish_handed_over(false);
+        while !self.waiting.is_empty()
+            && self.tables.as_ref().is_some_and(|t| t.pending() > 0)
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(TABLE_POLL);
+            if let Some(t) = self.tables.as_mut() {
+                t.poll(&mut self.sampler);
+            }
+            self.finish_handed_over(false);
+        }
+        self.finish_handed_over(true);
+    }
+
+    /// What became of the samples handed over so far, with the kernel's count of those it
+    /// could not hand over.
+    pub fn handed_over_totals(&self) -> HandedOver {
+        let buffer_full = self.sampler.stats().map_or(0, |s| s.handover_full);
+        HandedOver { buffer_full, ..self.handed_over }
     }
 
     /// Samples that lost a stack or were dropped, since the start.
@@ -254,6 +344,20 @@ impl Session {
                 observer.on_event(Event::Warning { message: &e.to_string() });
             }
         }
+    }
+}
+
+/// A handed-over sample whose walk ended, as a count of one.
+fn counted(s: &mut DeferredSample, status: UnwindStatus) -> RawCount {
+    let frames = std::mem::take(&mut s.walk.frames);
+    RawCount {
+        tgid: s.walk.tgid,
+        start: s.start,
+        comm: std::mem::take(&mut s.comm),
+        user: if frames.is_empty() { StackRef::Empty } else { StackRef::Frames(frames.into()) },
+        kernel: s.kernel.clone(),
+        count: 1,
+        unwind: status,
     }
 }
 

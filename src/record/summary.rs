@@ -96,6 +96,9 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
                 rec.unwind_table_bytes as f64 / (1024.0 * 1024.0),
             );
         }
+        if let Some(line) = handed_over_line(&rec.handed_over) {
+            let _ = writeln!(s, "  {line}");
+        }
     }
     let rows: Vec<_> = top::top(p, top_n).into_iter().filter(|r| r.self_count > 0).collect();
     if !rows.is_empty() {
@@ -109,4 +112,24 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
         let _ = writeln!(s, "  wrote {}", escape_controls(w));
     }
     s
+}
+
+/// What became of the samples taken while a table their walk needed was being built; None
+/// when there were none.
+fn handed_over_line(h: &super::HandedOver) -> Option<String> {
+    if h.finished == 0 && h.buffer_full == 0 {
+        return None;
+    }
+    let mut line = format!(
+        "tables being built: {} {} unwound in userspace once their table was ready",
+        h.finished,
+        if h.finished == 1 { "sample was" } else { "samples were" }
+    );
+    if h.without_table > 0 {
+        let _ = write!(line, " ({} without it: the recording ended or too many waited)", h.without_table);
+    }
+    if h.buffer_full > 0 {
+        let _ = write!(line, "; {} walked with frame pointers (the hand-over buffer was full)", h.buffer_full);
+    }
+    Some(line)
 }

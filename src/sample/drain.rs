@@ -157,27 +157,34 @@ impl Sampler {
     }
 
     fn resolve_stack(&mut self, status: u8, hash: u64, user: bool) -> StackRef {
-        let (fault, error, full) = if user {
-            (LossReason::UserStackFault, LossReason::UserStackError, LossReason::UserStackMapFull)
-        } else {
-            (LossReason::KernelStackFault, LossReason::KernelStackError, LossReason::KernelStackMapFull)
-        };
-        match types::prof_stack_status(u32::from(status)) {
-            types::prof_stack_status::PROF_STACK_OK => {
-                match self.stacks.get(&hash).or_else(|| self.stacks_prev.get(&hash)) {
-                    Some(ips) => StackRef::Frames(Arc::clone(ips)),
-                    None => {
-                        *self.userspace_losses.entry(error).or_default() += 1;
-                        StackRef::Missing(error)
-                    }
-                }
+        if let Err(other) = stored_stack(status, user) {
+            return other;
+        }
+        match self.stacks.get(&hash).or_else(|| self.stacks_prev.get(&hash)) {
+            Some(ips) => StackRef::Frames(Arc::clone(ips)),
+            None => {
+                let error = if user { LossReason::UserStackError } else { LossReason::KernelStackError };
+                *self.userspace_losses.entry(error).or_default() += 1;
+                StackRef::Missing(error)
             }
-            types::prof_stack_status::PROF_STACK_EMPTY => StackRef::Empty,
-            types::prof_stack_status::PROF_STACK_FAULT => StackRef::Missing(fault),
-            types::prof_stack_status::PROF_STACK_NOMEM => StackRef::Missing(full),
-            _ => StackRef::Missing(error),
         }
     }
+}
+
+/// Ok when a stack's status says it was stored; otherwise what the sample has instead.
+pub(super) fn stored_stack(status: u8, user: bool) -> Result<(), StackRef> {
+    let (fault, error, full) = if user {
+        (LossReason::UserStackFault, LossReason::UserStackError, LossReason::UserStackMapFull)
+    } else {
+        (LossReason::KernelStackFault, LossReason::KernelStackError, LossReason::KernelStackMapFull)
+    };
+    Err(match types::prof_stack_status(u32::from(status)) {
+        types::prof_stack_status::PROF_STACK_OK => return Ok(()),
+        types::prof_stack_status::PROF_STACK_EMPTY => StackRef::Empty,
+        types::prof_stack_status::PROF_STACK_FAULT => StackRef::Missing(fault),
+        types::prof_stack_status::PROF_STACK_NOMEM => StackRef::Missing(full),
+        _ => StackRef::Missing(error),
+    })
 }
 
 /// The walk's end as the BPF program reported it; a value `bpf/profile.h` does not define is
@@ -196,7 +203,7 @@ fn unwind_status(raw: u8) -> UnwindStatus {
     }
 }
 
-fn comm_string(comm: &[i8]) -> String {
+pub(super) fn comm_string(comm: &[i8]) -> String {
     let bytes: Vec<u8> = comm.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
@@ -204,7 +211,7 @@ fn comm_string(comm: &[i8]) -> String {
 /// Nanoseconds since boot in clock ticks (`USER_HZ`), the unit of process start times in
 /// `/proc/PID/stat`, rounded down as the kernel rounds them there. `/proc` shows boot times in
 /// the reader's time namespace: its boot-time offset is added, as the kernel adds it there.
-fn clock_ticks(ns: u64) -> u64 {
+pub(super) fn clock_ticks(ns: u64) -> u64 {
     static CLOCK: std::sync::OnceLock<(u64, i64)> = std::sync::OnceLock::new();
     let (hz, offset_ns) = *CLOCK.get_or_init(|| {
         // SAFETY: sysconf has no memory-safety preconditions.
@@ -239,8 +246,11 @@ mod tests {
     #[test]
     fn sample_unwind_status_from_raw() {
         let known: std::collections::BTreeSet<UnwindStatus> = (0..=6).map(unwind_status).collect();
-        let others: std::collections::BTreeSet<UnwindStatus> =
-            UnwindStatus::ALL.into_iter().filter(|&s| s != UnwindStatus::Unknown).collect();
+        // CopyEnd comes from userspace, never from the kernel.
+        let others: std::collections::BTreeSet<UnwindStatus> = UnwindStatus::ALL
+            .into_iter()
+            .filter(|&s| s != UnwindStatus::Unknown && s != UnwindStatus::CopyEnd)
+            .collect();
         assert_eq!(known, others);
         assert_eq!(unwind_status(0), UnwindStatus::KernelFp);
         assert_eq!(UnwindStatus::ALL.last(), Some(&UnwindStatus::Unknown));

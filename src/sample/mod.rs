@@ -7,6 +7,7 @@
 //! `drain` reading the counts back, `error` what can go wrong.
 
 pub mod cpus;
+pub mod deferred;
 mod drain;
 mod error;
 mod exit_poll;
@@ -132,6 +133,11 @@ pub struct KernelStats {
     /// Process notifications the kernel put in the ring buffer; with
     /// [`LossReason::EventsLost`], the notifications produced.
     pub events_sent: u64,
+    /// Samples handed to userspace because their walk reached a table being built.
+    pub handed_over: u64,
+    /// Samples that could not be handed over (the buffer was full) and were walked on with
+    /// frame pointers.
+    pub handover_full: u64,
 }
 
 /// Gives freed heap memory back to the kernel (every glibc arena, the unwind-table builder
@@ -175,6 +181,7 @@ pub struct Sampler {
     per_cpu: hotplug::PerCpu,
     ringbuf: RingBuffer<'static>,
     pending_events: Rc<RefCell<Vec<ProcEvent>>>,
+    pending_deferred: Rc<RefCell<Vec<deferred::DeferredSample>>>,
     _tracepoints: Vec<Link>,
     /// Exits found by polling /proc (the fallback object has no exit events).
     exit_poll: Option<exit_poll::ExitPoll>,
@@ -338,6 +345,12 @@ impl Sampler {
         Ok(events)
     }
 
+    /// The samples the kernel handed over (their walk reached a table being built) that
+    /// arrived in the last [`Sampler::poll_events`] calls.
+    pub fn take_deferred(&mut self) -> Vec<deferred::DeferredSample> {
+        std::mem::take(&mut *self.pending_deferred.borrow_mut())
+    }
+
     /// Reads the kernel's counters (cumulative since start) plus losses found in userspace.
     pub fn stats(&self) -> Result<KernelStats, SampleError> {
         use types::prof_stat as st;
@@ -374,7 +387,9 @@ impl Sampler {
                 *losses.entry(reason).or_default() += n;
             }
         }
-        Ok(KernelStats { samples, losses, events_sent })
+        let handed_over = read(st::PROF_STAT_DEFERRED)?;
+        let handover_full = read(st::PROF_STAT_DEFERRED_FULL)?;
+        Ok(KernelStats { samples, losses, events_sent, handed_over, handover_full })
     }
 }
 
@@ -397,6 +412,10 @@ impl crate::unwind::manager::TableSink for Sampler {
 
     fn remove_process(&mut self, tgid: u32) {
         self.remove_process_unwind(tgid)
+    }
+
+    fn read_row(&self, index: u32) -> Option<UnwindRow> {
+        self.rows.as_ref()?.read(index)
     }
 }
 

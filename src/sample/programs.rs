@@ -81,6 +81,11 @@ impl Programs {
         either!(self, s => &s.maps.events)
     }
 
+    /// The ring buffer of samples handed over while a table they need is being built.
+    pub(super) fn deferred(&self) -> &MapMut<'static> {
+        either!(self, s => &s.maps.deferred)
+    }
+
     /// Per process: its mappings in `unwind_mappings`.
     pub(super) fn proc_unwind(&self) -> &MapMut<'static> {
         either!(self, s => &s.maps.proc_unwind)

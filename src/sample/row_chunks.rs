@@ -14,7 +14,7 @@ use std::os::fd::AsFd;
 use libbpf_rs::{MapCore, MapFlags, MapHandle, MapType};
 
 use super::skel::types;
-use super::unwind_maps::{encode_row, ArrayMmap};
+use super::unwind_maps::{decode_row, encode_row, ArrayMmap};
 use crate::unwind::UnwindRow;
 
 /// Rows per chunk (`PROF_ROW_CHUNK_ROWS`).
@@ -120,6 +120,12 @@ impl RowChunks {
             done += n;
         }
         Ok(())
+    }
+
+    /// Row `index` as stored, if its chunk exists.
+    pub fn read(&self, index: u32) -> Option<UnwindRow> {
+        let chunk = self.chunks.get(&(index / CHUNK_ROWS))?;
+        chunk.rows.read(index % CHUNK_ROWS).map(|r| decode_row(&r))
     }
 
     /// Forgets `n` rows at `first` (a table evicted); chunks left without rows are freed.

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, OpenMapMut, OpenObject, RingBuffer, RingBufferBuilder};
 
+use super::deferred::{parse_deferred, DeferredSample};
 use super::error::{bpf_err, capture_libbpf_log, load_error};
 use super::kernel::KernelVersion;
 use super::options::{auto_map_size, events_buffer_bytes, DEFAULT_UNWIND_ROWS, UNWIND_MAPPING_SLOTS};
@@ -34,6 +35,14 @@ type UnwindArrays = (RowChunks, ArrayMmap<types::prof_unwind_mapping>);
 /// not returned yet.
 type PendingEvents = Rc<RefCell<Vec<ProcEvent>>>;
 
+/// Samples the kernel handed over that [`Sampler::take_deferred`] has not returned yet.
+type PendingDeferred = Rc<RefCell<Vec<DeferredSample>>>;
+
+/// Bytes of the ring buffer of handed-over samples when tables are used: ~60 samples of 66 KiB,
+/// what 2 CPUs sampling at 999 Hz produce in 30 ms (it is read every 10 ms while tables are
+/// being built). A full buffer costs no sample: the kernel walks on with frame pointers.
+const DEFERRED_BUFFER: u32 = 4 << 20;
+
 impl Sampler {
     /// Checks privileges, loads the BPF program, registers the targets and starts sampling
     /// on every online CPU.
@@ -56,7 +65,7 @@ impl Sampler {
             }
         }
         let tracepoints = programs.attach_tracepoints(plan.follow_forks)?;
-        let (ringbuf, pending_events) = event_ring_buffer(&programs)?;
+        let (ringbuf, pending_events, pending_deferred) = event_ring_buffer(&programs, plan.unwind)?;
         let mut attached = attach_per_cpu(&programs, opts.frequency_hz, opts.event, &cpus)?;
         attached.notes.extend(plan.note);
         let libbpf_warnings = super::error::take_libbpf_warnings();
@@ -67,6 +76,7 @@ impl Sampler {
             per_cpu: super::hotplug::PerCpu::new(attached.event, opts.frequency_hz, attached.links),
             ringbuf,
             pending_events,
+            pending_deferred,
             _tracepoints: tracepoints,
             exit_poll: programs.is_fallback().then(super::exit_poll::ExitPoll::default),
             programs,
@@ -181,6 +191,8 @@ struct MapSizes {
     counts: u32,
     /// Bytes of the process-notification ring buffer.
     events: u32,
+    /// Bytes of the ring buffer of handed-over samples.
+    deferred: u32,
 }
 
 impl MapSizes {
@@ -200,6 +212,7 @@ impl MapSizes {
             // A ring buffer is a power-of-two number of pages: bigger pages than 4 KiB raise
             // the minimum (both are powers of two).
             events: events_buffer_bytes(opts.events_buffer_size).max(page_size()),
+            deferred: if unwind == UnwindMode::Fp { page_size() } else { DEFERRED_BUFFER.max(page_size()) },
         }
     }
 }
@@ -232,6 +245,22 @@ macro_rules! set_constants {
     }};
 }
 
+/// The maps [`size_maps`] sizes, in its order, from either object's maps.
+macro_rules! maps_to_size {
+    ($maps:expr) => {{
+        let m = &mut $maps;
+        [
+            &mut m.targets,
+            &mut m.unwind_rows,
+            &mut m.unwind_mappings,
+            &mut m.stacks,
+            &mut m.counts,
+            &mut m.events,
+            &mut m.deferred,
+        ]
+    }};
+}
+
 /// Opens the BPF object the plan names, sets its constants and map sizes, and loads it (the
 /// verifier runs).
 fn load(opts: &SamplerOptions, plan: &Plan, sizes: &MapSizes) -> Result<Programs, SampleError> {
@@ -249,22 +278,14 @@ fn load(opts: &SamplerOptions, plan: &Plan, sizes: &MapSizes) -> Result<Programs
             ro.newtask_pid_off = pid;
             ro.newtask_flags_off = flags;
         }
-        let m = &mut open.maps;
-        size_maps(
-            [&mut m.targets, &mut m.unwind_rows, &mut m.unwind_mappings, &mut m.stacks, &mut m.counts, &mut m.events],
-            opts,
-            sizes,
-        )?;
+        size_maps(maps_to_size!(open.maps), opts, sizes)?;
         return open.load().map(Programs::NoBtf).map_err(load_error);
     }
     let mut open = skel::ProfileSkelBuilder::default().open(object_storage()).map_err(load_error)?;
     let ro = open.maps.rodata_data.as_deref_mut().ok_or_else(no_rodata)?;
     set_constants!(ro, opts, plan);
     ro.verifier_fault = std::env::var(FAULT_INJECT_ENV).as_deref() == Ok("verifier");
-    let m = &mut open.maps;
-    let maps =
-        [&mut m.targets, &mut m.unwind_rows, &mut m.unwind_mappings, &mut m.stacks, &mut m.counts, &mut m.events];
-    size_maps(maps, opts, sizes)?;
+    size_maps(maps_to_size!(open.maps), opts, sizes)?;
     open.load().map(Programs::Full).map_err(load_error)
 }
 
@@ -278,9 +299,9 @@ fn unwind_mode_constant(mode: UnwindMode) -> u8 {
 }
 
 /// Sizes the maps before loading: the target filter, the unwind arrays, stacks, counts and the
-/// event ring buffer (in that order).
-fn size_maps(maps: [&mut OpenMapMut<'static>; 6], opts: &SamplerOptions, sizes: &MapSizes) -> Result<(), SampleError> {
-    let [targets, unwind_rows, unwind_mappings, stacks, counts, events] = maps;
+/// event ring buffer and the ring buffer of handed-over samples (in that order).
+fn size_maps(maps: [&mut OpenMapMut<'static>; 7], opts: &SamplerOptions, sizes: &MapSizes) -> Result<(), SampleError> {
+    let [targets, unwind_rows, unwind_mappings, stacks, counts, events, deferred] = maps;
     if matches!(opts.targets, Targets::All) {
         // Only -p and a spawned command filter processes.
         targets.set_max_entries(1).map_err(bpf_err("failed to size the targets map"))?;
@@ -292,6 +313,7 @@ fn size_maps(maps: [&mut OpenMapMut<'static>; 6], opts: &SamplerOptions, sizes: 
     stacks.set_max_entries(sizes.stacks).map_err(bpf_err("failed to size the stack map"))?;
     counts.set_max_entries(sizes.counts).map_err(bpf_err("failed to size the counts map"))?;
     events.set_max_entries(sizes.events).map_err(bpf_err("failed to size the event ring buffer"))?;
+    deferred.set_max_entries(sizes.deferred).map_err(bpf_err("failed to size the deferred-sample ring buffer"))?;
     Ok(())
 }
 
@@ -315,9 +337,14 @@ pub(super) fn add_to_target_filter(programs: &Programs, pid: u32) -> Result<(), 
         .map_err(bpf_err(format!("failed to add PID {pid} to the target filter")))
 }
 
-/// The ring buffer of process notifications; its callback parses each into the pending list.
-fn event_ring_buffer(programs: &Programs) -> Result<(RingBuffer<'static>, PendingEvents), SampleError> {
+/// The ring buffers of process notifications and of handed-over samples; their callbacks parse
+/// each record into its pending list.
+fn event_ring_buffer(
+    programs: &Programs,
+    unwind: UnwindMode,
+) -> Result<(RingBuffer<'static>, PendingEvents, PendingDeferred), SampleError> {
     let pending_events = Rc::new(RefCell::new(Vec::new()));
+    let pending_deferred = Rc::new(RefCell::new(Vec::new()));
     let sink = Rc::clone(&pending_events);
     let mut rb = RingBufferBuilder::new();
     rb.add(programs.events(), move |data: &[u8]| {
@@ -325,8 +352,15 @@ fn event_ring_buffer(programs: &Programs) -> Result<(RingBuffer<'static>, Pendin
         0
     })
     .map_err(bpf_err("failed to set up the event ring buffer"))?;
+    let tables_only = unwind == UnwindMode::Dwarf;
+    let handed_over = Rc::clone(&pending_deferred);
+    rb.add(programs.deferred(), move |data: &[u8]| {
+        handed_over.borrow_mut().extend(parse_deferred(data, tables_only));
+        0
+    })
+    .map_err(bpf_err("failed to set up the deferred-sample ring buffer"))?;
     let ringbuf = rb.build().map_err(bpf_err("failed to set up the event ring buffer"))?;
-    Ok((ringbuf, pending_events))
+    Ok((ringbuf, pending_events, pending_deferred))
 }
 
 /// One process notification from the ring buffer; `None` for a record of unknown kind or size.

@@ -60,12 +60,31 @@ pub fn encode_row(row: &UnwindRow) -> types::prof_unwind_row {
     }
 }
 
+/// A row as [`encode_row`] stored it (the inverse for every row it can encode).
+pub fn decode_row(row: &types::prof_unwind_row) -> UnwindRow {
+    use types::prof_cfa_kind as k;
+    let offset = 8 * (u64::from(row.cfa_offset) | u64::from(row.kind >> 4) << 16);
+    let cfa = match k(u32::from(row.kind & 15)) {
+        k::PROF_CFA_NO_INFO => CfaRule::NoInfo,
+        k::PROF_CFA_SP => CfaRule::Sp(offset),
+        k::PROF_CFA_FP => CfaRule::Fp(offset),
+        k::PROF_CFA_PLT => CfaRule::Plt(offset),
+        k::PROF_CFA_END => CfaRule::End,
+        _ => CfaRule::Unsupported,
+    };
+    let fp = match row.fp_offset {
+        0 => FpRule::Unchanged,
+        units => FpRule::AtCfa(8 * i64::from(units)),
+    };
+    UnwindRow { pc: u64::from(row.pc), cfa, fp }
+}
+
 /// A process's mappings as the walker stores them: sorted by start, at most
 /// [`MAX_UNWIND_MAPPINGS`] (those with tables first when there are more).
 pub fn encode_process(mappings: &[ProcMapping]) -> Vec<types::prof_unwind_mapping> {
     let mut keep: Vec<&ProcMapping> = mappings.iter().collect();
     if keep.len() > MAX_UNWIND_MAPPINGS {
-        keep.sort_by_key(|m| m.n_rows == 0);
+        keep.sort_by_key(|m| m.n_rows == 0 && m.first_row != crate::unwind::PENDING_ROWS);
         keep.truncate(MAX_UNWIND_MAPPINGS);
     }
     keep.sort_by_key(|m| m.start);
@@ -131,6 +150,17 @@ impl<T: Copy> ArrayMmap<T> {
         self.len == 0
     }
 
+    /// The entry at `index`, if the array has it.
+    pub fn read(&self, index: u32) -> Option<T> {
+        let index = index as usize;
+        if index >= self.len {
+            return None;
+        }
+        // SAFETY: `ptr` points to `len` entries of a live shared mapping; `index` is inside it.
+        // The BPF program never writes these arrays, so the value is not torn.
+        Some(unsafe { std::ptr::read_volatile(self.ptr.add(index)) })
+    }
+
     /// Writes `values` at `first`; false when they do not fit.
     pub fn write(&mut self, first: u32, values: impl ExactSizeIterator<Item = T>) -> bool {
         let first = first as usize;
@@ -179,6 +209,26 @@ mod tests {
         assert_eq!((r.kind, r.cfa_offset), (3, 1));
         let r = encode_row(&UnwindRow { pc: 1, cfa: CfaRule::End, fp: FpRule::Unchanged });
         assert_eq!(r.kind, 4);
+    }
+
+    /// Every row the kernel can hold reads back as it was written (the userspace walker reads
+    /// rows from the kernel's chunks); rows it cannot hold read back as unsupported.
+    #[test]
+    fn unwind_rows_decode_what_was_encoded() {
+        let rows = [
+            UnwindRow { pc: 0x1234, cfa: CfaRule::Sp(16), fp: FpRule::AtCfa(-16) },
+            UnwindRow { pc: 7, cfa: CfaRule::Fp(16), fp: FpRule::AtCfa(-1016) },
+            UnwindRow { pc: 8, cfa: CfaRule::Sp(540080), fp: FpRule::Unchanged },
+            UnwindRow { pc: 9, cfa: CfaRule::Plt(8), fp: FpRule::Unchanged },
+            UnwindRow { pc: 10, cfa: CfaRule::End, fp: FpRule::Unchanged },
+            UnwindRow { pc: 11, cfa: CfaRule::NoInfo, fp: FpRule::Unchanged },
+            UnwindRow { pc: u32::MAX as u64, cfa: CfaRule::Unsupported, fp: FpRule::Unchanged },
+        ];
+        for row in rows {
+            assert_eq!(decode_row(&encode_row(&row)), row);
+        }
+        let misfit = UnwindRow { pc: 3, cfa: CfaRule::Fp(12), fp: FpRule::Unchanged };
+        assert_eq!(decode_row(&encode_row(&misfit)).cfa, CfaRule::Unsupported);
     }
 
     /// Process mapping lists are sorted; past the limit, mappings with tables are kept.

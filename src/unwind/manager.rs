@@ -1,6 +1,7 @@
 //! Which unwind tables are in the kernel: builds a binary's table the first time a process
 //! mapping it is seen (on a background thread, so a large binary never stalls the recording:
-//! until its table is ready the walker uses frame pointers there), writes it once into the
+//! until its table is ready the kernel hands samples that reach it over with a copy of their
+//! stack, and [`TableManager::resume`] finishes their walk), writes it once into the
 //! kernel's row array (shared by every process that maps the binary), tells the walker each
 //! process's mappings, and evicts tables no live process uses when room is needed. Talks to the
 //! kernel through [`TableSink`], so it is tested without BPF.
@@ -11,7 +12,8 @@ use std::sync::mpsc;
 
 use super::alloc::RangeAlloc as Rows;
 use super::cfi;
-use super::{ProcMapping, TableSource, UnwindRow};
+use super::resume::{self, Place, Resumed, Suspended};
+use super::{ProcMapping, TableSource, UnwindRow, PENDING_ROWS};
 use crate::process::vdso::VDSO_MODULE;
 use crate::process::{BinaryKey, MappingInfo};
 
@@ -27,6 +29,8 @@ pub trait TableSink {
     fn set_process(&mut self, tgid: u32, mappings: &[ProcMapping]) -> Result<(), String>;
     /// Forgets a process.
     fn remove_process(&mut self, tgid: u32);
+    /// Row `index` as the kernel holds it (None: not written).
+    fn read_row(&self, index: u32) -> Option<UnwindRow>;
 }
 
 /// What is known about one binary's table.
@@ -39,7 +43,8 @@ pub enum TableState {
         /// Rows.
         rows: u32,
     },
-    /// Being built on the background thread (frame pointers are used meanwhile).
+    /// Being built on the background thread (samples that reach it meanwhile are handed over:
+    /// see [`TableManager::resume`]).
     Pending,
     /// The binary has no call-frame information (frame pointers are used).
     Empty,
@@ -157,7 +162,13 @@ pub struct TableManager {
     generation: u64,
     /// Bytes of the vDSO image its table was built from (0: not built).
     vdso_size: u64,
+    /// Mappings of the last processes that exited, newest last: walks handed over by the
+    /// kernel may still need them.
+    exited: std::collections::VecDeque<(u32, Vec<MappingInfo>)>,
 }
+
+/// Exited processes whose mappings are kept for walks still to be finished.
+const KEEP_EXITED: usize = 64;
 
 /// Ticks (intervals) a table no process uses is kept before it is forgotten: short-lived
 /// processes come back to the same binaries, and rebuilding a table each time costs far more
@@ -207,6 +218,7 @@ impl TableManager {
             stats: Default::default(),
             generation: 0,
             vdso_size: 0,
+            exited: Default::default(),
         }
     }
 
@@ -298,9 +310,33 @@ impl TableManager {
 
     /// A process exited: the walker forgets it; its tables stay cached until room is needed.
     pub fn process_exited(&mut self, sink: &mut dyn TableSink, tgid: u32) {
-        if self.procs.remove(&tgid).is_some() {
+        if let Some(mappings) = self.procs.remove(&tgid) {
             sink.remove_process(tgid);
+            if self.exited.len() == KEEP_EXITED {
+                self.exited.pop_front();
+            }
+            self.exited.push_back((tgid, mappings));
         }
+    }
+
+    /// Continues a walk the kernel handed over (see [`resume`]) with the tables loaded now and
+    /// the process's mappings (kept for a while after it exits). A process prof does not know
+    /// has no mappings: frame pointers only. With `force`, tables still being built count as
+    /// absent, so the walk ends.
+    pub fn resume(&self, sink: &dyn TableSink, walk: &mut Suspended, force: bool) -> Resumed {
+        let mappings = match self.procs.get(&walk.tgid) {
+            Some(m) => m.as_slice(),
+            None => self.exited.iter().rev().find(|(t, _)| *t == walk.tgid).map_or(&[][..], |(_, m)| m.as_slice()),
+        };
+        resume::resume(walk, &ProcessRules { manager: self, sink, mappings }, force)
+    }
+
+    /// The table a mapping uses and the mapping's load bias, when the table is known.
+    fn mapping_table(&self, m: &MappingInfo) -> Option<(BinaryKey, &TableInfo)> {
+        // Another ABI's vDSO (a mapping of another size) is not the image the table was built
+        // from: frame pointers there.
+        let key = table_key(m).filter(|&k| k != VDSO_KEY || m.end - m.start == self.vdso_size)?;
+        Some((key, self.tables.get(&key)?))
     }
 
     /// Marks the end of an interval of a long recording: tables (and cached failures) of
@@ -354,17 +390,18 @@ impl TableManager {
             .iter()
             .map(|m| {
                 let mut pm = ProcMapping { start: m.start, end: m.end, bias: 0, first_row: 0, n_rows: 0 };
-                // Another ABI's vDSO (a mapping of another size) is not the image the table
-                // was built from: frame pointers there.
-                let key = table_key(m).filter(|&k| k != VDSO_KEY || m.end - m.start == self.vdso_size);
-                if let Some(info) = key.and_then(|k| self.tables.get(&k)) {
-                    if let (&TableState::Loaded { first, rows }, Some(bias)) =
-                        (&info.state, cfi::load_bias(&info.segments, m.start, m.offset))
-                    {
-                        pm.bias = bias;
-                        pm.first_row = first;
-                        pm.n_rows = rows;
+                match self.mapping_table(m) {
+                    Some((_, info)) if info.state == TableState::Pending => pm.first_row = PENDING_ROWS,
+                    Some((_, info)) => {
+                        if let (&TableState::Loaded { first, rows }, Some(bias)) =
+                            (&info.state, cfi::load_bias(&info.segments, m.start, m.offset))
+                        {
+                            pm.bias = bias;
+                            pm.first_row = first;
+                            pm.n_rows = rows;
+                        }
                     }
+                    None => {}
                 }
                 pm
             })
@@ -447,5 +484,50 @@ impl TableManager {
         }
         self.stats.rows_written += u64::from(n);
         TableState::Loaded { first, rows: n }
+    }
+}
+
+/// The rules of one process's code for [`resume`]: its mappings, the manager's tables, and the
+/// rows as the kernel holds them.
+struct ProcessRules<'a> {
+    manager: &'a TableManager,
+    sink: &'a dyn TableSink,
+    mappings: &'a [MappingInfo],
+}
+
+impl resume::Rules for ProcessRules<'_> {
+    fn place(&self, pc: u64) -> Place {
+        let Some(m) = self.mappings.iter().find(|m| m.start <= pc && pc < m.end) else {
+            return Place::Unmapped;
+        };
+        let Some((key, info)) = self.manager.mapping_table(m) else {
+            return Place::NoTable;
+        };
+        let (first, rows) = match info.state {
+            TableState::Pending => return Place::Pending(key),
+            TableState::Loaded { first, rows } => (first, rows),
+            _ => return Place::NoTable,
+        };
+        let Some(bias) = cfi::load_bias(&info.segments, m.start, m.offset) else {
+            return Place::NoTable;
+        };
+        let vaddr = pc.wrapping_sub(bias);
+        if vaddr > u64::from(u32::MAX) {
+            return Place::NoTable;
+        }
+        // The last row at or before vaddr, as the kernel's binary search finds it.
+        let (mut lo, mut hi) = (first, first.saturating_add(rows));
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.sink.read_row(mid) {
+                Some(r) if r.pc <= vaddr => lo = mid + 1,
+                Some(_) => hi = mid,
+                None => return Place::NoTable,
+            }
+        }
+        match lo.checked_sub(1).filter(|&i| i >= first).and_then(|i| self.sink.read_row(i)) {
+            Some(row) => Place::Row { row, vaddr },
+            None => Place::NoTable,
+        }
     }
 }

@@ -8,9 +8,14 @@
 pub mod alloc;
 pub mod cfi;
 pub mod manager;
+pub mod resume;
 pub mod table;
 
 pub use table::{CfaRule, FpRule, TableSource, UnwindRow, UnwindTable};
+
+/// [`ProcMapping::first_row`] of a mapping whose binary's table is being built (with `n_rows`
+/// 0): the kernel's walker hands samples that reach it to userspace (`PROF_ROWS_PENDING`).
+pub const PENDING_ROWS: u32 = u32::MAX;
 
 /// One executable mapping of a process as the in-kernel walker sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,7 +26,8 @@ pub struct ProcMapping {
     pub end: u64,
     /// Runtime address minus ELF virtual address (wrapping).
     pub bias: u64,
-    /// First row of the binary's table in the kernel's row array.
+    /// First row of the binary's table in the kernel's row array ([`PENDING_ROWS`]: the table
+    /// is being built).
     pub first_row: u32,
     /// Rows of the table; 0 when the mapping has none (frame pointers are used).
     pub n_rows: u32,

@@ -162,6 +162,12 @@ fn build_workload<'a>(name: &str, variant: &str, flags: impl Fn(&str) -> Vec<&'a
     bin
 }
 
+/// The full path of `program` on PATH.
+pub fn which(program: &str) -> Result<PathBuf, ()> {
+    let path = std::env::var_os("PATH").ok_or(())?;
+    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| p.exists()).ok_or(())
+}
+
 /// The `prof` binary under test.
 pub fn prof() -> Command {
     Command::new(env!("CARGO_BIN_EXE_prof"))

@@ -1,0 +1,113 @@
+//! Samples the kernel handed over instead of counting them: their user-stack walk reached a
+//! binary whose unwind table was still being built (`struct prof_deferred` in bpf/profile.h,
+//! read from the `deferred` ring buffer). Each carries what a count would (process, comm, kernel
+//! stack) and the walk to finish ([`crate::unwind::resume`]).
+
+use std::sync::Arc;
+
+use super::drain::{clock_ticks, comm_string, stored_stack};
+use super::skel::types;
+use super::{StackRef, MAX_STACK_DEPTH};
+use crate::unwind::resume::{StackCopy, Suspended};
+
+// SAFETY: a plain C struct from bpf/profile.h made only of integers and arrays of them; every
+// bit pattern is valid.
+unsafe impl plain::Plain for types::prof_deferred {}
+
+/// Bytes of stack a handed-over sample carries at most (`PROF_DEFERRED_STACK`).
+pub const DEFERRED_STACK_BYTES: usize = 16 * 4096;
+
+const _: () =
+    assert!(std::mem::size_of::<types::prof_deferred>() == 80 + 2 * 8 * MAX_STACK_DEPTH + DEFERRED_STACK_BYTES);
+
+/// One sample handed over by the kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeferredSample {
+    /// The process's start in clock ticks since boot (as [`super::RawCount::start`]).
+    pub start: u64,
+    /// Thread name.
+    pub comm: String,
+    /// Kernel stack.
+    pub kernel: StackRef,
+    /// The user-stack walk to finish (its `tgid` is the process).
+    pub walk: Suspended,
+}
+
+/// Parses one record of the `deferred` ring buffer; None when it is not one (wrong size or
+/// alignment: a program and a prof that disagree about the layout). Lengths the record states
+/// are capped at what it can hold.
+pub(super) fn parse_deferred(data: &[u8], tables_only: bool) -> Option<DeferredSample> {
+    let d: &types::prof_deferred = plain::from_bytes(data).ok()?;
+    let kernel = match stored_stack(d.kernel_status, false) {
+        Ok(()) => match (d.kernel_len as usize).min(MAX_STACK_DEPTH) {
+            0 => StackRef::Empty,
+            n => StackRef::Frames(Arc::from(&d.kernel_ips[..n])),
+        },
+        Err(other) => other,
+    };
+    let user_len = (d.user_len as usize).min(MAX_STACK_DEPTH);
+    let stack_len = (d.stack_len as usize).min(DEFERRED_STACK_BYTES);
+    Some(DeferredSample {
+        start: clock_ticks(d.start_time),
+        comm: comm_string(&d.comm),
+        kernel,
+        walk: Suspended {
+            tgid: d.tgid,
+            frames: d.user_ips[..user_len].to_vec(),
+            pc: d.pc,
+            sp: d.sp,
+            fp: d.fp,
+            fp_down: d.fp_down,
+            stack: StackCopy { base: d.stack_base, bytes: d.stack[..stack_len].to_vec() },
+            tables_only,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record is read field by field; stated lengths beyond the arrays are capped, a record
+    /// of the wrong size is refused.
+    #[test]
+    fn deferred_records_parse_and_cap_lengths() {
+        let mut d = types::prof_deferred { tgid: 42, pc: 0x1000, sp: 0x7ff0, fp: 0x7ff8, ..Default::default() };
+        d.comm[..3].copy_from_slice(&[b'c' as i8, b'c' as i8, b'1' as i8]);
+        d.stack_base = 0x7000;
+        d.stack_len = 4096;
+        d.stack[0] = 9;
+        d.user_len = 2;
+        d.user_ips[..2].copy_from_slice(&[0x10, 0x20]);
+        d.kernel_len = 1;
+        d.kernel_ips[0] = 0xffff_ffff_8100_0000;
+        // SAFETY: prof_deferred is plain integers (see the Plain impl).
+        let bytes = unsafe { plain::as_bytes(&d) }.to_vec();
+        // A Vec<u8> is not 8-aligned by contract: parse from an aligned copy.
+        let aligned: Vec<u64> = bytes.chunks(8).map(|c| u64::from_ne_bytes(c.try_into().unwrap())).collect();
+        // SAFETY: reinterpreting initialized u64s as bytes.
+        let data = unsafe { std::slice::from_raw_parts(aligned.as_ptr().cast::<u8>(), bytes.len()) };
+        let s = parse_deferred(data, false).unwrap();
+        assert_eq!((s.walk.tgid, s.walk.pc, s.walk.sp, s.walk.fp), (42, 0x1000, 0x7ff0, 0x7ff8));
+        assert_eq!(s.comm, "cc1");
+        assert_eq!(s.walk.frames, vec![0x10, 0x20]);
+        assert_eq!(s.walk.stack.bytes.len(), 4096);
+        assert_eq!(s.walk.stack.read_u64(0x7000), Some(9));
+        assert_eq!(s.kernel, StackRef::Frames(Arc::from(&[0xffff_ffff_8100_0000u64][..])));
+
+        d.user_len = 1000;
+        d.stack_len = u32::MAX;
+        d.kernel_status = 2; // PROF_STACK_FAULT
+                             // SAFETY: as above.
+        let bytes = unsafe { plain::as_bytes(&d) };
+        let aligned: Vec<u64> = bytes.chunks(8).map(|c| u64::from_ne_bytes(c.try_into().unwrap())).collect();
+        // SAFETY: as above.
+        let data = unsafe { std::slice::from_raw_parts(aligned.as_ptr().cast::<u8>(), bytes.len()) };
+        let s = parse_deferred(data, true).unwrap();
+        assert_eq!(s.walk.frames.len(), MAX_STACK_DEPTH);
+        assert_eq!(s.walk.stack.bytes.len(), DEFERRED_STACK_BYTES);
+        assert!(matches!(s.kernel, StackRef::Missing(_)));
+        assert!(s.walk.tables_only);
+        assert!(parse_deferred(&data[..100], false).is_none());
+    }
+}
