@@ -232,6 +232,8 @@ struct walk {
 	__u8 may_defer;
 	/* the walk ended there: st.pc, sp, fp are that frame's registers */
 	__u8 deferred;
+	/* st.pc is the interrupted PC or a return address read by a table's rule */
+	__u8 pc_certain;
 };
 
 /* Frame-pointer steps per walk that may go to a lower address: a runtime that switches stacks
@@ -391,12 +393,24 @@ static long walk_step(__u64 index, void *ctx)
 				pc_vaddr = lookup_pc - m->bias;
 				row = find_row(m->first_row, m->n_rows, pc_vaddr);
 			}
-		} else if (!st->stale_sent) {
-			st->stale_sent = 1;
+		} else {
 			struct prof_proc_unwind *proc = bpf_map_lookup_elem(&proc_unwind, &st->tgid);
-			if (proc && !(proc->flags & PROF_PROC_STALE)) {
+			if (proc && !st->stale_sent && !(proc->flags & PROF_PROC_STALE)) {
 				proc->flags |= PROF_PROC_STALE; /* a racing sample at worst sends twice */
 				send_event(PROF_EVENT_MAPS_STALE, st->tgid, 0);
+			}
+			st->stale_sent = 1;
+			/* Code mapped since the mappings were read (a library the loader just mapped):
+			 * userspace reads them again for the event above, so hand the sample over to
+			 * be finished with them, when this PC is certain (the interrupted one, or a
+			 * return address a table gave; a frame-pointer step may give garbage), a few
+			 * times per re-read. */
+			if (proc && st->may_defer && st->pc_certain &&
+			    proc->handed_over < PROF_MAX_STALE_HANDOVERS) {
+				proc->handed_over++; /* racing samples at worst hand over a few more */
+				st->depth = depth;
+				st->deferred = 1;
+				return 1;
 			}
 		}
 	}
@@ -415,6 +429,7 @@ static long walk_step(__u64 index, void *ctx)
 	case PROF_CFA_PLT:
 		if (!row)
 			return 1;
+		st->pc_certain = 1;
 		cfa = (kind == PROF_CFA_FP ? st->fp : st->sp) + 8 * PROF_ROW_CFA_UNITS(row);
 		if (kind == PROF_CFA_PLT && (pc_vaddr & 15) >= 11)
 			cfa += 8;
@@ -446,6 +461,7 @@ static long walk_step(__u64 index, void *ctx)
 		}
 		if (!fp_step(st, &fp, &ra))
 			return 1;
+		st->pc_certain = 0;
 		st->sp = st->fp + 16;
 		st->fp = fp;
 		break;
@@ -543,6 +559,7 @@ static __always_inline __u8 walk_user_stack(struct bpf_perf_event_data *ctx, __u
 		st.maps_n = proc->n;
 	}
 	st.may_defer = 1;
+	st.pc_certain = 1;
 	bpf_loop(PROF_MAX_STACK_DEPTH + 1, walk_step, &st, 0);
 	if (st.deferred) {
 		if (send_deferred(&st, key, tid))

@@ -165,13 +165,19 @@ struct prof_unwind_mapping {
 /* Set by the walker in prof_proc_unwind.flags when a PC fell outside every mapping. */
 #define PROF_PROC_STALE 1
 
+/* Samples with a PC outside the known mappings handed over per re-read of a process's
+ * mappings (see walk_step): enough for the moments between a library being mapped and prof
+ * reading the mappings again, few enough that code prof can never place costs little. */
+#define PROF_MAX_STALE_HANDOVERS 32
+
 /* Value of `proc_unwind`: the process's mappings are entries [first, first + n) of
  * `unwind_mappings`, sorted by start. */
 struct prof_proc_unwind {
 	__u32 first;
 	__u32 n;
 	__u32 flags;
-	__u32 pad;
+	/* samples handed over since the mappings were written (PROF_MAX_STALE_HANDOVERS) */
+	__u32 handed_over;
 };
 
 /* Process lifecycle notifications sent through the `events` ring buffer. */

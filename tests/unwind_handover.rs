@@ -14,12 +14,12 @@ fn os(s: &str) -> &OsStr {
     OsStr::new(s)
 }
 
-/// The number in "tables being built: N samples were unwound in userspace …", 0 without
-/// the line.
+/// The number in "handed over: N samples reached code whose unwind table …", 0 without the
+/// line.
 fn handed_over(summary: &str) -> u64 {
     summary
         .lines()
-        .find_map(|l| l.trim().strip_prefix("tables being built: "))
+        .find_map(|l| l.trim().strip_prefix("handed over: "))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
@@ -58,4 +58,36 @@ fn unwind_handover_finishes_walks_once_the_table_is_ready() {
     assert!(pct >= 95.0, "only {pct:.1}% reach main\n{summary}");
     assert!(!summary.contains("without it"), "walks were finished without their table:\n{summary}");
     assert!(!summary.contains("accounting mismatch"), "{summary}");
+}
+
+/// A library loaded with `dlopen` after the process was captured, built without frame
+/// pointers: its first samples have PCs outside every mapping prof knows. The kernel asks for
+/// the mappings again and hands those samples over; once the mappings (and the library's
+/// table) are read, their walks are finished: every sample in the library reaches `main`.
+#[test]
+fn unwind_handover_finishes_walks_in_code_mapped_after_capture() {
+    let _m = bpf_test!("unwind_handover_finishes_walks_in_code_mapped_after_capture");
+    let lib = workload_with("late_lib", "late_lib_nofp", &["-shared", "-fPIC", "-O2", "-g", "-fomit-frame-pointer"]);
+    let bin = workload_with("late_dlopen", "late_dlopen_nofp", &["-O2", "-g", "-fomit-frame-pointer"]);
+    let dir = tempfile::tempdir().unwrap();
+    let folded = dir.path().join("late.folded");
+    let out = prof_ok(&[
+        os("record"),
+        os("-o"),
+        folded.as_os_str(),
+        os("--"),
+        bin.as_os_str(),
+        lib.as_os_str(),
+        os("1"),
+        os("1"),
+    ]);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    let stacks = read_folded(&folded);
+    let late = count_where(&stacks, |s| s.contains(";late_inner"));
+    let rooted = count_where(&stacks, |s| s.contains(";main;late_hot;late_inner"));
+    let n = handed_over(&summary);
+    println!("late library: {rooted} of {late} samples in late_inner reach main; {n} handed over");
+    assert!(late >= 30, "expected ~99 samples in the library, got {late}\n{summary}");
+    assert!(n > 0, "the first samples in the library were not handed over\n{summary}");
+    assert_eq!(rooted, late, "{stacks:?}\n{summary}");
 }

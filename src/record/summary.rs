@@ -114,16 +114,16 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
     s
 }
 
-/// What became of the samples taken while a table their walk needed was being built; None
-/// when there were none.
+/// What became of the samples the kernel handed over (their walk reached a table being built,
+/// or code mapped since the mappings were read); None when there were none.
 fn handed_over_line(h: &super::HandedOver) -> Option<String> {
     if h.finished == 0 && h.buffer_full == 0 {
         return None;
     }
     let mut line = format!(
-        "tables being built: {} {} unwound in userspace once their table was ready",
+        "handed over: {} {} code whose unwind table was being built (or just mapped), unwound in userspace once it was ready",
         h.finished,
-        if h.finished == 1 { "sample was" } else { "samples were" }
+        if h.finished == 1 { "sample reached" } else { "samples reached" }
     );
     if h.without_table > 0 {
         let _ = write!(line, " ({} without it: the recording ended or too many waited)", h.without_table);

@@ -302,7 +302,7 @@ impl Sampler {
             self.mapping_slots.release(first, n);
             return Err(full());
         }
-        let value = types::prof_proc_unwind { first, n, flags: 0, pad: 0 };
+        let value = types::prof_proc_unwind { first, n, flags: 0, handed_over: 0 };
         // SAFETY: prof_proc_unwind is four u32s, no padding: every byte is initialized.
         let bytes = unsafe { plain::as_bytes(&value) };
         let result = self

@@ -68,6 +68,17 @@ pub fn auto_map_size(frequency_hz: u64, cpus: usize) -> u32 {
     (2 * per_drain).next_power_of_two().clamp(MIN_AUTO_MAP_SIZE as u64, 1 << 18) as u32
 }
 
+/// Bytes of the ring buffer of samples handed over while tables are built: a quarter second of
+/// every CPU's samples being handed over at `frequency_hz` (a sample carries 66 KiB), as a
+/// power of two between 1 and 8 MiB: 4 MiB at 99 Hz on 2 CPUs. prof reads it every 10 ms while
+/// tables are built; a full buffer costs no sample (the kernel walks on with frame pointers and
+/// counts it).
+pub fn deferred_buffer_bytes(frequency_hz: u64, cpus: usize) -> u32 {
+    let record = std::mem::size_of::<super::skel::types::prof_deferred>() as u64 + 8;
+    let quarter_second = frequency_hz.saturating_mul(cpus as u64).saturating_mul(record) / 4;
+    quarter_second.next_power_of_two().clamp(1 << 20, 8 << 20) as u32
+}
+
 /// The smallest automatic stack and counts map: 2,048 entries (~2.3 MB of stacks), which at
 /// 99 Hz on 2 CPUs holds ~5 s of samples whose stacks are all new, so a drain delayed by a slow
 /// interval flush loses nothing. Bigger machines and higher rates get proportionally more.
@@ -116,7 +127,16 @@ pub const UNWIND_MAPPING_SLOTS: u32 = 1 << 16;
 
 #[cfg(test)]
 mod tests {
-    use super::{auto_map_size, events_buffer_bytes, DEFAULT_EVENTS_BUFFER, MIN_EVENTS_BUFFER};
+    use super::{auto_map_size, deferred_buffer_bytes, events_buffer_bytes, DEFAULT_EVENTS_BUFFER, MIN_EVENTS_BUFFER};
+
+    /// The hand-over buffer holds a quarter second of samples, within 1..8 MiB.
+    #[test]
+    fn sample_deferred_buffer_follows_the_rate() {
+        assert_eq!(deferred_buffer_bytes(99, 2), 4 << 20);
+        assert_eq!(deferred_buffer_bytes(1, 1), 1 << 20);
+        assert_eq!(deferred_buffer_bytes(499, 2), 8 << 20);
+        assert_eq!(deferred_buffer_bytes(u64::MAX, 4096), 8 << 20);
+    }
 
     /// The ring buffer is the default for 0, a power of two of at least one page otherwise.
     #[test]

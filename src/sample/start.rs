@@ -14,7 +14,9 @@ use libbpf_rs::{Link, MapCore, MapFlags, OpenMapMut, OpenObject, RingBuffer, Rin
 use super::deferred::{parse_deferred, DeferredSample};
 use super::error::{bpf_err, capture_libbpf_log, load_error};
 use super::kernel::KernelVersion;
-use super::options::{auto_map_size, events_buffer_bytes, DEFAULT_UNWIND_ROWS, UNWIND_MAPPING_SLOTS};
+use super::options::{
+    auto_map_size, deferred_buffer_bytes, events_buffer_bytes, DEFAULT_UNWIND_ROWS, UNWIND_MAPPING_SLOTS,
+};
 use super::programs::{kernel_btf_available, Programs, KERNEL_BTF};
 use super::row_chunks::{chunks_for, RowChunks};
 use super::skel::{self, types};
@@ -37,11 +39,6 @@ type PendingEvents = Rc<RefCell<Vec<ProcEvent>>>;
 
 /// Samples the kernel handed over that [`Sampler::take_deferred`] has not returned yet.
 type PendingDeferred = Rc<RefCell<Vec<DeferredSample>>>;
-
-/// Bytes of the ring buffer of handed-over samples when tables are used: ~60 samples of 66 KiB,
-/// what 2 CPUs sampling at 999 Hz produce in 30 ms (it is read every 10 ms while tables are
-/// being built). A full buffer costs no sample: the kernel walks on with frame pointers.
-const DEFERRED_BUFFER: u32 = 4 << 20;
 
 impl Sampler {
     /// Checks privileges, loads the BPF program, registers the targets and starts sampling
@@ -212,7 +209,11 @@ impl MapSizes {
             // A ring buffer is a power-of-two number of pages: bigger pages than 4 KiB raise
             // the minimum (both are powers of two).
             events: events_buffer_bytes(opts.events_buffer_size).max(page_size()),
-            deferred: if unwind == UnwindMode::Fp { page_size() } else { DEFERRED_BUFFER.max(page_size()) },
+            deferred: if unwind == UnwindMode::Fp {
+                page_size()
+            } else {
+                deferred_buffer_bytes(opts.frequency_hz, cpus).max(page_size())
+            },
         }
     }
 }
