@@ -13,7 +13,7 @@ use prof::record::{ContinuousOptions, RecordOptions};
 use prof::sample::{SamplerOptions, Targets, MIN_EVENTS_BUFFER};
 use prof::store::Retention;
 
-/// prof: a continuous CPU profiler for Linux (BPF sampling, full stacks, flamegraphs).
+/// A continuous CPU profiler for Linux (BPF sampling, full stacks, flamegraphs).
 #[derive(Debug, Parser)]
 #[command(name = "prof", version, propagate_version = true)]
 pub struct Cli {
@@ -36,7 +36,62 @@ pub enum Command {
     Diff(DiffArgs),
     /// Serve a local, read-only web UI over an archive directory of `record --continuous`.
     Serve(ServeArgs),
+    /// Print a shell completion script (bash, zsh or fish).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Write prof's man pages: prof.1 and one per subcommand (prof-record.1, …).
+    #[command(after_help = MAN_EXAMPLES)]
+    Man(ManArgs),
 }
+
+/// `prof completions` arguments.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell whose completion script is printed.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: ShellArg,
+}
+
+/// The shells `prof completions` writes scripts for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ShellArg {
+    /// Bash (bash-completion).
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
+}
+
+impl From<ShellArg> for clap_complete::Shell {
+    fn from(s: ShellArg) -> Self {
+        match s {
+            ShellArg::Bash => clap_complete::Shell::Bash,
+            ShellArg::Zsh => clap_complete::Shell::Zsh,
+            ShellArg::Fish => clap_complete::Shell::Fish,
+        }
+    }
+}
+
+/// `prof man` arguments.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write prof.1 and one page per subcommand into DIR (which must exist); without it, prof.1
+    /// is printed to standard output.
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  prof completions bash > /etc/bash_completion.d/prof
+  prof completions zsh > /usr/local/share/zsh/site-functions/_prof
+  prof completions fish > ~/.config/fish/completions/prof.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  prof man -o /usr/local/share/man/man1     install the pages (then `man prof-record`)
+  prof man | man -l -                        read prof(1) without installing it";
 
 /// `prof serve` arguments.
 #[derive(Debug, Args)]

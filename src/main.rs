@@ -15,7 +15,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use cli::{Cli, Command, DiffArgs, RecordArgs, ReportArgs, ServeArgs};
+use cli::{Cli, Command, CompletionsArgs, DiffArgs, ManArgs, RecordArgs, ReportArgs, ServeArgs};
 use prof::diff::render::{DiffDocument, DiffSvgOptions};
 use prof::output::flamegraph::{self, SvgOptions};
 use prof::output::text::{escape_controls as esc, escape_controls_in_lines as esc_lines};
@@ -29,6 +29,8 @@ fn main() -> ExitCode {
         Command::Report(args) => run_report(args).map(|()| ExitCode::SUCCESS),
         Command::Diff(args) => run_diff(args),
         Command::Serve(args) => run_serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Completions(args) => run_completions(args).map(|()| ExitCode::SUCCESS),
+        Command::Man(args) => run_man(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -349,6 +351,72 @@ fn run_serve(args: ServeArgs) -> Result<()> {
     eprintln!("prof: serving `{}` on http://{}/ (Ctrl-C to stop)", esc(&args.dir.to_string_lossy()), server.addr);
     server.run(&stop);
     Ok(())
+}
+
+/// Prints the completion script of `args.shell`, generated from the clap definitions.
+fn run_completions(args: CompletionsArgs) -> Result<()> {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let mut script = Vec::new();
+    clap_complete::generate(clap_complete::Shell::from(args.shell), &mut Cli::command(), "prof", &mut script);
+    let mut out = std::io::stdout().lock();
+    out.write_all(&script).and_then(|()| out.flush()).context("failed to write the completion script")
+}
+
+/// Writes prof.1 and one page per subcommand (`prof-record.1`, …) into `args.dir`, or prints
+/// prof.1 without it.
+fn run_man(args: ManArgs) -> Result<()> {
+    use std::io::Write;
+    let pages = man_pages().context("failed to render the man pages")?;
+    let Some(dir) = args.dir else {
+        let mut out = std::io::stdout().lock();
+        return out.write_all(&pages[0].1).and_then(|()| out.flush()).context("failed to write the man page");
+    };
+    if !dir.is_dir() {
+        bail!("`{}` is not a directory (create it first, e.g. `mkdir -p {}`)", dir.display(), dir.display());
+    }
+    for (name, page) in &pages {
+        let path = dir.join(name);
+        // Readable by everyone, like every other page in a man directory.
+        prof::atomic_file::write_atomic(&path, prof::atomic_file::Durability::File, 0o644, |w| w.write_all(page))?;
+    }
+    eprintln!("prof: wrote {} man pages to `{}`", pages.len(), esc(&dir.to_string_lossy()));
+    Ok(())
+}
+
+/// prof's man pages as (file name, roff text): `prof.1` first, then `prof-SUBCOMMAND.1` for each
+/// subcommand, all from the clap definitions.
+fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    use clap::CommandFactory;
+    let mut cli = Cli::command();
+    cli.build();
+    let mut pages = vec![("prof.1".to_string(), man_page(cli.clone())?)];
+    for sub in cli.get_subcommands() {
+        let name = format!("prof-{}", sub.get_name());
+        let page = man_page(sub.clone().display_name(name.clone()).bin_name(format!("prof {}", sub.get_name())))?;
+        pages.push((format!("{name}.1"), page));
+    }
+    Ok(pages)
+}
+
+/// One man page. The text after the options (examples, aligned in columns) is set as it is
+/// written, without filling, in a section of its own: EXAMPLES when it starts with `Examples:`.
+fn man_page(cmd: clap::Command) -> std::io::Result<Vec<u8>> {
+    let after = cmd.get_after_help().map(|h| h.to_string());
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.after_help(clap::builder::Resettable::Reset))
+        .source(concat!("prof ", env!("CARGO_PKG_VERSION")))
+        .render(&mut page)?;
+    if let Some(after) = after {
+        let (heading, body) = match after.strip_prefix("Examples:\n") {
+            Some(examples) => ("EXAMPLES", examples),
+            None => ("DETAILS", after.as_str()),
+        };
+        let mut section = roff::Roff::new();
+        section.control("SH", [heading]).control("nf", []).text([roff::roman(body)]).control("fi", []);
+        page.extend_from_slice(section.to_roff().as_bytes());
+    }
+    Ok(page)
 }
 
 /// Merges the archives of `dir` in `[from, to)` (default: everything up to now), printing
