@@ -231,8 +231,7 @@ impl OutputArgs {
 pub struct RecordArgs {
     /// Samples per second on each CPU. Above kernel.perf_event_max_sample_rate, prof samples at
     /// that limit with a warning (and records the rate it used), unless --strict-freq.
-    #[arg(short = 'F', long = "frequency", default_value_t = 99, value_name = "HZ",
-          value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short = 'F', long = "frequency", default_value_t = 99, value_name = "HZ", value_parser = parse_frequency)]
     pub frequency: u64,
     /// Refuse a -F above kernel.perf_event_max_sample_rate instead of sampling at the limit.
     #[arg(long)]
@@ -622,6 +621,33 @@ pub fn parse_event(s: &str) -> Result<prof::profile::EventKind, String> {
     }
 }
 
+/// The highest `-F` accepted: the kernel's ceiling. `kernel.perf_event_max_sample_rate` is a C
+/// `int` that the kernel keeps at 1 or more, and it refuses a perf event sampling faster, so no
+/// machine samples above `i32::MAX` Hz; below it, a rate above the sysctl's current value is
+/// lowered to it (or refused with --strict-freq) once the kernel is read.
+pub const MAX_FREQUENCY_HZ: u64 = i32::MAX as u64;
+
+/// Parses `-F`: whole samples per second from 1 to [`MAX_FREQUENCY_HZ`], the range said in
+/// words, with this machine's current limit when it can be read.
+pub fn parse_frequency(s: &str) -> Result<u64, String> {
+    frequency_in_range(s, prof::sample::perf_events::max_sample_rate())
+}
+
+/// [`parse_frequency`] with the machine's limit (`kernel.perf_event_max_sample_rate`) given.
+fn frequency_in_range(s: &str, machine_max: Option<u64>) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(hz) if (1..=MAX_FREQUENCY_HZ).contains(&hz) => Ok(hz),
+        _ => {
+            let here = machine_max.map_or(String::new(), |max| {
+                format!("; this machine samples at most {max} Hz (kernel.perf_event_max_sample_rate)")
+            });
+            Err(format!(
+                "the frequency must be a whole number of samples per second between 1 and {MAX_FREQUENCY_HZ} Hz{here}"
+            ))
+        }
+    }
+}
+
 /// Parses `10` (seconds), `10s`, `2m`, `1h`, `500ms`, at most [`MAX_DURATION_DAYS`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -671,4 +697,26 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         return Err(format!("`{s}`: expected a positive size"));
     }
     Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `-F` takes 1 to i32::MAX Hz; outside, the message says the range in words (no
+    /// 18446744073709551615) and, when known, the machine's current limit.
+    #[test]
+    fn cli_frequency_range_in_words() {
+        assert_eq!(frequency_in_range("1", None), Ok(1));
+        assert_eq!(frequency_in_range("2147483647", Some(100_000)), Ok(2_147_483_647));
+        let words = "the frequency must be a whole number of samples per second between 1 and 2147483647 Hz";
+        assert_eq!(frequency_in_range("0", None).unwrap_err(), words);
+        assert_eq!(
+            frequency_in_range("2147483648", Some(100_000)).unwrap_err(),
+            format!("{words}; this machine samples at most 100000 Hz (kernel.perf_event_max_sample_rate)")
+        );
+        for bad in ["-1", "1.5", "x", "18446744073709551616"] {
+            assert_eq!(frequency_in_range(bad, None).unwrap_err(), words, "{bad}");
+        }
+    }
 }

@@ -32,6 +32,25 @@ fn cli_bad_duration_is_usage_error() {
     }
 }
 
+/// `-F` outside 1..=i32::MAX Hz is a usage error (exit 2) that says the range in words, not
+/// clap's `1..18446744073709551615`.
+#[test]
+fn cli_frequency_out_of_range_in_words() {
+    for bad in ["0", "2147483648"] {
+        let out = run(&["record", "-F", bad, "-d", "1"]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!(
+                "invalid value '{bad}' for '--frequency <HZ>': the frequency must be a whole number of samples per \
+                 second between 1 and 2147483647 Hz"
+            )),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!stderr(&out).contains("18446744073709551615"), "{}", stderr(&out));
+    }
+}
+
 /// An event ring buffer size that is not a power of two from 4 KiB to 1 GiB is a usage error
 /// (exit 2) quoting the value.
 #[test]
