@@ -9,6 +9,8 @@ use crate::output::folded;
 use crate::output::pprof;
 use crate::profile::Profile;
 
+mod looks_like;
+
 /// Errors while loading a profile.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -19,6 +21,15 @@ pub enum LoadError {
         path: String,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// The input is a directory, is empty, or looks like something else (an executable, an
+    /// image, source code, compressed data that is not a profile).
+    #[error("`{path}`: not a profile ({what})")]
+    NotAProfile {
+        /// The input.
+        path: String,
+        /// What it is instead: `looks like an ELF executable`, `the file is empty`, ….
+        what: String,
     },
     /// The archive is invalid.
     #[error(transparent)]
@@ -45,15 +56,20 @@ pub struct Loaded {
 
 /// Loads an archive (recognized by its magic), a pprof profile (gzip-compressed, or raw
 /// protobuf that decodes as one; a `.pb.gz`/`.pprof`/`.pb` name must be one) or a folded file;
-/// `-` reads stdin.
+/// `-` reads stdin. An input that is none of these (a directory, an empty file, an executable,
+/// an image, source code, …) is a [`LoadError::NotAProfile`] saying what it looks like.
 pub fn load(path: &Path, lenient: bool) -> Result<Loaded, LoadError> {
     let name = path.display().to_string();
     let io_err = |source| LoadError::Io { path: name.clone(), source };
+    let not_a_profile = |what: String| LoadError::NotAProfile { path: name.clone(), what };
     let mut bytes = Vec::new();
     if path == Path::new("-") {
         std::io::stdin().lock().take(MAX_FOLDED_BYTES).read_to_end(&mut bytes).map_err(io_err)?;
     } else {
         let mut f = std::fs::File::open(path).map_err(io_err)?;
+        if f.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(not_a_profile("a directory".into()));
+        }
         let mut prefix = [0u8; 8];
         let n = f.read(&mut prefix).map_err(io_err)?;
         if archive::is_archive(&prefix[..n]) {
@@ -77,11 +93,28 @@ pub fn load(path: &Path, lenient: bool) -> Result<Loaded, LoadError> {
     if archive::is_archive(&bytes) {
         return Ok(Loaded { profile: archive::read(&bytes)?, skipped_lines: 0 });
     }
+    if bytes.is_empty() {
+        return Err(not_a_profile("the file is empty".into()));
+    }
+    if let Some(kind) = looks_like::by_magic(&bytes) {
+        return Err(not_a_profile(format!("looks like {kind}")));
+    }
     if pprof::is_gzip(&bytes) || names_pprof(path) {
-        return Ok(Loaded { profile: pprof::read(&bytes, &name)?, skipped_lines: 0 });
+        return match pprof::read(&bytes, &name) {
+            Ok(profile) => Ok(Loaded { profile, skipped_lines: 0 }),
+            // Compressed data of another kind, unless its name says it is pprof (then the
+            // decoder's error says what is wrong with it).
+            Err(pprof::PprofError::Decode { .. }) if pprof::is_gzip(&bytes) && !names_pprof(path) => {
+                Err(not_a_profile(format!("looks like {}", looks_like::gzip_contents(&bytes))))
+            }
+            Err(e) => Err(e.into()),
+        };
     }
     if let Some(profile) = pprof::read_if_raw_pprof(&bytes, &name) {
         return Ok(Loaded { profile: profile?, skipped_lines: 0 });
+    }
+    if let Some(kind) = looks_like::by_first_line(&bytes) {
+        return Err(not_a_profile(format!("looks like {kind}")));
     }
     let parsed = folded::parse(&bytes, &name, lenient)?;
     Ok(Loaded { profile: parsed.profile, skipped_lines: parsed.skipped_lines })

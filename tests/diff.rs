@@ -193,7 +193,7 @@ fn diff_cli_bad_inputs() {
     let empty = write(dir.path(), "empty.folded", "");
     let out = common::prof().args(["diff", &good, &empty]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no samples"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty.folded`: not a profile (the file is empty)"));
 
     let mut p99 = parse("a;b 30\na;c 40\n");
     p99.meta.frequency_hz = 99;

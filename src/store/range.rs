@@ -19,6 +19,14 @@ pub enum RangeError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The directory holds no archive at all.
+    #[error(
+        "`{dir}`: not a profile (a directory without prof archives; `prof record --continuous --dir DIR` writes them)"
+    )]
+    NoArchives {
+        /// The directory.
+        dir: String,
+    },
     /// No archive overlaps the range.
     #[error("no archive in `{dir}` overlaps {from} – {to}")]
     Empty {
@@ -62,10 +70,13 @@ pub fn list_dir(dir: &Path) -> Result<(Vec<IntervalInfo>, Vec<String>), RangeErr
 
 /// Merges the archives of `dir` whose interval overlaps `[from, to)` (ns since the epoch) into
 /// one profile: samples summed, losses summed, time span covering them. Corrupt archives are
-/// skipped with a warning.
+/// skipped with a warning; a directory without archives is [`RangeError::NoArchives`].
 pub fn load_range(dir: &Path, from: u64, to: u64) -> Result<(Profile, Vec<String>), RangeError> {
     let (entries, warnings) =
         super::list(dir).map_err(|source| RangeError::List { dir: dir.display().to_string(), source })?;
+    if entries.is_empty() {
+        return Err(RangeError::NoArchives { dir: dir.display().to_string() });
+    }
     merge_range(dir, &entries, warnings, from, to)
 }
 
