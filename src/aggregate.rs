@@ -64,6 +64,11 @@ impl Aggregator {
 
     /// Distinct processes seen so far (not counting the idle task).
     pub fn processes(&self) -> usize {
-        self.tgids.iter().filter(|&&t| t != 0).count()
+        self.process_ids().count()
+    }
+
+    /// The distinct processes seen so far (not the idle task), in no particular order.
+    pub fn process_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.tgids.iter().copied().filter(|&t| t != 0)
     }
 }

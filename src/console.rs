@@ -6,13 +6,25 @@
 use std::io::Write;
 
 use prof::output::text::escape_controls as esc;
-use prof::record::{Event, Observer};
+use prof::record::{status_line, Event, Observer};
 
 /// Prints a recording's events to stderr.
 #[derive(Debug)]
 pub struct Console {
     /// Rewrite one status line every second (stderr is a terminal).
     pub live_status: bool,
+    /// A status line is on the terminal, not yet erased.
+    pub status_shown: bool,
+}
+
+/// `line` cut to fit a terminal `width` columns wide, one column spare (writing the last column
+/// wraps on some terminals, and a wrapped line is not erased by the next rewrite). The status
+/// line is one character per column.
+fn fit_width(line: &str, width: Option<u16>) -> &str {
+    match width.map(usize::from).filter(|&w| w > 1) {
+        Some(w) => line.char_indices().nth(w - 1).map_or(line, |(cut, _)| &line[..cut]),
+        None => line,
+    }
 }
 
 /// Erases the terminal's current line and returns to its start.
@@ -21,6 +33,12 @@ const CLEAR_LINE: &str = "\r\x1b[2K";
 impl Observer for Console {
     fn on_event(&mut self, event: Event<'_>) {
         let mut err = std::io::stderr().lock();
+        // Any other event's line replaces the status line (the next status draws it again
+        // below), so that no message is appended to it.
+        if self.status_shown && !matches!(event, Event::Status(_)) {
+            let _ = write!(err, "{CLEAR_LINE}");
+            self.status_shown = false;
+        }
         let _ = match event {
             Event::Started { target, event, frequency_hz, cpus } => writeln!(
                 err,
@@ -31,14 +49,12 @@ impl Observer for Console {
             Event::Pushing { endpoint, series } => {
                 writeln!(err, "prof: pushing each interval to `{}` as `{}`", esc(endpoint), esc(series))
             }
-            Event::Status { elapsed, samples, processes, lost } if self.live_status => write!(
-                err,
-                "{CLEAR_LINE}recording {:.0} s · {samples} samples · {processes} processes · {lost} lost",
-                elapsed.as_secs_f64()
-            ),
-            Event::Status { .. } => Ok(()),
-            Event::Stopped if self.live_status => write!(err, "{CLEAR_LINE}"),
-            Event::Stopped => Ok(()),
+            Event::Status(status) if self.live_status => {
+                self.status_shown = true;
+                let width = rustix::termios::tcgetwinsize(std::io::stderr()).ok().map(|w| w.ws_col);
+                write!(err, "{CLEAR_LINE}{}", fit_width(&status_line(&status), width))
+            }
+            Event::Status(_) | Event::Stopped => Ok(()),
             Event::Quarantined { from, to } => {
                 writeln!(
                     err,
@@ -58,5 +74,23 @@ impl Observer for Console {
             Event::Warning { message } => writeln!(err, "prof: warning: {}", esc(message)),
         };
         let _ = err.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_width;
+
+    /// The status line is cut to the terminal's width less one column, on a character boundary,
+    /// and left whole when the width is unknown or wide enough.
+    #[test]
+    fn console_status_fits_the_terminal() {
+        let line = "recording 3 s · 1 s left · 5 samples";
+        assert_eq!(fit_width(line, Some(16)), "recording 3 s ·");
+        assert_eq!(fit_width(line, Some(15)), "recording 3 s ");
+        assert_eq!(fit_width(line, None), line);
+        assert_eq!(fit_width(line, Some(0)), line, "a terminal that reports no width");
+        assert_eq!(fit_width(line, Some(37)), line);
+        assert_eq!(fit_width(line, Some(36)), "recording 3 s · 1 s left · 5 sample");
     }
 }

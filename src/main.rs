@@ -94,7 +94,7 @@ fn run_record(args: RecordArgs) -> Result<ExitCode> {
             Cli::command().error(clap::error::ErrorKind::ArgumentConflict, format!("--label: {msg}")).exit();
         }
     }
-    let mut console = console::Console { live_status: std::io::stderr().is_terminal() };
+    let mut console = console::Console { live_status: std::io::stderr().is_terminal(), status_shown: false };
     let mut options = args.options();
     for note in args.perf_option_notes() {
         eprintln!("prof: note: {}", esc(&note));

@@ -825,8 +825,8 @@ fn record_observer_sees_the_session() {
         fn on_event(&mut self, event: Event<'_>) {
             let name = match event {
                 Event::Started { .. } => "started",
-                Event::Status { elapsed, samples, .. } => {
-                    self.1.push((elapsed, samples));
+                Event::Status(status) => {
+                    self.1.push((status.elapsed, status.samples));
                     "status"
                 }
                 Event::Stopped => "stopped",

@@ -122,9 +122,5 @@ pub fn default_title(meta: &Metadata) -> (String, Option<String>) {
 
 /// `1 sample`, `2 samples`, `3 losses`.
 fn plural(n: u64, noun: &str) -> String {
-    match (n, noun.ends_with('s')) {
-        (1, _) => format!("1 {noun}"),
-        (_, true) => format!("{n} {noun}es"),
-        (_, false) => format!("{n} {noun}s"),
-    }
+    format!("{n} {}", super::text::noun_for(n, noun))
 }

@@ -17,6 +17,16 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io;
 
+/// `noun` as `n` of it are called in English: `sample` for 1, `samples`, `processes`,
+/// `losses` for any other count (the nouns prof counts take `s`, or `es` after an `s`).
+pub fn noun_for(n: u64, noun: &str) -> Cow<'_, str> {
+    match (n, noun.ends_with('s')) {
+        (1, _) => Cow::Borrowed(noun),
+        (_, true) => Cow::Owned(format!("{noun}es")),
+        (_, false) => Cow::Owned(format!("{noun}s")),
+    }
+}
+
 /// Whether `c` is shown as an escape: a control character (C0, DEL, C1) or a bidirectional
 /// formatting character.
 pub fn is_unsafe(c: char) -> bool {

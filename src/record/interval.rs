@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::observer::{Event, Observer};
 use super::session::{Session, DRAIN_INTERVAL};
+use super::status::{IntervalStatus, PidSet, Status};
 use super::{ContinuousOptions, ContinuousSummary, RecordError};
 use crate::aggregate::Aggregator;
 use crate::archive;
@@ -40,6 +41,11 @@ pub(super) struct IntervalWriter {
     written_samples: u64,
     /// Most processes sampled in one interval.
     pub processes: usize,
+    /// Intervals flushed so far (written or lost), the samples counted in them and the
+    /// processes they sampled: with the current interval's, the session's totals.
+    flushed_intervals: u64,
+    flushed_samples: u64,
+    flushed_processes: PidSet,
     /// What was written so far.
     pub summary: ContinuousSummary,
     /// Sends each written archive to the profile store (`--push`).
@@ -104,6 +110,9 @@ impl IntervalWriter {
             lost_samples: 0,
             written_samples: 0,
             processes: 0,
+            flushed_intervals: 0,
+            flushed_samples: 0,
+            flushed_processes: PidSet::default(),
             summary: ContinuousSummary { recovered: recovered.len() as u64, ..Default::default() },
             pusher,
             push_messages,
@@ -116,6 +125,23 @@ impl IntervalWriter {
         for m in self.push_messages.iter().flat_map(|rx| rx.try_iter()) {
             let message = m.text.as_str();
             observer.on_event(if m.warning { Event::Warning { message } } else { Event::Notice { message } });
+        }
+    }
+
+    /// The status of the recording: `session` ([`super::status::of_session`]: the counts of the
+    /// interval being filled) with that interval's number and the session's totals.
+    pub fn status(&self, current: &Session, session: Status) -> Status {
+        let counts = &current.counts;
+        let new_processes = counts.process_ids().filter(|&pid| !self.flushed_processes.contains(pid)).count();
+        Status {
+            samples: self.flushed_samples.saturating_add(counts.total()),
+            processes: self.flushed_processes.len() + new_processes,
+            interval: Some(IntervalStatus {
+                number: self.flushed_intervals + 1,
+                samples: session.samples,
+                processes: session.processes,
+            }),
+            ..session
         }
     }
 
@@ -169,6 +195,9 @@ impl IntervalWriter {
         self.account(&interval, &mut meta, stats.samples, session.sampler.is_running());
         let profile = session.finish_profile(&interval, meta, observer);
         self.processes = self.processes.max(interval.processes());
+        self.flushed_intervals += 1;
+        self.flushed_samples = self.flushed_samples.saturating_add(interval.total());
+        interval.process_ids().for_each(|pid| self.flushed_processes.insert(pid));
         let written = self.write(&profile, observer);
         self.retain(written.as_deref(), observer);
         session.forget_exited();

@@ -12,6 +12,7 @@ mod late_maps;
 pub mod loss_notes;
 pub mod observer;
 mod session;
+pub mod status;
 pub mod summary;
 
 use std::ffi::OsString;
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub use observer::{Event, Observer, Silent};
 pub use session::{HandedOver, DRAIN_INTERVAL};
+pub use status::{status_line, IntervalStatus, Status};
 
 use crate::profile::unwind::UnwindReport;
 use crate::profile::{unix_ns, LossReason, Metadata, Profile};
@@ -189,8 +191,14 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
         observer.on_event(Event::Pushing { endpoint: p.endpoint(), series: p.series_name() });
     }
     let mut after_drain = |session: &mut Session, observer: &mut dyn Observer| {
-        let Some(w) = writer.as_mut() else { return Ok(()) };
+        let status = status::of_session(session, opts.duration);
+        let Some(w) = writer.as_mut() else {
+            observer.on_event(Event::Status(status));
+            return Ok(());
+        };
         w.forward_push_messages(observer);
+        // Before the interval is written: its counts are shown whole, never just reset.
+        observer.on_event(Event::Status(w.status(session, status)));
         if Instant::now() >= w.next_flush() {
             w.flush(session, &base, Instant::now(), observer)?;
         }

@@ -6,6 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::status::Status;
+
 /// Something that happened during a recording.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Event<'a> {
@@ -28,16 +30,7 @@ pub enum Event<'a> {
         series: &'a str,
     },
     /// Once per drain (every second): the recording so far.
-    Status {
-        /// Time since sampling started.
-        elapsed: Duration,
-        /// Samples counted (in a continuous recording: in the current interval).
-        samples: u64,
-        /// Distinct processes sampled (likewise).
-        processes: usize,
-        /// Samples that lost a stack or were dropped, since the start.
-        lost: u64,
-    },
+    Status(Status),
     /// Sampling stopped; the profile is being finished (the status line is over).
     Stopped,
     /// A temp file a crashed recorder left in the archive directory (an unfinished archive)

@@ -142,8 +142,8 @@ impl Session {
         })
     }
 
-    /// Drains every `drain_every`, calling `after_drain` after each drain (a continuous
-    /// recording writes its intervals there), until the duration elapses, the command exits, or
+    /// Drains every `drain_every`, calling `after_drain` after each drain (it reports the
+    /// status; a continuous recording writes its intervals there), until the duration elapses, the command exits, or
     /// `stop` is set (by a signal handler).
     pub fn run(
         &mut self,
@@ -186,12 +186,6 @@ impl Session {
                 }
             }
             after_drain(self, observer)?;
-            observer.on_event(Event::Status {
-                elapsed: self.start.elapsed(),
-                samples: self.counts.total(),
-                processes: self.counts.processes(),
-                lost: self.lost(),
-            });
         }
     }
 
@@ -308,7 +302,7 @@ impl Session {
     }
 
     /// Samples that lost a stack or were dropped, since the start.
-    fn lost(&self) -> u64 {
+    pub(super) fn lost(&self) -> u64 {
         let stats = self.sampler.stats();
         stats.map(|s| crate::profile::lost_samples(&s.losses)).unwrap_or(0)
     }

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use super::loss_notes::is_loss_warning;
 use super::{EndReason, Recording};
-use crate::output::text::escape_controls;
+use crate::output::text::{escape_controls, noun_for};
 use crate::output::top;
 use crate::profile::unwind::UnwindMode;
 use crate::profile::LossReason;
@@ -28,17 +28,19 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
     let p = &rec.profile;
     let m = &p.meta;
     let mut s = String::new();
-    let cpus = if m.cpus.is_empty() { "?".to_string() } else { format!("{}", m.cpus.len()) };
+    let cpus = if m.cpus.is_empty() { "?".to_string() } else { m.cpus.len().to_string() };
     let _ = writeln!(
         s,
-        "prof: recorded {} for {:.1} s: {} samples from {} processes ({} at {} Hz on {} CPUs)",
+        "prof: recorded {} for {:.1} s: {} {} from {} {} ({} at {} Hz on {cpus} {})",
         escape_controls(&m.target),
         m.duration_secs(),
         m.total_samples,
+        noun_for(m.total_samples, "sample"),
         rec.processes,
+        noun_for(rec.processes as u64, "process"),
         m.event,
         m.frequency_hz,
-        cpus,
+        noun_for(m.cpus.len() as u64, "CPU"),
     );
     match &rec.ended_by {
         EndReason::CommandExited { status, .. } => {
