@@ -244,7 +244,7 @@ pub struct RecordArgs {
     #[arg(short = 'd', long = "duration", value_parser = parse_duration, value_name = "DURATION")]
     pub duration: Option<Duration>,
     /// Profile only these processes (comma-separated or repeated), all their threads.
-    #[arg(short = 'p', long = "pid", value_delimiter = ',', value_name = "PID")]
+    #[arg(short = 'p', long = "pid", value_delimiter = ',', value_name = "PID", value_parser = parse_pid)]
     pub pids: Vec<u32>,
     /// Record kernel stacks only.
     #[arg(long, conflicts_with = "user_only")]
@@ -257,11 +257,11 @@ pub struct RecordArgs {
     pub no_idle: bool,
     /// New unique stacks the kernel can hold between two drains (see --drain-interval);
     /// 0 sizes it from CPUs × frequency (at least 2048).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_map_size)]
     pub stack_map_size: u32,
     /// Unique (process, stack, comm) counts the kernel can hold between two drains;
     /// 0 sizes it from CPUs × frequency (at least 2048).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_map_size)]
     pub counts_map_size: u32,
     /// How user stacks are walked: `auto` uses the unwind tables (.eh_frame/.debug_frame) of
     /// each binary in the kernel and frame pointers where there are none; `fp` frame pointers
@@ -291,7 +291,7 @@ pub struct RecordArgs {
     /// Most unwind-table rows the kernel holds for all binaries together (8 bytes each, in
     /// 512 KiB chunks made as tables are loaded); 0: 2^23 (64 MiB at most; clang needs ~20).
     /// Rounded up to a multiple of 65,536, at most 2^25.
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_unwind_rows)]
     pub unwind_rows: u32,
     /// Size of the ring buffer that carries process notifications (exec, exit, first sample)
     /// to prof: a power of two from 4KiB to 1GiB; default 256KiB. Raise it when the summary
@@ -635,17 +635,47 @@ pub fn parse_frequency(s: &str) -> Result<u64, String> {
 
 /// [`parse_frequency`] with the machine's limit (`kernel.perf_event_max_sample_rate`) given.
 fn frequency_in_range(s: &str, machine_max: Option<u64>) -> Result<u64, String> {
-    match s.trim().parse::<u64>() {
-        Ok(hz) if (1..=MAX_FREQUENCY_HZ).contains(&hz) => Ok(hz),
-        _ => {
-            let here = machine_max.map_or(String::new(), |max| {
-                format!("; this machine samples at most {max} Hz (kernel.perf_event_max_sample_rate)")
-            });
-            Err(format!(
-                "the frequency must be a whole number of samples per second between 1 and {MAX_FREQUENCY_HZ} Hz{here}"
-            ))
-        }
-    }
+    whole_number(s, 1..=MAX_FREQUENCY_HZ).ok_or_else(|| {
+        let here = machine_max.map_or(String::new(), |max| {
+            format!("; this machine samples at most {max} Hz (kernel.perf_event_max_sample_rate)")
+        });
+        format!("the frequency must be a whole number of samples per second between 1 and {MAX_FREQUENCY_HZ} Hz{here}")
+    })
+}
+
+/// Parses `-p`'s process ids: 1 to the largest PID a kernel gives.
+fn parse_pid(s: &str) -> Result<u32, String> {
+    let max = prof::process::PID_MAX_LIMIT - 1;
+    whole_number(s, 1..=u64::from(max))
+        .map(|pid| pid as u32)
+        .ok_or_else(|| format!("a process id is a whole number between 1 and {max} (the kernel's largest)"))
+}
+
+/// Parses `--stack-map-size` and `--counts-map-size`: 0 (sized automatically) or entries.
+fn parse_map_size(s: &str) -> Result<u32, String> {
+    whole_number(s, 0..=u64::from(u32::MAX)).map(|n| n as u32).ok_or_else(|| {
+        format!(
+            "the map size must be a whole number of entries between 0 (sized from CPUs × frequency) and {}",
+            u32::MAX
+        )
+    })
+}
+
+/// Parses `--unwind-rows`: 0 (the default ceiling) up to the most rows the kernel's walker
+/// can address.
+fn parse_unwind_rows(s: &str) -> Result<u32, String> {
+    use prof::sample::{row_chunks::MAX_ROWS, DEFAULT_UNWIND_ROWS};
+    whole_number(s, 0..=u64::from(MAX_ROWS)).map(|n| n as u32).ok_or_else(|| {
+        format!(
+            "the unwind-table rows must be a whole number between 0 (the default, {DEFAULT_UNWIND_ROWS}) and \
+             {MAX_ROWS}, the most the kernel's walker can address"
+        )
+    })
+}
+
+/// `s` as a whole number within `range`, or `None` (not a number, negative, or outside).
+fn whole_number(s: &str, range: std::ops::RangeInclusive<u64>) -> Option<u64> {
+    s.trim().parse::<u64>().ok().filter(|n| range.contains(n))
 }
 
 /// Parses `10` (seconds), `10s`, `2m`, `1h`, `500ms`, at most [`MAX_DURATION_DAYS`].
@@ -718,5 +748,29 @@ mod tests {
         for bad in ["-1", "1.5", "x", "18446744073709551616"] {
             assert_eq!(frequency_in_range(bad, None).unwrap_err(), words, "{bad}");
         }
+    }
+
+    /// PIDs, map sizes and unwind rows: their ranges in words, their bounds accepted.
+    #[test]
+    fn cli_numeric_ranges_in_words() {
+        assert_eq!(parse_pid("1"), Ok(1));
+        assert_eq!(parse_pid("4194303"), Ok(4_194_303));
+        for bad in ["0", "-3", "4194304", "x"] {
+            assert_eq!(
+                parse_pid(bad).unwrap_err(),
+                "a process id is a whole number between 1 and 4194303 (the kernel's largest)"
+            );
+        }
+        assert_eq!((parse_map_size("0"), parse_map_size("4294967295")), (Ok(0), Ok(u32::MAX)));
+        assert_eq!(
+            parse_map_size("4294967296").unwrap_err(),
+            "the map size must be a whole number of entries between 0 (sized from CPUs × frequency) and 4294967295"
+        );
+        assert_eq!((parse_unwind_rows("0"), parse_unwind_rows("33554432")), (Ok(0), Ok(1 << 25)));
+        assert_eq!(
+            parse_unwind_rows("33554433").unwrap_err(),
+            "the unwind-table rows must be a whole number between 0 (the default, 8388608) and 33554432, the most \
+             the kernel's walker can address"
+        );
     }
 }

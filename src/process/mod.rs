@@ -21,6 +21,10 @@ use std::time::Instant;
 
 use maps::{parse_maps, Mapping};
 
+/// The kernel's `PID_MAX_LIMIT` on 64-bit systems (2^22): `kernel.pid_max` is at most this, and
+/// every process id is below it.
+pub const PID_MAX_LIMIT: u32 = 1 << 22;
+
 /// One process, told apart from any later process that reuses its PID by its start time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ProcessId {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::session::Session;
 use crate::output::text::noun_for;
+use crate::process::PID_MAX_LIMIT;
 
 /// A recording so far ([`super::Event::Status`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,7 +52,7 @@ pub(super) fn of_session(session: &Session, duration: Option<Duration>) -> Statu
 }
 
 /// Distinct process ids, one bit each: at most 512 KiB whatever runs, since the kernel's PIDs
-/// stop at [`PidSet::PID_LIMIT`] (`PID_MAX_LIMIT`).
+/// stay below [`PID_MAX_LIMIT`].
 #[derive(Clone, Debug, Default)]
 pub(super) struct PidSet {
     bits: Vec<u64>,
@@ -59,12 +60,9 @@ pub(super) struct PidSet {
 }
 
 impl PidSet {
-    /// The kernel's `PID_MAX_LIMIT` on 64-bit systems (2^22): `kernel.pid_max` is at most this.
-    const PID_LIMIT: u32 = 1 << 22;
-
-    /// Adds `pid` (a PID at or above [`Self::PID_LIMIT`] cannot exist and is not counted).
+    /// Adds `pid` (a PID at or above [`PID_MAX_LIMIT`] cannot exist and is not counted).
     pub fn insert(&mut self, pid: u32) {
-        if pid >= Self::PID_LIMIT {
+        if pid >= PID_MAX_LIMIT {
             return;
         }
         let (word, bit) = ((pid / 64) as usize, pid % 64);
@@ -201,7 +199,7 @@ mod tests {
         }
         assert_eq!(set.len(), 4);
         assert!(set.contains(63) && set.contains(4_194_303) && !set.contains(2) && !set.contains(u32::MAX));
-        assert!(set.bits.len() <= (1 << 22) / 64);
+        assert!(set.bits.len() <= (PID_MAX_LIMIT / 64) as usize);
     }
 
     /// Digits are grouped by three from the right.
