@@ -127,6 +127,20 @@ fn input_perf_data_is_not_a_profile() {
     );
 }
 
+/// `perf script` output (perf's samples as text, not yet folded) is named, with the way to fold
+/// it.
+#[test]
+fn input_perf_script_output_is_not_a_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "prof 27736 12410.912575:    1001001 cpu-clock: \n\
+                \tffffffff815a7f61 next_uptodate_folio+0xc1 ([kernel.kallsyms])\n\
+                \t    55d0c1a2b3c4 main+0x14 (/usr/bin/prof)\n\n";
+    assert_not_a_profile(
+        &write(dir.path(), "out.perf", text.as_bytes()),
+        "looks like `perf script` output; `inferno-collapse-perf FILE > FILE.folded` makes folded stacks of it",
+    );
+}
+
 /// An empty file says it is empty.
 #[test]
 fn input_empty_file_is_not_a_profile() {

@@ -78,6 +78,9 @@ pub fn by_first_line(bytes: &[u8]) -> Option<&'static str> {
     if !is_text(head) {
         return Some("binary data");
     }
+    if first.split(|b| b.is_ascii_whitespace()).any(is_perf_timestamp) {
+        return Some("`perf script` output; `inferno-collapse-perf FILE > FILE.folded` makes folded stacks of it");
+    }
     let line = first.trim_ascii_start();
     let c_directive = |l: &[u8]| C_DIRECTIVES.iter().any(|d| l.trim_ascii_start().starts_with(d));
     if c_directive(line) {
@@ -112,6 +115,13 @@ fn ends_with_count(line: &[u8]) -> bool {
     let line = line.trim_ascii_end();
     let digits = line.iter().rev().take_while(|b| b.is_ascii_digit()).count();
     digits > 0 && line.len() > digits && line[line.len() - digits - 1].is_ascii_whitespace()
+}
+
+/// True for `12410.912575:`, the time of a sample as `perf script` prints it.
+fn is_perf_timestamp(token: &[u8]) -> bool {
+    let Some(time) = token.strip_suffix(b":") else { return false };
+    let all_digits = |part: &[u8]| !part.is_empty() && part.iter().all(u8::is_ascii_digit);
+    time.split(|&b| b == b'.').map(all_digits).eq([true, true])
 }
 
 /// True for text: no NUL byte and valid UTF-8 (a character cut off at the end of `head` allowed).
@@ -188,6 +198,14 @@ mod tests {
         assert_eq!(by_first_line(b"abc\x00def\n"), Some("binary data"));
         assert_eq!(by_first_line(b"\xff\xfe\x01x\n"), Some("binary data"));
         assert_eq!(by_first_line(b"a;caf\xe9 3\n"), None, "a folded line with a bad byte keeps its line error");
+        let perf_script = "`perf script` output; `inferno-collapse-perf FILE > FILE.folded` makes folded stacks of it";
+        for line in [
+            "prof 27736 12410.912575:    1001001 cpu-clock: \n\tffffffff815a7f61 f+0xc1 ([k])\n",
+            "a 1/1 1.5: cycles:\n",
+        ] {
+            assert_eq!(by_first_line(line.as_bytes()), Some(perf_script), "{line:?}");
+        }
+        assert_eq!(by_first_line(b"a 1.5 b:\n"), None, "no timestamp");
     }
 
     /// Magic numbers are recognized at the start only, and truncated ELF headers are still ELF.
