@@ -129,9 +129,9 @@ fn is_text(head: &[u8]) -> bool {
     !head.contains(&0) && std::str::from_utf8(head).map_or_else(|e| e.error_len().is_none(), |_| true)
 }
 
-/// True for a tar archive (POSIX `ustar` header).
+/// True for a tar archive: `ustar\0` (POSIX) or `ustar  ` (GNU) in the first header.
 fn is_tar(bytes: &[u8]) -> bool {
-    bytes.get(TAR_MAGIC_OFFSET..TAR_MAGIC_OFFSET + 5) == Some(b"ustar")
+    matches!(bytes.get(TAR_MAGIC_OFFSET..TAR_MAGIC_OFFSET + 6), Some(b"ustar\0" | b"ustar "))
 }
 
 /// What an ELF file is from its header: an executable (ET_EXEC, or ET_DYN with an interpreter:
@@ -218,7 +218,9 @@ mod tests {
         assert_eq!(by_magic(b"\x7fELF\x02\x01"), Some("an ELF file"));
         assert_eq!(by_magic(b"main;\x89PNG 3\n"), None);
         let mut tar = vec![0u8; 512];
-        tar[257..262].copy_from_slice(b"ustar");
+        tar[257..263].copy_from_slice(b"ustar ");
+        assert_eq!(by_magic(&tar), Some("a tar archive"));
+        tar[257..263].copy_from_slice(b"ustar\0");
         assert_eq!(by_magic(&tar), Some("a tar archive"));
     }
 }
