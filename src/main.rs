@@ -372,8 +372,11 @@ fn run_man(args: ManArgs) -> Result<()> {
         let mut out = std::io::stdout().lock();
         return out.write_all(&pages[0].1).and_then(|()| out.flush()).context("failed to write the man page");
     };
+    if !dir.exists() {
+        bail!("`{}` does not exist (create it first: `mkdir -p {}`)", dir.display(), dir.display());
+    }
     if !dir.is_dir() {
-        bail!("`{}` is not a directory (create it first, e.g. `mkdir -p {}`)", dir.display(), dir.display());
+        bail!("`{}` is not a directory", dir.display());
     }
     for (name, page) in &pages {
         let path = dir.join(name);

@@ -114,7 +114,8 @@ fn man_pages_render_with_options_and_examples() {
     assert_eq!(stdout_page.as_bytes(), std::fs::read(dir.path().join("prof.1")).unwrap(), "`prof man` prints prof.1");
 }
 
-/// `prof man -o` into a path that is not a directory fails (exit 1) and says what to do.
+/// `prof man -o` into a directory that does not exist fails (exit 1) saying how to create it;
+/// into a file, saying it is not a directory (the file untouched).
 #[test]
 fn man_output_dir_must_exist() {
     let dir = tempfile::tempdir().unwrap();
@@ -122,6 +123,14 @@ fn man_output_dir_must_exist() {
     let out = prof().args(["man", "-o"]).arg(&missing).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("is not a directory") && stderr.contains("mkdir -p"), "{stderr}");
+    let expected = format!("`{0}` does not exist (create it first: `mkdir -p {0}`)", missing.display());
+    assert!(stderr.contains(&expected), "{stderr}");
     assert!(!missing.exists());
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let out = prof().args(["man", "-o"]).arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("`{}` is not a directory", file.display())), "{stderr}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
 }
