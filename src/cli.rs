@@ -152,7 +152,8 @@ Examples:
   prof report perf.folded --top 50     any folded file (perf + inferno-collapse-perf, stackcollapse)
   prof report run.prof -o run.pb.gz    pprof for `go tool pprof -top run.pb.gz`
   prof report cpu.pb.gz                read a pprof profile (from prof, Go, perf_to_profile, …)
-  prof report run.prof -o run.speedscope.json   open in speedscope";
+  prof report run.prof -o run.speedscope.json   open in speedscope
+  prof report run.prof --comm 'python.*' --pid 1234,1235   only these processes (any output)";
 
 /// Output format names for `--format`.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -413,6 +414,26 @@ impl RecordArgs {
     }
 }
 
+/// `--comm` and `--pid` of `prof report` and `prof diff`: which samples are read.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Keep only samples whose comm (the thread's name, as perf's comm) is NAME or matches REGEX
+    /// as a whole (`python.*`); comma-separated or repeated. Applied before every output.
+    #[arg(long = "comm", value_delimiter = ',', value_name = "NAME|REGEX")]
+    pub comms: Vec<String>,
+    /// Keep only samples of these process ids (comma-separated or repeated); needs pids in the
+    /// input (an archive, prof's pprof, or folded written with --pid-in-name).
+    #[arg(long = "pid", value_delimiter = ',', value_name = "PID")]
+    pub pids: Vec<u32>,
+}
+
+impl FilterArgs {
+    /// The library's filter.
+    pub fn filter(&self) -> Result<prof::profile::SampleFilter, prof::profile::FilterError> {
+        prof::profile::SampleFilter::new(&self.comms, &self.pids)
+    }
+}
+
 /// `prof report` arguments.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -438,6 +459,9 @@ pub struct ReportArgs {
     /// INPUT is an archive directory: merge archives up to this time (default: now).
     #[arg(long, value_parser = parse_time, value_name = "T", allow_hyphen_values = true)]
     pub to: Option<std::time::SystemTime>,
+    /// Samples kept.
+    #[command(flatten)]
+    pub filter: FilterArgs,
     /// Outputs.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -506,6 +530,9 @@ pub struct DiffArgs {
     #[arg(long, default_value_t = prof::diff::DEFAULT_ALPHA, value_name = "ALPHA",
           value_parser = parse_alpha)]
     pub alpha: f64,
+    /// Samples kept, in both profiles.
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 /// Parses `--push`; unlike clap's default error, the message never repeats the URL as typed,

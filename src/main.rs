@@ -201,6 +201,7 @@ fn print_verbose(recording: &prof::record::Recording, write_times: &[String]) {
 
 fn run_report(args: ReportArgs) -> Result<()> {
     let specs = output_specs(&args.output.outputs, args.output.format)?;
+    let filter = args.filter.filter()?;
     let is_dir = args.input.is_dir();
     if !is_dir && (args.list || args.from.is_some() || args.to.is_some()) {
         bail!("`{}`: --list, --from and --to need an archive directory", args.input.display());
@@ -245,7 +246,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
             esc(&args.input.to_string_lossy())
         );
     }
-    let profile = &loaded.profile;
+    let profile = &filter.apply(loaded.profile, &args.input.to_string_lossy())?;
     if args.unwind_report {
         if profile.meta.unwind.is_empty() {
             bail!(
@@ -277,6 +278,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
 
 fn run_diff(args: DiffArgs) -> Result<ExitCode> {
     let specs = prof::output::write::output_specs::<DiffDocument>(&args.outputs, None)?;
+    let filter = args.filter.filter()?;
     // An input is a file, or an archive directory with a time range.
     let load = |p: &PathBuf,
                 from: Option<std::time::SystemTime>,
@@ -284,6 +286,7 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
      -> Result<(prof::profile::Profile, String)> {
         if p.is_dir() {
             let (profile, from, to) = load_dir_range(p, from, to)?;
+            let profile = filter.apply(profile, &p.to_string_lossy())?;
             return Ok((profile, format!("{} [{} – {}]", p.display(), format_unix_ns(from), format_unix_ns(to))));
         }
         if from.is_some() || to.is_some() {
@@ -297,7 +300,7 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
                 esc(&p.to_string_lossy())
             );
         }
-        Ok((loaded.profile, p.display().to_string()))
+        Ok((filter.apply(loaded.profile, &p.to_string_lossy())?, p.display().to_string()))
     };
     let (base, new) = prof::input::load_pair(
         || load(&args.base, args.base_from, args.base_to),

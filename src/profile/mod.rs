@@ -9,10 +9,12 @@
 //! how it was recorded (the [`EventKind`] sampled, among the rest) and what was lost.
 
 mod event;
+pub mod filter;
 mod metadata;
 pub mod unwind;
 
 pub use event::{EventKind, SampledEvent};
+pub use filter::{FilterError, SampleFilter};
 pub use metadata::{format_unix_ns, lost_samples, unix_ns, LossReason, Losses, Metadata};
 
 use rustc_hash::FxHashMap as HashMap;

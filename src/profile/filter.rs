@@ -1,0 +1,246 @@
+//! Keeping the samples of some processes only: `--comm` and `--pid` of `prof report` and
+//! `prof diff`, applied to a [`Profile`] before anything is written, so every output (table,
+//! folded, SVG, pprof, speedscope, archive, JSON) shows the same samples.
+//!
+//! A sample is kept when its comm matches one of the `--comm` patterns (when any are given) and
+//! its pid is one of the `--pid` values (when any are given). A pattern matches a comm that
+//! equals it, or that the regular expression matches as a whole (`python.*`, `kworker/.*`), so
+//! names with regex characters (`python3.11`, `kworker/0:1`) also match literally.
+
+use super::{Metadata, Profile, ProfileBuilder, StackId};
+
+/// Most bytes a compiled `--comm` pattern may take: bounds what a pathological pattern costs.
+const MAX_PATTERN_BYTES: usize = 1 << 20;
+
+/// Comms named in the error when nothing matched.
+const MAX_NAMED_COMMS: usize = 8;
+
+/// Why a filter cannot be built or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    /// A `--comm` pattern compiles into more than the size limit.
+    #[error("--comm `{pattern}`: not a valid regular expression: {reason}")]
+    BadPattern {
+        /// The value given.
+        pattern: String,
+        /// What the regex parser said.
+        reason: String,
+    },
+    /// `--pid` on a profile that records no process ids (folded stacks without `comm [pid]`).
+    #[error(
+        "`{source_name}` has no process ids, so --pid cannot select samples: folded stacks carry pids \
+         only in `comm [pid]` root frames (prof writes them with --pid-in-name); use the archive (.prof) \
+         or a pprof file instead, or select by name with --comm"
+    )]
+    NoPids {
+        /// The input.
+        source_name: String,
+    },
+    /// No sample is left.
+    #[error("no sample of `{source_name}` matches {filter}; its busiest comms: {comms}")]
+    NothingMatched {
+        /// The input.
+        source_name: String,
+        /// The filter as given (`--comm x --pid 1`).
+        filter: String,
+        /// The busiest comms of the input with their pids, to pick from.
+        comms: String,
+    },
+}
+
+/// One `--comm` value: the name, and the anchored regular expression when it is one.
+#[derive(Clone, Debug)]
+struct CommPattern {
+    name: String,
+    regex: regex::Regex,
+}
+
+/// Which samples to keep, by process name (comm) and process id.
+#[derive(Clone, Debug, Default)]
+pub struct SampleFilter {
+    comms: Vec<CommPattern>,
+    pids: Vec<u32>,
+}
+
+impl SampleFilter {
+    /// A filter keeping samples whose comm matches one of `comms` (all comms when empty) and
+    /// whose pid is one of `pids` (all pids when empty).
+    pub fn new(comms: &[String], pids: &[u32]) -> Result<SampleFilter, FilterError> {
+        let comms = comms
+            .iter()
+            .map(|name| {
+                let regex = regex::RegexBuilder::new(&format!("^(?:{name})$"))
+                    .size_limit(MAX_PATTERN_BYTES)
+                    .build()
+                    .or_else(|e| match e {
+                        // A name that is not a valid pattern (`a(b`) still matches itself.
+                        regex::Error::Syntax(_) => regex::Regex::new(&format!("^{}$", regex::escape(name))),
+                        e => Err(e),
+                    })
+                    .map_err(|e| FilterError::BadPattern { pattern: name.clone(), reason: e.to_string() })?;
+                Ok(CommPattern { name: name.clone(), regex })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(SampleFilter { comms, pids: pids.to_vec() })
+    }
+
+    /// True when the filter keeps every sample.
+    pub fn is_empty(&self) -> bool {
+        self.comms.is_empty() && self.pids.is_empty()
+    }
+
+    /// Whether a sample of process `pid` named `comm` is kept.
+    pub fn matches(&self, pid: u32, comm: &str) -> bool {
+        let comm_ok = self.comms.is_empty() || self.comms.iter().any(|p| p.name == comm || p.regex.is_match(comm));
+        comm_ok && (self.pids.is_empty() || self.pids.contains(&pid))
+    }
+
+    /// The filter as options (`--comm a,b --pid 1`), for notes and messages.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.comms.is_empty() {
+            let names: Vec<&str> = self.comms.iter().map(|p| p.name.as_str()).collect();
+            parts.push(format!("--comm {}", names.join(",")));
+        }
+        if !self.pids.is_empty() {
+            let pids: Vec<String> = self.pids.iter().map(u32::to_string).collect();
+            parts.push(format!("--pid {}", pids.join(",")));
+        }
+        parts.join(" ")
+    }
+
+    /// The samples of `profile` (read from `source_name`) that the filter keeps, with only the
+    /// frames and stacks they use. The metadata's sample total becomes the kept total and a note
+    /// says what was kept; the losses stay those of the whole profile (they are not recorded per
+    /// process). An empty filter returns the profile unchanged.
+    pub fn apply(&self, profile: Profile, source_name: &str) -> Result<Profile, FilterError> {
+        if self.is_empty() {
+            return Ok(profile);
+        }
+        if !self.pids.is_empty() && !profile.samples.is_empty() && profile.samples.iter().all(|s| s.pid == 0) {
+            return Err(FilterError::NoPids { source_name: source_name.to_string() });
+        }
+        let all = profile.total();
+        let mut meta = profile.meta.clone();
+        let mut builder = ProfileBuilder::new(Metadata::default());
+        let mut frame_map: Vec<Option<u32>> = vec![None; profile.frames.len()];
+        let mut stack_map: Vec<Option<StackId>> = vec![None; profile.stacks.len()];
+        let mut kept = 0u64;
+        for sample in profile.samples.iter().filter(|s| self.matches(s.pid, &s.comm)) {
+            let stack = match stack_map[sample.stack as usize] {
+                Some(id) => id,
+                None => {
+                    let mut frames = Vec::with_capacity(profile.stacks[sample.stack as usize].len());
+                    for &f in &profile.stacks[sample.stack as usize] {
+                        let id = match frame_map[f as usize] {
+                            Some(id) => id,
+                            None => builder.frame(profile.frames[f as usize].clone()),
+                        };
+                        frame_map[f as usize] = Some(id);
+                        frames.push(id);
+                    }
+                    let id = builder.stack(frames);
+                    stack_map[sample.stack as usize] = Some(id);
+                    id
+                }
+            };
+            builder.add(stack, sample.pid, &sample.comm, sample.count);
+            kept = kept.saturating_add(sample.count);
+        }
+        if kept == 0 {
+            return Err(FilterError::NothingMatched {
+                source_name: source_name.to_string(),
+                filter: self.describe(),
+                comms: busiest_comms(&profile),
+            });
+        }
+        meta.total_samples = kept;
+        meta.notes.push(format!(
+            "filtered with {}: {kept} of {all} samples kept (losses are those of the whole profile)",
+            self.describe()
+        ));
+        *builder.meta_mut() = meta;
+        Ok(builder.finish())
+    }
+}
+
+/// The comms with the most samples, `name (pid 1, 2)`, for a message.
+fn busiest_comms(profile: &Profile) -> String {
+    let mut by_comm: std::collections::BTreeMap<&str, (u64, std::collections::BTreeSet<u32>)> = Default::default();
+    for s in &profile.samples {
+        let e = by_comm.entry(s.comm.as_str()).or_default();
+        e.0 = e.0.saturating_add(s.count);
+        e.1.insert(s.pid);
+    }
+    let mut comms: Vec<_> = by_comm.into_iter().collect();
+    comms.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
+    let named: Vec<String> = comms
+        .iter()
+        .take(MAX_NAMED_COMMS)
+        .map(|(comm, (_, pids))| {
+            let pids: Vec<String> = pids.iter().take(4).map(u32::to_string).collect();
+            let more = if pids.len() < 4 { "" } else { ", …" };
+            format!("{comm} (pid {}{more})", pids.join(", "))
+        })
+        .collect();
+    let rest = comms.len().saturating_sub(MAX_NAMED_COMMS);
+    if rest > 0 {
+        format!("{} and {rest} more", named.join(", "))
+    } else {
+        named.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{Frame, FrameKind};
+
+    fn profile() -> Profile {
+        let mut b = ProfileBuilder::new(Metadata { total_samples: 99, ..Metadata::default() });
+        let f = b.frame(Frame::new("f", "a", FrameKind::User));
+        let g = b.frame(Frame::new("g", "b", FrameKind::User));
+        let s1 = b.stack(vec![f]);
+        let s2 = b.stack(vec![f, g]);
+        b.add(s1, 10, "python3.11", 5);
+        b.add(s2, 11, "python3.11", 7);
+        b.add(s2, 20, "kworker/0:1", 3);
+        b.finish()
+    }
+
+    /// Names match literally and as whole-name patterns; pids and comms combine with "and";
+    /// the kept profile has only the frames and stacks its samples use, and says what it kept.
+    #[test]
+    fn filter_comm_and_pid() {
+        let f = SampleFilter::new(&["python3.11".into()], &[]).unwrap();
+        assert!(f.matches(1, "python3.11") && f.matches(1, "python3x11") && !f.matches(1, "python3.11-x"));
+        let f = SampleFilter::new(&["kworker/.*".into(), "a(b".into()], &[]).unwrap();
+        assert!(f.matches(1, "kworker/0:1") && f.matches(1, "a(b") && !f.matches(1, "xkworker/1"));
+        let f = SampleFilter::new(&["python.*".into()], &[11]).unwrap();
+        let p = f.apply(profile(), "x").unwrap();
+        assert_eq!(p.total(), 7);
+        assert_eq!(p.meta.total_samples, 7);
+        assert_eq!(p.samples.len(), 1);
+        assert_eq!((p.frames.len(), p.stacks.len()), (2, 1));
+        assert!(p.meta.notes.last().unwrap().contains("--comm python.* --pid 11: 7 of 15 samples kept"));
+        let p = SampleFilter::new(&[], &[20]).unwrap().apply(profile(), "x").unwrap();
+        assert_eq!(p.samples[0].comm, "kworker/0:1");
+        assert_eq!(p.frames.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["f", "g"]);
+    }
+
+    /// Nothing matched names the busiest comms; --pid on a profile without pids says why.
+    #[test]
+    fn filter_errors_explain() {
+        let e = SampleFilter::new(&["java".into()], &[]).unwrap().apply(profile(), "x").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no sample of `x` matches --comm java; its busiest comms: python3.11 (pid 10, 11), kworker/0:1 (pid 20)"
+        );
+        let mut p = profile();
+        p.samples.iter_mut().for_each(|s| s.pid = 0);
+        let e = SampleFilter::new(&[], &[1]).unwrap().apply(p, "x.folded").unwrap_err();
+        assert!(matches!(e, FilterError::NoPids { .. }), "{e}");
+        let e = SampleFilter::new(&["(a{1000}){1000}".into()], &[]).unwrap_err();
+        assert!(e.to_string().starts_with("--comm `(a{1000}){1000}`: not a valid regular expression"), "{e}");
+    }
+}

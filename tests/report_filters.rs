@@ -1,0 +1,110 @@
+//! `prof report` and `prof diff` with `--comm` and `--pid`: the filter applies before every
+//! output format, and its errors say what to do. No BPF: inputs are folded fixtures.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{prof, prof_ok, read_folded};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report").join(name)
+}
+
+/// `--comm 'py.*' --pid 11,10` keeps exactly python's 80 samples in every format written: the
+/// folded lines, the archive and pprof read back (counts, comms and pids), the SVG and the
+/// speedscope file (no other process's frames).
+#[test]
+fn report_filters_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = |name: &str| dir.path().join(name);
+    let outputs = ["f.folded", "f.prof", "f.pb.gz", "f.speedscope.json", "f.svg"];
+    let mut args: Vec<std::ffi::OsString> =
+        vec!["report".into(), fixture("procs.folded").into(), "--comm".into(), "py.*".into()];
+    args.extend(["--pid".into(), "11,10".into(), "--pid-in-name".into()]);
+    for o in outputs {
+        args.extend(["-o".into(), out(o).into()]);
+    }
+    prof_ok(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    assert_eq!(
+        read_folded(&out("f.folded")),
+        [
+            ("python3 [10];_start;main;idle".to_string(), 10),
+            ("python3 [10];_start;main;work".to_string(), 50),
+            ("python3 [11];_start;main;work".to_string(), 20),
+        ]
+    );
+    for read_back in ["f.prof", "f.pb.gz"] {
+        let p = prof::input::load(&out(read_back), false).unwrap().profile;
+        assert_eq!(p.total(), 80, "{read_back}");
+        assert!(p.samples.iter().all(|s| s.comm == "python3" && (s.pid == 10 || s.pid == 11)), "{read_back}");
+        assert!(p.meta.notes.iter().any(|n| n.contains("80 of 100 samples kept")), "{read_back}: {:?}", p.meta.notes);
+    }
+    for text in ["f.svg", "f.speedscope.json"] {
+        let text = std::fs::read_to_string(out(text)).unwrap();
+        assert!(text.contains("work") && !text.contains("readline") && !text.contains("worker_thread"), "{text}");
+    }
+}
+
+/// The top table of a filtered report counts shares of the kept samples: bash's readline is
+/// 100% of `--comm bash`.
+#[test]
+fn report_filters_top_table() {
+    let out = prof_ok(&["report".as_ref(), fixture("procs.folded").as_os_str(), "--comm".as_ref(), "bash".as_ref()]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    let row = table.lines().find(|l| l.contains("readline")).unwrap_or_else(|| panic!("{table}"));
+    assert!(row.trim_start().starts_with("100.00  100.00"), "{table}");
+    assert!(!table.contains("work"), "{table}");
+    assert!(table.ends_with("5 samples in total\n"), "{table}");
+}
+
+/// `--pid` on folded stacks without pids fails and says which inputs carry them; `--comm`
+/// works there (the comm is the root frame); a filter matching nothing names the busiest comms.
+#[test]
+fn report_filters_explain_errors() {
+    let nopid = fixture("procs-nopid.folded");
+    let out = prof().args(["report".as_ref(), nopid.as_os_str(), "--pid".as_ref(), "10".as_ref()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("has no process ids") && err.contains("--pid-in-name"), "{err}");
+
+    let out = prof_ok(&["report".as_ref(), nopid.as_os_str(), "--comm".as_ref(), "kworker/0:1".as_ref()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("15 samples in total"));
+
+    let out = prof().args(["report".as_ref(), nopid.as_os_str(), "--comm".as_ref(), "java".as_ref()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("matches --comm java; its busiest comms: python3 (pid 0), kworker/0:1 (pid 0), bash (pid 0)"),
+        "{err}"
+    );
+}
+
+/// `prof diff --comm` compares the same processes on both sides: python alone in both files
+/// has the same shares, so nothing changed.
+#[test]
+fn diff_filters_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("new.folded");
+    // NEW: python as before, kworker ten times busier (a change only outside the filter).
+    let text = std::fs::read_to_string(fixture("procs.folded"))
+        .unwrap()
+        .replace("process_one_work_[k] 15", "process_one_work_[k] 150");
+    std::fs::write(&new, text).unwrap();
+    let json = dir.path().join("d.json");
+    prof_ok(&[
+        "diff".as_ref(),
+        fixture("procs.folded").as_os_str(),
+        new.as_os_str(),
+        "--comm".as_ref(),
+        "python3".as_ref(),
+        "-o".as_ref(),
+        json.as_os_str(),
+    ]);
+    let d: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(d["base"]["samples"], 80);
+    assert_eq!(d["new"]["samples"], 80);
+    let functions = d["functions"].as_array().unwrap();
+    assert!(functions.iter().all(|f| f["delta_points"] == 0.0 && f["significant"] == false), "{d}");
+    assert!(!functions.iter().any(|f| f["function"].as_str().unwrap().contains("worker")), "{d}");
+}
