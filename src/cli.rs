@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use prof::output::top::{TableOptions, TopBy, TopSort};
 use prof::output::{Format, RenderOptions};
 use prof::push::{Endpoint, PushConfig, PushOptions};
 use prof::record::{ContinuousOptions, RecordOptions};
@@ -153,7 +154,9 @@ Examples:
   prof report run.prof -o run.pb.gz    pprof for `go tool pprof -top run.pb.gz`
   prof report cpu.pb.gz                read a pprof profile (from prof, Go, perf_to_profile, …)
   prof report run.prof -o run.speedscope.json   open in speedscope
-  prof report run.prof --comm 'python.*' --pid 1234,1235   only these processes (any output)";
+  prof report run.prof --comm 'python.*' --pid 1234,1235   only these processes (any output)
+  prof report run.prof --by comm       samples per comm (--by pid, --by module), like perf --sort comm
+  prof report run.prof --sort total    functions by total (inclusive) samples";
 
 /// Output format names for `--format`.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -459,12 +462,62 @@ pub struct ReportArgs {
     /// INPUT is an archive directory: merge archives up to this time (default: now).
     #[arg(long, value_parser = parse_time, value_name = "T", allow_hyphen_values = true)]
     pub to: Option<std::time::SystemTime>,
+    /// Order of the table's rows: most self samples, most total samples, or by name.
+    #[arg(long, value_enum, default_value = "self", value_name = "KEY")]
+    pub sort: SortArg,
+    /// Rows per comm, pid or module (of the innermost frame: self; anywhere on the stack:
+    /// total) instead of per function, like perf report --sort comm|pid|dso.
+    #[arg(long, value_enum, value_name = "KEY")]
+    pub by: Option<ByArg>,
     /// Samples kept.
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Outputs.
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+impl ReportArgs {
+    /// The table printed (and written in JSON).
+    pub fn table(&self) -> TableOptions {
+        TableOptions {
+            rows: self.top,
+            sort: match self.sort {
+                SortArg::SelfSamples => TopSort::SelfSamples,
+                SortArg::Total => TopSort::Total,
+                SortArg::Name => TopSort::Name,
+            },
+            by: match self.by {
+                None => TopBy::Function,
+                Some(ByArg::Comm) => TopBy::Comm,
+                Some(ByArg::Pid) => TopBy::Pid,
+                Some(ByArg::Module) => TopBy::Module,
+            },
+        }
+    }
+}
+
+/// `--sort` keys.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SortArg {
+    /// Most self samples first.
+    #[value(name = "self")]
+    SelfSamples,
+    /// Most total samples first.
+    Total,
+    /// Alphabetical.
+    Name,
+}
+
+/// `--by` keys.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ByArg {
+    /// Thread name (comm).
+    Comm,
+    /// Process id.
+    Pid,
+    /// Binary of the code.
+    Module,
 }
 
 /// Parses an RFC 3339 time (`2026-11-25T14:05:00Z`, `2026-11-25 14:05:00`), `now`, or a time

@@ -260,9 +260,8 @@ fn run_report(args: ReportArgs) -> Result<()> {
         }
     }
     if specs.is_empty() {
-        let rows = top::top(profile, args.top);
         let mut out = std::io::stdout().lock();
-        top::write_table(&rows, profile.total(), &mut out).context("failed to write the table")?;
+        top::write_report(profile, &args.table(), &mut out).context("failed to write the table")?;
         return Ok(());
     }
     let (title, subtitle) = flamegraph::default_title(&profile.meta);

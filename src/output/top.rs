@@ -34,9 +34,58 @@ pub struct TopRow {
     pub kind: FrameKind,
 }
 
+/// How the rows of a table are ordered (`--sort`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TopSort {
+    /// Most self samples first (then most total samples, then by name).
+    #[default]
+    SelfSamples,
+    /// Most total samples first (then most self samples, then by name).
+    Total,
+    /// By name, then module and kind (alphabetical, byte order).
+    Name,
+}
+
+/// What the rows of a table are (`--by`): functions, or samples grouped by process or module.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TopBy {
+    /// One row per function (the default table).
+    #[default]
+    Function,
+    /// One row per comm (thread name), like `perf report --sort comm`.
+    Comm,
+    /// One row per process id, like `perf report --sort pid`.
+    Pid,
+    /// One row per module (binary) of the innermost frame, like `perf report --sort dso`.
+    Module,
+}
+
+/// The table a report prints and writes in JSON: how many rows, in which order, of what.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableOptions {
+    /// Most rows.
+    pub rows: usize,
+    /// Order of the rows.
+    pub sort: TopSort,
+    /// What a row is.
+    pub by: TopBy,
+}
+
+impl Default for TableOptions {
+    fn default() -> Self {
+        TableOptions { rows: 20, sort: TopSort::default(), by: TopBy::default() }
+    }
+}
+
 /// The `n` functions with the most self samples, then the most total samples, then by name,
 /// module and kind, so the order is fully deterministic.
 pub fn top(profile: &Profile, n: usize) -> Vec<TopRow> {
+    top_sorted(profile, n, TopSort::SelfSamples)
+}
+
+/// The first `n` functions in the order `sort`; ties are broken by the other counts, then by
+/// name, module and kind, so the order is fully deterministic.
+pub fn top_sorted(profile: &Profile, n: usize, sort: TopSort) -> Vec<TopRow> {
     // Map every frame to its function.
     let mut function_ids: HashMap<(&str, &str, FrameKind), usize> = HashMap::new();
     let mut functions: Vec<(&str, &str, FrameKind)> = Vec::new();
@@ -101,14 +150,146 @@ pub fn top(profile: &Profile, n: usize) -> Vec<TopRow> {
         })
         .collect();
     rows.sort_by(|(a_self, a_total, a), (b_self, b_total, b)| {
-        b_self
-            .cmp(a_self)
-            .then(b_total.cmp(a_total))
-            .then_with(|| a.name.cmp(&b.name))
-            .then_with(|| a.module.cmp(&b.module))
-            .then(a.kind.cmp(&b.kind))
+        let by_name = || a.name.cmp(&b.name).then_with(|| a.module.cmp(&b.module)).then(a.kind.cmp(&b.kind));
+        match sort {
+            TopSort::SelfSamples => b_self.cmp(a_self).then(b_total.cmp(a_total)).then_with(by_name),
+            TopSort::Total => b_total.cmp(a_total).then(b_self.cmp(a_self)).then_with(by_name),
+            TopSort::Name => by_name().then(b_self.cmp(a_self)),
+        }
     });
     rows.into_iter().take(n).map(|(_, _, row)| row).collect()
+}
+
+/// One row of a grouped table (`--by comm|pid|module`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupRow {
+    /// The comm, the pid, or the module's name (`[kernel]` for kernel code of unknown module,
+    /// `[unknown]` for other code of unknown module, the placeholder's name for lost stacks).
+    pub name: String,
+    /// For a pid, its comm with the most samples; empty otherwise.
+    pub detail: String,
+    /// Samples of the group: of the process, or with the innermost frame in the module
+    /// (saturating at `u64::MAX`).
+    pub self_count: u64,
+    /// Samples of the process, or with the module anywhere on the stack (once per stack).
+    pub total_count: u64,
+    /// `self_count` as a percentage of all samples.
+    pub self_pct: f64,
+    /// `total_count` as a percentage of all samples.
+    pub total_pct: f64,
+}
+
+/// The first `n` groups of `profile` by `by` (comm, pid or module; [`TopBy::Function`] gives
+/// nothing, see [`top_sorted`]) in the order `sort`, ties broken by name.
+pub fn groups(profile: &Profile, by: TopBy, sort: TopSort, n: usize) -> Vec<GroupRow> {
+    // (self, total, comms by samples for pids)
+    let mut sums: std::collections::BTreeMap<String, (u128, u128, HashMap<String, u128>)> = Default::default();
+    let mut add = |key: String, self_count: u128, total_count: u128, comm: Option<&str>| {
+        let e = sums.entry(key).or_default();
+        e.0 += self_count;
+        e.1 += total_count;
+        if let Some(comm) = comm {
+            *e.2.entry(comm.to_string()).or_default() += self_count;
+        }
+    };
+    let mut all = 0u128;
+    match by {
+        TopBy::Function => return Vec::new(),
+        TopBy::Comm | TopBy::Pid => {
+            for s in &profile.samples {
+                let count = u128::from(s.count);
+                all += count;
+                match by {
+                    TopBy::Comm => add(printable(&s.comm), count, count, None),
+                    _ => add(s.pid.to_string(), count, count, Some(&s.comm)),
+                }
+            }
+        }
+        TopBy::Module => {
+            let module_names: Vec<String> = profile.frames.iter().map(module_label).collect();
+            let mut stack_counts = vec![0u128; profile.stacks.len()];
+            for sample in &profile.samples {
+                stack_counts[sample.stack as usize] += u128::from(sample.count);
+                all += u128::from(sample.count);
+            }
+            let mut on_stack: Vec<&str> = Vec::new();
+            for (stack, &count) in profile.stacks.iter().zip(&stack_counts) {
+                if count == 0 {
+                    continue;
+                }
+                on_stack.clear();
+                on_stack.extend(stack.iter().map(|&f| module_names[f as usize].as_str()));
+                on_stack.sort_unstable();
+                on_stack.dedup();
+                let leaf = stack.last().map(|&f| module_names[f as usize].as_str());
+                for &module in &on_stack {
+                    add(module.to_string(), if Some(module) == leaf { count } else { 0 }, count, None);
+                }
+            }
+        }
+    }
+    let pct = |count: u128| if all == 0 { 0.0 } else { count as f64 * 100.0 / all as f64 };
+    let shown = |count: u128| u64::try_from(count).unwrap_or(u64::MAX);
+    let mut rows: Vec<(u128, u128, GroupRow)> = sums
+        .into_iter()
+        .map(|(name, (self_count, total_count, comms))| {
+            let detail = comms
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+                .map(|(comm, _)| printable(&comm))
+                .unwrap_or_default();
+            let row = GroupRow {
+                name,
+                detail,
+                self_count: shown(self_count),
+                total_count: shown(total_count),
+                self_pct: pct(self_count),
+                total_pct: pct(total_count),
+            };
+            (self_count, total_count, row)
+        })
+        .collect();
+    // Pids sort by number when sorted by name.
+    let name_key = |r: &GroupRow| (r.name.parse::<u64>().ok(), r.name.clone());
+    rows.sort_by(|(a_self, a_total, a), (b_self, b_total, b)| match sort {
+        TopSort::SelfSamples => {
+            b_self.cmp(a_self).then(b_total.cmp(a_total)).then_with(|| name_key(a).cmp(&name_key(b)))
+        }
+        TopSort::Total => b_total.cmp(a_total).then(b_self.cmp(a_self)).then_with(|| name_key(a).cmp(&name_key(b))),
+        TopSort::Name => name_key(a).cmp(&name_key(b)),
+    });
+    rows.into_iter().take(n).map(|(_, _, row)| row).collect()
+}
+
+/// The module column of a frame as tables show it: its module, `[kernel]` for kernel code of
+/// unknown module, the placeholder's name for a lost stack, `[unknown]` otherwise; control
+/// characters shown as spaces.
+fn module_label(frame: &crate::profile::Frame) -> String {
+    match (frame.module.is_empty(), frame.kind) {
+        (false, _) => printable(&frame.module),
+        (true, FrameKind::Kernel) => "[kernel]".to_string(),
+        (true, FrameKind::Placeholder) => printable(&frame.name),
+        (true, FrameKind::User) => "[unknown]".to_string(),
+    }
+}
+
+/// Writes grouped `rows` as aligned columns `SELF%  TOTAL%  SAMPLES  COMM|PID|MODULE` (a pid's
+/// busiest comm after it), then a line with `total_samples`. Names have control characters
+/// shown as spaces.
+pub fn write_groups(rows: &[GroupRow], by: TopBy, total_samples: u64, mut w: impl Write) -> io::Result<()> {
+    let heading = match by {
+        TopBy::Comm => "COMM",
+        TopBy::Pid => "PID     COMM",
+        TopBy::Module => "MODULE",
+        TopBy::Function => "FUNCTION",
+    };
+    let width = rows.iter().map(|r| r.self_count.to_string().len()).max().unwrap_or(0).max(7);
+    writeln!(w, "{:>6}  {:>6}  {:>width$}  {heading}", "SELF%", "TOTAL%", "SAMPLES")?;
+    for r in rows {
+        let name = if r.detail.is_empty() { r.name.clone() } else { format!("{:<7} {}", r.name, r.detail) };
+        writeln!(w, "{:>6.2}  {:>6.2}  {:>width$}  {name}", r.self_pct, r.total_pct, r.self_count)?;
+    }
+    writeln!(w, "{total_samples} samples in total")
 }
 
 /// Writes `rows` as aligned columns `SELF%  TOTAL%  FUNCTION  MODULE`, percentages with two
@@ -129,6 +310,15 @@ pub fn write_table(rows: &[TopRow], total_samples: u64, mut w: impl Write) -> io
         writeln!(w, "{:>6.2}  {:>6.2}  {name:<width$}  {module}", row.self_pct, row.total_pct)?;
     }
     writeln!(w, "{total_samples} samples in total")
+}
+
+/// Writes the table `opts` asks for: functions ([`write_table`]) or groups
+/// ([`write_groups`]), with the profile's total.
+pub fn write_report(profile: &Profile, opts: &TableOptions, w: impl Write) -> io::Result<()> {
+    match opts.by {
+        TopBy::Function => write_table(&top_sorted(profile, opts.rows, opts.sort), profile.total(), w),
+        by => write_groups(&groups(profile, by, opts.sort, opts.rows), by, profile.total(), w),
+    }
 }
 
 /// `s` with control characters replaced by spaces.
