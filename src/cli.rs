@@ -156,7 +156,8 @@ Examples:
   prof report run.prof -o run.speedscope.json   open in speedscope
   prof report run.prof --comm 'python.*' --pid 1234,1235   only these processes (any output)
   prof report run.prof --by comm       samples per comm (--by pid, --by module), like perf --sort comm
-  prof report run.prof --sort total    functions by total (inclusive) samples";
+  prof report run.prof --sort total    functions by total (inclusive) samples
+  prof report run.prof --format json   metadata, totals and the table as JSON (docs/json-format.md)";
 
 /// Output format names for `--format`.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -171,6 +172,8 @@ pub enum FormatArg {
     Pprof,
     /// speedscope JSON.
     Speedscope,
+    /// JSON for scripts (docs/json-format.md): metadata, totals, the top table.
+    Json,
 }
 
 impl From<FormatArg> for Format {
@@ -181,6 +184,7 @@ impl From<FormatArg> for Format {
             FormatArg::Svg => Format::Svg,
             FormatArg::Pprof => Format::Pprof,
             FormatArg::Speedscope => Format::Speedscope,
+            FormatArg::Json => Format::Json,
         }
     }
 }
@@ -210,9 +214,9 @@ impl From<UnwindArg> for prof::profile::unwind::UnwindMode {
 #[derive(Debug, Args)]
 pub struct OutputArgs {
     /// Write to PATH (repeatable); the format follows the extension (.prof, .folded, .svg,
-    /// .pb.gz or .pprof for pprof, .speedscope.json). `-` is standard output (folded unless
-    /// --format). A PATH that exists must be a regular file (it is replaced by a rename); the
-    /// same output given twice is refused.
+    /// .pb.gz or .pprof for pprof, .speedscope.json, .json for scripts). `-` is standard
+    /// output (folded unless --format). A PATH that exists must be a regular file (it is
+    /// replaced by a rename); the same output given twice is refused.
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub outputs: Vec<PathBuf>,
     /// Format for -o paths whose extension names none, and for `-o -`.
@@ -469,15 +473,24 @@ pub struct ReportArgs {
     /// total) instead of per function, like perf report --sort comm|pid|dso.
     #[arg(long, value_enum, value_name = "KEY")]
     pub by: Option<ByArg>,
+    /// In JSON output, also list the frames and every stack with its count.
+    #[arg(long)]
+    pub json_stacks: bool,
     /// Samples kept.
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// Outputs.
+    /// Outputs. Without -o, --format F writes F to standard output instead of printing the
+    /// table (`--format json` for scripts).
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
 impl ReportArgs {
+    /// What the JSON report holds.
+    pub fn json(&self) -> prof::output::json::JsonOptions {
+        prof::output::json::JsonOptions { table: self.table(), stacks: self.json_stacks }
+    }
+
     /// The table printed (and written in JSON).
     pub fn table(&self) -> TableOptions {
         TableOptions {
@@ -546,9 +559,14 @@ pub struct DiffArgs {
     /// The profile to compare with it.
     #[arg(value_name = "NEW")]
     pub new: PathBuf,
-    /// Write to PATH (repeatable): .svg, .folded or .json; `-` is standard output (folded).
+    /// Write to PATH (repeatable): .svg, .folded or .json; `-` is standard output (folded
+    /// unless --format).
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub outputs: Vec<PathBuf>,
+    /// Format of `-o -` and of -o paths whose extension names none; without -o, --format json
+    /// prints the JSON (docs/json-format.md) instead of the table.
+    #[arg(long, value_enum, value_name = "F")]
+    pub format: Option<DiffFormatArg>,
     /// Rows of the printed table.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub top: usize,
@@ -586,6 +604,27 @@ pub struct DiffArgs {
     /// Samples kept, in both profiles.
     #[command(flatten)]
     pub filter: FilterArgs,
+}
+
+/// `prof diff --format` names.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DiffFormatArg {
+    /// The change table as JSON (docs/json-format.md).
+    Json,
+    /// Two-column folded stacks (`stack base new`).
+    Folded,
+    /// Differential flame graph.
+    Svg,
+}
+
+impl From<DiffFormatArg> for Format {
+    fn from(f: DiffFormatArg) -> Format {
+        match f {
+            DiffFormatArg::Json => Format::Json,
+            DiffFormatArg::Folded => Format::Folded,
+            DiffFormatArg::Svg => Format::Svg,
+        }
+    }
 }
 
 /// Parses `--push`; unlike clap's default error, the message never repeats the URL as typed,

@@ -112,7 +112,8 @@ fn run_record(args: RecordArgs) -> Result<ExitCode> {
     let (title, subtitle) = flamegraph::default_title(&profile.meta);
     let svg = SvgOptions { title, subtitle, deterministic: false, no_javascript: false };
     let render = args.output.render();
-    let doc = ProfileDocument { profile, render: &render, svg: &svg };
+    let json = prof::output::json::JsonOptions::default();
+    let doc = ProfileDocument { profile, render: &render, svg: &svg, json: &json };
     let mut written = Vec::new();
     let mut failures = Vec::new();
     let mut write_times = Vec::new();
@@ -200,7 +201,12 @@ fn print_verbose(recording: &prof::record::Recording, write_times: &[String]) {
 }
 
 fn run_report(args: ReportArgs) -> Result<()> {
-    let specs = output_specs(&args.output.outputs, args.output.format)?;
+    let mut specs = output_specs(&args.output.outputs, args.output.format)?;
+    // `--format F` without -o: F on standard output instead of the table.
+    let implied_stdout = specs.is_empty() && args.output.format.is_some();
+    if implied_stdout {
+        specs = output_specs(&[PathBuf::from(prof::output::write::STDOUT)], args.output.format)?;
+    }
     let filter = args.filter.filter()?;
     let is_dir = args.input.is_dir();
     if !is_dir && (args.list || args.from.is_some() || args.to.is_some()) {
@@ -267,16 +273,26 @@ fn run_report(args: ReportArgs) -> Result<()> {
     let (title, subtitle) = flamegraph::default_title(&profile.meta);
     let svg = SvgOptions { title, subtitle, deterministic: false, no_javascript: false };
     let render = args.output.render();
-    let doc = ProfileDocument { profile, render: &render, svg: &svg };
+    let json = args.json();
+    let doc = ProfileDocument { profile, render: &render, svg: &svg, json: &json };
     for spec in &specs {
         write_output(&doc, spec)?;
-        eprintln!("prof: wrote {}", esc(&spec.name()));
+        if !implied_stdout {
+            eprintln!("prof: wrote {}", esc(&spec.name()));
+        }
     }
     Ok(())
 }
 
 fn run_diff(args: DiffArgs) -> Result<ExitCode> {
-    let specs = prof::output::write::output_specs::<DiffDocument>(&args.outputs, None)?;
+    let format = args.format.map(Format::from);
+    let mut specs = prof::output::write::output_specs::<DiffDocument>(&args.outputs, format)?;
+    let implied_stdout = specs.is_empty() && format.is_some();
+    if implied_stdout {
+        // `--format F` without -o: F on standard output instead of the table.
+        let stdout = [PathBuf::from(prof::output::write::STDOUT)];
+        specs = prof::output::write::output_specs::<DiffDocument>(&stdout, format)?;
+    }
     let filter = args.filter.filter()?;
     // An input is a file, or an archive directory with a time range.
     let load = |p: &PathBuf,
@@ -319,7 +335,9 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
     let doc = DiffDocument { diff: &d, svg: &svg };
     for spec in &specs {
         write_output(&doc, spec)?;
-        eprintln!("prof: wrote {}", esc(&spec.name()));
+        if !implied_stdout {
+            eprintln!("prof: wrote {}", esc(&spec.name()));
+        }
     }
     if let Some(points) = args.fail_on {
         let tripped = d.regressions(points);

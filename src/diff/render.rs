@@ -97,6 +97,8 @@ struct JsonSide<'a> {
 
 #[derive(serde::Serialize)]
 struct JsonDiff<'a> {
+    format: &'static str,
+    version: u32,
     base: JsonSide<'a>,
     new: JsonSide<'a>,
     normalized: bool,
@@ -114,6 +116,8 @@ fn json_side(s: &super::Side) -> JsonSide<'_> {
 /// bidirectional formatting character in a string escaped.
 pub fn write_json(d: &Diff, w: impl Write) -> io::Result<()> {
     let doc = JsonDiff {
+        format: "prof-diff",
+        version: crate::output::json::VERSION,
         base: json_side(&d.base),
         new: json_side(&d.new),
         normalized: d.normalized,

@@ -1,12 +1,13 @@
 //! Output stage: turns a [`Profile`](crate::profile::Profile) into the formats people read,
 //! one file per format: [`folded`] stacks (also parsed back), [`flamegraph`] SVGs through
 //! inferno, the [`top`] functions table, and the ecosystem's formats: [`pprof`] (also read back)
-//! and [`speedscope`]. [`mod@write`] is the one dispatcher that writes them (and `prof diff`'s
+//! and [`speedscope`], and [`json`] reports for scripts. [`mod@write`] is the one dispatcher that writes them (and `prof diff`'s
 //! outputs) to files; [`text`] is the one sanitizer of names shown to people (terminal, SVG
 //! titles, JSON).
 
 pub mod flamegraph;
 pub mod folded;
+pub mod json;
 pub mod pprof;
 pub mod speedscope;
 pub mod text;
@@ -30,7 +31,8 @@ pub enum Format {
     Pprof,
     /// speedscope's JSON format (`.speedscope.json`).
     Speedscope,
-    /// JSON of a comparison (`prof diff -o x.json`); profiles have none.
+    /// JSON for scripts: a report of a profile (docs/json-format.md) or a comparison
+    /// (`prof diff -o x.json`).
     Json,
 }
 

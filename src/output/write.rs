@@ -18,7 +18,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use super::flamegraph::{self, SvgOptions};
-use super::{folded, pprof, speedscope, Format, RenderOptions};
+use super::{folded, json, pprof, speedscope, Format, RenderOptions};
 use crate::archive;
 use crate::atomic_file::{non_regular_kind, parent_dir, write_atomic, AtomicWriteError, Durability, NotRegularFile};
 use crate::profile::Profile;
@@ -208,14 +208,18 @@ pub struct ProfileDocument<'a> {
     pub render: &'a RenderOptions,
     /// Title and behaviour of the SVG.
     pub svg: &'a SvgOptions,
+    /// What the JSON report holds.
+    pub json: &'a json::JsonOptions,
 }
 
 impl Document for ProfileDocument<'_> {
     const FORMAT_HINT: &'static str =
-        "output format; use a .prof, .folded, .svg, .pb.gz (pprof) or .speedscope.json extension, or --format";
+        "output format; use a .prof, .folded, .svg, .pb.gz (pprof), .speedscope.json or .json extension, or --format";
 
+    /// [`Format::from_path`], and a plain `.json` for the JSON report.
     fn format_of(path: &Path) -> Option<Format> {
         Format::from_path(path)
+            .or_else(|| path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")).then_some(Format::Json))
     }
 
     fn write(&self, format: Format, w: &mut BufWriter<&File>) -> Result<(), String> {
@@ -226,7 +230,7 @@ impl Document for ProfileDocument<'_> {
             Format::Svg => flamegraph::write_svg(p, self.render, self.svg, w).map_err(|e| e.to_string()),
             Format::Pprof => pprof::write(p, w).map_err(|e| e.to_string()),
             Format::Speedscope => speedscope::write(p, w).map_err(|e| e.to_string()),
-            Format::Json => Err("a profile has no JSON format (only `prof diff` writes .json)".to_string()),
+            Format::Json => json::write(p, self.json, w).map_err(|e| e.to_string()),
         }
     }
 
