@@ -421,9 +421,10 @@ impl RecordArgs {
     }
 }
 
-/// `--comm` and `--pid` of `prof report` and `prof diff`: which samples are read.
+/// `--comm`, `--pid` and `--weights` of `prof report` and `prof diff`: how inputs are read and
+/// which samples are kept.
 #[derive(Debug, Args)]
-pub struct FilterArgs {
+pub struct InputArgs {
     /// Keep only samples whose comm (the thread's name, as perf's comm) is NAME or matches REGEX
     /// as a whole (`python.*`); comma-separated or repeated. Applied before every output.
     #[arg(long = "comm", value_delimiter = ',', value_name = "NAME|REGEX")]
@@ -432,13 +433,36 @@ pub struct FilterArgs {
     /// input (an archive, prof's pprof, or folded written with --pid-in-name).
     #[arg(long = "pid", value_delimiter = ',', value_name = "PID")]
     pub pids: Vec<u32>,
+    /// What the weights of folded input are: `samples` (counts) or `ns` (nanoseconds of CPU
+    /// time, as inferno-collapse-perf writes for perf's cpu-clock). Default: detected (ns when
+    /// every weight is a multiple of one number ≥ 1000).
+    #[arg(long, value_enum, value_name = "UNIT")]
+    pub weights: Option<WeightsArg>,
 }
 
-impl FilterArgs {
+impl InputArgs {
     /// The library's filter.
     pub fn filter(&self) -> Result<prof::profile::SampleFilter, prof::profile::FilterError> {
         prof::profile::SampleFilter::new(&self.comms, &self.pids)
     }
+
+    /// How inputs are loaded.
+    pub fn load_options(&self, lenient: bool) -> prof::input::LoadOptions {
+        let weights = self.weights.map(|w| match w {
+            WeightsArg::Samples => prof::profile::WeightUnit::Samples,
+            WeightsArg::Ns => prof::profile::WeightUnit::Nanoseconds,
+        });
+        prof::input::LoadOptions { lenient, weights }
+    }
+}
+
+/// `--weights` units.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum WeightsArg {
+    /// Sample counts.
+    Samples,
+    /// Nanoseconds of CPU time.
+    Ns,
 }
 
 /// `prof report` arguments.
@@ -476,9 +500,9 @@ pub struct ReportArgs {
     /// In JSON output, also list the frames and every stack with its count.
     #[arg(long)]
     pub json_stacks: bool,
-    /// Samples kept.
+    /// Samples kept, and the unit of folded weights.
     #[command(flatten)]
-    pub filter: FilterArgs,
+    pub input_args: InputArgs,
     /// Outputs. Without -o, --format F writes F to standard output instead of printing the
     /// table (`--format json` for scripts).
     #[command(flatten)]
@@ -601,9 +625,9 @@ pub struct DiffArgs {
     #[arg(long, default_value_t = prof::diff::DEFAULT_ALPHA, value_name = "ALPHA",
           value_parser = parse_alpha)]
     pub alpha: f64,
-    /// Samples kept, in both profiles.
+    /// Samples kept in both profiles, and the unit of folded weights.
     #[command(flatten)]
-    pub filter: FilterArgs,
+    pub input_args: InputArgs,
 }
 
 /// `prof diff --format` names.

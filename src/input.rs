@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::archive;
 use crate::output::folded;
 use crate::output::pprof;
-use crate::profile::Profile;
+use crate::profile::{Profile, WeightUnit};
 
 mod looks_like;
 
@@ -40,6 +40,24 @@ pub enum LoadError {
     /// The pprof profile is invalid.
     #[error(transparent)]
     Pprof(#[from] pprof::PprofError),
+    /// `--weights` was given for an input that records its own unit.
+    #[error("`{path}` is {kind}, which records what its counts are: --weights applies to folded input only")]
+    WeightsNotFolded {
+        /// The input.
+        path: String,
+        /// `an archive` or `a pprof profile`.
+        kind: &'static str,
+    },
+}
+
+/// How to read inputs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Skip malformed lines of folded input instead of failing.
+    pub lenient: bool,
+    /// The unit of folded weights (`--weights`); `None` detects it
+    /// ([`folded::parse_with`]).
+    pub weights: Option<WeightUnit>,
 }
 
 /// Largest folded input read into memory.
@@ -59,7 +77,16 @@ pub struct Loaded {
 /// `-` reads stdin. An input that is none of these (a directory, an empty file, an executable,
 /// an image, source code, …) is a [`LoadError::NotAProfile`] saying what it looks like.
 pub fn load(path: &Path, lenient: bool) -> Result<Loaded, LoadError> {
+    load_with(path, &LoadOptions { lenient, weights: None })
+}
+
+/// [`load`] with [`LoadOptions`]: declared weights are refused for archives and pprof.
+pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
     let name = path.display().to_string();
+    let not_folded = |kind| match opts.weights {
+        Some(_) => Err(LoadError::WeightsNotFolded { path: name.clone(), kind }),
+        None => Ok(()),
+    };
     let io_err = |source| LoadError::Io { path: name.clone(), source };
     let not_a_profile = |what: String| LoadError::NotAProfile { path: name.clone(), what };
     let mut bytes = Vec::new();
@@ -73,6 +100,7 @@ pub fn load(path: &Path, lenient: bool) -> Result<Loaded, LoadError> {
         let mut prefix = [0u8; 8];
         let n = f.read(&mut prefix).map_err(io_err)?;
         if archive::is_archive(&prefix[..n]) {
+            not_folded("an archive")?;
             drop(f);
             return Ok(Loaded { profile: archive::read_file(path)?, skipped_lines: 0 });
         }
@@ -91,6 +119,7 @@ pub fn load(path: &Path, lenient: bool) -> Result<Loaded, LoadError> {
         f.take(MAX_FOLDED_BYTES).read_to_end(&mut bytes).map_err(io_err)?;
     }
     if archive::is_archive(&bytes) {
+        not_folded("an archive")?;
         return Ok(Loaded { profile: archive::read(&bytes)?, skipped_lines: 0 });
     }
     if bytes.is_empty() {
@@ -100,6 +129,7 @@ pub fn load(path: &Path, lenient: bool) -> Result<Loaded, LoadError> {
         return Err(not_a_profile(format!("looks like {kind}")));
     }
     if pprof::is_gzip(&bytes) || names_pprof(path) {
+        not_folded("a pprof profile")?;
         return match pprof::read(&bytes, &name) {
             Ok(profile) => Ok(Loaded { profile, skipped_lines: 0 }),
             // Compressed data of another kind, unless its name says it is pprof (then the
@@ -111,12 +141,13 @@ pub fn load(path: &Path, lenient: bool) -> Result<Loaded, LoadError> {
         };
     }
     if let Some(profile) = pprof::read_if_raw_pprof(&bytes, &name) {
+        not_folded("a pprof profile")?;
         return Ok(Loaded { profile: profile?, skipped_lines: 0 });
     }
     if let Some(kind) = looks_like::by_first_line(&bytes) {
         return Err(not_a_profile(format!("looks like {kind}")));
     }
-    let parsed = folded::parse(&bytes, &name, lenient)?;
+    let parsed = folded::parse_with(&bytes, &name, opts.lenient, opts.weights)?;
     Ok(Loaded { profile: parsed.profile, skipped_lines: parsed.skipped_lines })
 }
 

@@ -207,7 +207,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
     if implied_stdout {
         specs = output_specs(&[PathBuf::from(prof::output::write::STDOUT)], args.output.format)?;
     }
-    let filter = args.filter.filter()?;
+    let filter = args.input_args.filter()?;
     let is_dir = args.input.is_dir();
     if !is_dir && (args.list || args.from.is_some() || args.to.is_some()) {
         bail!("`{}`: --list, --from and --to need an archive directory", args.input.display());
@@ -239,11 +239,14 @@ fn run_report(args: ReportArgs) -> Result<()> {
         writeln!(out, "{} intervals", intervals.len())?;
         return Ok(());
     }
+    if is_dir && args.input_args.weights.is_some() {
+        bail!("`{}` is an archive directory, whose archives record what their counts are: --weights applies to folded input only", args.input.display());
+    }
     let loaded = if is_dir {
         let (profile, _, _) = load_dir_range(&args.input, args.from, args.to)?;
         prof::input::Loaded { profile, skipped_lines: 0 }
     } else {
-        prof::input::load(&args.input, args.lenient)?
+        prof::input::load_with(&args.input, &args.input_args.load_options(args.lenient))?
     };
     if loaded.skipped_lines > 0 {
         eprintln!(
@@ -293,13 +296,16 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
         let stdout = [PathBuf::from(prof::output::write::STDOUT)];
         specs = prof::output::write::output_specs::<DiffDocument>(&stdout, format)?;
     }
-    let filter = args.filter.filter()?;
+    let filter = args.input_args.filter()?;
     // An input is a file, or an archive directory with a time range.
     let load = |p: &PathBuf,
                 from: Option<std::time::SystemTime>,
                 to: Option<std::time::SystemTime>|
      -> Result<(prof::profile::Profile, String)> {
         if p.is_dir() {
+            if args.input_args.weights.is_some() {
+                bail!("`{}` is an archive directory, whose archives record what their counts are: --weights applies to folded input only", p.display());
+            }
             let (profile, from, to) = load_dir_range(p, from, to)?;
             let profile = filter.apply(profile, &p.to_string_lossy())?;
             return Ok((profile, format!("{} [{} – {}]", p.display(), format_unix_ns(from), format_unix_ns(to))));
@@ -307,7 +313,7 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
         if from.is_some() || to.is_some() {
             bail!("`{}`: a time range needs an archive directory", p.display());
         }
-        let loaded = prof::input::load(p, args.lenient)?;
+        let loaded = prof::input::load_with(p, &args.input_args.load_options(args.lenient))?;
         if loaded.skipped_lines > 0 {
             eprintln!(
                 "prof: warning: skipped {} malformed lines of `{}`",
@@ -340,6 +346,13 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
         }
     }
     if let Some(points) = args.fail_on {
+        if !d.significance_tested {
+            bail!(
+                "--fail-on {points}: the gate needs the significance test, which needs sample counts; {} \
+                 (the shares are still written)",
+                d.notes.last().map(String::as_str).unwrap_or_default()
+            );
+        }
         let tripped = d.regressions(points);
         if !tripped.is_empty() {
             for f in &tripped {
@@ -349,7 +362,7 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
                     f.delta_points,
                     f.base_total_pct,
                     f.new_total_pct,
-                    f.q_value
+                    f.q_value.unwrap_or(1.0)
                 );
             }
             eprintln!("prof: --fail-on {points}: {} significant regression(s)", tripped.len());

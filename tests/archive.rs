@@ -26,6 +26,7 @@ fn realistic_profile() -> Profile {
         end_unix_ns: 1_700_000_030_987_654_321,
         target: "system-wide".into(),
         total_samples: 123_456,
+        weight_unit: Default::default(),
         losses: [
             (LossReason::KernelStackFault, 3),
             (LossReason::UserStackFault, 42),
@@ -96,6 +97,7 @@ fn small_profile() -> Profile {
         end_unix_ns: 3_000_000_000,
         target: "pid 42".into(),
         total_samples: 12,
+        weight_unit: Default::default(),
         losses: [(LossReason::UserStackFault, 2), (LossReason::TargetsMapFull, 1)].into_iter().collect(),
         notes: vec!["hardware cycles unavailable, used cpu-clock".into()],
         unwind: Default::default(),

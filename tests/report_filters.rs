@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{prof, prof_ok, read_folded};
+use common::{prof_err, prof_ok, read_folded};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report").join(name)
@@ -63,21 +63,15 @@ fn report_filters_top_table() {
 #[test]
 fn report_filters_explain_errors() {
     let nopid = fixture("procs-nopid.folded");
-    let out = prof().args(["report".as_ref(), nopid.as_os_str(), "--pid".as_ref(), "10".as_ref()]).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = prof_err(&["report".as_ref(), nopid.as_os_str(), "--pid".as_ref(), "10".as_ref()]);
     assert!(err.contains("has no process ids") && err.contains("--pid-in-name"), "{err}");
 
     let out = prof_ok(&["report".as_ref(), nopid.as_os_str(), "--comm".as_ref(), "kworker/0:1".as_ref()]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("15 samples in total"));
 
-    let out = prof().args(["report".as_ref(), nopid.as_os_str(), "--comm".as_ref(), "java".as_ref()]).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("matches --comm java; its busiest comms: python3 (pid 0), kworker/0:1 (pid 0), bash (pid 0)"),
-        "{err}"
-    );
+    let err = prof_err(&["report".as_ref(), nopid.as_os_str(), "--comm".as_ref(), "java".as_ref()]);
+    let busiest = "matches --comm java; its busiest comms: python3 (pid 0), kworker/0:1 (pid 0), bash (pid 0)";
+    assert!(err.contains(busiest), "{err}");
 }
 
 /// `prof diff --comm` compares the same processes on both sides: python alone in both files

@@ -12,7 +12,7 @@
 //! The byte layout is documented in `docs/archive-format.md`.
 
 use super::error::ArchiveError;
-use crate::profile::{Frame, FrameKind, LossReason, Metadata, Profile, Sample, SampledEvent};
+use crate::profile::{Frame, FrameKind, LossReason, Metadata, Profile, Sample, SampledEvent, WeightUnit};
 
 /// Section holding [`Metadata`].
 pub(crate) const TAG_META: [u8; 4] = *b"META";
@@ -70,6 +70,10 @@ const MIN_SAMPLE_LEN: usize = 4 + 4 + 4 + 8;
 /// damaged or crafted file holds. With the body itself,
 /// reading one archive takes at most about 3 GiB whatever the input.
 pub(crate) const MAX_DECODED_LEN: u64 = 2 << 30;
+
+/// The last note of a profile whose counts are nanoseconds (docs/archive-format.md): the unit
+/// travels as a note, so that archives keep their version and older readers show it.
+const NANOSECONDS_NOTE: &str = "weights: nanoseconds";
 
 /// Encodes a profile into an uncompressed body of at most `limit` bytes.
 pub(crate) fn encode_body(profile: &Profile, limit: u64) -> Result<Vec<u8>, ArchiveError> {
@@ -190,8 +194,9 @@ impl Encoder {
             self.str(reason.id(), "loss reason")?;
             self.u64(n);
         }
-        self.count(m.notes.len(), "note list")?;
-        m.notes.iter().try_for_each(|n| self.str(n, "note"))
+        let unit_note = (!m.weight_unit.is_count()).then_some(NANOSECONDS_NOTE);
+        self.count(m.notes.len() + usize::from(unit_note.is_some()), "note list")?;
+        m.notes.iter().map(String::as_str).chain(unit_note).try_for_each(|n| self.str(n, "note"))
     }
 
     fn frame(&mut self, f: &Frame) -> Result<(), ArchiveError> {
@@ -505,6 +510,10 @@ impl<'a> Decoder<'a> {
         }
         let n = self.count::<String>("note list", MIN_NOTE_LEN)?;
         m.notes = (0..n).map(|_| self.str("note")).collect::<Result<_, _>>()?;
+        if m.notes.last().is_some_and(|n| n == NANOSECONDS_NOTE) {
+            m.notes.pop();
+            m.weight_unit = WeightUnit::Nanoseconds;
+        }
         for (id, count) in unknown {
             m.notes.push(format!(
                 "the archive lists {count} losses of a reason this prof does not know \

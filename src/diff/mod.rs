@@ -10,7 +10,7 @@ pub mod stats;
 use rustc_hash::FxHashMap;
 
 use crate::output::{folded, RenderOptions};
-use crate::profile::Profile;
+use crate::profile::{Profile, WeightUnit};
 
 /// Default false discovery rate for "significant". 1% rather than the textbook 5%: with every
 /// function tested and sampling slightly over-dispersed (stacks of one time slice are
@@ -47,6 +47,8 @@ pub struct Side {
     pub event: String,
     /// Sampling frequency, if known (0 otherwise).
     pub frequency_hz: u64,
+    /// What its counts measure.
+    pub unit: WeightUnit,
 }
 
 /// How one function changed.
@@ -74,10 +76,11 @@ pub struct FunctionChange {
     pub delta_points: f64,
     /// Change of the self share, in percentage points.
     pub self_delta_points: f64,
-    /// Two-sided p-value of the total-share test.
-    pub p_value: f64,
-    /// Benjamini–Hochberg adjusted p-value.
-    pub q_value: f64,
+    /// Two-sided p-value of the total-share test; `None` when the test was not run (a side's
+    /// counts are not sample counts).
+    pub p_value: Option<f64>,
+    /// Benjamini–Hochberg adjusted p-value; `None` when the test was not run.
+    pub q_value: Option<f64>,
     /// `q_value <= alpha`.
     pub significant: bool,
 }
@@ -93,6 +96,9 @@ pub struct Diff {
     pub normalized: bool,
     /// False discovery rate used.
     pub alpha: f64,
+    /// Whether the significance test was run: only when both sides count samples (a test on
+    /// nanoseconds of CPU time would treat each nanosecond as a sample).
+    pub significance_tested: bool,
     /// Notes (e.g. different frequencies, normalized).
     pub notes: Vec<String>,
     /// Every function of either profile: significant ones first, then by size of change.
@@ -202,6 +208,7 @@ fn side(p: &Profile, source: &str) -> Side {
         samples: p.total(),
         event: p.meta.event.to_string(),
         frequency_hz: p.meta.frequency_hz,
+        unit: p.meta.weight_unit,
     }
 }
 
@@ -220,12 +227,33 @@ pub fn diff(
     if n.samples == 0 {
         return Err(DiffError::Empty(n.source));
     }
-    let notes = comparability_notes(&b, &n, opts.normalize)?;
+    let mut notes = comparability_notes(&b, &n, opts.normalize)?;
+    let tested = b.unit.is_count() && n.unit.is_count();
+    if let Some(timed) = [&b, &n].into_iter().find(|s| !s.unit.is_count()) {
+        notes.push(format!(
+            "significance not tested: `{}` counts {} of CPU time, not samples, and the test needs sample \
+             counts; shares are compared (--weights samples if the weights are counts)",
+            timed.source,
+            timed.unit.name()
+        ));
+    }
     let (names, merged) = merge_stacks(base, new, opts.match_builds);
     let counts = function_counts(&merged, names.len());
-    let functions = function_changes(&counts, &names, b.samples, n.samples, opts.alpha);
+    let alpha = tested.then_some(opts.alpha);
+    let functions = function_changes(&counts, &names, b.samples, n.samples, alpha);
     let scale = if opts.normalize { n.samples as f64 / b.samples as f64 } else { 1.0 };
-    Ok(Diff { base: b, new: n, normalized: opts.normalize, alpha: opts.alpha, notes, functions, names, merged, scale })
+    Ok(Diff {
+        base: b,
+        new: n,
+        normalized: opts.normalize,
+        alpha: opts.alpha,
+        significance_tested: tested,
+        notes,
+        functions,
+        names,
+        merged,
+        scale,
+    })
 }
 
 /// The notes on how the two sides compare: different events or frequencies are an error
@@ -238,6 +266,9 @@ fn comparability_notes(b: &Side, n: &Side, normalize: bool) -> Result<Vec<String
     }
     if b.frequency_hz != 0 && n.frequency_hz != 0 && b.frequency_hz != n.frequency_hz {
         mismatch.push(format!("frequencies differ ({} Hz vs {} Hz)", b.frequency_hz, n.frequency_hz));
+    }
+    if b.unit != n.unit {
+        mismatch.push(format!("units differ ({} vs {})", b.unit.name(), n.unit.name()));
     }
     if !mismatch.is_empty() {
         if !normalize {
@@ -333,14 +364,14 @@ fn function_counts(merged: &[Merged], n_labels: usize) -> Vec<Counts> {
 }
 
 /// The change of every function present: shares of each profile's samples (`base_samples`,
-/// `new_samples`), p-values, Benjamini–Hochberg q-values and significance at `alpha`; significant
-/// ones first, then by size of change, then by name.
+/// `new_samples`) and, with an `alpha` (the test is run), p-values, Benjamini–Hochberg q-values
+/// and significance at `alpha`; significant ones first, then by size of change, then by name.
 fn function_changes(
     counts: &[Counts],
     names: &[String],
     base_samples: u64,
     new_samples: u64,
-    alpha: f64,
+    alpha: Option<f64>,
 ) -> Vec<FunctionChange> {
     let pct = |x: u64, n: u64| x as f64 * 100.0 / n as f64;
     let mut functions: Vec<FunctionChange> = counts
@@ -362,16 +393,18 @@ fn function_changes(
                 new_self_pct: ns,
                 delta_points: nt - bt,
                 self_delta_points: ns - bs,
-                p_value: stats::two_proportion_p(a.base_total, base_samples, a.new_total, new_samples),
-                q_value: 1.0,
+                p_value: alpha.map(|_| stats::two_proportion_p(a.base_total, base_samples, a.new_total, new_samples)),
+                q_value: None,
                 significant: false,
             }
         })
         .collect();
-    let q = stats::benjamini_hochberg(&functions.iter().map(|f| f.p_value).collect::<Vec<_>>());
-    for (f, q) in functions.iter_mut().zip(q) {
-        f.q_value = q;
-        f.significant = q <= alpha;
+    if let Some(alpha) = alpha {
+        let q = stats::benjamini_hochberg(&functions.iter().map(|f| f.p_value.unwrap_or(1.0)).collect::<Vec<_>>());
+        for (f, q) in functions.iter_mut().zip(q) {
+            f.q_value = Some(q);
+            f.significant = q <= alpha;
+        }
     }
     functions.sort_by(|x, y| {
         y.significant

@@ -51,8 +51,8 @@ impl Document for DiffDocument<'_> {
 /// whether the change is significant. Names and sources are shown with control characters
 /// escaped ([`escape_controls`]).
 pub fn write_table(d: &Diff, n: usize, mut w: impl Write) -> io::Result<()> {
-    writeln!(w, "base: {} ({} samples)", escape_controls(&d.base.source), d.base.samples)?;
-    writeln!(w, "new:  {} ({} samples)", escape_controls(&d.new.source), d.new.samples)?;
+    writeln!(w, "base: {} ({})", escape_controls(&d.base.source), d.base.unit.amount(d.base.samples))?;
+    writeln!(w, "new:  {} ({})", escape_controls(&d.new.source), d.new.unit.amount(d.new.samples))?;
     for note in &d.notes {
         writeln!(w, "note: {}", escape_controls(note))?;
     }
@@ -65,7 +65,11 @@ pub fn write_table(d: &Diff, n: usize, mut w: impl Write) -> io::Result<()> {
         "BASE%", "NEW%", "DELTA", "BSELF%", "NSELF%", "SDELTA", "SIGNIF", "FUNCTION"
     )?;
     for (f, name) in rows.iter().zip(&names) {
-        let sig = if f.significant { format!("q={:.0e}", f.q_value.max(1e-99)) } else { "-".to_string() };
+        let sig = match (f.significant, f.q_value) {
+            (true, Some(q)) => format!("q={:.0e}", q.max(1e-99)),
+            (_, None) => "n/a".to_string(),
+            _ => "-".to_string(),
+        };
         writeln!(
             w,
             "{:>7.2} {:>7.2} {:>+8.2}  {:>7.2} {:>7.2} {:>+8.2}  {:>8}  {name}",
@@ -77,6 +81,13 @@ pub fn write_table(d: &Diff, n: usize, mut w: impl Write) -> io::Result<()> {
             f.self_delta_points,
             sig
         )?;
+    }
+    if !d.significance_tested {
+        return writeln!(
+            w,
+            "{} functions compared by share; significance not tested (see the note)",
+            d.functions.len()
+        );
     }
     let significant = d.functions.iter().filter(|f| f.significant).count();
     writeln!(
@@ -101,8 +112,9 @@ struct JsonDiff<'a> {
     version: u32,
     base: JsonSide<'a>,
     new: JsonSide<'a>,
+    unit: &'static str,
     normalized: bool,
-    test: &'static str,
+    test: Option<&'static str>,
     alpha: f64,
     notes: &'a [String],
     functions: &'a [super::FunctionChange],
@@ -120,8 +132,11 @@ pub fn write_json(d: &Diff, w: impl Write) -> io::Result<()> {
         version: crate::output::json::VERSION,
         base: json_side(&d.base),
         new: json_side(&d.new),
+        unit: if d.base.unit == d.new.unit { d.base.unit.name() } else { "mixed" },
         normalized: d.normalized,
-        test: "two-proportion z-test per function (total share), Benjamini-Hochberg adjusted",
+        test: d
+            .significance_tested
+            .then_some("two-proportion z-test per function (total share), Benjamini-Hochberg adjusted"),
         alpha: d.alpha,
         notes: &d.notes,
         functions: &d.functions,
@@ -172,11 +187,11 @@ pub struct DiffSvgOptions {
 pub fn write_svg(d: &Diff, opts: &DiffSvgOptions, w: impl Write) -> io::Result<()> {
     let mut o = Options::default();
     o.title = format!(
-        "prof diff: {} ({} samples) → {} ({} samples)",
+        "prof diff: {} ({}) → {} ({})",
         escape_controls(&d.base.source),
-        d.base.samples,
+        d.base.unit.amount(d.base.samples),
         escape_controls(&d.new.source),
-        d.new.samples
+        d.new.unit.amount(d.new.samples)
     );
     o.subtitle = Some(format!(
         "{}; widths from {}, red = grew, blue = shrank",

@@ -42,7 +42,7 @@ use thiserror::Error;
 
 use super::RenderOptions;
 use crate::profile::{
-    Frame, FrameId, FrameKind, Metadata, Profile, ProfileBuilder, MISSING_KERNEL_STACK, MISSING_USER_STACK,
+    Frame, FrameId, FrameKind, Metadata, Profile, ProfileBuilder, WeightUnit, MISSING_KERNEL_STACK, MISSING_USER_STACK,
 };
 
 /// Suffix of kernel frames.
@@ -152,6 +152,10 @@ pub struct ParsedFolded {
     pub profile: Profile,
     /// Malformed lines skipped in lenient mode (always 0 otherwise).
     pub skipped_lines: usize,
+    /// Greatest common divisor of the lines' weights (0 without lines).
+    pub weight_gcd: u64,
+    /// Lines read.
+    pub weight_lines: usize,
 }
 
 /// Why a folded file could not be read.
@@ -218,6 +222,51 @@ pub fn memory_limit(input_len: usize) -> u64 {
 /// ignored. Counts must be whole numbers (`12` or `12.0`); a count above `u64::MAX` and sums that
 /// overflow saturate. The profile may take at most [`memory_limit`] bytes.
 pub fn parse(text: &[u8], source_name: &str, lenient: bool) -> Result<ParsedFolded, FoldedError> {
+    parse_with(text, source_name, lenient, None)
+}
+
+/// The smallest common divisor of all weights that makes them nanoseconds rather than sample
+/// counts (see [`parse_with`]): 1 µs. Sampling periods are far above it (cpu-clock at 4000 Hz
+/// is 250,000 ns, at 99 Hz 10,101,010 ns), while several sample counts sharing a divisor of
+/// 1000 or more does not happen by chance (one count of 1, 2 or 999 rules it out).
+pub const MIN_PERIOD_NS: u64 = 1000;
+
+/// [`parse`], with the unit of the weights declared (`--weights ns|samples`) or, when `weights`
+/// is `None`, detected: the weights are read as nanoseconds of CPU time when there are at least
+/// two lines and every weight is a multiple of one number of at least [`MIN_PERIOD_NS`] (their
+/// greatest common divisor), which is what `perf script | inferno-collapse-perf` gives for
+/// perf's `cpu-clock` (each line's weight is its samples times the period in ns). Either way
+/// the profile's [`WeightUnit`] says so and a note explains it.
+pub fn parse_with(
+    text: &[u8],
+    source_name: &str,
+    lenient: bool,
+    weights: Option<WeightUnit>,
+) -> Result<ParsedFolded, FoldedError> {
+    let mut parsed = parse_text(text, source_name, lenient)?;
+    let meta = &mut parsed.profile.meta;
+    match weights {
+        Some(WeightUnit::Nanoseconds) => {
+            meta.weight_unit = WeightUnit::Nanoseconds;
+            meta.notes.push("weights declared as nanoseconds of CPU time (--weights ns)".to_string());
+        }
+        Some(WeightUnit::Samples) => {}
+        None => {
+            if parsed.weight_lines >= 2 && parsed.weight_gcd >= MIN_PERIOD_NS {
+                meta.weight_unit = WeightUnit::Nanoseconds;
+                meta.notes.push(format!(
+                    "weights read as nanoseconds of CPU time: every weight is a multiple of {} (a sampling \
+                     period, as perf's cpu-clock gives); --weights samples reads them as sample counts",
+                    parsed.weight_gcd
+                ));
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+/// [`parse`] without deciding the unit of the weights.
+fn parse_text(text: &[u8], source_name: &str, lenient: bool) -> Result<ParsedFolded, FoldedError> {
     // The input is validated (or decoded) once, and frame names are interned as slices of it:
     // no copy per line or per frame.
     let (text, invalid_line) = match std::str::from_utf8(text) {
@@ -254,6 +303,9 @@ struct Parser<'a, 's> {
     frames: Vec<FrameId>,
     skipped_lines: usize,
     total: u64,
+    /// Greatest common divisor of the weights of the lines read, and how many there were.
+    weight_gcd: u64,
+    weight_lines: usize,
     /// Bytes of memory the profile may take, and may still take.
     limit: u64,
     budget: u64,
@@ -271,6 +323,8 @@ impl<'a, 's> Parser<'a, 's> {
             frames: Vec::new(),
             skipped_lines: 0,
             total: 0,
+            weight_gcd: 0,
+            weight_lines: 0,
             limit: budget,
             budget,
             charged: (0, 0, 0),
@@ -315,6 +369,8 @@ impl<'a, 's> Parser<'a, 's> {
         let stack_id = self.builder.stack(self.frames.to_vec());
         self.builder.add(stack_id, pid, comm, count);
         self.total = self.total.saturating_add(count);
+        self.weight_gcd = gcd(self.weight_gcd, count);
+        self.weight_lines += 1;
         let (_, stacks, samples) = self.builder.counts();
         if stacks > self.charged.1 {
             cost += (depth * std::mem::size_of::<FrameId>() + 64) as u64;
@@ -335,7 +391,7 @@ impl<'a, 's> Parser<'a, 's> {
     }
 
     fn finish(self) -> Result<ParsedFolded, FoldedError> {
-        let Parser { source_name, mut builder, skipped_lines, total, .. } = self;
+        let Parser { source_name, mut builder, skipped_lines, total, weight_gcd, weight_lines, .. } = self;
         if total == 0 {
             return Err(FoldedError::Empty { file: source_name.to_string() });
         }
@@ -346,8 +402,16 @@ impl<'a, 's> Parser<'a, 's> {
         if skipped_lines > 0 {
             meta.notes.push(format!("skipped {skipped_lines} malformed lines"));
         }
-        Ok(ParsedFolded { profile: builder.finish(), skipped_lines })
+        Ok(ParsedFolded { profile: builder.finish(), skipped_lines, weight_gcd, weight_lines })
     }
+}
+
+/// Greatest common divisor (Euclid); `gcd(0, n)` is `n`.
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 /// `text` split at each `sep` (an ASCII byte), like `str::split` but with SIMD search: lines

@@ -214,7 +214,7 @@ pub fn write(profile: &Profile, opts: &JsonOptions, mut w: impl Write) -> io::Re
         end: time(m.end_unix_ns),
         duration_secs: m.duration_secs(),
         target: &m.target,
-        unit: "samples",
+        unit: m.weight_unit.name(),
         notes: &m.notes,
     };
     let totals = Totals {

@@ -10,7 +10,8 @@
 //!   samples are stacks of frame indices, outermost first, sorted like folded lines, each with
 //!   its weight. The comm is the profile's name, not a frame.
 //! - Weights are nanoseconds of CPU time (count × sampling period) when the frequency is known,
-//!   else sample counts (unit `none`). `startValue` is 0 and `endValue` the profile's total weight.
+//!   else sample counts (unit `none`); counts that are nanoseconds already (folded CPU time)
+//!   are the weights. `startValue` is 0 and `endValue` the profile's total weight.
 //!
 //! The output is deterministic: frames are numbered in order of first use in the sorted samples.
 
@@ -84,8 +85,9 @@ pub fn write(profile: &Profile, w: impl Write) -> Result<(), SpeedscopeError> {
     if profile.samples.iter().all(|s| s.count == 0) {
         return Err(SpeedscopeError::Empty);
     }
-    let period = period_ns(&profile.meta);
-    let unit = if period.is_some() { "nanoseconds" } else { "none" };
+    // Counts that are nanoseconds already are weights as they are.
+    let period = period_ns(&profile.meta).filter(|_| profile.meta.weight_unit.is_count());
+    let unit = if period.is_some() || !profile.meta.weight_unit.is_count() { "nanoseconds" } else { "none" };
     let weight = |count: u64| count.saturating_mul(period.unwrap_or(1));
 
     // Samples grouped by (pid, comm), each group's stacks sorted by frame names.

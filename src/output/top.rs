@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use crate::profile::{FrameKind, Profile};
+use crate::profile::{FrameKind, Profile, WeightUnit};
 
 /// Widest the function column is padded to; longer names push the module column right.
 const MAX_NAME_WIDTH: usize = 60;
@@ -274,29 +274,40 @@ fn module_label(frame: &crate::profile::Frame) -> String {
 }
 
 /// Writes grouped `rows` as aligned columns `SELF%  TOTAL%  SAMPLES  COMM|PID|MODULE` (a pid's
-/// busiest comm after it), then a line with `total_samples`. Names have control characters
-/// shown as spaces.
-pub fn write_groups(rows: &[GroupRow], by: TopBy, total_samples: u64, mut w: impl Write) -> io::Result<()> {
+/// busiest comm after it; `MS` instead of `SAMPLES` when the counts are nanoseconds), then a
+/// line with the total. Names have control characters shown as spaces.
+pub fn write_groups(rows: &[GroupRow], by: TopBy, total: u64, unit: WeightUnit, mut w: impl Write) -> io::Result<()> {
     let heading = match by {
         TopBy::Comm => "COMM",
         TopBy::Pid => "PID     COMM",
         TopBy::Module => "MODULE",
         TopBy::Function => "FUNCTION",
     };
-    let width = rows.iter().map(|r| r.self_count.to_string().len()).max().unwrap_or(0).max(7);
-    writeln!(w, "{:>6}  {:>6}  {:>width$}  {heading}", "SELF%", "TOTAL%", "SAMPLES")?;
+    let amount = |n: u64| match unit {
+        WeightUnit::Samples => n.to_string(),
+        WeightUnit::Nanoseconds => format!("{:.1}", n as f64 / 1e6),
+    };
+    let column = if unit.is_count() { "SAMPLES" } else { "MS" };
+    let width = rows.iter().map(|r| amount(r.self_count).len()).max().unwrap_or(0).max(7);
+    writeln!(w, "{:>6}  {:>6}  {column:>width$}  {heading}", "SELF%", "TOTAL%")?;
     for r in rows {
         let name = if r.detail.is_empty() { r.name.clone() } else { format!("{:<7} {}", r.name, r.detail) };
-        writeln!(w, "{:>6.2}  {:>6.2}  {:>width$}  {name}", r.self_pct, r.total_pct, r.self_count)?;
+        writeln!(w, "{:>6.2}  {:>6.2}  {:>width$}  {name}", r.self_pct, r.total_pct, amount(r.self_count))?;
     }
-    writeln!(w, "{total_samples} samples in total")
+    writeln!(w, "{} in total", unit.amount(total))
 }
 
 /// Writes `rows` as aligned columns `SELF%  TOTAL%  FUNCTION  MODULE`, percentages with two
 /// decimals, then a line with `total_samples`. Control characters in names are shown as spaces so
 /// that symbol names cannot drive the terminal; an empty name is shown as `[unknown]`, an unknown
 /// module as `[kernel]` for kernel functions and `-` otherwise.
-pub fn write_table(rows: &[TopRow], total_samples: u64, mut w: impl Write) -> io::Result<()> {
+pub fn write_table(rows: &[TopRow], total_samples: u64, w: impl Write) -> io::Result<()> {
+    write_table_in(rows, total_samples, WeightUnit::Samples, w)
+}
+
+/// [`write_table`] for a profile whose counts are in `unit`: the last line gives the total in
+/// it (`4989.9 ms in total`).
+pub fn write_table_in(rows: &[TopRow], total: u64, unit: WeightUnit, mut w: impl Write) -> io::Result<()> {
     let names: Vec<String> =
         rows.iter().map(|r| if r.name.is_empty() { "[unknown]".to_string() } else { printable(&r.name) }).collect();
     let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).clamp(8, MAX_NAME_WIDTH);
@@ -309,15 +320,16 @@ pub fn write_table(rows: &[TopRow], total_samples: u64, mut w: impl Write) -> io
         };
         writeln!(w, "{:>6.2}  {:>6.2}  {name:<width$}  {module}", row.self_pct, row.total_pct)?;
     }
-    writeln!(w, "{total_samples} samples in total")
+    writeln!(w, "{} in total", unit.amount(total))
 }
 
 /// Writes the table `opts` asks for: functions ([`write_table`]) or groups
 /// ([`write_groups`]), with the profile's total.
 pub fn write_report(profile: &Profile, opts: &TableOptions, w: impl Write) -> io::Result<()> {
+    let unit = profile.meta.weight_unit;
     match opts.by {
-        TopBy::Function => write_table(&top_sorted(profile, opts.rows, opts.sort), profile.total(), w),
-        by => write_groups(&groups(profile, by, opts.sort, opts.rows), by, profile.total(), w),
+        TopBy::Function => write_table_in(&top_sorted(profile, opts.rows, opts.sort), profile.total(), unit, w),
+        by => write_groups(&groups(profile, by, opts.sort, opts.rows), by, profile.total(), unit, w),
     }
 }
 

@@ -118,6 +118,43 @@ pub fn lost_samples(losses: &Losses) -> u64 {
     losses.iter().filter(|(r, _)| r.is_per_sample()).fold(0u64, |sum, (_, n)| sum.saturating_add(*n))
 }
 
+/// What a profile's counts measure: samples (what prof records), or CPU time in nanoseconds
+/// (folded files whose weights are a sampling period summed, as `inferno-collapse-perf` writes
+/// for perf's `cpu-clock`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WeightUnit {
+    /// Sample counts: binomial draws, which `prof diff`'s significance test needs.
+    #[default]
+    Samples,
+    /// Nanoseconds of CPU time: shares are meaningful, a significance test on them is not.
+    Nanoseconds,
+}
+
+impl WeightUnit {
+    /// The stable name: `samples` or `nanoseconds` (JSON, archives).
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightUnit::Samples => "samples",
+            WeightUnit::Nanoseconds => "nanoseconds",
+        }
+    }
+
+    /// True for sample counts.
+    pub fn is_count(self) -> bool {
+        self == WeightUnit::Samples
+    }
+
+    /// An amount for people: `1234 samples` (`1 sample`), or milliseconds with one decimal
+    /// (`4989.9 ms`).
+    pub fn amount(self, value: u64) -> String {
+        match self {
+            WeightUnit::Samples if value == 1 => "1 sample".to_string(),
+            WeightUnit::Samples => format!("{value} samples"),
+            WeightUnit::Nanoseconds => format!("{:.1} ms", value as f64 / 1e6),
+        }
+    }
+}
+
 /// How and where a profile was recorded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Metadata {
@@ -139,8 +176,11 @@ pub struct Metadata {
     pub end_unix_ns: u64,
     /// What was profiled: `system-wide`, `pid 123,456`, or the command line.
     pub target: String,
-    /// Samples taken (after the target filter), as counted in the kernel.
+    /// Samples taken (after the target filter), as counted in the kernel; for profiles read
+    /// from files, the sum of their counts (in [`Metadata::weight_unit`]).
     pub total_samples: u64,
+    /// What the counts measure (sample counts unless a folded file's weights are time).
+    pub weight_unit: WeightUnit,
     /// Losses by reason.
     pub losses: Losses,
     /// Free-form notes (e.g. "hardware cycles unavailable, used cpu-clock").

@@ -15,7 +15,7 @@ pub mod unwind;
 
 pub use event::{EventKind, SampledEvent};
 pub use filter::{FilterError, SampleFilter};
-pub use metadata::{format_unix_ns, lost_samples, unix_ns, LossReason, Losses, Metadata};
+pub use metadata::{format_unix_ns, lost_samples, unix_ns, LossReason, Losses, Metadata, WeightUnit};
 
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::hash_map::Entry;

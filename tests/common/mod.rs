@@ -180,6 +180,14 @@ pub fn prof_ok(args: &[&std::ffi::OsStr]) -> Output {
     out
 }
 
+/// Runs `prof` with `args`, expecting a runtime error (exit status 1), and returns its stderr.
+pub fn prof_err<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
+    let out = prof().args(args).output().expect("prof runs");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "prof {:?}: {err}", args.iter().map(AsRef::as_ref).collect::<Vec<_>>());
+    err
+}
+
 /// Reads a folded file into (stack, count) pairs.
 pub fn read_folded(path: &Path) -> Vec<(String, u64)> {
     std::fs::read_to_string(path)

@@ -11,8 +11,8 @@ use rustc_hash::FxHashMap as HashMap;
 use super::budget::Budget;
 use super::{proto, PprofError, KERNEL_MAPPING, MAX_DECOMPRESSED_BYTES};
 use crate::profile::{
-    Frame, FrameId, FrameKind, LossReason, Metadata, Profile, ProfileBuilder, SampledEvent, MISSING_KERNEL_STACK,
-    MISSING_USER_STACK,
+    Frame, FrameId, FrameKind, LossReason, Metadata, Profile, ProfileBuilder, SampledEvent, WeightUnit,
+    MISSING_KERNEL_STACK, MISSING_USER_STACK,
 };
 
 /// Bracketed mapping names that are user-space pseudo-files, not kernel modules.
@@ -139,6 +139,12 @@ pub fn from_proto(p: &proto::Profile, source: &str) -> Result<Profile, PprofErro
     }
     if meta.total_samples == 0 {
         meta.total_samples = total;
+    }
+    // Values of CPU time rather than counts (no `samples/count` type to read instead).
+    if let Some(t) = p.sample_type.get(count_index) {
+        if string(t.unit)? == "nanoseconds" {
+            meta.weight_unit = WeightUnit::Nanoseconds;
+        }
     }
     *builder.meta_mut() = meta;
     Ok(builder.finish())

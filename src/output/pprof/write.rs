@@ -135,10 +135,15 @@ pub fn to_proto(profile: &Profile) -> proto::Profile {
     let meta = &profile.meta;
     let mut strings = Strings::new();
     let mut out = proto::Profile::default();
-    let period = period_ns(meta);
+    let period = period_ns(meta).filter(|_| meta.weight_unit.is_count());
     let value_type =
         |strings: &mut Strings, t: &str, u: &str| proto::ValueType { r#type: strings.id(t), unit: strings.id(u) };
-    out.sample_type.push(value_type(&mut strings, "samples", "count"));
+    if meta.weight_unit.is_count() {
+        out.sample_type.push(value_type(&mut strings, "samples", "count"));
+    } else {
+        // Counts that are CPU time: the one value is nanoseconds.
+        out.sample_type.push(value_type(&mut strings, "cpu", "nanoseconds"));
+    }
     if let Some(period) = period {
         out.sample_type.push(value_type(&mut strings, "cpu", "nanoseconds"));
         out.period_type = Some(value_type(&mut strings, "cpu", "nanoseconds"));
