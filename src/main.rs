@@ -209,6 +209,9 @@ fn run_report(args: ReportArgs) -> Result<()> {
     }
     let filter = args.input_args.filter()?;
     let is_dir = args.input.is_dir();
+    if args.list && !(args.input_args.comms.is_empty() && args.input_args.pids.is_empty()) {
+        bail!("--list lists whole intervals: --comm and --pid select samples of a report, not intervals");
+    }
     if !is_dir && (args.list || args.from.is_some() || args.to.is_some()) {
         bail!("`{}`: --list, --from and --to need an archive directory", args.input.display());
     }

@@ -105,3 +105,22 @@ fn report_table_cli() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.lines().nth(1).unwrap().ends_with("main                  app"), "{text}");
 }
+
+/// Grouped tables show hostile comms and modules with control and bidirectional formatting
+/// characters as spaces, so a process name cannot drive or reorder the terminal.
+#[test]
+fn report_table_groups_are_printable() {
+    let mut b = ProfileBuilder::new(Metadata::default());
+    let f = b.frame(Frame::new("f", "lib\u{202e}os.so", FrameKind::User));
+    let s = b.stack(vec![f]);
+    b.add(s, 7, "evil\u{1b}[31m\u{2066}x", 3);
+    let p = b.finish();
+    for by in [TopBy::Comm, TopBy::Pid, TopBy::Module] {
+        let mut out = Vec::new();
+        let opts = TableOptions { rows: 5, sort: TopSort::SelfSamples, by };
+        top::write_report(&p, &opts, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.chars().any(|c| prof::output::text::is_unsafe(c) && c != '\n'), "{text:?}");
+        assert!(text.contains("evil [31m x") || text.contains("lib os.so"), "{text:?}");
+    }
+}

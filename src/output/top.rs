@@ -298,8 +298,8 @@ pub fn write_groups(rows: &[GroupRow], by: TopBy, total: u64, unit: WeightUnit, 
 }
 
 /// Writes `rows` as aligned columns `SELF%  TOTAL%  FUNCTION  MODULE`, percentages with two
-/// decimals, then a line with `total_samples`. Control characters in names are shown as spaces so
-/// that symbol names cannot drive the terminal; an empty name is shown as `[unknown]`, an unknown
+/// decimals, then a line with `total_samples`. Control and bidirectional formatting characters
+/// in names are shown as spaces so that symbol names cannot drive or reorder the terminal; an empty name is shown as `[unknown]`, an unknown
 /// module as `[kernel]` for kernel functions and `-` otherwise.
 pub fn write_table(rows: &[TopRow], total_samples: u64, w: impl Write) -> io::Result<()> {
     write_table_in(rows, total_samples, WeightUnit::Samples, w)
@@ -333,7 +333,8 @@ pub fn write_report(profile: &Profile, opts: &TableOptions, w: impl Write) -> io
     }
 }
 
-/// `s` with control characters replaced by spaces.
+/// `s` with control characters and bidirectional formatting characters
+/// ([`super::text::is_unsafe`]) replaced by spaces.
 fn printable(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    s.chars().map(|c| if super::text::is_unsafe(c) { ' ' } else { c }).collect()
 }
