@@ -242,8 +242,8 @@ fn run_report(args: ReportArgs) -> Result<()> {
         writeln!(out, "{} intervals", intervals.len())?;
         return Ok(());
     }
-    if is_dir && args.input_args.weights.is_some() {
-        bail!("`{}` is an archive directory, whose archives record what their counts are: --weights applies to folded input only", args.input.display());
+    if is_dir {
+        refuse_weights_for_dir(&args.input, &args.input_args)?;
     }
     let loaded = if is_dir {
         let (profile, _, _) = load_dir_range(&args.input, args.from, args.to)?;
@@ -306,9 +306,7 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
                 to: Option<std::time::SystemTime>|
      -> Result<(prof::profile::Profile, String)> {
         if p.is_dir() {
-            if args.input_args.weights.is_some() {
-                bail!("`{}` is an archive directory, whose archives record what their counts are: --weights applies to folded input only", p.display());
-            }
+            refuse_weights_for_dir(p, &args.input_args)?;
             let (profile, from, to) = load_dir_range(p, from, to)?;
             let profile = filter.apply(profile, &p.to_string_lossy())?;
             return Ok((profile, format!("{} [{} – {}]", p.display(), format_unix_ns(from), format_unix_ns(to))));
@@ -349,11 +347,12 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
         }
     }
     if let Some(points) = args.fail_on {
-        if !d.significance_tested {
+        if let Some(timed) = [&d.base, &d.new].into_iter().find(|s| !s.unit.is_count()) {
             bail!(
-                "--fail-on {points}: the gate needs the significance test, which needs sample counts; {} \
-                 (the shares are still written)",
-                d.notes.last().map(String::as_str).unwrap_or_default()
+                "--fail-on {points}: the gate needs the significance test, which needs sample counts, and `{}` \
+                 counts {} of CPU time; the shares are still shown (--weights samples if its weights are counts)",
+                timed.source,
+                timed.unit.name()
             );
         }
         let tripped = d.regressions(points);
@@ -456,6 +455,18 @@ fn man_page(cmd: clap::Command) -> std::io::Result<Vec<u8>> {
         page.extend_from_slice(section.to_roff().as_bytes());
     }
     Ok(page)
+}
+
+/// `--weights` with an archive directory: an error, since archives record their unit.
+fn refuse_weights_for_dir(dir: &std::path::Path, input_args: &cli::InputArgs) -> Result<()> {
+    if input_args.weights.is_some() {
+        bail!(
+            "`{}` is an archive directory, whose archives record what their counts are: --weights applies to \
+             folded input only",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Merges the archives of `dir` in `[from, to)` (default: everything up to now), printing
