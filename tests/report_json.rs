@@ -167,3 +167,42 @@ fn diff_json_numbers_match_the_inputs() {
     assert!(close(&main["delta_points"], 0.0));
     assert_eq!(main["significant"], false);
 }
+
+/// Every field the documents have is named in docs/json-format.md (report with stacks, each
+/// grouping, and the diff), so the schema stays documented as fields are added.
+#[test]
+fn report_json_fields_are_documented() {
+    let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json-format.md")).unwrap();
+    let named = |key: &str| {
+        let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        docs.match_indices(key).any(|(at, _)| {
+            let before = docs[..at].chars().next_back().is_none_or(|c| !is_ident(c));
+            let after = docs[at + key.len()..].chars().next().is_none_or(|c| !is_ident(c));
+            before && after
+        })
+    };
+    fn keys(v: &Value, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(m) => m.iter().for_each(|(k, v)| {
+                out.insert(k.clone());
+                keys(v, out);
+            }),
+            Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = BTreeSet::new();
+    for args in [
+        &["procs.folded", "--format", "json", "--json-stacks"][..],
+        &["procs.folded", "--format", "json", "--by", "comm"],
+        &["procs.folded", "--format", "json", "--by", "pid"],
+        &["procs.folded", "--format", "json", "--by", "module"],
+    ] {
+        keys(&serde_json::from_str(&report_in_fixtures(args)).unwrap(), &mut all);
+    }
+    let diff = std::fs::read_to_string(report_dir().join("procs-diff.json")).unwrap();
+    keys(&serde_json::from_str(&diff).unwrap(), &mut all);
+    let missing: Vec<&String> = all.iter().filter(|k| !named(k)).collect();
+    assert!(missing.is_empty(), "fields not in docs/json-format.md: {missing:?}");
+    assert!(all.len() > 40, "{all:?}");
+}
