@@ -624,6 +624,7 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 	struct prof_sample_key key;
 	__builtin_memset(&key, 0, sizeof(key));
 	key.tgid = tgid;
+	key.tid = tid;
 	key.gen = gen;
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
 #ifndef PROF_NO_BTF

@@ -82,8 +82,8 @@ enum prof_unwind_status {
 	PROF_UNWIND_BAD_FRAME = 6,
 };
 
-/* Key of the in-kernel aggregation: one count per (generation, process and its start, stacks,
- * comm). */
+/* Key of the in-kernel aggregation: one count per (generation, process and its start, thread,
+ * stacks, comm). */
 struct prof_sample_key {
 	__u32 tgid;
 	/* drain generation: userspace flips `gen` and drains the other one, so a count is never
@@ -97,7 +97,9 @@ struct prof_sample_key {
 	__u8 user_status;
 	__u8 kernel_status;
 	__u8 unwind_status; /* enum prof_unwind_status */
-	__u8 pad[5];
+	__u8 pad;
+	/* the thread sampled (its id in the initial pid namespace) */
+	__u32 tid;
 	char comm[PROF_TASK_COMM_LEN];
 };
 

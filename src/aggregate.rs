@@ -15,6 +15,8 @@ pub struct Key {
     /// The process's start in clock ticks since boot (0: unknown): a later process under the
     /// same PID is counted apart.
     pub start: u64,
+    /// The thread sampled (0: unknown).
+    pub tid: u32,
     /// The thread's name when sampled.
     pub comm: String,
     /// The user stack (innermost first), or why it is missing.
@@ -42,6 +44,7 @@ impl Aggregator {
             let key = Key {
                 tgid: rc.tgid,
                 start: rc.start,
+                tid: rc.tid,
                 comm: rc.comm,
                 user: rc.user,
                 kernel: rc.kernel,

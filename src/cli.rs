@@ -155,7 +155,7 @@ Examples:
   prof report cpu.pb.gz                read a pprof profile (from prof, Go, perf_to_profile, …)
   prof report run.prof -o run.speedscope.json   open in speedscope
   prof report run.prof --comm 'python.*' --pid 1234,1235   only these processes (any output)
-  prof report run.prof --by comm       samples per comm (--by pid, --by module), like perf --sort comm
+  prof report run.prof --by comm       samples per comm (--by pid, tid, module), like perf --sort comm
   prof report run.prof --sort total    functions by total (inclusive) samples
   prof report run.prof --format json   metadata, totals and the table as JSON (docs/json-format.md)";
 
@@ -433,6 +433,10 @@ pub struct InputArgs {
     /// input (an archive, prof's pprof, or folded written with --pid-in-name).
     #[arg(long = "pid", value_delimiter = ',', value_name = "PID")]
     pub pids: Vec<u32>,
+    /// Keep only samples of these thread ids (comma-separated or repeated); needs thread ids in
+    /// the input (an archive or prof's pprof recorded by a prof that samples per thread).
+    #[arg(long = "tid", value_delimiter = ',', value_name = "TID")]
+    pub tids: Vec<u32>,
     /// What the weights of folded input are: `samples` (counts) or `ns` (nanoseconds of CPU
     /// time, as inferno-collapse-perf writes for perf's cpu-clock). Default: detected (ns when
     /// every weight is a multiple of one number ≥ 1000).
@@ -443,7 +447,7 @@ pub struct InputArgs {
 impl InputArgs {
     /// The library's filter.
     pub fn filter(&self) -> Result<prof::profile::SampleFilter, prof::profile::FilterError> {
-        prof::profile::SampleFilter::new(&self.comms, &self.pids)
+        Ok(prof::profile::SampleFilter::new(&self.comms, &self.pids)?.with_threads(&self.tids))
     }
 
     /// How inputs are loaded.
@@ -528,6 +532,7 @@ impl ReportArgs {
                 None => TopBy::Function,
                 Some(ByArg::Comm) => TopBy::Comm,
                 Some(ByArg::Pid) => TopBy::Pid,
+                Some(ByArg::Tid) => TopBy::Tid,
                 Some(ByArg::Module) => TopBy::Module,
             },
         }
@@ -553,6 +558,8 @@ pub enum ByArg {
     Comm,
     /// Process id.
     Pid,
+    /// Thread id (archives and pprof of a prof that samples per thread).
+    Tid,
     /// Binary of the code.
     Module,
 }

@@ -74,7 +74,8 @@ fn realistic_profile() -> Profile {
     let s5 = b.stack(vec![unsymbolized, empty]);
     let s6 = b.stack(vec![]);
     b.add(s1, 1234, "app", 500);
-    b.add(s1, 1234, "app-worker", 250);
+    b.add_thread(s1, 1234, 1240, "app-worker", 250);
+    b.add_thread(s1, 1234, 1241, "app-worker", 25);
     b.add(s1, 1300, "app", 1);
     b.add(s2, 1234, "app", 80);
     b.add(s3, 4321, "other", 9);
@@ -309,6 +310,27 @@ fn archive_round_trip_realistic_profile() {
     assert_eq!(archive::read(&bytes).expect("read"), profile);
 }
 
+/// Thread ids are kept (in an optional section, written only when a thread is known, which
+/// readers that predate it skip), and merging keeps samples of different threads apart.
+#[test]
+fn archive_thread_ids_round_trip_and_are_optional() {
+    let profile = realistic_profile();
+    assert!(profile.samples.iter().any(|s| s.tid == 1241));
+    let with = encode(&profile);
+    let mut without_threads = profile.clone();
+    without_threads.samples.iter_mut().for_each(|s| s.tid = 0);
+    let without = encode(&without_threads);
+    assert_eq!(archive::read(&with).expect("read"), profile);
+    assert_eq!(archive::read(&without).expect("read"), without_threads);
+    // The same samples with a second, per-thread split merge back by thread.
+    let mut merged = ProfileBuilder::new(profile.meta.clone());
+    merged.merge(&profile);
+    merged.merge(&profile);
+    let merged = merged.finish();
+    let of_thread = |p: &Profile, tid: u32| p.samples.iter().filter(|s| s.tid == tid).map(|s| s.count).sum::<u64>();
+    assert_eq!(of_thread(&merged, 1241), 2 * of_thread(&profile, 1241));
+}
+
 /// An empty profile (default metadata, no frames, stacks or samples) round-trips.
 #[test]
 fn archive_round_trip_empty_profile() {
@@ -404,7 +426,7 @@ fn archive_hand_encoded_body_matches_doc() {
         },
         frames: vec![Frame::new("outer", "m", FrameKind::User), Frame::new("inner", "m", FrameKind::User)],
         stacks: vec![vec![0, 1]],
-        samples: vec![prof::profile::Sample { stack: 0, pid: 7, comm: "comm".into(), count: 3 }],
+        samples: vec![prof::profile::Sample { stack: 0, pid: 7, tid: 0, comm: "comm".into(), count: 3 }],
     };
     assert_eq!(profile, expected);
 }

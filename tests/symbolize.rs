@@ -303,6 +303,7 @@ fn symbolize_unread_exited_process_becomes_exited_placeholder() {
     let raw = |tgid: u32, comm: &str, user: &[u64], count: u64| RawCount {
         tgid,
         start: 0,
+        tid: tgid,
         comm: comm.to_string(),
         user: StackRef::Frames(user.into()),
         kernel: StackRef::Frames([kallsyms_addr].as_slice().into()),

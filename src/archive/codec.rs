@@ -26,6 +26,9 @@ pub(crate) const TAG_SAMPLES: [u8; 4] = *b"SMPL";
 /// Optional section holding the per-binary unwind report (after `SMPL`; readers that do not
 /// know it skip it).
 pub(crate) const TAG_UNWIND: [u8; 4] = *b"UNWD";
+/// Optional section holding each sample's thread id, in the order of `SMPL` (after it; written
+/// only when a thread is known; readers that do not know it skip it, and the threads are 0).
+pub(crate) const TAG_THREADS: [u8; 4] = *b"TIDS";
 
 /// Smallest encoding of one unwind-report binary: name, table, samples, complete, unsymbolized,
 /// empty list.
@@ -101,6 +104,13 @@ pub(crate) fn encode_body(profile: &Profile, limit: u64) -> Result<Vec<u8>, Arch
             Ok(())
         })
     })?;
+    if profile.samples.iter().any(|s| s.tid != 0) {
+        enc.section(TAG_THREADS, |e| {
+            e.count(profile.samples.len(), "thread table")?;
+            profile.samples.iter().for_each(|s| e.u32(s.tid));
+            Ok(())
+        })?;
+    }
     let u = &profile.meta.unwind;
     if !u.is_empty() || !u.modes.is_empty() {
         enc.section(TAG_UNWIND, |e| {
@@ -273,6 +283,12 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<Profile, ArchiveError> {
                 TAG_STACKS => profile.stacks = dec.stacks(profile.frames.len())?,
                 _ => profile.samples = dec.samples(profile.stacks.len())?,
             }
+            dec.finish()?;
+            budget = dec.budget;
+        }
+        if tag == TAG_THREADS && next_known == KNOWN.len() {
+            let mut dec = Decoder { body, pos: start, end, section: tag, budget };
+            dec.threads(&mut profile.samples)?;
             dec.finish()?;
             budget = dec.budget;
         }
@@ -613,6 +629,22 @@ impl<'a> Decoder<'a> {
         Ok(stacks)
     }
 
+    /// Reads the thread of each sample (`TIDS`): one per sample, in their order.
+    fn threads(&mut self, samples: &mut [Sample]) -> Result<(), ArchiveError> {
+        let at = self.pos;
+        let n = self.count::<u32>("thread table", 4)?;
+        if n != samples.len() {
+            return Err(ArchiveError::corrupt(
+                at,
+                format!("the thread table has {n} entries for {} samples", samples.len()),
+            ));
+        }
+        for s in samples.iter_mut() {
+            s.tid = self.u32("sample thread")?;
+        }
+        Ok(())
+    }
+
     fn samples(&mut self, stack_count: usize) -> Result<Vec<Sample>, ArchiveError> {
         let n = self.count::<Sample>("sample table", MIN_SAMPLE_LEN)?;
         let mut samples = self.vec(n);
@@ -621,7 +653,7 @@ impl<'a> Decoder<'a> {
             let pid = self.u32("sample pid")?;
             let comm = self.str("sample comm")?;
             let count = self.u64("sample count")?;
-            samples.push(Sample { stack, pid, comm, count });
+            samples.push(Sample { stack, pid, tid: 0, comm, count });
         }
         Ok(samples)
     }

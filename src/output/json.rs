@@ -49,6 +49,7 @@ fn by_name(by: TopBy) -> &'static str {
         TopBy::Function => "function",
         TopBy::Comm => "comm",
         TopBy::Pid => "pid",
+        TopBy::Tid => "tid",
         TopBy::Module => "module",
     }
 }
@@ -84,6 +85,8 @@ enum Row {
 struct GroupRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tid: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     comm: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -179,13 +182,15 @@ fn rows(profile: &Profile, opts: &TableOptions) -> Vec<Row> {
     top::groups(profile, opts.by, opts.sort, opts.rows)
         .into_iter()
         .map(|g| {
-            let (pid, comm, module) = match opts.by {
-                TopBy::Pid => (g.name.parse().ok(), Some(g.detail), None),
-                TopBy::Comm => (None, Some(g.name), None),
-                _ => (None, None, Some(g.name)),
+            let (pid, tid, comm, module) = match opts.by {
+                TopBy::Pid => (g.name.parse().ok(), None, Some(g.detail), None),
+                TopBy::Tid => (None, g.name.parse().ok(), Some(g.detail), None),
+                TopBy::Comm => (None, None, Some(g.name), None),
+                _ => (None, None, None, Some(g.name)),
             };
             Row::Group(GroupRow {
                 pid,
+                tid,
                 comm,
                 module,
                 counts: RowCounts {

@@ -56,6 +56,8 @@ pub enum TopBy {
     Comm,
     /// One row per process id, like `perf report --sort pid`.
     Pid,
+    /// One row per thread id, like `perf report --sort tid` (0: thread not known).
+    Tid,
     /// One row per module (binary) of the innermost frame, like `perf report --sort dso`.
     Module,
 }
@@ -195,12 +197,13 @@ pub fn groups(profile: &Profile, by: TopBy, sort: TopSort, n: usize) -> Vec<Grou
     let mut all = 0u128;
     match by {
         TopBy::Function => return Vec::new(),
-        TopBy::Comm | TopBy::Pid => {
+        TopBy::Comm | TopBy::Pid | TopBy::Tid => {
             for s in &profile.samples {
                 let count = u128::from(s.count);
                 all += count;
                 match by {
                     TopBy::Comm => add(printable(&s.comm), count, count, None),
+                    TopBy::Tid => add(s.tid.to_string(), count, count, Some(&s.comm)),
                     _ => add(s.pid.to_string(), count, count, Some(&s.comm)),
                 }
             }
@@ -280,6 +283,7 @@ pub fn write_groups(rows: &[GroupRow], by: TopBy, total: u64, unit: WeightUnit, 
     let heading = match by {
         TopBy::Comm => "COMM",
         TopBy::Pid => "PID     COMM",
+        TopBy::Tid => "TID     COMM",
         TopBy::Module => "MODULE",
         TopBy::Function => "FUNCTION",
     };

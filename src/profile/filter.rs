@@ -1,9 +1,10 @@
-//! Keeping the samples of some processes only: `--comm` and `--pid` of `prof report` and
+//! Keeping the samples of some processes only: `--comm`, `--pid` and `--tid` of `prof report` and
 //! `prof diff`, applied to a [`Profile`] before anything is written, so every output (table,
 //! folded, SVG, pprof, speedscope, archive, JSON) shows the same samples.
 //!
-//! A sample is kept when its comm matches one of the `--comm` patterns (when any are given) and
-//! its pid is one of the `--pid` values (when any are given). A pattern matches a comm that
+//! A sample is kept when its comm matches one of the `--comm` patterns (when any are given), its
+//! pid is one of the `--pid` values and its thread one of the `--tid` values (when any are
+//! given). A pattern matches a comm that
 //! equals it, or that the regular expression matches as a whole (`python.*`, `kworker/.*`), so
 //! names with regex characters (`python3.11`, `kworker/0:1`) also match literally.
 
@@ -36,6 +37,17 @@ pub enum FilterError {
         /// The input.
         source_name: String,
     },
+    /// `--tid` on a profile that records no thread ids (folded stacks, pprof of other tools,
+    /// archives written before prof recorded threads).
+    #[error(
+        "`{source_name}` has no thread ids, so --tid cannot select samples: prof records them in \
+         archives (.prof) and its pprof files since it samples per thread; select by process with \
+         --pid or by name with --comm"
+    )]
+    NoThreads {
+        /// The input.
+        source_name: String,
+    },
     /// No sample is left.
     #[error("no sample of `{source_name}` matches {filter}; its busiest comms: {comms}")]
     NothingMatched {
@@ -60,6 +72,7 @@ struct CommPattern {
 pub struct SampleFilter {
     comms: Vec<CommPattern>,
     pids: Vec<u32>,
+    tids: Vec<u32>,
 }
 
 impl SampleFilter {
@@ -81,18 +94,29 @@ impl SampleFilter {
                 Ok(CommPattern { name: name.clone(), regex })
             })
             .collect::<Result<_, _>>()?;
-        Ok(SampleFilter { comms, pids: pids.to_vec() })
+        Ok(SampleFilter { comms, pids: pids.to_vec(), tids: Vec::new() })
+    }
+
+    /// The filter keeping, in addition, only samples of these threads (all when empty).
+    pub fn with_threads(mut self, tids: &[u32]) -> SampleFilter {
+        self.tids = tids.to_vec();
+        self
     }
 
     /// True when the filter keeps every sample.
     pub fn is_empty(&self) -> bool {
-        self.comms.is_empty() && self.pids.is_empty()
+        self.comms.is_empty() && self.pids.is_empty() && self.tids.is_empty()
     }
 
-    /// Whether a sample of process `pid` named `comm` is kept.
+    /// Whether a sample of process `pid` named `comm` is kept (by comm and pid only).
     pub fn matches(&self, pid: u32, comm: &str) -> bool {
         let comm_ok = self.comms.is_empty() || self.comms.iter().any(|p| p.name == comm || p.regex.is_match(comm));
         comm_ok && (self.pids.is_empty() || self.pids.contains(&pid))
+    }
+
+    /// Whether a sample of thread `tid` of process `pid` named `comm` is kept.
+    pub fn matches_thread(&self, pid: u32, tid: u32, comm: &str) -> bool {
+        self.matches(pid, comm) && (self.tids.is_empty() || self.tids.contains(&tid))
     }
 
     /// The filter as options (`--comm a,b --pid 1`), for notes and messages.
@@ -105,6 +129,10 @@ impl SampleFilter {
         if !self.pids.is_empty() {
             let pids: Vec<String> = self.pids.iter().map(u32::to_string).collect();
             parts.push(format!("--pid {}", pids.join(",")));
+        }
+        if !self.tids.is_empty() {
+            let tids: Vec<String> = self.tids.iter().map(u32::to_string).collect();
+            parts.push(format!("--tid {}", tids.join(",")));
         }
         parts.join(" ")
     }
@@ -120,13 +148,16 @@ impl SampleFilter {
         if !self.pids.is_empty() && !profile.samples.is_empty() && profile.samples.iter().all(|s| s.pid == 0) {
             return Err(FilterError::NoPids { source_name: source_name.to_string() });
         }
+        if !self.tids.is_empty() && !profile.samples.is_empty() && profile.samples.iter().all(|s| s.tid == 0) {
+            return Err(FilterError::NoThreads { source_name: source_name.to_string() });
+        }
         let all = profile.total();
         let mut meta = profile.meta.clone();
         let mut builder = ProfileBuilder::new(Metadata::default());
         let mut frame_map: Vec<Option<u32>> = vec![None; profile.frames.len()];
         let mut stack_map: Vec<Option<StackId>> = vec![None; profile.stacks.len()];
         let mut kept = 0u64;
-        for sample in profile.samples.iter().filter(|s| self.matches(s.pid, &s.comm)) {
+        for sample in profile.samples.iter().filter(|s| self.matches_thread(s.pid, s.tid, &s.comm)) {
             let stack = match stack_map[sample.stack as usize] {
                 Some(id) => id,
                 None => {
@@ -144,7 +175,7 @@ impl SampleFilter {
                     id
                 }
             };
-            builder.add(stack, sample.pid, &sample.comm, sample.count);
+            builder.add_thread(stack, sample.pid, sample.tid, &sample.comm, sample.count);
             kept = kept.saturating_add(sample.count);
         }
         if kept == 0 {
@@ -223,6 +254,11 @@ mod tests {
         assert_eq!(p.samples.len(), 1);
         assert_eq!((p.frames.len(), p.stacks.len()), (2, 1));
         assert!(p.meta.notes.last().unwrap().contains("--comm python.* --pid 11: 7 of 15 samples kept"));
+        let mut threads = profile();
+        threads.samples.iter_mut().for_each(|s| s.tid = s.pid + 100);
+        let p = SampleFilter::new(&[], &[]).unwrap().with_threads(&[111]).apply(threads, "x").unwrap();
+        assert_eq!((p.total(), p.samples[0].tid), (7, 111));
+        assert!(p.meta.notes.last().unwrap().contains("--tid 111: 7 of 15 samples kept"));
         let p = SampleFilter::new(&[], &[20]).unwrap().apply(profile(), "x").unwrap();
         assert_eq!(p.samples[0].comm, "kworker/0:1");
         assert_eq!(p.frames.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["f", "g"]);
@@ -240,6 +276,8 @@ mod tests {
         p.samples.iter_mut().for_each(|s| s.pid = 0);
         let e = SampleFilter::new(&[], &[1]).unwrap().apply(p, "x.folded").unwrap_err();
         assert!(matches!(e, FilterError::NoPids { .. }), "{e}");
+        let e = SampleFilter::new(&[], &[]).unwrap().with_threads(&[3]).apply(profile(), "x.folded").unwrap_err();
+        assert!(matches!(e, FilterError::NoThreads { .. }), "{e}");
         let e = SampleFilter::new(&["(a{1000}){1000}".into()], &[]).unwrap_err();
         assert!(e.to_string().starts_with("--comm `(a{1000}){1000}`: not a valid regular expression"), "{e}");
     }

@@ -82,6 +82,9 @@ pub struct Sample {
     pub stack: StackId,
     /// Process id (tgid); 0 for the idle task, and for profiles read from folded files.
     pub pid: u32,
+    /// Thread id; 0 when not known (folded input, archives written before prof recorded
+    /// threads) and for the idle task.
+    pub tid: u32,
     /// Thread name (`comm`) at the time of the sample.
     pub comm: String,
     /// Number of samples.
@@ -97,7 +100,7 @@ pub struct Profile {
     pub frames: Vec<Frame>,
     /// Deduplicated stacks, each a list of frame indices, outermost first.
     pub stacks: Vec<Vec<FrameId>>,
-    /// Counts per (stack, pid, comm); at most one entry per triple.
+    /// Counts per (stack, pid, tid, comm); at most one entry for each.
     pub samples: Vec<Sample>,
 }
 
@@ -121,7 +124,7 @@ pub struct ProfileBuilder {
     /// Stacks live here until [`ProfileBuilder::finish`] (one copy of each, not two).
     stack_ids: HashMap<Vec<FrameId>, StackId>,
     comm_ids: HashMap<String, u32>,
-    sample_ids: HashMap<(StackId, u32, u32), usize>,
+    sample_ids: HashMap<(StackId, u32, u32, u32), usize>,
 }
 
 impl ProfileBuilder {
@@ -147,8 +150,15 @@ impl ProfileBuilder {
         *self.stack_ids.entry(frames).or_insert(next)
     }
 
-    /// Adds `count` samples of `stack` in process `pid` named `comm` (saturating on overflow).
+    /// Adds `count` samples of `stack` in process `pid` named `comm` (saturating on overflow),
+    /// thread not known.
     pub fn add(&mut self, stack: StackId, pid: u32, comm: &str, count: u64) {
+        self.add_thread(stack, pid, 0, comm, count)
+    }
+
+    /// Adds `count` samples of `stack` in thread `tid` of process `pid` named `comm`
+    /// (saturating on overflow).
+    pub fn add_thread(&mut self, stack: StackId, pid: u32, tid: u32, comm: &str, count: u64) {
         let comm_id = match self.comm_ids.get(comm) {
             Some(&id) => id,
             None => {
@@ -157,14 +167,14 @@ impl ProfileBuilder {
                 id
             }
         };
-        match self.sample_ids.entry((stack, pid, comm_id)) {
+        match self.sample_ids.entry((stack, pid, tid, comm_id)) {
             Entry::Occupied(i) => {
                 let s = &mut self.profile.samples[*i.get()];
                 s.count = s.count.saturating_add(count);
             }
             Entry::Vacant(slot) => {
                 slot.insert(self.profile.samples.len());
-                self.profile.samples.push(Sample { stack, pid, comm: comm.to_string(), count });
+                self.profile.samples.push(Sample { stack, pid, tid, comm: comm.to_string(), count });
             }
         }
     }
@@ -195,7 +205,7 @@ impl ProfileBuilder {
             })
             .collect();
         for s in &other.samples {
-            self.add(stack_map[s.stack as usize], s.pid, &s.comm, s.count);
+            self.add_thread(stack_map[s.stack as usize], s.pid, s.tid, &s.comm, s.count);
         }
     }
 

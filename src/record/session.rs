@@ -347,6 +347,7 @@ fn counted(s: &mut DeferredSample, status: UnwindStatus) -> RawCount {
     RawCount {
         tgid: s.walk.tgid,
         start: s.start,
+        tid: s.tid,
         comm: std::mem::take(&mut s.comm),
         user: if frames.is_empty() { StackRef::Empty } else { StackRef::Frames(frames.into()) },
         kernel: s.kernel.clone(),

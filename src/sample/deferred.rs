@@ -25,6 +25,8 @@ const _: () =
 pub struct DeferredSample {
     /// The process's start in clock ticks since boot (as [`super::RawCount::start`]).
     pub start: u64,
+    /// Thread id.
+    pub tid: u32,
     /// Thread name.
     pub comm: String,
     /// Kernel stack.
@@ -49,6 +51,7 @@ pub(super) fn parse_deferred(data: &[u8], tables_only: bool) -> Option<DeferredS
     let stack_len = (d.stack_len as usize).min(DEFERRED_STACK_BYTES);
     Some(DeferredSample {
         start: clock_ticks(d.start_time),
+        tid: d.tid,
         comm: comm_string(&d.comm),
         kernel,
         walk: Suspended {

@@ -114,7 +114,8 @@ impl Sampler {
             let kernel = self.resolve_stack(key.kernel_status, key.kernel_stack, false);
             let unwind = unwind_status(key.unwind_status);
             let start = clock_ticks(key.start_time);
-            out.push(RawCount { tgid: key.tgid, start, comm: comm_string(&key.comm), user, kernel, count, unwind });
+            let comm = comm_string(&key.comm);
+            out.push(RawCount { tgid: key.tgid, start, tid: key.tid, comm, user, kernel, count, unwind });
         }
         self.stacks_prev = std::mem::take(&mut self.stacks);
         Ok(out)

@@ -83,6 +83,8 @@ pub struct RawCount {
     /// The process's start in clock ticks since boot (as field 22 of `/proc/PID/stat`); 0 when
     /// unknown (no BTF). Tells the process from a later one under the same PID.
     pub start: u64,
+    /// Thread id (0 for the idle task).
+    pub tid: u32,
     /// Thread name.
     pub comm: String,
     /// User stack.

@@ -92,7 +92,7 @@ pub fn build_profile(
         }
         push_stack(&mut builder, &mut stack, &key.kernel, MISSING_KERNEL_STACK, |a| kernel_frames.get(&a));
         let id = builder.stack(stack);
-        builder.add(id, key.tgid, &key.comm, count);
+        builder.add_thread(id, key.tgid, key.tid, &key.comm, count);
     }
     builder.finish()
 }

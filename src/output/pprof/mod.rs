@@ -155,7 +155,7 @@ mod tests {
         let s1 = b.stack(vec![main, outer, inl, k]);
         let s2 = b.stack(vec![ph, k]);
         b.add(s1, 10, "app", 5);
-        b.add(s2, 11, "worker", 2);
+        b.add_thread(s2, 11, 12, "worker", 2);
         b.finish()
     }
 
@@ -178,7 +178,8 @@ mod tests {
         assert_eq!(s.value[1], 5 * 10_101_010);
     }
 
-    /// Writing and reading gives back the same frames, stacks, pids, comms and metadata.
+    /// Writing and reading gives back the same frames, stacks, pids, threads, comms and
+    /// metadata.
     #[test]
     fn pprof_round_trip_keeps_frames_and_labels() {
         let original = profile();
@@ -187,10 +188,10 @@ mod tests {
         assert!(is_gzip(&bytes));
         let back = read(&bytes, "x.pb.gz").unwrap();
         let lines = |p: &Profile| {
-            let mut v: Vec<(Vec<Frame>, u32, String, u64)> = p
+            let mut v: Vec<(Vec<Frame>, u32, u32, String, u64)> = p
                 .samples
                 .iter()
-                .map(|s| (p.stack_frames(s.stack).cloned().collect(), s.pid, s.comm.clone(), s.count))
+                .map(|s| (p.stack_frames(s.stack).cloned().collect(), s.pid, s.tid, s.comm.clone(), s.count))
                 .collect();
             v.sort();
             v

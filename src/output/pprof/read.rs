@@ -130,11 +130,11 @@ pub fn from_proto(p: &proto::Profile, source: &str) -> Result<Profile, PprofErro
             continue;
         }
         let stack = tables.stack(n, sample, &mut builder, &string, &invalid, &mut budget)?;
-        let (pid, comm) = sample_labels(sample, &string)?;
+        let (pid, tid, comm) = sample_labels(sample, &string)?;
         let comm = comm.unwrap_or(&default_comm);
         budget.charge((std::mem::size_of::<crate::profile::Sample>() + comm.len()) as u64, || format!("sample {n}"))?;
         let stack = builder.stack(stack);
-        builder.add(stack, pid, comm, count);
+        builder.add_thread(stack, pid, tid, comm, count);
         total = total.saturating_add(count);
     }
     if meta.total_samples == 0 {
@@ -200,23 +200,26 @@ fn sample_count(
         .map_err(|_| invalid(format!("sample {n} has a negative count ({})", sample.value[count_index])))
 }
 
-/// The pid (numeric, or a number as a string; 0 when missing or out of range) and the comm of a
-/// sample, from its labels of those names.
+/// The pid and thread id (`tid` or `thread_id`; numeric, or a number as a string; 0 when
+/// missing or out of range) and the comm of a sample, from its labels of those names.
 fn sample_labels<'s>(
     sample: &proto::Sample,
     string: &impl Fn(i64) -> Result<&'s str, PprofError>,
-) -> Result<(u32, Option<&'s str>), PprofError> {
-    let mut pid = 0;
+) -> Result<(u32, u32, Option<&'s str>), PprofError> {
+    let (mut pid, mut tid) = (0, 0);
     let mut comm = None;
     for label in &sample.label {
+        let value = || -> Result<i64, PprofError> {
+            Ok(if label.str != 0 { string(label.str)?.parse().unwrap_or(0) } else { label.num })
+        };
         match string(label.key)? {
-            "pid" if label.str != 0 => pid = string(label.str)?.parse().unwrap_or(0),
-            "pid" => pid = label.num,
+            "pid" => pid = value()?,
+            "tid" | "thread_id" => tid = value()?,
             "comm" if label.str != 0 => comm = Some(string(label.str)?),
             _ => {}
         }
     }
-    Ok((u32::try_from(pid).unwrap_or(0), comm))
+    Ok((u32::try_from(pid).unwrap_or(0), u32::try_from(tid).unwrap_or(0), comm))
 }
 
 /// The message's mappings, functions and locations by id, and the frames (interned in the

@@ -87,7 +87,11 @@ fn sample_order(profile: &Profile) -> Vec<usize> {
     let mut order: Vec<usize> = (0..profile.samples.len()).collect();
     order.sort_by(|&a, &b| {
         let (a, b) = (&profile.samples[a], &profile.samples[b]);
-        keys[a.stack as usize].cmp(&keys[b.stack as usize]).then(a.pid.cmp(&b.pid)).then_with(|| a.comm.cmp(&b.comm))
+        keys[a.stack as usize]
+            .cmp(&keys[b.stack as usize])
+            .then(a.pid.cmp(&b.pid))
+            .then(a.tid.cmp(&b.tid))
+            .then_with(|| a.comm.cmp(&b.comm))
     });
     order
 }
@@ -154,6 +158,7 @@ pub fn to_proto(profile: &Profile) -> proto::Profile {
     out.comment = comments(meta).iter().map(|c| strings.id(c)).collect();
 
     let pid_key = strings.id("pid");
+    let tid_key = profile.samples.iter().any(|s| s.tid != 0).then(|| strings.id("tid"));
     let comm_key = strings.id("comm");
     let mut tables = Tables::new(profile, out, strings);
     for i in sample_order(profile) {
@@ -169,10 +174,13 @@ pub fn to_proto(profile: &Profile) -> proto::Profile {
         if let Some(period) = period {
             value.push(to_i64(sample.count.saturating_mul(period)));
         }
-        let label = vec![
+        let mut label = vec![
             proto::Label { key: pid_key, num: i64::from(sample.pid), ..Default::default() },
             proto::Label { key: comm_key, str: tables.strings.id(&sample.comm), ..Default::default() },
         ];
+        if let Some(key) = tid_key.filter(|_| sample.tid != 0) {
+            label.push(proto::Label { key, num: i64::from(sample.tid), ..Default::default() });
+        }
         tables.out.sample.push(proto::Sample { location_id: location_ids, value, label });
     }
     let Tables { mut out, strings, .. } = tables;
