@@ -35,6 +35,9 @@ pub enum Command {
     /// Compare two profiles: what got slower, and is it more than noise?
     #[command(after_help = DIFF_HELP)]
     Diff(DiffArgs),
+    /// A live, full-screen view of the hottest functions, like `perf top` (or an archive directory's newest intervals).
+    #[command(after_help = TOP_HELP)]
+    Top(TopArgs),
     /// Serve a local, read-only web UI over an archive directory of `record --continuous`.
     Serve(ServeArgs),
     /// Print a shell completion script (bash, zsh or fish).
@@ -93,6 +96,82 @@ const MAN_EXAMPLES: &str = "\
 Examples:
   prof man -o /usr/local/share/man/man1     install the pages (then `man prof-record`)
   prof man | man -l -                        read prof(1) without installing it";
+
+/// `prof top` arguments.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Seconds between refreshes, each one interval of samples added to the decaying window
+    /// (1 to 3600).
+    #[arg(short = 'd', long = "delay", default_value_t = 1, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub delay: u64,
+    /// Watch only these processes (comma-separated or repeated), all their threads.
+    #[arg(short = 'p', long = "pid", value_delimiter = ',', value_name = "PID", value_parser = parse_pid)]
+    pub pids: Vec<u32>,
+    /// Samples per second on each CPU.
+    #[arg(short = 'F', long = "frequency", default_value_t = 99, value_name = "HZ", value_parser = parse_frequency)]
+    pub frequency: u64,
+    /// The sampling event: `cycles` or `cpu-clock`, as for `prof record`.
+    #[arg(short = 'e', long = "event", value_parser = parse_event, value_name = "EVENT")]
+    pub event: Option<prof::profile::EventKind>,
+    /// How user stacks are walked (as for `prof record`).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub unwind: Option<UnwindArg>,
+    /// Print one table after one interval (-d) and exit, instead of the full-screen view: for
+    /// scripts, pipes and files (like `top -b -n 1`).
+    #[arg(long)]
+    pub once: bool,
+    /// Rows printed by --once.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top: usize,
+    /// An archive directory that `prof record --continuous --dir DIR` writes: show its newest
+    /// intervals as they appear instead of sampling.
+    #[arg(value_name = "DIR", conflicts_with_all = ["pids", "command"])]
+    pub dir: Option<PathBuf>,
+    /// Command to run and watch, with the processes it forks (after `--`).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+/// The whole system without `-p`, else those processes (their forks are not followed).
+fn targets_of(pids: &[u32]) -> Targets {
+    if pids.is_empty() {
+        Targets::All
+    } else {
+        Targets::Pids { pids: pids.to_vec(), follow_forks: false }
+    }
+}
+
+impl TopArgs {
+    /// What a live `prof top` samples (the interval and archive directory are the caller's).
+    pub fn sampler(&self) -> SamplerOptions {
+        let targets = targets_of(&self.pids);
+        SamplerOptions {
+            frequency_hz: self.frequency,
+            event: self.event,
+            targets,
+            unwind: self.unwind.unwrap_or(UnwindArg::Auto).into(),
+            ..SamplerOptions::default()
+        }
+    }
+}
+
+const TOP_HELP: &str = "\
+The table: one row per function and process name; self % is the share of samples taken in the
+function, total % the share with the function anywhere on the stack (its callees included).
+The window decays like perf top's: at each refresh the samples shown so far count 7/8, and the
+new interval's count fully (an interval counts half after five refreshes).
+
+Keys: q quit · s/t/n sort by self/total/name · p pause · / filter by function or process (a
+regex; empty clears) · Enter zoom into the selected function (callers above, callees below) ·
+Esc back · arrows, PgUp/PgDn, Home/End move · h or ? help.
+
+Examples:
+  prof top                           the whole system, refreshed every second
+  prof top -p 1234,5678 -d 2         two processes, every two seconds
+  prof top -- make -j2               a command and what it forks
+  prof top /var/lib/prof             the newest intervals of `prof record --continuous --dir`
+  prof top --once -d 5 --top 10      one table of five seconds, to a pipe or file";
 
 /// `prof serve` arguments.
 #[derive(Debug, Args)]
@@ -382,11 +461,7 @@ impl RecordArgs {
 
     /// The library's record options.
     pub fn options(&self) -> RecordOptions {
-        let targets = if self.pids.is_empty() {
-            Targets::All
-        } else {
-            Targets::Pids { pids: self.pids.clone(), follow_forks: false }
-        };
+        let targets = targets_of(&self.pids);
         RecordOptions {
             sampler: SamplerOptions {
                 frequency_hz: self.frequency,

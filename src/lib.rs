@@ -26,6 +26,8 @@
 //! - [`push`]: sending each interval's pprof to a Pyroscope-compatible store.
 //! - [`record`]: drives a recording session through all of the above; reports progress
 //!   through an observer, never prints.
+//! - [`top`]: `prof top`'s model: the newest intervals in a decaying window, the table of
+//!   hottest functions per process, a function's callers and callees.
 #![warn(missing_docs)]
 
 pub mod profile;
@@ -59,3 +61,5 @@ pub mod serve;
 pub mod push;
 
 pub mod record;
+
+pub mod top;

@@ -5,6 +5,9 @@
 
 mod cli;
 mod console;
+mod top_draw;
+mod top_feed;
+mod top_view;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -15,7 +18,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use cli::{Cli, Command, CompletionsArgs, DiffArgs, ManArgs, RecordArgs, ReportArgs, ServeArgs};
+use cli::{Cli, Command, CompletionsArgs, DiffArgs, ManArgs, RecordArgs, ReportArgs, ServeArgs, TopArgs};
 use prof::diff::render::{DiffDocument, DiffSvgOptions};
 use prof::output::flamegraph::{self, SvgOptions};
 use prof::output::text::{escape_controls as esc, escape_controls_in_lines as esc_lines};
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
         Command::Record(args) => run_record(args),
         Command::Report(args) => run_report(args).map(|()| ExitCode::SUCCESS),
         Command::Diff(args) => run_diff(args),
+        Command::Top(args) => run_top(args).map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => run_serve(args).map(|()| ExitCode::SUCCESS),
         Command::Completions(args) => run_completions(args).map(|()| ExitCode::SUCCESS),
         Command::Man(args) => run_man(args).map(|()| ExitCode::SUCCESS),
@@ -372,6 +376,73 @@ fn run_diff(args: DiffArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `prof top`: the full-screen view on a terminal, or one table with --once.
+fn run_top(args: TopArgs) -> Result<()> {
+    let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    if !args.once && !terminal {
+        bail!("prof top draws a full-screen view and needs a terminal; use `prof top --once` to print one table to a pipe or file");
+    }
+    let stop = stop_on_signals()?;
+    let delay = std::time::Duration::from_secs(args.delay);
+    let record_opts = prof::record::RecordOptions {
+        sampler: args.sampler(),
+        command: (!args.command.is_empty()).then(|| args.command.clone()),
+        ..Default::default()
+    };
+    if args.once {
+        return top_once(&args, record_opts, delay, &stop);
+    }
+    let mut feed = match &args.dir {
+        Some(dir) => top_feed::Feed::dir(dir)?,
+        None => top_feed::Feed::live(record_opts, delay, Arc::clone(&stop))?,
+    };
+    let mut terminal = ratatui::try_init().context("failed to set up the terminal")?;
+    let mut view = top_view::View::new(args.delay);
+    let shown = top_view::run(&mut terminal, &mut feed, &mut view, &stop);
+    drop(terminal);
+    ratatui::restore();
+    // ratatui leaves the cursor as the last frame had it: hidden.
+    let _ = ratatui::crossterm::execute!(std::io::stdout(), ratatui::crossterm::cursor::Show);
+    // Quitting stops the recording; its last interval is not waited for by the user.
+    let finished = feed.finish();
+    shown.and(finished)
+}
+
+/// `prof top --once`: one interval of -d seconds (or an archive directory's newest), one table.
+fn top_once(
+    args: &TopArgs,
+    mut opts: prof::record::RecordOptions,
+    delay: std::time::Duration,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let mut window = prof::top::Window::new();
+    match &args.dir {
+        Some(dir) => {
+            let polled = prof::top::DirFollower::new(dir)
+                .poll(1)
+                .with_context(|| format!("failed to list `{}`", dir.display()))?;
+            for w in &polled.warnings {
+                eprintln!("prof: warning: {}", esc(w));
+            }
+            let Some(newest) = polled.profiles.last() else {
+                bail!(
+                    "`{}` holds no archive yet (prof top DIR follows `prof record --continuous --dir DIR`)",
+                    dir.display()
+                );
+            };
+            window.add(newest);
+        }
+        None => {
+            opts.duration = Some(delay);
+            let recording = prof::record::record(&opts, stop, &mut prof::record::Silent)?;
+            window.add(&recording.profile);
+        }
+    }
+    let rows = prof::top::rows(&window, None, prof::top::SortKey::SelfShare);
+    let mut out = std::io::stdout().lock();
+    prof::top::write_rows(&rows, args.top, &mut out).context("failed to write the table")
 }
 
 fn run_serve(args: ServeArgs) -> Result<()> {
