@@ -92,7 +92,7 @@ const WIDTHS: [Constraint; 6] = [
     Constraint::Length(9),
     Constraint::Fill(3),
     Constraint::Fill(1),
-    Constraint::Length(16),
+    Constraint::Fill(1),
 ];
 
 fn main_table(view: &View) -> (Table<'static>, TableState) {
