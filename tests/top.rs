@@ -19,8 +19,8 @@ const SCREEN_TIMEOUT: Duration = Duration::from_secs(40);
 /// A tmux server of the test's own (its own socket), running one pane of 160×40.
 struct Tmux {
     socket: String,
-    /// Holds `raw` (every byte the program wrote to the terminal) and `stty` (the terminal's
-    /// modes after it exited).
+    /// Holds `raw` (every byte the program wrote to the terminal), `stty` (the terminal's
+    /// modes after it exited) and `status` (its exit status).
     dir: tempfile::TempDir,
 }
 
@@ -31,7 +31,7 @@ impl Tmux {
         let socket = format!("prof-test-{}-{name}", std::process::id());
         let tmux = Tmux { socket, dir: tempfile::tempdir().unwrap() };
         let dir = tmux.dir.path().display().to_string();
-        let script = format!("sleep 0.3; {command}; s=$?; stty -a > {dir}/stty; exit $s");
+        let script = format!("sleep 0.3; {command}; s=$?; stty -a > {dir}/stty; echo $s > {dir}/status.tmp; mv {dir}/status.tmp {dir}/status");
         let out = tmux
             .cmd()
             .args(["-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "160", "-y", "40"])
@@ -105,11 +105,13 @@ impl Tmux {
     /// Waits for the pane's program to exit; returns its exit status.
     fn wait_exit(&self) -> String {
         let deadline = Instant::now() + SCREEN_TIMEOUT;
-        while self.pane("#{pane_dead}") != "1" {
+        loop {
+            if let Ok(status) = std::fs::read_to_string(self.dir.path().join("status")) {
+                return status.trim().to_string();
+            }
             assert!(Instant::now() < deadline, "prof top did not exit:\n{}", self.screen());
             std::thread::sleep(Duration::from_millis(100));
         }
-        self.pane("#{pane_dead_status}")
     }
 }
 
@@ -146,7 +148,7 @@ fn prof_bin() -> &'static str {
 }
 
 /// The view on a command (`-- split`): its hot functions with plausible shares, sorting by
-/// self and total, a regex filter, zooming into a function's callers and callees and back, and
+/// self and total, pausing, a regex filter, zooming into a function's callers and callees and back, and
 /// q leaving the alternate screen with the cursor shown and exit status 0.
 #[test]
 fn top_tui_command_keys_zoom_and_restore() {
@@ -167,6 +169,13 @@ fn top_tui_command_keys_zoom_and_restore() {
     // By self, the top row is the spinning code; by total, a function every stack passes.
     let (spin_self, _, _) = row(&screen, functions(&screen)[0]).unwrap();
     assert!(spin_self > 80.0, "{screen}");
+    // Paused, the table stays as it was while intervals keep coming (2 s: two refreshes).
+    tmux.keys(&["p"]);
+    let paused = tmux.wait_for("the pause", |s| s.contains("PAUSED"));
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(tmux.screen(), paused, "a paused view does not change");
+    tmux.keys(&["p"]);
+    tmux.wait_for("the pause's end", |s| !s.contains("PAUSED") && s != paused);
     tmux.keys(&["t"]);
     let screen = tmux.wait_for("sort by total", |s| s.contains("sort: total"));
     assert!(row(&screen, functions(&screen)[0]).unwrap().1 > 99.0, "{screen}");
