@@ -20,8 +20,9 @@ pub fn draw(frame: &mut Frame, view: &mut View) {
     let [header, body, footer] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(frame.area());
     frame.render_widget(Paragraph::new(header_text(view)).style(Style::new().add_modifier(Modifier::REVERSED)), header);
-    // Header row and borders aside, the lines a page holds.
+    // The table's header row aside, the lines a page holds.
     view.page = usize::from(body.height.saturating_sub(1)).max(1);
+    view.scroll_to_selection();
     let (table, mut state) = match view.zoom.clone() {
         Some((key, _)) => zoom_table(view, &key),
         None => main_table(view),
@@ -95,8 +96,11 @@ const WIDTHS: [Constraint; 6] = [
     Constraint::Fill(1),
 ];
 
+/// The table's visible rows only: a system-wide table has thousands, and each is formatted and
+/// escaped at every draw.
 fn main_table(view: &View) -> (Table<'static>, TableState) {
-    let rows = view.rows.iter().map(|r| {
+    let visible = view.rows.iter().skip(view.offset).take(view.page);
+    let rows = visible.map(|r| {
         TableRow::new([
             format!("{:.2}%", r.self_pct),
             format!("{:.2}%", r.total_pct),
@@ -109,7 +113,7 @@ fn main_table(view: &View) -> (Table<'static>, TableState) {
     let table = Table::new(rows, WIDTHS)
         .header(header_row(["Self", "Total", "Samples", "Function", "Module", "Process"], Some(view.sort)))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let selected = (!view.rows.is_empty()).then_some(view.selected);
+    let selected = (!view.rows.is_empty()).then(|| view.selected.saturating_sub(view.offset));
     (table, TableState::new().with_selected(selected))
 }
 
@@ -149,8 +153,9 @@ fn zoom_table(view: &View, key: &FunctionKey) -> (Table<'static>, TableState) {
         .style(Style::new().add_modifier(Modifier::BOLD)),
     );
     rows.extend(z.callees.iter().map(|e| edge(e, "callee")));
+    let rows: Vec<TableRow> = rows.into_iter().skip(view.offset).take(view.page).collect();
     let table = Table::new(rows, WIDTHS)
         .header(header_row(["", "Share", "Samples", "Callers above, callees below", "Module", "Process"], None))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    (table, TableState::new().with_selected(Some(view.selected)))
+    (table, TableState::new().with_selected(Some(view.selected.saturating_sub(view.offset))))
 }

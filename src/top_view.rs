@@ -46,6 +46,8 @@ pub struct View {
     pub delay: u64,
     /// The table's visible rows (set when drawing): what PgUp/PgDn move by.
     pub page: usize,
+    /// Index of the first line shown.
+    pub offset: usize,
 }
 
 impl View {
@@ -65,6 +67,16 @@ impl View {
             message: None,
             delay,
             page: 10,
+            offset: 0,
+        }
+    }
+
+    /// Moves the first line shown so that the selection is on the page.
+    pub fn scroll_to_selection(&mut self) {
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset.saturating_add(self.page) {
+            self.offset = self.selected + 1 - self.page;
         }
     }
 
@@ -206,6 +218,7 @@ impl View {
 pub fn run(terminal: &mut ratatui::DefaultTerminal, feed: &mut Feed, view: &mut View, stop: &AtomicBool) -> Result<()> {
     let refresh = Duration::from_secs(view.delay);
     let mut next_poll = Instant::now();
+    let mut dirty = true;
     loop {
         if stop.load(Ordering::SeqCst) {
             return Ok(());
@@ -218,15 +231,21 @@ pub fn run(terminal: &mut ratatui::DefaultTerminal, feed: &mut Feed, view: &mut 
             view.add(&polled.profiles);
             if let Some(m) = polled.messages.into_iter().chain(polled.ended).last() {
                 view.message = Some(m);
+                dirty = true;
             }
+            dirty |= got;
             next_poll = Instant::now() + if got { refresh } else { Duration::from_millis(250) };
         }
-        terminal.draw(|frame| crate::top_draw::draw(frame, view))?;
+        // Drawn when something changed, not at every key poll: a system-wide table is
+        // thousands of rows to sort and format.
+        if std::mem::take(&mut dirty) {
+            terminal.draw(|frame| crate::top_draw::draw(frame, view))?;
+        }
         if event::poll(KEY_POLL)? {
-            if let Event::Key(key) = event::read()? {
-                if !view.key(key) {
-                    return Ok(());
-                }
+            match event::read()? {
+                Event::Key(key) if !view.key(key) => return Ok(()),
+                Event::Key(_) | Event::Resize(..) => dirty = true,
+                _ => {}
             }
         }
     }

@@ -270,7 +270,13 @@ fn write_hostile_archive(dir: &Path) {
     let main = b.frame(Frame::new("main", "app", FrameKind::User));
     let evil = b.frame(Frame::new("hot\x1b[2J\u{9b}31m", "lib\x1b[5mx.so", FrameKind::User));
     let s = b.stack(vec![main, evil]);
-    b.add(s, 7, "comm\x1b]2;pwned\x07", 40);
+    b.add(s, 7, "comm\x1b]2;pwned\x07", 400);
+    // More rows than the screen holds, f000 the hottest and f099 the coldest.
+    for i in 0..100u64 {
+        let f = b.frame(Frame::new(format!("f{i:03}"), "app", FrameKind::User));
+        let s = b.stack(vec![main, f]);
+        b.add(s, 7, "app", 200 - i);
+    }
     let now = prof::profile::unix_ns(std::time::SystemTime::now());
     let name = prof::store::archive_name(now, 1, 0);
     prof::archive::write_file(&b.finish(), &dir.join(name)).unwrap();
@@ -278,6 +284,7 @@ fn write_hostile_archive(dir: &Path) {
 
 /// Escape sequences in function, module, process and target names are shown escaped: the
 /// screen shows them as text, the pane's title is not changed, and `--once` prints no escape.
+/// End and Home scroll a table longer than the screen.
 #[test]
 fn top_shows_hostile_names_escaped() {
     let dir = tempfile::tempdir().unwrap();
@@ -288,6 +295,11 @@ fn top_shows_hostile_names_escaped() {
     assert!(screen.contains(r"comm\x1b]2;pwned\x07") && screen.contains(r"evil\x1b]2;pwned\x07"), "{screen}");
     assert!(screen.contains(r"lib\x1b[5mx.so"), "{screen}");
     assert_eq!(tmux.pane("#{pane_title}"), title);
+    assert!(screen.contains("f000") && !screen.contains("f099"), "{screen}");
+    tmux.keys(&["End"]);
+    tmux.wait_for("the last row", |s| s.contains("f099") && !s.contains("f000"));
+    tmux.keys(&["Home"]);
+    tmux.wait_for("the first row", |s| s.contains("f000") && !s.contains("f099"));
     // Ctrl-C quits too (raw mode reads it as a key), and restores the terminal.
     tmux.keys(&["C-c"]);
     assert_eq!(tmux.wait_exit(), "0");
