@@ -399,6 +399,7 @@ fn run_top(args: TopArgs) -> Result<()> {
         None => top_feed::Feed::live(record_opts, delay, Arc::clone(&stop))?,
     };
     let mut terminal = ratatui::try_init().context("failed to set up the terminal")?;
+    show_cursor_on_panic();
     let mut view = top_view::View::new(args.delay);
     let shown = top_view::run(&mut terminal, &mut feed, &mut view, &stop);
     drop(terminal);
@@ -408,6 +409,16 @@ fn run_top(args: TopArgs) -> Result<()> {
     // Quitting stops the recording; its last interval is not waited for by the user.
     let finished = feed.finish();
     shown.and(finished)
+}
+
+/// Before ratatui's panic hook (which leaves raw mode and the alternate screen), show the
+/// cursor the view hid.
+fn show_cursor_on_panic() {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = ratatui::crossterm::execute!(std::io::stdout(), ratatui::crossterm::cursor::Show);
+        hook(info);
+    }));
 }
 
 /// `prof top --once`: one interval of -d seconds (or an archive directory's newest), one table.

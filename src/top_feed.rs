@@ -126,7 +126,8 @@ fn join(thread: Option<JoinHandle<Result<Recording, prof::record::RecordError>>>
     let Some(thread) = thread else { return Ok(None) };
     match thread.join() {
         Ok(result) => Ok(Some(result?)),
-        Err(panic) => std::panic::resume_unwind(panic),
+        // The panic was printed by the hook; the view closes and restores the terminal.
+        Err(_) => anyhow::bail!("the recording stopped: it panicked"),
     }
 }
 
