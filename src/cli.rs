@@ -106,7 +106,8 @@ pub struct TopArgs {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub delay: u64,
     /// Watch only these processes (comma-separated or repeated), all their threads.
-    #[arg(short = 'p', long = "pid", value_delimiter = ',', value_name = "PID", value_parser = parse_pid)]
+    #[arg(short = 'p', long = "pid", value_delimiter = ',', value_name = "PID", value_parser = parse_pid,
+          conflicts_with = "command")]
     pub pids: Vec<u32>,
     /// Samples per second on each CPU.
     #[arg(short = 'F', long = "frequency", default_value_t = 99, value_name = "HZ", value_parser = parse_frequency)]

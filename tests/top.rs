@@ -313,7 +313,8 @@ fn top_shows_hostile_names_escaped() {
 }
 
 /// Without a terminal (stdout a pipe), the full-screen view is refused with a pointer to
-/// `--once`, before anything is sampled; a directory without archives is named.
+/// `--once`, before anything is sampled; a directory without archives is named; -p with a
+/// command is a usage error.
 #[test]
 fn top_needs_a_terminal_or_once() {
     let out = prof().arg("top").output().unwrap();
@@ -324,4 +325,6 @@ fn top_needs_a_terminal_or_once() {
     let out = prof().args(["top".as_ref(), "--once".as_ref(), dir.path().as_os_str()]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("holds no archive yet"));
+    let out = prof().args(["top", "--once", "-p", "1", "--", "true"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }
