@@ -8,7 +8,7 @@ mod common;
 use std::ffi::OsStr;
 use std::path::Path;
 
-use common::{count_where, prof_ok, read_folded, which, workload_with};
+use common::{count_where, prof_ok, read_folded, which, workload_with, Background};
 
 fn os(s: &str) -> &OsStr {
     OsStr::new(s)
@@ -90,4 +90,40 @@ fn unwind_handover_finishes_walks_in_code_mapped_after_capture() {
     assert!(late >= 30, "expected ~99 samples in the library, got {late}\n{summary}");
     assert!(n > 0, "the first samples in the library were not handed over\n{summary}");
     assert_eq!(rooted, late, "{stacks:?}\n{summary}");
+}
+
+/// prof stopped (SIGSTOP) while clang's tables are being built: the kernel cannot hand samples
+/// over once the buffer is full, so it walks them with frame pointers and counts them; after
+/// SIGCONT the summary says how many, and every sample taken is accounted for.
+#[test]
+fn unwind_handover_full_buffer_is_counted_not_lost() {
+    let _m = bpf_test!("unwind_handover_full_buffer_is_counted_not_lost");
+    let Ok(clang) = which("clang++") else { panic!("clang++ is not installed (scripts/setup installs it)") };
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads/clang_input.cpp");
+    let dir = tempfile::tempdir().unwrap();
+    let (folded, object) = (dir.path().join("stopped.folded"), dir.path().join("a.o"));
+    let bg = Background::start(&[
+        os("record"),
+        os("-o"),
+        folded.as_os_str(),
+        os("--"),
+        clang.as_os_str(),
+        os("-O2"),
+        os("-c"),
+        src.as_os_str(),
+        os("-o"),
+        object.as_os_str(),
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    bg.signal(libc::SIGSTOP);
+    // ~200 samples at 99 Hz on 2 CPUs, more than the 4 MiB buffer's ~60.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    bg.signal(libc::SIGCONT);
+    let (status, summary) = bg.finish();
+    println!("{summary}");
+    assert!(status.success(), "{summary}");
+    assert!(summary.contains("walked with frame pointers (the hand-over buffer was full)"), "{summary}");
+    assert!(handed_over(&summary) > 0, "{summary}");
+    assert!(!summary.contains("accounting mismatch"), "{summary}");
+    assert!(count_where(&read_folded(&folded), |_| true) > 0);
 }
