@@ -324,3 +324,46 @@ fn serve_shows_lost_notifications() {
     assert!(js.contains("renderLosses(data.losses, data.notes)") && js.contains("process notifications lost"));
     assert!(js.contains("events_lost"), "the timeline's bars count lost notifications");
 }
+
+/// `/api/processes.json` lists the range's processes (samples, distinct PIDs), most samples
+/// first, and each interval overlapping the range with its samples by process; intervals
+/// outside the range are not counted.
+#[test]
+fn serve_processes_by_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..3 {
+        write_interval(dir.path(), i, "work", 100 + i);
+    }
+    // A second PID of `app` in interval 3.
+    let mut b = ProfileBuilder::new(common::interval_meta(3, 40));
+    let main = b.frame(Frame::new("main", "app", FrameKind::User));
+    let s = b.stack(vec![main]);
+    b.add(s, 9, "app", 40);
+    prof::archive::write_file(&b.finish(), &dir.path().join(prof::store::archive_name(T0 + 30 * SEC, 7, 3))).unwrap();
+    let ui = serve_dir(dir);
+
+    let (status, _, body) = get(&ui, &format!("/api/processes.json?{}", range(1, 4)));
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        v["processes"],
+        serde_json::json!([
+            {"comm": "app", "pids": 2, "samples": 101 + 102 + 40},
+            {"comm": "daemon", "pids": 1, "samples": 10},
+        ])
+    );
+    let intervals = v["intervals"].as_array().unwrap();
+    assert_eq!(intervals.len(), 3, "{v}");
+    assert_eq!(intervals[0]["start_unix_ns"], T0 + 10 * SEC);
+    assert_eq!(intervals[0]["end_unix_ns"], T0 + 20 * SEC);
+    assert_eq!(intervals[0]["samples"], 106);
+    assert_eq!(intervals[0]["by_process"], serde_json::json!([[0, 101], [1, 5]]));
+    assert_eq!(intervals[2]["by_process"], serde_json::json!([[0, 40]]));
+    // Asked again (from the cache), the same answer.
+    assert_eq!(get(&ui, &format!("/api/processes.json?{}", range(1, 4))).2, body);
+    let (status, _, body) = get(&ui, &format!("/api/processes.json?{}", range(0, 1)));
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["intervals"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(get(&ui, "/api/processes.json?from=x").0, 400);
+}

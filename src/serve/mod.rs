@@ -21,6 +21,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 mod http;
+mod processes;
 mod routes;
 
 pub use routes::Reply;
@@ -40,6 +41,8 @@ pub struct App {
     /// Held while the interval list is read, so that two requests (or the read at start and the
     /// first page) read each archive once: the second waits and finds the list cached.
     listing: Arc<Mutex<()>>,
+    /// What `/api/processes.json` read from the directory.
+    processes: Arc<Mutex<processes::Cache>>,
 }
 
 impl App {
@@ -49,7 +52,7 @@ impl App {
         let mut allowed_hosts =
             vec![addr.to_string(), format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")];
         allowed_hosts.dedup();
-        App { dir, allowed_hosts, cache: Arc::default(), listing: Arc::default() }
+        App { dir, allowed_hosts, cache: Arc::default(), listing: Arc::default(), processes: Arc::default() }
     }
 
     /// True when `host` (the Host header) names this server.

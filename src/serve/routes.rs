@@ -45,7 +45,7 @@ impl Reply {
 
     /// JSON as every output writes it: control and bidirectional formatting characters of
     /// names escaped (the parsed strings are the same).
-    fn json(value: &impl serde::Serialize) -> Reply {
+    pub(super) fn json(value: &impl serde::Serialize) -> Reply {
         let mut body = Vec::new();
         match crate::output::text::write_json(&mut body, value, false) {
             Ok(()) => Reply::ok("application/json", body),
@@ -131,6 +131,10 @@ impl App {
                     }
                     Err(e) => Reply::error(500, &e.to_string()),
                 }
+            }),
+            "/api/processes.json" => ns(&q, "from", 0).and_then(|from| {
+                let to = ns(&q, "to", unix_ns(std::time::SystemTime::now()) + 1)?;
+                self.processes(from, to)
             }),
             "/api/top.json" => self.range(&q).and_then(|p| {
                 let n = ns(&q, "n", 50)? as usize;
