@@ -1,19 +1,28 @@
-// prof's web UI. A timeline of intervals (drag to select a range), the range as an interactive
-// flamegraph (hover, click to zoom, search, reset) with a top table, and a diff mode comparing a
-// base range with a new one. State is kept in the URL hash so views can be linked. Symbol names
-// only ever enter the page through textContent / title, never as HTML.
+// prof's web UI. A timeline of intervals with a time axis and a y scale, stacked by the top
+// processes of the selection (drag to select a range); the range as an interactive flamegraph or
+// icicle (hover, click to zoom, search, reset) with a top table; a process picker with fuzzy
+// matching; light and dark themes; keyboard shortcuts (? lists them); and a diff mode comparing
+// a base range with a new one. State is kept in the URL hash so views can be linked. Symbol and
+// process names only ever enter the page through textContent / title, never as HTML.
 'use strict';
 
 const state = {
   intervals: [],
+  startIndex: new Map(), // interval start (ns, as a string) → index in intervals
   sel: null, // [first, last] interval indices
   mode: 'profile',
   base: null, // {from, to}
   next: null, // {from, to}
+  comm: '', // the process filter ('' = all)
+  processes: null, // /api/processes.json of the selection: {key, processes, intervals}
   flame: null, // {root, total}
   zoom: [], // path of names from the root
+  layout: 'icicle', // or 'flame' (root at the bottom)
   prefetch: null, // {q, res}: a range.json request started before the interval list arrived
   frames: [], // what renderFlame drew, by the index in each frame's data-i
+  top: [], // the top table's rows
+  topIndex: -1, // the top table's row chosen with the arrow keys
+  pickIndex: 0, // the process picker's highlighted entry
 };
 
 const $ = (id) => document.getElementById(id);
@@ -25,8 +34,40 @@ function el(tag, text, cls) {
   return e;
 }
 
-function iso(ns) {
-  return new Date(Number(BigInt(ns) / 1000000n)).toISOString().replace('.000Z', 'Z');
+/** Parses JSON whose nanosecond fields do not fit a double's 53 bits: they are kept as strings
+ * (exact), as BigInt and URLs use them. */
+function parseNs(text) {
+  return JSON.parse(text.replace(/"(start_unix_ns|end_unix_ns)":(\d+)/g, '"$1":"$2"'));
+}
+
+// ---- local time ----
+
+const pad = (n) => String(n).padStart(2, '0');
+const dateOf = (ns) => new Date(Number(BigInt(ns) / 1000000n));
+const msOf = (ns) => Number(BigInt(ns) / 1000000n);
+const clock = (d, secs = true) => `${pad(d.getHours())}:${pad(d.getMinutes())}${secs ? `:${pad(d.getSeconds())}` : ''}`;
+const day = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+const sameDay = (a, b) => day(a) === day(b);
+
+/** `from` – `to` in local time: HH:MM:SS, with the dates when the two are on different days. */
+function fmtSpan(from, to) {
+  const [a, b] = [dateOf(from), dateOf(to)];
+  return sameDay(a, b) ? `${clock(a)} – ${clock(b)}` : `${day(a)} ${clock(a)} – ${day(b)} ${clock(b)}`;
+}
+
+/** A duration in ns as "4.0 s", "12 min", "3.5 h". */
+function fmtDuration(ns) {
+  const s = Number(BigInt(ns) / 1000000n) / 1000;
+  if (s < 120) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  if (s < 7200) return `${(s / 60).toFixed(s < 600 ? 1 : 0)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+/** A count as "950", "12.3k", "4.1M". */
+function fmtCount(n) {
+  if (n < 1000) return String(Math.round(n));
+  if (n < 1e6) return `${(n / 1e3).toFixed(n < 1e4 ? 1 : 0)}k`;
+  return `${(n / 1e6).toFixed(1)}M`;
 }
 
 function selRange() {
@@ -36,9 +77,9 @@ function selRange() {
   return { from: String(a.start_unix_ns), to: String(b.end_unix_ns) };
 }
 
-function query(r, comm = $('comm').value) {
+function query(r, comm = state.comm) {
   const q = new URLSearchParams({ from: r.from, to: r.to });
-  if (comm.trim()) q.set('comm', comm.trim());
+  if (comm) q.set('comm', comm);
   return q.toString();
 }
 
@@ -54,8 +95,8 @@ function writeHash() {
   }
   if (state.base) h.set('base', `${state.base.from}-${state.base.to}`);
   if (state.next) h.set('new', `${state.next.from}-${state.next.to}`);
-  const comm = $('comm').value.trim();
-  if (comm) h.set('comm', comm);
+  if (state.comm) h.set('comm', state.comm);
+  if (state.layout !== 'icicle') h.set('layout', state.layout);
   history.replaceState(null, '', `#${h.toString()}`);
 }
 
@@ -66,7 +107,9 @@ function readHash() {
     const [from, to] = v.split('-');
     return from && to ? { from, to } : null;
   };
-  if (h.get('comm')) $('comm').value = h.get('comm');
+  state.comm = (h.get('comm') || '').trim();
+  $('comm').value = state.comm;
+  state.layout = h.get('layout') === 'flame' ? 'flame' : 'icicle';
   state.base = pair(h.get('base'));
   state.next = pair(h.get('new'));
   const from = h.get('from');
@@ -84,54 +127,191 @@ function readHash() {
 
 // ---- timeline with drag selection ----
 // A long directory (a day of 10 s archives is 8,640 intervals) is drawn as at most MAX_BARS bars,
-// each a run of consecutive intervals; selections still cover whole intervals.
+// each a run of `per` consecutive intervals; selections still cover whole intervals. The bars of
+// the selection are stacked by its TOP_PROCESSES processes (the rest is "other").
 
 const MAX_BARS = 720;
+const TOP_PROCESSES = 6;
 let groups = []; // [first, last] interval indices per bar
+let per = 1; // intervals per bar
+let bars = []; // per bar: {samples, lost, events, span, counts (per top process and other) or null}
 let dragAnchor = null; // bar index where the drag started
 
 function groupIntervals() {
   const n = state.intervals.length;
-  const per = Math.max(1, Math.ceil(n / MAX_BARS));
+  per = Math.max(1, Math.ceil(n / MAX_BARS));
   groups = [];
   for (let i = 0; i < n; i += per) groups.push([i, Math.min(n, i + per) - 1]);
+}
+
+/** Each bar's samples by the selection's top processes, from /api/processes.json (null for bars
+ * it did not cover). */
+function barCounts() {
+  const counts = groups.map(() => null);
+  const p = state.processes;
+  if (!p) return counts;
+  const k = Math.min(TOP_PROCESSES, p.processes.length);
+  for (const row of p.intervals) {
+    const i = state.startIndex.get(row.start_unix_ns);
+    if (i === undefined) continue;
+    const g = Math.floor(i / per);
+    if (!counts[g]) counts[g] = new Array(k + 1).fill(0);
+    let listed = 0;
+    for (const [pi, n] of row.by_process) {
+      if (pi < k) {
+        counts[g][pi] += n;
+        listed += n;
+      }
+    }
+    counts[g][k] += Math.max(0, row.samples - listed);
+  }
+  return counts;
 }
 
 function renderTimeline() {
   const box = $('timeline');
   box.replaceChildren();
-  const sums = groups.map(([a, b]) => {
-    let samples = 0;
-    let lost = 0;
-    let events = 0;
+  const counts = barCounts();
+  bars = groups.map(([a, b], idx) => {
+    const bar = { samples: 0, lost: 0, events: 0, counts: counts[idx] };
     for (let i = a; i <= b; i++) {
-      samples += state.intervals[i].samples;
-      lost += state.intervals[i].lost;
-      events += state.intervals[i].events_lost;
+      bar.samples += state.intervals[i].samples;
+      bar.lost += state.intervals[i].lost;
+      bar.events += state.intervals[i].events_lost;
     }
-    return { samples, lost, events };
+    bar.span = a === b && per === 1
+      ? fmtSpan(state.intervals[a].start_unix_ns, state.intervals[a].end_unix_ns)
+      : fmtSpan(state.intervals[a].start_unix_ns, state.intervals[b].end_unix_ns);
+    return bar;
   });
-  const max = Math.max(1, ...sums.map((g) => g.samples));
-  groups.forEach(([a, b], idx) => {
+  const max = Math.max(1, ...bars.map((g) => g.samples));
+  const fragment = document.createDocumentFragment();
+  bars.forEach((g, idx) => {
     const bar = el('div', undefined, 'bar');
     bar.setAttribute('role', 'listitem');
     bar.dataset.index = String(idx);
-    const span = a === b ? iso(state.intervals[a].start_unix_ns) : `${iso(state.intervals[a].start_unix_ns)} – ${iso(state.intervals[b].end_unix_ns)}`;
-    bar.title = `${span}: ${sums[idx].samples} samples, ${sums[idx].lost} lost, ${sums[idx].events} process notifications lost`;
-    if (sums[idx].events > 0) bar.classList.add('events-lost');
-    bar.style.height = `${Math.max(2, (100 * sums[idx].samples) / max)}%`;
-    box.appendChild(bar);
+    bar.title = `${g.span}: ${g.samples} samples, ${g.lost} lost, ${g.events} process notifications lost`;
+    if (g.events > 0) bar.classList.add('events-lost');
+    bar.style.height = `${Math.max(2, (100 * g.samples) / max)}%`;
+    const sum = g.counts ? g.counts.reduce((x, y) => x + y, 0) : 0;
+    if (sum > 0) {
+      bar.classList.add('stacked');
+      g.counts.forEach((n, pi) => {
+        if (n === 0) return;
+        const seg = el('div', undefined, `seg ${pi === g.counts.length - 1 ? 'cother' : `c${pi}`}`);
+        seg.style.height = `${(100 * n) / sum}%`;
+        bar.appendChild(seg);
+      });
+    }
+    fragment.appendChild(bar);
   });
+  box.appendChild(fragment);
+  renderYAxis(max);
+  renderAxis();
+  renderLegend();
   markTimeline();
+}
+
+/** The y scale: samples per bar at the top, half-way and zero. */
+function renderYAxis(max) {
+  const box = $('yaxis');
+  box.replaceChildren();
+  for (const f of [1, 0.5, 0]) {
+    const s = el('span', fmtCount(max * f));
+    s.style.top = `${(1 - f) * 100}%`;
+    box.appendChild(s);
+  }
+  box.appendChild(el('span', per === 1 ? 'samples' : `samples / ${per} int.`, 'unit'));
+  box.title = per === 1 ? 'samples per interval' : `samples per bar (each bar is ${per} intervals)`;
+}
+
+// Tick steps of the time axis, in seconds: the smallest that leaves ~90 px per label is used.
+const TICK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+
+/** Local-time labels under the bars at round times (HH:MM:SS, HH:MM for whole minutes, with the
+ * date where a day starts when the directory spans days). Bars are not proportional to time
+ * (gaps between recordings take no room), so each tick is placed in the bar that holds it. */
+function renderAxis() {
+  const box = $('axis');
+  box.replaceChildren();
+  if (!groups.length) return;
+  const starts = groups.map(([a]) => msOf(state.intervals[a].start_unix_ns));
+  const ends = groups.map(([, b]) => msOf(state.intervals[b].end_unix_ns));
+  const [t0, t1] = [starts[0], ends[ends.length - 1]];
+  const width = box.clientWidth || 1000;
+  const most = Math.max(2, Math.floor(width / 90));
+  const stepS = TICK_STEPS.find((s) => (t1 - t0) / (s * 1000) <= most) || 86400 * Math.ceil((t1 - t0) / 86400000 / most);
+  const step = stepS * 1000;
+  const spansDays = !sameDay(new Date(t0), new Date(t1));
+  // Round local times: aligned on the local midnight of the first interval.
+  const midnight = new Date(t0);
+  midnight.setHours(0, 0, 0, 0);
+  let t = midnight.getTime() + Math.ceil((t0 - midnight.getTime()) / step) * step;
+  let lastX = -Infinity;
+  let lastDay = spansDays ? '' : day(new Date(t0));
+  const fragment = document.createDocumentFragment();
+  for (let g = 0; t <= t1 && fragment.childNodes.length < 200; t += step) {
+    while (g < groups.length - 1 && ends[g] <= t) g++;
+    if (t < starts[g]) continue; // in a gap between recordings
+    const frac = Math.min(1, (t - starts[g]) / Math.max(1, ends[g] - starts[g]));
+    const x = ((g + frac) / groups.length) * width;
+    if (x - lastX < 80) continue;
+    const d = new Date(t);
+    const label = clock(d, stepS < 60 || d.getSeconds() !== 0);
+    const s = el('span', day(d) !== lastDay ? `${day(d)} ${label}` : label);
+    lastDay = day(d);
+    s.style.left = `${(100 * x) / width}%`;
+    fragment.appendChild(s);
+    lastX = x;
+  }
+  box.appendChild(fragment);
+}
+
+/** The legend of the stacked bars: the selection's top processes with their share. */
+function renderLegend() {
+  const box = $('legend');
+  box.replaceChildren();
+  const p = state.processes;
+  if (!p || !p.processes.length) return;
+  const total = p.intervals.reduce((x, row) => x + row.samples, 0) || 1;
+  const k = Math.min(TOP_PROCESSES, p.processes.length);
+  const item = (name, n, cls) => {
+    const li = el('li');
+    li.append(el('span', undefined, `swatch ${cls}`), el('span', `${name} ${((100 * n) / total).toFixed(1)}%`));
+    box.appendChild(li);
+  };
+  p.processes.slice(0, k).forEach((proc, i) => item(proc.comm, proc.samples, `c${i}`));
+  const rest = total - p.processes.slice(0, k).reduce((x, proc) => x + proc.samples, 0);
+  if (rest > 0) item(`other (${p.processes.length - k} processes)`, rest, 'cother');
+}
+
+/** What the tip line under the timeline says about bar `idx`: its span, samples and each
+ * process's share. */
+function barTip(idx) {
+  const g = bars[idx];
+  if (!g) return '';
+  let text = `${g.span}: ${g.samples} samples`;
+  if (g.lost) text += `, ${g.lost} lost`;
+  const sum = g.counts ? g.counts.reduce((x, y) => x + y, 0) : 0;
+  if (sum > 0) {
+    const names = state.processes.processes;
+    const shares = g.counts
+      .map((n, pi) => [pi === g.counts.length - 1 ? 'other' : names[pi].comm, n])
+      .filter(([, n]) => n > 0)
+      .sort((x, y) => y[1] - x[1])
+      .map(([name, n]) => `${name} ${((100 * n) / sum).toFixed(1)}%`);
+    text += ` — ${shares.join(', ')}`;
+  }
+  return text;
 }
 
 /** Updates the bars' classes and the range text for the selection (no re-render). */
 function markTimeline() {
   const [lo, hi] = state.sel ? [Math.min(...state.sel), Math.max(...state.sel)] : [-1, -1];
   const within = (r, iv) => r && BigInt(iv.start_unix_ns) >= BigInt(r.from) && BigInt(iv.end_unix_ns) <= BigInt(r.to);
-  const bars = $('timeline').children;
+  const els = $('timeline').children;
   groups.forEach(([a, b], idx) => {
-    const bar = bars[idx];
+    const bar = els[idx];
     if (!bar) return;
     const selected = b >= lo && a <= hi;
     bar.classList.toggle('selected', selected);
@@ -139,12 +319,20 @@ function markTimeline() {
     bar.classList.toggle('new', !selected && state.mode === 'diff' && within(state.next, state.intervals[a]));
   });
   const r = selRange();
-  $('range').textContent = r ? `selected ${iso(r.from)} – ${iso(r.to)}` : '';
+  if (!r) {
+    $('range').textContent = '';
+    return;
+  }
+  let samples = 0;
+  for (let i = lo; i <= hi; i++) samples += state.intervals[i].samples;
+  const n = hi - lo + 1;
+  $('range').textContent = `selected ${fmtSpan(r.from, r.to)} (${fmtDuration(BigInt(r.to) - BigInt(r.from))}, ` +
+    `${n} interval${n === 1 ? '' : 's'}, ${samples} samples)`;
 }
 
 function barIndex(ev) {
-  const t = ev.target;
-  return t && t.classList && t.classList.contains('bar') ? Number(t.dataset.index) : null;
+  const t = ev.target && ev.target.closest ? ev.target.closest('.bar') : null;
+  return t ? Number(t.dataset.index) : null;
 }
 
 function selectBars(g, h) {
@@ -164,15 +352,21 @@ function setupTimeline() {
   });
   box.addEventListener('mouseover', (ev) => {
     const i = barIndex(ev);
-    if (dragAnchor === null || i === null) return;
-    selectBars(dragAnchor, i);
+    if (i === null) return;
+    $('bar-tip').textContent = barTip(i);
+    if (dragAnchor !== null) selectBars(dragAnchor, i);
+  });
+  box.addEventListener('mouseleave', () => {
+    $('bar-tip').textContent = '';
   });
   window.addEventListener('mouseup', () => {
     if (dragAnchor === null) return;
     dragAnchor = null;
     writeHash();
     if (state.mode === 'profile') showProfile();
+    else loadProcesses(selRange());
   });
+  window.addEventListener('resize', renderAxis);
 }
 
 /** The intervals of the last hour of the directory (the default view: a day of archives
@@ -186,6 +380,179 @@ function lastHour() {
   return [a, n - 1];
 }
 
+// ---- process picker ----
+
+/** The edit distance from `q` to the closest substring of `t` (insertions, deletions,
+ * substitutions and swaps of neighbours each cost 1). */
+function substringDistance(q, t) {
+  const m = q.length;
+  let prev2 = null;
+  let prev = new Array(t.length + 1).fill(0); // row 0: a match may start anywhere
+  for (let i = 1; i <= m; i++) {
+    const row = new Array(t.length + 1);
+    row[0] = i;
+    for (let j = 1; j <= t.length; j++) {
+      const cost = q[i - 1] === t[j - 1] ? 0 : 1;
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + cost);
+      if (prev2 && j > 1 && q[i - 1] === t[j - 2] && q[i - 2] === t[j - 1]) row[j] = Math.min(row[j], prev2[j - 2] + 1);
+    }
+    prev2 = prev;
+    prev = row;
+  }
+  return Math.min(...prev);
+}
+
+/** How well `query` names process `name`, lower is better: 0 a prefix, 1 a substring, 2 the
+ * letters in order, 3 + n a substring with n typos (one per three letters typed); null when it
+ * does not. Case is ignored. */
+function fuzzyScore(query, name) {
+  const q = query.toLowerCase();
+  const t = name.toLowerCase();
+  if (!q) return 0;
+  const at = t.indexOf(q);
+  if (at >= 0) return at === 0 ? 0 : 1;
+  let k = 0;
+  for (const c of t) if (c === q[k]) k++;
+  if (k === q.length) return 2;
+  const d = substringDistance(q, t);
+  return d <= Math.floor(q.length / 3) ? 3 + d : null;
+}
+
+/** The processes the picker lists for what was typed: best matches first, then most samples. */
+function pickerMatches(text) {
+  if (!state.processes) return [];
+  return state.processes.processes
+    .map((p) => ({ p, score: fuzzyScore(text, p.comm) }))
+    .filter((m) => m.score !== null)
+    .sort((x, y) => x.score - y.score || y.p.samples - x.p.samples)
+    .map((m) => m.p);
+}
+
+function processItem(p, pick) {
+  const li = el('li');
+  li.setAttribute('role', 'option');
+  li.append(el('span', p.comm), el('span', `${p.pids} pid${p.pids === 1 ? '' : 's'}`, 'n'), el('span', `${fmtCount(p.samples)} samples`, 'n'));
+  if (pick) li.dataset.comm = p.comm;
+  return li;
+}
+
+function renderPicker() {
+  const list = $('comm-list');
+  list.replaceChildren();
+  const text = $('comm').value.trim();
+  if (!state.processes) {
+    list.appendChild(el('li', 'the selection\'s processes are loading…', 'none'));
+    return;
+  }
+  const matches = pickerMatches(text).slice(0, 200);
+  if (text && !matches.length) {
+    list.appendChild(el('li', `no process matches “${text}”; the selection's processes:`, 'none'));
+    for (const p of state.processes.processes.slice(0, 200)) list.appendChild(processItem(p, true));
+  } else {
+    if (!text) {
+      const all = el('li');
+      all.dataset.comm = '';
+      const total = state.processes.processes.reduce((x, p) => x + p.samples, 0);
+      all.append(el('span', 'all processes'), el('span', `${state.processes.processes.length} names`, 'n'), el('span', `${fmtCount(total)} samples`, 'n'));
+      list.appendChild(all);
+    }
+    for (const p of matches) list.appendChild(processItem(p, true));
+  }
+  const options = list.querySelectorAll('li[data-comm]');
+  state.pickIndex = Math.max(0, Math.min(state.pickIndex, options.length - 1));
+  options.forEach((li, i) => li.classList.toggle('active', i === state.pickIndex));
+}
+
+function openPicker(open) {
+  $('comm-list').hidden = !open;
+  $('comm').setAttribute('aria-expanded', String(open));
+  if (open) renderPicker();
+}
+
+/** Filters the view to process `comm` ('' for all). */
+function choose(comm) {
+  state.comm = comm;
+  $('comm').value = comm;
+  openPicker(false);
+  writeHash();
+  if (state.mode === 'diff') showDiff();
+  else showProfile();
+}
+
+function setupPicker() {
+  const input = $('comm');
+  const list = $('comm-list');
+  input.addEventListener('focus', () => {
+    state.pickIndex = 0;
+    openPicker(true);
+  });
+  input.addEventListener('input', () => {
+    state.pickIndex = 0;
+    openPicker(true);
+  });
+  input.addEventListener('blur', () => {
+    openPicker(false);
+    input.value = state.comm;
+  });
+  input.addEventListener('keydown', (e) => {
+    const options = list.querySelectorAll('li[data-comm]');
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      if (list.hidden) openPicker(true);
+      state.pickIndex = Math.max(0, Math.min(options.length - 1, state.pickIndex + (e.key === 'ArrowDown' ? 1 : -1)));
+      options.forEach((li, i) => li.classList.toggle('active', i === state.pickIndex));
+      if (options[state.pickIndex]) options[state.pickIndex].scrollIntoView({ block: 'nearest' });
+    } else if (e.key === 'Enter') {
+      e.preventDefault();
+      // With nothing typed, Enter keeps all processes.
+      if (!input.value.trim()) choose('');
+      else if (options[state.pickIndex] && pickerMatches(input.value.trim()).length) choose(options[state.pickIndex].dataset.comm);
+    } else if (e.key === 'Escape') {
+      e.stopPropagation();
+      input.blur();
+    }
+  });
+  // mousedown, not click: the input's blur would close the list first.
+  list.addEventListener('mousedown', (e) => {
+    const li = e.target.closest('li[data-comm]');
+    e.preventDefault();
+    if (li) choose(li.dataset.comm);
+  });
+  $('comm-clear').addEventListener('click', () => choose(''));
+}
+
+/** Under the flamegraph: the filter names no process of the selection, and which it has. */
+function renderNoMatch() {
+  const box = $('no-match');
+  const p = state.processes;
+  const none = state.comm && p && !p.processes.some((x) => x.comm === state.comm);
+  box.hidden = !none;
+  if (!none) return;
+  const names = p.processes.slice(0, 20).map((x) => `${x.comm} (${x.samples})`).join(', ');
+  box.textContent = `no samples of a process named “${state.comm}” in the selection; its processes: ${names || 'none'}` +
+    (p.processes.length > 20 ? `, and ${p.processes.length - 20} more (see the process list)` : '');
+}
+
+/** Asks for the selection's processes (for the stacked timeline, the legend and the picker). */
+async function loadProcesses(r) {
+  const q = new URLSearchParams({ from: r.from, to: r.to }).toString();
+  if (state.processes && state.processes.key === q) return;
+  const res = await fetch(`/api/processes.json?${q}`);
+  const current = selRange();
+  if (!current || current.from !== r.from || current.to !== r.to) return; // the selection moved on
+  let error = null;
+  if (res.ok) {
+    state.processes = { key: q, ...parseNs(await res.text()) };
+  } else {
+    state.processes = null;
+    error = `no breakdown by process: ${(await res.text()).trim()}`;
+  }
+  renderTimeline();
+  if (error) $('legend').replaceChildren(el('li', error));
+  renderNoMatch();
+  if (!$('comm-list').hidden) renderPicker();
+}
+
 // ---- flamegraph ----
 
 function kindOf(name, depth) {
@@ -195,6 +562,14 @@ function kindOf(name, depth) {
   if (name.startsWith('[missing ')) return 'placeholder';
   return 'user';
 }
+
+/** A frame's label: without the `_[k]` (kernel) and `_[i]` (inlined) suffixes of folded
+ * stacks; the kind is shown by colour instead. */
+function label(name) {
+  return name.replace(/_\[[ki]\]$/, '');
+}
+
+const KIND_TEXT = { kernel: ' (kernel)', inline: ' (inlined)', placeholder: '', user: '', root: '' };
 
 /** The flame tree of /api/range.json's reply: stacks are [count, name index, …], root first. */
 function buildTree(names, stacks) {
@@ -217,13 +592,18 @@ function buildTree(names, stacks) {
   return root;
 }
 
+/** `text` as a regular expression that matches it literally. */
+function escapeRegex(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 function searchRegex() {
   const text = $('search').value.trim();
   if (!text) return null;
   try {
     return new RegExp(text);
   } catch (e) {
-    return new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    return new RegExp(escapeRegex(text));
   }
 }
 
@@ -269,7 +649,7 @@ function renderFlame() {
   const frames = [];
   const place = (n, depth, x, w, path, ancestor, countMatch) => {
     depthMax = Math.max(depthMax, depth);
-    const isMatch = re !== null && depth > 0 && re.test(n.name);
+    const isMatch = re !== null && depth > 0 && re.test(label(n.name));
     if (isMatch && countMatch) matched += n.value;
     frames.push({ n, depth, x, w, path, ancestor, isMatch });
     if (ancestor) return;
@@ -288,14 +668,15 @@ function renderFlame() {
   state.frames = frames;
   const fragment = document.createDocumentFragment();
   for (const [i, f] of frames.entries()) {
-    const d = el('div', f.depth === 0 ? `all (${root.value} samples)` : f.n.name, `frame ${kindOf(f.n.name, f.depth)}`);
+    const kind = kindOf(f.n.name, f.depth);
+    const d = el('div', f.depth === 0 ? `all (${root.value} samples)` : label(f.n.name), `frame ${kind}`);
     if (f.ancestor) d.classList.add('ancestor');
     if (f.isMatch) d.classList.add('match');
     d.style.left = `${f.x * 100}%`;
     d.style.width = `${f.w * 100}%`;
-    d.style.top = `${f.depth * ROW}px`;
+    d.style.top = `${(state.layout === 'flame' ? depthMax - f.depth : f.depth) * ROW}px`;
     const pct = ((100 * f.n.value) / root.value).toFixed(2);
-    d.title = `${f.n.name}: ${f.n.value} samples (${pct}%)`;
+    d.title = `${f.depth === 0 ? 'all' : label(f.n.name)}${KIND_TEXT[kind]}: ${f.n.value} samples (${pct}%)`;
     d.dataset.i = String(i);
     fragment.appendChild(d);
   }
@@ -343,11 +724,37 @@ async function showProfile() {
   $('flame-title').textContent = `${data.title}${data.subtitle ? ' — ' + data.subtitle : ''}`;
   renderLosses(data.losses, data.notes);
   renderFlame();
-  for (const row of data.top) {
+  state.top = data.top;
+  state.topIndex = -1;
+  data.top.forEach((row, i) => {
     const tr = el('tr');
-    tr.append(el('td', row.self_pct.toFixed(2)), el('td', row.total_pct.toFixed(2)), el('td', row.function), el('td', row.module));
+    tr.dataset.i = String(i);
+    const kernel = kindOf(row.function, 1) === 'kernel' || row.module === '[kernel.kallsyms]' ? 'kernel' : undefined;
+    tr.append(el('td', row.self_pct.toFixed(2)), el('td', row.total_pct.toFixed(2)), el('td', label(row.function), kernel), el('td', row.module));
     tbody.appendChild(tr);
-  }
+  });
+  renderNoMatch();
+  // The stacked timeline and the process list come after the flamegraph: they read every
+  // archive of the range again (once; the server keeps what it read).
+  loadProcesses(r);
+}
+
+/** Marks row `i` of the top table (arrow keys). */
+function markTop(i) {
+  const rows = document.querySelectorAll('#top tbody tr');
+  if (!rows.length) return;
+  state.topIndex = Math.max(0, Math.min(rows.length - 1, i));
+  rows.forEach((tr, k) => tr.classList.toggle('active', k === state.topIndex));
+  rows[state.topIndex].scrollIntoView({ block: 'nearest' });
+}
+
+/** Shows the top table's row `i` in the graph: its frames highlighted, as an exact search. */
+function focusTop(i) {
+  const row = state.top[i];
+  if (!row) return;
+  markTop(i);
+  $('search').value = `^${escapeRegex(label(row.function))}$`;
+  renderFlame();
 }
 
 /** The range's losses (samples, process notifications) and the recording's notes, as text. */
@@ -361,15 +768,14 @@ function renderLosses(losses, notes) {
 async function showDiff() {
   const tbody = document.querySelector('#diff-table tbody');
   tbody.replaceChildren();
-  const fmt = (r) => (r ? `${iso(r.from)} – ${iso(r.to)}` : 'not set');
+  const fmt = (r) => (r ? fmtSpan(r.from, r.to) : 'not set');
   $('diff-ranges').textContent = `base: ${fmt(state.base)}; new: ${fmt(state.next)}`;
   if (!state.base || !state.next) {
     $('diff-title').textContent = 'select a range and use it as base, then another as new';
     return;
   }
   const q = new URLSearchParams({ base_from: state.base.from, base_to: state.base.to, new_from: state.next.from, new_to: state.next.to });
-  const comm = $('comm').value.trim();
-  if (comm) q.set('comm', comm);
+  if (state.comm) q.set('comm', state.comm);
   $('diffsvg').src = `/api/diff.svg?${q}`;
   const res = await fetch(`/api/diff.json?${q}`);
   if (!res.ok) {
@@ -387,7 +793,7 @@ async function showDiff() {
       el('td', f.new_total_pct.toFixed(2)),
       el('td', (f.delta_points >= 0 ? '+' : '') + f.delta_points.toFixed(2)),
       el('td', f.significant ? `yes (q=${f.q_value.toExponential(1)})` : 'no'),
-      el('td', f.function),
+      el('td', label(f.function), kindOf(f.function, 1) === 'kernel' ? 'kernel' : undefined),
     );
     tbody.appendChild(tr);
   }
@@ -406,25 +812,111 @@ function setMode(mode) {
   else showProfile();
 }
 
+// ---- themes, layout, keyboard ----
+
+const darkMedia = window.matchMedia('(prefers-color-scheme: dark)');
+let chosenTheme = null; // the theme button's choice; null follows the system
+
+function applyTheme(theme) {
+  document.documentElement.dataset.theme = theme;
+  $('theme').textContent = theme === 'dark' ? 'light theme' : 'dark theme';
+}
+
+function toggleTheme() {
+  chosenTheme = document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark';
+  try {
+    localStorage.setItem('prof-theme', chosenTheme);
+  } catch (e) {
+    // Storage may be off: the choice lasts until the page is closed.
+  }
+  applyTheme(chosenTheme);
+}
+
+function setupTheme() {
+  try {
+    chosenTheme = localStorage.getItem('prof-theme');
+  } catch (e) {
+    chosenTheme = null;
+  }
+  applyTheme(chosenTheme || (darkMedia.matches ? 'dark' : 'light'));
+  darkMedia.addEventListener('change', (e) => {
+    if (!chosenTheme) applyTheme(e.matches ? 'dark' : 'light');
+  });
+  $('theme').addEventListener('click', toggleTheme);
+}
+
+function setLayout(layout) {
+  state.layout = layout;
+  $('layout-icicle').classList.toggle('active', layout === 'icicle');
+  $('layout-flame').classList.toggle('active', layout === 'flame');
+  writeHash();
+  renderFlame();
+}
+
+function toggleHelp(show = $('help').hidden) {
+  $('help').hidden = !show;
+}
+
+/** `/` search, `p` process, Esc clear or zoom out, arrows and Enter in the top table, `f` layout,
+ * `t` theme, `?` this list. Keys typed into a text box are its own, except Esc. */
+function onKey(e) {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  const typing = e.target instanceof HTMLInputElement;
+  if (e.key === 'Escape') {
+    if (!$('help').hidden) toggleHelp(false);
+    else if ($('search').value) {
+      $('search').value = '';
+      renderFlame();
+    } else if (typing) e.target.blur();
+    else if (state.zoom.length) {
+      state.zoom = state.zoom.slice(0, -1);
+      renderFlame();
+    }
+    return;
+  }
+  if (typing) return;
+  const keys = {
+    '/': () => $('search').focus(),
+    p: () => $('comm').focus(),
+    '?': () => toggleHelp(),
+    f: () => setLayout(state.layout === 'flame' ? 'icicle' : 'flame'),
+    t: toggleTheme,
+    ArrowDown: () => markTop(state.topIndex + 1),
+    ArrowUp: () => markTop(state.topIndex - 1),
+    Enter: () => focusTop(state.topIndex),
+  };
+  const action = keys[e.key];
+  if (!action || (e.key === 'Enter' && state.topIndex < 0)) return;
+  e.preventDefault();
+  action();
+}
+
 async function load() {
+  setupTheme();
   // A link to a range (the URL hash) needs the interval list only to draw the timeline: ask for
   // the range at the same time, so the two are read in parallel.
   const h = new URLSearchParams(location.hash.slice(1));
   if (h.get('mode') !== 'diff' && h.get('from') && h.get('to')) {
-    const q = query({ from: h.get('from'), to: h.get('to') }, h.get('comm') || '');
+    const q = query({ from: h.get('from'), to: h.get('to') }, (h.get('comm') || '').trim());
     state.prefetch = { q, res: fetch(`/api/range.json?${q}`) };
   }
   const res = await fetch('/api/intervals');
-  state.intervals = res.ok ? await res.json() : [];
+  state.intervals = res.ok ? parseNs(await res.text()) : [];
+  state.intervals.forEach((iv, i) => state.startIndex.set(iv.start_unix_ns, i));
   const n = state.intervals.length;
-  $('status').textContent = n
-    ? `${n} intervals, ${iso(state.intervals[0].start_unix_ns)} – ${iso(state.intervals[n - 1].end_unix_ns)}`
-    : 'no archives in this directory yet';
+  if (n) {
+    const [first, last] = [state.intervals[0].start_unix_ns, state.intervals[n - 1].end_unix_ns];
+    const on = sameDay(dateOf(first), dateOf(last)) ? ` on ${day(dateOf(first))}` : '';
+    $('status').textContent = `${n} intervals${on}, ${fmtSpan(first, last)}`;
+  } else {
+    $('status').textContent = 'no archives in this directory yet';
+  }
   if (n) state.sel = lastHour();
   groupIntervals();
   const mode = readHash();
   setupTimeline();
   setupFlame();
+  setupPicker();
   $('mode-profile').addEventListener('click', () => setMode('profile'));
   $('mode-diff').addEventListener('click', () => setMode('diff'));
   $('set-base').addEventListener('click', () => {
@@ -446,11 +938,16 @@ async function load() {
     $('search').value = '';
     renderFlame();
   });
-  $('comm').addEventListener('change', () => {
-    writeHash();
-    if (state.mode === 'diff') showDiff();
-    else showProfile();
+  $('layout-icicle').addEventListener('click', () => setLayout('icicle'));
+  $('layout-flame').addEventListener('click', () => setLayout('flame'));
+  $('layout-icicle').classList.toggle('active', state.layout === 'icicle');
+  $('layout-flame').classList.toggle('active', state.layout === 'flame');
+  $('help-button').addEventListener('click', () => toggleHelp());
+  document.querySelector('#top tbody').addEventListener('click', (e) => {
+    const tr = e.target.closest('tr');
+    if (tr) focusTop(Number(tr.dataset.i));
   });
+  document.addEventListener('keydown', onKey);
   setMode(mode);
 }
 
