@@ -1,8 +1,9 @@
 //! A real browser test of `prof serve`: archives recorded with the real sampler (the split
 //! workload's leaf_c goes from 20% to 40% halfway), the UI opened in Debian's headless Chromium
 //! and driven by playwright-core (tests/browser/ui.mjs): drag-select, flamegraph and top table
-//! show the hot function, hover, zoom, search, then diff mode flags leaf_c first. Screenshots are
-//! saved under target/tmp/.
+//! show the hot function, hover, zoom, search, the time axis, the timeline stacked by process,
+//! the process picker, themes, keyboard shortcuts and the flamegraph/icicle toggle, then diff
+//! mode flags leaf_c first. Screenshots (light and dark) are saved under target/tmp/.
 
 mod common;
 
@@ -104,7 +105,7 @@ fn browser_ui_profile_and_diff() {
     let _ = server.wait();
     println!("{}", String::from_utf8_lossy(&out.stdout));
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    for shot in ["ui-profile.png", "ui-diff.png"] {
+    for shot in ["ui-profile.png", "ui-profile-dark.png", "ui-picker-dark.png", "ui-diff.png"] {
         assert!(std::fs::metadata(out_dir.join(shot)).map(|m| m.len() > 10_000).unwrap_or(false), "{shot}");
     }
 }

@@ -1,7 +1,11 @@
 // Drives prof's web UI in Debian's headless Chromium like a person would: drag across the
 // timeline to select a range, check the flamegraph and the top table show the workload's hot
 // function, hover and zoom, search, then switch to diff mode, pick a base and a new range and
-// check the significance table; screenshots are saved for a human to look at.
+// check the significance table; on the way, the time axis and y scale, the timeline stacked by
+// process with its legend and hover shares, the process picker (fuzzy matching, keyboard, a
+// filter that matches nothing), light and dark themes and styled controls, kernel labels, the
+// keyboard shortcuts and the flamegraph/icicle toggle. Screenshots (light and dark) are saved
+// for a human to look at.
 // usage: node ui.mjs URL OUT_DIR HOT_FUNCTION CHANGED_FUNCTION
 import { chromium } from 'playwright-core';
 
@@ -16,7 +20,7 @@ const browser = await chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
-const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, colorScheme: 'light' });
 const errors = [];
 page.on('pageerror', (e) => errors.push(String(e)));
 page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
@@ -44,12 +48,12 @@ if (selected !== n) fail(`drag selected ${selected} of ${n} intervals`);
 const hotFrames = page.locator('#flame .frame', { hasText: hot });
 await hotFrames.first().waitFor({ timeout: 10000 });
 // The widest of them (a recording may also have slivers of it under other callers).
-const widest = await hotFrames.evaluateAll((ds) => {
+const widestOf = async (frames) => frames.nth(await frames.evaluateAll((ds) => {
   let best = 0;
   ds.forEach((d, i) => { if (parseFloat(d.style.width) > parseFloat(ds[best].style.width)) best = i; });
   return best;
-});
-const hotFrame = hotFrames.nth(widest);
+}));
+const hotFrame = await widestOf(hotFrames);
 // The top table comes with the flamegraph's data: wait for the row.
 try {
   await page.locator('#top tbody tr', { hasText: hot }).first().waitFor({ timeout: 10000 });
@@ -59,7 +63,121 @@ try {
 await hotFrame.hover();
 const details = await page.locator('#details').innerText();
 if (!details.includes(hot) || !details.includes('samples')) fail(`hover details: ${details}`);
+
+// Time axis and y scale: local times, not ISO timestamps.
+const intervals = await (await fetch(new URL('/api/intervals', url))).json();
+const pad = (x) => String(x).padStart(2, '0');
+const localClock = (ns) => {
+  const d = new Date(Math.floor(ns / 1e6));
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+};
+const status = await page.locator('#status').innerText();
+if (!status.includes(localClock(intervals[0].start_unix_ns))) fail(`status without the first interval's local time: ${status}`);
+const ticks = await page.locator('#axis span').allInnerTexts();
+if (ticks.length < 2 || !ticks.every((t) => /^(\d{4}-\d\d-\d\d )?\d\d:\d\d(:\d\d)?$/.test(t))) fail(`time axis: ${ticks}`);
+const yLabels = await page.locator('#yaxis span:not(.unit)').allInnerTexts();
+if (yLabels.length !== 3 || !(parseFloat(yLabels[0]) > 0) || yLabels[2] !== '0') fail(`y scale: ${yLabels}`);
+const pageText = await page.locator('body').innerText();
+const titles = await bars.evaluateAll((bs) => bs.map((b) => b.title).join(' '));
+if (/\d{4}-\d\d-\d\dT\d\d:/.test(pageText + titles)) fail('an ISO timestamp is shown');
+if (!/selected \d\d:\d\d:\d\d – \d\d:\d\d:\d\d \(/.test(await page.locator('#range').innerText())) fail('range text');
+
+// Stacked timeline: the selection's bars by process, a legend, each process's share on hover.
+const processes = await (await fetch(new URL(`/api/processes.json?${new URL(page.url()).hash.slice(1)}`, url))).json();
+const topComm = processes.processes[0].comm;
+await page.locator('#legend li').first().waitFor({ timeout: 10000 });
+const legend = await page.locator('#legend li').allInnerTexts();
+if (!legend[0].startsWith(`${topComm} `) || legend.length > 7) fail(`legend: ${legend} (processes ${JSON.stringify(processes.processes)})`);
+if ((await page.locator('#timeline .bar.stacked').count()) < n - 1) fail('the selection is not stacked by process');
+await bars.nth(n - 2).hover();
+const tip = await page.locator('#bar-tip').innerText();
+if (!tip.includes(`${topComm} `) || !/\d+\.\d%/.test(tip)) fail(`bar tip: ${tip}`);
+// Kernel frames are labelled without their suffix (their colour tells them apart).
+const suffixed = await page.locator('#flame .frame', { hasText: '_[k]' }).count();
+if (suffixed) fail(`${suffixed} frames labelled with _[k]`);
+// Styled controls, not the browser's default buttons.
+const radius = await page.locator('#reset').evaluate((b) => getComputedStyle(b).borderRadius);
+if (radius !== '6px') fail(`buttons are not styled: border-radius ${radius}`);
 await page.screenshot({ path: `${outDir}/ui-profile.png`, fullPage: true });
+
+// Dark theme, following the system's preference; the theme button switches.
+await page.emulateMedia({ colorScheme: 'dark' });
+const theme = () => page.evaluate(() => document.documentElement.dataset.theme);
+const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark', null, { timeout: 5000 })
+  .catch(() => fail('no dark theme for a dark system'));
+if ((await background()) === 'rgb(255, 255, 255)') fail('the dark theme has a white background');
+await page.screenshot({ path: `${outDir}/ui-profile-dark.png`, fullPage: true });
+
+// Process picker: a typo finds the process, the keyboard picks it, the view is filtered.
+const typo = topComm.length > 3 ? topComm.slice(0, 1) + topComm[2] + topComm[1] + topComm.slice(3) : topComm;
+await page.click('#comm');
+await page.keyboard.type(typo);
+const first = await page.locator('#comm-list li[data-comm]').first().getAttribute('data-comm');
+if (first !== topComm) fail(`picker: ${typo} found ${first}, not ${topComm}`);
+await page.screenshot({ path: `${outDir}/ui-picker-dark.png` });
+await page.keyboard.press('Enter');
+await page.waitForFunction((c) => location.hash.includes(`comm=${encodeURIComponent(c)}`), topComm);
+await page.locator('#flame .frame', { hasText: '(' }).first().waitFor();
+await page.waitForFunction((c) => [...document.querySelectorAll('#flame .frame')]
+  .filter((d) => d.style.top === '18px').every((d) => d.textContent === c), topComm, { timeout: 10000 });
+await page.click('#theme');
+if ((await theme()) !== 'light' || (await background()) !== 'rgb(255, 255, 255)') fail('the theme button did not switch');
+await page.emulateMedia({ colorScheme: 'light' });
+if ((await theme()) !== 'light') fail('the theme chosen with the button changed with the system');
+// Typing what no process is called says so and lists the processes.
+await page.click('#comm');
+await page.keyboard.press('Control+A');
+await page.keyboard.type('zqxjzqxj');
+const none = await page.locator('#comm-list li.none').innerText();
+if (!none.includes('no process matches')) fail(`no-match text: ${none}`);
+if ((await page.locator('#comm-list li[data-comm]').count()) !== processes.processes.length) fail('no-match list');
+await page.keyboard.press('Escape');
+if ((await page.locator('#comm').inputValue()) !== topComm) fail('Escape in the picker changed the filter');
+await page.click('#comm-clear');
+await page.waitForFunction(() => !location.hash.includes('comm='));
+
+// Keyboard: / focuses search, Esc clears it, then zooms out; arrows and Enter in the top table;
+// ? lists the shortcuts.
+await page.locator('#flame .frame', { hasText: hot }).first().waitFor();
+await page.locator('body').click({ position: { x: 5, y: 5 } });
+await page.keyboard.press('/');
+if (!(await page.evaluate(() => document.activeElement.id === 'search'))) fail('/ does not focus the search');
+await page.keyboard.type(hot);
+if ((await page.locator('#flame .frame.match').count()) < 1) fail('search typed after / matched nothing');
+await page.keyboard.press('Escape');
+if ((await page.locator('#search').inputValue()) !== '') fail('Escape did not clear the search');
+await page.keyboard.press('Escape');
+await (await widestOf(page.locator('#flame .frame', { hasText: hot }))).click();
+const zoomed = () => page.locator('#flame .frame.ancestor').count();
+if ((await zoomed()) < 1) fail('click did not zoom');
+// Each Escape zooms out one level.
+for (let levels = await zoomed(); levels > 0; levels--) {
+  await page.keyboard.press('Escape');
+  if ((await zoomed()) !== levels - 1) fail(`Escape at ${levels} ancestors left ${await zoomed()}`);
+}
+await page.keyboard.press('ArrowDown');
+await page.keyboard.press('ArrowDown');
+const active = await page.locator('#top tbody tr.active').evaluate((tr) => tr.dataset.i);
+if (active !== '1') fail(`arrows: row ${active} marked`);
+await page.keyboard.press('Enter');
+const second = await page.locator('#top tbody tr').nth(1).locator('td').nth(2).innerText();
+if (!(await page.locator('#search').inputValue()).includes(second.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))) fail('Enter did not search the row');
+if ((await page.locator('#flame .frame.match').count()) < 1) fail(`the row's function ${second} is not highlighted`);
+await page.keyboard.press('Escape');
+await page.keyboard.press('?');
+if (!(await page.locator('#help').isVisible()) || !(await page.locator('#help').innerText()).includes('Esc')) fail('? shows no shortcuts');
+await page.keyboard.press('Escape');
+if (await page.locator('#help').isVisible()) fail('Escape did not close the shortcuts');
+
+// Flamegraph (root at the bottom) and icicle (root at the top).
+const rootTop = () => page.locator('#flame .frame.root').evaluate((d) => parseFloat(d.style.top));
+const deepest = () => page.locator('#flame .frame').evaluateAll((ds) => Math.max(...ds.map((d) => parseFloat(d.style.top))));
+if ((await rootTop()) !== 0) fail('icicle: the root is not at the top');
+await page.click('#layout-flame');
+if ((await rootTop()) !== (await deepest()) || (await rootTop()) === 0) fail('flamegraph: the root is not at the bottom');
+await page.keyboard.press('f');
+if ((await rootTop()) !== 0) fail('f did not switch back to the icicle');
 
 // The page's URL is a link to this view: opened in a new page, it asks for the range while the
 // interval list loads, and shows the same flamegraph and top table.
@@ -78,7 +196,7 @@ if (ranges !== 1) fail(`the link asked for its range ${ranges} times: ${asked.jo
 await linked.close();
 
 // Zoom into the hot frame: it becomes the full width.
-await hotFrame.click();
+await (await widestOf(page.locator('#flame .frame', { hasText: hot }))).click();
 const widths = await page.locator('#flame .frame', { hasText: hot }).evaluateAll((ds) => ds.map((d) => d.style.width));
 if (!widths.includes('100%')) fail(`zoomed frame widths ${widths}`);
 await page.click('#reset');
@@ -97,11 +215,23 @@ await drag(half, n - 1);
 await page.click('#set-new');
 await page.waitForSelector('#diff-table tbody tr');
 const diffText = await page.locator('#diff-table tbody').innerText();
+if (diffText.includes('_[k]')) fail('a kernel function labelled with _[k] in the diff table');
+const marked = await page.locator('#timeline .bar.base').count();
+if (marked !== half) fail(`${marked} bars marked as base, not ${half}`);
 if (!diffText.includes(changed)) fail(`diff table lacks ${changed}: ${diffText.slice(0, 400)}`);
 const firstRow = await page.locator('#diff-table tbody tr').first().innerText();
-if (!firstRow.includes(changed) || !firstRow.includes('yes')) fail(`top diff row: ${firstRow}`);
+if (!firstRow.includes(changed) || !firstRow.includes('yes')) fail(`top diff row: ${firstRow} (${await page.locator("#diff-title").innerText()}; ${await page.locator("#diff-ranges").innerText()}; ${page.url()})`);
 await page.waitForFunction(() => document.getElementById('diffsvg').complete && document.getElementById('diffsvg').naturalWidth > 0);
 await page.screenshot({ path: `${outDir}/ui-diff.png`, fullPage: true });
+
+// A link whose process filter matches nothing says so and lists the selection's processes.
+const nobody = await browser.newPage();
+nobody.on('pageerror', (e) => errors.push(String(e)));
+await nobody.goto(link.replace(/#.*/, `#mode=profile&from=${intervals[0].start_unix_ns}&to=${intervals[n - 1].end_unix_ns}&comm=nosuchprocess`));
+await nobody.locator('#no-match').waitFor({ timeout: 10000 });
+const noMatch = await nobody.locator('#no-match').innerText();
+if (!noMatch.includes('nosuchprocess') || !noMatch.includes(topComm)) fail(`no-match: ${noMatch}`);
+await nobody.close();
 
 if (errors.length) fail(`page errors: ${errors.join(' | ')}`);
 await browser.close();
