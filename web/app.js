@@ -212,13 +212,15 @@ function renderTimeline() {
   markTimeline();
 }
 
-/** The y scale: samples per bar at the top, half-way and zero. */
+/** The y scale: samples per bar at round values (a step of 1, 2 or 5 × 10^k, 2 to 4 labels). */
 function renderYAxis(max) {
   const box = $('yaxis');
   box.replaceChildren();
-  for (const f of [1, 0.5, 0]) {
-    const s = el('span', fmtCount(max * f));
-    s.style.top = `${(1 - f) * 100}%`;
+  const magnitude = 10 ** Math.floor(Math.log10(Math.max(1, max / 3)));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((x) => max / x <= 3.5) || 10 * magnitude;
+  for (let v = 0; v <= max; v += step) {
+    const s = el('span', fmtCount(v));
+    s.style.top = `${(1 - v / max) * 100}%`;
     box.appendChild(s);
   }
   box.appendChild(el('span', per === 1 ? 'samples' : `samples / ${per} int.`, 'unit'));
@@ -315,8 +317,8 @@ function markTimeline() {
     if (!bar) return;
     const selected = b >= lo && a <= hi;
     bar.classList.toggle('selected', selected);
-    bar.classList.toggle('base', !selected && state.mode === 'diff' && within(state.base, state.intervals[a]));
-    bar.classList.toggle('new', !selected && state.mode === 'diff' && within(state.next, state.intervals[a]));
+    bar.classList.toggle('base', state.mode === 'diff' && within(state.base, state.intervals[a]));
+    bar.classList.toggle('new', state.mode === 'diff' && within(state.next, state.intervals[a]));
   });
   const r = selRange();
   if (!r) {
