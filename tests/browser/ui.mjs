@@ -76,7 +76,7 @@ if (!status.includes(localClock(intervals[0].start_unix_ns))) fail(`status witho
 const ticks = await page.locator('#axis span').allInnerTexts();
 if (ticks.length < 2 || !ticks.every((t) => /^(\d{4}-\d\d-\d\d )?\d\d:\d\d(:\d\d)?$/.test(t))) fail(`time axis: ${ticks}`);
 const yLabels = await page.locator('#yaxis span:not(.unit)').allInnerTexts();
-if (yLabels.length !== 3 || !(parseFloat(yLabels[0]) > 0) || yLabels[2] !== '0') fail(`y scale: ${yLabels}`);
+if (yLabels.length < 2 || yLabels[0] !== '0' || !(parseFloat(yLabels[1]) > 0)) fail(`y scale: ${yLabels}`);
 const pageText = await page.locator('body').innerText();
 const titles = await bars.evaluateAll((bs) => bs.map((b) => b.title).join(' '));
 if (/\d{4}-\d\d-\d\dT\d\d:/.test(pageText + titles)) fail('an ISO timestamp is shown');
@@ -206,18 +206,22 @@ const matched = await page.locator('#matched').innerText();
 if (!/matched [0-9.]+% of samples/.test(matched)) fail(`search: ${matched}`);
 if ((await page.locator('#flame .frame.match').count()) < 1) fail('no frame highlighted by search');
 
-// Diff mode: first half as base, second half as new.
+// Diff mode: the first half as base, the second half as new, each without the interval next to
+// the switch (on a busy machine, an interval's archive may hold samples drained just after its
+// end, so both of them can mix the two phases).
 await page.click('#mode-diff');
 const half = Math.floor(n / 2);
-await drag(0, half - 1);
+await drag(0, half - 2);
 await page.click('#set-base');
-await drag(half, n - 1);
+await drag(half + 1, n - 1);
 await page.click('#set-new');
 await page.waitForSelector('#diff-table tbody tr');
 const diffText = await page.locator('#diff-table tbody').innerText();
 if (diffText.includes('_[k]')) fail('a kernel function labelled with _[k] in the diff table');
 const marked = await page.locator('#timeline .bar.base').count();
-if (marked !== half) fail(`${marked} bars marked as base, not ${half}`);
+if (marked !== half - 1) fail(`${marked} bars marked as base, not ${half - 1}`);
+const markedNew = await page.locator('#timeline .bar.new').count();
+if (markedNew !== n - half - 1) fail(`${markedNew} bars marked as new, not ${n - half - 1}`);
 if (!diffText.includes(changed)) fail(`diff table lacks ${changed}: ${diffText.slice(0, 400)}`);
 const firstRow = await page.locator('#diff-table tbody tr').first().innerText();
 if (!firstRow.includes(changed) || !firstRow.includes('yes')) fail(`top diff row: ${firstRow} (${await page.locator("#diff-title").innerText()}; ${await page.locator("#diff-ranges").innerText()}; ${page.url()})`);
