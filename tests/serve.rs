@@ -174,6 +174,42 @@ fn serve_api_endpoints() {
     assert!(!String::from_utf8(body).unwrap().contains("function zoom("));
 }
 
+/// Through the API too, a range is exact to the nanosecond: one interval's bounds from
+/// `/api/intervals` give exactly its samples (not the next interval's too, though that one's
+/// name, in milliseconds, starts before the bound), and the duration in the title and in
+/// `duration_ns` is the sum of the selected intervals' real durations, not the span over a gap.
+#[test]
+fn serve_range_is_exact_to_the_nanosecond() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in [0, 1, 2, 3, 4, 6, 7] {
+        common::write_odd_interval(dir.path(), i);
+    }
+    let ui = serve_dir(dir);
+    let (_, _, body) = get(&ui, "/api/intervals");
+    let rows: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (rows[3]["start_unix_ns"].as_u64(), rows[3]["samples"].as_u64()),
+        (Some(common::odd_start(3)), Some(103))
+    );
+    let json = |from: &serde_json::Value, to: &serde_json::Value| {
+        let (status, _, body) = get(&ui, &format!("/api/range.json?from={from}&to={to}"));
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+    };
+    let one = json(&rows[3]["start_unix_ns"], &rows[3]["end_unix_ns"]);
+    assert_eq!((one["total"].as_u64(), one["intervals"].as_u64()), (Some(103), Some(1)));
+    assert_eq!(one["duration_ns"].as_u64(), Some(2 * SEC));
+    assert!(one["title"].as_str().unwrap().ends_with("(2.0 s)"), "{}", one["title"]);
+    // Intervals 3, 4, 6 and 7 (5 was never recorded): 8 s of samples over a 10 s span.
+    let gap = json(&rows[3]["start_unix_ns"], &rows[6]["end_unix_ns"]);
+    assert_eq!((gap["total"].as_u64(), gap["intervals"].as_u64()), (Some(103 + 104 + 106 + 107), Some(4)));
+    assert!(gap["title"].as_str().unwrap().ends_with("(8.0 s)"), "{}", gap["title"]);
+    let (status, _, body) =
+        get(&ui, &format!("/api/range.prof?from={}&to={}", rows[0]["end_unix_ns"], rows[1]["end_unix_ns"]));
+    assert_eq!(status, 200);
+    assert_eq!(prof::archive::read(&body).unwrap().total(), 101);
+}
+
 /// Hostile symbol names are escaped in the SVG and JSON, never raw markup, C1 controls or bidi
 /// overrides.
 #[test]

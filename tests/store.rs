@@ -191,8 +191,49 @@ fn store_retention_huge_age_keeps_everything() {
         assert!(deleted.is_empty() && path.exists(), "{age:?} deleted {deleted:?}");
     }
     // A time range reaching the end of u64 nanoseconds does not overflow either.
+    let span = |start, end| store::Span { path: path.clone(), start_unix_ns: start, end_unix_ns: end };
+    assert!(span(u64::MAX - 1, u64::MAX).overlaps(0, u64::MAX));
+    assert!(!span(u64::MAX, u64::MAX).overlaps(u64::MAX - 1, u64::MAX));
+    assert!(span(u64::MAX - 1, u64::MAX - 1).overlaps(u64::MAX - 1, u64::MAX));
+    assert_eq!(span(5, 2).duration_ns(), 0);
+}
+
+/// A range covers exactly the intervals whose real time (from their metadata, in nanoseconds)
+/// overlaps it, half-open: one interval selected by its own bounds gives exactly its samples
+/// (the next one, whose name's millisecond start lies before the bound, is not included), a
+/// range ending at an interval's start or starting at an interval's end leaves it out, and the
+/// time covered is the sum of the selected intervals' durations, without the gap where
+/// recording stopped.
+#[test]
+fn store_range_is_exact_to_the_nanosecond() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for i in [0, 1, 2, 3, 4, 6, 7] {
+        common::write_odd_interval(d, i);
+    }
+    let start = common::odd_start;
+    let samples = |from, to| {
+        let (p, warnings) = store::load_range(d, from, to).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let mut leaves: Vec<String> =
+            p.samples.iter().map(|s| p.frames[p.stacks[s.stack as usize][0] as usize].name.clone()).collect();
+        leaves.sort();
+        (p.total(), leaves)
+    };
+    assert_eq!(samples(start(3), start(4)), (103, vec!["f3".to_string()]));
+    assert_eq!(samples(start(1), start(3)), (101 + 102, vec!["f1".to_string(), "f2".to_string()]));
+    assert_eq!(samples(start(3) - 1, start(3) + 1), (102 + 103, vec!["f2".to_string(), "f3".to_string()]));
+    assert_eq!(samples(start(4) - 1, start(4)).0, 103);
+    assert!(store::load_range(d, start(5), start(6)).is_err(), "the gap holds no interval");
+
     let (entries, _) = store::list(d).unwrap();
-    assert_eq!(store::select(&entries, 0, u64::MAX, Duration::MAX).len(), 1);
+    let (spans, warnings) = store::read_spans(&entries.iter().collect::<Vec<_>>());
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!((spans[3].start_unix_ns, spans[3].end_unix_ns), (start(3), start(4)));
+    let m = store::merge_spans(d, &spans, Vec::new(), start(3), start(8)).unwrap();
+    assert_eq!((m.archives, m.profile.total()), (4, 103 + 104 + 106 + 107));
+    assert_eq!(m.covered_ns, 8 * SEC, "the sum of four 2 s intervals, not the 10 s span");
+    assert_eq!((m.profile.meta.start_unix_ns, m.profile.meta.end_unix_ns), (start(3), start(8)));
 }
 
 /// A time range merges exactly the archives overlapping it: samples and losses summed, times

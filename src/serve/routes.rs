@@ -11,6 +11,7 @@ use crate::diff::{self, render as diff_render, DiffOptions};
 use crate::output::flamegraph::{self, SvgOptions};
 use crate::output::{folded, top, RenderOptions};
 use crate::profile::{unix_ns, LossReason, Profile, ProfileBuilder};
+use crate::store::Span;
 
 const INDEX_HTML: &str = include_str!("../../web/index.html");
 const APP_JS: &str = include_str!("../../web/app.js");
@@ -88,8 +89,20 @@ const CACHED_RANGES: usize = 4;
 pub(super) struct Cache {
     /// The `/api/intervals` row of each readable archive, with the size it had when read.
     intervals: HashMap<PathBuf, (u64, IntervalJson)>,
-    /// Recently merged ranges, oldest first: (from, to, fingerprint of the listing, profile).
-    ranges: Vec<(u64, u64, u64, Arc<Profile>)>,
+    /// Recently merged ranges, oldest first: (from, to, fingerprint of the listing, range).
+    ranges: Vec<(u64, u64, u64, Shown)>,
+}
+
+/// A profile the UI shows: a merged range of the directory, or the one file served.
+#[derive(Clone, Debug)]
+pub(super) struct Shown {
+    /// The samples.
+    pub profile: Arc<Profile>,
+    /// The time its intervals cover (the sum of their durations, not the span from the first
+    /// start to the last end, which includes any gap between recordings).
+    pub covered_ns: u64,
+    /// How many intervals (archives) it merges.
+    pub intervals: usize,
 }
 
 fn ns(q: &Query, key: &str, default: u64) -> Result<u64, Reply> {
@@ -120,12 +133,12 @@ impl App {
             "/api/range.svg" => self.range(&q).map(|p| svg(&p)),
             "/api/range.json" => self.range(&q).map(|p| flame_json(&p)),
             "/api/range.folded" => self.range(&q).map(|p| {
-                let text = folded::lines(&p, &RenderOptions::default()).join("\n") + "\n";
+                let text = folded::lines(&p.profile, &RenderOptions::default()).join("\n") + "\n";
                 Reply { attachment: Some("range.folded".into()), ..Reply::ok("text/plain; charset=utf-8", text) }
             }),
             "/api/range.prof" => self.range(&q).map(|p| {
                 let mut bytes = Vec::new();
-                match crate::archive::write(&p, &mut bytes) {
+                match crate::archive::write(&p.profile, &mut bytes) {
                     Ok(()) => {
                         Reply { attachment: Some("range.prof".into()), ..Reply::ok("application/octet-stream", bytes) }
                     }
@@ -138,7 +151,7 @@ impl App {
             }),
             "/api/top.json" => self.range(&q).and_then(|p| {
                 let n = ns(&q, "n", 50)? as usize;
-                Ok(Reply::json(&top::top(&p, n.min(10_000)).iter().map(TopJson::from).collect::<Vec<_>>()))
+                Ok(Reply::json(&top::top(&p.profile, n.min(10_000)).iter().map(TopJson::from).collect::<Vec<_>>()))
             }),
             "/api/diff.json" | "/api/diff.svg" => self.diff(&q).map(|d| {
                 if path.ends_with(".json") {
@@ -207,6 +220,7 @@ impl App {
                         lost: crate::profile::lost_samples(&meta.losses),
                         events_lost: events_lost(&meta.losses),
                         bytes: e.bytes,
+                        path: e.path.clone(),
                     },
                     Err(_) => continue,
                 },
@@ -220,61 +234,76 @@ impl App {
     }
 
     /// The merged profile of `from`..`to` (ns; default: everything), optionally only `comm`.
-    fn range(&self, q: &Query) -> Result<Arc<Profile>, Reply> {
+    fn range(&self, q: &Query) -> Result<Shown, Reply> {
         self.load(q, "from", "to")
     }
 
-    fn load(&self, q: &Query, from_key: &str, to_key: &str) -> Result<Arc<Profile>, Reply> {
+    fn load(&self, q: &Query, from_key: &str, to_key: &str) -> Result<Shown, Reply> {
         let from = ns(q, from_key, 0)?;
         let to = ns(q, to_key, unix_ns(std::time::SystemTime::now()) + 1)?;
-        let p = self.merged(from, to)?;
+        let shown = self.merged(from, to)?;
         Ok(match q.get("comm").filter(|c| !c.is_empty()) {
-            Some(comm) => Arc::new(only_comm(&p, comm)),
-            None => p,
+            Some(comm) => Shown { profile: Arc::new(only_comm(&shown.profile, comm)), ..shown },
+            None => shown,
         })
     }
 
     /// The archives of `from`..`to` merged, from the cache while the directory is unchanged.
-    fn merged(&self, from: u64, to: u64) -> Result<Arc<Profile>, Reply> {
+    /// Archives are chosen by the real times in their metadata (the cached interval rows), so
+    /// a range from one interval's start to its end is exactly that interval.
+    fn merged(&self, from: u64, to: u64) -> Result<Shown, Reply> {
+        let rows = self.interval_rows()?;
         let mut fingerprint = std::collections::hash_map::DefaultHasher::new();
-        let entries = self.list()?;
-        for e in &entries {
-            (&e.path, e.bytes).hash(&mut fingerprint);
+        for r in &rows {
+            (&r.path, r.bytes).hash(&mut fingerprint);
         }
         let fingerprint = fingerprint.finish();
-        if let Some((.., p)) = self.cache().ranges.iter().find(|(f, t, fp, _)| (*f, *t, *fp) == (from, to, fingerprint))
+        if let Some((.., shown)) =
+            self.cache().ranges.iter().find(|(f, t, fp, _)| (*f, *t, *fp) == (from, to, fingerprint))
         {
-            return Ok(Arc::clone(p));
+            return Ok(shown.clone());
         }
+        let spans: Vec<Span> = rows
+            .into_iter()
+            .map(|r| Span { path: r.path, start_unix_ns: r.start_unix_ns, end_unix_ns: r.end_unix_ns })
+            .collect();
         // Merged without holding the lock: the interval list (asked for at the same time by a
         // page opening on a range) does not wait for it.
-        let (p, _) = crate::store::merge_range(&self.dir, &entries, Vec::new(), from, to)
+        let merged = crate::store::merge_spans(&self.dir, &spans, Vec::new(), from, to)
             .map_err(|e| Reply::error(404, &e.to_string()))?;
-        let p = Arc::new(p);
+        let shown =
+            Shown { profile: Arc::new(merged.profile), covered_ns: merged.covered_ns, intervals: merged.archives };
         let mut cache = self.cache();
         if cache.ranges.iter().any(|(f, t, fp, _)| (*f, *t, *fp) == (from, to, fingerprint)) {
-            return Ok(p);
+            return Ok(shown);
         }
         if cache.ranges.len() == CACHED_RANGES {
             cache.ranges.remove(0);
         }
-        cache.ranges.push((from, to, fingerprint, Arc::clone(&p)));
-        Ok(p)
+        cache.ranges.push((from, to, fingerprint, shown.clone()));
+        Ok(shown)
     }
 
     fn diff(&self, q: &Query) -> Result<diff::Diff, Reply> {
         let base = self.load(q, "base_from", "base_to")?;
         let new = self.load(q, "new_from", "new_to")?;
-        diff::diff(&base, "base range", &new, "new range", &DiffOptions::default())
+        diff::diff(&base.profile, "base range", &new.profile, "new range", &DiffOptions::default())
             .map_err(|e| Reply::error(400, &e.to_string()))
     }
 }
 
-fn svg(p: &Profile) -> Reply {
-    let (title, subtitle) = flamegraph::default_title(&p.meta);
+/// The title and subtitle of `s`: its duration is the time its intervals cover.
+fn title(s: &Shown) -> (String, Option<String>) {
+    let mut meta = s.profile.meta.clone();
+    meta.end_unix_ns = meta.start_unix_ns.saturating_add(s.covered_ns);
+    flamegraph::default_title(&meta)
+}
+
+fn svg(s: &Shown) -> Reply {
+    let (title, subtitle) = title(s);
     let opts = SvgOptions { title, subtitle, deterministic: true, no_javascript: true };
     let mut body = Vec::new();
-    match flamegraph::write_svg(p, &RenderOptions::default(), &opts, &mut body) {
+    match flamegraph::write_svg(&s.profile, &RenderOptions::default(), &opts, &mut body) {
         Ok(()) => Reply::ok("image/svg+xml", body),
         Err(e) => Reply::error(404, &e.to_string()),
     }
@@ -290,11 +319,15 @@ const UI_TOP_ROWS: usize = 30;
 /// Frame labels are sent once, in `names`; each stack is `[count, name index, …]` (root first).
 /// An hour of a busy machine's archives is tens of thousands of stacks of ~20 frames: sending
 /// the labels once keeps the reply several times smaller and faster to parse.
-fn flame_json(p: &Profile) -> Reply {
+fn flame_json(s: &Shown) -> Reply {
     #[derive(serde::Serialize)]
     struct Flame {
         title: String,
         subtitle: Option<String>,
+        /// The time the range's intervals cover, in nanoseconds (the duration in the title).
+        duration_ns: u64,
+        /// How many intervals (archives) the range merges.
+        intervals: usize,
         total: u64,
         names: Vec<String>,
         stacks: Vec<Vec<u64>>,
@@ -306,7 +339,8 @@ fn flame_json(p: &Profile) -> Reply {
         /// recordings).
         notes: Vec<String>,
     }
-    let (title, subtitle) = flamegraph::default_title(&p.meta);
+    let p = &s.profile;
+    let (title, subtitle) = title(s);
     let mut names: Vec<String> = Vec::new();
     let mut index: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let stacks = folded::lines(p, &RenderOptions::default())
@@ -330,7 +364,18 @@ fn flame_json(p: &Profile) -> Reply {
         .collect();
     let top = top::top(p, UI_TOP_ROWS).iter().map(TopJson::from).collect();
     let losses = LossesJson::of(&p.meta.losses);
-    Reply::json(&Flame { title, subtitle, total: p.total(), names, stacks, top, losses, notes: p.meta.notes.clone() })
+    Reply::json(&Flame {
+        title,
+        subtitle,
+        duration_ns: s.covered_ns,
+        intervals: s.intervals,
+        total: p.total(),
+        names,
+        stacks,
+        top,
+        losses,
+        notes: p.meta.notes.clone(),
+    })
 }
 
 /// The samples of one thread name.
@@ -355,6 +400,9 @@ pub(super) struct IntervalJson {
     /// Process notifications lost because the ring buffer was full (`events_lost`).
     events_lost: u64,
     bytes: u64,
+    /// The archive (not sent: the UI names ranges by time only).
+    #[serde(skip)]
+    path: PathBuf,
 }
 
 /// Process notifications lost (the ring buffer was full) in `losses`.

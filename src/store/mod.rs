@@ -14,7 +14,7 @@ mod quarantine;
 mod range;
 
 pub use quarantine::{recover, Quarantined, QUARANTINE_DIR};
-pub use range::{list_dir, load_range, merge_range, IntervalInfo, RangeError};
+pub use range::{list_dir, load_range, merge_spans, read_spans, IntervalInfo, Merged, RangeError, Span};
 
 use std::fs;
 use std::io;
@@ -25,7 +25,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// One archive of the directory.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Entry {
-    /// Interval start, nanoseconds since the Unix epoch (from the name).
+    /// Interval start, nanoseconds since the Unix epoch, from the name: truncated to the
+    /// millisecond (the real times are in the archive's metadata, see [`Span`]).
     pub start_unix_ns: u64,
     /// PID of the recorder that wrote it.
     pub recorder_pid: u32,
@@ -257,24 +258,6 @@ pub fn apply_retention(dir: &Path, retention: Retention, now: SystemTime, keep: 
     }
     let over_size = retention.max_bytes.is_some_and(|max| total > max).then_some(total);
     Ok(Retained { deleted, over_size })
-}
-
-/// The archives whose interval overlaps `[from, to)` (nanoseconds since the epoch). An archive's
-/// end is taken as the next archive's start, or `from`'s side is inclusive of any archive
-/// starting before `to` and ending after `from`; `interval_hint` bounds the last one.
-pub fn select(entries: &[Entry], from: u64, to: u64, interval_hint: Duration) -> Vec<&Entry> {
-    entries
-        .iter()
-        .enumerate()
-        .filter(|(i, e)| {
-            let end = entries
-                .get(i + 1)
-                .map(|n| n.start_unix_ns)
-                .unwrap_or_else(|| e.start_unix_ns.saturating_add(saturating_ns(interval_hint)));
-            e.start_unix_ns < to && end.max(e.start_unix_ns.saturating_add(1)) > from
-        })
-        .map(|(_, e)| e)
-        .collect()
 }
 
 /// `d` in nanoseconds, at most `u64::MAX`.

@@ -2,7 +2,7 @@
 //! the archives that overlap a range into one profile (`prof report DIR --from/--to`, `prof diff`
 //! of ranges, the web UI).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::Entry;
 use crate::archive;
@@ -68,60 +68,124 @@ pub fn list_dir(dir: &Path) -> Result<(Vec<IntervalInfo>, Vec<String>), RangeErr
     Ok((out, warnings))
 }
 
-/// Merges the archives of `dir` whose interval overlaps `[from, to)` (ns since the epoch) into
-/// one profile: samples summed, losses summed, time span covering them. Corrupt archives are
-/// skipped with a warning; a directory without archives is [`RangeError::NoArchives`].
+/// An archive and the time it really covers, `[start_unix_ns, end_unix_ns)` from its metadata
+/// (its name keeps only milliseconds of the start, and nothing of the end).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// File.
+    pub path: PathBuf,
+    /// Interval start, nanoseconds since the Unix epoch.
+    pub start_unix_ns: u64,
+    /// Interval end (exclusive), nanoseconds since the Unix epoch.
+    pub end_unix_ns: u64,
+}
+
+impl Span {
+    /// True when the interval overlaps `[from, to)`: one that ends exactly at `from` or starts
+    /// exactly at `to` does not. An interval of no length counts as the instant it starts.
+    pub fn overlaps(&self, from: u64, to: u64) -> bool {
+        self.start_unix_ns < to && self.end_unix_ns.max(self.start_unix_ns.saturating_add(1)) > from
+    }
+
+    /// Length of the interval in nanoseconds (0 when its end is before its start).
+    pub fn duration_ns(&self) -> u64 {
+        self.end_unix_ns.saturating_sub(self.start_unix_ns)
+    }
+}
+
+/// A time range of a directory merged into one profile.
+#[derive(Debug)]
+pub struct Merged {
+    /// The archives' samples summed; its time span runs from the first start to the last end.
+    pub profile: Profile,
+    /// The time the merged archives cover, the sum of their durations (less than the span
+    /// when recording stopped in between).
+    pub covered_ns: u64,
+    /// How many archives were merged.
+    pub archives: usize,
+    /// Archives skipped (unreadable, corrupt), one line each.
+    pub warnings: Vec<String>,
+}
+
+/// Merges the archives of `dir` whose interval overlaps `[from, to)` (ns since the epoch, by the
+/// times in each archive's metadata) into one profile: samples summed, losses summed, time span
+/// covering them. Corrupt archives are skipped with a warning; a directory without archives is
+/// [`RangeError::NoArchives`].
 pub fn load_range(dir: &Path, from: u64, to: u64) -> Result<(Profile, Vec<String>), RangeError> {
-    let (entries, warnings) =
+    let (entries, mut warnings) =
         super::list(dir).map_err(|source| RangeError::List { dir: dir.display().to_string(), source })?;
     if entries.is_empty() {
         return Err(RangeError::NoArchives { dir: dir.display().to_string() });
     }
-    merge_range(dir, &entries, warnings, from, to)
+    // A name's start is the real start truncated to the millisecond, never later: an archive
+    // named at or after `to` starts at or after it. Its end is known only from its metadata.
+    let candidates: Vec<&Entry> = entries.iter().filter(|e| e.start_unix_ns < to).collect();
+    let (spans, unreadable) = read_spans(&candidates);
+    warnings.extend(unreadable);
+    let merged = merge_spans(dir, &spans, warnings, from, to)?;
+    Ok((merged.profile, merged.warnings))
 }
 
-/// [`load_range`] of a listing already made (`entries` from [`super::list`] of `dir`,
-/// and the warnings it gave).
-pub fn merge_range(
+/// The [`Span`] of each archive, from its metadata only (the `META` section, not the samples),
+/// in the order given; unreadable archives are skipped with a warning each.
+pub fn read_spans(entries: &[&Entry]) -> (Vec<Span>, Vec<String>) {
+    let parts = in_chunks(entries, |chunk| {
+        let mut spans = Vec::with_capacity(chunk.len());
+        let mut warnings = Vec::new();
+        for e in chunk {
+            match archive::read_meta_file(&e.path) {
+                Ok(m) => spans.push(Span {
+                    path: e.path.clone(),
+                    start_unix_ns: m.start_unix_ns,
+                    end_unix_ns: m.end_unix_ns,
+                }),
+                Err(err) => warnings.push(format!("{err}; skipped")),
+            }
+        }
+        (spans, warnings)
+    });
+    parts.into_iter().fold((Vec::new(), Vec::new()), |(mut spans, mut warnings), (s, w)| {
+        spans.extend(s);
+        warnings.extend(w);
+        (spans, warnings)
+    })
+}
+
+/// Merges the archives among `spans` (of `dir`, oldest first) that overlap `[from, to)`, as
+/// [`load_range`] does; `warnings` are those of listing them, returned with the merge's own.
+pub fn merge_spans(
     dir: &Path,
-    entries: &[Entry],
+    spans: &[Span],
     mut warnings: Vec<String>,
     from: u64,
     to: u64,
-) -> Result<(Profile, Vec<String>), RangeError> {
-    // The last archive's end is unknown from names alone: assume the usual spacing.
-    let hint = match entries {
-        [.., a, b] => std::time::Duration::from_nanos(b.start_unix_ns.saturating_sub(a.start_unix_ns)),
-        _ => std::time::Duration::from_secs(10),
-    };
-    let selected = super::select(entries, from, to, hint);
+) -> Result<Merged, RangeError> {
+    let selected: Vec<&Span> = spans.iter().filter(|s| s.overlaps(from, to)).collect();
     // Reading and decoding the archives is most of the work: split the range into contiguous
     // chunks, merge each on its own thread, then merge the chunks in order. Frames, stacks and
     // samples are interned in first-seen order, so the result is the same as one sequential pass.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let per_chunk = selected.len().div_ceil(threads).max(MIN_ARCHIVES_PER_THREAD);
-    let chunks: Vec<(Option<ProfileBuilder>, Vec<String>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = selected
-            .chunks(per_chunk)
-            .map(|chunk| {
-                scope.spawn(move || {
-                    let mut builder = None;
-                    let mut warnings = Vec::new();
-                    for e in chunk {
-                        match archive::read_file(&e.path) {
-                            Ok(p) => absorb(&mut builder, &p, dir),
-                            Err(err) => warnings.push(format!("{err}; skipped")),
-                        }
-                    }
-                    (builder, warnings)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    let chunks = in_chunks(&selected, |chunk| {
+        let mut builder = None;
+        let mut warnings = Vec::new();
+        let (mut covered, mut archives) = (0u64, 0usize);
+        for s in chunk {
+            match archive::read_file(&s.path) {
+                Ok(p) => {
+                    absorb(&mut builder, &p, dir);
+                    covered = covered.saturating_add(s.duration_ns());
+                    archives += 1;
+                }
+                Err(err) => warnings.push(format!("{err}; skipped")),
+            }
+        }
+        (builder, warnings, covered, archives)
     });
     let mut builder: Option<ProfileBuilder> = None;
-    for (part, part_warnings) in chunks {
+    let (mut covered_ns, mut archives) = (0u64, 0usize);
+    for (part, part_warnings, covered, n) in chunks {
         warnings.extend(part_warnings);
+        covered_ns = covered_ns.saturating_add(covered);
+        archives += n;
         match (builder.as_mut(), part) {
             (_, None) => {}
             (None, Some(b)) => builder = Some(b),
@@ -129,13 +193,24 @@ pub fn merge_range(
         }
     }
     match builder {
-        Some(b) => Ok((b.finish(), warnings)),
+        Some(b) => Ok(Merged { profile: b.finish(), covered_ns, archives, warnings }),
         None => Err(RangeError::Empty {
             dir: dir.display().to_string(),
             from: crate::profile::format_unix_ns(from),
             to: crate::profile::format_unix_ns(to),
         }),
     }
+}
+
+/// `f` applied to contiguous chunks of `items` on up to 8 threads; the results in order.
+fn in_chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let per_chunk = items.len().div_ceil(threads).max(MIN_ARCHIVES_PER_THREAD);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items.chunks(per_chunk).map(|chunk| scope.spawn(move || f(chunk))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    })
 }
 
 /// Fewer archives than this per thread are not worth a thread of their own.

@@ -356,6 +356,30 @@ pub fn interval_meta(i: u64, n: u64) -> prof::profile::Metadata {
     }
 }
 
+/// Start of the intervals of the exact-range tests: not on a millisecond, as real recordings
+/// start, so an archive's name (milliseconds) is earlier than its real start.
+pub fn odd_start(i: u64) -> u64 {
+    T0 + 456_789_123 + i * 2 * SEC
+}
+
+/// An archive of 2 s from [`odd_start`]`(i)` to `odd_start(i + 1)` (by its metadata) with
+/// `100 + i` samples of `f<i>` in `app`, named by its start as the recorder names it.
+pub fn write_odd_interval(dir: &Path, i: u64) -> PathBuf {
+    use prof::profile::{Frame, FrameKind, ProfileBuilder};
+    let meta = prof::profile::Metadata {
+        start_unix_ns: odd_start(i),
+        end_unix_ns: odd_start(i + 1),
+        ..interval_meta(0, 100 + i)
+    };
+    let mut b = ProfileBuilder::new(meta);
+    let f = b.frame(Frame::new(format!("f{i}"), "app", FrameKind::User));
+    let s = b.stack(vec![f]);
+    b.add(s, 1, "app", 100 + i);
+    let path = dir.join(prof::store::archive_name(odd_start(i), 42, i));
+    prof::archive::write_file(&b.finish(), &path).unwrap();
+    path
+}
+
 /// Σ counts + Σ dropped samples equals the kernel's sample total, in an archive.
 pub fn assert_conserved(archive: &Path) -> prof::profile::Profile {
     let p = prof::archive::read_file(archive).expect("archive reads");
