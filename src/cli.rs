@@ -38,7 +38,9 @@ pub enum Command {
     /// A live, full-screen view of the hottest functions, like `perf top` (or an archive directory's newest intervals).
     #[command(after_help = TOP_HELP)]
     Top(TopArgs),
-    /// Serve a local, read-only web UI over an archive directory of `record --continuous`.
+    /// Serve a local, read-only web UI over an archive directory of `record --continuous`, or
+    /// over one profile file.
+    #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
     /// Print a shell completion script (bash, zsh or fish).
     #[command(after_help = COMPLETIONS_EXAMPLES)]
@@ -174,12 +176,19 @@ Examples:
   prof top /var/lib/prof             the newest intervals of `prof record --continuous --dir`
   prof top --once -d 5 --top 10      one table of five seconds, to a pipe or file";
 
+const SERVE_HELP: &str = "\
+Examples:
+  prof serve /var/lib/prof           the intervals of `prof record --continuous --dir`, by time
+  prof serve run.prof                one profile (.prof, .pb.gz or folded)
+  prof serve DIR --listen 127.0.0.1:0   any free port (the address is printed)";
+
 /// `prof serve` arguments.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The archive directory.
-    #[arg(value_name = "DIR")]
-    pub dir: PathBuf,
+    /// An archive directory (its intervals on a timeline), or one profile file (.prof, pprof
+    /// .pb.gz, folded), read once at start.
+    #[arg(value_name = "DIR|FILE")]
+    pub path: PathBuf,
     /// Address to listen on (loopback unless --allow-remote).
     #[arg(long, default_value = "127.0.0.1:7070", value_name = "ADDR")]
     pub listen: std::net::SocketAddr,

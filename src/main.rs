@@ -457,7 +457,7 @@ fn top_once(
 }
 
 fn run_serve(args: ServeArgs) -> Result<()> {
-    let server = prof::serve::bind(args.dir.clone(), args.listen, args.allow_remote)?;
+    let server = prof::serve::bind(args.path.clone(), args.listen, args.allow_remote)?;
     if !server.addr.ip().is_loopback() {
         eprintln!(
             "prof: warning: listening on {}, reachable from other machines; anyone who can connect sees these profiles",
@@ -465,7 +465,8 @@ fn run_serve(args: ServeArgs) -> Result<()> {
         );
     }
     let stop = stop_on_signals()?;
-    eprintln!("prof: serving `{}` on http://{}/ (Ctrl-C to stop)", esc(&args.dir.to_string_lossy()), server.addr);
+    let url = format!("http://{}/", server.addr);
+    eprintln!("prof: serving `{}` on {url} (Ctrl-C to stop)", esc(&args.path.to_string_lossy()));
     server.run(&stop);
     Ok(())
 }

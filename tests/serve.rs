@@ -47,7 +47,13 @@ fn start() -> Ui {
 }
 
 fn serve_dir(dir: tempfile::TempDir) -> Ui {
-    let server = prof::serve::bind(dir.path().to_path_buf(), "127.0.0.1:0".parse().unwrap(), false).unwrap();
+    let path = dir.path().to_path_buf();
+    serve_path(dir, path)
+}
+
+/// Serves `path` (a directory or a profile file, kept in `dir`).
+fn serve_path(dir: tempfile::TempDir, path: std::path::PathBuf) -> Ui {
+    let server = prof::serve::bind(path, "127.0.0.1:0".parse().unwrap(), false).unwrap();
     let addr = server.addr;
     let stop = Arc::new(AtomicBool::new(false));
     let s = Arc::clone(&stop);
@@ -402,4 +408,80 @@ fn serve_processes_by_interval() {
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["intervals"].as_array().unwrap().len(), 1, "{v}");
     assert_eq!(get(&ui, "/api/processes.json?from=x").0, 400);
+}
+
+/// `prof serve FILE` serves one profile (an archive, pprof `.pb.gz` or folded file) with the
+/// same endpoints: `/api/meta.json` says `single` (no timeline), the intervals are one row, every
+/// range endpoint gives the whole profile whatever the times asked, and a diff is refused. The
+/// file is read once at start (rewritten afterwards, the first content is still served), and
+/// the Host check and CSP apply as for a directory.
+#[test]
+fn serve_one_profile_file() {
+    // Markup, but nothing the folded writer changes (controls are replaced there).
+    const LEAF: &str = "<script>alert(1)</script>\"onload=x&";
+    let mut b = ProfileBuilder::new(common::interval_meta(0, 35));
+    let main = b.frame(Frame::new("main", "app", FrameKind::User));
+    let f = b.frame(Frame::new(LEAF, "app", FrameKind::User));
+    let s = b.stack(vec![main, f]);
+    b.add(s, 1, "app", 30);
+    let only_main = b.stack(vec![main]);
+    b.add(only_main, 2, "daemon", 5);
+    let profile = b.finish();
+
+    let (status, _, body) = get(&start(), "/api/meta.json");
+    assert_eq!(status, 200);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["single"], false);
+
+    for name in ["run.prof", "run.pb.gz", "run.folded"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        let mut bytes = Vec::new();
+        match name {
+            "run.prof" => prof::archive::write(&profile, &mut bytes).unwrap(),
+            "run.pb.gz" => prof::output::pprof::write(&profile, &mut bytes).unwrap(),
+            _ => bytes = format!("app;main;{LEAF} 30\ndaemon;main 5\n").into_bytes(),
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let ui = serve_path(dir, path.clone());
+
+        let (status, head, body) = get(&ui, "/api/meta.json");
+        assert_eq!(status, 200, "{name}");
+        assert!(head.contains("script-src 'self'") && !head.contains("unsafe-inline"), "{name}: {head}");
+        let meta: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((meta["single"].as_bool(), meta["name"].as_str()), (Some(true), Some(name)));
+
+        let rows: serde_json::Value = serde_json::from_slice(&get(&ui, "/api/intervals").2).unwrap();
+        assert_eq!(rows.as_array().unwrap().len(), 1, "{name}: {rows}");
+        assert_eq!(rows[0]["bytes"].as_u64(), Some(bytes.len() as u64), "{name}");
+
+        // Rewritten after the start: not read again.
+        std::fs::write(&path, "other;stack 1\n").unwrap();
+        for query in ["", "?from=0&to=1", &format!("?{}", range(5, 9))] {
+            let (status, _, body) = get(&ui, &format!("/api/range.folded{query}"));
+            assert_eq!(status, 200, "{name}{query}");
+            let text = String::from_utf8(body).unwrap();
+            assert_eq!(text, format!("app;main;{LEAF} 30\ndaemon;main 5\n"), "{name}{query}");
+            let v: serde_json::Value = serde_json::from_slice(&get(&ui, &format!("/api/range.json{query}")).2).unwrap();
+            assert_eq!((v["total"].as_u64(), v["intervals"].as_u64()), (Some(35), Some(1)), "{name}{query}");
+        }
+        let v: serde_json::Value = serde_json::from_slice(&get(&ui, "/api/top.json?comm=daemon").2).unwrap();
+        assert_eq!(v[0]["self_count"].as_u64(), Some(5), "{name}: {v}");
+        assert_eq!(get(&ui, "/api/diff.json?base_from=0&base_to=1&new_from=1&new_to=2").0, 400, "{name}");
+        let (status, _, body) = get(&ui, "/api/range.svg");
+        assert_eq!(status, 200);
+        assert!(!String::from_utf8(body).unwrap().contains("<script>alert"), "{name}: hostile name escaped");
+        let forged = raw(ui.addr, "GET /api/range.folded HTTP/1.1\r\nHost: evil.example\r\n\r\n");
+        assert_eq!(forged.0, 403, "{name}");
+    }
+
+    // Not a profile, or not there: refused when binding, saying what it is.
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "#!/bin/sh\necho hi\n").unwrap();
+    let err = prof::serve::bind(text, "127.0.0.1:0".parse().unwrap(), false).unwrap_err().to_string();
+    assert!(err.contains("not a profile"), "{err}");
+    let err = prof::serve::bind(dir.path().join("missing.prof"), "127.0.0.1:0".parse().unwrap(), false)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing.prof") && err.contains("archive directory or a profile file"), "{err}");
 }

@@ -1,4 +1,5 @@
-//! Serving: the local, read-only web UI over an archive directory (`prof serve DIR`).
+//! Serving: the local, read-only web UI over an archive directory (`prof serve DIR`) or one
+//! profile file (`prof serve FILE`, read once at start; [`Source`]).
 //!
 //! [`App::handle`] maps a request (method, raw path and query, Host header) to a [`Reply`];
 //! [`bind`] and [`Server::run`] serve it on a loopback socket. Security, by construction rather
@@ -23,18 +24,20 @@ use std::time::Duration;
 mod http;
 mod processes;
 mod routes;
+mod source;
 
 pub use routes::Reply;
+pub use source::Source;
 
 /// The Content-Security-Policy of every reply: scripts, styles and data only from this server,
 /// nothing inline, no frames, no plugins.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                        connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// The UI: the archive directory and the Host headers this server answers to.
+/// The UI: what it serves and the Host headers this server answers to.
 #[derive(Clone, Debug)]
 pub struct App {
-    dir: PathBuf,
+    source: Arc<Source>,
     allowed_hosts: Vec<String>,
     /// What earlier requests read from the directory (see [`routes::Cache`]).
     cache: Arc<Mutex<routes::Cache>>,
@@ -46,13 +49,13 @@ pub struct App {
 }
 
 impl App {
-    /// The UI of `dir` answering to requests addressed to `addr` (its IP or `localhost`).
-    pub fn new(dir: PathBuf, addr: SocketAddr) -> App {
+    /// The UI of `source` answering to requests addressed to `addr` (its IP or `localhost`).
+    pub fn new(source: Source, addr: SocketAddr) -> App {
         let port = addr.port();
         let mut allowed_hosts =
             vec![addr.to_string(), format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")];
         allowed_hosts.dedup();
-        App { dir, allowed_hosts, cache: Arc::default(), listing: Arc::default(), processes: Arc::default() }
+        App { source: Arc::new(source), allowed_hosts, cache: Arc::default(), listing: Arc::default(), processes: Arc::default() }
     }
 
     /// True when `host` (the Host header) names this server.
@@ -78,9 +81,17 @@ pub enum ServeError {
         /// Why.
         reason: String,
     },
-    /// The directory is not there.
-    #[error("`{0}` is not a directory")]
-    NoDirectory(PathBuf),
+    /// The path to serve cannot be opened.
+    #[error("cannot serve `{path}` (expected an archive directory or a profile file): {reason}")]
+    Open {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        reason: std::io::Error,
+    },
+    /// The file is not a profile prof reads.
+    #[error(transparent)]
+    Load(#[from] crate::input::LoadError),
 }
 
 /// What one client can make the server hold, and for how long.
@@ -131,25 +142,23 @@ impl std::fmt::Debug for Server {
     }
 }
 
-/// Binds `listen` for the archive directory `dir` with the default [`Limits`]. A non-loopback
-/// address needs `allow_remote`.
-pub fn bind(dir: PathBuf, listen: SocketAddr, allow_remote: bool) -> Result<Server, ServeError> {
-    bind_with(dir, listen, allow_remote, Limits::default())
+/// Binds `listen` for `path` with the default [`Limits`]: an archive directory, or a profile
+/// file read now ([`Source::open`]). A non-loopback address needs `allow_remote`.
+pub fn bind(path: PathBuf, listen: SocketAddr, allow_remote: bool) -> Result<Server, ServeError> {
+    bind_with(path, listen, allow_remote, Limits::default())
 }
 
 /// [`bind`] with other [`Limits`].
-pub fn bind_with(dir: PathBuf, listen: SocketAddr, allow_remote: bool, limits: Limits) -> Result<Server, ServeError> {
-    if !dir.is_dir() {
-        return Err(ServeError::NoDirectory(dir));
-    }
+pub fn bind_with(path: PathBuf, listen: SocketAddr, allow_remote: bool, limits: Limits) -> Result<Server, ServeError> {
     if !listen.ip().is_loopback() && !allow_remote {
         return Err(ServeError::NotLoopback(listen));
     }
+    let source = Source::open(&path)?;
     let bind_error = |e: std::io::Error| ServeError::Bind { addr: listen, reason: e.to_string() };
     let listener = std::net::TcpListener::bind(listen).map_err(bind_error)?;
     listener.set_nonblocking(true).map_err(bind_error)?;
     let addr = listener.local_addr().map_err(bind_error)?;
-    Ok(Server { listener, app: App::new(dir, addr), limits, addr })
+    Ok(Server { listener, app: App::new(source, addr), limits, addr })
 }
 
 impl Server {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::routes::Reply;
-use super::App;
+use super::{App, Source};
 
 /// Most archives one request reads: an hour of 1 s archives. A longer range gets a 400 (the UI
 /// then draws its timeline without the breakdown).
@@ -72,8 +72,16 @@ impl App {
     /// The processes of the archives overlapping `from`..`to` (ns) and each archive's samples by
     /// process, most samples first.
     pub(super) fn processes(&self, from: u64, to: u64) -> Result<Reply, Reply> {
-        let entries = crate::store::list(&self.dir)
-            .map_err(|e| Reply::error(500, &format!("cannot list `{}`: {e}", self.dir.display())))?;
+        let dir = match self.source.as_ref() {
+            Source::Dir(dir) => dir,
+            // One profile: its processes, as one interval.
+            Source::File { profile, .. } => {
+                let (start, end) = (profile.meta.start_unix_ns, profile.meta.end_unix_ns);
+                return Ok(Reply::json(&table(&[(start, end, Arc::new(summarize(profile)))])));
+            }
+        };
+        let entries =
+            crate::store::list(dir).map_err(|e| Reply::error(500, &format!("cannot list `{}`: {e}", dir.display())))?;
         let listed: HashSet<PathBuf> = entries.0.iter().map(|e| e.path.clone()).collect();
         // Archives are named by their start: later ones cannot overlap.
         let candidates: Vec<_> = entries.0.into_iter().filter(|e| e.start_unix_ns < to).collect();

@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, MutexGuard};
 
+use super::source::{Shown, Source};
 use super::{App, CSP};
 use crate::diff::{self, render as diff_render, DiffOptions};
 use crate::output::flamegraph::{self, SvgOptions};
@@ -93,18 +94,6 @@ pub(super) struct Cache {
     ranges: Vec<(u64, u64, u64, Shown)>,
 }
 
-/// A profile the UI shows: a merged range of the directory, or the one file served.
-#[derive(Clone, Debug)]
-pub(super) struct Shown {
-    /// The samples.
-    pub profile: Arc<Profile>,
-    /// The time its intervals cover (the sum of their durations, not the span from the first
-    /// start to the last end, which includes any gap between recordings).
-    pub covered_ns: u64,
-    /// How many intervals (archives) it merges.
-    pub intervals: usize,
-}
-
 fn ns(q: &Query, key: &str, default: u64) -> Result<u64, Reply> {
     match q.get(key) {
         None => Ok(default),
@@ -129,6 +118,7 @@ impl App {
             "/app.css" => Ok(Reply::ok("text/css; charset=utf-8", APP_CSS)),
             // Browsers ask for it on their own; there is none.
             "/favicon.ico" => Ok(Reply { status: 204, ..Reply::ok("image/x-icon", Vec::new()) }),
+            "/api/meta.json" => Ok(self.meta()),
             "/api/intervals" => self.intervals(),
             "/api/range.svg" => self.range(&q).map(|p| svg(&p)),
             "/api/range.json" => self.range(&q).map(|p| flame_json(&p)),
@@ -179,10 +169,28 @@ impl App {
         self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn list(&self) -> Result<Vec<crate::store::Entry>, Reply> {
-        crate::store::list(&self.dir)
+    /// What is served: `{"single": true, "name": FILE}` for one profile file (every range
+    /// endpoint answers with it and there is no timeline to draw), `{"single": false, "name":
+    /// DIR}` for an archive directory (the directory's own name, not its path).
+    fn meta(&self) -> Reply {
+        #[derive(serde::Serialize)]
+        struct Meta<'a> {
+            single: bool,
+            name: &'a str,
+        }
+        let name = match &*self.source {
+            Source::File { name, .. } => name.clone(),
+            Source::Dir(dir) => {
+                dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
+            }
+        };
+        Reply::json(&Meta { single: self.source.is_single(), name: &name })
+    }
+
+    fn list(dir: &Path) -> Result<Vec<crate::store::Entry>, Reply> {
+        crate::store::list(dir)
             .map(|(entries, _)| entries)
-            .map_err(|e| Reply::error(500, &format!("cannot list `{}`: {e}", self.dir.display())))
+            .map_err(|e| Reply::error(500, &format!("cannot list `{}`: {e}", dir.display())))
     }
 
     /// One row per readable archive, oldest first (as `prof report DIR --list`); only archives
@@ -192,11 +200,26 @@ impl App {
         Ok(Reply::json(&self.interval_rows()?))
     }
 
-    /// The rows of [`App::intervals`], cached for the next call.
+    /// The rows of [`App::intervals`], cached for the next call; one row for a profile file.
     pub(super) fn interval_rows(&self) -> Result<Vec<IntervalJson>, Reply> {
+        let dir = match &*self.source {
+            Source::Dir(dir) => dir,
+            Source::File { name, bytes, profile } => {
+                let meta = &profile.meta;
+                return Ok(vec![IntervalJson {
+                    start_unix_ns: meta.start_unix_ns,
+                    end_unix_ns: meta.end_unix_ns,
+                    samples: meta.total_samples,
+                    lost: crate::profile::lost_samples(&meta.losses),
+                    events_lost: events_lost(&meta.losses),
+                    bytes: *bytes,
+                    path: PathBuf::from(name),
+                }]);
+            }
+        };
         // A panic while listing left nothing half-done behind this lock.
         let _listing = self.listing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entries = self.list()?;
+        let entries = App::list(dir)?;
         let known: Vec<Option<IntervalJson>> = {
             let cache = self.cache();
             entries
@@ -238,10 +261,16 @@ impl App {
         self.load(q, "from", "to")
     }
 
+    /// A profile file is every range: the times are not looked at.
     fn load(&self, q: &Query, from_key: &str, to_key: &str) -> Result<Shown, Reply> {
-        let from = ns(q, from_key, 0)?;
-        let to = ns(q, to_key, unix_ns(std::time::SystemTime::now()) + 1)?;
-        let shown = self.merged(from, to)?;
+        let shown = match &*self.source {
+            Source::File { profile, .. } => Shown::whole(profile),
+            Source::Dir(dir) => {
+                let from = ns(q, from_key, 0)?;
+                let to = ns(q, to_key, unix_ns(std::time::SystemTime::now()) + 1)?;
+                self.merged(dir, from, to)?
+            }
+        };
         Ok(match q.get("comm").filter(|c| !c.is_empty()) {
             Some(comm) => Shown { profile: Arc::new(only_comm(&shown.profile, comm)), ..shown },
             None => shown,
@@ -251,7 +280,7 @@ impl App {
     /// The archives of `from`..`to` merged, from the cache while the directory is unchanged.
     /// Archives are chosen by the real times in their metadata (the cached interval rows), so
     /// a range from one interval's start to its end is exactly that interval.
-    fn merged(&self, from: u64, to: u64) -> Result<Shown, Reply> {
+    fn merged(&self, dir: &Path, from: u64, to: u64) -> Result<Shown, Reply> {
         let rows = self.interval_rows()?;
         let mut fingerprint = std::collections::hash_map::DefaultHasher::new();
         for r in &rows {
@@ -269,7 +298,7 @@ impl App {
             .collect();
         // Merged without holding the lock: the interval list (asked for at the same time by a
         // page opening on a range) does not wait for it.
-        let merged = crate::store::merge_spans(&self.dir, &spans, Vec::new(), from, to)
+        let merged = crate::store::merge_spans(dir, &spans, Vec::new(), from, to)
             .map_err(|e| Reply::error(404, &e.to_string()))?;
         let shown =
             Shown { profile: Arc::new(merged.profile), covered_ns: merged.covered_ns, intervals: merged.archives };
@@ -285,6 +314,9 @@ impl App {
     }
 
     fn diff(&self, q: &Query) -> Result<diff::Diff, Reply> {
+        if self.source.is_single() {
+            return Err(Reply::error(400, "one profile is served: there are no two ranges to compare"));
+        }
         let base = self.load(q, "base_from", "base_to")?;
         let new = self.load(q, "new_from", "new_to")?;
         diff::diff(&base.profile, "base range", &new.profile, "new range", &DiffOptions::default())
