@@ -179,7 +179,7 @@ Examples:
 const SERVE_HELP: &str = "\
 Examples:
   prof serve /var/lib/prof           the intervals of `prof record --continuous --dir`, by time
-  prof serve run.prof                one profile (.prof, .pb.gz or folded)
+  prof serve run.prof --open         one profile (.prof, .pb.gz or folded), in the browser
   prof serve DIR --listen 127.0.0.1:0   any free port (the address is printed)";
 
 /// `prof serve` arguments.
@@ -189,6 +189,9 @@ pub struct ServeArgs {
     /// .pb.gz, folded), read once at start.
     #[arg(value_name = "DIR|FILE")]
     pub path: PathBuf,
+    /// Open the UI in a browser ($BROWSER, else xdg-open) once it listens.
+    #[arg(long)]
+    pub open: bool,
     /// Address to listen on (loopback unless --allow-remote).
     #[arg(long, default_value = "127.0.0.1:7070", value_name = "ADDR")]
     pub listen: std::net::SocketAddr,

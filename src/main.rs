@@ -467,6 +467,13 @@ fn run_serve(args: ServeArgs) -> Result<()> {
     let stop = stop_on_signals()?;
     let url = format!("http://{}/", server.addr);
     eprintln!("prof: serving `{}` on {url} (Ctrl-C to stop)", esc(&args.path.to_string_lossy()));
+    if args.open {
+        let (browser, path) = (std::env::var_os("BROWSER"), std::env::var_os("PATH"));
+        match prof::serve::open_browser(&url, browser.as_deref(), path.as_deref()) {
+            Ok(program) => eprintln!("prof: opened {url} with `{}`", esc(&program.to_string_lossy())),
+            Err(e) => eprintln!("prof: note: {}", esc(&e.to_string())),
+        }
+    }
     server.run(&stop);
     Ok(())
 }

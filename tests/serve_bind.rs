@@ -97,3 +97,84 @@ fn serve_allow_remote_beyond_loopback_warns() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("--allow-remote") && err.contains("0.0.0.0"), "{err}");
 }
+
+/// The address in a "prof: serving … on http://ADDR/" line.
+fn served_url(stderr: &[String]) -> String {
+    let line = stderr.iter().find(|l| l.starts_with("prof: serving")).expect("a serving line");
+    let url = line.split(" on ").nth(1).and_then(|r| r.split(' ').next()).unwrap();
+    url.to_string()
+}
+
+/// The status line of a GET of `url` (http://127.0.0.1:PORT/), with its own Host header.
+fn status_of(url: &str) -> String {
+    use std::io::{Read, Write};
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(s, "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    reply.lines().next().unwrap_or_default().to_string()
+}
+
+/// `--open` starts `$BROWSER` (a `%s` in it replaced by the address), else `xdg-open`, with the
+/// address the server printed and answers on; with neither in PATH it says so in a note and
+/// serves all the same.
+#[test]
+fn serve_open_launches_a_browser_or_says_none_is_there() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let opened = bin.path().join("opened");
+    let script = |name: &str, args: &str| {
+        let path = bin.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\necho \"{args}\" > '{}'\n", opened.display())).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let prof = |path: &std::path::Path, browser: Option<&str>| {
+        let mut cmd = common::prof();
+        cmd.arg("serve").arg(dir.path()).args(["--listen", "127.0.0.1:0", "--open"]).env("PATH", path);
+        match browser {
+            Some(b) => cmd.env("BROWSER", b),
+            None => cmd.env_remove("BROWSER"),
+        };
+        cmd
+    };
+    let launched = |s: &Serving| {
+        let url = served_url(&s.0.stderr);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::read_to_string(&opened).map_or(true, |t| t.trim().is_empty()) {
+            assert!(std::time::Instant::now() < deadline, "the browser was not started: {:?}", s.0.stderr);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let got = std::fs::read_to_string(&opened).unwrap();
+        std::fs::remove_file(&opened).unwrap();
+        (url, got.trim().to_string())
+    };
+
+    let empty = tempfile::tempdir().unwrap();
+    let s = Serving(common::Background::spawn(&mut prof(empty.path(), None), "prof: note:"));
+    let text = s.0.stderr.join("\n");
+    assert!(text.contains("no browser to open") && text.contains("xdg-open"), "{text}");
+    let url = served_url(&s.0.stderr);
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with('/'), "{url}");
+    assert!(!url.ends_with(":0/"), "the port bound is printed, not the one asked: {url}");
+    assert_eq!(status_of(&url), "HTTP/1.1 200 OK");
+    drop(s);
+
+    script("xdg-open", "$1");
+    let s = Serving(common::Background::spawn(&mut prof(bin.path(), Some("")), "prof: opened"));
+    let (url, got) = launched(&s);
+    assert_eq!(got, url);
+    assert!(s.0.stderr.iter().any(|l| l.contains("xdg-open")), "{:?}", s.0.stderr);
+    assert_eq!(status_of(&url), "HTTP/1.1 200 OK");
+    drop(s);
+
+    script("my-browser", "$1 $2");
+    let s = Serving(common::Background::spawn(
+        &mut prof(bin.path(), Some("missing-browser:my-browser --new-window=%s")),
+        "prof: opened",
+    ));
+    let (url, got) = launched(&s);
+    assert_eq!(got, format!("--new-window={url}"), "%s replaced, the first program found used");
+    assert!(s.0.stderr.iter().any(|l| l.contains("my-browser")), "{:?}", s.0.stderr);
+}

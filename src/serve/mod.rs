@@ -22,10 +22,12 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 mod http;
+mod open;
 mod processes;
 mod routes;
 mod source;
 
+pub use open::{open_browser, OpenError};
 pub use routes::Reply;
 pub use source::Source;
 
