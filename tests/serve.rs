@@ -485,3 +485,52 @@ fn serve_one_profile_file() {
         .to_string();
     assert!(err.contains("missing.prof") && err.contains("archive directory or a profile file"), "{err}");
 }
+
+/// The diff (and every range) takes `no_idle=1`, as `prof record --no-idle`: the idle task's
+/// samples (pid 0, `swapper/N`) are dropped from both sides, so the idle task's frames leave
+/// the table and the totals shrink by its samples; other samples of pid 0 stay.
+#[test]
+fn serve_diff_hides_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..4u64 {
+        let mut b = ProfileBuilder::new(common::interval_meta(i, 0));
+        let idle = b.frame(Frame::new("do_idle", "kernel", FrameKind::Kernel));
+        let work = b.frame(Frame::new(if i < 2 { "old_work" } else { "new_work" }, "app", FrameKind::User));
+        let s = b.stack(vec![idle]);
+        b.add(s, 0, "swapper/0", 900 + 100 * i);
+        let s = b.stack(vec![work]);
+        b.add(s, 0, "folded_like", 50);
+        let s = b.stack(vec![work]);
+        b.add(s, 7, "app", 100);
+        let mut p = b.finish();
+        p.meta.total_samples = p.total();
+        prof::archive::write_file(&p, &dir.path().join(prof::store::archive_name(T0 + i * 10 * SEC, 7, i))).unwrap();
+    }
+    let ui = serve_dir(dir);
+    let q = format!("base_from={}&base_to={}&new_from={}&new_to={}", T0, T0 + 20 * SEC, T0 + 20 * SEC, T0 + 40 * SEC);
+    let diff = |extra: &str| {
+        let (status, _, body) = get(&ui, &format!("/api/diff.json?{q}{extra}"));
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let d: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let functions: Vec<String> =
+            d["functions"].as_array().unwrap().iter().map(|f| f["function"].as_str().unwrap().to_string()).collect();
+        (d["base"]["samples"].as_u64().unwrap(), d["new"]["samples"].as_u64().unwrap(), functions)
+    };
+    let (base, new, functions) = diff("");
+    assert_eq!((base, new), (900 + 1000 + 300, 1100 + 1200 + 300));
+    assert!(functions.iter().any(|f| f.starts_with("do_idle")), "{functions:?}");
+    for on in ["&no_idle=1", "&no_idle=true"] {
+        let (base, new, functions) = diff(on);
+        assert_eq!((base, new), (300, 300), "{on}");
+        assert!(!functions.iter().any(|f| f.starts_with("do_idle")), "{on}: {functions:?}");
+        assert!(
+            functions.iter().any(|f| f == "old_work") && functions.iter().any(|f| f == "new_work"),
+            "{functions:?}"
+        );
+    }
+    assert_eq!(diff("&no_idle=0").0, 2200);
+    assert_eq!(get(&ui, &format!("/api/diff.json?{q}&no_idle=yes")).0, 400);
+    let v: serde_json::Value =
+        serde_json::from_slice(&get(&ui, &format!("/api/range.json?{}&no_idle=1", range(0, 4))).2).unwrap();
+    assert_eq!(v["total"].as_u64(), Some(600));
+}

@@ -11,7 +11,7 @@ use super::{App, CSP};
 use crate::diff::{self, render as diff_render, DiffOptions};
 use crate::output::flamegraph::{self, SvgOptions};
 use crate::output::{folded, top, RenderOptions};
-use crate::profile::{unix_ns, LossReason, Profile, ProfileBuilder};
+use crate::profile::{unix_ns, LossReason, Profile, ProfileBuilder, Sample};
 use crate::store::Span;
 
 const INDEX_HTML: &str = include_str!("../../web/index.html");
@@ -92,6 +92,21 @@ pub(super) struct Cache {
     intervals: HashMap<PathBuf, (u64, IntervalJson)>,
     /// Recently merged ranges, oldest first: (from, to, fingerprint of the listing, range).
     ranges: Vec<(u64, u64, u64, Shown)>,
+}
+
+/// True for the idle task's samples, as `prof record --no-idle` drops them: pid 0, named
+/// `swapper/N` (folded input has pid 0 on every sample, but not that name).
+fn is_idle(s: &Sample) -> bool {
+    s.pid == 0 && s.comm.starts_with("swapper")
+}
+
+/// A switch: `1` or `true` on, absent, empty, `0` or `false` off.
+fn flag(q: &Query, key: &str) -> Result<bool, Reply> {
+    match q.get(key).map(String::as_str) {
+        None | Some("" | "0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(_) => Err(Reply::error(400, &format!("`{key}`: expected 1 or 0"))),
+    }
 }
 
 fn ns(q: &Query, key: &str, default: u64) -> Result<u64, Reply> {
@@ -271,10 +286,13 @@ impl App {
                 self.merged(dir, from, to)?
             }
         };
-        Ok(match q.get("comm").filter(|c| !c.is_empty()) {
-            Some(comm) => Shown { profile: Arc::new(only_comm(&shown.profile, comm)), ..shown },
-            None => shown,
-        })
+        let comm = q.get("comm").filter(|c| !c.is_empty());
+        let no_idle = flag(q, "no_idle")?;
+        if comm.is_none() && !no_idle {
+            return Ok(shown);
+        }
+        let keep = |s: &Sample| comm.is_none_or(|c| s.comm == *c) && !(no_idle && is_idle(s));
+        Ok(Shown { profile: Arc::new(keep_samples(&shown.profile, keep)), ..shown })
     }
 
     /// The archives of `from`..`to` merged, from the cache while the directory is unchanged.
@@ -410,12 +428,13 @@ fn flame_json(s: &Shown) -> Reply {
     })
 }
 
-/// The samples of one thread name.
-fn only_comm(p: &Profile, comm: &str) -> Profile {
-    let mut keep = p.clone();
-    keep.samples.retain(|s| s.comm == comm);
+/// The samples of `p` that `keep` keeps (`comm=NAME`: one thread name; `no_idle=1`: all but
+/// the idle task's).
+fn keep_samples(p: &Profile, keep: impl Fn(&Sample) -> bool) -> Profile {
+    let mut kept = p.clone();
+    kept.samples.retain(|s| keep(s));
     let mut b = ProfileBuilder::new(p.meta.clone());
-    b.merge(&keep);
+    b.merge(&kept);
     let mut out = b.finish();
     out.meta.total_samples = out.total();
     out
