@@ -4,9 +4,10 @@
 //! [`App::handle`] maps a request (method, raw path and query, Host header) to a [`Reply`];
 //! [`bind`] and [`Server::run`] serve it on a loopback socket. Security, by construction rather
 //! than by filtering: the request path is never decoded or joined to a filesystem path (static
-//! assets are embedded, archives are reached only through the directory listing), only GET/HEAD are
-//! answered, requests whose Host is not this server are refused (DNS rebinding), and every reply
-//! carries a Content-Security-Policy that allows no inline or remote script.
+//! assets are embedded, archives are reached only through the directory listing, a profile file
+//! is read once at start and never opened again), only GET/HEAD are answered, requests whose
+//! Host is not this server are refused (DNS rebinding), and every reply carries a
+//! Content-Security-Policy that allows no inline or remote script.
 //!
 //! What a client can make the server hold is bounded ([`Limits`]): a request head of 16 KiB
 //! (longer: 431), no request body (413), 10 s to send the head (then the connection is closed),
