@@ -58,7 +58,13 @@ impl App {
         let mut allowed_hosts =
             vec![addr.to_string(), format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")];
         allowed_hosts.dedup();
-        App { source: Arc::new(source), allowed_hosts, cache: Arc::default(), listing: Arc::default(), processes: Arc::default() }
+        App {
+            source: Arc::new(source),
+            allowed_hosts,
+            cache: Arc::default(),
+            listing: Arc::default(),
+            processes: Arc::default(),
+        }
     }
 
     /// True when `host` (the Host header) names this server.
