@@ -183,8 +183,10 @@ fn unwind_manager_builds_in_the_background() {
         sp: 0x7000,
         fp: 0,
         fp_down: 0,
+        pc_certain: true,
         stack: StackCopy::default(),
         tables_only: false,
+        unplaced_reported: false,
     };
     let mut walk = handed.clone();
     assert!(matches!(mgr.resume(&sink, &mut walk, false), Resumed::Waiting(_)));
@@ -202,8 +204,10 @@ fn unwind_manager_builds_in_the_background() {
     let mut walk = handed.clone();
     assert_eq!(mgr.resume(&sink, &mut walk, false), Resumed::Done(UnwindStatus::CopyEnd));
     assert_eq!(walk.frames, vec![addr]);
-    // An unknown process has no mappings: frame pointers only (FP 0 ends the chain).
+    // An unknown process has no mappings: its mappings are asked for once, then frame pointers
+    // only (FP 0 ends the chain).
     let mut walk = Suspended { tgid: 8, ..handed };
+    assert_eq!(mgr.resume(&sink, &mut walk, false), Resumed::Unplaced);
     assert_eq!(mgr.resume(&sink, &mut walk, false), Resumed::Done(UnwindStatus::Complete));
 }
 

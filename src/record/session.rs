@@ -219,13 +219,13 @@ impl Session {
                 crate::sample::trim_heap();
             }
         }
-        self.finish_handed_over(false);
+        self.finish_handed_over(false, observer);
         Ok(())
     }
 
     /// Finishes the walks of the samples the kernel handed over whose tables are ready now,
     /// and counts them; with `force` (or past [`MAX_WAITING`]), those still waiting too.
-    fn finish_handed_over(&mut self, force: bool) {
+    fn finish_handed_over(&mut self, force: bool, observer: &mut dyn Observer) {
         self.waiting.extend(self.sampler.take_deferred());
         if self.waiting.is_empty() {
             return;
@@ -236,12 +236,17 @@ impl Session {
             return;
         };
         let mut done = Vec::new();
+        let mut unplaced = Vec::new();
         self.waiting.retain_mut(|s| match tables.resume(&self.sampler, &mut s.walk, false) {
             Resumed::Done(status) => {
                 done.push(counted(s, status));
                 false
             }
             Resumed::Waiting(_) => true,
+            Resumed::Unplaced => {
+                unplaced.push((s.walk.tgid, s.tid));
+                true
+            }
         });
         let excess = if force { self.waiting.len() } else { self.waiting.len().saturating_sub(MAX_WAITING) };
         for mut s in self.waiting.drain(..excess) {
@@ -252,6 +257,16 @@ impl Session {
         }
         self.handed_over.finished += done.len() as u64;
         self.counts.add(done);
+        // Code mapped after the mappings were read (the kernel's request to read them again may
+        // have been answered by a read that came too early): read them now; the walks go on at
+        // the next call.
+        unplaced.sort_unstable();
+        unplaced.dedup_by_key(|(tgid, _)| *tgid);
+        for (tgid, tid) in unplaced {
+            if self.procs.capture(tgid, tid) {
+                self.process_captured(tgid, observer);
+            }
+        }
     }
 
     /// Stops sampling (so the last drain is complete and the totals final), drains a last time
@@ -264,7 +279,7 @@ impl Session {
         self.handle_events(events, observer);
         self.refresh_late_mappings(&drained, observer);
         self.counts.add(drained);
-        self.finish_waiting_walks();
+        self.finish_waiting_walks(observer);
         observer.on_event(Event::Stopped);
         if let Some(c) = self.child.as_mut() {
             if c.try_wait().is_none() {
@@ -278,9 +293,9 @@ impl Session {
 
     /// Finishes every handed-over sample: waits (a bounded time) for the tables they need, then
     /// finishes those still waiting without them.
-    fn finish_waiting_walks(&mut self) {
+    fn finish_waiting_walks(&mut self, observer: &mut dyn Observer) {
         let deadline = Instant::now() + STOP_TABLE_WAIT;
-        self.finish_handed_over(false);
+        self.finish_handed_over(false, observer);
         while !self.waiting.is_empty()
             && self.tables.as_ref().is_some_and(|t| t.pending() > 0)
             && Instant::now() < deadline
@@ -289,9 +304,9 @@ impl Session {
             if let Some(t) = self.tables.as_mut() {
                 t.poll(&mut self.sampler);
             }
-            self.finish_handed_over(false);
+            self.finish_handed_over(false, observer);
         }
-        self.finish_handed_over(true);
+        self.finish_handed_over(true, observer);
     }
 
     /// What became of the samples handed over so far, with the kernel's count of those it

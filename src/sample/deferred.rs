@@ -61,6 +61,9 @@ pub(super) fn parse_deferred(data: &[u8], tables_only: bool) -> Option<DeferredS
             sp: d.sp,
             fp: d.fp,
             fp_down: d.fp_down,
+            // The kernel hands over only at a certain PC (see walk_step).
+            pc_certain: true,
+            unplaced_reported: false,
             stack: StackCopy { base: d.stack_base, bytes: d.stack[..stack_len].to_vec() },
             tables_only,
         },

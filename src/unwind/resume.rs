@@ -50,10 +50,16 @@ pub struct Suspended {
     pub fp: u64,
     /// Frame-pointer steps to a lower address taken so far.
     pub fp_down: u8,
+    /// `pc` is the interrupted PC or a return address a table's rule gave (not one a
+    /// frame-pointer step read, which may be garbage).
+    pub pc_certain: bool,
     /// The stack from the page of `sp` up.
     pub stack: StackCopy,
     /// Tables only (`--unwind dwarf`): no frame-pointer steps.
     pub tables_only: bool,
+    /// A certain PC outside every known mapping was already reported once
+    /// ([`Resumed::Unplaced`]): from now on it takes a frame-pointer step.
+    pub unplaced_reported: bool,
 }
 
 /// What is known at one code address of the walked process.
@@ -89,6 +95,9 @@ pub enum Resumed {
     Done(UnwindStatus),
     /// It reached another binary whose table is being built: try again when it is ready.
     Waiting(BinaryKey),
+    /// It reached a certain PC (the interrupted one, or a return address a table gave) outside
+    /// every mapping known: read the process's mappings again, then try again (once).
+    Unplaced,
 }
 
 /// Continues `walk` until it ends or reaches a binary whose table is still being built (the
@@ -105,6 +114,10 @@ pub fn resume(walk: &mut Suspended, rules: &impl Rules, force: bool) -> Resumed 
         let place = match rules.place(lookup) {
             Place::Pending(key) if !force => return Resumed::Waiting(key),
             Place::Pending(_) => Place::NoTable,
+            Place::Unmapped if !force && !walk.unplaced_reported && walk.pc_certain => {
+                walk.unplaced_reported = true;
+                return Resumed::Unplaced;
+            }
             p => p,
         };
         walk.frames.push(walk.pc);
@@ -117,6 +130,7 @@ pub fn resume(walk: &mut Suspended, rules: &impl Rules, force: bool) -> Resumed 
             Ok(ra) => walk.pc = ra,
             Err(status) => return Resumed::Done(status),
         }
+        walk.pc_certain = matches!(place, Place::Row { row, .. } if row.cfa != CfaRule::NoInfo);
     }
 }
 
@@ -211,7 +225,18 @@ mod tests {
     }
 
     fn walk(pc: u64, sp: u64, fp: u64, stack: StackCopy) -> Suspended {
-        Suspended { tgid: 1, frames: Vec::new(), pc, sp, fp, fp_down: 0, stack, tables_only: false }
+        Suspended {
+            tgid: 1,
+            frames: Vec::new(),
+            pc,
+            sp,
+            fp,
+            fp_down: 0,
+            pc_certain: true,
+            stack,
+            tables_only: false,
+            unplaced_reported: false,
+        }
     }
 
     fn fake() -> Fake {
@@ -305,6 +330,17 @@ mod tests {
         let mut w = walk(0x3000, 0x7010, 0x7000, stack(&[0x0, 0x3001, 0, 0]));
         assert_eq!(resume(&mut w, &fake(), false), Resumed::Done(UnwindStatus::Complete));
         assert_eq!(w.fp_down, 1);
+    }
+
+    /// A certain PC outside every mapping asks once for the mappings to be read again; after
+    /// that it takes a frame-pointer step.
+    #[test]
+    fn resume_reports_an_unplaced_pc_once() {
+        let mut w = walk(0x9000, 0x7000, 0x7000, stack(&[0, 0]));
+        assert_eq!(resume(&mut w, &fake(), false), Resumed::Unplaced);
+        assert!(w.frames.is_empty());
+        assert_eq!(resume(&mut w, &fake(), false), Resumed::Done(UnwindStatus::Complete));
+        assert_eq!(w.frames, vec![0x9000]);
     }
 
     /// Reads outside the copy, or wrapping around the address space, are None.
