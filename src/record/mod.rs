@@ -221,7 +221,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
             end_stages: EndStages { stop: end.elapsed(), ..EndStages::default() },
             unwind_table_bytes: session.sampler.unwind_row_memory().1,
             command_stopped: session.command_stopped,
-            handed_over: session.handed_over_totals(),
+            handed_over: session.sampler.stats().map_or(session.handed_over, |s| session.handed_over_totals(&s)),
         });
     }
 
@@ -260,7 +260,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
         end_stages,
         unwind_table_bytes: session.sampler.unwind_row_memory().1,
         command_stopped: session.command_stopped,
-        handed_over: HandedOver { buffer_full: stats.handover_full, ..session.handed_over },
+        handed_over: session.handed_over_totals(&stats),
     })
 }
 

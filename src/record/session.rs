@@ -309,11 +309,10 @@ impl Session {
         self.finish_handed_over(true, observer);
     }
 
-    /// What became of the samples handed over so far, with the kernel's count of those it
-    /// could not hand over.
-    pub fn handed_over_totals(&self) -> HandedOver {
-        let buffer_full = self.sampler.stats().map_or(0, |s| s.handover_full);
-        HandedOver { buffer_full, ..self.handed_over }
+    /// What became of the samples handed over so far, with the kernel's count (in `stats`) of
+    /// those it could not hand over.
+    pub fn handed_over_totals(&self, stats: &crate::sample::KernelStats) -> HandedOver {
+        HandedOver { buffer_full: stats.handover_full, ..self.handed_over }
     }
 
     /// Samples that lost a stack or were dropped, since the start.

@@ -74,6 +74,20 @@ pub(super) fn parse_deferred(data: &[u8], tables_only: bool) -> Option<DeferredS
 mod tests {
     use super::*;
 
+    /// Calls `f` with the bytes of `d` as the ring buffer holds them (8-byte aligned, which a
+    /// `Vec<u8>` is not by contract).
+    fn with_record_bytes<T>(d: &types::prof_deferred, f: impl FnOnce(&[u8]) -> T) -> T {
+        // SAFETY: prof_deferred is plain integers (see the Plain impl).
+        let bytes = unsafe { plain::as_bytes(d) };
+        let aligned: Vec<u64> = bytes.chunks(8).map(|c| u64::from_ne_bytes(c.try_into().unwrap())).collect();
+        // SAFETY: reinterpreting initialized u64s as bytes, no more than they hold.
+        f(unsafe { std::slice::from_raw_parts(aligned.as_ptr().cast::<u8>(), bytes.len()) })
+    }
+
+    fn parse_record(d: &types::prof_deferred, tables_only: bool) -> Option<DeferredSample> {
+        with_record_bytes(d, |data| parse_deferred(data, tables_only))
+    }
+
     /// A record is read field by field; stated lengths beyond the arrays are capped, a record
     /// of the wrong size is refused.
     #[test]
@@ -87,13 +101,7 @@ mod tests {
         d.user_ips[..2].copy_from_slice(&[0x10, 0x20]);
         d.kernel_len = 1;
         d.kernel_ips[0] = 0xffff_ffff_8100_0000;
-        // SAFETY: prof_deferred is plain integers (see the Plain impl).
-        let bytes = unsafe { plain::as_bytes(&d) }.to_vec();
-        // A Vec<u8> is not 8-aligned by contract: parse from an aligned copy.
-        let aligned: Vec<u64> = bytes.chunks(8).map(|c| u64::from_ne_bytes(c.try_into().unwrap())).collect();
-        // SAFETY: reinterpreting initialized u64s as bytes.
-        let data = unsafe { std::slice::from_raw_parts(aligned.as_ptr().cast::<u8>(), bytes.len()) };
-        let s = parse_deferred(data, false).unwrap();
+        let s = parse_record(&d, false).unwrap();
         assert_eq!((s.walk.tgid, s.walk.pc, s.walk.sp, s.walk.fp), (42, 0x1000, 0x7ff0, 0x7ff8));
         assert_eq!(s.comm, "cc1");
         assert_eq!(s.walk.frames, vec![0x10, 0x20]);
@@ -104,16 +112,11 @@ mod tests {
         d.user_len = 1000;
         d.stack_len = u32::MAX;
         d.kernel_status = 2; // PROF_STACK_FAULT
-                             // SAFETY: as above.
-        let bytes = unsafe { plain::as_bytes(&d) };
-        let aligned: Vec<u64> = bytes.chunks(8).map(|c| u64::from_ne_bytes(c.try_into().unwrap())).collect();
-        // SAFETY: as above.
-        let data = unsafe { std::slice::from_raw_parts(aligned.as_ptr().cast::<u8>(), bytes.len()) };
-        let s = parse_deferred(data, true).unwrap();
+        let s = parse_record(&d, true).unwrap();
         assert_eq!(s.walk.frames.len(), MAX_STACK_DEPTH);
         assert_eq!(s.walk.stack.bytes.len(), DEFERRED_STACK_BYTES);
         assert!(matches!(s.kernel, StackRef::Missing(_)));
         assert!(s.walk.tables_only);
-        assert!(parse_deferred(&data[..100], false).is_none());
+        assert!(with_record_bytes(&d, |data| parse_deferred(&data[..100], false)).is_none());
     }
 }
