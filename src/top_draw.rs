@@ -19,7 +19,11 @@ const HELP: &str = "q quit · s self · t total · n name · p pause · / regex 
 pub fn draw(frame: &mut Frame, view: &mut View) {
     let [header, body, footer] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(frame.area());
-    frame.render_widget(Paragraph::new(header_text(view)).style(Style::new().add_modifier(Modifier::REVERSED)), header);
+    frame.render_widget(
+        Paragraph::new(header_text(view, usize::from(header.width)))
+            .style(Style::new().add_modifier(Modifier::REVERSED)),
+        header,
+    );
     // The table's header row aside, the lines a page holds.
     view.page = usize::from(body.height.saturating_sub(1)).max(1);
     view.scroll_to_selection();
@@ -31,30 +35,59 @@ pub fn draw(frame: &mut Frame, view: &mut View) {
     frame.render_widget(Paragraph::new(footer_text(view)), footer);
 }
 
-fn header_text(view: &View) -> String {
+/// The header line: what the view is in (sort, filter, pause) first, so it is never cut off,
+/// then what is sampled; the target's middle gives way when the line is wider than `width`.
+fn header_text(view: &View, width: usize) -> String {
     let w = &view.shown;
-    let mut parts = vec!["prof top".to_string()];
+    let mut state = vec![format!("sort: {}", view.sort.label())];
+    if let Some((_, text)) = &view.filter {
+        state.push(format!("filter: /{}/", esc(text)));
+    }
+    if view.paused {
+        state.push("PAUSED".to_string());
+    }
+    let mut rest = Vec::new();
+    let mut target = None;
     match w.last_meta() {
         Some(meta) => {
-            parts.push(esc(&meta.target).into_owned());
-            parts.push(format!("{} {} Hz", meta.event, meta.frequency_hz));
-            parts.push(format!(
+            target = Some(esc(&meta.target).into_owned());
+            rest.push(format!("{} {} Hz", meta.event, meta.frequency_hz));
+            rest.push(format!(
                 "{} {} last interval",
                 w.last_samples(),
                 prof::output::text::noun_for(w.last_samples(), "sample")
             ));
         }
-        None => parts.push("waiting for the first interval…".to_string()),
+        None => rest.push("waiting for the first interval…".to_string()),
     }
-    parts.push(format!("window ×7/8 per {} s", view.delay));
-    parts.push(format!("sort: {}", view.sort.label()));
-    if let Some((_, text)) = &view.filter {
-        parts.push(format!("filter: /{}/", esc(text)));
+    rest.push(format!("window ×7/8 per {} s", view.delay));
+    let join = |target: Option<&str>| {
+        let mut parts = vec!["prof top".to_string()];
+        parts.extend(state.iter().cloned());
+        parts.extend(target.map(str::to_string));
+        parts.extend(rest.iter().cloned());
+        parts.join(" · ")
+    };
+    let full = join(target.as_deref());
+    let over = full.chars().count().saturating_sub(width);
+    match target {
+        Some(t) if over > 0 => join(Some(&elide_middle(&t, t.chars().count().saturating_sub(over).max(12)))),
+        _ => full,
     }
-    if view.paused {
-        parts.push("PAUSED".to_string());
+}
+
+/// `text` cut to at most `keep` characters by replacing its middle with `…`.
+fn elide_middle(text: &str, keep: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= keep {
+        return text.to_string();
     }
-    parts.join(" · ")
+    let head = keep.saturating_sub(1) / 2;
+    let tail = keep.saturating_sub(1) - head;
+    let mut out: String = chars[..head].iter().collect();
+    out.push('…');
+    out.extend(&chars[chars.len() - tail..]);
+    out
 }
 
 fn footer_text(view: &View) -> Line<'static> {
@@ -158,4 +191,18 @@ fn zoom_table(view: &View, key: &FunctionKey) -> (Table<'static>, TableState) {
         .header(header_row(["", "Share", "Samples", "Callers above, callees below", "Module", "Process"], None))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
     (table, TableState::new().with_selected(Some(view.selected.saturating_sub(view.offset))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::elide_middle;
+
+    #[test]
+    fn elide_middle_keeps_both_ends() {
+        assert_eq!(elide_middle("/usr/bin/python3", 40), "/usr/bin/python3");
+        let cut = elide_middle("/check/work/main/target/tmp/workloads/w_split (+1 arg)", 24);
+        assert_eq!(cut.chars().count(), 24);
+        assert!(cut.starts_with("/check/work") && cut.ends_with("(+1 arg)") && cut.contains('…'), "{cut}");
+        assert_eq!(elide_middle("ééééé", 3), "é…é");
+    }
 }
