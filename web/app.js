@@ -6,6 +6,9 @@
 // process names only ever enter the page through textContent / title, never as HTML.
 'use strict';
 
+import { buildTree, drawFlame, escapeRegex, kindOf, label, onFrames, searchRegex } from './flame.js';
+import { fuzzyScore } from './fuzzy.js';
+
 const state = {
   intervals: [],
   startIndex: new Map(), // interval start (ns, as a string) → index in intervals
@@ -384,42 +387,6 @@ function lastHour() {
 
 // ---- process picker ----
 
-/** The edit distance from `q` to the closest substring of `t` (insertions, deletions,
- * substitutions and swaps of neighbours each cost 1). */
-function substringDistance(q, t) {
-  const m = q.length;
-  let prev2 = null;
-  let prev = new Array(t.length + 1).fill(0); // row 0: a match may start anywhere
-  for (let i = 1; i <= m; i++) {
-    const row = new Array(t.length + 1);
-    row[0] = i;
-    for (let j = 1; j <= t.length; j++) {
-      const cost = q[i - 1] === t[j - 1] ? 0 : 1;
-      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + cost);
-      if (prev2 && j > 1 && q[i - 1] === t[j - 2] && q[i - 2] === t[j - 1]) row[j] = Math.min(row[j], prev2[j - 2] + 1);
-    }
-    prev2 = prev;
-    prev = row;
-  }
-  return Math.min(...prev);
-}
-
-/** How well `query` names process `name`, lower is better: 0 a prefix, 1 a substring, 2 the
- * letters in order, 3 + n a substring with n typos (one per three letters typed); null when it
- * does not. Case is ignored. */
-function fuzzyScore(query, name) {
-  const q = query.toLowerCase();
-  const t = name.toLowerCase();
-  if (!q) return 0;
-  const at = t.indexOf(q);
-  if (at >= 0) return at === 0 ? 0 : 1;
-  let k = 0;
-  for (const c of t) if (c === q[k]) k++;
-  if (k === q.length) return 2;
-  const d = substringDistance(q, t);
-  return d <= Math.floor(q.length / 3) ? 3 + d : null;
-}
-
 /** The processes the picker lists for what was typed: best matches first, then most samples. */
 function pickerMatches(text) {
   if (!state.processes) return [];
@@ -557,73 +524,11 @@ async function loadProcesses(r) {
 
 // ---- flamegraph ----
 
-function kindOf(name, depth) {
-  if (depth === 0) return 'root';
-  if (name.endsWith('_[k]')) return 'kernel';
-  if (name.endsWith('_[i]')) return 'inline';
-  if (name.startsWith('[missing ')) return 'placeholder';
-  return 'user';
-}
-
-/** A frame's label: without the `_[k]` (kernel) and `_[i]` (inlined) suffixes of folded
- * stacks; the kind is shown by colour instead. */
-function label(name) {
-  return name.replace(/_\[[ki]\]$/, '');
-}
-
-const KIND_TEXT = { kernel: ' (kernel)', inline: ' (inlined)', placeholder: '', user: '', root: '' };
-
-/** The flame tree of /api/range.json's reply: stacks are [count, name index, …], root first. */
-function buildTree(names, stacks) {
-  const root = { name: 'all', value: 0, children: new Map() };
-  for (const s of stacks) {
-    const count = s[0];
-    root.value += count;
-    let node = root;
-    for (let k = 1; k < s.length; k++) {
-      const f = names[s[k]];
-      let child = node.children.get(f);
-      if (!child) {
-        child = { name: f, value: 0, children: new Map() };
-        node.children.set(f, child);
-      }
-      child.value += count;
-      node = child;
-    }
-  }
-  return root;
-}
-
-/** `text` as a regular expression that matches it literally. */
-function escapeRegex(text) {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function searchRegex() {
-  const text = $('search').value.trim();
-  if (!text) return null;
-  try {
-    return new RegExp(text);
-  } catch (e) {
-    return new RegExp(escapeRegex(text));
-  }
-}
-
 /** Hover details and click-to-zoom for every frame the flamegraph draws. */
 function setupFlame() {
-  const box = $('flame');
-  const frameOf = (e) => {
-    const d = e.target.closest('.frame');
-    return d && box.contains(d) ? d : null;
-  };
-  box.addEventListener('mouseover', (e) => {
-    const d = frameOf(e);
-    if (d) $('details').textContent = d.title;
-  });
-  box.addEventListener('click', (e) => {
-    const d = frameOf(e);
-    const f = d && state.frames[Number(d.dataset.i)];
-    if (!f) return;
+  onFrames($('flame'), () => state.frames, (f, d) => {
+    $('details').textContent = d.title;
+  }, (f) => {
     state.zoom = f.path;
     renderFlame();
   });
@@ -631,60 +536,16 @@ function setupFlame() {
 
 function renderFlame() {
   const box = $('flame');
-  box.replaceChildren();
-  if (!state.flame) return;
+  if (!state.flame) {
+    box.replaceChildren();
+    state.frames = [];
+    return;
+  }
   const { root } = state.flame;
-  const re = searchRegex();
-  const ROW = 18;
-  const MIN = 0.001; // frames narrower than 0.1% of the view are not drawn
-  // Walk down the zoom path; ancestors are drawn full width.
-  let node = root;
-  const ancestors = [];
-  for (const name of state.zoom) {
-    const next = node.children.get(name);
-    if (!next) break;
-    ancestors.push(node);
-    node = next;
-  }
-  let depthMax = 0;
-  let matched = 0;
-  const frames = [];
-  const place = (n, depth, x, w, path, ancestor, countMatch) => {
-    depthMax = Math.max(depthMax, depth);
-    const isMatch = re !== null && depth > 0 && re.test(label(n.name));
-    if (isMatch && countMatch) matched += n.value;
-    frames.push({ n, depth, x, w, path, ancestor, isMatch });
-    if (ancestor) return;
-    let cx = x;
-    const kids = [...n.children.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
-    for (const k of kids) {
-      const kw = (w * k.value) / n.value;
-      if (kw >= MIN) place(k, depth + 1, cx, kw, path.concat([k.name]), false, countMatch && !isMatch);
-      cx += kw;
-    }
-  };
-  ancestors.forEach((a, i) => place(a, i, 0, 1, state.zoom.slice(0, i), true, false));
-  place(node, ancestors.length, 0, 1, state.zoom.slice(0, ancestors.length), false, true);
-  // Built off the page and attached once: one layout for thousands of frames. Hover and click
-  // are handled once for the whole box (setupFlame), through each frame's index.
-  state.frames = frames;
-  const fragment = document.createDocumentFragment();
-  for (const [i, f] of frames.entries()) {
-    const kind = kindOf(f.n.name, f.depth);
-    const d = el('div', f.depth === 0 ? `all (${root.value} samples)` : label(f.n.name), `frame ${kind}`);
-    if (f.ancestor) d.classList.add('ancestor');
-    if (f.isMatch) d.classList.add('match');
-    d.style.left = `${f.x * 100}%`;
-    d.style.width = `${f.w * 100}%`;
-    d.style.top = `${(state.layout === 'flame' ? depthMax - f.depth : f.depth) * ROW}px`;
-    const pct = ((100 * f.n.value) / root.value).toFixed(2);
-    d.title = `${f.depth === 0 ? 'all' : label(f.n.name)}${KIND_TEXT[kind]}: ${f.n.value} samples (${pct}%)`;
-    d.dataset.i = String(i);
-    fragment.appendChild(d);
-  }
-  box.appendChild(fragment);
-  box.style.height = `${(depthMax + 1) * ROW + 4}px`;
-  $('matched').textContent = re ? `matched ${((100 * matched) / root.value).toFixed(2)}% of samples` : '';
+  const re = searchRegex($('search').value);
+  const drawn = drawFlame(box, root, { zoom: state.zoom, layout: state.layout, re });
+  state.frames = drawn.frames;
+  $('matched').textContent = re ? `matched ${((100 * drawn.matched) / root.value).toFixed(2)}% of samples` : '';
 }
 
 // ---- views ----

@@ -15,8 +15,16 @@ use crate::profile::{unix_ns, LossReason, Profile, ProfileBuilder, Sample};
 use crate::store::Span;
 
 const INDEX_HTML: &str = include_str!("../../web/index.html");
-const APP_JS: &str = include_str!("../../web/app.js");
-const APP_CSS: &str = include_str!("../../web/app.css");
+
+/// The page's scripts (ES modules) and style sheet, built into the binary: (path, type, text).
+/// Nothing else of the file system is served.
+const WEB_FILES: &[(&str, &str, &str)] = &[
+    ("/app.js", JS, include_str!("../../web/app.js")),
+    ("/flame.js", JS, include_str!("../../web/flame.js")),
+    ("/fuzzy.js", JS, include_str!("../../web/fuzzy.js")),
+    ("/app.css", "text/css; charset=utf-8", include_str!("../../web/app.css")),
+];
+const JS: &str = "text/javascript; charset=utf-8";
 
 /// An HTTP reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,8 +137,10 @@ impl App {
         let q: Query = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
         let result = match path {
             "/" | "/index.html" => Ok(Reply::ok("text/html; charset=utf-8", INDEX_HTML)),
-            "/app.js" => Ok(Reply::ok("text/javascript; charset=utf-8", APP_JS)),
-            "/app.css" => Ok(Reply::ok("text/css; charset=utf-8", APP_CSS)),
+            _ if WEB_FILES.iter().any(|f| f.0 == path) => {
+                let (_, ty, text) = WEB_FILES.iter().find(|f| f.0 == path).expect("listed");
+                Ok(Reply::ok(ty, *text))
+            }
             // Browsers ask for it on their own; there is none.
             "/favicon.ico" => Ok(Reply { status: 204, ..Reply::ok("image/x-icon", Vec::new()) }),
             "/api/meta.json" => Ok(self.meta()),

@@ -110,9 +110,9 @@ if ((await background()) === 'rgb(255, 255, 255)') fail('the dark theme has a wh
 await page.screenshot({ path: `${outDir}/ui-profile-dark.png`, fullPage: true });
 
 // Process picker: a typo finds the process, the keyboard picks it, the view is filtered.
-const scores = await page.evaluate(() => [['pyhton', 'python3.11'], ['pyth', 'python3.11'], ['thon', 'python3.11'],
+const scores = await page.evaluate(async () => { const { fuzzyScore } = await import('/fuzzy.js'); return [['pyhton', 'python3.11'], ['pyth', 'python3.11'], ['thon', 'python3.11'],
   ['pto', 'python3.11'], ['pythno3', 'python3.11'], ['java', 'python3.11'], ['xyzzy', 'python3.11']]
-  .map(([q, name]) => fuzzyScore(q, name)));
+  .map(([q, name]) => fuzzyScore(q, name)); });
 if (JSON.stringify(scores) !== JSON.stringify([4, 0, 1, 2, 4, null, null])) fail(`fuzzy scores ${scores}`);
 const typo = topComm.length > 3 ? topComm.slice(0, 1) + topComm[2] + topComm[1] + topComm.slice(3) : topComm;
 await page.click('#comm');
