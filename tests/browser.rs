@@ -39,7 +39,6 @@ fn browser_available(test: &str) -> bool {
     false
 }
 
-/// tests/browser, with playwright-core installed (`npm ci`) if it is not yet.
 /// `prof serve PATH` on a free loopback port, on a thread of this test: its address, and the
 /// flag that stops it.
 fn serve_in_thread(path: std::path::PathBuf) -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicBool>) {
@@ -51,6 +50,7 @@ fn serve_in_thread(path: std::path::PathBuf) -> (std::net::SocketAddr, std::sync
     (addr, stop)
 }
 
+/// tests/browser, with playwright-core installed (`npm ci`) if it is not yet.
 fn browser_dir() -> std::path::PathBuf {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     if !browser_dir.join("node_modules/playwright-core").exists() {
@@ -215,4 +215,18 @@ fn browser_ui_serves_one_file() {
     );
     assert!(v["title"].as_str().unwrap().contains("60 samples"), "{v}");
     assert_eq!(v["top"], "hot_loop", "{v}");
+}
+
+/// The page's pure modules under Node (tests/browser/units.mjs): the top table computed from the
+/// flame tree (self and total, recursion counted once per stack, following the zoom, sorting by
+/// each column) and the sandwich view's merged callers and callees, on a tree whose answers are
+/// worked out by hand.
+#[test]
+fn browser_modules_table_and_sandwich() {
+    if !browser_available("browser_modules_table_and_sandwich") {
+        return;
+    }
+    let out = Command::new("node").arg(browser_dir().join("units.mjs")).output().expect("node runs");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
 }

@@ -168,6 +168,12 @@ fn serve_api_endpoints() {
     folded.sort();
     assert_eq!(lines, folded);
     assert_eq!(names.len(), names.iter().collect::<std::collections::HashSet<_>>().len(), "labels sent once");
+    // Each label's module, for the top table the page computes: the binary of functions, ""
+    // for the roots (process names).
+    let modules: Vec<&str> = v["modules"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    assert_eq!(modules.len(), names.len());
+    let module = |name: &str| modules[names.iter().position(|n| *n == name).unwrap()];
+    assert_eq!((module("main"), module("old_work"), module("app")), ("app", "app", ""), "{v}");
     // The top table the UI shows beside it comes in the same reply, equal to /api/top.json's.
     let (_, _, top) = get(&ui, &format!("/api/top.json?{}&n=30", range(0, 4)));
     assert_eq!(v["top"], serde_json::from_slice::<serde_json::Value>(&top).unwrap());

@@ -8,6 +8,8 @@
 
 import { buildTree, drawFlame, escapeRegex, kindOf, label, onFrames, searchRegex } from './flame.js';
 import { fuzzyScore } from './fuzzy.js';
+import { sandwich } from './sandwich.js';
+import { COLUMNS, functionRows, sortRows } from './table.js';
 
 const state = {
   intervals: [],
@@ -23,8 +25,12 @@ const state = {
   layout: 'icicle', // or 'flame' (root at the bottom)
   prefetch: null, // {q, res}: a range.json request started before the interval list arrived
   frames: [], // what renderFlame drew, by the index in each frame's data-i
-  top: [], // the top table's rows
+  top: [], // the top table's rows, as shown
   topIndex: -1, // the top table's row chosen with the arrow keys
+  sort: { key: 'self', desc: true }, // the top table's order
+  moduleOf: new Map(), // function label → module, from /api/range.json
+  focus: null, // the function chosen in the top table: its frames are outlined
+  sandwich: null, // the function whose callers and callees are shown instead of the graph
   pickIndex: 0, // the process picker's highlighted entry
 };
 
@@ -100,6 +106,8 @@ function writeHash() {
   if (state.next) h.set('new', `${state.next.from}-${state.next.to}`);
   if (state.comm) h.set('comm', state.comm);
   if (state.layout !== 'icicle') h.set('layout', state.layout);
+  if (state.sort.key !== 'self' || !state.sort.desc) h.set('sort', `${state.sort.desc ? '-' : ''}${state.sort.key}`);
+  if (state.sandwich !== null) h.set('sandwich', state.sandwich);
   history.replaceState(null, '', `#${h.toString()}`);
 }
 
@@ -113,6 +121,9 @@ function readHash() {
   state.comm = (h.get('comm') || '').trim();
   $('comm').value = state.comm;
   state.layout = h.get('layout') === 'flame' ? 'flame' : 'icicle';
+  const sort = (h.get('sort') || '').replace(/^-/, '');
+  if (COLUMNS.some((c) => c.key === sort)) state.sort = { key: sort, desc: (h.get('sort') || '').startsWith('-') };
+  state.sandwich = h.get('sandwich');
   state.base = pair(h.get('base'));
   state.next = pair(h.get('new'));
   const from = h.get('from');
@@ -543,9 +554,113 @@ function renderFlame() {
   }
   const { root } = state.flame;
   const re = searchRegex($('search').value);
-  const drawn = drawFlame(box, root, { zoom: state.zoom, layout: state.layout, re });
+  const decorate = (d, f) => {
+    if (state.focus !== null && f.depth > 1 && f.n.name === state.focus) d.classList.add('focus');
+  };
+  const drawn = drawFlame(box, root, { zoom: state.zoom, layout: state.layout, re, decorate });
   state.frames = drawn.frames;
   $('matched').textContent = re ? `matched ${((100 * drawn.matched) / root.value).toFixed(2)}% of samples` : '';
+  renderTable(re);
+  renderSandwich(re);
+}
+
+// ---- top table ----
+
+const TABLE_ROWS = 200; // rows drawn at most; the rest are counted in the caption
+
+/** The top table of what the graph shows: the zoomed stacks, the functions the search matches,
+ * in the chosen order. */
+function renderTable(re) {
+  const tbody = document.querySelector('#top tbody');
+  tbody.replaceChildren();
+  const { root } = state.flame;
+  const { rows, samples } = functionRows(root, state.zoom, (name) => state.moduleOf.get(name) || '');
+  const shown = sortRows(re ? rows.filter((r) => re.test(label(r.name))) : rows, state.sort.key, state.sort.desc);
+  state.top = shown.slice(0, TABLE_ROWS);
+  const pct = (n) => (samples ? (100 * n) / samples : 0).toFixed(2);
+  state.top.forEach((row, i) => {
+    const tr = el('tr');
+    tr.dataset.i = String(i);
+    if (row.name === state.focus) tr.classList.add('focused');
+    const kernel = kindOf(row.name, 1) === 'kernel' || row.module === '[kernel.kallsyms]' ? 'kernel' : undefined;
+    const open = el('button', '⇅', 'callers');
+    open.type = 'button';
+    open.title = 'callers and callees of this function (s)';
+    const actions = el('td');
+    actions.append(open);
+    tr.append(el('td', pct(row.self)), el('td', pct(row.total)), el('td', label(row.name), kernel), el('td', row.module), actions);
+    tbody.appendChild(tr);
+  });
+  if (state.topIndex >= state.top.length) state.topIndex = -1;
+  if (state.topIndex >= 0) tbody.children[state.topIndex].classList.add('active');
+  const where = state.zoom.length ? ` under ${label(state.zoom[state.zoom.length - 1])}` : '';
+  const filter = re ? ` matching /${re.source}/` : '';
+  const more = shown.length > TABLE_ROWS ? `, the first ${TABLE_ROWS} shown` : '';
+  $('top-caption').textContent = `${shown.length} functions${filter}${where}${more}; shares of ${samples} samples. Click a row to outline it in the graph, ⇅ for its callers and callees; click a column to sort.`;
+  document.querySelectorAll('#top thead th').forEach((th) => {
+    const on = th.dataset.key === state.sort.key;
+    th.classList.toggle('sorted', on);
+    th.setAttribute('aria-sort', on ? (state.sort.desc ? 'descending' : 'ascending') : 'none');
+    th.dataset.arrow = on ? (state.sort.desc ? '▼' : '▲') : '';
+  });
+}
+
+/** Sorts the top table by column `key`: a second click on the same column reverses it. */
+function sortBy(key) {
+  const col = COLUMNS.find((c) => c.key === key);
+  if (!col) return;
+  state.sort = state.sort.key === key ? { key, desc: !state.sort.desc } : { key, desc: col.descending };
+  state.topIndex = -1;
+  writeHash();
+  renderTable(searchRegex($('search').value));
+}
+
+// ---- sandwich ----
+
+/** Shows the callers and callees of function `name` instead of the graph (null: the graph). */
+function setSandwich(name) {
+  state.sandwich = name;
+  writeHash();
+  renderFlame();
+}
+
+function renderSandwich(re) {
+  const on = state.sandwich !== null && state.flame !== null;
+  $('sandwich').hidden = !on;
+  $('flame').hidden = on;
+  if (!on) return;
+  const { root } = state.flame;
+  const name = state.sandwich;
+  const { callers, callees, total } = sandwich(root, name);
+  const share = (n) => `${((100 * n) / (root.value || 1)).toFixed(2)}%`;
+  $('sandwich-title').textContent = total
+    ? `${label(name)}: on ${share(total)} of stacks (${total} samples). Callers above, callees below; click a frame for its own.`
+    : `${label(name)} is not in this range`;
+  const title = (f) => `${label(f.n.name)}: ${f.n.value} samples (${share(f.n.value)} of all, ` +
+    `${((100 * f.n.value) / (total || 1)).toFixed(1)}% of ${label(name)})`;
+  const rootText = () => `${label(name)} (${share(total)})`;
+  state.sandwichFrames = {
+    callers: drawFlame($('callers'), callers, { layout: 'flame', re, title, rootText, decorate: processColour }).frames,
+    callees: drawFlame($('callees'), callees, { layout: 'icicle', re, title, rootText }).frames,
+  };
+}
+
+/** The callers' outermost frames (no caller above them) are processes: coloured as roots. */
+function processColour(d, f) {
+  if (f.depth > 0 && f.n.children.size === 0) d.className = `frame root${f.isMatch ? ' match' : ''}`;
+}
+
+/** Hover details and click-to-recentre for the sandwich's two graphs. */
+function setupSandwich() {
+  for (const side of ['callers', 'callees']) {
+    onFrames($(side), () => (state.sandwichFrames || {})[side] || [], (f, d) => {
+      $('details').textContent = d.title;
+    }, (f) => {
+      // The callers' outermost frames are the processes, not functions.
+      if (f.depth > 0 && !(side === 'callers' && f.n.children.size === 0)) setSandwich(f.n.name);
+    });
+  }
+  $('sandwich-close').addEventListener('click', () => setSandwich(null));
 }
 
 // ---- views ----
@@ -572,8 +687,8 @@ async function showProfile() {
   const pending = state.prefetch && state.prefetch.q === q ? state.prefetch.res : fetch(`/api/range.json?${q}`);
   state.prefetch = null;
   const res = await pending;
-  const tbody = document.querySelector('#top tbody');
-  tbody.replaceChildren();
+  document.querySelector('#top tbody').replaceChildren();
+  $('top-caption').textContent = '';
   $('losses').replaceChildren();
   if (!res.ok) {
     state.flame = null;
@@ -583,19 +698,14 @@ async function showProfile() {
   }
   const data = await res.json();
   state.flame = { root: buildTree(data.names, data.stacks), total: data.total };
+  state.moduleOf = new Map(data.names.map((n, i) => [n, (data.modules || [])[i] || '']));
   state.zoom = [];
+  state.topIndex = -1;
+  state.focus = null;
+  $('focus-info').textContent = '';
   $('flame-title').textContent = `${data.title}${data.subtitle ? ' — ' + data.subtitle : ''}`;
   renderLosses(data.losses, data.notes);
   renderFlame();
-  state.top = data.top;
-  state.topIndex = -1;
-  data.top.forEach((row, i) => {
-    const tr = el('tr');
-    tr.dataset.i = String(i);
-    const kernel = kindOf(row.function, 1) === 'kernel' || row.module === '[kernel.kallsyms]' ? 'kernel' : undefined;
-    tr.append(el('td', row.self_pct.toFixed(2)), el('td', row.total_pct.toFixed(2)), el('td', label(row.function), kernel), el('td', row.module));
-    tbody.appendChild(tr);
-  });
   renderNoMatch();
   // The stacked timeline and the process list come after the flamegraph: they read every
   // archive of the range again (once; the server keeps what it read).
@@ -611,13 +721,27 @@ function markTop(i) {
   rows[state.topIndex].scrollIntoView({ block: 'nearest' });
 }
 
-/** Shows the top table's row `i` in the graph: its frames highlighted, as an exact search. */
+/** Outlines the frames of the top table's row `i` in the graph (the row's function stays
+ * chosen until another is) and brings the first into view. */
 function focusTop(i) {
   const row = state.top[i];
   if (!row) return;
   markTop(i);
-  $('search').value = `^${escapeRegex(label(row.function))}$`;
+  state.focus = row.name;
   renderFlame();
+  const first = $('flame').querySelector('.frame.focus');
+  if (first) first.scrollIntoView({ block: 'nearest' });
+  const n = $('flame').querySelectorAll('.frame.focus').length;
+  $('focus-info').textContent = `${label(row.name)}: ${n} frame${n === 1 ? '' : 's'} outlined in the graph` +
+    (n ? '' : ' (all narrower than the graph draws: zoom in or search for it)');
+}
+
+/** The callers and callees of the top table's row `i`. */
+function sandwichTop(i) {
+  const row = state.top[i];
+  if (!row) return;
+  markTop(i);
+  setSandwich(row.name);
 }
 
 /** The range's losses (samples, process notifications) and the recording's notes, as text. */
@@ -728,12 +852,17 @@ function onKey(e) {
   const typing = e.target instanceof HTMLInputElement;
   if (e.key === 'Escape') {
     if (!$('help').hidden) toggleHelp(false);
+    else if (state.sandwich !== null) setSandwich(null);
     else if ($('search').value) {
       $('search').value = '';
       renderFlame();
     } else if (typing) e.target.blur();
     else if (state.zoom.length) {
       state.zoom = state.zoom.slice(0, -1);
+      renderFlame();
+    } else if (state.focus !== null) {
+      state.focus = null;
+      $('focus-info').textContent = '';
       renderFlame();
     }
     return;
@@ -748,9 +877,10 @@ function onKey(e) {
     ArrowDown: () => markTop(state.topIndex + 1),
     ArrowUp: () => markTop(state.topIndex - 1),
     Enter: () => focusTop(state.topIndex),
+    s: () => sandwichTop(state.topIndex),
   };
   const action = keys[e.key];
-  if (!action || (e.key === 'Enter' && state.topIndex < 0)) return;
+  if (!action || ((e.key === 'Enter' || e.key === 's') && state.topIndex < 0)) return;
   e.preventDefault();
   action();
 }
@@ -816,8 +946,15 @@ async function load() {
   $('help-button').addEventListener('click', () => toggleHelp());
   document.querySelector('#top tbody').addEventListener('click', (e) => {
     const tr = e.target.closest('tr');
-    if (tr) focusTop(Number(tr.dataset.i));
+    if (!tr) return;
+    if (e.target.closest('button.callers')) sandwichTop(Number(tr.dataset.i));
+    else focusTop(Number(tr.dataset.i));
   });
+  document.querySelector('#top thead').addEventListener('click', (e) => {
+    const th = e.target.closest('th');
+    if (th) sortBy(th.dataset.key);
+  });
+  setupSandwich();
   document.addEventListener('keydown', onKey);
   setMode(mode);
 }

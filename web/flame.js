@@ -28,6 +28,16 @@ export function node(name) {
   return { name, value: 0, children: new Map() };
 }
 
+/** The child of `n` named `name`, made (with no samples) if it has none. */
+export function childOf(n, name) {
+  let c = n.children.get(name);
+  if (!c) {
+    c = node(name);
+    n.children.set(name, c);
+  }
+  return c;
+}
+
 /** The flame tree of /api/range.json's reply: stacks are [count, name index, …], root first. */
 export function buildTree(names, stacks) {
   const root = node('all');
@@ -36,14 +46,8 @@ export function buildTree(names, stacks) {
     root.value += count;
     let n = root;
     for (let k = 1; k < s.length; k++) {
-      const f = names[s[k]];
-      let child = n.children.get(f);
-      if (!child) {
-        child = node(f);
-        n.children.set(f, child);
-      }
-      child.value += count;
-      n = child;
+      n = childOf(n, names[s[k]]);
+      n.value += count;
     }
   }
   return root;

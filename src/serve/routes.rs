@@ -22,6 +22,8 @@ const WEB_FILES: &[(&str, &str, &str)] = &[
     ("/app.js", JS, include_str!("../../web/app.js")),
     ("/flame.js", JS, include_str!("../../web/flame.js")),
     ("/fuzzy.js", JS, include_str!("../../web/fuzzy.js")),
+    ("/sandwich.js", JS, include_str!("../../web/sandwich.js")),
+    ("/table.js", JS, include_str!("../../web/table.js")),
     ("/app.css", "text/css; charset=utf-8", include_str!("../../web/app.css")),
 ];
 const JS: &str = "text/javascript; charset=utf-8";
@@ -390,6 +392,9 @@ fn flame_json(s: &Shown) -> Reply {
         intervals: usize,
         total: u64,
         names: Vec<String>,
+        /// The module (binary) of each name of `names`, "" when unknown (roots, folded input):
+        /// the first seen when two modules have a function of the same name.
+        modules: Vec<String>,
         stacks: Vec<Vec<u64>>,
         /// The top table beside the flamegraph (as `/api/top.json?n=30`), in the same reply.
         top: Vec<TopJson>,
@@ -422,6 +427,11 @@ fn flame_json(s: &Shown) -> Reply {
             Some(row)
         })
         .collect();
+    let mut module_of: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for frame in p.frames.iter().filter(|f| !f.module.is_empty()) {
+        module_of.entry(folded::frame_label(frame)).or_insert(&frame.module);
+    }
+    let modules = names.iter().map(|n| module_of.get(n).copied().unwrap_or_default().to_string()).collect();
     let top = top::top(p, UI_TOP_ROWS).iter().map(TopJson::from).collect();
     let losses = LossesJson::of(&p.meta.losses);
     Reply::json(&Flame {
@@ -431,6 +441,7 @@ fn flame_json(s: &Shown) -> Reply {
         intervals: s.intervals,
         total: p.total(),
         names,
+        modules,
         stacks,
         top,
         losses,

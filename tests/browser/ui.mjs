@@ -165,13 +165,14 @@ await page.keyboard.press('ArrowDown');
 const active = await page.locator('#top tbody tr.active').evaluate((tr) => tr.dataset.i);
 if (active !== '1') fail(`arrows: row ${active} marked`);
 await page.keyboard.press('Enter');
-const second = await page.locator('#top tbody tr').nth(1).locator('td').nth(2).innerText();
-if (!(await page.locator('#search').inputValue()).includes(second.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))) fail('Enter did not search the row');
-// The function's frames may all be too narrow to draw; the share of samples matched says the
-// search found them.
-const matchedPct = Number(((await page.locator('#matched').textContent()).match(/matched ([\d.]+)%/) || [])[1] || 0);
-if (!(matchedPct > 0)) fail(`the row's function ${second} is not found by the search (${matchedPct}%)`);
-await page.keyboard.press('Escape');
+// Enter (or a click) outlines the row's function in the graph; the details line says how many
+// of its frames are drawn (they may all be too narrow to draw).
+const fnOf = async (tr) => (await tr.locator('td').nth(2).textContent());
+const second = await fnOf(page.locator('#top tbody tr').nth(1));
+const outlined = await page.locator('#flame .frame.focus').evaluateAll((ds) => ds.map((d) => d.textContent));
+if (outlined.some((t) => t !== second)) fail(`Enter on ${second} outlined ${outlined}`);
+const focusDetails = await page.locator('#focus-info').innerText();
+if (!focusDetails.startsWith(`${second}: ${outlined.length} frame`)) fail(`focus details: ${focusDetails}`);
 await page.keyboard.press('?');
 if (!(await page.locator('#help').isVisible()) || !(await page.locator('#help').innerText()).includes('Esc')) fail('? shows no shortcuts');
 await page.keyboard.press('Escape');
@@ -212,6 +213,51 @@ await page.fill('#search', hot);
 const matched = await page.locator('#matched').innerText();
 if (!/matched [0-9.]+% of samples/.test(matched)) fail(`search: ${matched}`);
 if ((await page.locator('#flame .frame.match').count()) < 1) fail('no frame highlighted by search');
+
+// The top table sorts by any column (again: the other way), and follows the search and the zoom.
+const column = async (k) => (await page.locator(`#top tbody td:nth-child(${k})`).allTextContents());
+const isSorted = (xs, cmp) => xs.every((x, i) => i === 0 || cmp(xs[i - 1], x) <= 0);
+await page.fill('#search', '');
+await page.click('#top thead th[data-key="total"]');
+if (!isSorted((await column(2)).map(Number), (a, b) => b - a)) fail(`not sorted by total: ${await column(2)}`);
+if ((await page.locator('#top thead th.sorted').getAttribute('aria-sort')) !== 'descending') fail('total sort not marked');
+await page.click('#top thead th[data-key="total"]');
+if (!isSorted((await column(2)).map(Number), (a, b) => a - b)) fail(`not sorted by total ascending: ${await column(2)}`);
+await page.click('#top thead th[data-key="name"]');
+const names = (await column(3)).map((t) => t);
+if (!isSorted(names, (a, b) => a.localeCompare(b))) fail(`not sorted by name: ${names.slice(0, 10)}`);
+if (!page.url().includes('sort=name')) fail(`the sort is not in the URL: ${page.url()}`);
+await page.click('#top thead th[data-key="self"]');
+await page.fill('#search', hot);
+const searched = (await column(3)).map((t) => t);
+if (!searched.length || !searched.every((t) => t.includes(hot))) fail(`the table does not follow the search: ${searched}`);
+if (!(await page.locator('#top-caption').innerText()).includes(`matching /${hot}/`)) fail('caption without the search');
+await page.fill('#search', '');
+await (await widestOf(page.locator('#flame .frame', { hasText: hot }))).click();
+const hotRow = page.locator('#top tbody tr', { hasText: hot }).first();
+if ((await hotRow.locator('td').nth(1).textContent()) !== '100.00') fail(`zoomed into ${hot}, its total is ${await hotRow.locator('td').nth(1).textContent()}`);
+if (!(await page.locator('#top-caption').innerText()).includes(`under ${hot}`)) fail('caption without the zoom');
+await page.click('#reset');
+
+// Sandwich: the hot function's callers above it (up to its process), its callees below; a
+// click on a caller shows that function's own; Esc goes back to the graph.
+await page.locator('#top tbody tr', { hasText: hot }).first().locator('button.callers').click();
+await page.locator('#sandwich').waitFor();
+if (await page.locator('#flame').isVisible()) fail('the graph is shown with the sandwich');
+if (!(await page.locator('#sandwich-title').innerText()).startsWith(`${hot}: on `)) fail(`sandwich title: ${await page.locator('#sandwich-title').innerText()}`);
+const callerTexts = await page.locator('#callers .frame').allTextContents();
+if (!callerTexts.some((t) => t === topComm || t.startsWith(topComm))) fail(`no process among ${hot}'s callers: ${callerTexts.slice(0, 20)}`);
+if (!page.url().includes('sandwich=')) fail('the sandwich is not in the URL');
+await page.locator('#sandwich-title').scrollIntoViewIfNeeded();
+await page.screenshot({ path: `${outDir}/ui-sandwich.png` });
+const caller = page.locator('#callers .frame:not(.root)', { hasNotText: hot }).first();
+const callerName = await caller.textContent();
+await caller.click();
+if (!(await page.locator('#sandwich-title').innerText()).startsWith(`${callerName}: on `)) fail(`click on caller ${callerName}: ${await page.locator('#sandwich-title').innerText()}`);
+if (!(await page.locator('#callees .frame', { hasText: hot }).count())) fail(`${hot} is not among ${callerName}'s callees`);
+await page.locator('body').click({ position: { x: 5, y: 5 } });
+await page.keyboard.press('Escape');
+if (!(await page.locator('#flame').isVisible()) || (await page.locator('#sandwich').isVisible())) fail('Escape did not leave the sandwich');
 
 // Diff mode: the first half as base, the second half as new, each without the interval next to
 // the switch (on a busy machine, an interval's archive may hold samples drained just after its
