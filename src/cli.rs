@@ -525,6 +525,10 @@ pub struct InputArgs {
     /// the input (an archive or prof's pprof recorded by a prof that samples per thread).
     #[arg(long = "tid", value_delimiter = ',', value_name = "TID")]
     pub tids: Vec<u32>,
+    /// Leave out the idle task's samples (swapper, pid 0), as `prof record --no-idle` does: a
+    /// system-wide profile of a quiet machine is mostly idle.
+    #[arg(long)]
+    pub no_idle: bool,
     /// What the weights of folded input are: `samples` (counts) or `ns` (nanoseconds of CPU
     /// time, as inferno-collapse-perf writes for perf's cpu-clock). Default: detected (ns when
     /// every weight is a multiple of one number ≥ 1000).
@@ -535,7 +539,9 @@ pub struct InputArgs {
 impl InputArgs {
     /// The library's filter.
     pub fn filter(&self) -> Result<prof::profile::SampleFilter, prof::profile::FilterError> {
-        Ok(prof::profile::SampleFilter::new(&self.comms, &self.pids)?.with_threads(&self.tids))
+        Ok(prof::profile::SampleFilter::new(&self.comms, &self.pids)?
+            .with_threads(&self.tids)
+            .without_idle(self.no_idle))
     }
 
     /// How inputs are loaded.

@@ -102,3 +102,42 @@ fn diff_filters_both_sides() {
     assert!(functions.iter().all(|f| f["delta_points"] == 0.0 && f["significant"] == false), "{d}");
     assert!(!functions.iter().any(|f| f["function"].as_str().unwrap().contains("worker")), "{d}");
 }
+
+/// `--no-idle` leaves out the idle task (swapper, pid 0) in report and diff: shares are of the
+/// busy samples, and a diff of two runs that differ only in how idle the machine was finds no
+/// change (with idle, every function's share moves).
+#[test]
+fn report_and_diff_no_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, idle: u64| {
+        let path = dir.path().join(name);
+        let text = format!(
+            "swapper/0 [0];secondary_startup_64_[k];do_idle_[k] {idle}\napp [5];main;work 60\napp [5];main;wait_[k] 30\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let (base, new) = (write("base.folded", 900), write("new.folded", 10));
+    let out = prof_ok(&["report".as_ref(), base.as_os_str(), "--no-idle".as_ref()]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(!table.contains("do_idle") && table.ends_with("90 samples in total\n"), "{table}");
+    let row = table.lines().find(|l| l.contains(" work")).unwrap_or_else(|| panic!("{table}"));
+    assert!(row.trim_start().starts_with("66.67"), "{table}");
+
+    let diff = |extra: &[&str]| {
+        let json = dir.path().join("d.json");
+        let mut args: Vec<&std::ffi::OsStr> =
+            vec!["diff".as_ref(), base.as_os_str(), new.as_os_str(), "-o".as_ref(), json.as_os_str()];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        prof_ok(&args);
+        serde_json::from_slice::<serde_json::Value>(&std::fs::read(&json).unwrap()).unwrap()
+    };
+    let d = diff(&["--no-idle"]);
+    assert_eq!((d["base"]["samples"].as_u64(), d["new"]["samples"].as_u64()), (Some(90), Some(90)), "{d}");
+    let functions = d["functions"].as_array().unwrap();
+    assert!(functions.iter().all(|f| f["delta_points"] == 0.0 && f["significant"] == false), "{d}");
+    assert!(!functions.iter().any(|f| f["function"].as_str().unwrap().contains("do_idle")), "{d}");
+    let d = diff(&[]);
+    let work = d["functions"].as_array().unwrap().iter().find(|f| f["function"] == "work").unwrap();
+    assert_eq!(work["significant"], true, "{d}");
+}

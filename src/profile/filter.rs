@@ -4,7 +4,7 @@
 //!
 //! A sample is kept when its comm matches one of the `--comm` patterns (when any are given), its
 //! pid is one of the `--pid` values and its thread one of the `--tid` values (when any are
-//! given). A pattern matches a comm that
+//! given), and, with `--no-idle`, it is not the idle task's. A pattern matches a comm that
 //! equals it, or that the regular expression matches as a whole (`python.*`, `kworker/.*`), so
 //! names with regex characters (`python3.11`, `kworker/0:1`) also match literally.
 
@@ -73,6 +73,7 @@ pub struct SampleFilter {
     comms: Vec<CommPattern>,
     pids: Vec<u32>,
     tids: Vec<u32>,
+    no_idle: bool,
 }
 
 impl SampleFilter {
@@ -94,7 +95,7 @@ impl SampleFilter {
                 Ok(CommPattern { name: name.clone(), regex })
             })
             .collect::<Result<_, _>>()?;
-        Ok(SampleFilter { comms, pids: pids.to_vec(), tids: Vec::new() })
+        Ok(SampleFilter { comms, pids: pids.to_vec(), tids: Vec::new(), no_idle: false })
     }
 
     /// The filter keeping, in addition, only samples of these threads (all when empty).
@@ -103,9 +104,16 @@ impl SampleFilter {
         self
     }
 
+    /// The filter dropping, in addition, the idle task's samples when `no_idle` is set
+    /// ([`super::Sample::is_idle`]).
+    pub fn without_idle(mut self, no_idle: bool) -> SampleFilter {
+        self.no_idle = no_idle;
+        self
+    }
+
     /// True when the filter keeps every sample.
     pub fn is_empty(&self) -> bool {
-        self.comms.is_empty() && self.pids.is_empty() && self.tids.is_empty()
+        self.comms.is_empty() && self.pids.is_empty() && self.tids.is_empty() && !self.no_idle
     }
 
     /// Whether a sample of process `pid` named `comm` is kept (by comm and pid only).
@@ -134,6 +142,9 @@ impl SampleFilter {
             let tids: Vec<String> = self.tids.iter().map(u32::to_string).collect();
             parts.push(format!("--tid {}", tids.join(",")));
         }
+        if self.no_idle {
+            parts.push("--no-idle".to_string());
+        }
         parts.join(" ")
     }
 
@@ -157,7 +168,8 @@ impl SampleFilter {
         let mut frame_map: Vec<Option<u32>> = vec![None; profile.frames.len()];
         let mut stack_map: Vec<Option<StackId>> = vec![None; profile.stacks.len()];
         let mut kept = 0u64;
-        for sample in profile.samples.iter().filter(|s| self.matches_thread(s.pid, s.tid, &s.comm)) {
+        let keep = |s: &&super::Sample| self.matches_thread(s.pid, s.tid, &s.comm) && !(self.no_idle && s.is_idle());
+        for sample in profile.samples.iter().filter(keep) {
             let stack = match stack_map[sample.stack as usize] {
                 Some(id) => id,
                 None => {

@@ -91,6 +91,14 @@ pub struct Sample {
     pub count: u64,
 }
 
+impl Sample {
+    /// True for the idle task's samples, as `prof record --no-idle` drops them: pid 0, named
+    /// `swapper/N` (folded input has pid 0 on every sample, but not that name).
+    pub fn is_idle(&self) -> bool {
+        self.pid == 0 && self.comm.starts_with("swapper")
+    }
+}
+
 /// A profile: frames, stacks, sample counts and metadata.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Profile {

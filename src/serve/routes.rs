@@ -104,12 +104,6 @@ pub(super) struct Cache {
     ranges: Vec<(u64, u64, u64, Shown)>,
 }
 
-/// True for the idle task's samples, as `prof record --no-idle` drops them: pid 0, named
-/// `swapper/N` (folded input has pid 0 on every sample, but not that name).
-fn is_idle(s: &Sample) -> bool {
-    s.pid == 0 && s.comm.starts_with("swapper")
-}
-
 /// A switch: `1` or `true` on, absent, empty, `0` or `false` off.
 fn flag(q: &Query, key: &str) -> Result<bool, Reply> {
     match q.get(key).map(String::as_str) {
@@ -303,7 +297,7 @@ impl App {
         if comm.is_none() && !no_idle {
             return Ok(shown);
         }
-        let keep = |s: &Sample| comm.is_none_or(|c| s.comm == *c) && !(no_idle && is_idle(s));
+        let keep = |s: &Sample| comm.is_none_or(|c| s.comm == *c) && !(no_idle && s.is_idle());
         Ok(Shown { profile: Arc::new(keep_samples(&shown.profile, keep)), ..shown })
     }
 
