@@ -10,7 +10,7 @@ mod top_feed;
 mod top_view;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use cli::{Cli, Command, CompletionsArgs, DiffArgs, ManArgs, RecordArgs, ReportArgs, ServeArgs, TopArgs};
+use cli::{ByArg, Cli, Command, CompletionsArgs, DiffArgs, ManArgs, RecordArgs, ReportArgs, ServeArgs, TopArgs};
 use prof::diff::render::{DiffDocument, DiffSvgOptions};
 use prof::output::flamegraph::{self, SvgOptions};
 use prof::output::text::{escape_controls as esc, escape_controls_in_lines as esc_lines};
@@ -204,6 +204,25 @@ fn print_verbose(recording: &prof::record::Recording, write_times: &[String]) {
     }
 }
 
+/// `--by tid` or `--by pid` on a profile that records no thread or process ids would print one
+/// row of id 0 for everything: say what is missing instead.
+fn refuse_grouping_without_ids(profile: &prof::profile::Profile, by: Option<ByArg>, input: &Path) -> Result<()> {
+    let busy = || profile.samples.iter().filter(|s| !s.is_idle());
+    match by {
+        Some(ByArg::Tid) if busy().all(|s| s.tid == 0) => bail!(
+            "`{}` has no thread ids, so --by tid cannot group samples: prof records them in archives (.prof) \
+             and its pprof files since it samples per thread; group by --by pid or --by comm",
+            input.display()
+        ),
+        Some(ByArg::Pid) if busy().all(|s| s.pid == 0) => bail!(
+            "`{}` has no process ids, so --by pid cannot group samples: folded stacks carry pids only in \
+             `comm [pid]` root frames (prof writes them with --pid-in-name); group by --by comm",
+            input.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
 fn run_report(args: ReportArgs) -> Result<()> {
     let mut specs = output_specs(&args.output.outputs, args.output.format)?;
     // `--format F` without -o: F on standard output instead of the table.
@@ -263,6 +282,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
         );
     }
     let profile = &filter.apply(loaded.profile, &args.input.to_string_lossy())?;
+    refuse_grouping_without_ids(profile, args.by, &args.input)?;
     if args.unwind_report {
         if profile.meta.unwind.is_empty() {
             bail!(

@@ -141,3 +141,18 @@ fn report_and_diff_no_idle() {
     let work = d["functions"].as_array().unwrap().iter().find(|f| f["function"] == "work").unwrap();
     assert_eq!(work["significant"], true, "{d}");
 }
+
+/// `--by tid` on folded stacks (which carry no thread ids) and `--by pid` on folded stacks
+/// without `comm [pid]` roots fail and say what carries them, instead of one row of id 0; with
+/// pids in the roots, `--by pid` groups.
+#[test]
+fn report_by_ids_the_input_lacks() {
+    let err = prof_err(&["report".as_ref(), fixture("procs.folded").as_os_str(), "--by".as_ref(), "tid".as_ref()]);
+    assert!(err.contains("has no thread ids, so --by tid cannot group samples"), "{err}");
+    let nopid = fixture("procs-nopid.folded");
+    let err = prof_err(&["report".as_ref(), nopid.as_os_str(), "--by".as_ref(), "pid".as_ref()]);
+    assert!(err.contains("has no process ids, so --by pid") && err.contains("--pid-in-name"), "{err}");
+    let out = prof_ok(&["report".as_ref(), fixture("procs.folded").as_os_str(), "--by".as_ref(), "pid".as_ref()]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.lines().any(|l| l.split_whitespace().nth(3) == Some("10")), "{table}");
+}
