@@ -230,3 +230,198 @@ fn browser_modules_table_and_sandwich() {
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
 }
+
+/// The diff mode's interactive differential flamegraph, in the browser: archives where
+/// `grow_fn` goes from 10% to 30% of the samples and `shrink_fn` from 30% to 10%, `old_fn`
+/// (5%) is only in base and `new_fn` (5%) only in new, `same_fn` stays, and `noise_fn` and the
+/// idle task change by 0.2 points, within sampling noise. Frames are as wide as the mean of both shares, red where the share
+/// grew, blue where it shrank, grey where it stayed; tooltips give both shares and counts, the
+/// change and the function's q-value; `/` searches, a click zooms, Esc zooms out, `f` switches
+/// the layout, *hide idle* drops the idle task's frames; the timeline marks base and new in two
+/// colours (both where they overlap) and the header names them in those colours. Synthetic
+/// archives, no BPF. Screenshots: target/tmp/ui-diff-flame.png, ui-diff-flame-dark.png.
+#[test]
+fn browser_ui_diff_flamegraph() {
+    use prof::profile::{Frame, FrameKind, ProfileBuilder};
+    if !browser_available("browser_ui_diff_flamegraph") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let now = prof::profile::unix_ns(std::time::SystemTime::now());
+    let t0 = now - 60 * common::SEC;
+    let span = |i: u64| (t0 + i * 10 * common::SEC, t0 + (i + 1) * 10 * common::SEC);
+    for i in 0..4u64 {
+        let mut meta = common::interval_meta(0, 0);
+        (meta.start_unix_ns, meta.end_unix_ns) = span(i);
+        let mut b = ProfileBuilder::new(meta);
+        let main = b.frame(Frame::new("main", "app", FrameKind::User));
+        let (grow, shrink, old, new, noise, idle_n) =
+            if i < 2 { (100, 300, 50, 0, 20, 330) } else { (300, 100, 0, 50, 22, 328) };
+        let frames = [("grow_fn", grow), ("shrink_fn", shrink), ("same_fn", 200), ("old_fn", old), ("new_fn", new)];
+        for (name, n) in frames.into_iter().chain([("noise_fn", noise)]) {
+            if n == 0 {
+                continue;
+            }
+            let f = b.frame(Frame::new(name, "app", FrameKind::User));
+            let s = b.stack(vec![main, f]);
+            b.add(s, 1, "app", n);
+        }
+        let idle = b.frame(Frame::new("do_idle", "[kernel.kallsyms]", FrameKind::Kernel));
+        let s = b.stack(vec![idle]);
+        b.add(s, 0, "swapper/0", idle_n);
+        let mut p = b.finish();
+        p.meta.total_samples = p.total();
+        let name = prof::store::archive_name(span(i).0, 7, i);
+        prof::archive::write_file(&p, &dir.path().join(name)).unwrap();
+    }
+    let (addr, stop) = serve_in_thread(dir.path().to_path_buf());
+    let range = |a: u64, b: u64| format!("{}-{}", span(a).0, span(b).1);
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let out = Command::new("node")
+        .arg(browser_dir().join("diff.mjs"))
+        .arg(format!("http://{addr}/"))
+        .args([range(0, 1), range(2, 3), range(0, 2), range(1, 3)])
+        .arg(out_dir)
+        .args(["grow_fn", "shrink"])
+        .output()
+        .expect("node runs");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("diff.mjs prints JSON");
+    assert_eq!(v["errors"], serde_json::json!([]), "page errors");
+
+    let frames = |key: &str| v[key].as_array().unwrap_or_else(|| panic!("{key}: {v}")).clone();
+    let find = |frames: &[serde_json::Value], text: &str| -> serde_json::Value {
+        frames.iter().find(|f| f["text"] == text).unwrap_or_else(|| panic!("no frame {text} in {frames:?}")).clone()
+    };
+    let rgb = |f: &serde_json::Value| -> [i64; 3] {
+        let c: Vec<i64> = f["rgb"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+        [c[0], c[1], c[2]]
+    };
+    let reddish = |f: &serde_json::Value| {
+        let [r, g, b] = rgb(f);
+        r > b + 60 && r > g + 40
+    };
+    let bluish = |f: &serde_json::Value| {
+        let [r, g, b] = rgb(f);
+        b > r + 60 && b > g + 20
+    };
+    let greyish = |f: &serde_json::Value| {
+        let [r, g, b] = rgb(f);
+        r.max(g).max(b) - r.min(g).min(b) < 20
+    };
+    let width = |f: &serde_json::Value| f["width"].as_str().unwrap().trim_end_matches('%').parse::<f64>().unwrap();
+
+    // Adjacent ranges (intervals 0–1 against 2–3), light theme.
+    let all = frames("frames");
+    let (grow, shrink, same, idle) =
+        (find(&all, "grow_fn"), find(&all, "shrink_fn"), find(&all, "same_fn"), find(&all, "do_idle"));
+    let (old, new, noise) = (find(&all, "old_fn"), find(&all, "new_fn"), find(&all, "noise_fn"));
+    let title = grow["title"].as_str().unwrap();
+    for part in ["base 10.00% (200 samples), new 30.00% (600 samples)", "+20.00 points", "changed significantly (q = "]
+    {
+        assert!(title.contains(part), "grow_fn tooltip lacks {part:?}: {title}");
+    }
+    let title = shrink["title"].as_str().unwrap();
+    assert!(
+        title.contains("base 30.00% (600 samples), new 10.00% (200 samples)") && title.contains("-20.00 points"),
+        "{title}"
+    );
+    assert!(same["title"].as_str().unwrap().contains("no significant change"), "{same}");
+    assert!(idle["title"].as_str().unwrap().contains("(kernel)"), "{idle}");
+    assert!(reddish(&grow) && reddish(&new), "grow_fn or new_fn is not red: {grow} {new}");
+    assert!(bluish(&old), "old_fn is not blue: {old}");
+    assert!(new["title"].as_str().unwrap().contains("base 0.00% (0 samples), new 5.00% (100 samples)"), "{new}");
+    assert!(bluish(&shrink), "shrink_fn is not blue: {shrink}");
+    assert!(greyish(&same), "an unchanged frame is not grey: {same}");
+    assert!(greyish(&noise) && greyish(&idle), "changes within noise are not grey: {noise} {idle}");
+    assert!(noise["title"].as_str().unwrap().contains("+0.20 points (z = 0.4)"), "{noise}");
+    // Widths: the mean of both shares (grow_fn, shrink_fn and same_fn 20% each, idle 32.9%); what
+    // vanished or appeared is half as wide as its share on the side that has it, and coloured.
+    for (f, w) in [(&grow, 20.0), (&shrink, 20.0), (&same, 20.0), (&idle, 32.9), (&old, 2.5), (&new, 2.5)] {
+        assert!((width(f) - w).abs() < 0.01, "width {w}% expected: {f}");
+    }
+    let details = v["details"].as_str().unwrap();
+    assert!(
+        details.contains("grow_fn") && details.contains("base 10.00%") && details.contains("new 30.00%"),
+        "{details}"
+    );
+    assert!(v["legend"].as_str().unwrap().contains("Width: mean of the base and new shares"), "{v}");
+    assert!(v["svgLink"].as_str().unwrap().starts_with("/api/diff.svg?base_from="), "{v}");
+    let table = v["table"].as_array().unwrap();
+    assert!(table.len() >= 2 && table[..2].iter().all(|r| r.as_str().unwrap().contains("yes")), "{table:?}");
+    // The ranges in the header and on the timeline, in their two colours.
+    let head = v["head"].as_str().unwrap();
+    assert!(
+        head.starts_with("base ") && head.contains(" vs new ") && head.contains("(20 s, 2000 samples) vs new "),
+        "{head}"
+    );
+    let head_colours = v["headColours"].as_array().unwrap();
+    assert_eq!(head_colours.len(), 2);
+    assert_ne!(head_colours[0], head_colours[1], "base and new named in one colour");
+    let marks = |key: &str| -> Vec<(bool, bool, String, String)> {
+        frames(key)
+            .iter()
+            .map(|m| {
+                let s = |k: &str| m[k].as_str().unwrap().to_string();
+                (m["base"].as_bool().unwrap(), m["new"].as_bool().unwrap(), s("colour"), s("image"))
+            })
+            .collect()
+    };
+    let light = marks("marks");
+    assert_eq!(
+        light.iter().map(|m| (m.0, m.1)).collect::<Vec<_>>(),
+        [(true, false), (true, false), (false, true), (false, true)]
+    );
+    assert_ne!(light[0].2, light[3].2, "base and new underlined in one colour");
+    assert!(frames("marks").iter().all(|m| m["underline"] == "8px"), "{v}");
+
+    // Search (after `/`), Esc, click to zoom, Esc to zoom out, `f`.
+    assert_eq!(v["searchFocused"], "search");
+    assert_eq!(v["matches"], serde_json::json!(["shrink_fn"]));
+    assert!(v["dimmed"].as_u64().unwrap() >= 3, "frames that do not match are not dimmed: {v}");
+    assert_eq!(v["matched"], "matched 30.00% of base, 10.00% of new samples");
+    assert_eq!((v["searchAfterEsc"].as_str(), v["matchesAfterEsc"].as_u64()), (Some(""), Some(0)));
+    let zoomed = frames("zoomed");
+    assert_eq!(find(&zoomed, "grow_fn")["width"], "100%", "{zoomed:?}");
+    assert_eq!(zoomed.iter().filter(|f| f["cls"].as_str().unwrap().contains("ancestor")).count(), 3, "{zoomed:?}");
+    assert!(!zoomed.iter().any(|f| f["text"] == "shrink_fn"), "{zoomed:?}");
+    assert_eq!(v["ancestorsAfterEsc"], 2, "Esc zooms out one level");
+    let top_of = |key: &str| {
+        let fs = frames(key);
+        let root = fs.iter().find(|f| f["cls"].as_str().unwrap().contains("root")).unwrap()["top"].as_f64().unwrap();
+        (root, fs.iter().map(|f| f["top"].as_f64().unwrap()).fold(0.0, f64::max))
+    };
+    let (root, deepest) = top_of("flameLayout");
+    assert!(root > 0.0 && root == deepest, "flamegraph layout: root at {root}, deepest {deepest}");
+    assert!(v["flameActive"].as_str().unwrap().contains("active"), "{v}");
+    assert_eq!(top_of("icicleLayout").0, 0.0);
+
+    // Hide idle: no idle task on either side; the shares are of the other samples.
+    let no_idle = frames("noIdle");
+    assert!(!no_idle.iter().any(|f| f["text"] == "do_idle" || f["text"] == "swapper/0"), "{no_idle:?}");
+    let title = find(&no_idle, "grow_fn")["title"].as_str().unwrap().to_string();
+    assert!(title.contains("base 14.93% (200 samples), new 44.64% (600 samples)"), "{title}");
+
+    // Dark theme, overlapping ranges (0–2 against 1–3): still red and blue; the two middle bars
+    // carry both marks.
+    assert_eq!(v["darkTheme"], "dark");
+    let dark = frames("darkFrames");
+    let (grow, shrink) = (find(&dark, "grow_fn"), find(&dark, "shrink_fn"));
+    assert!(reddish(&grow) && bluish(&shrink), "dark theme colours: {grow} {shrink}");
+    assert!(greyish(&find(&dark, "same_fn")), "{dark:?}");
+    let dark_marks = marks("darkMarks");
+    assert_eq!(
+        dark_marks.iter().map(|m| (m.0, m.1)).collect::<Vec<_>>(),
+        [(true, false), (true, true), (true, true), (false, true)]
+    );
+    assert!(
+        dark_marks[1].3.contains("linear-gradient") && dark_marks[2].3.contains("linear-gradient"),
+        "{dark_marks:?}"
+    );
+    assert!(dark_marks[0].3 == "none" && dark_marks[3].3 == "none", "{dark_marks:?}");
+    assert_ne!(v["colours"], v["darkColours"], "the dark theme has its own range colours");
+    for shot in ["ui-diff-flame.png", "ui-diff-flame-dark.png"] {
+        assert!(std::fs::metadata(out_dir.join(shot)).map(|m| m.len() > 10_000).unwrap_or(false), "{shot}");
+    }
+}

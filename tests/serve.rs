@@ -120,7 +120,7 @@ fn serve_page_and_assets_with_security_headers() {
         }
         served += 1;
     }
-    assert!(served >= 4, "app.js, flame.js, fuzzy.js, app.css");
+    assert!(served >= 6, "app.js, flame.js, fuzzy.js, diff.js, dom.js, app.css");
 }
 
 /// Every API endpoint answers for a time range: intervals, SVG, folded, archive, top, diff.
@@ -550,7 +550,19 @@ fn serve_diff_hides_idle() {
     }
     assert_eq!(diff("&no_idle=0").0, 2200);
     assert_eq!(get(&ui, &format!("/api/diff.json?{q}&no_idle=yes")).0, 400);
-    let v: serde_json::Value =
-        serde_json::from_slice(&get(&ui, &format!("/api/range.json?{}&no_idle=1", range(0, 4))).2).unwrap();
-    assert_eq!(v["total"].as_u64(), Some(600));
+    // range.json too (the UI's diff graph reads each side with it): no idle frame, no swapper.
+    let names = |extra: &str| {
+        let v: serde_json::Value =
+            serde_json::from_slice(&get(&ui, &format!("/api/range.json?{}{extra}", range(0, 4))).2).unwrap();
+        let names: Vec<String> =
+            v["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect();
+        (v["total"].as_u64().unwrap(), names)
+    };
+    let (total, all) = names("");
+    assert_eq!(total, 900 + 1000 + 1100 + 1200 + 600);
+    assert!(all.iter().any(|n| n.starts_with("do_idle")) && all.iter().any(|n| n.starts_with("swapper")), "{all:?}");
+    let (total, kept) = names("&no_idle=1");
+    assert_eq!(total, 600);
+    assert!(!kept.iter().any(|n| n.starts_with("do_idle") || n.starts_with("swapper")), "{kept:?}");
+    assert!(kept.iter().any(|n| n == "old_work") && kept.iter().any(|n| n == "folded_like"), "{kept:?}");
 }

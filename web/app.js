@@ -10,6 +10,8 @@ import { buildTree, drawFlame, escapeRegex, kindOf, label, onFrames, searchRegex
 import { fuzzyScore } from './fuzzy.js';
 import { sandwich } from './sandwich.js';
 import { COLUMNS, functionRows, sortRows } from './table.js';
+import { setupDiff, showDiff as drawDiff } from './diff.js';
+import { $, el } from './dom.js';
 
 const state = {
   intervals: [],
@@ -33,15 +35,6 @@ const state = {
   sandwich: null, // the function whose callers and callees are shown instead of the graph
   pickIndex: 0, // the process picker's highlighted entry
 };
-
-const $ = (id) => document.getElementById(id);
-
-function el(tag, text, cls) {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (cls) e.className = cls;
-  return e;
-}
 
 /** Parses JSON whose nanosecond fields do not fit a double's 53 bits: they are kept as strings
  * (exact), as BigInt and URLs use them. */
@@ -752,39 +745,9 @@ function renderLosses(losses, notes) {
   for (const note of notes) box.appendChild(el('li', note, 'note'));
 }
 
-async function showDiff() {
-  const tbody = document.querySelector('#diff-table tbody');
-  tbody.replaceChildren();
-  const fmt = (r) => (r ? fmtSpan(r.from, r.to) : 'not set');
-  $('diff-ranges').textContent = `base: ${fmt(state.base)}; new: ${fmt(state.next)}`;
-  if (!state.base || !state.next) {
-    $('diff-title').textContent = 'select a range and use it as base, then another as new';
-    return;
-  }
-  const q = new URLSearchParams({ base_from: state.base.from, base_to: state.base.to, new_from: state.next.from, new_to: state.next.to });
-  if (state.comm) q.set('comm', state.comm);
-  if ($('no-idle').checked) q.set('no_idle', '1');
-  $('diffsvg').src = `/api/diff.svg?${q}`;
-  const res = await fetch(`/api/diff.json?${q}`);
-  if (!res.ok) {
-    $('diff-title').textContent = await res.text();
-    return;
-  }
-  const d = await res.json();
-  const sig = d.functions.filter((f) => f.significant).length;
-  $('diff-title').textContent = `${d.base.samples} → ${d.new.samples} samples; ${sig} of ${d.functions.length} functions changed significantly (${d.test}, q ≤ ${d.alpha})`;
-  for (const f of d.functions.slice(0, 40)) {
-    const tr = el('tr');
-    if (f.significant) tr.className = 'significant';
-    tr.append(
-      el('td', f.base_total_pct.toFixed(2)),
-      el('td', f.new_total_pct.toFixed(2)),
-      el('td', (f.delta_points >= 0 ? '+' : '') + f.delta_points.toFixed(2)),
-      el('td', f.significant ? `yes (q=${f.q_value.toExponential(1)})` : 'no'),
-      el('td', label(f.function), kindOf(f.function, 1) === 'kernel' ? 'kernel' : undefined),
-    );
-    tbody.appendChild(tr);
-  }
+/** The diff of the base and the new range (web/diff.js draws it). */
+function showDiff() {
+  return drawDiff({ base: state.base, next: state.next, comm: state.comm });
 }
 
 function setMode(mode) {
@@ -943,6 +906,8 @@ async function load() {
   $('layout-flame').addEventListener('click', () => setLayout('flame'));
   $('layout-icicle').classList.toggle('active', state.layout === 'icicle');
   $('layout-flame').classList.toggle('active', state.layout === 'flame');
+  // After the toolbar's own listeners: the diff view shares it.
+  setupDiff({ layout: () => state.layout, setLayout, fmtSpan, fmtDuration });
   $('help-button').addEventListener('click', () => toggleHelp());
   document.querySelector('#top tbody').addEventListener('click', (e) => {
     const tr = e.target.closest('tr');

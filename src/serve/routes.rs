@@ -24,6 +24,8 @@ const WEB_FILES: &[(&str, &str, &str)] = &[
     ("/fuzzy.js", JS, include_str!("../../web/fuzzy.js")),
     ("/sandwich.js", JS, include_str!("../../web/sandwich.js")),
     ("/table.js", JS, include_str!("../../web/table.js")),
+    ("/diff.js", JS, include_str!("../../web/diff.js")),
+    ("/dom.js", JS, include_str!("../../web/dom.js")),
     ("/app.css", "text/css; charset=utf-8", include_str!("../../web/app.css")),
 ];
 const JS: &str = "text/javascript; charset=utf-8";

@@ -278,7 +278,10 @@ if (markedNew !== n - half - 1) fail(`${markedNew} bars marked as new, not ${n -
 if (!diffText.includes(changed)) fail(`diff table lacks ${changed}: ${diffText.slice(0, 400)}`);
 const firstRow = await page.locator('#diff-table tbody tr').first().innerText();
 if (!firstRow.includes(changed) || !firstRow.includes('yes')) fail(`top diff row: ${firstRow} (${await page.locator("#diff-title").innerText()}; ${await page.locator("#diff-ranges").innerText()}; ${page.url()})`);
-await page.waitForFunction(() => document.getElementById('diffsvg').complete && document.getElementById('diffsvg').naturalWidth > 0);
+// The differential flamegraph: the changed function's widest frame is drawn as grown.
+await page.locator('#diff-flame .frame', { hasText: changed }).first().waitFor({ timeout: 10000 });
+const changedClass = await (await widestOf(page.locator('#diff-flame .frame', { hasText: changed }))).getAttribute('class');
+if (!changedClass.includes('grow')) fail(`${changed} is not drawn as grown in the diff graph: ${changedClass}`);
 await page.screenshot({ path: `${outDir}/ui-diff.png`, fullPage: true });
 
 // A link whose process filter matches nothing says so and lists the selection's processes.
