@@ -77,6 +77,8 @@ export function shade(n, totals) {
   return { cls: delta > 0 ? 'grow' : 'shrink', mix: Math.round(mix) };
 }
 
+/** A q-value as ` = 3.1e-5`, or ` < 1e-300` when it underflowed to 0. */
+const qText = (q) => (q === 0 ? ' < 1e-300' : ` = ${q.toPrecision(2)}`);
 const pct = (share) => `${(100 * share).toFixed(2)}%`;
 const signed = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
 
@@ -88,8 +90,7 @@ function significance(name, depth) {
   const f = view.functions.get(name);
   if (!f) return 'function not in the table';
   if (f.q_value === null || f.q_value === undefined) return 'significance not tested';
-  const q = f.q_value === 0 ? '< 1e-300' : `= ${f.q_value.toPrecision(2)}`;
-  return `function ${f.significant ? 'changed significantly' : 'no significant change'} (q ${q})`;
+  return `function ${f.significant ? 'changed significantly' : 'no significant change'} (q${qText(f.q_value)})`;
 }
 
 /** A frame's details, one item a line: name, both shares and counts, change, significance. */
@@ -178,7 +179,7 @@ function renderTable(d) {
       el('td', f.base_total_pct.toFixed(2)),
       el('td', f.new_total_pct.toFixed(2)),
       el('td', signed(f.delta_points)),
-      el('td', f.significant ? `yes (q=${f.q_value.toExponential(1)})` : 'no'),
+      el('td', f.significant ? `yes (q${qText(f.q_value)})` : 'no'),
       el('td', label(f.function), f.function.endsWith('_[k]') ? 'kernel' : undefined),
     );
     tbody.appendChild(tr);
