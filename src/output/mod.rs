@@ -8,6 +8,7 @@
 pub mod flamegraph;
 pub mod folded;
 pub mod json;
+pub mod otlp;
 pub mod pprof;
 pub mod speedscope;
 pub mod text;

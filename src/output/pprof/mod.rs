@@ -46,6 +46,7 @@ mod read;
 mod write;
 
 pub use read::{decode, from_proto, is_gzip, read, read_if_raw_pprof};
+pub(crate) use write::{can_be_main_binary, mapping_name, physical_frames};
 pub use write::{to_proto, write};
 
 use crate::profile::Metadata;

@@ -56,7 +56,10 @@ fn to_i64(n: u64) -> i64 {
 
 /// Splits a stack (frame ids, outermost first) into physical frames: each a frame followed by
 /// the user frames inlined into it (same module).
-fn physical_frames<'a>(profile: &'a Profile, stack: &'a [FrameId]) -> impl Iterator<Item = &'a [FrameId]> + 'a {
+pub(crate) fn physical_frames<'a>(
+    profile: &'a Profile,
+    stack: &'a [FrameId],
+) -> impl Iterator<Item = &'a [FrameId]> + 'a {
     let mut rest = stack;
     std::iter::from_fn(move || {
         let (&first, tail) = rest.split_first()?;
@@ -98,7 +101,7 @@ fn sample_order(profile: &Profile) -> Vec<usize> {
 
 /// The mapping name of a frame, or `None` for frames that belong to no binary (placeholders,
 /// user frames of unknown module).
-fn mapping_name(frame: &Frame) -> Option<&str> {
+pub(crate) fn mapping_name(frame: &Frame) -> Option<&str> {
     match frame.kind {
         FrameKind::Placeholder => None,
         FrameKind::Kernel if frame.module.is_empty() => Some(KERNEL_MAPPING),
@@ -279,7 +282,7 @@ impl<'a> Tables<'a> {
 
 /// True for a mapping name that can be a program's main binary: not a shared library
 /// (`.so`, `.so.6`), not a bracketed pseudo-file or the kernel. pprof's own heuristic.
-fn can_be_main_binary(name: &[u8]) -> bool {
+pub(crate) fn can_be_main_binary(name: &[u8]) -> bool {
     let name = String::from_utf8_lossy(name);
     let name = name.trim();
     !name.is_empty() && !name.starts_with('[') && !name.ends_with(".so") && !name.contains(".so.")

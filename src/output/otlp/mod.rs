@@ -1,0 +1,355 @@
+//! OTLP profiles: a [`Profile`] as an OpenTelemetry `ExportProfilesServiceRequest` (the
+//! `v1development` profiles signal of opentelemetry-proto v1.11.0, vendored in
+//! `proto/github.com/open-telemetry/opentelemetry-proto/`), what `record --continuous
+//! --push-otlp URL` posts for each interval.
+//!
+//! One request holds one resource, one scope and one profile:
+//!
+//! - Resource attributes: `service.name` (the application name), `host.name` (the recording's
+//!   host, when known), `os.type` = `linux`, then the `--label`s (a label of the same key
+//!   replaces one of these).
+//! - Scope: `prof` and the version of prof that recorded the profile.
+//! - Sample type `samples`/`count` with period type `cpu`/`nanoseconds` and period
+//!   `1e9 / frequency` (no period when the frequency is unknown); a profile whose counts are
+//!   CPU time (folded input) has sample type `cpu`/`nanoseconds` and no period. Start time and
+//!   duration are the interval's.
+//! - The dictionary is laid out as the pprof export's tables are (see [`pprof`](super::pprof)):
+//!   one location per physical frame (its inlined calls are its lines, innermost first), one
+//!   function per (name, source file), one mapping per binary (file name only, address ranges
+//!   0), stacks leaf first. Entry 0 of every table is the zero value, as the format requires.
+//! - Per-sample attributes (see [`sample_attributes`]): `process.pid`, `thread.id` (when the
+//!   sample has one), `thread.name` (the comm) and `process.executable.name` where known.
+//!
+//! Host, kernel, target (a command line) and notes of the metadata are not sent, except the
+//! host name as `host.name`. Every table index is checked against the format's 32-bit indices:
+//! a profile too large for them is an error, never a panic or a wrapped index.
+
+pub mod proto;
+
+use prost::Message;
+use rustc_hash::FxHashMap as HashMap;
+
+use super::pprof::{can_be_main_binary, mapping_name, period_ns, physical_frames};
+use crate::profile::{Frame, FrameId, FrameKind, Profile, Sample};
+
+/// The path of OTLP/HTTP's profiles export, appended to the collector's base URL.
+pub const EXPORT_PATH: &str = "/v1development/profiles";
+
+/// The content type of a binary-protobuf OTLP/HTTP request.
+pub const CONTENT_TYPE: &str = "application/x-protobuf";
+
+/// The instrumentation scope name of every export.
+pub const SCOPE_NAME: &str = "prof";
+
+/// Why a profile cannot be exported.
+#[derive(Debug, thiserror::Error)]
+pub enum OtlpError {
+    /// A dictionary table would need an index beyond `i32::MAX`.
+    #[error("the profile has more {table} than OTLP's 32-bit dictionary indices can address")]
+    TooLarge {
+        /// Which table (`strings`, `locations`, …).
+        table: &'static str,
+    },
+}
+
+/// The resource an export describes, besides what the profile's metadata says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResourceInfo {
+    /// `service.name`.
+    pub service_name: String,
+    /// Further resource attributes (`--label NAME=VALUE`), string-valued.
+    pub labels: Vec<(String, String)>,
+}
+
+/// The request of `profile`, encoded as protobuf (the body of an OTLP/HTTP export).
+pub fn encode(profile: &Profile, resource: &ResourceInfo) -> Result<Vec<u8>, OtlpError> {
+    Ok(export_request(profile, resource)?.encode_to_vec())
+}
+
+/// The `ExportProfilesServiceRequest` of `profile` (see the [module documentation](self)).
+pub fn export_request(
+    profile: &Profile,
+    resource: &ResourceInfo,
+) -> Result<proto::ExportProfilesServiceRequest, OtlpError> {
+    let meta = &profile.meta;
+    let mut dict = Dictionary::new(profile);
+    let (sample_type, period_type, period) = if meta.weight_unit.is_count() {
+        let period = period_ns(meta);
+        let period_type = match period {
+            Some(_) => Some(dict.value_type("cpu", "nanoseconds")?),
+            None => None,
+        };
+        (dict.value_type("samples", "count")?, period_type, period.map_or(0, to_i64))
+    } else {
+        (dict.value_type("cpu", "nanoseconds")?, None, 0)
+    };
+    let executables = executables(profile);
+    let mut samples = Vec::with_capacity(profile.samples.len());
+    for sample in &profile.samples {
+        let stack_index = dict.stack(sample.stack)?;
+        let mut attribute_indices = Vec::new();
+        for (key, value) in sample_attributes(sample, executables.get(&sample.pid).copied()) {
+            attribute_indices.push(dict.attribute(key, value)?);
+        }
+        samples.push(proto::Sample {
+            stack_index,
+            attribute_indices,
+            link_index: 0,
+            values: vec![to_i64(sample.count)],
+        });
+    }
+    let out = proto::Profile {
+        sample_type: Some(sample_type),
+        samples,
+        time_unix_nano: meta.start_unix_ns,
+        duration_nano: meta.end_unix_ns.saturating_sub(meta.start_unix_ns),
+        period_type,
+        period,
+        attribute_indices: Vec::new(),
+    };
+    let version = if meta.prof_version.is_empty() { env!("CARGO_PKG_VERSION") } else { &meta.prof_version };
+    let scope = proto::InstrumentationScope { name: SCOPE_NAME.to_string(), version: version.to_string() };
+    Ok(proto::ExportProfilesServiceRequest {
+        resource_profiles: vec![proto::ResourceProfiles {
+            resource: Some(proto::Resource { attributes: resource_attributes(&meta.hostname, resource) }),
+            scope_profiles: vec![proto::ScopeProfiles {
+                scope: Some(scope),
+                profiles: vec![out],
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+        dictionary: Some(dict.finish()),
+    })
+}
+
+/// The resource's attributes: `service.name`, `host.name`, `os.type`, then the labels (a label
+/// replaces an attribute of the same key; keys stay unique, as OTLP requires).
+fn resource_attributes(hostname: &str, resource: &ResourceInfo) -> Vec<proto::KeyValue> {
+    let mut attrs: Vec<(String, String)> = vec![("service.name".into(), resource.service_name.clone())];
+    if !hostname.is_empty() {
+        attrs.push(("host.name".into(), hostname.to_string()));
+    }
+    attrs.push(("os.type".into(), "linux".into()));
+    for (k, v) in &resource.labels {
+        match attrs.iter_mut().find(|(key, _)| key == k) {
+            Some(existing) => existing.1 = v.clone(),
+            None => attrs.push((k.clone(), v.clone())),
+        }
+    }
+    attrs.into_iter().map(|(key, v)| proto::KeyValue { key, value: Some(proto::AnyValue::string(v)) }).collect()
+}
+
+/// A per-sample attribute value.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AttributeValue<'a> {
+    /// An integer (`process.pid`, `thread.id`).
+    Int(i64),
+    /// A string (`thread.name`, `process.executable.name`).
+    Str(&'a str),
+}
+
+/// The attributes of one sample, in this order: `process.pid`; `thread.id` when the sample
+/// has a thread id; `thread.name` (the comm) when not empty; `process.executable.name` when
+/// known (`executable`, see [`executables`]).
+///
+/// This is where container attributes go once samples carry a cgroup (`container.id`, the
+/// cgroup path): each is one more `(key, value)` here, the dictionary interns them.
+pub fn sample_attributes<'a>(
+    sample: &'a Sample,
+    executable: Option<&'a str>,
+) -> impl Iterator<Item = (&'static str, AttributeValue<'a>)> + 'a {
+    let pid = Some(("process.pid", AttributeValue::Int(i64::from(sample.pid))));
+    let tid = (sample.tid != 0).then(|| ("thread.id", AttributeValue::Int(i64::from(sample.tid))));
+    let comm = (!sample.comm.is_empty()).then_some(("thread.name", AttributeValue::Str(sample.comm.as_str())));
+    let exe = executable.map(|e| ("process.executable.name", AttributeValue::Str(e)));
+    [pid, tid, comm, exe].into_iter().flatten()
+}
+
+/// The executable of each process, where the profile shows it: the binary of the outermost
+/// user frame, of the process's first sample that has one, that can be a program's main
+/// binary (not a shared library, not a bracketed pseudo-file such as `[vdso]` or `[unknown]`,
+/// not a JIT map). Processes with only kernel frames or only library frames have none.
+pub fn executables(profile: &Profile) -> HashMap<u32, &str> {
+    let mut out: HashMap<u32, &str> = HashMap::default();
+    for sample in &profile.samples {
+        if out.contains_key(&sample.pid) {
+            continue;
+        }
+        let Some(stack) = profile.stacks.get(sample.stack as usize) else { continue };
+        let exe = stack.iter().filter_map(|&f| profile.frames.get(f as usize)).find(|f| could_be_executable(f));
+        if let Some(f) = exe {
+            out.insert(sample.pid, f.module.as_str());
+        }
+    }
+    out
+}
+
+/// True for a user frame whose module can be the program's executable.
+fn could_be_executable(f: &Frame) -> bool {
+    f.kind == FrameKind::User
+        && !f.inlined
+        && can_be_main_binary(f.module.as_bytes())
+        && !(f.module.starts_with("perf-") && f.module.ends_with(".map"))
+}
+
+/// Clamps a count to protobuf's signed 64-bit values.
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The next index of a table of `len` entries, if it fits the format's `int32` indices.
+fn next_index(len: usize, table: &'static str) -> Result<i32, OtlpError> {
+    i32::try_from(len).map_err(|_| OtlpError::TooLarge { table })
+}
+
+/// The dictionary being built; each entry is added on first use (entry 0 of each table is the
+/// zero value), so indices are in order of first use and the same profile gives the same bytes.
+struct Dictionary<'a> {
+    profile: &'a Profile,
+    dict: proto::ProfilesDictionary,
+    strings: HashMap<&'a str, i32>,
+    locations: HashMap<&'a [FrameId], i32>,
+    functions: HashMap<(&'a str, &'a str), i32>,
+    mappings: HashMap<&'a str, i32>,
+    /// Stack-table index per profile stack id, 0 until the stack is first used.
+    stacks: Vec<i32>,
+    attributes: HashMap<(&'static str, AttributeValue<'a>), i32>,
+}
+
+impl<'a> Dictionary<'a> {
+    fn new(profile: &'a Profile) -> Self {
+        let dict = proto::ProfilesDictionary {
+            mapping_table: vec![proto::Mapping::default()],
+            location_table: vec![proto::Location::default()],
+            function_table: vec![proto::Function::default()],
+            link_table: vec![proto::Link { trace_id: vec![0; 16], span_id: vec![0; 8] }],
+            string_table: vec![String::new()],
+            attribute_table: vec![proto::KeyValueAndUnit::default()],
+            stack_table: vec![proto::Stack::default()],
+        };
+        let mut strings = HashMap::default();
+        strings.insert("", 0);
+        Dictionary {
+            profile,
+            dict,
+            strings,
+            locations: HashMap::default(),
+            functions: HashMap::default(),
+            mappings: HashMap::default(),
+            stacks: vec![0; profile.stacks.len()],
+            attributes: HashMap::default(),
+        }
+    }
+
+    fn finish(self) -> proto::ProfilesDictionary {
+        self.dict
+    }
+
+    fn string(&mut self, s: &'a str) -> Result<i32, OtlpError> {
+        if let Some(&i) = self.strings.get(s) {
+            return Ok(i);
+        }
+        let i = next_index(self.dict.string_table.len(), "strings")?;
+        self.dict.string_table.push(s.to_string());
+        self.strings.insert(s, i);
+        Ok(i)
+    }
+
+    fn value_type(&mut self, t: &'a str, unit: &'a str) -> Result<proto::ValueType, OtlpError> {
+        Ok(proto::ValueType { type_strindex: self.string(t)?, unit_strindex: self.string(unit)? })
+    }
+
+    fn attribute(&mut self, key: &'static str, value: AttributeValue<'a>) -> Result<i32, OtlpError> {
+        if let Some(&i) = self.attributes.get(&(key, value.clone())) {
+            return Ok(i);
+        }
+        let i = next_index(self.dict.attribute_table.len(), "attributes")?;
+        let any = match value {
+            AttributeValue::Int(n) => proto::AnyValue::int(n),
+            AttributeValue::Str(s) => proto::AnyValue::string(s),
+        };
+        let key_strindex = self.string(key)?;
+        self.dict.attribute_table.push(proto::KeyValueAndUnit { key_strindex, value: Some(any), unit_strindex: 0 });
+        self.attributes.insert((key, value), i);
+        Ok(i)
+    }
+
+    /// The stack-table index of profile stack `id` (leaf first); 0 (the empty stack) for an id
+    /// the profile does not have or a stack without frames.
+    fn stack(&mut self, id: u32) -> Result<i32, OtlpError> {
+        let profile = self.profile;
+        let Some(frames) = profile.stacks.get(id as usize).filter(|s| !s.is_empty()) else { return Ok(0) };
+        if self.stacks[id as usize] != 0 {
+            return Ok(self.stacks[id as usize]);
+        }
+        let mut location_indices = Vec::with_capacity(frames.len());
+        for group in physical_frames(profile, frames) {
+            location_indices.push(self.location(group)?);
+        }
+        location_indices.reverse();
+        let i = next_index(self.dict.stack_table.len(), "stacks")?;
+        self.dict.stack_table.push(proto::Stack { location_indices });
+        self.stacks[id as usize] = i;
+        Ok(i)
+    }
+
+    /// The location of a physical frame: the outer frame and the frames inlined into it.
+    fn location(&mut self, group: &'a [FrameId]) -> Result<i32, OtlpError> {
+        if let Some(&i) = self.locations.get(group) {
+            return Ok(i);
+        }
+        let profile = self.profile;
+        let mapping_index = match group.first().and_then(|&f| mapping_name(&profile.frames[f as usize])) {
+            Some(name) => self.mapping(name)?,
+            None => 0,
+        };
+        let mut lines = Vec::with_capacity(group.len());
+        for &f in group.iter().rev() {
+            let frame = &profile.frames[f as usize];
+            lines.push(proto::Line {
+                function_index: self.function(frame)?,
+                line: frame.line.map_or(0, i64::from),
+                column: 0,
+            });
+        }
+        let i = next_index(self.dict.location_table.len(), "locations")?;
+        self.dict.location_table.push(proto::Location {
+            mapping_index,
+            address: 0,
+            lines,
+            attribute_indices: Vec::new(),
+        });
+        self.locations.insert(group, i);
+        Ok(i)
+    }
+
+    fn mapping(&mut self, name: &'a str) -> Result<i32, OtlpError> {
+        if let Some(&i) = self.mappings.get(name) {
+            return Ok(i);
+        }
+        let i = next_index(self.dict.mapping_table.len(), "mappings")?;
+        let filename_strindex = self.string(name)?;
+        self.dict.mapping_table.push(proto::Mapping { filename_strindex, ..Default::default() });
+        self.mappings.insert(name, i);
+        Ok(i)
+    }
+
+    fn function(&mut self, f: &'a Frame) -> Result<i32, OtlpError> {
+        let file = f.file.as_deref().unwrap_or("");
+        if let Some(&i) = self.functions.get(&(f.name.as_str(), file)) {
+            return Ok(i);
+        }
+        let i = next_index(self.dict.function_table.len(), "functions")?;
+        let (name_strindex, filename_strindex) = (self.string(&f.name)?, self.string(file)?);
+        // No system (mangled) name: prof keeps demangled names only.
+        self.dict.function_table.push(proto::Function {
+            name_strindex,
+            system_name_strindex: 0,
+            filename_strindex,
+            start_line: 0,
+        });
+        self.functions.insert((&f.name, file), i);
+        Ok(i)
+    }
+}
