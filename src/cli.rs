@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use prof::output::top::{TableOptions, TopBy, TopSort};
 use prof::output::{Format, RenderOptions};
-use prof::push::{Endpoint, PushConfig, PushOptions};
+use prof::push::{Endpoint, Protocol, PushConfig, PushOptions};
 use prof::record::{ContinuousOptions, RecordOptions};
 use prof::sample::{SamplerOptions, Targets, MIN_EVENTS_BUFFER};
 use prof::store::Retention;
@@ -328,6 +328,7 @@ impl OutputArgs {
 
 /// `prof record` arguments.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("pushing").args(["push", "push_otlp"]).multiple(true)))]
 pub struct RecordArgs {
     /// Samples per second on each CPU. Above kernel.perf_event_max_sample_rate, prof samples at
     /// that limit with a warning (and records the rate it used), unless --strict-freq.
@@ -419,14 +420,19 @@ pub struct RecordArgs {
     pub retain_age: Option<Duration>,
     /// With --continuous: send each interval's profile (pprof) to a Pyroscope-compatible store,
     /// e.g. http://pyroscope:4040 (docs/push.md). Failed pushes are retried from the archives.
-    #[arg(long, value_name = "URL", requires = "continuous", value_parser = PushUrlParser)]
+    #[arg(long, value_name = "URL", requires = "continuous", value_parser = PushUrlParser(Protocol::Pyroscope))]
     pub push: Option<Endpoint>,
+    /// With --continuous: send each interval as an OTLP profiles export (protobuf over HTTP) to
+    /// an OpenTelemetry collector, e.g. http://otel-collector:4318; prof posts to
+    /// URL/v1development/profiles (docs/push.md). May be given with --push.
+    #[arg(long, value_name = "URL", requires = "continuous", value_parser = PushUrlParser(Protocol::Otlp))]
+    pub push_otlp: Option<Endpoint>,
     /// Application name of pushed profiles (Pyroscope's service_name); default: the command's
     /// or the first process's name, or `prof` for the whole system.
-    #[arg(long, value_name = "NAME", requires = "push", value_parser = parse_app_name)]
+    #[arg(long, value_name = "NAME", requires = "pushing", value_parser = parse_app_name)]
     pub app_name: Option<String>,
     /// A label of pushed profiles, NAME=VALUE (repeatable): --label env=prod --label region=eu.
-    #[arg(long = "label", value_name = "NAME=VALUE", requires = "push", value_parser = prof::push::parse_label)]
+    #[arg(long = "label", value_name = "NAME=VALUE", requires = "pushing", value_parser = prof::push::parse_label)]
     pub labels: Vec<(String, String)>,
     /// On exit, keep pushing queued intervals this long at most (`0` to not wait); what is
     /// left stays in --dir and is reported.
@@ -498,12 +504,18 @@ impl RecordArgs {
                 dir,
                 interval: self.interval,
                 retention: Retention { max_bytes: self.retain_size, max_age: self.retain_age },
-                push: self.push.clone().map(|endpoint| PushConfig {
-                    endpoint,
-                    app_name: self.app_name.clone(),
-                    labels: self.labels.clone(),
-                    options: PushOptions { grace: self.push_timeout, ..PushOptions::default() },
-                }),
+                push: [(Protocol::Pyroscope, &self.push), (Protocol::Otlp, &self.push_otlp)]
+                    .into_iter()
+                    .filter_map(|(protocol, endpoint)| {
+                        Some(PushConfig {
+                            protocol,
+                            endpoint: endpoint.clone()?,
+                            app_name: self.app_name.clone(),
+                            labels: self.labels.clone(),
+                            options: PushOptions { grace: self.push_timeout, ..PushOptions::default() },
+                        })
+                    })
+                    .collect(),
             }),
         }
     }
@@ -755,7 +767,7 @@ impl From<DiffFormatArg> for Format {
 /// Parses `--push`; unlike clap's default error, the message never repeats the URL as typed,
 /// which may hold credentials.
 #[derive(Clone, Copy, Debug)]
-struct PushUrlParser;
+struct PushUrlParser(Protocol);
 
 impl clap::builder::TypedValueParser for PushUrlParser {
     type Value = Endpoint;
@@ -767,11 +779,14 @@ impl clap::builder::TypedValueParser for PushUrlParser {
         value: &std::ffi::OsStr,
     ) -> Result<Endpoint, clap::Error> {
         let fail = |msg: String| {
-            clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("invalid --push URL: {msg}\n"))
-                .with_cmd(cmd)
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid {} URL: {msg}\n", self.0.option()),
+            )
+            .with_cmd(cmd)
         };
         let url = value.to_str().ok_or_else(|| fail("the URL is not UTF-8".into()))?;
-        Endpoint::parse(url).map_err(fail)
+        Endpoint::parse_for(self.0, url).map_err(fail)
     }
 }
 

@@ -90,7 +90,7 @@ fn run_record(args: RecordArgs) -> Result<ExitCode> {
 
     let stop = stop_on_signals()?;
 
-    if args.push.is_some() {
+    if args.push.is_some() || args.push_otlp.is_some() {
         // Labels are checked one by one by clap; a name given twice is caught here, before
         // anything is recorded.
         if let Err(msg) = prof::push::Series::new("prof", &args.labels) {
@@ -108,7 +108,7 @@ fn run_record(args: RecordArgs) -> Result<ExitCode> {
     }
     let recording = prof::record::record(&options, &stop, &mut console)?;
     if let (Some(c), Some(dir)) = (&recording.continuous, &args.dir) {
-        print_continuous_summary(c, dir, args.push.as_ref());
+        print_continuous_summary(c, dir);
         return Ok(record_exit_code(&recording));
     }
 
@@ -143,11 +143,7 @@ fn run_record(args: RecordArgs) -> Result<ExitCode> {
 }
 
 /// What a continuous recording wrote and pushed.
-fn print_continuous_summary(
-    c: &prof::record::ContinuousSummary,
-    dir: &std::path::Path,
-    push: Option<&prof::push::client::Endpoint>,
-) {
+fn print_continuous_summary(c: &prof::record::ContinuousSummary, dir: &std::path::Path) {
     eprintln!(
         "prof: wrote {} archives ({} bytes) to `{}`; {} deleted by retention; {} intervals lost",
         c.archives,
@@ -156,13 +152,13 @@ fn print_continuous_summary(
         c.deleted,
         c.lost_intervals
     );
-    if let (Some(p), Some(endpoint)) = (&c.push, push) {
+    for prof::push::PushSummary { endpoint, stats: p } in &c.push {
         eprintln!(
                 "prof: pushed {} of {} intervals to `{}`; {} failed attempts retried, {} rejected, {} dropped (queue full), \
                  {} deleted before push, {} unreadable, {} not pushed before exit",
                 p.pushed,
                 p.queued,
-                esc(endpoint.display()),
+                esc(endpoint),
                 p.retries,
                 p.rejected,
                 p.dropped,

@@ -80,7 +80,7 @@ impl Feed {
             interval: delay,
             // The view reads each archive once, right after it is written.
             retention: Retention { max_bytes: None, max_age: Some(delay * 4) },
-            push: None,
+            push: Vec::new(),
         });
         let (tx, messages) = mpsc::channel();
         let thread_stop = Arc::clone(&stop);

@@ -8,22 +8,21 @@
 //! test records with the real sampler while the receiver is down for a while.
 
 mod common;
+#[path = "common/push_store.rs"]
+mod push_store;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::{interval_meta, SEC, T0};
 use prof::output::pprof::proto;
 use prof::profile::{Frame, FrameKind, ProfileBuilder};
 use prof::push::client::Client;
-use prof::push::{Endpoint, PushOptions, PushStats, Pusher, Series};
+use prof::push::{Endpoint, Protocol, PushOptions, PushStats, Pusher, Series};
+use push_store::{fast, free_port, Receiver, Request};
 
 // ---------------------------------------------------------------------------------------------
 // A receiver that parses requests as Pyroscope does
@@ -92,118 +91,29 @@ fn always_ok() -> Responder {
     Arc::new(Mutex::new(|_: &Ingest| 200))
 }
 
-/// A receiver listening on 127.0.0.1; [`Receiver::stop`] closes the listener (connections are
-/// refused) and [`Receiver::start`] on the same port brings it back with the same log.
-struct Receiver {
-    port: u16,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Receiver {
-    fn start(port: u16, log: &Arc<Mutex<Log>>, responder: &Responder) -> Receiver {
-        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the receiver");
-        let port = listener.local_addr().unwrap().port();
-        listener.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (log, responder, flag) = (Arc::clone(log), Arc::clone(responder), Arc::clone(&stop));
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((stream, _)) => serve(stream, &log, &responder),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(5))
-                    }
-                    Err(e) => panic!("accept: {e}"),
+/// A receiver that parses each request as Pyroscope does and logs it; the responder decides
+/// the status of well-formed ones.
+fn receiver(port: u16, log: &Arc<Mutex<Log>>, responder: &Responder) -> Receiver {
+    let (log, responder) = (Arc::clone(log), Arc::clone(responder));
+    Receiver::start(
+        port,
+        Arc::new(move |req: Request| {
+            let content_type = req.header("content-type");
+            match parse_ingest(&req.method, &req.target, content_type, &req.body) {
+                Ok(ingest) => {
+                    let status = (responder.lock().unwrap())(&ingest);
+                    let mut log = log.lock().unwrap();
+                    log.requests.push((ingest, status));
+                    log.arrivals.push(Instant::now());
+                    (status, if status == 400 { "invalid profile: test says no".to_string() } else { String::new() })
+                }
+                Err((status, why)) => {
+                    log.lock().unwrap().errors.push(format!("{} {}: {why}", req.method, req.target));
+                    (status, why)
                 }
             }
-        });
-        Receiver { port, stop, thread: Some(thread) }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn stop(mut self) -> u16 {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            t.join().expect("receiver thread");
-        }
-        self.port
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
-}
-
-/// A port nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Reads one HTTP/1.1 request, answers it (`Connection: close`) and logs it.
-fn serve(stream: TcpStream, log: &Arc<Mutex<Log>>, responder: &Responder) {
-    stream.set_nonblocking(false).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-        return;
-    }
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("header line");
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.is_empty() {
-            break;
-        }
-        let (k, v) = line.split_once(':').expect("header has a colon");
-        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-    }
-    let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let mut body = Vec::new();
-    if let Some(len) = header("content-length") {
-        body.resize(len.parse::<usize>().expect("numeric content-length"), 0);
-        reader.read_exact(&mut body).expect("body");
-    } else if header("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).unwrap();
-            let size = usize::from_str_radix(size.trim().split(';').next().unwrap(), 16).expect("chunk size");
-            let mut chunk = vec![0; size + 2];
-            reader.read_exact(&mut chunk).unwrap();
-            if size == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..size]);
-        }
-    }
-    let mut parts = request_line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let (status, text) = match parse_ingest(method, target, header("content-type").as_deref(), &body) {
-        Ok(ingest) => {
-            let status = (responder.lock().unwrap())(&ingest);
-            let mut log = log.lock().unwrap();
-            log.requests.push((ingest, status));
-            log.arrivals.push(Instant::now());
-            (status, if status == 400 { "invalid profile: test says no".to_string() } else { String::new() })
-        }
-        Err((status, why)) => {
-            log.lock().unwrap().errors.push(format!("{method} {target}: {why}"));
-            (status, why)
-        }
-    };
-    let mut stream = stream;
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-        text.len()
-    );
+        }),
+    )
 }
 
 /// Pyroscope's label-name rule (`IsLabelNameRuneAllowed`).
@@ -389,22 +299,11 @@ fn write_archive(dir: &Path, i: u64) -> PathBuf {
     path
 }
 
-/// Options with short backoff for tests.
-fn fast(grace: Duration) -> PushOptions {
-    PushOptions {
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(200),
-        timeout: Duration::from_secs(5),
-        grace,
-        ..PushOptions::default()
-    }
-}
-
 fn pusher(url: &str, opts: PushOptions) -> Pusher {
     let endpoint = Endpoint::parse(url).unwrap();
     let labels = vec![("env".to_string(), "test".to_string()), ("host.name".to_string(), "a-1".to_string())];
     let series = Series::new("myapp", &labels).unwrap();
-    Pusher::start(Client::new(endpoint, opts.timeout), series, opts).unwrap()
+    Pusher::start(Client::new(endpoint, opts.timeout), Protocol::Pyroscope, series, opts).unwrap()
 }
 
 /// Waits until `cond` holds (or fails after 10 s).
@@ -433,7 +332,7 @@ fn assert_accounted(s: &PushStats) {
 fn push_request_is_what_pyroscope_parses() {
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(Mutex::new(Log::default()));
-    let rx = Receiver::start(0, &log, &always_ok());
+    let rx = receiver(0, &log, &always_ok());
     let p = pusher(&rx.url(), fast(Duration::from_secs(5)));
     p.enqueue(write_archive(dir.path(), 3));
     let stats = p.finish();
@@ -466,7 +365,7 @@ fn push_outage_delivers_every_interval_once_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(Mutex::new(Log::default()));
     let responder = always_ok();
-    let rx = Receiver::start(0, &log, &responder);
+    let rx = receiver(0, &log, &responder);
     let url = rx.url();
     let p = pusher(&url, fast(Duration::from_secs(5)));
     for i in 0..3 {
@@ -481,7 +380,7 @@ fn push_outage_delivers_every_interval_once_in_order() {
     }
     wait_for("failed attempts", || p.stats().retries >= 3);
     std::thread::sleep(Duration::from_millis(300));
-    let rx = Receiver::start(port, &log, &responder);
+    let rx = receiver(port, &log, &responder);
     for i in 6..8 {
         p.enqueue(write_archive(dir.path(), i));
     }
@@ -511,7 +410,7 @@ fn push_full_queue_drops_the_oldest() {
     for i in 0..10 {
         p.enqueue(write_archive(dir.path(), i));
     }
-    let rx = Receiver::start(port, &log, &always_ok());
+    let rx = receiver(port, &log, &always_ok());
     let stats = p.finish();
     rx.stop();
     assert_accounted(&stats);
@@ -529,18 +428,9 @@ fn push_full_queue_drops_the_oldest() {
 fn push_status_codes_decide_retry_or_reject() {
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(Mutex::new(Log::default()));
-    let mut attempts: BTreeMap<u64, u32> = BTreeMap::new();
-    let responder: Responder = Arc::new(Mutex::new(move |i: &Ingest| {
-        let n = attempts.entry(i.start_ns()).or_default();
-        *n += 1;
-        match ((i.start_ns() - T0) / (10 * SEC), *n) {
-            (1, 1) => 503,
-            (1, 2) => 429,
-            (2, _) => 400,
-            _ => 200,
-        }
-    }));
-    let rx = Receiver::start(0, &log, &responder);
+    let mut script = push_store::RetryScript::default();
+    let responder: Responder = Arc::new(Mutex::new(move |i: &Ingest| script.status((i.start_ns() - T0) / (10 * SEC))));
+    let rx = receiver(0, &log, &responder);
     let p = pusher(&rx.url(), fast(Duration::from_secs(5)));
     for i in 0..4 {
         p.enqueue(write_archive(dir.path(), i));
@@ -569,7 +459,7 @@ fn push_deleted_archive_is_counted_missing() {
     // Archive 0 is being retried (read already); 1 waits in the queue and goes away.
     wait_for("a failed attempt", || p.stats().retries >= 1);
     std::fs::remove_file(&paths[1]).unwrap();
-    let rx = Receiver::start(port, &log, &always_ok());
+    let rx = receiver(port, &log, &always_ok());
     let stats = p.finish();
     rx.stop();
     assert_accounted(&stats);
@@ -614,7 +504,7 @@ fn push_record_continuous_survives_store_outage() {
     let d = dir.path().join("archives");
     let log = Arc::new(Mutex::new(Log::default()));
     let responder = always_ok();
-    let rx = Receiver::start(0, &log, &responder);
+    let rx = receiver(0, &log, &responder);
     let url = rx.url();
     let record_secs: u64 =
         std::env::var("PROF_PUSH_RECORD_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(outage + 8);
@@ -645,7 +535,7 @@ fn push_record_continuous_survives_store_outage() {
     let port = rx.stop();
     let stored_before = log.lock().unwrap().stored().len();
     std::thread::sleep(Duration::from_secs(outage));
-    let rx = Receiver::start(port, &log, &responder);
+    let rx = receiver(port, &log, &responder);
     let up_at = Instant::now();
     println!("receiver down for {:.1} s; {stored_before} intervals stored before", down_at.elapsed().as_secs_f64());
     let (status, stderr) = bg.finish();

@@ -49,7 +49,7 @@ fn record_status_continuous_shows_interval_and_session_totals() {
             dir: dir.path().join("archives"),
             interval: Duration::from_secs(1),
             retention: Default::default(),
-            push: None,
+            push: Vec::new(),
         }),
         ..RecordOptions::default()
     };

@@ -30,6 +30,7 @@ use crate::output::pprof;
 use crate::profile::Profile;
 
 use super::labels::Series;
+use super::Protocol;
 
 /// `spyName` of every push: which agent produced the profile (Pyroscope's `pyroscope_spy` label).
 pub const SPY_NAME: &str = "prof";
@@ -41,8 +42,9 @@ const BODY_EXCERPT_BYTES: u64 = 512;
 /// The store's base URL: `http[s]://[user[:password]@]host[:port][/path]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    /// `scheme://host[:port]/path/ingest`, without credentials.
-    ingest: String,
+    /// The URL requests are posted to: `scheme://host[:port]/path` and the protocol's path
+    /// (`/ingest`, `/v1development/profiles`), without credentials.
+    target: String,
     /// `scheme://host[:port]/path` for messages, without credentials.
     display: String,
     /// `Authorization` header value from the URL's user info (`Basic …`).
@@ -65,6 +67,13 @@ impl Endpoint {
     /// `/ingest` is accepted and not doubled. User info becomes HTTP basic authentication
     /// (Grafana Cloud's user id and token) and is never printed.
     pub fn parse(url: &str) -> Result<Endpoint, String> {
+        Endpoint::parse_for(Protocol::Pyroscope, url)
+    }
+
+    /// Parses the URL of a store that speaks `protocol`, as [`Endpoint::parse`] does, with that
+    /// protocol's path ([`Protocol::path`]) appended unless the URL already ends in it.
+    pub fn parse_for(protocol: Protocol, url: &str) -> Result<Endpoint, String> {
+        let suffix = protocol.path();
         let url = url.trim();
         let Some((scheme, rest)) = url.split_once("://") else {
             return Err(format!("`{}`: expected a URL like http://pyroscope:4040", redact(url)));
@@ -74,7 +83,7 @@ impl Endpoint {
             return Err(format!("`{}`: only http:// and https:// are supported", redact(url)));
         }
         if rest.contains(['?', '#']) {
-            return Err(format!("`{}`: give the store's base URL without a query; prof adds /ingest?…", redact(url)));
+            return Err(format!("`{}`: give the store's base URL without a query; prof adds {suffix}", redact(url)));
         }
         let (authority, path) = match rest.find('/') {
             Some(i) => rest.split_at(i),
@@ -105,19 +114,24 @@ impl Endpoint {
             }
         }
         let path = path.trim_end_matches('/');
-        let path = path.strip_suffix("/ingest").unwrap_or(path);
+        let path = path.strip_suffix(suffix).unwrap_or(path);
         let display = format!("{scheme}://{host}{path}");
         let authorization = userinfo.map(|u| {
             let (user, password) = u.split_once(':').unwrap_or((u, ""));
             let decode = |s: &str| percent_decode(s);
             format!("Basic {}", base64(format!("{}:{}", decode(user), decode(password)).as_bytes()))
         });
-        Ok(Endpoint { ingest: format!("{display}/ingest"), display, authorization })
+        Ok(Endpoint { target: format!("{display}{suffix}"), display, authorization })
     }
 
     /// The URL without credentials, for messages.
     pub fn display(&self) -> &str {
         &self.display
+    }
+
+    /// The URL requests are posted to (without credentials).
+    pub fn target(&self) -> &str {
+        &self.target
     }
 }
 
@@ -142,14 +156,14 @@ fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// One encoded `/ingest` request.
+/// One encoded request: an `/ingest` request, or an OTLP export.
 #[derive(Clone, Debug)]
 pub struct IngestRequest {
     /// The full URL with the query.
     pub url: String,
-    /// `multipart/form-data; boundary=…`.
+    /// `multipart/form-data; boundary=…` (Pyroscope), `application/x-protobuf` (OTLP).
     pub content_type: String,
-    /// The multipart body.
+    /// The body.
     pub body: Vec<u8>,
 }
 
@@ -179,7 +193,7 @@ pub fn ingest_request(endpoint: &Endpoint, series: &Series, profile: Profile) ->
         query.append_pair("sampleRate", &meta.frequency_hz.to_string());
     }
     query.append_pair("spyName", SPY_NAME);
-    let url = format!("{}?{}", endpoint.ingest, query.finish());
+    let url = format!("{}?{}", endpoint.target, query.finish());
 
     let mut pprof_bytes = Vec::new();
     pprof::write(&scrubbed(profile), &mut pprof_bytes)?;
@@ -273,7 +287,7 @@ impl Client {
         let _ = response.body_mut().as_reader().take(BODY_EXCERPT_BYTES).read_to_end(&mut excerpt);
         let text = excerpt_text(&excerpt);
         let reason = match (&location, text.is_empty()) {
-            (Some(to), _) => format!("HTTP {status}, redirect to `{to}`: give --push the final URL"),
+            (Some(to), _) => format!("HTTP {status}, redirect to `{to}`: give the final URL"),
             (None, true) => format!("HTTP {status}"),
             (None, false) => format!("HTTP {status}: {text}"),
         };
@@ -301,10 +315,10 @@ mod tests {
     #[test]
     fn push_endpoint_parses_base_urls_and_hides_credentials() {
         let e = Endpoint::parse("http://pyroscope:4040").unwrap();
-        assert_eq!((e.ingest.as_str(), e.display()), ("http://pyroscope:4040/ingest", "http://pyroscope:4040"));
-        assert_eq!(Endpoint::parse("http://gw/pyroscope/").unwrap().ingest, "http://gw/pyroscope/ingest");
-        assert_eq!(Endpoint::parse("HTTPS://h:443/ingest").unwrap().ingest, "https://h:443/ingest");
-        assert_eq!(Endpoint::parse("http://[::1]:4040").unwrap().ingest, "http://[::1]:4040/ingest");
+        assert_eq!((e.target.as_str(), e.display()), ("http://pyroscope:4040/ingest", "http://pyroscope:4040"));
+        assert_eq!(Endpoint::parse("http://gw/pyroscope/").unwrap().target, "http://gw/pyroscope/ingest");
+        assert_eq!(Endpoint::parse("HTTPS://h:443/ingest").unwrap().target, "https://h:443/ingest");
+        assert_eq!(Endpoint::parse("http://[::1]:4040").unwrap().target, "http://[::1]:4040/ingest");
         let e = Endpoint::parse("https://123456:glc_s%40cret@profiles.example.net").unwrap();
         assert_eq!(e.display(), "https://profiles.example.net");
         assert_eq!(e.authorization.as_deref(), Some(format!("Basic {}", base64(b"123456:glc_s@cret")).as_str()));
@@ -316,6 +330,20 @@ mod tests {
             let err = Endpoint::parse(bad).unwrap_err();
             assert!(!err.contains("u:p"), "credentials in {err}");
         }
+    }
+
+    /// OTLP URLs post to `…/v1development/profiles`, given with or without that path.
+    #[test]
+    fn push_endpoint_appends_the_otlp_path_once() {
+        for url in ["http://collector:4318", "http://collector:4318/", "http://collector:4318/v1development/profiles"] {
+            let e = Endpoint::parse_for(Protocol::Otlp, url).unwrap();
+            assert_eq!(
+                (e.target(), e.display()),
+                ("http://collector:4318/v1development/profiles", "http://collector:4318")
+            );
+        }
+        let e = Endpoint::parse_for(Protocol::Otlp, "https://gw/otlp").unwrap();
+        assert_eq!(e.target(), "https://gw/otlp/v1development/profiles");
     }
 
     /// Base64 as RFC 4648's test vectors.

@@ -12,12 +12,18 @@
 //! counted as missing. On exit the pusher gets a bounded grace period to catch up, then reports
 //! what was not pushed ([`PushStats`]); everything not pushed is still in the archive directory.
 //!
+//!
+//! The same machinery pushes to an OpenTelemetry collector (`--push-otlp URL`): only the
+//! request differs ([`Protocol`]): an OTLP/HTTP profiles export instead of `/ingest`.
+//!
 //! - [`labels`]: the application name and labels, validated as Pyroscope does.
-//! - [`client`]: the `/ingest` request (URL, multipart body) and sending it.
+//! - [`client`]: the `/ingest` request (URL, multipart body) and sending any request.
+//! - [`otlp`]: the OTLP profiles export request.
 //! - [`queue`]: the bounded queue, the push thread, retries and the counters.
 
 pub mod client;
 pub mod labels;
+pub mod otlp;
 pub mod queue;
 
 use std::sync::mpsc::SyncSender;
@@ -26,6 +32,8 @@ use std::time::Duration;
 pub use client::Endpoint;
 pub use labels::{parse_label, validate_app_name, Series};
 pub use queue::Pusher;
+
+use crate::profile::Profile;
 
 /// Archives the push queue holds while the store is unreachable. At the default 10 s interval
 /// that is 2¾ hours of outage before the oldest interval is dropped from the queue (it stays in
@@ -44,6 +52,59 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long the recorder waits on exit for queued pushes (`--push-timeout`).
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// What a store speaks: how an interval's profile becomes a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// Pyroscope's `/ingest` with a pprof profile (`--push`).
+    Pyroscope,
+    /// An OTLP/HTTP profiles export (`--push-otlp`).
+    Otlp,
+}
+
+impl Protocol {
+    /// The path appended to the store's base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Protocol::Pyroscope => "/ingest",
+            Protocol::Otlp => crate::output::otlp::EXPORT_PATH,
+        }
+    }
+
+    /// The option that selects it, for messages.
+    pub fn option(self) -> &'static str {
+        match self {
+            Protocol::Pyroscope => "--push",
+            Protocol::Otlp => "--push-otlp",
+        }
+    }
+
+    /// The request of one interval's profile for `endpoint`, or why it cannot be encoded.
+    pub fn request(
+        self,
+        endpoint: &Endpoint,
+        series: &Series,
+        profile: Profile,
+    ) -> Result<client::IngestRequest, String> {
+        match self {
+            Protocol::Pyroscope => {
+                client::ingest_request(endpoint, series, profile).map_err(|e| format!("cannot encode as pprof: {e}"))
+            }
+            Protocol::Otlp => {
+                otlp::export_request(endpoint, series, &profile).map_err(|e| format!("cannot encode as OTLP: {e}"))
+            }
+        }
+    }
+
+    /// What the profiles are pushed as, for people: Pyroscope's `app{k=v,…}`, OTLP's
+    /// `service.name=app, k=v`.
+    pub fn describe(self, series: &Series) -> String {
+        match self {
+            Protocol::Pyroscope => series.name_param(),
+            Protocol::Otlp => otlp::describe(series),
+        }
+    }
+}
 
 /// A message of the push thread for whoever runs the recording (the `prof` binary prints it).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +149,8 @@ impl Default for PushOptions {
 /// Where and how a continuous recording pushes.
 #[derive(Clone, Debug)]
 pub struct PushConfig {
+    /// What the store speaks.
+    pub protocol: Protocol,
     /// The store.
     pub endpoint: Endpoint,
     /// Application name; `None`: the profiled command's or process's name, else `prof`.
@@ -106,6 +169,15 @@ impl PushConfig {
             None => Series::new(&labels::app_name_from(default_app), &self.labels),
         }
     }
+}
+
+/// What one pusher did, by store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushSummary {
+    /// The store's URL (without credentials).
+    pub endpoint: String,
+    /// The counters after the grace period.
+    pub stats: PushStats,
 }
 
 /// What the pusher did. At the end, `queued = pushed + rejected + dropped + missing +

@@ -11,8 +11,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::client::{self, Client, IngestRequest, Outcome};
-use super::{PushMessage, PushOptions, PushStats, Series};
+use super::client::{Client, IngestRequest, Outcome};
+use super::{Protocol, PushMessage, PushOptions, PushStats, Series};
 use crate::archive::{self, ArchiveError};
 use crate::profile::{format_unix_ns, unix_ns};
 
@@ -98,16 +98,16 @@ fn is_missing(e: &ArchiveError) -> bool {
 }
 
 impl Pusher {
-    /// Starts the push thread for `series` at `client`'s endpoint.
-    pub fn start(client: Client, series: Series, opts: PushOptions) -> std::io::Result<Pusher> {
+    /// Starts the push thread for `series` at `client`'s endpoint, which speaks `protocol`.
+    pub fn start(client: Client, protocol: Protocol, series: Series, opts: PushOptions) -> std::io::Result<Pusher> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State { capacity: opts.queue_capacity.max(1), ..State::default() }),
             changed: Condvar::new(),
         });
         let display = client.endpoint().display().to_string();
         let (grace, messages) = (opts.grace, opts.messages.clone());
-        let series_name = series.name_param();
-        let worker = Worker { shared: Arc::clone(&shared), client, series, opts, display: display.clone() };
+        let series_name = protocol.describe(&series);
+        let worker = Worker { shared: Arc::clone(&shared), client, protocol, series, opts, display: display.clone() };
         let thread = std::thread::Builder::new().name("prof-push".into()).spawn(move || worker.run())?;
         Ok(Pusher { shared, grace, display, series_name, messages, thread: Some(thread) })
     }
@@ -117,7 +117,7 @@ impl Pusher {
         &self.display
     }
 
-    /// The series, as the `name` parameter: `app{k=v,…}`.
+    /// The series, as the protocol names it (see [`Protocol::describe`]).
     pub fn series_name(&self) -> &str {
         &self.series_name
     }
@@ -215,6 +215,7 @@ impl Drop for Pusher {
 struct Worker {
     shared: Arc<Shared>,
     client: Client,
+    protocol: Protocol,
     series: Series,
     opts: PushOptions,
     display: String,
@@ -282,8 +283,10 @@ impl Worker {
     /// counted and skipped (`None`): deleted (by retention) before its turn, or unreadable.
     fn request(&self, path: &Path) -> Option<IngestRequest> {
         let request = match archive::read_file(path) {
-            Ok(profile) => client::ingest_request(self.client.endpoint(), &self.series, profile)
-                .map_err(|e| (false, format!("cannot push: cannot encode `{}` as pprof: {e}", path.display()))),
+            Ok(profile) => self
+                .protocol
+                .request(self.client.endpoint(), &self.series, profile)
+                .map_err(|e| (false, format!("cannot push `{}`: {e}", path.display()))),
             Err(e) if is_missing(&e) => {
                 Err((true, format!("`{}` was deleted before it could be pushed", file_name(path))))
             }

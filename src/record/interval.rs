@@ -1,5 +1,5 @@
 //! Continuous recording: one archive per interval in a directory, written atomically, with
-//! retention applied after each, handed to the pusher (`--push`), and archive times kept on the
+//! retention applied after each, handed to the pushers (`--push`, `--push-otlp`), and archive times kept on the
 //! wall clock across clock steps and suspends.
 
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use super::{ContinuousOptions, ContinuousSummary, RecordError};
 use crate::aggregate::Aggregator;
 use crate::archive;
 use crate::profile::{unix_ns, LossReason, Losses, Metadata, Profile};
-use crate::push::{self, PushMessage, Pusher};
+use crate::push::{self, PushMessage, PushSummary, Pusher};
 use crate::store;
 
 /// A disagreement between the realtime and monotonic clocks above this is a clock step or a
@@ -21,7 +21,7 @@ use crate::store;
 const CLOCK_STEP: Duration = Duration::from_secs(1);
 
 /// Writes one archive per interval of a continuous recording, and hands each written archive
-/// to the pusher (`--push`), which never blocks.
+/// to the pushers (`--push`, `--push-otlp`), which never block.
 pub(super) struct IntervalWriter {
     opts: ContinuousOptions,
     /// Wall-clock time of `mono0`, so archive times are monotonic-clock based.
@@ -48,9 +48,10 @@ pub(super) struct IntervalWriter {
     flushed_processes: PidSet,
     /// What was written so far.
     pub summary: ContinuousSummary,
-    /// Sends each written archive to the profile store (`--push`).
-    pub pusher: Option<Pusher>,
-    /// What the push thread reports as it happens.
+    /// Send each written archive to a profile store (`--push`, `--push-otlp`), in the order of
+    /// [`ContinuousOptions::push`].
+    pub pushers: Vec<Pusher>,
+    /// What the push threads report as they happen.
     push_messages: Option<Receiver<PushMessage>>,
     /// The warning that the size limit is below one archive was given (it is given once).
     warned_over_size: bool,
@@ -63,7 +64,7 @@ const PUSH_MESSAGES: usize = 64;
 impl IntervalWriter {
     /// Prepares the directory (created 0700 if missing; made 0700, with a warning, if it is
     /// this user's and others could write to it; refused if another user owns it; temp files of
-    /// a crashed recorder removed) and starts the pusher.
+    /// a crashed recorder removed) and starts the pushers.
     pub fn new(
         opts: &ContinuousOptions,
         mono0: Instant,
@@ -72,18 +73,17 @@ impl IntervalWriter {
         observer: &mut dyn Observer,
     ) -> Result<Self, RecordError> {
         let err = |source| RecordError::Store { dir: opts.dir.clone(), source };
-        let (pusher, push_messages) = match &opts.push {
-            Some(p) => {
-                let series = p.series(default_app).map_err(RecordError::Push)?;
-                let client = push::client::Client::new(p.endpoint.clone(), p.options.timeout);
-                let (tx, rx) = std::sync::mpsc::sync_channel(PUSH_MESSAGES);
-                let options = push::PushOptions { messages: Some(tx), ..p.options.clone() };
-                let pusher = Pusher::start(client, series, options)
-                    .map_err(|e| RecordError::Push(format!("cannot start the push thread: {e}")))?;
-                (Some(pusher), Some(rx))
-            }
-            None => (None, None),
-        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(PUSH_MESSAGES);
+        let mut pushers = Vec::with_capacity(opts.push.len());
+        for p in &opts.push {
+            let series = p.series(default_app).map_err(RecordError::Push)?;
+            let client = push::client::Client::new(p.endpoint.clone(), p.options.timeout);
+            let options = push::PushOptions { messages: Some(tx.clone()), ..p.options.clone() };
+            let pusher = Pusher::start(client, p.protocol, series, options)
+                .map_err(|e| RecordError::Push(format!("cannot start the push thread: {e}")))?;
+            pushers.push(pusher);
+        }
+        let push_messages = (!pushers.is_empty()).then_some(rx);
         if let store::DirState::Tightened { mode } = store::ensure_dir(&opts.dir).map_err(err)? {
             let message = format!(
                 "archive directory `{}` was writable by group or others (mode {mode:04o}); changed to 0700",
@@ -114,7 +114,7 @@ impl IntervalWriter {
             flushed_samples: 0,
             flushed_processes: PidSet::default(),
             summary: ContinuousSummary { recovered: recovered.len() as u64, ..Default::default() },
-            pusher,
+            pushers,
             push_messages,
             warned_over_size: false,
         })
@@ -240,7 +240,7 @@ impl IntervalWriter {
             ..base.clone()
         };
         meta.notes.extend(clock_note);
-        if let Some(p) = &self.pusher {
+        for p in &self.pushers {
             meta.notes.extend(p.take_notes());
         }
         if self.lost_samples > 0 {
@@ -288,7 +288,7 @@ impl IntervalWriter {
         }
     }
 
-    /// Writes the interval's archive and hands it to the pusher; a failure is counted as a
+    /// Writes the interval's archive and hands it to the pushers; a failure is counted as a
     /// lost interval. Returns the path written.
     fn write(&mut self, profile: &Profile, observer: &mut dyn Observer) -> Option<PathBuf> {
         let path = self.opts.dir.join(store::archive_name(profile.meta.start_unix_ns, self.pid, self.seq));
@@ -299,7 +299,7 @@ impl IntervalWriter {
                 self.summary.bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 self.lost_since_written = 0;
                 self.lost_samples = 0;
-                if let Some(p) = &self.pusher {
+                for p in &self.pushers {
                     p.enqueue(path.clone());
                 }
                 Some(path)
@@ -316,8 +316,8 @@ impl IntervalWriter {
         }
     }
 
-    /// Writes the last interval (ending `end`) and lets the pusher send what it still holds
-    /// within its grace period. Returns the last interval's profile and what was written.
+    /// Writes the last interval (ending `end`) and lets the pushers send what they still hold
+    /// within their grace period (one after the other). Returns the last interval's profile and what was written.
     pub fn finish(
         mut self,
         session: &mut Session,
@@ -326,12 +326,13 @@ impl IntervalWriter {
         observer: &mut dyn Observer,
     ) -> Result<(Profile, usize, ContinuousSummary), RecordError> {
         let profile = self.flush(session, base, end, observer)?;
-        if let Some(p) = self.pusher.take() {
+        for p in std::mem::take(&mut self.pushers) {
             let pending = p.stats().unsent;
             if pending > 0 {
                 observer.on_event(Event::FlushingPush { pending, endpoint: p.endpoint(), grace: p.grace() });
             }
-            self.summary.push = Some(p.finish());
+            let endpoint = p.endpoint().to_string();
+            self.summary.push.push(PushSummary { endpoint, stats: p.finish() });
         }
         self.forward_push_messages(observer);
         Ok((profile, self.processes, self.summary))
@@ -363,7 +364,7 @@ mod tests {
 
     /// Continuous options for tests: archives in `dir`, 1 s intervals, no push.
     fn test_options(dir: PathBuf, retention: store::Retention) -> ContinuousOptions {
-        ContinuousOptions { dir, interval: Duration::from_secs(1), retention, push: None }
+        ContinuousOptions { dir, interval: Duration::from_secs(1), retention, push: Vec::new() }
     }
     use crate::record::observer::Silent;
 

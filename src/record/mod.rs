@@ -26,7 +26,7 @@ pub use status::{status_line, IntervalStatus, Status};
 
 use crate::profile::unwind::UnwindReport;
 use crate::profile::{unix_ns, LossReason, Metadata, Profile};
-use crate::push::{self, PushStats};
+use crate::push::{self, PushSummary};
 use crate::sample::{SampleError, SamplerOptions, Targets};
 use crate::store;
 use crate::symbolize::SymbolizeStats;
@@ -61,8 +61,8 @@ pub struct ContinuousOptions {
     pub interval: Duration,
     /// What to keep.
     pub retention: store::Retention,
-    /// Push each written archive to a profile store.
-    pub push: Option<push::PushConfig>,
+    /// Push each written archive to these profile stores (`--push`, `--push-otlp`).
+    pub push: Vec<push::PushConfig>,
 }
 
 /// What a continuous recording wrote.
@@ -78,8 +78,9 @@ pub struct ContinuousSummary {
     pub deleted: u64,
     /// Temp files of a crashed earlier run that were moved into the quarantine at start.
     pub recovered: u64,
-    /// With `--push`: what the pusher did, after its grace period.
-    pub push: Option<PushStats>,
+    /// What each pusher did, after its grace period, in the order of
+    /// [`ContinuousOptions::push`].
+    pub push: Vec<PushSummary>,
 }
 
 /// A finished recording.
@@ -187,7 +188,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
         Some(c) => Some(IntervalWriter::new(c, session.start, start_wall, &default_app_name(opts), observer)?),
         None => None,
     };
-    if let Some(p) = writer.as_ref().and_then(|w| w.pusher.as_ref()) {
+    for p in writer.iter().flat_map(|w| &w.pushers) {
         observer.on_event(Event::Pushing { endpoint: p.endpoint(), series: p.series_name() });
     }
     let mut after_drain = |session: &mut Session, observer: &mut dyn Observer| {
