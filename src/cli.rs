@@ -230,6 +230,8 @@ Examples:
   prof record -d 30 -o cpu.pb.gz                pprof, for `go tool pprof`, Pyroscope, Parca
   prof record --continuous --dir /var/lib/prof --push http://pyroscope:4040 --label env=prod
                                                 one archive per 10 s, each also sent to Pyroscope
+  prof record --continuous --dir /var/lib/prof --push-otlp http://otel-collector:4318
+                                                each interval as an OTLP profiles export
 
 Outputs follow the extension: .prof (archive, re-render later with `prof report`),
 .folded (flamegraph.pl / inferno / speedscope), .svg (flamegraph), .pb.gz or .pprof (pprof,
