@@ -22,7 +22,7 @@ use prof::output::pprof::proto;
 use prof::profile::{Frame, FrameKind, ProfileBuilder};
 use prof::push::client::Client;
 use prof::push::{Endpoint, Protocol, PushOptions, PushStats, Pusher, Series};
-use push_store::{fast, free_port, Receiver, Request};
+use push_store::{fast, free_port, Receiver, Reply, Request};
 
 // ---------------------------------------------------------------------------------------------
 // A receiver that parses requests as Pyroscope does
@@ -105,11 +105,11 @@ fn receiver(port: u16, log: &Arc<Mutex<Log>>, responder: &Responder) -> Receiver
                     let mut log = log.lock().unwrap();
                     log.requests.push((ingest, status));
                     log.arrivals.push(Instant::now());
-                    (status, if status == 400 { "invalid profile: test says no".to_string() } else { String::new() })
+                    Reply::text(status, if status == 400 { "invalid profile: test says no" } else { "" })
                 }
                 Err((status, why)) => {
                     log.lock().unwrap().errors.push(format!("{} {}: {why}", req.method, req.target));
-                    (status, why)
+                    Reply::text(status, &why)
                 }
             }
         }),

@@ -18,8 +18,9 @@ use common::{interval_meta, SEC, T0};
 use prof::profile::{Frame, FrameKind, ProfileBuilder};
 use prof::push::client::Client;
 use prof::push::{Endpoint, Protocol, Pusher, Series};
+use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage, Value};
-use push_store::{Receiver, Request};
+use push_store::{Receiver, Reply, Request};
 
 // ---------------------------------------------------------------------------------------------
 // Decoding with the official protos
@@ -34,6 +35,22 @@ fn request_descriptor() -> MessageDescriptor {
     let pool: DescriptorPool = compiler.descriptor_pool();
     pool.get_message_by_name("opentelemetry.proto.collector.profiles.v1development.ExportProfilesServiceRequest")
         .expect("ExportProfilesServiceRequest in the vendored protos")
+}
+
+/// A 200 answer whose `ExportProfilesServiceResponse` (encoded with the official protos) has a
+/// `partial_success` of `rejected` profiles and `message`.
+fn partial_success(rejected: i64, message: &str) -> Reply {
+    let pool = request_descriptor().parent_pool().clone();
+    let response = pool
+        .get_message_by_name("opentelemetry.proto.collector.profiles.v1development.ExportProfilesServiceResponse")
+        .expect("ExportProfilesServiceResponse in the vendored protos");
+    let partial = response.get_field_by_name("partial_success").unwrap().kind();
+    let mut p = DynamicMessage::new(partial.as_message().unwrap().clone());
+    p.set_field_by_name("rejected_profiles", Value::I64(rejected));
+    p.set_field_by_name("error_message", Value::String(message.to_string()));
+    let mut m = DynamicMessage::new(response);
+    m.set_field_by_name("partial_success", Value::Message(p));
+    Reply { status: 200, content_type: "application/x-protobuf", body: m.encode_to_vec() }
 }
 
 /// Field `name` of `m` (the default value when not set).
@@ -231,8 +248,8 @@ impl Log {
     }
 }
 
-/// Decides the status of a decoded export.
-type Responder = Arc<Mutex<dyn FnMut(&Export) -> u16 + Send>>;
+/// Decides the answer to a decoded export.
+type Responder = Arc<Mutex<dyn FnMut(&Export) -> Reply + Send>>;
 
 /// A receiver that decodes every POST to `/v1development/profiles` with the official protos.
 fn collector(log: &Arc<Mutex<Log>>, responder: Responder) -> Receiver {
@@ -247,13 +264,14 @@ fn collector(log: &Arc<Mutex<Log>>, responder: Responder) -> Receiver {
             };
             match decoded {
                 Ok(export) => {
-                    let status = (responder.lock().unwrap())(&export);
-                    log.lock().unwrap().exports.push((export, status));
-                    (status, String::new())
+                    let reply = (responder.lock().unwrap())(&export);
+                    log.lock().unwrap().exports.push((export, reply.status));
+                    reply
                 }
                 Err(why) => {
-                    log.lock().unwrap().errors.push(why.clone());
-                    (400, why)
+                    let reply = Reply::text(400, &why);
+                    log.lock().unwrap().errors.push(why);
+                    reply
                 }
             }
         }),
@@ -288,17 +306,20 @@ fn write_archive(dir: &Path, i: u64) -> PathBuf {
     path
 }
 
-/// An OTLP pusher for `url` with short backoff, app `myapp` and labels `env=test`,
-/// `host.name=override-me`.
+/// An OTLP pusher for `url` with short backoff and `grace`, app `myapp` and label `env=test`.
 fn pusher(url: &str, grace: Duration) -> Pusher {
-    let opts = push_store::fast(grace);
+    pusher_with(url, push_store::fast(grace))
+}
+
+/// An OTLP pusher for `url` with `opts`, app `myapp` and label `env=test`.
+fn pusher_with(url: &str, opts: prof::push::PushOptions) -> Pusher {
     let endpoint = Endpoint::parse_for(Protocol::Otlp, url).unwrap();
     let series = Series::new("myapp", &[("env".to_string(), "test".to_string())]).unwrap();
     Pusher::start(Client::new(endpoint, opts.timeout), Protocol::Otlp, series, opts).unwrap()
 }
 
 fn ok() -> Responder {
-    Arc::new(Mutex::new(|_: &Export| 200))
+    Arc::new(Mutex::new(|_: &Export| Reply::text(200, "")))
 }
 
 /// Attributes as (key, value) pairs of text.
@@ -365,7 +386,7 @@ fn push_otlp_retries_503_and_keeps_order() {
     let log = Arc::new(Mutex::new(Log::default()));
     let mut script = push_store::RetryScript::default();
     let responder: Responder =
-        Arc::new(Mutex::new(move |e: &Export| script.status((e.time_unix_nano - T0) / (10 * SEC))));
+        Arc::new(Mutex::new(move |e: &Export| Reply::text(script.status((e.time_unix_nano - T0) / (10 * SEC)), "")));
     let rx = collector(&log, responder);
     let p = pusher(&rx.url(), Duration::from_secs(5));
     for i in 0..4 {
@@ -379,6 +400,34 @@ fn push_otlp_retries_503_and_keeps_order() {
     let seen: Vec<(u64, u16, u64)> =
         log.exports.iter().map(|(e, s)| ((e.time_unix_nano - T0) / (10 * SEC), *s, e.total())).collect();
     assert_eq!(seen, [(0, 200, 7), (1, 503, 8), (1, 429, 8), (1, 200, 8), (2, 400, 9), (3, 200, 10)]);
+}
+
+/// A 200 whose `partial_success` rejects the profile counts it as rejected (not retried); one
+/// that only carries a warning (0 rejected), or a body that is not protobuf, is success.
+#[test]
+fn push_otlp_partial_success_rejection_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(Mutex::new(Log::default()));
+    let responder: Responder = Arc::new(Mutex::new(|e: &Export| match (e.time_unix_nano - T0) / (10 * SEC) {
+        0 => partial_success(1, "sample values out of range"),
+        1 => partial_success(0, "a warning only"),
+        _ => Reply { status: 200, content_type: "application/json", body: b"{}".to_vec() },
+    }));
+    let rx = collector(&log, responder);
+    let (tx, messages) = std::sync::mpsc::sync_channel(16);
+    let p = pusher_with(
+        &rx.url(),
+        prof::push::PushOptions { messages: Some(tx), ..push_store::fast(Duration::from_secs(5)) },
+    );
+    for i in 0..3 {
+        p.enqueue(write_archive(dir.path(), i));
+    }
+    let stats = p.finish();
+    rx.stop();
+    assert_eq!((stats.pushed, stats.rejected, stats.retries, stats.not_pushed()), (2, 1, 0, 1), "{stats:?}");
+    assert_eq!(log.lock().unwrap().exports.len(), 3, "the rejection was retried");
+    let warnings: Vec<String> = messages.try_iter().map(|m| m.text).collect();
+    assert!(warnings.iter().any(|w| w.contains("rejected 1 profile(s): sample values out of range")), "{warnings:?}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -39,6 +39,10 @@ pub const SPY_NAME: &str = "prof";
 /// messages, little enough that a proxy's HTML error page does not flood the terminal.
 const BODY_EXCERPT_BYTES: u64 = 512;
 
+/// Bytes of a success response's body read for a refusal (an OTLP `partial_success`): its
+/// message is meant for a person, a few hundred bytes.
+const ACCEPTED_BODY_BYTES: u64 = 64 * 1024;
+
 /// The store's base URL: `http[s]://[user[:password]@]host[:port][/path]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Endpoint {
@@ -165,6 +169,19 @@ pub struct IngestRequest {
     pub content_type: String,
     /// The body.
     pub body: Vec<u8>,
+    /// How a 2xx response may still refuse the request (OTLP's `partial_success`); `None`:
+    /// any 2xx is success.
+    pub check_accepted: Option<AcceptCheck>,
+}
+
+/// A refusal inside a success response: a 2xx whose body has `content_type` is read and
+/// passed to `refusal`; `Some(reason)` makes the push rejected.
+#[derive(Clone, Copy, Debug)]
+pub struct AcceptCheck {
+    /// The content type of bodies that can hold a refusal.
+    pub content_type: &'static str,
+    /// The refusal in such a body, if any.
+    pub refusal: fn(&[u8]) -> Option<String>,
 }
 
 /// The profile with everything but the profile itself removed: host name, kernel, target (a
@@ -198,7 +215,7 @@ pub fn ingest_request(endpoint: &Endpoint, series: &Series, profile: Profile) ->
     let mut pprof_bytes = Vec::new();
     pprof::write(&scrubbed(profile), &mut pprof_bytes)?;
     let (content_type, body) = multipart(&pprof_bytes);
-    Ok(IngestRequest { url, content_type, body })
+    Ok(IngestRequest { url, content_type, body, check_accepted: None })
 }
 
 /// A multipart/form-data body (RFC 7578) with `pprof` as the file part `profile`; returns the
@@ -280,6 +297,14 @@ impl Client {
         };
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
+            let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+            if let Some(check) = req.check_accepted.filter(|c| content_type.starts_with(c.content_type)) {
+                let mut body = Vec::new();
+                let _ = response.body_mut().as_reader().take(ACCEPTED_BODY_BYTES).read_to_end(&mut body);
+                if let Some(reason) = (check.refusal)(&body) {
+                    return Outcome::Rejected(reason);
+                }
+            }
             return Outcome::Accepted;
         }
         let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);

@@ -4,7 +4,7 @@
 //! [`output::otlp`](crate::output::otlp)'s: the series' application name becomes
 //! `service.name` and its labels further resource attributes.
 
-use super::client::{Endpoint, IngestRequest};
+use super::client::{AcceptCheck, Endpoint, IngestRequest};
 use super::labels::Series;
 use crate::output::otlp::{self, OtlpError, ResourceInfo};
 use crate::profile::Profile;
@@ -16,6 +16,7 @@ pub fn export_request(endpoint: &Endpoint, series: &Series, profile: &Profile) -
         url: endpoint.target().to_string(),
         content_type: otlp::CONTENT_TYPE.to_string(),
         body: otlp::encode(profile, &resource)?,
+        check_accepted: Some(AcceptCheck { content_type: otlp::CONTENT_TYPE, refusal: otlp::rejection }),
     })
 }
 

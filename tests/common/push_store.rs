@@ -1,6 +1,6 @@
 //! A profile store stand-in for the push tests: an HTTP/1.1 receiver on 127.0.0.1 that reads
 //! each request whole (`Content-Length` or chunked), hands it to the test's handler, and
-//! answers with the status and text the handler returns (`Connection: close`); and what the
+//! answers with the reply the handler returns (`Connection: close`); and what the
 //! push tests share: fast retry options and the status script of the retry tests.
 #![allow(dead_code)]
 
@@ -31,8 +31,25 @@ impl Request {
     }
 }
 
-/// What the test does with a request: the status and the response body.
-pub type Handler = Arc<dyn Fn(Request) -> (u16, String) + Send + Sync>;
+/// An answer.
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body's content type.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A `text/plain` answer.
+    pub fn text(status: u16, text: &str) -> Reply {
+        Reply { status, content_type: "text/plain", body: text.as_bytes().to_vec() }
+    }
+}
+
+/// What the test does with a request: the answer.
+pub type Handler = Arc<dyn Fn(Request) -> Reply + Send + Sync>;
 
 /// A receiver listening on 127.0.0.1; [`Receiver::stop`] closes the listener (connections are
 /// refused) and [`Receiver::start`] on the same port brings it back.
@@ -90,7 +107,7 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Reads one HTTP/1.1 request, answers it with the handler's status and text.
+/// Reads one HTTP/1.1 request, answers it with the handler's reply.
 fn serve(stream: TcpStream, handler: &Handler) {
     stream.set_nonblocking(false).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -129,13 +146,16 @@ fn serve(stream: TcpStream, handler: &Handler) {
             request.body.extend_from_slice(&chunk[..size]);
         }
     }
-    let (status, text) = handler(request);
+    let reply = handler(request);
     let mut stream = stream;
     let _ = write!(
         stream,
-        "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-        text.len()
+        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        reply.status,
+        reply.content_type,
+        reply.body.len()
     );
+    let _ = stream.write_all(&reply.body);
 }
 
 /// Push options with short backoff for tests, and `grace` to drain the queue at the end.

@@ -52,6 +52,21 @@ pub enum OtlpError {
     },
 }
 
+/// Why a collector's answer to an export (a 2xx response of content type [`CONTENT_TYPE`])
+/// refuses the profile: `Some(reason)` when its `partial_success` rejects profiles. `None` when
+/// it accepts everything, or the answer is not an `ExportProfilesServiceResponse` (a 2xx is
+/// then taken as success, as the OTLP specification says for an empty body).
+pub fn rejection(response: &[u8]) -> Option<String> {
+    let partial = proto::ExportProfilesServiceResponse::decode(response).ok()?.partial_success?;
+    (partial.rejected_profiles > 0).then(|| {
+        let message: String = partial.error_message.chars().filter(|c| !c.is_control()).take(200).collect();
+        match message.is_empty() {
+            true => format!("the collector rejected {} profile(s)", partial.rejected_profiles),
+            false => format!("the collector rejected {} profile(s): {message}", partial.rejected_profiles),
+        }
+    })
+}
+
 /// The resource an export describes, besides what the profile's metadata says.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ResourceInfo {
@@ -351,5 +366,73 @@ impl<'a> Dictionary<'a> {
         });
         self.functions.insert((&f.name, file), i);
         Ok(i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{Metadata, ProfileBuilder, WeightUnit};
+
+    /// A profile of one stack `clone3 (libc) → worker (app) → leaf (app)` sampled in two
+    /// threads of process 10, and a JIT-only stack of process 20.
+    fn profile(weight_unit: WeightUnit) -> Profile {
+        let meta = Metadata { frequency_hz: 99, weight_unit, ..Metadata::default() };
+        let mut b = ProfileBuilder::new(meta);
+        let clone = b.frame(Frame::new("clone3", "libc.so.6", FrameKind::User));
+        let worker = b.frame(Frame::new("worker", "app", FrameKind::User));
+        let leaf = b.frame(Frame::new("leaf", "app", FrameKind::User));
+        let jit = b.frame(Frame::new("jitted", "perf-20.map", FrameKind::User));
+        let stack = b.stack(vec![clone, worker, leaf]);
+        let jit_stack = b.stack(vec![jit]);
+        b.add_thread(stack, 10, 11, "w", 3);
+        b.add_thread(stack, 10, 12, "w", 4);
+        b.add_thread(jit_stack, 20, 20, "node", 1);
+        b.finish()
+    }
+
+    /// Samples share stacks, locations and attributes through the dictionary; the same profile
+    /// always encodes to the same bytes.
+    #[test]
+    fn otlp_dictionary_interns_and_is_deterministic() {
+        let p = profile(WeightUnit::Samples);
+        let req = export_request(&p, &ResourceInfo::default()).unwrap();
+        let dict = req.dictionary.as_ref().unwrap();
+        // The zero entry and two stacks; the zero entry and one location per frame.
+        assert_eq!((dict.stack_table.len(), dict.location_table.len()), (3, 5));
+        let samples = &req.resource_profiles[0].scope_profiles[0].profiles[0].samples;
+        assert_eq!(samples[0].stack_index, samples[1].stack_index);
+        // process.pid=10, thread.name=w and the executable are shared; the thread ids are not.
+        let shared: Vec<_> =
+            samples[0].attribute_indices.iter().filter(|a| samples[1].attribute_indices.contains(a)).collect();
+        assert_eq!(shared.len(), 3);
+        assert_eq!(encode(&p, &ResourceInfo::default()).unwrap(), encode(&p, &ResourceInfo::default()).unwrap());
+    }
+
+    /// The executable is the outermost user binary that is not a library; a JIT map is none.
+    #[test]
+    fn otlp_executable_skips_libraries_and_jit_maps() {
+        let p = profile(WeightUnit::Samples);
+        let exes = executables(&p);
+        assert_eq!(exes.get(&10).copied(), Some("app"));
+        assert_eq!(exes.get(&20), None);
+    }
+
+    /// Counts that are CPU time are sent as `cpu`/`nanoseconds` without a period; sample counts
+    /// as `samples`/`count` with the period of the frequency.
+    #[test]
+    fn otlp_sample_type_follows_the_weight_unit() {
+        for (unit, expected, period) in [
+            (WeightUnit::Samples, ("samples", "count"), 10_101_010),
+            (WeightUnit::Nanoseconds, ("cpu", "nanoseconds"), 0),
+        ] {
+            let req = export_request(&profile(unit), &ResourceInfo::default()).unwrap();
+            let strings = &req.dictionary.as_ref().unwrap().string_table;
+            let out = &req.resource_profiles[0].scope_profiles[0].profiles[0];
+            let st = out.sample_type.as_ref().unwrap();
+            let name = |i: i32| strings[i as usize].as_str();
+            assert_eq!((name(st.type_strindex), name(st.unit_strindex)), expected);
+            assert_eq!((out.period, out.period_type.is_some()), (period, period != 0));
+        }
     }
 }

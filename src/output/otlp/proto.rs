@@ -231,3 +231,19 @@ impl AnyValue {
         AnyValue { value: Some(Value::IntValue(n)) }
     }
 }
+
+/// `ExportProfilesServiceResponse`: what a collector answers (prof reads it back).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExportProfilesServiceResponse {
+    #[prost(message, optional, tag = "1")]
+    pub partial_success: Option<ExportProfilesPartialSuccess>,
+}
+
+/// `ExportProfilesPartialSuccess`: how many profiles were rejected, and why.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExportProfilesPartialSuccess {
+    #[prost(int64, tag = "1")]
+    pub rejected_profiles: i64,
+    #[prost(string, tag = "2")]
+    pub error_message: String,
+}
