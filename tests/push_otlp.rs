@@ -10,6 +10,7 @@ mod push_store;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -124,6 +125,8 @@ struct OtlpSample {
 #[derive(Clone, Debug)]
 struct Export {
     path: String,
+    /// Size of the request body, gzip'd and not.
+    bytes: (usize, usize),
     content_type: String,
     resource: BTreeMap<String, String>,
     scope: (String, String),
@@ -144,7 +147,12 @@ impl Export {
 /// Decodes one request body and resolves every index through the dictionary, checking the
 /// format's rules on the way (entry 0 of each table is the zero value, indices in range).
 fn decode(desc: &MessageDescriptor, req: &Request) -> Result<Export, String> {
-    let msg = DynamicMessage::decode(desc.clone(), &req.body[..]).map_err(|e| format!("decode: {e}"))?;
+    if req.header("content-encoding") != Some("gzip") {
+        return Err(format!("Content-Encoding {:?}, expected gzip", req.header("content-encoding")));
+    }
+    let mut body = Vec::new();
+    flate2::read::GzDecoder::new(&req.body[..]).read_to_end(&mut body).map_err(|e| format!("gunzip: {e}"))?;
+    let msg = DynamicMessage::decode(desc.clone(), &body[..]).map_err(|e| format!("decode: {e}"))?;
     assert_no_unknown_fields(&msg);
     let dict = message(&msg, "dictionary");
     let strings: Vec<String> = list(&dict, "string_table").iter().map(|v| v.as_str().unwrap().to_string()).collect();
@@ -218,6 +226,7 @@ fn decode(desc: &MessageDescriptor, req: &Request) -> Result<Export, String> {
     }
     Ok(Export {
         path: req.target.clone(),
+        bytes: (req.body.len(), body.len()),
         content_type: req.header("content-type").unwrap_or("").to_string(),
         resource,
         scope,
@@ -479,6 +488,8 @@ fn push_otlp_record_continuous_exports_each_interval() {
     let written: Vec<(u64, u64)> = archives.iter().map(|a| (a.meta.start_unix_ns, a.total())).collect();
     let received: Vec<(u64, u64)> = stored.iter().map(|e| (e.time_unix_nano, e.total())).collect();
     println!("{} intervals written, {} received: {received:?}", archives.len(), stored.len());
+    let sizes: Vec<(usize, usize)> = stored.iter().map(|e| e.bytes).collect();
+    println!("export sizes (gzip'd, protobuf bytes): {sizes:?}");
     assert!(archives.len() >= 3, "only {} archives", archives.len());
     assert_eq!(received, written, "every written interval, once, in order, with its samples");
     let n = archives.len();

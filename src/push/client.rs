@@ -167,6 +167,8 @@ pub struct IngestRequest {
     pub url: String,
     /// `multipart/form-data; boundary=…` (Pyroscope), `application/x-protobuf` (OTLP).
     pub content_type: String,
+    /// The `Content-Encoding` of the body (`gzip`), if any.
+    pub content_encoding: Option<&'static str>,
     /// The body.
     pub body: Vec<u8>,
     /// How a 2xx response may still refuse the request (OTLP's `partial_success`); `None`:
@@ -215,7 +217,7 @@ pub fn ingest_request(endpoint: &Endpoint, series: &Series, profile: Profile) ->
     let mut pprof_bytes = Vec::new();
     pprof::write(&scrubbed(profile), &mut pprof_bytes)?;
     let (content_type, body) = multipart(&pprof_bytes);
-    Ok(IngestRequest { url, content_type, body, check_accepted: None })
+    Ok(IngestRequest { url, content_type, content_encoding: None, body, check_accepted: None })
 }
 
 /// A multipart/form-data body (RFC 7578) with `pprof` as the file part `profile`; returns the
@@ -288,6 +290,9 @@ impl Client {
             .timeout_connect(Some(timeout))
             .build()
             .header("Content-Type", &req.content_type);
+        if let Some(encoding) = req.content_encoding {
+            builder = builder.header("Content-Encoding", encoding);
+        }
         if let Some(auth) = &self.endpoint.authorization {
             builder = builder.header("Authorization", auth);
         }
