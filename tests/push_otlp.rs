@@ -439,6 +439,35 @@ fn push_otlp_partial_success_rejection_is_counted() {
     assert!(warnings.iter().any(|w| w.contains("rejected 1 profile(s): sample values out of range")), "{warnings:?}");
 }
 
+/// Two pushers that end together (`--push` and `--push-otlp` with both stores down) spend one
+/// grace period between them, not one each.
+#[test]
+fn push_otlp_two_pushers_share_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{}", push_store::free_port());
+    let grace = Duration::from_millis(400);
+    let otlp = pusher(&url, grace);
+    let endpoint = Endpoint::parse(&url).unwrap();
+    let series = Series::new("myapp", &[]).unwrap();
+    let opts = push_store::fast(grace);
+    let pyroscope = Pusher::start(Client::new(endpoint, opts.timeout), Protocol::Pyroscope, series, opts).unwrap();
+    for i in 0..2 {
+        let path = write_archive(dir.path(), i);
+        otlp.enqueue(path.clone());
+        pyroscope.enqueue(path);
+    }
+    let t = std::time::Instant::now();
+    otlp.begin_finish();
+    pyroscope.begin_finish();
+    let stats = [otlp.finish(), pyroscope.finish()];
+    let took = t.elapsed();
+    println!("two pushers finished in {took:?} with a {grace:?} grace period");
+    assert!(took < grace + Duration::from_millis(300), "{took:?}");
+    for s in stats {
+        assert_eq!((s.pushed, s.unsent), (0, 2), "{s:?}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // End to end with the sampler
 

@@ -169,14 +169,26 @@ impl Pusher {
         notes
     }
 
-    /// Lets the push thread work through the queue for up to the grace period (retrying at
-    /// once, then with backoff until the deadline), stops it, and returns the final counters;
-    /// `unsent` counts the archives it did not get to.
-    pub fn finish(mut self) -> PushStats {
-        let deadline = Instant::now() + self.grace;
+    /// Starts the grace period now without waiting for it: the push thread retries at once,
+    /// then works through the queue until `now + grace`. For several pushers that end
+    /// together, so that their grace periods run at the same time; [`finish`](Pusher::finish)
+    /// then waits for it.
+    pub fn begin_finish(&self) {
         let mut st = self.shared.lock();
-        st.closing = Some(deadline);
-        self.shared.changed.notify_all();
+        if st.closing.is_none() {
+            st.closing = Some(Instant::now() + self.grace);
+            self.shared.changed.notify_all();
+        }
+    }
+
+    /// Lets the push thread work through the queue for up to the grace period (retrying at
+    /// once, then with backoff until the deadline; the period started by
+    /// [`begin_finish`](Pusher::begin_finish) if it was called), stops it, and returns the
+    /// final counters; `unsent` counts the archives it did not get to.
+    pub fn finish(mut self) -> PushStats {
+        self.begin_finish();
+        let mut st = self.shared.lock();
+        let deadline = st.closing.unwrap_or_else(Instant::now);
         while !st.done {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {

@@ -317,7 +317,7 @@ impl IntervalWriter {
     }
 
     /// Writes the last interval (ending `end`) and lets the pushers send what they still hold
-    /// within their grace period (one after the other). Returns the last interval's profile and what was written.
+    /// within their grace period (all at the same time). Returns the last interval's profile and what was written.
     pub fn finish(
         mut self,
         session: &mut Session,
@@ -326,7 +326,11 @@ impl IntervalWriter {
         observer: &mut dyn Observer,
     ) -> Result<(Profile, usize, ContinuousSummary), RecordError> {
         let profile = self.flush(session, base, end, observer)?;
-        for p in std::mem::take(&mut self.pushers) {
+        let pushers = std::mem::take(&mut self.pushers);
+        for p in &pushers {
+            p.begin_finish();
+        }
+        for p in pushers {
             let pending = p.stats().unsent;
             if pending > 0 {
                 observer.on_event(Event::FlushingPush { pending, endpoint: p.endpoint(), grace: p.grace() });
