@@ -174,6 +174,18 @@ pub struct IngestRequest {
     /// How a 2xx response may still refuse the request (OTLP's `partial_success`); `None`:
     /// any 2xx is success.
     pub check_accepted: Option<AcceptCheck>,
+    /// Which error statuses are worth retrying ([`retry_pyroscope`], [`retry_otlp`]).
+    pub retryable: fn(u16) -> bool,
+}
+
+/// Pyroscope's: 408, 429 and every 5xx may pass.
+pub fn retry_pyroscope(status: u16) -> bool {
+    status == 408 || status == 429 || status >= 500
+}
+
+/// OTLP/HTTP's: only 429, 502, 503 and 504 are retryable; any other error status is final.
+pub fn retry_otlp(status: u16) -> bool {
+    matches!(status, 429 | 502 | 503 | 504)
 }
 
 /// A refusal inside a success response: a 2xx whose body has `content_type` is read and
@@ -217,7 +229,14 @@ pub fn ingest_request(endpoint: &Endpoint, series: &Series, profile: Profile) ->
     let mut pprof_bytes = Vec::new();
     pprof::write(&scrubbed(profile), &mut pprof_bytes)?;
     let (content_type, body) = multipart(&pprof_bytes);
-    Ok(IngestRequest { url, content_type, content_encoding: None, body, check_accepted: None })
+    Ok(IngestRequest {
+        url,
+        content_type,
+        content_encoding: None,
+        body,
+        check_accepted: None,
+        retryable: retry_pyroscope,
+    })
 }
 
 /// A multipart/form-data body (RFC 7578) with `pprof` as the file part `profile`; returns the
@@ -246,7 +265,8 @@ pub fn multipart(pprof: &[u8]) -> (String, Vec<u8>) {
 pub enum Outcome {
     /// 2xx: stored.
     Accepted,
-    /// Worth retrying: no connection, a timeout, 408, 429 or 5xx. The reason.
+    /// Worth retrying: no connection, a timeout, or a status the protocol says may pass
+    /// ([`IngestRequest::retryable`]). The reason.
     Retry(String),
     /// The store refused this profile for good (other 4xx, or a redirect). The reason.
     Rejected(String),
@@ -321,7 +341,7 @@ impl Client {
             (None, true) => format!("HTTP {status}"),
             (None, false) => format!("HTTP {status}: {text}"),
         };
-        if status == 408 || status == 429 || status >= 500 {
+        if (req.retryable)(status) {
             Outcome::Retry(reason)
         } else {
             Outcome::Rejected(reason)
@@ -339,6 +359,17 @@ fn excerpt_text(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pyroscope's statuses that may pass, and OTLP/HTTP's narrower list: a 500 or 408 from an
+    /// OpenTelemetry collector is final.
+    #[test]
+    fn retryable_statuses_by_protocol() {
+        let retried = |f: fn(u16) -> bool| {
+            [400, 408, 413, 429, 500, 501, 502, 503, 504].into_iter().filter(|s| f(*s)).collect::<Vec<_>>()
+        };
+        assert_eq!(retried(retry_pyroscope), [408, 429, 500, 501, 502, 503, 504]);
+        assert_eq!(retried(retry_otlp), [429, 502, 503, 504]);
+    }
 
     /// Base URLs with a port, a path prefix or a trailing `/ingest` all post to `…/ingest`;
     /// credentials become basic auth and are never shown.

@@ -44,6 +44,7 @@ pub fn export_request(endpoint: &Endpoint, series: &Series, profile: &Profile) -
         content_encoding: Some("gzip"),
         body: gz.finish()?,
         check_accepted: Some(AcceptCheck { content_type: otlp::CONTENT_TYPE, refusal: otlp::rejection }),
+        retryable: super::client::retry_otlp,
     })
 }
 
