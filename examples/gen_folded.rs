@@ -14,9 +14,21 @@
 //! the default gives ~1 KB lines (22 frames on average), 6 gives ~300-byte lines, closer to
 //! typical recordings.
 //!
+//! With `--tree`, one file for the web UI's benchmark instead (scripts/bench-ui): a wide and
+//! deep call tree whose flame tree has at least NODES nodes (default 50,000), walked down from
+//! the same names with children chosen by a skewed choice (a few hot paths, a long tail), depths
+//! 4–37, heavy-tailed counts. With `--dust`, a profile made mostly of dust: under one dispatcher,
+//! FRAMES handlers (default 5,000) of 1–3 samples each, every one far below the 0.1% a
+//! flamegraph draws, together about 80% of the samples, beside two wide frames of 10% each.
+//! With `--flat`, the worst case for drawing: 1,000 stacks of 10 samples, each a chain of its own
+//! frames (NODES / 1,000 deep), so that every frame is exactly 0.1% wide.
+//!
 //! usage: `cargo run --release --example gen_folded -- BASE.folded NEW.folded [LINES [MAX_DEPTH]]`
+//!        `cargo run --release --example gen_folded -- --tree OUT.folded [NODES]`
+//!        `cargo run --release --example gen_folded -- --dust OUT.folded [FRAMES]`
+//!        `cargo run --release --example gen_folded -- --flat OUT.folded [NODES]`
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
@@ -413,6 +425,33 @@ const KERNEL_BASE: u32 = USER_FUNCTIONS as u32;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(mode @ ("--tree" | "--dust" | "--flat")) = args.first().map(String::as_str) {
+        let (Some(path), None) = (args.get(1), args.get(3)) else {
+            eprintln!("usage: gen_folded {mode} OUT.folded [COUNT]");
+            return ExitCode::from(2);
+        };
+        let count: usize = match args.get(2).map(|s| s.parse()) {
+            None if mode != "--dust" => 50_000,
+            None => 5_000,
+            Some(Ok(n)) if n > 0 => n,
+            Some(_) => {
+                eprintln!("gen_folded: {mode}'s COUNT must be a positive integer");
+                return ExitCode::from(2);
+            }
+        };
+        let result = match mode {
+            "--tree" => generate_tree(path, count),
+            "--flat" => generate_flat(path, count),
+            _ => generate_dust(path, count),
+        };
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gen_folded: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let (base_path, new_path) = match (args.first(), args.get(1)) {
         (Some(b), Some(n)) => (b.clone(), n.clone()),
         _ => {
@@ -557,6 +596,109 @@ fn generate(base_path: &str, new_path: &str, lines: usize, max_depth: usize) -> 
     eprintln!(
         "gen_folded: {lines} lines each; BASE {base_total} samples, NEW {new_total} samples; {} functions",
         names.len()
+    );
+    Ok(())
+}
+
+/// Uniform in `0..n`, skewed towards 0 (the square of a uniform number): child 0 is chosen about
+/// a third of the time, the last child rarely.
+fn skewed(rng: &mut Rng, n: usize) -> usize {
+    let u = rng.unit();
+    ((u * u * n as f64) as usize).min(n - 1)
+}
+
+/// Writes `stacks` (frame indices into `names`, counts) as sorted folded lines; returns the total.
+fn write_folded(path: &str, names: &[String], stacks: &BTreeMap<Vec<u32>, u64>) -> std::io::Result<u64> {
+    let mut w = BufWriter::new(File::create(path)?);
+    let mut total = 0;
+    for (frames, count) in stacks {
+        let line: Vec<&str> = frames.iter().map(|&f| names[f as usize].as_str()).collect();
+        writeln!(w, "{} {count}", line.join(";"))?;
+        total += count;
+    }
+    w.flush()?;
+    Ok(total)
+}
+
+/// `--tree`: a folded file whose flame tree has at least `nodes` nodes (see the module's doc).
+fn generate_tree(path: &str, nodes: usize) -> std::io::Result<()> {
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let mut names: Vec<String> = (0..USER_FUNCTIONS).map(|i| function_name(&mut rng, i)).collect();
+    names.extend(COMMS.iter().map(|c| c.to_string()));
+    // The flame tree as a trie: (parent node, name) → node; the roots' parent is u32::MAX.
+    let mut trie: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut stacks: BTreeMap<Vec<u32>, u64> = BTreeMap::new();
+    while trie.len() < nodes {
+        let comm = (USER_FUNCTIONS + skewed(&mut rng, COMMS.len())) as u32;
+        let depth = 4 + rng.below(12) + rng.below(12) + rng.below(11);
+        let mut frames = vec![comm];
+        let next = trie.len() as u32;
+        let mut parent = *trie.entry((u32::MAX, comm)).or_insert(next);
+        while frames.len() < depth {
+            // Wide near the root, narrower further down, as real programs are.
+            let fanout = match frames.len() {
+                1..=3 => 12,
+                4..=10 => 6,
+                _ => 3,
+            };
+            let k = skewed(&mut rng, fanout) as u64;
+            // Each node's children are its own names (a hash of the node and the choice).
+            let name = ((u64::from(parent) * 2_654_435_761 + k * 40_503 + 17) % USER_FUNCTIONS as u64) as u32;
+            frames.push(name);
+            let next = trie.len() as u32;
+            parent = *trie.entry((parent, name)).or_insert(next);
+        }
+        *stacks.entry(frames).or_default() += (rng.unit().powf(-0.9).ceil() as u64).min(20_000);
+    }
+    let total = write_folded(path, &names, &stacks)?;
+    eprintln!(
+        "gen_folded: {} stacks, {total} samples; flame tree of {} nodes (without the root)",
+        stacks.len(),
+        trie.len()
+    );
+    Ok(())
+}
+
+/// `--dust`: `frames` handlers of 1–3 samples each under one dispatcher (see the module's doc).
+fn generate_dust(path: &str, frames: usize) -> std::io::Result<()> {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut names: Vec<String> = vec!["app".into(), "main".into(), "dispatch".into(), "wide_a".into(), "wide_b".into()];
+    let mut stacks: BTreeMap<Vec<u32>, u64> = BTreeMap::new();
+    let mut dust = 0;
+    for i in 0..frames {
+        names.push(format!("handler_{i:05}"));
+        names.push(format!("work_{}", i % 7));
+        let count = 1 + rng.below(3) as u64;
+        dust += count;
+        stacks.insert(vec![0, 1, 2, names.len() as u32 - 2, names.len() as u32 - 1], count);
+    }
+    // Dust is 80%: each wide frame gets an eighth of it.
+    stacks.insert(vec![0, 1, 3], dust / 8);
+    stacks.insert(vec![0, 1, 4], dust / 8);
+    let total = write_folded(path, &names, &stacks)?;
+    eprintln!("gen_folded: {frames} handlers of 1-3 samples ({dust} samples) of {total} samples");
+    Ok(())
+}
+
+/// `--flat`: 1,000 stacks of 10 samples, each a chain of its own `nodes / 1000` frames (at
+/// least one), every frame 0.1% wide.
+fn generate_flat(path: &str, nodes: usize) -> std::io::Result<()> {
+    const STACKS: usize = 1000;
+    let depth = nodes.div_ceil(STACKS);
+    let mut names = vec!["app".to_string()];
+    let mut stacks: BTreeMap<Vec<u32>, u64> = BTreeMap::new();
+    for i in 0..STACKS {
+        let mut frames = vec![0];
+        for d in 0..depth {
+            names.push(format!("chain{i}_{d}"));
+            frames.push(names.len() as u32 - 1);
+        }
+        stacks.insert(frames, 10);
+    }
+    let total = write_folded(path, &names, &stacks)?;
+    eprintln!(
+        "gen_folded: {STACKS} chains of {depth} frames, {total} samples; flame tree of {} nodes",
+        STACKS * depth + 1
     );
     Ok(())
 }
