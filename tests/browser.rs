@@ -64,6 +64,14 @@ fn browser_dir() -> std::path::PathBuf {
     browser_dir
 }
 
+/// Runs tests/browser/SCRIPT with node on `args` (the page's address first) and returns what it
+/// printed as JSON; fails the test if it failed.
+fn script_json(script: &str, args: &[&OsStr]) -> serde_json::Value {
+    let out = Command::new("node").arg(browser_dir().join(script)).args(args).output().expect("node runs");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script} prints JSON: {e}"))
+}
+
 /// The UI, driven in headless Chromium, shows the workload's hot function and its diff.
 #[test]
 fn browser_ui_profile_and_diff() {
@@ -156,14 +164,8 @@ fn browser_ui_shows_lost_notifications() {
     }
     let (addr, stop) = serve_in_thread(dir.path().to_path_buf());
 
-    let out = Command::new("node")
-        .arg(browser_dir().join("losses.mjs"))
-        .arg(format!("http://{addr}/"))
-        .output()
-        .expect("node runs");
+    let v = script_json("losses.mjs", &[OsStr::new(&format!("http://{addr}/"))]);
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("losses.mjs prints JSON");
     println!("{v}");
     assert_eq!(v["errors"], serde_json::json!([]), "page errors");
     let items: Vec<&str> = v["items"].as_array().unwrap().iter().map(|i| i["text"].as_str().unwrap()).collect();
@@ -196,15 +198,8 @@ fn browser_ui_serves_one_file() {
     let (addr, stop) = serve_in_thread(file);
 
     let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-single.png");
-    let out = Command::new("node")
-        .arg(browser_dir().join("single.mjs"))
-        .arg(format!("http://{addr}/"))
-        .arg(&shot)
-        .output()
-        .expect("node runs");
+    let v = script_json("single.mjs", &[OsStr::new(&format!("http://{addr}/")), shot.as_os_str()]);
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("single.mjs prints JSON");
     println!("{v}");
     assert_eq!(v["errors"], serde_json::json!([]), "page errors");
     assert_eq!(v["status"], "one.prof");
@@ -424,4 +419,81 @@ fn browser_ui_diff_flamegraph() {
     for shot in ["ui-diff-flame.png", "ui-diff-flame-dark.png"] {
         assert!(std::fs::metadata(out_dir.join(shot)).map(|m| m.len() > 10_000).unwrap_or(false), "{shot}");
     }
+}
+
+/// A flame tree of 50,001 nodes stays a bounded page: the first drawing, a search, a zoom and a
+/// reset each leave at most 4,001 elements in #flame (2,000 frames, a block for each run of
+/// frames left out, the root); a search highlights exactly the frames it matches and reports
+/// their exact share, also of frames too narrow to draw (their block is highlighted); a click
+/// zooms into a deep chain and draws it whole; Reset zoom undoes it. Timings are for
+/// scripts/bench-ui, not asserted (a shared CI machine can be slow by any factor).
+/// Screenshot: target/tmp/ui-big.png.
+#[test]
+fn browser_ui_big_tree_stays_bounded() {
+    if !browser_available("browser_ui_big_tree_stays_bounded") {
+        return;
+    }
+    // main → mod0..mod19 → a chain of 49 frames per stack, 1,020 stacks: every third stack has
+    // 20 samples (0.147%, above the 0.1% cut: 16,660 frames that could be drawn), the others
+    // 10 (0.074%, below it).
+    const STACKS: usize = 1020;
+    const CHAIN: usize = 49;
+    let count = |i: usize| if i.is_multiple_of(3) { 20u64 } else { 10 };
+    let mut folded = String::new();
+    for i in 0..STACKS {
+        let chain: Vec<String> = (1..=CHAIN).map(|d| format!("fn{i}_{d}")).collect();
+        folded.push_str(&format!("main;mod{};{} {}\n", i % 20, chain.join(";"), count(i)));
+    }
+    let nodes = 1 + 20 + STACKS * CHAIN;
+    assert!(nodes >= 50_000);
+    let total: u64 = (0..STACKS).map(count).sum();
+    let share = |f: &dyn Fn(usize) -> bool| {
+        format!(
+            "matched {:.2}% of samples",
+            100.0 * (0..STACKS).filter(|&i| f(i)).map(count).sum::<u64>() as f64 / total as f64
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.folded");
+    std::fs::write(&file, folded).unwrap();
+    let (addr, stop) = serve_in_thread(file);
+
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-big.png");
+    let url = format!("http://{addr}/");
+    let args = [&url, shot.to_str().unwrap(), "^mod3$", "fn7_", "fn3_1"].map(OsStr::new);
+    let v = script_json("big.mjs", &args);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    println!("{nodes} nodes: {v}");
+    assert_eq!(v["errors"], serde_json::json!([]), "page errors");
+    let bound = 4001;
+    for at in ["/drawn", "/exact/elements", "/narrow/elements", "/zoom/elements", "/reset/elements"] {
+        let n = v.pointer(at).and_then(serde_json::Value::as_u64).unwrap();
+        assert!((100..=bound).contains(&n) || at == "/zoom/elements", "{at}: {n} elements in #flame, bound {bound}");
+    }
+    assert!(v["narrowBlocks"].as_u64().unwrap() >= 20, "frames left out are shown as blocks: {v}");
+
+    // An exact search: one frame highlighted, none missed, the share exact.
+    assert_eq!(v["exact"]["matched"], share(&|i| i % 20 == 3), "{v}");
+    let exact = v["exact"]["highlighted"].as_array().unwrap();
+    assert_eq!(exact.len(), 1, "{v}");
+    assert_eq!((exact[0]["label"].as_str(), exact[0]["narrow"].as_bool()), (Some("mod3"), Some(false)));
+    assert_eq!(v["exact"]["missed"], 0);
+    // A search for frames all too narrow to draw: their share, and the block standing for them.
+    assert_eq!(v["narrow"]["matched"], share(&|i| i == 7), "{v}");
+    let narrow = v["narrow"]["highlighted"].as_array().unwrap();
+    assert_eq!(narrow.len(), 1, "{v}");
+    assert_eq!(narrow[0]["narrow"], true, "{v}");
+    // fn7_1 and its neighbours by name under mod7 (fn767_1, fn787_1: 10 samples each).
+    assert!(
+        narrow[0]["title"].as_str().unwrap().starts_with("3 frames too narrow to draw one by one: 30 samples"),
+        "{v}"
+    );
+
+    // Zoomed into fn3_1: all, main and mod3 above it; it and its whole chain full width.
+    assert_eq!(v["zoom"]["ancestors"], serde_json::json!([format!("all ({total} samples)"), "main", "mod3"]), "{v}");
+    let chain: Vec<String> = (1..=CHAIN).map(|d| format!("fn3_{d}")).collect();
+    assert_eq!(v["zoom"]["full"], serde_json::json!(chain), "{v}");
+    assert_eq!(v["zoom"]["narrow"], 0, "{v}");
+    assert_eq!(v["reset"]["ancestors"], 0, "{v}");
+    assert_eq!(v["reset"]["elements"], v["drawn"], "Reset zoom draws the first view again: {v}");
 }

@@ -21,7 +21,7 @@ export function label(name) {
 }
 
 /** What a tooltip adds after a label, by kind. */
-export const KIND_TEXT = { kernel: ' (kernel)', inline: ' (inlined)', placeholder: '', user: '', root: '' };
+export const KIND_TEXT = { kernel: ' (kernel)', inline: ' (inlined)', placeholder: '', user: '', root: '', narrow: '' };
 
 /** A tree node: `value` samples pass through it; children by name. */
 export function node(name) {
@@ -74,23 +74,105 @@ export function searchRegex(text) {
 export const ROW = 18;
 /** Frames narrower than this fraction of the view are not drawn (nor their children). */
 const MIN_WIDTH = 0.001;
+/** At most this many frames are drawn (besides the zoom's ancestors and the blocks that stand
+ * for narrow frames, at most one more per frame drawn): the widest, shallower first at equal
+ * width. A tree whose frames are all just above MIN_WIDTH asks for 1,000 per row, and 50,000
+ * elements take seconds to create and lay out; 2,000 (with their blocks) take about 100 ms on
+ * a loaded two-core machine (scripts/bench-ui). */
+const MAX_FRAMES = 2000;
+/** Frames narrower than this many pixels get no text (it would not be readable; its tooltip
+ * and the details line still name it): text is the costliest part of an element's layout. */
+const MIN_TEXT_PX = 14;
+
+/** A node's children, sorted by name (cached on the node: a tree is not changed once built). */
+function sortedChildren(n) {
+  if (!n.sorted || n.sorted.length !== n.children.size) {
+    n.sorted = [...n.children.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+  return n.sorted;
+}
+
+/** A node's label, cached on the node. */
+function labelOf(n) {
+  if (n.label === undefined) n.label = label(n.name);
+  return n.label;
+}
+
+/** The distinct labels of the tree under `root`, each node numbered by its label (`n.lid`),
+ * listed once per tree (cached on the root): a search tests each distinct label once, not each
+ * node. */
+function labelsOf(root) {
+  if (!root.labels) {
+    const ids = new Map();
+    const number = (n) => {
+      const l = labelOf(n);
+      let id = ids.get(l);
+      if (id === undefined) {
+        id = ids.size;
+        ids.set(l, id);
+      }
+      n.lid = id;
+      for (const k of n.children.values()) number(k);
+    };
+    number(root);
+    root.labels = [...ids.keys()];
+  }
+  return root.labels;
+}
+
+/** Numbers the searches, to mark the nodes a search found in (`n.holds`) without a set. */
+let searchStamp = 0;
+
+/** Search over the whole tree below `top` (drawn or not): the samples under matching frames,
+ * each counted once, and `holds(n)`: whether the subtree of node `n` holds a match. */
+function searchTree(root, top, topDepth, re) {
+  const hit = labelsOf(root).map((l) => re.test(l));
+  const stamp = ++searchStamp;
+  let matched = 0;
+  const walk = (n, depth, counting) => {
+    const isMatch = depth > 0 && hit[n.lid];
+    if (isMatch && counting) matched += n.value;
+    let any = isMatch;
+    for (const k of n.children.values()) if (walk(k, depth + 1, counting && !isMatch)) any = true;
+    if (any) n.holds = stamp;
+    return any;
+  };
+  walk(top, topDepth, true);
+  return { matched, holds: (n) => n.holds === stamp };
+}
 
 /**
- * Draws `root` into `box` (emptied first) and returns what was drawn.
+ * Draws `root` into `box` and returns what was drawn.
  *
  * Options: `zoom` (a path of names from the root: its last node fills the width, its ancestors
  * are drawn full width and dimmed), `layout` ('icicle' or 'flame'), `re` (search: matching
- * frames are highlighted and their samples counted once), `rootText(root)` (the root's label),
- * `title(frame)` (a frame's tooltip), `decorate(div, frame)` (e.g. a diff colour).
+ * frames are highlighted and the samples under them counted once, drawn or not),
+ * `rootText(root)` (the root's label), `title(frame)` (a frame's tooltip), `decorate(div,
+ * frame)` (e.g. a diff colour; called again for a frame whose `isMatch` changes).
+ *
+ * Frames narrower than 0.1% of the view are not drawn, nor more than MAX_FRAMES (the narrowest
+ * are left out first); where siblings are left out, one hatched block of kind 'narrow' stands
+ * for each run of them (its `n` is a made-up node: `{ name, value, children }`, `count` frames;
+ * its `path` is the parent's, so a click zooms there; it matches when a frame it stands for, or
+ * one below, matches; `title` and `decorate` are not called for it).
+ *
+ * When only `re` differs from the previous drawing in the same box (same root, zoom, layout and
+ * callbacks), the elements are kept and only their highlighting changes.
  *
  * Returns `{ frames, matched, zoomed }`: every frame drawn (`{ n, depth, x, w, path, ancestor,
  * isMatch, kind }`, indexed by each element's `data-i`), the samples under matching frames,
  * and the node the zoom path reached.
  */
 export function drawFlame(box, root, opts = {}) {
-  box.replaceChildren();
   const zoomPath = opts.zoom || [];
   const re = opts.re || null;
+  const last = box.flameDrawing;
+  if (last && last.root === root && last.zoomKey === JSON.stringify(zoomPath) && last.layout === opts.layout &&
+      last.title === opts.title && last.rootText === opts.rootText && last.decorate === opts.decorate &&
+      box.childElementCount === last.frames.length) {
+    return rematch(box, last, re, opts);
+  }
+  box.replaceChildren();
   // Walk down the zoom path; ancestors are drawn full width.
   let top = root;
   const ancestors = [];
@@ -100,47 +182,119 @@ export function drawFlame(box, root, opts = {}) {
     ancestors.push(top);
     top = next;
   }
-  let depthMax = 0;
-  let matched = 0;
-  const frames = [];
-  const place = (n, depth, x, w, path, ancestor, countMatch) => {
-    depthMax = Math.max(depthMax, depth);
-    const isMatch = re !== null && depth > 0 && re.test(label(n.name));
-    if (isMatch && countMatch) matched += n.value;
-    frames.push({ n, depth, x, w, path, ancestor, isMatch, kind: kindOf(n.name, depth) });
-    if (ancestor || n.value <= 0) return;
-    let cx = x;
-    const kids = [...n.children.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
-    for (const k of kids) {
+  const topDepth = ancestors.length;
+  // Every frame at least MIN_WIDTH wide, parents before children.
+  const candidates = [];
+  const visit = (n, depth, w) => {
+    candidates.push({ n, depth, w });
+    if (n.value <= 0) return;
+    for (const k of sortedChildren(n)) {
       const kw = (w * k.value) / n.value;
-      if (kw >= MIN_WIDTH) place(k, depth + 1, cx, kw, path.concat([k.name]), false, countMatch && !isMatch);
-      cx += kw;
+      if (kw >= MIN_WIDTH) visit(k, depth + 1, kw);
     }
   };
-  ancestors.forEach((a, i) => place(a, i, 0, 1, zoomPath.slice(0, i), true, false));
-  place(top, ancestors.length, 0, 1, zoomPath.slice(0, ancestors.length), false, true);
+  visit(top, topDepth, 1);
+  // The widest MAX_FRAMES (a parent is at least as wide as its children and sorts first, so
+  // the ones kept are a tree).
+  let keep = null;
+  if (candidates.length > MAX_FRAMES) {
+    const order = [...candidates].sort((a, b) => b.w - a.w || a.depth - b.depth);
+    keep = new Set(order.slice(0, MAX_FRAMES).map((c) => c.n));
+  }
+  const search = re ? searchTree(root, top, topDepth, re) : null;
+  let depthMax = 0;
+  const frames = [];
+  const isMatchOf = (n, depth) => re !== null && depth > 0 && re.test(labelOf(n));
+  const place = (n, depth, x, w, path, ancestor) => {
+    depthMax = Math.max(depthMax, depth);
+    frames.push({ n, depth, x, w, path, ancestor, isMatch: isMatchOf(n, depth), kind: kindOf(n.name, depth) });
+    if (ancestor || n.value <= 0) return;
+    let cx = x;
+    let run = null;
+    const flush = () => {
+      if (run && run.w >= MIN_WIDTH) {
+        depthMax = Math.max(depthMax, depth + 1);
+        const value = run.members.reduce((sum, m) => sum + m.value, 0);
+        frames.push({
+          n: { name: `${run.members.length} narrow ${run.members.length === 1 ? 'frame' : 'frames'}`, value, children: new Map() },
+          depth: depth + 1, x: run.x, w: run.w, path, ancestor: false,
+          isMatch: search !== null && run.members.some((m) => search.holds(m)),
+          kind: 'narrow', count: run.members.length, members: run.members,
+        });
+      }
+      run = null;
+    };
+    for (const k of sortedChildren(n)) {
+      const kw = (w * k.value) / n.value;
+      if (kw >= MIN_WIDTH && (!keep || keep.has(k))) {
+        flush();
+        place(k, depth + 1, cx, kw, path.concat([k.name]), false);
+      } else {
+        if (!run) run = { x: cx, w: 0, members: [] };
+        run.w += kw;
+        run.members.push(k);
+      }
+      cx += kw;
+    }
+    flush();
+  };
+  ancestors.forEach((a, i) => place(a, i, 0, 1, zoomPath.slice(0, i), true));
+  place(top, topDepth, 0, 1, zoomPath.slice(0, topDepth), false);
   // Built off the page and attached once: one layout for thousands of frames. Hover and click
   // are handled once for the whole box (by the caller), through each frame's index.
   const rootText = opts.rootText || ((r) => `all (${r.value} samples)`);
   const title = opts.title || defaultTitle(root);
+  const px = box.clientWidth || Infinity;
   const fragment = document.createDocumentFragment();
   for (const [i, f] of frames.entries()) {
     const d = document.createElement('div');
-    d.textContent = f.depth === 0 ? rootText(root) : label(f.n.name);
-    d.className = `frame ${f.kind}`;
-    if (f.ancestor) d.classList.add('ancestor');
-    if (f.isMatch) d.classList.add('match');
-    d.style.left = `${f.x * 100}%`;
-    d.style.width = `${f.w * 100}%`;
-    d.style.top = `${(opts.layout === 'flame' ? depthMax - f.depth : f.depth) * ROW}px`;
-    d.title = title(f);
+    if (f.w * px >= MIN_TEXT_PX) {
+      if (f.kind === 'narrow') d.textContent = f.n.name;
+      else d.textContent = f.depth === 0 ? rootText(root) : labelOf(f.n);
+    }
+    d.className = `frame ${f.kind}${f.ancestor ? ' ancestor' : ''}${f.isMatch ? ' match' : ''}`;
+    const y = (opts.layout === 'flame' ? depthMax - f.depth : f.depth) * ROW;
+    d.style.cssText = `left: ${f.x * 100}%; width: ${f.w * 100}%; top: ${y}px`;
+    d.title = f.kind === 'narrow' ? narrowTitle(f, root, keep !== null) : title(f);
     d.dataset.i = String(i);
-    if (opts.decorate) opts.decorate(d, f);
+    if (opts.decorate && f.kind !== 'narrow') opts.decorate(d, f);
     fragment.appendChild(d);
   }
   box.appendChild(fragment);
   box.style.height = `${(depthMax + 1) * ROW + 4}px`;
+  const matched = search ? search.matched : 0;
+  // The first search numbers the tree's labels (a walk of every node); do it while the page
+  // is idle rather than on the first keystroke.
+  if (!root.labels && typeof requestIdleCallback === 'function') requestIdleCallback(() => labelsOf(root), { timeout: 1000 });
+  box.flameDrawing = {
+    root, zoomKey: JSON.stringify(zoomPath), layout: opts.layout, title: opts.title, rootText: opts.rootText,
+    decorate: opts.decorate, frames, top, topDepth,
+  };
   return { frames, matched, zoomed: top };
+}
+
+/** The same drawing as `last`, highlighted for `re`: only the elements whose match changed are
+ * touched. */
+function rematch(box, last, re, opts) {
+  const search = re ? searchTree(last.root, last.top, last.topDepth, re) : null;
+  const divs = box.children;
+  for (const [i, f] of last.frames.entries()) {
+    const isMatch = search !== null && (f.kind === 'narrow'
+      ? f.members.some((m) => search.holds(m))
+      : f.depth > 0 && re.test(labelOf(f.n)));
+    if (isMatch === f.isMatch) continue;
+    f.isMatch = isMatch;
+    divs[i].classList.toggle('match', isMatch);
+    if (opts.decorate && f.kind !== 'narrow') opts.decorate(divs[i], f);
+  }
+  return { frames: last.frames, matched: search ? search.matched : 0, zoomed: last.top };
+}
+
+/** The tooltip of a block that stands for narrow frames. */
+function narrowTitle(f, root, capped) {
+  const pct = ((100 * f.n.value) / (root.value || 1)).toFixed(2);
+  const why = capped ? 'too narrow to draw one by one' : 'each narrower than 0.1% of the view';
+  return `${f.count} ${f.count === 1 ? 'frame' : 'frames'} ${why}: ${f.n.value} samples (${pct}%); zoom or search to see them`;
 }
 
 /** The tooltip of a profile's frame: its label, kind, samples and share of `root`. */
