@@ -425,7 +425,8 @@ fn browser_ui_diff_flamegraph() {
 /// reset each leave at most 4,001 elements in #flame (2,000 frames, a block for each run of
 /// frames left out, the root); a search highlights exactly the frames it matches and reports
 /// their exact share, also of frames too narrow to draw (their block is highlighted); a click
-/// zooms into a deep chain and draws it whole; Reset zoom undoes it. Timings are for
+/// zooms into a deep chain and draws it whole; Reset zoom undoes it, with the first view's
+/// elements kept aside. Timings are for
 /// scripts/bench-ui, not asserted (a shared CI machine can be slow by any factor).
 /// Screenshot: target/tmp/ui-big.png.
 #[test]
@@ -496,4 +497,5 @@ fn browser_ui_big_tree_stays_bounded() {
     assert_eq!(v["zoom"]["narrow"], 0, "{v}");
     assert_eq!(v["reset"]["ancestors"], 0, "{v}");
     assert_eq!(v["reset"]["elements"], v["drawn"], "Reset zoom draws the first view again: {v}");
+    assert_eq!(v["reset"]["reused"], true, "Reset zoom puts the first view's elements back: {v}");
 }

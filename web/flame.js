@@ -156,8 +156,9 @@ function searchTree(root, top, topDepth, re) {
  * its `path` is the parent's, so a click zooms there; it matches when a frame it stands for, or
  * one below, matches; `title` and `decorate` are not called for it).
  *
- * When only `re` differs from the previous drawing in the same box (same root, zoom, layout and
- * callbacks), the elements are kept and only their highlighting changes.
+ * When only `re` differs from the previous drawing in the same box, or from the one before it
+ * (same root, zoom, layout and callbacks), its elements are reused and only their highlighting
+ * changes.
  *
  * Returns `{ frames, matched, zoomed }`: every frame drawn (`{ n, depth, x, w, path, ancestor,
  * isMatch, kind }`, indexed by each element's `data-i`), the samples under matching frames,
@@ -166,13 +167,22 @@ function searchTree(root, top, topDepth, re) {
 export function drawFlame(box, root, opts = {}) {
   const zoomPath = opts.zoom || [];
   const re = opts.re || null;
+  const same = (d) => d && d.root === root && d.zoomKey === JSON.stringify(zoomPath) && d.layout === opts.layout &&
+    d.title === opts.title && d.rootText === opts.rootText && d.decorate === opts.decorate;
   const last = box.flameDrawing;
-  if (last && last.root === root && last.zoomKey === JSON.stringify(zoomPath) && last.layout === opts.layout &&
-      last.title === opts.title && last.rootText === opts.rootText && last.decorate === opts.decorate &&
-      box.childElementCount === last.frames.length) {
-    return rematch(box, last, re, opts);
-  }
+  const current = last && box.childElementCount === last.frames.length;
+  if (current && same(last)) return rematch(box, last, re, opts);
+  // The drawing before is kept aside (its elements, detached): zooming back out to it (Reset
+  // zoom after a click, Esc after one) puts them back instead of creating them again.
+  const kept = box.flameKept;
+  box.flameKept = current ? { drawing: last, elements: [...box.children], height: box.style.height } : null;
   box.replaceChildren();
+  if (same(kept && kept.drawing)) {
+    box.append(...kept.elements);
+    box.style.height = kept.height;
+    box.flameDrawing = kept.drawing;
+    return rematch(box, kept.drawing, re, opts);
+  }
   // Walk down the zoom path; ancestors are drawn full width.
   let top = root;
   const ancestors = [];

@@ -32,7 +32,8 @@ await page.fill('#search', '');
 
 // Zoom: a click on the frame named ZOOM_FRAME (found by its tooltip: it may be too narrow for
 // text, and for the mouse to hit it among its neighbours); the frames then drawn full width and
-// the ancestors; then Reset zoom.
+// the ancestors; then Reset zoom (and whether it reused the first view's elements).
+await page.evaluate(() => { document.querySelector('#flame .frame.root').marked = true; });
 await page.locator(`#flame .frame[title^="${zoomTo}:"]`).first().dispatchEvent('click');
 out.zoom = await page.locator('#flame .frame').evaluateAll((ds) => ({
   ancestors: ds.filter((d) => d.classList.contains('ancestor')).map((d) => d.textContent),
@@ -44,6 +45,8 @@ await page.click('#reset');
 out.reset = {
   ancestors: await page.locator('#flame .frame.ancestor').count(),
   elements: await elements(),
+  // The first view's elements are put back, not created again.
+  reused: await page.evaluate(() => document.querySelector('#flame .frame.root').marked === true),
 };
 console.log(JSON.stringify(out));
 await browser.close();
