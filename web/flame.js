@@ -141,6 +141,59 @@ function searchTree(root, top, topDepth, re) {
   return { matched, holds: (n) => n.holds === stamp };
 }
 
+/** The nodes of the widest `max` frames under `top` that are at least MIN_WIDTH wide (shallower
+ * first at equal width, then left to right), taken best first from a heap: a parent is at least
+ * as wide as its children and comes first, so they form a tree, and only they and their
+ * children are visited, however big the tree. */
+function widest(top, max) {
+  const keep = new Set();
+  const heap = [];
+  let seq = 0;
+  const before = (a, b) => a.w > b.w || (a.w === b.w && (a.depth < b.depth || (a.depth === b.depth && a.seq < b.seq)));
+  const swap = (i, j) => {
+    const t = heap[i];
+    heap[i] = heap[j];
+    heap[j] = t;
+  };
+  const push = (e) => {
+    heap.push(e);
+    for (let i = heap.length - 1; i > 0;) {
+      const p = (i - 1) >> 1;
+      if (!before(heap[i], heap[p])) break;
+      swap(i, p);
+      i = p;
+    }
+  };
+  const pop = () => {
+    const first = heap[0];
+    const last = heap.pop();
+    if (heap.length) {
+      heap[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1;
+        let b = i;
+        if (l < heap.length && before(heap[l], heap[b])) b = l;
+        if (l + 1 < heap.length && before(heap[l + 1], heap[b])) b = l + 1;
+        if (b === i) break;
+        swap(i, b);
+        i = b;
+      }
+    }
+    return first;
+  };
+  push({ n: top, w: 1, depth: 0, seq: seq++ });
+  while (heap.length && keep.size < max) {
+    const { n, w, depth } = pop();
+    keep.add(n);
+    if (n.value <= 0) continue;
+    for (const k of sortedChildren(n)) {
+      const kw = (w * k.value) / n.value;
+      if (kw >= MIN_WIDTH) push({ n: k, w: kw, depth: depth + 1, seq: seq++ });
+    }
+  }
+  return keep;
+}
+
 /**
  * Draws `root` into `box` and returns what was drawn.
  *
@@ -193,24 +246,7 @@ export function drawFlame(box, root, opts = {}) {
     top = next;
   }
   const topDepth = ancestors.length;
-  // Every frame at least MIN_WIDTH wide, parents before children.
-  const candidates = [];
-  const visit = (n, depth, w) => {
-    candidates.push({ n, depth, w });
-    if (n.value <= 0) return;
-    for (const k of sortedChildren(n)) {
-      const kw = (w * k.value) / n.value;
-      if (kw >= MIN_WIDTH) visit(k, depth + 1, kw);
-    }
-  };
-  visit(top, topDepth, 1);
-  // The widest MAX_FRAMES (a parent is at least as wide as its children and sorts first, so
-  // the ones kept are a tree).
-  let keep = null;
-  if (candidates.length > MAX_FRAMES) {
-    const order = [...candidates].sort((a, b) => b.w - a.w || a.depth - b.depth);
-    keep = new Set(order.slice(0, MAX_FRAMES).map((c) => c.n));
-  }
+  const keep = widest(top, MAX_FRAMES);
   const search = re ? searchTree(root, top, topDepth, re) : null;
   let depthMax = 0;
   const frames = [];
@@ -236,7 +272,7 @@ export function drawFlame(box, root, opts = {}) {
     };
     for (const k of sortedChildren(n)) {
       const kw = (w * k.value) / n.value;
-      if (kw >= MIN_WIDTH && (!keep || keep.has(k))) {
+      if (kw >= MIN_WIDTH && keep.has(k)) {
         flush();
         place(k, depth + 1, cx, kw, path.concat([k.name]), false);
       } else {
@@ -265,7 +301,7 @@ export function drawFlame(box, root, opts = {}) {
     d.className = `frame ${f.kind}${f.ancestor ? ' ancestor' : ''}${f.isMatch ? ' match' : ''}`;
     const y = (opts.layout === 'flame' ? depthMax - f.depth : f.depth) * ROW;
     d.style.cssText = `left: ${f.x * 100}%; width: ${f.w * 100}%; top: ${y}px`;
-    d.title = f.kind === 'narrow' ? narrowTitle(f, root, keep !== null) : title(f);
+    d.title = f.kind === 'narrow' ? narrowTitle(f, root, keep.size >= MAX_FRAMES) : title(f);
     d.dataset.i = String(i);
     if (opts.decorate && f.kind !== 'narrow') opts.decorate(d, f);
     fragment.appendChild(d);
