@@ -84,25 +84,26 @@ const MAX_FRAMES = 2000;
  * and the details line still name it): text is the costliest part of an element's layout. */
 const MIN_TEXT_PX = 14;
 
-/** A node's children, sorted by name (cached on the node: a tree is not changed once built). */
+/** A node's children, sorted by name (cached on the node: a tree is not changed once built;
+ * what this file caches on nodes is named flame…). */
 function sortedChildren(n) {
-  if (!n.sorted || n.sorted.length !== n.children.size) {
-    n.sorted = [...n.children.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (!n.flameSorted || n.flameSorted.length !== n.children.size) {
+    n.flameSorted = [...n.children.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
-  return n.sorted;
+  return n.flameSorted;
 }
 
 /** A node's label, cached on the node. */
 function labelOf(n) {
-  if (n.label === undefined) n.label = label(n.name);
-  return n.label;
+  if (n.flameLabel === undefined) n.flameLabel = label(n.name);
+  return n.flameLabel;
 }
 
-/** The distinct labels of the tree under `root`, each node numbered by its label (`n.lid`),
+/** The distinct labels of the tree under `root`, each node numbered by its label (`n.flameLid`),
  * listed once per tree (cached on the root): a search tests each distinct label once, not each
  * node. */
 function labelsOf(root) {
-  if (!root.labels) {
+  if (!root.flameLabels) {
     const ids = new Map();
     const number = (n) => {
       const l = labelOf(n);
@@ -111,16 +112,16 @@ function labelsOf(root) {
         id = ids.size;
         ids.set(l, id);
       }
-      n.lid = id;
+      n.flameLid = id;
       for (const k of n.children.values()) number(k);
     };
     number(root);
-    root.labels = [...ids.keys()];
+    root.flameLabels = [...ids.keys()];
   }
-  return root.labels;
+  return root.flameLabels;
 }
 
-/** Numbers the searches, to mark the nodes a search found in (`n.holds`) without a set. */
+/** Numbers the searches, to mark the nodes a search found in (`n.flameHolds`) without a set. */
 let searchStamp = 0;
 
 /** Search over the whole tree below `top` (drawn or not): the samples under matching frames,
@@ -130,15 +131,15 @@ function searchTree(root, top, topDepth, re) {
   const stamp = ++searchStamp;
   let matched = 0;
   const walk = (n, depth, counting) => {
-    const isMatch = depth > 0 && hit[n.lid];
+    const isMatch = depth > 0 && hit[n.flameLid];
     if (isMatch && counting) matched += n.value;
     let any = isMatch;
     for (const k of n.children.values()) if (walk(k, depth + 1, counting && !isMatch)) any = true;
-    if (any) n.holds = stamp;
+    if (any) n.flameHolds = stamp;
     return any;
   };
   walk(top, topDepth, true);
-  return { matched, holds: (n) => n.holds === stamp };
+  return { matched, holds: (n) => n.flameHolds === stamp };
 }
 
 /** The nodes of the widest `max` frames under `top` that are at least MIN_WIDTH wide (shallower
@@ -311,7 +312,7 @@ export function drawFlame(box, root, opts = {}) {
   const matched = search ? search.matched : 0;
   // The first search numbers the tree's labels (a walk of every node); do it while the page
   // is idle rather than on the first keystroke.
-  if (!root.labels && typeof requestIdleCallback === 'function') requestIdleCallback(() => labelsOf(root), { timeout: 1000 });
+  if (!root.flameLabels && typeof requestIdleCallback === 'function') requestIdleCallback(() => labelsOf(root), { timeout: 1000 });
   box.flameDrawing = {
     root, zoomKey: JSON.stringify(zoomPath), layout: opts.layout, title: opts.title, rootText: opts.rootText,
     decorate: opts.decorate, frames, top, topDepth,
