@@ -8,7 +8,7 @@
 // yet); with FROM and TO empty the UI opens without a hash, on its default view (every interval).
 // Prints one line per run (with when each request started and ended) and the medians in ms.
 // usage: node bench.mjs URL FROM_NS TO_NS [RUNS=5] [STEP_NS=0]
-import { chromium } from 'playwright-core';
+import { launchBrowser } from './page.mjs';
 
 const [url, from, to, runsArg, stepArg] = process.argv.slice(2);
 const runs = Number(runsArg || 5);
@@ -19,11 +19,7 @@ const target = (i) => {
   return `${url}#mode=profile&from=${BigInt(from) + shift}&to=${BigInt(to) + shift}`;
 };
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchBrowser();
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
