@@ -83,6 +83,9 @@ const MAX_FRAMES = 2000;
 /** Frames narrower than this many pixels get no text (it would not be readable; its tooltip
  * and the details line still name it): text is the costliest part of an element's layout. */
 const MIN_TEXT_PX = 14;
+/** Frames narrower than this many pixels are drawn without their side borders (class `thin`):
+ * the borders would cover them, and a row of 1,000 such frames would look empty. */
+const THIN_PX = 4;
 
 /** A node's children, sorted by name (cached on the node: a tree is not changed once built;
  * what this file caches on nodes is named flame…). */
@@ -299,7 +302,8 @@ export function drawFlame(box, root, opts = {}) {
       if (f.kind === 'narrow') d.textContent = f.n.name;
       else d.textContent = f.depth === 0 ? rootText(root) : labelOf(f.n);
     }
-    d.className = `frame ${f.kind}${f.ancestor ? ' ancestor' : ''}${f.isMatch ? ' match' : ''}`;
+    const thin = f.w * px < THIN_PX ? ' thin' : '';
+    d.className = `frame ${f.kind}${f.ancestor ? ' ancestor' : ''}${f.isMatch ? ' match' : ''}${thin}`;
     const y = (opts.layout === 'flame' ? depthMax - f.depth : f.depth) * ROW;
     d.style.cssText = `left: ${f.x * 100}%; width: ${f.w * 100}%; top: ${y}px`;
     d.title = f.kind === 'narrow' ? narrowTitle(f, root, keep.size >= MAX_FRAMES) : title(f);
