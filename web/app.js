@@ -547,14 +547,31 @@ function renderFlame() {
   }
   const { root } = state.flame;
   const re = searchRegex($('search').value);
-  const decorate = (d, f) => {
-    if (state.focus !== null && f.depth > 1 && f.n.name === state.focus) d.classList.add('focus');
-  };
-  const drawn = drawFlame(box, root, { zoom: state.zoom, layout: state.layout, re, decorate });
+  const drawn = drawFlame(box, root, { zoom: state.zoom, layout: state.layout, re, decorate: decorateFocus });
   state.frames = drawn.frames;
+  // A drawing put back (zooming out) may have been outlined for another function.
+  markFocus();
   $('matched').textContent = re ? `matched ${((100 * drawn.matched) / root.value).toFixed(2)}% of samples` : '';
   renderTable(re);
   renderSandwich(re);
+}
+
+/** Outlines a frame of the function chosen in the top table. One function for every drawing,
+ * so that a drawing that only the search changes is reused (drawFlame compares callbacks). */
+function decorateFocus(d, f) {
+  d.classList.toggle('focus', state.focus !== null && f.depth > 1 && f.n.name === state.focus);
+}
+
+/** Outlines the chosen function's frames in what is drawn, and marks its row. */
+function markFocus() {
+  const divs = $('flame').children;
+  state.frames.forEach((f, i) => {
+    if (f.kind !== 'narrow' && divs[i]) decorateFocus(divs[i], f);
+  });
+  document.querySelectorAll('#top tbody tr').forEach((tr) => {
+    const row = state.top[Number(tr.dataset.i)];
+    tr.classList.toggle('focused', row !== undefined && row.name === state.focus);
+  });
 }
 
 // ---- top table ----
@@ -649,7 +666,9 @@ function setupSandwich() {
     onFrames($(side), () => (state.sandwichFrames || {})[side] || [], (f, d) => {
       $('details').textContent = d.title;
     }, (f) => {
-      // The callers' outermost frames are the processes, not functions.
+      // The callers' outermost frames are the processes, not functions; a block of narrow
+      // frames is no function either.
+      if (f.kind === 'narrow') return;
       if (f.depth > 0 && !(side === 'callers' && f.n.children.size === 0)) setSandwich(f.n.name);
     });
   }
@@ -721,7 +740,7 @@ function focusTop(i) {
   if (!row) return;
   markTop(i);
   state.focus = row.name;
-  renderFlame();
+  markFocus();
   const first = $('flame').querySelector('.frame.focus');
   if (first) first.scrollIntoView({ block: 'nearest' });
   const n = $('flame').querySelectorAll('.frame.focus').length;
@@ -826,7 +845,7 @@ function onKey(e) {
     } else if (state.focus !== null) {
       state.focus = null;
       $('focus-info').textContent = '';
-      renderFlame();
+      markFocus();
     }
     return;
   }

@@ -292,8 +292,9 @@ function onKey(e) {
 export function setupDiff(ctx) {
   view.ctx = ctx;
   renderLegend();
-  onFrames($('diff-flame'), () => view.frames, (f) => {
-    $('diff-details').textContent = details(f).join(' · ');
+  onFrames($('diff-flame'), () => view.frames, (f, d) => {
+    // A block of narrow frames has no shares of its own: its tooltip says what it stands for.
+    $('diff-details').textContent = f.kind === 'narrow' ? d.title : details(f).join(' · ');
   }, (f) => {
     view.zoom = f.path;
     render();
