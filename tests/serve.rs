@@ -115,6 +115,10 @@ fn serve_page_and_assets_with_security_headers() {
         assert_eq!(status, 200, "{name}");
         assert!(head.contains(ty), "{name}: {head}");
         assert_eq!(body, std::fs::read(&path).unwrap(), "{name}");
+        if ty == "text/javascript" && name != "app.js" {
+            let preload = format!("<link rel=\"modulepreload\" href=\"/{name}\">");
+            assert!(html.contains(&preload), "index.html does not preload {name}: the page would wait for it");
+        }
         if ty == "text/javascript" {
             assert!(!String::from_utf8(body).unwrap().contains("innerHTML"), "{name}: symbol names must go in as text");
         }

@@ -578,14 +578,25 @@ function markFocus() {
 
 const TABLE_ROWS = 200; // rows drawn at most; the rest are counted in the caption
 
+/** The rows of the zoomed stacks in the chosen order, kept while the tree, the zoom and the
+ * order stay (a search only filters them: a keystroke does not walk the tree again). */
+let tableCache = null;
+function sortedRows() {
+  const key = `${JSON.stringify(state.zoom)} ${state.sort.key} ${state.sort.desc}`;
+  if (!tableCache || tableCache.root !== state.flame.root || tableCache.key !== key) {
+    const { rows, samples } = functionRows(state.flame.root, state.zoom, (name) => state.moduleOf.get(name) || '');
+    tableCache = { root: state.flame.root, key, rows: sortRows(rows, state.sort.key, state.sort.desc), samples };
+  }
+  return tableCache;
+}
+
 /** The top table of what the graph shows: the zoomed stacks, the functions the search matches,
  * in the chosen order. */
 function renderTable(re) {
   const tbody = document.querySelector('#top tbody');
   tbody.replaceChildren();
-  const { root } = state.flame;
-  const { rows, samples } = functionRows(root, state.zoom, (name) => state.moduleOf.get(name) || '');
-  const shown = sortRows(re ? rows.filter((r) => re.test(label(r.name))) : rows, state.sort.key, state.sort.desc);
+  const { rows, samples } = sortedRows();
+  const shown = re ? rows.filter((r) => re.test(label(r.name))) : rows;
   state.top = shown.slice(0, TABLE_ROWS);
   const pct = (n) => (samples ? (100 * n) / samples : 0).toFixed(2);
   state.top.forEach((row, i) => {
