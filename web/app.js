@@ -578,16 +578,23 @@ function markFocus() {
 
 const TABLE_ROWS = 200; // rows drawn at most; the rest are counted in the caption
 
-/** The rows of the zoomed stacks in the chosen order, kept while the tree, the zoom and the
- * order stay (a search only filters them: a keystroke does not walk the tree again). */
-let tableCache = null;
+/** The rows of the zoomed stacks in the chosen order, kept for the last few zooms and orders of
+ * the tree shown: a search only filters them (a keystroke does not walk the tree again), and
+ * zooming back out finds them. */
+const TABLE_CACHE = 4;
+let tableCache = { root: null, entries: new Map() };
 function sortedRows() {
+  if (tableCache.root !== state.flame.root) tableCache = { root: state.flame.root, entries: new Map() };
   const key = `${JSON.stringify(state.zoom)} ${state.sort.key} ${state.sort.desc}`;
-  if (!tableCache || tableCache.root !== state.flame.root || tableCache.key !== key) {
+  let entry = tableCache.entries.get(key);
+  if (!entry) {
     const { rows, samples } = functionRows(state.flame.root, state.zoom, (name) => state.moduleOf.get(name) || '');
-    tableCache = { root: state.flame.root, key, rows: sortRows(rows, state.sort.key, state.sort.desc), samples };
+    entry = { rows: sortRows(rows, state.sort.key, state.sort.desc), samples };
+    if (tableCache.entries.size >= TABLE_CACHE) tableCache.entries.delete(tableCache.entries.keys().next().value);
   }
-  return tableCache;
+  tableCache.entries.delete(key);
+  tableCache.entries.set(key, entry); // the most recent last
+  return entry;
 }
 
 /** The top table of what the graph shows: the zoomed stacks, the functions the search matches,
