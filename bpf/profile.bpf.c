@@ -35,6 +35,10 @@ const volatile bool want_kernel = true;
 const volatile bool want_user = true;
 const volatile bool follow_forks = false; /* add children of targets to `targets` */
 const volatile __u8 unwind_mode = PROF_UNWIND_MODE_FP; /* enum prof_unwind_mode */
+/* Off-CPU (do_sched_switch): blocks shorter than this are not counted (PROF_STAT_OFFCPU_SHORT),
+ * and each CPU records at most offcpu_budget switch-outs a second (0: no limit). */
+const volatile __u64 min_block_ns = 0;
+const volatile __u32 offcpu_budget = 0;
 #ifdef PROF_NO_BTF
 /* Offsets of `pid` and `clone_flags` in the task_newtask tracepoint's record (from its tracefs
  * format file: the layout differs between kernels). */
@@ -138,6 +142,28 @@ struct {
 	__type(key, __u32);
 	__type(value, struct prof_proc_unwind);
 } proc_unwind SEC(".maps");
+
+/* Off-CPU: threads of the targets switched out and not yet back, by thread id. Sized by
+ * userspace before load; an entry is deleted when its thread runs again or exits. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct prof_offcpu_start);
+} offcpu_start SEC(".maps");
+
+/* Off-CPU: each CPU's budget window (the second, since boot) and switch-outs recorded in it. */
+struct offcpu_window {
+	__u64 second;
+	__u64 used;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct offcpu_window);
+} offcpu_windows SEC(".maps");
 
 /* Two scratch stacks per CPU: [0] kernel, [1] user (too large for the BPF stack). */
 struct {
@@ -522,35 +548,21 @@ static __always_inline bool send_deferred(const struct walk *st, const struct pr
 	return true;
 }
 
-/* Walks the user stack of the current task with the unwind tables (and frame pointers where
- * there are none) into the user scratch stack, then stores it. A walk that reaches a binary
- * whose table is being built hands the sample to userspace instead (PROF_STACK_DEFERRED), or,
- * when it cannot, goes on with frame pointers there. */
-static __always_inline __u8 walk_user_stack(struct bpf_perf_event_data *ctx, __u32 tgid, __u32 tid,
-					     const struct prof_sample_key *key, __u64 *id,
+/* Walks the user stack of the current task from the user registers (pc, sp, fp) with the unwind
+ * tables (and frame pointers where there are none) into the user scratch stack, then stores it.
+ * With may_defer, a walk that reaches a binary whose table is being built hands the sample to
+ * userspace instead (PROF_STACK_DEFERRED), or, when it cannot, goes on with frame pointers
+ * there; without (off-CPU: the weight is only known later), it goes on with frame pointers. */
+static __always_inline __u8 walk_user_stack(__u64 pc, __u64 sp, __u64 fp, bool may_defer, __u32 tgid,
+					     __u32 tid, const struct prof_sample_key *key, __u64 *id,
 					     __u8 *unwind_status)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (!task->mm)
+	if (pc == 0)
 		return PROF_STACK_EMPTY;
 	struct walk st = {};
-	/* perf_event context fields must be read whole: cs as the u64 slot it occupies */
-	__u64 cs = *(__u64 *)((char *)&ctx->regs + __builtin_offsetof(struct pt_regs, cs));
-	if ((cs & 3) == 3) {
-		st.pc = ctx->regs.ip;
-		st.sp = ctx->regs.sp;
-		st.fp = ctx->regs.bp;
-	} else {
-		/* interrupted in the kernel: the registers saved on entry from user mode */
-		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-		if (!regs)
-			return PROF_STACK_EMPTY;
-		st.pc = BPF_CORE_READ(regs, ip);
-		st.sp = BPF_CORE_READ(regs, sp);
-		st.fp = BPF_CORE_READ(regs, bp);
-	}
-	if (st.pc == 0)
-		return PROF_STACK_EMPTY;
+	st.pc = pc;
+	st.sp = sp;
+	st.fp = fp;
 	st.tgid = tgid;
 	st.status = PROF_UNWIND_TOO_DEEP;
 	struct prof_proc_unwind *proc = bpf_map_lookup_elem(&proc_unwind, &tgid);
@@ -558,7 +570,7 @@ static __always_inline __u8 walk_user_stack(struct bpf_perf_event_data *ctx, __u
 		st.maps_first = proc->first;
 		st.maps_n = proc->n;
 	}
-	st.may_defer = 1;
+	st.may_defer = may_defer;
 	st.pc_certain = 1;
 	bpf_loop(PROF_MAX_STACK_DEPTH + 1, walk_step, &st, 0);
 	if (st.deferred) {
@@ -576,6 +588,35 @@ static __always_inline __u8 walk_user_stack(struct bpf_perf_event_data *ctx, __u
 		return PROF_STACK_ERROR;
 	t->len = st.depth;
 	return store_stack(t, id, PROF_STAT_USTACK_NOMEM);
+}
+
+/* The user stack of the task a perf event interrupted: from the interrupted registers when it
+ * was in user mode, else from those saved on entry to the kernel. */
+static __always_inline __u8 walk_sampled_stack(struct bpf_perf_event_data *ctx, __u32 tgid, __u32 tid,
+					       const struct prof_sample_key *key, __u64 *id,
+					       __u8 *unwind_status)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!task->mm)
+		return PROF_STACK_EMPTY;
+	__u64 pc, sp, fp;
+	/* perf_event context fields must be read whole: cs as the u64 slot it occupies */
+	__u64 cs = *(__u64 *)((char *)&ctx->regs + __builtin_offsetof(struct pt_regs, cs));
+	if ((cs & 3) == 3) {
+		pc = ctx->regs.ip;
+		sp = ctx->regs.sp;
+		fp = ctx->regs.bp;
+	} else {
+		/* interrupted in the kernel: the registers saved on entry from user mode */
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+		if (!regs)
+			return PROF_STACK_EMPTY;
+		pc = BPF_CORE_READ(regs, ip);
+		sp = BPF_CORE_READ(regs, sp);
+		fp = BPF_CORE_READ(regs, bp);
+	}
+	/* one call: the walker is inlined, and the verifier checks each copy */
+	return walk_user_stack(pc, sp, fp, true, tgid, tid, key, id, unwind_status);
 }
 
 #endif /* !PROF_NO_BTF */
@@ -601,6 +642,51 @@ static __always_inline bool is_target(__u32 tgid)
 	return !filter_targets || bpf_map_lookup_elem(&targets, &tgid);
 }
 
+/* Adds `value` (a sample, or ns off the CPU) to the count of `key`. */
+static __always_inline void count_add(const struct prof_sample_key *key, __u64 value)
+{
+	__u64 *count = bpf_map_lookup_elem(&counts, key);
+	if (count) {
+		__sync_fetch_and_add(count, value);
+		return;
+	}
+	long err = bpf_map_update_elem(&counts, key, &value, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		/* another CPU inserted the same key in between */
+		count = bpf_map_lookup_elem(&counts, key);
+		if (count)
+			__sync_fetch_and_add(count, value);
+		else
+			stat_inc(PROF_STAT_COUNTS_FULL);
+	} else if (err) {
+		stat_inc(PROF_STAT_COUNTS_FULL);
+	}
+}
+
+/* Tells userspace about a process the first time one of its threads is recorded. */
+static __always_inline void announce(__u32 tgid, __u32 tid)
+{
+	if (tgid != 0 && !bpf_map_lookup_elem(&announced, &tgid)) {
+		__u8 one = 1;
+		if (bpf_map_update_elem(&announced, &tgid, &one, BPF_NOEXIST) == 0)
+			send_event(PROF_EVENT_FIRST_SAMPLE, tgid, tid);
+	}
+}
+
+/* A key for the current task with its identity filled in (stacks still to capture). */
+static __always_inline void init_key(struct prof_sample_key *key, __u32 tgid, __u32 tid)
+{
+	__builtin_memset(key, 0, sizeof(*key));
+	key->tgid = tgid;
+	key->tid = tid;
+	key->gen = gen;
+	bpf_get_current_comm(key->comm, sizeof(key->comm));
+#ifndef PROF_NO_BTF
+	if (tgid != 0)
+		key->start_time = BPF_CORE_READ(bpf_get_current_task_btf(), group_leader, start_boottime);
+#endif
+}
+
 SEC("perf_event")
 int do_perf_event(struct bpf_perf_event_data *ctx)
 {
@@ -622,15 +708,7 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 #endif
 
 	struct prof_sample_key key;
-	__builtin_memset(&key, 0, sizeof(key));
-	key.tgid = tgid;
-	key.tid = tid;
-	key.gen = gen;
-	bpf_get_current_comm(key.comm, sizeof(key.comm));
-#ifndef PROF_NO_BTF
-	if (tgid != 0)
-		key.start_time = BPF_CORE_READ(bpf_get_current_task_btf(), group_leader, start_boottime);
-#endif
+	init_key(&key, tgid, tid);
 
 	key.kernel_status = PROF_STACK_EMPTY;
 	if (want_kernel)
@@ -647,38 +725,18 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 							PROF_STAT_USTACK_NOMEM);
 #ifndef PROF_NO_BTF
 		else
-			key.user_status = walk_user_stack(ctx, tgid, tid, &key, &key.user_stack,
-							  &key.unwind_status);
+			key.user_status = walk_sampled_stack(ctx, tgid, tid, &key, &key.user_stack,
+							     &key.unwind_status);
 #endif
 	}
 
 	if (key.user_status == PROF_STACK_DEFERRED)
 		goto announce;
 
-	__u64 *count = bpf_map_lookup_elem(&counts, &key);
-	if (count) {
-		__sync_fetch_and_add(count, 1);
-	} else {
-		__u64 one = 1;
-		long err = bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST);
-		if (err == -EEXIST) {
-			/* another CPU inserted the same key in between */
-			count = bpf_map_lookup_elem(&counts, &key);
-			if (count)
-				__sync_fetch_and_add(count, 1);
-			else
-				stat_inc(PROF_STAT_COUNTS_FULL);
-		} else if (err) {
-			stat_inc(PROF_STAT_COUNTS_FULL);
-		}
-	}
+	count_add(&key, 1);
 
 announce:
-	if (tgid != 0 && !bpf_map_lookup_elem(&announced, &tgid)) {
-		__u8 one = 1;
-		if (bpf_map_update_elem(&announced, &tgid, &one, BPF_NOEXIST) == 0)
-			send_event(PROF_EVENT_FIRST_SAMPLE, tgid, tid);
-	}
+	announce(tgid, tid);
 	return 0;
 }
 
@@ -750,6 +808,9 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *p)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
+	__u32 tid = BPF_CORE_READ(p, pid);
+	/* off-CPU: a thread that exits never runs again */
+	bpf_map_delete_elem(&offcpu_start, &tid);
 	/* only the last thread of the group: signal->live was decremented before this tracepoint */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
@@ -763,12 +824,136 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	return 0;
 }
 
+
+/* Task states (include/linux/sched.h) that say why a task left the CPU. */
+#define PROF_TASK_INTERRUPTIBLE 0x1
+#define PROF_TASK_UNINTERRUPTIBLE 0x2
+#define PROF_TASK_STOPPED 0x4
+#define PROF_TASK_TRACED 0x8
+#define PROF_TASK_DEAD 0x80
+#define PROF_TASK_NOLOAD 0x400
+
+/* Kernel frames of the tracepoint's own call into this program (bpf_trace_run4, the program),
+ * left out so that a stack ends in __schedule. */
+#define PROF_SWITCH_SKIP 2
+
+/* Why a task left the CPU, from the tracepoint's preempt flag and its state then. */
+static __always_inline __u8 offcpu_kind(bool preempt, unsigned int state)
+{
+	if (preempt || state == 0)
+		return PROF_KIND_OFF_PREEMPTED;
+	/* TASK_IDLE (uninterruptible but not counted as load) is a kernel thread waiting for
+	 * work: a sleep, not I/O */
+	if (state & PROF_TASK_UNINTERRUPTIBLE && !(state & PROF_TASK_NOLOAD))
+		return PROF_KIND_OFF_UNINTERRUPTIBLE;
+	if (state & (PROF_TASK_INTERRUPTIBLE | PROF_TASK_UNINTERRUPTIBLE))
+		return PROF_KIND_OFF_SLEEPING;
+	return PROF_KIND_OFF_OTHER;
+}
+
+/* True when this CPU may record one more switch-out this second (offcpu_budget). */
+static __always_inline bool offcpu_within_budget(__u64 now)
+{
+	if (!offcpu_budget)
+		return true;
+	__u32 zero = 0;
+	struct offcpu_window *w = bpf_map_lookup_elem(&offcpu_windows, &zero);
+	if (!w)
+		return true;
+	__u64 second = now / 1000000000ULL;
+	if (w->second != second) {
+		w->second = second; /* per-CPU: no other writer */
+		w->used = 0;
+	}
+	if (w->used >= offcpu_budget)
+		return false;
+	w->used++;
+	return true;
+}
+
+/* Off-CPU (--off-cpu): on every context switch, the thread switched in gets the time since it
+ * was switched out added to the count of the stacks it left with; the thread switched out
+ * (current: `prev`), when a target, has its stacks captured and the time noted. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(do_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 next_tid = BPF_CORE_READ(next, pid);
+	struct prof_offcpu_start *start = bpf_map_lookup_elem(&offcpu_start, &next_tid);
+	if (start) {
+		__u64 delta = now > start->ts ? now - start->ts : 0;
+		if (delta >= min_block_ns) {
+			struct prof_sample_key key = start->key;
+			key.gen = gen;
+			stat_inc(PROF_STAT_SAMPLES);
+			count_add(&key, delta);
+		} else {
+			stat_inc(PROF_STAT_OFFCPU_SHORT);
+		}
+		bpf_map_delete_elem(&offcpu_start, &next_tid);
+	}
+
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	__u32 tid = (__u32)id;
+	/* the idle task, and a thread leaving the CPU for the last time */
+	if (tid == 0 || prev_state & PROF_TASK_DEAD || !is_target(tgid))
+		return 0;
+	if (!offcpu_within_budget(now)) {
+		stat_inc(PROF_STAT_OFFCPU_BUDGET);
+		return 0;
+	}
+
+	struct prof_offcpu_start *rec = bpf_map_lookup_elem(&offcpu_start, &tid);
+	struct prof_offcpu_start fresh;
+	if (!rec) {
+		/* a zeroed entry, filled in place below */
+		__builtin_memset(&fresh, 0, sizeof(fresh));
+		if (bpf_map_update_elem(&offcpu_start, &tid, &fresh, BPF_NOEXIST)) {
+			stat_inc(PROF_STAT_OFFCPU_PENDING_FULL);
+			return 0;
+		}
+		rec = bpf_map_lookup_elem(&offcpu_start, &tid);
+		if (!rec)
+			return 0;
+	}
+	struct prof_sample_key *key = &rec->key;
+	init_key(key, tgid, tid);
+	key->kind = offcpu_kind(preempt, prev_state);
+	key->kernel_status = PROF_STACK_EMPTY;
+	if (want_kernel)
+		key->kernel_status = capture_stack(ctx, 0, PROF_SWITCH_SKIP, &key->kernel_stack,
+						   PROF_STAT_KSTACK_EFAULT, PROF_STAT_KSTACK_ERROR,
+						   PROF_STAT_KSTACK_NOMEM);
+	key->user_status = PROF_STACK_EMPTY;
+	key->unwind_status = PROF_UNWIND_KERNEL_FP;
+	if (want_user && prev->mm) {
+		if (unwind_mode == PROF_UNWIND_MODE_FP) {
+			key->user_status = capture_stack(ctx, 1, BPF_F_USER_STACK, &key->user_stack,
+							 PROF_STAT_USTACK_EFAULT, PROF_STAT_USTACK_ERROR,
+							 PROF_STAT_USTACK_NOMEM);
+		} else {
+			struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+			if (regs)
+				key->user_status = walk_user_stack(BPF_CORE_READ(regs, ip), BPF_CORE_READ(regs, sp),
+								   BPF_CORE_READ(regs, bp), false, tgid, tid, key,
+								   &key->user_stack, &key->unwind_status);
+		}
+	}
+	rec->ts = bpf_ktime_get_ns();
+	announce(tgid, tid);
+	return 0;
+}
+
 #endif /* PROF_NO_BTF */
 
 /* Unused instances that make libbpf-cargo emit these shared types into the Rust skeleton. */
 struct prof_proc_event _prof_proc_event = {};
 struct prof_deferred _prof_deferred = {};
 enum prof_stat _prof_stat = PROF_STAT_SAMPLES;
+enum prof_sample_kind _prof_sample_kind = PROF_KIND_ON_CPU;
+struct prof_offcpu_start _prof_offcpu_start = {};
 enum prof_stack_status _prof_stack_status = PROF_STACK_OK;
 enum prof_event_kind _prof_event_kind = PROF_EVENT_FIRST_SAMPLE;
 enum prof_unwind_status _prof_unwind_status = PROF_UNWIND_KERNEL_FP;

@@ -36,7 +36,29 @@ enum prof_stat {
 	/* samples that could not be handed over (the `deferred` ring buffer was full): walked on
 	 * with frame pointers instead */
 	PROF_STAT_DEFERRED_FULL = 12,
-	PROF_STAT__COUNT = 13,
+	/* off-CPU (--off-cpu): blocks shorter than min_block_ns, not counted */
+	PROF_STAT_OFFCPU_SHORT = 13,
+	/* off-CPU: switch-outs not recorded because the CPU's per-second budget was spent */
+	PROF_STAT_OFFCPU_BUDGET = 14,
+	/* off-CPU: switch-outs not recorded because `offcpu_start` was full */
+	PROF_STAT_OFFCPU_PENDING_FULL = 15,
+	PROF_STAT__COUNT = 16,
+};
+
+/* What a count of `counts` measures (prof_sample_key.kind): an on-CPU sample, or nanoseconds
+ * a thread spent off the CPU, by the state it left the CPU in. */
+enum prof_sample_kind {
+	/* one sample of the perf event (the value counts samples) */
+	PROF_KIND_ON_CPU = 0,
+	/* off the CPU, value in ns: waiting in an interruptible sleep (S: nanosleep, poll, read,
+	 * futex) */
+	PROF_KIND_OFF_SLEEPING = 1,
+	/* uninterruptible (D: disk I/O, some locks, page faults) */
+	PROF_KIND_OFF_UNINTERRUPTIBLE = 2,
+	/* preempted while runnable: waiting for a CPU */
+	PROF_KIND_OFF_PREEMPTED = 3,
+	/* stopped or traced (T, t), or another state */
+	PROF_KIND_OFF_OTHER = 4,
 };
 
 /* What happened to one of a sample's stacks. */
@@ -97,10 +119,17 @@ struct prof_sample_key {
 	__u8 user_status;
 	__u8 kernel_status;
 	__u8 unwind_status; /* enum prof_unwind_status */
-	__u8 pad;
+	__u8 kind;	    /* enum prof_sample_kind */
 	/* the thread sampled (its id in the initial pid namespace) */
 	__u32 tid;
 	char comm[PROF_TASK_COMM_LEN];
+};
+
+/* Value of `offcpu_start`, keyed by thread id: what a thread switched out with (its key, the
+ * stacks in it already stored) and when; counted when the thread runs again. */
+struct prof_offcpu_start {
+	struct prof_sample_key key;
+	__u64 ts;
 };
 
 /* How the user stack is walked (const volatile unwind_mode). */

@@ -1,10 +1,11 @@
 //! Aggregation: drained in-kernel counts are summed per (process and its start time, comm, user stack, kernel
-//! stack, how the user stack's walk ended) across drains. Addresses only: symbolization turns
+//! stack, how the user stack's walk ended, on-CPU or why off it) across drains. Addresses only: symbolization turns
 //! the sums into a profile ([`crate::symbolize::build_profile`]).
 
 use std::collections::{HashMap, HashSet};
 
 use crate::profile::unwind::UnwindStatus;
+use crate::profile::OffCpuReason;
 use crate::sample::{RawCount, StackRef};
 
 /// What samples are counted by: one distinct stack of one process.
@@ -25,6 +26,8 @@ pub struct Key {
     pub kernel: StackRef,
     /// How the user stack's walk ended.
     pub unwind: UnwindStatus,
+    /// None for on-CPU samples; why the thread waited for off-CPU time.
+    pub off_cpu: Option<OffCpuReason>,
 }
 
 /// Sums drained counts over a recording.
@@ -49,6 +52,7 @@ impl Aggregator {
                 user: rc.user,
                 kernel: rc.kernel,
                 unwind: rc.unwind,
+                off_cpu: rc.off_cpu,
             };
             let c = self.counts.entry(key).or_default();
             *c = c.saturating_add(rc.count);

@@ -228,6 +228,8 @@ Examples:
   prof record -p 1234,5678 -d 30s -F 199        two processes, 30 s, 199 Hz
   prof record --no-idle --kernel-only -d 5 -o k.folded
   prof record -d 30 -o cpu.pb.gz                pprof, for `go tool pprof`, Pyroscope, Parca
+  prof record --off-cpu -p 1234 -d 10 -o off.svg
+                                                where 1234's threads wait, weighted by time blocked
   prof record --continuous --dir /var/lib/prof --push http://pyroscope:4040 --label env=prod
                                                 one archive per 10 s, each also sent to Pyroscope
   prof record --continuous --dir /var/lib/prof --push-otlp http://otel-collector:4318
@@ -404,6 +406,18 @@ pub struct RecordArgs {
     /// Print more detail (symbolization counters, notes, the per-binary unwind report).
     #[arg(short = 'v', long)]
     pub verbose: bool,
+    /// Record off-CPU time instead of on-CPU samples: the stacks threads leave the CPU with
+    /// (on the scheduler's sched_switch tracepoint), weighted by the nanoseconds until they
+    /// run again, under `[off-cpu: sleeping|uninterruptible|preempted|other]` (docs/off-cpu.md).
+    #[arg(long, conflicts_with_all = ["event", "frequency"])]
+    pub off_cpu: bool,
+    /// With --off-cpu: blocks shorter than this are not counted (only counted as skipped).
+    #[arg(long, default_value = "10us", value_parser = parse_min_block, value_name = "DURATION", requires = "off_cpu")]
+    pub min_block: Duration,
+    /// With --off-cpu: switch-outs each CPU records per second at most (0: no limit); the
+    /// others are counted as skipped. Bounds prof's overhead on a machine switching very often.
+    #[arg(long, default_value_t = prof::sample::DEFAULT_OFF_CPU_BUDGET, value_name = "N", requires = "off_cpu")]
+    pub off_cpu_budget: u32,
     /// Run until stopped, writing one archive per --interval into --dir.
     #[arg(long, requires = "dir", conflicts_with = "outputs")]
     pub continuous: bool,
@@ -497,6 +511,10 @@ impl RecordArgs {
                 unwind_rows: self.unwind_rows,
                 events_buffer_size: self.events_buffer_size.unwrap_or(0),
                 kernel_version_check: !self.no_kernel_version_check,
+                off_cpu: self.off_cpu.then(|| prof::sample::OffCpuOptions {
+                    min_block_ns: u64::try_from(self.min_block.as_nanos()).unwrap_or(u64::MAX),
+                    budget_per_cpu: self.off_cpu_budget,
+                }),
             },
             duration: self.duration,
             command: (!self.command.is_empty()).then(|| self.command.clone()),
@@ -937,6 +955,18 @@ fn parse_unwind_rows(s: &str) -> Result<u32, String> {
 /// `s` as a whole number within `range`, or `None` (not a number, negative, or outside).
 fn whole_number(s: &str, range: std::ops::RangeInclusive<u64>) -> Option<u64> {
     s.trim().parse::<u64>().ok().filter(|n| range.contains(n))
+}
+
+/// `--min-block`: a duration such as `10us`, `1ms` or `0` (count every block), at most 1 s.
+fn parse_min_block(s: &str) -> Result<Duration, String> {
+    let d = match s.trim() {
+        "0" => Duration::ZERO,
+        t => humantime::parse_duration(t).map_err(|e| format!("`{s}`: {e} (expected e.g. 0, 10us, 1ms)"))?,
+    };
+    if d > Duration::from_secs(1) {
+        return Err(format!("`{s}`: at most 1s"));
+    }
+    Ok(d)
 }
 
 /// Parses `10` (seconds), `10s`, `2m`, `1h`, `500ms`, at most [`MAX_DURATION_DAYS`].

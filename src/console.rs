@@ -40,6 +40,10 @@ impl Observer for Console {
             self.status_shown = false;
         }
         let _ = match event {
+            // Off-CPU time is not sampled at a rate (frequency 0).
+            Event::Started { target, event, frequency_hz: 0, cpus } => {
+                writeln!(err, "prof: recording {} with {} on {cpus} CPUs; Ctrl-C to stop", esc(target), esc(event))
+            }
             Event::Started { target, event, frequency_hz, cpus } => writeln!(
                 err,
                 "prof: recording {} with {} at {frequency_hz} Hz on {cpus} CPUs; Ctrl-C to stop",

@@ -78,7 +78,12 @@ pub fn write_svg(profile: &Profile, render: &RenderOptions, svg: &SvgOptions, w:
     opts.colors = Palette::Multi(MultiPalette::Java);
     opts.deterministic = svg.deterministic;
     opts.no_javascript = svg.no_javascript;
-    opts.count_name = if profile.meta.weight_unit.is_count() { "samples" } else { "ns" }.to_string();
+    opts.count_name = match (profile.meta.weight_unit.is_count(), profile.meta.event.is_off_cpu()) {
+        (true, _) => "samples",
+        (false, true) => "ns blocked",
+        (false, false) => "ns",
+    }
+    .to_string();
     opts.palette_map = Some(&mut palette_map);
     inferno_flamegraph::from_lines(&mut opts, lines.iter().map(String::as_str), w)?;
     Ok(())
@@ -106,7 +111,7 @@ pub fn default_title(meta: &Metadata) -> (String, Option<String>) {
         title.push_str(&format!(" ({duration:.1} s)"));
     }
 
-    let mut parts = vec![meta.weight_unit.amount(meta.total_samples)];
+    let mut parts = vec![meta.amount(meta.total_samples)];
     if meta.frequency_hz > 0 {
         parts.push(format!("{} Hz", meta.frequency_hz));
     }

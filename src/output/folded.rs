@@ -21,6 +21,11 @@
 //!   would read that number as a second, differential count;
 //! - a leading `# ` becomes `#_`, because inferno skips lines starting with `# ` as comments.
 //!
+//! The count is the profile's weight: samples, or for an off-CPU profile (`prof record
+//! --off-cpu`) nanoseconds blocked, whose stacks start (under the comm) with a frame naming why
+//! the thread waited, `[off-cpu: sleeping]`, `[off-cpu: uninterruptible]`,
+//! `[off-cpu: preempted]` or `[off-cpu: other]`.
+//!
 //! Two ambiguities remain and are not escaped: a user function whose name really ends in `_[k]`,
 //! `_[i]` or `_[j]` reads back as annotated, and without `pid_in_name` a comm that looks like
 //! `name [123]` reads back as comm `name` in pid 123.
@@ -32,7 +37,8 @@
 //! the comm (`name [123]` gives pid 123, otherwise the pid is 0), `_[k]` marks kernel frames, `_[i]`
 //! inlined frames and `_[j]` JIT frames (kept as user frames, suffix removed), and
 //! [`MISSING_USER_STACK`]/[`MISSING_KERNEL_STACK`] become placeholders. Modules are not in the
-//! format and read back empty.
+//! format and read back empty. A file with `[off-cpu: …]` frames reads back as an off-CPU
+//! profile (weights in nanoseconds, event `off-cpu`) unless `--weights` says otherwise.
 
 use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
@@ -42,7 +48,8 @@ use thiserror::Error;
 
 use super::RenderOptions;
 use crate::profile::{
-    Frame, FrameId, FrameKind, Metadata, Profile, ProfileBuilder, WeightUnit, MISSING_KERNEL_STACK, MISSING_USER_STACK,
+    EventKind, Frame, FrameId, FrameKind, Metadata, OffCpuReason, Profile, ProfileBuilder, WeightUnit,
+    MISSING_KERNEL_STACK, MISSING_USER_STACK,
 };
 
 /// Suffix of kernel frames.
@@ -244,6 +251,7 @@ pub fn parse_with(
     weights: Option<WeightUnit>,
 ) -> Result<ParsedFolded, FoldedError> {
     let mut parsed = parse_text(text, source_name, lenient)?;
+    let off_cpu = is_off_cpu(&parsed.profile);
     let meta = &mut parsed.profile.meta;
     match weights {
         Some(WeightUnit::Nanoseconds) => {
@@ -251,6 +259,11 @@ pub fn parse_with(
             meta.notes.push("weights declared as nanoseconds of CPU time (--weights ns)".to_string());
         }
         Some(WeightUnit::Samples) => {}
+        None if off_cpu => {
+            // prof's off-CPU output: the weights are nanoseconds blocked.
+            meta.weight_unit = WeightUnit::Nanoseconds;
+            meta.event = EventKind::OffCpu.into();
+        }
         None => {
             if parsed.weight_lines >= 2 && parsed.weight_gcd >= MIN_PERIOD_NS {
                 meta.weight_unit = WeightUnit::Nanoseconds;
@@ -263,6 +276,12 @@ pub fn parse_with(
         }
     }
     Ok(parsed)
+}
+
+/// True when `profile` has the frames `prof record --off-cpu` marks its stacks with
+/// (`[off-cpu: sleeping]`, …): its weights are nanoseconds blocked.
+fn is_off_cpu(profile: &Profile) -> bool {
+    profile.frames.iter().any(|f| f.name.starts_with(OffCpuReason::MARKER_PREFIX) && f.name.ends_with(']'))
 }
 
 /// [`parse`] without deciding the unit of the weights.

@@ -1,24 +1,31 @@
-//! What a profile's samples count: the perf event prof samples with ([`EventKind`]), or, for
-//! profiles read from other tools' files, whatever event name they carry ([`SampledEvent`]).
+//! What a profile's samples count: the event prof records ([`EventKind`]: a perf event, or the
+//! scheduler's context switches for off-CPU time), or, for profiles read from other tools'
+//! files, whatever event name they carry ([`SampledEvent`]); and why an off-CPU thread waited
+//! ([`OffCpuReason`]).
 
-/// The perf event that drives prof's sampling.
+/// The event that drives prof's recording.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventKind {
     /// Hardware CPU cycles (needs a PMU).
     Cycles,
     /// The `cpu-clock` software event (an hrtimer; works everywhere).
     CpuClock,
+    /// Off-CPU time (`prof record --off-cpu`): the `sched_switch` tracepoint; counts are
+    /// nanoseconds threads spent off the CPU.
+    OffCpu,
 }
 
 impl EventKind {
-    /// Every event prof samples with.
-    pub const ALL: [EventKind; 2] = [EventKind::Cycles, EventKind::CpuClock];
+    /// Every event prof records with.
+    pub const ALL: [EventKind; 3] = [EventKind::Cycles, EventKind::CpuClock, EventKind::OffCpu];
 
-    /// The name perf uses for the event (also stored in archives and pprof comments).
+    /// The name perf uses for the event (`off-cpu` for off-CPU time; also stored in archives
+    /// and pprof comments).
     pub fn name(self) -> &'static str {
         match self {
             EventKind::Cycles => "cycles",
             EventKind::CpuClock => "cpu-clock",
+            EventKind::OffCpu => "off-cpu",
         }
     }
 
@@ -31,6 +38,40 @@ impl EventKind {
 impl std::fmt::Display for EventKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// Why a thread was off the CPU: the state it left the CPU in (the `sched_switch` tracepoint's
+/// `prev_state` and preempt flag). Shown as a frame at the root of each off-CPU stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OffCpuReason {
+    /// An interruptible sleep (state S): nanosleep, poll, a read waiting for data, a futex.
+    Sleeping,
+    /// An uninterruptible sleep (state D): disk I/O, some kernel locks, page faults.
+    Uninterruptible,
+    /// Preempted while runnable (state R): waiting for a CPU.
+    Preempted,
+    /// Stopped or traced (T, t), or another state.
+    Other,
+}
+
+impl OffCpuReason {
+    /// Every reason, in display order.
+    pub const ALL: [OffCpuReason; 4] =
+        [OffCpuReason::Sleeping, OffCpuReason::Uninterruptible, OffCpuReason::Preempted, OffCpuReason::Other];
+
+    /// The start of every reason's [marker](OffCpuReason::marker): a folded file with such
+    /// frames is an off-CPU profile, its weights nanoseconds blocked.
+    pub const MARKER_PREFIX: &'static str = "[off-cpu: ";
+
+    /// The frame that marks stacks of this reason, e.g. `[off-cpu: sleeping]`.
+    pub fn marker(self) -> &'static str {
+        match self {
+            OffCpuReason::Sleeping => "[off-cpu: sleeping]",
+            OffCpuReason::Uninterruptible => "[off-cpu: uninterruptible]",
+            OffCpuReason::Preempted => "[off-cpu: preempted]",
+            OffCpuReason::Other => "[off-cpu: other]",
+        }
     }
 }
 
@@ -66,6 +107,11 @@ impl SampledEvent {
     pub fn is_unknown(&self) -> bool {
         *self == SampledEvent::Unknown
     }
+
+    /// True for off-CPU time (`prof record --off-cpu`): counts are nanoseconds blocked.
+    pub fn is_off_cpu(&self) -> bool {
+        *self == SampledEvent::Perf(EventKind::OffCpu)
+    }
 }
 
 impl From<EventKind> for SampledEvent {
@@ -99,7 +145,9 @@ mod tests {
         assert_eq!(SampledEvent::from_name(""), SampledEvent::Unknown);
         assert!(SampledEvent::default().is_unknown());
         assert_eq!(SampledEvent::from_name("samples"), SampledEvent::Other("samples".into()));
-        for name in ["", "cycles", "cpu-clock", "samples", "Cycles", "cpu-clock "] {
+        assert!(SampledEvent::from_name("off-cpu").is_off_cpu());
+        assert!(!SampledEvent::from_name("cpu-clock").is_off_cpu());
+        for name in ["", "cycles", "cpu-clock", "off-cpu", "samples", "Cycles", "cpu-clock "] {
             assert_eq!(SampledEvent::from_name(name).to_string(), name);
         }
     }

@@ -40,11 +40,17 @@ pub enum LossReason {
     StackHashCollision,
     /// Continuous recording: earlier intervals that could not be written (e.g. disk full).
     IntervalsLost,
+    /// Off-CPU: blocks shorter than `--min-block`, not counted by design.
+    OffCpuShort,
+    /// Off-CPU: switch-outs not recorded because a CPU's per-second budget was spent.
+    OffCpuBudget,
+    /// Off-CPU: switch-outs not recorded because the map of threads off the CPU was full.
+    OffCpuPendingFull,
 }
 
 impl LossReason {
     /// Every reason, in display order.
-    pub const ALL: [LossReason; 11] = [
+    pub const ALL: [LossReason; 14] = [
         LossReason::KernelStackFault,
         LossReason::KernelStackError,
         LossReason::KernelStackMapFull,
@@ -56,6 +62,9 @@ impl LossReason {
         LossReason::EventsLost,
         LossReason::StackHashCollision,
         LossReason::IntervalsLost,
+        LossReason::OffCpuShort,
+        LossReason::OffCpuBudget,
+        LossReason::OffCpuPendingFull,
     ];
 
     /// The stable identifier stored in archives.
@@ -72,6 +81,9 @@ impl LossReason {
             LossReason::EventsLost => "events_lost",
             LossReason::StackHashCollision => "stack_hash_collision",
             LossReason::IntervalsLost => "intervals_lost",
+            LossReason::OffCpuShort => "off_cpu_short",
+            LossReason::OffCpuBudget => "off_cpu_budget",
+            LossReason::OffCpuPendingFull => "off_cpu_pending_full",
         }
     }
 
@@ -94,18 +106,24 @@ impl LossReason {
             LossReason::EventsLost => "process notifications lost (ring buffer full)",
             LossReason::StackHashCollision => "stack hash collision (-EEXIST)",
             LossReason::IntervalsLost => "earlier intervals not written (see notes)",
+            LossReason::OffCpuShort => "blocks shorter than --min-block, not counted",
+            LossReason::OffCpuBudget => "blocks not recorded: a CPU's --off-cpu-budget was spent",
+            LossReason::OffCpuPendingFull => "blocks not recorded: too many threads off the CPU at once",
         }
     }
 
     /// True when the reason drops whole samples (they are not in the profile's counts);
     /// false when the sample is kept with a placeholder frame, or nothing is counted.
     pub fn drops_sample(self) -> bool {
-        matches!(self, LossReason::CountsMapFull)
+        matches!(self, LossReason::CountsMapFull | LossReason::OffCpuBudget | LossReason::OffCpuPendingFull)
     }
 
     /// True when the reason counts samples (as opposed to processes or events).
     pub fn is_per_sample(self) -> bool {
-        !matches!(self, LossReason::TargetsMapFull | LossReason::EventsLost | LossReason::IntervalsLost)
+        !matches!(
+            self,
+            LossReason::TargetsMapFull | LossReason::EventsLost | LossReason::IntervalsLost | LossReason::OffCpuShort
+        )
     }
 }
 
@@ -190,6 +208,17 @@ pub struct Metadata {
 }
 
 impl Metadata {
+    /// An amount of the profile's counts for people: `1234 samples`, `4989.9 ms`, or for an
+    /// off-CPU profile `4989.9 ms blocked`.
+    pub fn amount(&self, value: u64) -> String {
+        let amount = self.weight_unit.amount(value);
+        if self.event.is_off_cpu() && !self.weight_unit.is_count() {
+            amount + " blocked"
+        } else {
+            amount
+        }
+    }
+
     /// Recording duration in seconds (0 when unknown).
     pub fn duration_secs(&self) -> f64 {
         self.end_unix_ns.saturating_sub(self.start_unix_ns) as f64 / 1e9

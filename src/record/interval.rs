@@ -231,11 +231,12 @@ impl IntervalWriter {
         if self.lost_since_written > 0 {
             losses.insert(LossReason::IntervalsLost, self.lost_since_written);
         }
-        let dropped = losses.get(&LossReason::CountsMapFull).copied().unwrap_or(0);
+        // Dropped samples count in the total; dropped off-CPU blocks are events, not ns.
+        let dropped = losses.get(&LossReason::CountsMapFull).copied().filter(|_| base.weight_unit.is_count());
         let mut meta = Metadata {
             start_unix_ns: self.wall_ns(self.interval_start),
             end_unix_ns: self.wall_ns(now),
-            total_samples: interval.total() + dropped,
+            total_samples: interval.total() + dropped.unwrap_or(0),
             losses,
             ..base.clone()
         };
@@ -260,7 +261,8 @@ impl IntervalWriter {
         let accounted = self.written_samples + self.lost_samples;
         // Samples of the generation still in the kernel belong to the next interval; at the
         // end (sampler stopped) everything taken must be accounted for.
-        if !sampler_running && accounted != taken {
+        // Off-CPU counts are nanoseconds and `taken` counts blocks: nothing to compare.
+        if !sampler_running && meta.weight_unit.is_count() && accounted != taken {
             meta.notes.push(format!("sample accounting mismatch: {accounted} written or lost != {taken} taken"));
         }
     }

@@ -25,7 +25,7 @@ pub use session::{HandedOver, DRAIN_INTERVAL};
 pub use status::{status_line, IntervalStatus, Status};
 
 use crate::profile::unwind::UnwindReport;
-use crate::profile::{unix_ns, LossReason, Metadata, Profile};
+use crate::profile::{unix_ns, EventKind, LossReason, Metadata, Profile, WeightUnit};
 use crate::push::{self, PushSummary};
 use crate::sample::{SampleError, SamplerOptions, Targets};
 use crate::store;
@@ -228,19 +228,21 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
 
     let stats = session.sampler.stats()?;
     let mut end_stages = EndStages { stop: end.elapsed(), ..EndStages::default() };
+    let counts = std::mem::take(&mut session.counts);
+    // Off-CPU counts are nanoseconds blocked: the total is their sum (the kernel counts blocks).
+    let total_samples = if base.weight_unit.is_count() { stats.samples } else { counts.total() };
     let mut meta = Metadata {
         start_unix_ns: unix_ns(start_wall),
         end_unix_ns: unix_ns(end_wall),
-        total_samples: stats.samples,
+        total_samples,
         losses: stats.losses.clone(),
         ..base
     };
     meta.notes.append(&mut session.cpu_notes);
     meta.cpus = session.sampler.cpus();
     meta.notes.extend(loss_notes::loss_notes(&stats.losses, stats.events_sent, capacities(&session)));
-    let counts = std::mem::take(&mut session.counts);
     let dropped = stats.losses.get(&LossReason::CountsMapFull).copied().unwrap_or(0);
-    if counts.total() + dropped != stats.samples {
+    if meta.weight_unit.is_count() && counts.total() + dropped != stats.samples {
         meta.notes.push(format!(
             "sample accounting mismatch: {} counted + {} dropped != {} taken",
             counts.total(),
@@ -296,13 +298,16 @@ fn resolve_target(opts: &RecordOptions) -> (SamplerOptions, String) {
 /// What every profile of the session says about how it was recorded.
 fn base_metadata(session: &Session, sampler_opts: &SamplerOptions, target: String) -> Metadata {
     let sampler = &session.sampler;
+    let off_cpu = sampler.event() == EventKind::OffCpu;
     Metadata {
         prof_version: env!("CARGO_PKG_VERSION").to_string(),
         hostname: hostname(),
         kernel_release: crate::sample::kernel_release(),
         cpus: sampler.cpus(),
         event: sampler.event().into(),
-        frequency_hz: sampler_opts.frequency_hz,
+        // Off-CPU time is not sampled at a frequency, and its counts are nanoseconds.
+        frequency_hz: if off_cpu { 0 } else { sampler_opts.frequency_hz },
+        weight_unit: if off_cpu { WeightUnit::Nanoseconds } else { WeightUnit::Samples },
         target,
         notes: sampler.notes().to_vec(),
         unwind: UnwindReport { modes: sampler.unwind_mode().into(), ..Default::default() },

@@ -367,6 +367,7 @@ fn counted(s: &mut DeferredSample, status: UnwindStatus) -> RawCount {
         kernel: s.kernel.clone(),
         count: 1,
         unwind: status,
+        off_cpu: None,
     }
 }
 

@@ -29,17 +29,20 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
     let m = &p.meta;
     let mut s = String::new();
     let cpus = if m.cpus.is_empty() { "?".to_string() } else { m.cpus.len().to_string() };
+    let rate = if m.frequency_hz > 0 { format!(" at {} Hz", m.frequency_hz) } else { String::new() };
+    let amount = if m.weight_unit.is_count() {
+        format!("{} {}", m.total_samples, noun_for(m.total_samples, "sample"))
+    } else {
+        m.amount(m.total_samples)
+    };
     let _ = writeln!(
         s,
-        "prof: recorded {} for {:.1} s: {} {} from {} {} ({} at {} Hz on {cpus} {})",
+        "prof: recorded {} for {:.1} s: {amount} from {} {} ({}{rate} on {cpus} {})",
         escape_controls(&m.target),
         m.duration_secs(),
-        m.total_samples,
-        noun_for(m.total_samples, "sample"),
         rec.processes,
         noun_for(rec.processes as u64, "process"),
         m.event,
-        m.frequency_hz,
         noun_for(m.cpus.len() as u64, "CPU"),
     );
     match &rec.ended_by {
@@ -67,20 +70,7 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
         };
         let _ = writeln!(s, "  {}", escape_controls(&line));
     }
-    let per_sample: Vec<(&LossReason, &u64)> = m.losses.iter().filter(|(r, _)| r.is_per_sample()).collect();
-    if per_sample.is_empty() {
-        let _ = writeln!(s, "  lost: none (every sample kept its full stack)");
-    } else {
-        for (reason, n) in per_sample {
-            let kept = if reason.drops_sample() { "sample dropped" } else { "sample kept with a placeholder frame" };
-            let _ = writeln!(s, "  lost: {n} ({:.2}%) {} ({kept})", pct(*n, m.total_samples), reason.describe());
-        }
-    }
-    for (reason, n) in m.losses.iter().filter(|(r, _)| !r.is_per_sample()) {
-        // Lost notifications are a warning (in the notes) only above a share of all of them.
-        let label = if *reason == LossReason::EventsLost { "events" } else { "warning" };
-        let _ = writeln!(s, "  {label}: {n} {}", reason.describe());
-    }
+    loss_lines(&mut s, m);
     if !m.unwind.is_empty() {
         if m.unwind.modes.only() == Some(UnwindMode::Fp) {
             let _ = writeln!(
@@ -90,9 +80,14 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
             );
         } else {
             let (samples, complete) = m.unwind.totals();
+            let of = if m.weight_unit.is_count() {
+                format!("{complete} of {samples}")
+            } else {
+                format!("{} of {}", m.weight_unit.amount(complete), m.amount(samples))
+            };
             let _ = writeln!(
                 s,
-                "  user stacks ({}): {complete} of {samples} unwound completely ({:.1}%), tables {:.1} MiB in the kernel at the peak; per binary: `prof report --unwind-report`",
+                "  user stacks ({}): {of} unwound completely ({:.1}%), tables {:.1} MiB in the kernel at the peak; per binary: `prof report --unwind-report`",
                 m.unwind.modes,
                 pct(complete, samples),
                 rec.unwind_table_bytes as f64 / (1024.0 * 1024.0),
@@ -114,6 +109,34 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
         let _ = writeln!(s, "  wrote {}", escape_controls(w));
     }
     s
+}
+
+/// One line per loss reason: per-sample losses with their share of the samples (off-CPU: the
+/// blocks, which are not nanoseconds, without a share), then the others.
+fn loss_lines(s: &mut String, m: &crate::profile::Metadata) {
+    let per_sample: Vec<(&LossReason, &u64)> = m.losses.iter().filter(|(r, _)| r.is_per_sample()).collect();
+    if per_sample.is_empty() {
+        let _ = writeln!(s, "  lost: none (every sample kept its full stack)");
+    } else {
+        for (reason, n) in per_sample {
+            let kept = if reason.drops_sample() { "sample dropped" } else { "sample kept with a placeholder frame" };
+            if m.weight_unit.is_count() {
+                let _ = writeln!(s, "  lost: {n} ({:.2}%) {} ({kept})", pct(*n, m.total_samples), reason.describe());
+            } else {
+                // Off-CPU losses count blocks (switches), not nanoseconds: no share of the total.
+                let _ = writeln!(s, "  lost: {n} {} ({})", noun_for(*n, "block"), reason.describe());
+            }
+        }
+    }
+    for (reason, n) in m.losses.iter().filter(|(r, _)| !r.is_per_sample()) {
+        // Lost notifications are a warning (in the notes) only above a share of all of them.
+        let label = match reason {
+            LossReason::EventsLost => "events",
+            LossReason::OffCpuShort => "skipped",
+            _ => "warning",
+        };
+        let _ = writeln!(s, "  {label}: {n} {}", reason.describe());
+    }
 }
 
 /// What became of the samples the kernel handed over (their walk reached a table being built,

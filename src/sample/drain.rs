@@ -2,7 +2,7 @@
 //! generation's counts in batches, sweeping new stacks into the userspace store, and turning
 //! the kernel's keys into [`RawCount`]s.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use super::error::bpf_err;
 use super::skel::types;
 use super::{RawCount, SampleError, Sampler, StackRef, MAX_STACK_DEPTH};
 use crate::profile::unwind::UnwindStatus;
-use crate::profile::LossReason;
+use crate::profile::{LossReason, OffCpuReason};
 
 /// Counts read per syscall when draining (at 999 Hz on 2 CPUs a drain reads ~2,000; one
 /// syscall per key cost ~10 ms of CPU a second).
@@ -66,6 +66,7 @@ impl Sampler {
     pub fn stop(&mut self) -> Result<Vec<RawCount>, SampleError> {
         // Destroying a link disables and closes its perf event.
         self.per_cpu.detach_all();
+        self.switch_link = None;
         std::thread::sleep(GEN_FLIP_GRACE);
         let _ = self.ringbuf.consume();
         self.drain_generation(None)
@@ -115,10 +116,55 @@ impl Sampler {
             let unwind = unwind_status(key.unwind_status);
             let start = clock_ticks(key.start_time);
             let comm = comm_string(&key.comm);
-            out.push(RawCount { tgid: key.tgid, start, tid: key.tid, comm, user, kernel, count, unwind });
+            let off_cpu = off_cpu_reason(key.kind);
+            out.push(RawCount { tgid: key.tgid, start, tid: key.tid, comm, user, kernel, count, unwind, off_cpu });
+        }
+        if self.switch_link.is_some() || gen.is_none() {
+            self.pin_pending_stacks();
         }
         self.stacks_prev = std::mem::take(&mut self.stacks);
         Ok(out)
+    }
+
+    /// Off-CPU: keeps the stacks of threads still off the CPU. Their time is counted when they
+    /// run again, any number of drains after their stacks were swept, so a stack a pending
+    /// thread names stays in the userspace store while it does (the last drain's pins and the
+    /// one before cover a thread that ran again while this one read the map).
+    fn pin_pending_stacks(&mut self) {
+        if self.switch_cpus.is_empty() {
+            return;
+        }
+        let map = self.programs.offcpu_start();
+        let mut pinned = HashMap::new();
+        let mut entries: Vec<Vec<u8>> = Vec::new();
+        if let Ok(batch) = map.lookup_batch(DRAIN_BATCH, MapFlags::ANY, MapFlags::ANY) {
+            entries.extend(batch.map(|(_, value)| value));
+        }
+        for value in entries {
+            let mut rec = types::prof_offcpu_start::default();
+            if plain::copy_from_bytes(&mut rec, &value).is_err() {
+                continue;
+            }
+            for (status, hash) in
+                [(rec.key.user_status, rec.key.user_stack), (rec.key.kernel_status, rec.key.kernel_stack)]
+            {
+                if status != types::prof_stack_status::PROF_STACK_OK.0 as u8 {
+                    continue;
+                }
+                if let Some(ips) = self.known_stack(hash) {
+                    pinned.insert(hash, ips);
+                }
+            }
+        }
+        self.pinned_prev = std::mem::replace(&mut self.pinned, pinned);
+    }
+
+    /// A stack of the userspace store: swept in this drain or the one before, or pinned.
+    fn known_stack(&self, hash: u64) -> Option<Arc<[u64]>> {
+        [&self.stacks, &self.stacks_prev, &self.pinned, &self.pinned_prev]
+            .into_iter()
+            .find_map(|m| m.get(&hash))
+            .cloned()
     }
 
     /// Copies new stacks into the userspace store and deletes them from the kernel's, so the
@@ -161,8 +207,8 @@ impl Sampler {
         if let Err(other) = stored_stack(status, user) {
             return other;
         }
-        match self.stacks.get(&hash).or_else(|| self.stacks_prev.get(&hash)) {
-            Some(ips) => StackRef::Frames(Arc::clone(ips)),
+        match self.known_stack(hash) {
+            Some(ips) => StackRef::Frames(ips),
             None => {
                 let error = if user { LossReason::UserStackError } else { LossReason::KernelStackError };
                 *self.userspace_losses.entry(error).or_default() += 1;
@@ -201,6 +247,19 @@ fn unwind_status(raw: u8) -> UnwindStatus {
         s::PROF_UNWIND_TOO_DEEP => UnwindStatus::TooDeep,
         s::PROF_UNWIND_BAD_FRAME => UnwindStatus::BadFrame,
         _ => UnwindStatus::Unknown,
+    }
+}
+
+/// Why an off-CPU count's thread waited, from its key's kind; None for an on-CPU sample. A kind
+/// `bpf/profile.h` does not define is [`OffCpuReason::Other`].
+fn off_cpu_reason(kind: u8) -> Option<OffCpuReason> {
+    use types::prof_sample_kind as k;
+    match k(u32::from(kind)) {
+        k::PROF_KIND_ON_CPU => None,
+        k::PROF_KIND_OFF_SLEEPING => Some(OffCpuReason::Sleeping),
+        k::PROF_KIND_OFF_UNINTERRUPTIBLE => Some(OffCpuReason::Uninterruptible),
+        k::PROF_KIND_OFF_PREEMPTED => Some(OffCpuReason::Preempted),
+        _ => Some(OffCpuReason::Other),
     }
 }
 

@@ -37,15 +37,16 @@ pub use crate::profile::EventKind;
 use error::bpf_err;
 pub use error::SampleError;
 pub use options::{
-    auto_map_size, events_buffer_bytes, SamplerOptions, Targets, DEFAULT_EVENTS_BUFFER, DEFAULT_UNWIND_ROWS,
-    MIN_AUTO_MAP_SIZE, MIN_EVENTS_BUFFER, UNWIND_MAPPING_SLOTS,
+    auto_map_size, events_buffer_bytes, OffCpuOptions, SamplerOptions, Targets, DEFAULT_EVENTS_BUFFER,
+    DEFAULT_MIN_BLOCK_NS, DEFAULT_OFF_CPU_BUDGET, DEFAULT_UNWIND_ROWS, MIN_AUTO_MAP_SIZE, MIN_EVENTS_BUFFER,
+    OFF_CPU_PENDING, UNWIND_MAPPING_SLOTS,
 };
 pub use programs::{kernel_btf_available, KERNEL_BTF};
 use skel::types;
 pub use start::FAULT_INJECT_ENV;
 
 use crate::profile::unwind::{UnwindMode, UnwindStatus};
-use crate::profile::{LossReason, Losses};
+use crate::profile::{LossReason, Losses, OffCpuReason};
 use crate::unwind::{ProcMapping, UnwindRow};
 
 // SAFETY: these are plain C structs from bpf/profile.h made only of integers and arrays of
@@ -55,10 +56,13 @@ unsafe impl plain::Plain for types::prof_sample_key {}
 unsafe impl plain::Plain for types::prof_stack {}
 // SAFETY: as above.
 unsafe impl plain::Plain for types::prof_proc_event {}
+// SAFETY: as above (a prof_sample_key and a u64).
+unsafe impl plain::Plain for types::prof_offcpu_start {}
 
 const _: () = assert!(std::mem::size_of::<types::prof_sample_key>() == 56);
 const _: () = assert!(std::mem::size_of::<types::prof_stack>() == 8 + 8 * MAX_STACK_DEPTH);
 const _: () = assert!(std::mem::size_of::<types::prof_proc_event>() == 32);
+const _: () = assert!(std::mem::size_of::<types::prof_offcpu_start>() == 64);
 
 /// Frames kept per stack (`PROF_MAX_STACK_DEPTH` in bpf/profile.h).
 pub const MAX_STACK_DEPTH: usize = 127;
@@ -95,6 +99,8 @@ pub struct RawCount {
     pub count: u64,
     /// How the user stack's walk ended.
     pub unwind: UnwindStatus,
+    /// None for on-CPU samples; for off-CPU time (`count` in ns), why the thread waited.
+    pub off_cpu: Option<OffCpuReason>,
 }
 
 /// A process lifecycle notification from the kernel.
@@ -185,6 +191,14 @@ pub struct Sampler {
     pending_events: Rc<RefCell<Vec<ProcEvent>>>,
     pending_deferred: Rc<RefCell<Vec<deferred::DeferredSample>>>,
     _tracepoints: Vec<Link>,
+    /// Off-CPU: the `sched_switch` program (no per-CPU events then), and the CPUs online at start.
+    switch_link: Option<Link>,
+    switch_cpus: Vec<u32>,
+    /// Off-CPU: stacks named by threads still off the CPU (their time is counted when they run
+    /// again, maybe many drains later), from the last drain and the one before; see
+    /// [`Sampler::pin_pending_stacks`].
+    pinned: HashMap<u64, Arc<[u64]>>,
+    pinned_prev: HashMap<u64, Arc<[u64]>>,
     /// Exits found by polling /proc (the fallback object has no exit events).
     exit_poll: Option<exit_poll::ExitPoll>,
     programs: programs::Programs,
@@ -228,6 +242,9 @@ impl Sampler {
     /// Every CPU sampled at some point of the recording, in order (one that went offline
     /// included; see [`Sampler::check_cpus`]).
     pub fn cpus(&self) -> Vec<u32> {
+        if self.switch_link.is_some() || !self.switch_cpus.is_empty() {
+            return self.switch_cpus.clone();
+        }
         self.per_cpu.cpus()
     }
 
@@ -241,7 +258,7 @@ impl Sampler {
 
     /// True until [`Sampler::stop`].
     pub fn is_running(&self) -> bool {
-        self.per_cpu.is_running()
+        self.per_cpu.is_running() || self.switch_link.is_some()
     }
 
     /// Entries of the loaded stack and counts maps.
@@ -379,6 +396,9 @@ impl Sampler {
             (st::PROF_STAT_COUNTS_FULL, LossReason::CountsMapFull),
             (st::PROF_STAT_TARGETS_FULL, LossReason::TargetsMapFull),
             (st::PROF_STAT_EVENTS_LOST, LossReason::EventsLost),
+            (st::PROF_STAT_OFFCPU_SHORT, LossReason::OffCpuShort),
+            (st::PROF_STAT_OFFCPU_BUDGET, LossReason::OffCpuBudget),
+            (st::PROF_STAT_OFFCPU_PENDING_FULL, LossReason::OffCpuPendingFull),
         ];
         let samples = read(st::PROF_STAT_SAMPLES)?;
         let events_sent = read(st::PROF_STAT_EVENTS_SENT)?;

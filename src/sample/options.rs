@@ -51,7 +51,37 @@ pub struct SamplerOptions {
     /// Refuse kernels older than [`super::kernel::MIN_KERNEL`] (`--no-kernel-version-check`
     /// turns it off).
     pub kernel_version_check: bool,
+    /// Record off-CPU time (the `sched_switch` tracepoint) instead of sampling on-CPU stacks.
+    pub off_cpu: Option<OffCpuOptions>,
 }
+
+/// How off-CPU time is recorded (`prof record --off-cpu`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OffCpuOptions {
+    /// Blocks shorter than this (ns) are not counted, only counted as skipped.
+    pub min_block_ns: u64,
+    /// Switch-outs each CPU records per second at most (0: no limit); the others are counted
+    /// as skipped.
+    pub budget_per_cpu: u32,
+}
+
+/// Default `--min-block`: 10 µs. Shorter waits are mostly a futex or pipe handing over to a
+/// thread that is already about to run; counting them costs a map update per switch for time
+/// that is noise next to the waits a profile is read for (see docs/off-cpu.md).
+pub const DEFAULT_MIN_BLOCK_NS: u64 = 10_000;
+
+/// Default off-CPU budget: 20,000 switch-outs recorded per CPU per second. Each costs one stack
+/// walk (a few µs), so the budget keeps prof's share of a CPU bounded on a machine switching
+/// far more often; below it nothing is skipped.
+pub const DEFAULT_OFF_CPU_BUDGET: u32 = 20_000;
+
+/// Threads of the targets that can be off the CPU at once with their stacks noted (entries of
+/// the `offcpu_start` map, 72 bytes each: 2.4 MiB); a switch-out beyond is counted as skipped.
+pub const OFF_CPU_PENDING: u32 = 32_768;
+
+/// The smallest automatic stack and counts maps when recording off-CPU time: switches are not
+/// paced by a frequency, and a context-switch-heavy process shows many distinct stacks.
+pub const MIN_OFF_CPU_MAP_SIZE: u32 = 8192;
 
 /// Default ceiling of the kernel's unwind-table rows: 2^23 rows, 64 MiB at most. The memory is
 /// made in 512 KiB chunks as tables are stored (see [`super::row_chunks`]), so small binaries
@@ -99,6 +129,7 @@ impl Default for SamplerOptions {
             unwind_rows: 0,
             events_buffer_size: 0,
             kernel_version_check: true,
+            off_cpu: None,
         }
     }
 }

@@ -111,6 +111,23 @@ impl Programs {
         either!(self, s => &s.progs.do_perf_event)
     }
 
+    /// Attaches the off-CPU program to the `sched_switch` tracepoint (the full object only:
+    /// [`super::start`] refuses `--off-cpu` with the fallback).
+    pub(super) fn attach_sched_switch(&self) -> Result<Link, SampleError> {
+        match self {
+            Programs::Full(s) => s.progs.do_sched_switch.attach().map_err(bpf_err("failed to attach to sched_switch")),
+            Programs::NoBtf(_) => Err(SampleError::Bpf {
+                context: "failed to attach to sched_switch".into(),
+                source: libbpf_rs::Error::from(std::io::Error::from_raw_os_error(libc::EOPNOTSUPP)),
+            }),
+        }
+    }
+
+    /// Off-CPU: the threads switched out and not yet back.
+    pub(super) fn offcpu_start(&self) -> &MapMut<'static> {
+        either!(self, s => &s.maps.offcpu_start)
+    }
+
     /// Whether this is the fallback object (no exit events: exits are found by polling).
     pub(super) fn is_fallback(&self) -> bool {
         matches!(self, Programs::NoBtf(_))

@@ -1,6 +1,7 @@
 //! Starting a sampler, in order: check the request, size the kernel maps, configure and load
 //! the BPF program, map the unwind-table arrays, fill the target filter, attach the process
-//! tracepoints, set up the event ring buffer, and attach one perf event per CPU.
+//! tracepoints, set up the event ring buffer, and attach one perf event per CPU (or, for
+//! off-CPU time, the `sched_switch` program).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -15,7 +16,8 @@ use super::deferred::{parse_deferred, DeferredSample};
 use super::error::{bpf_err, capture_libbpf_log, load_error};
 use super::kernel::KernelVersion;
 use super::options::{
-    auto_map_size, deferred_buffer_bytes, events_buffer_bytes, DEFAULT_UNWIND_ROWS, UNWIND_MAPPING_SLOTS,
+    auto_map_size, deferred_buffer_bytes, events_buffer_bytes, DEFAULT_UNWIND_ROWS, MIN_OFF_CPU_MAP_SIZE,
+    OFF_CPU_PENDING, UNWIND_MAPPING_SLOTS,
 };
 use super::programs::{kernel_btf_available, Programs, KERNEL_BTF};
 use super::row_chunks::{chunks_for, RowChunks};
@@ -63,7 +65,14 @@ impl Sampler {
         }
         let tracepoints = programs.attach_tracepoints(plan.follow_forks)?;
         let (ringbuf, pending_events, pending_deferred) = event_ring_buffer(&programs, plan.unwind)?;
-        let mut attached = attach_per_cpu(&programs, opts.frequency_hz, opts.event, &cpus)?;
+        let (mut attached, switch_link) = if opts.off_cpu.is_some() {
+            // Off-CPU time comes from every context switch: no sampling event.
+            super::kernel::restore_memlock();
+            let link = programs.attach_sched_switch()?;
+            (Attached { event: EventKind::OffCpu, links: Vec::new(), notes: Vec::new() }, Some(link))
+        } else {
+            (attach_per_cpu(&programs, opts.frequency_hz, opts.event, &cpus)?, None)
+        };
         attached.notes.extend(plan.note);
         let libbpf_warnings = super::error::take_libbpf_warnings();
         if std::env::var_os("PROF_LIBBPF_DEBUG").is_some() {
@@ -75,6 +84,10 @@ impl Sampler {
             pending_events,
             pending_deferred,
             _tracepoints: tracepoints,
+            switch_link,
+            switch_cpus: if opts.off_cpu.is_some() { cpus } else { Vec::new() },
+            pinned: HashMap::new(),
+            pinned_prev: HashMap::new(),
             exit_poll: programs.is_fallback().then(super::exit_poll::ExitPoll::default),
             programs,
             event: attached.event,
@@ -138,6 +151,10 @@ impl Plan {
         let Some(reason) = fallback_reason() else {
             return Ok(Plan { fallback: false, unwind: opts.unwind, follow_forks, newtask: None, note: None });
         };
+        if opts.off_cpu.is_some() {
+            let feature = "--off-cpu (the BTF-typed sched_switch tracepoint)";
+            return Err(SampleError::NeedsFullProgram { feature, reason });
+        }
         if opts.unwind == UnwindMode::Dwarf {
             let feature = "--unwind dwarf (unwinding with the binaries' unwind tables)";
             return Err(SampleError::NeedsFullProgram { feature, reason });
@@ -190,6 +207,8 @@ struct MapSizes {
     events: u32,
     /// Bytes of the ring buffer of handed-over samples.
     deferred: u32,
+    /// Threads off the CPU with their stacks noted (1 when off-CPU time is not recorded).
+    offcpu_pending: u32,
 }
 
 impl MapSizes {
@@ -199,7 +218,10 @@ impl MapSizes {
             _ if opts.unwind_rows == 0 => (DEFAULT_UNWIND_ROWS, UNWIND_MAPPING_SLOTS),
             _ => (opts.unwind_rows, UNWIND_MAPPING_SLOTS),
         };
-        let auto = auto_map_size(opts.frequency_hz, cpus);
+        let auto = match opts.off_cpu {
+            Some(_) => auto_map_size(opts.frequency_hz, cpus).max(MIN_OFF_CPU_MAP_SIZE),
+            None => auto_map_size(opts.frequency_hz, cpus),
+        };
         let size = |n: u32| if n == 0 { auto } else { n };
         MapSizes {
             unwind_rows,
@@ -214,6 +236,7 @@ impl MapSizes {
             } else {
                 deferred_buffer_bytes(opts.frequency_hz, cpus).max(page_size())
             },
+            offcpu_pending: if opts.off_cpu.is_some() { OFF_CPU_PENDING } else { 1 },
         }
     }
 }
@@ -258,6 +281,7 @@ macro_rules! maps_to_size {
             &mut m.counts,
             &mut m.events,
             &mut m.deferred,
+            &mut m.offcpu_start,
         ]
     }};
 }
@@ -286,6 +310,14 @@ fn load(opts: &SamplerOptions, plan: &Plan, sizes: &MapSizes) -> Result<Programs
     let ro = open.maps.rodata_data.as_deref_mut().ok_or_else(no_rodata)?;
     set_constants!(ro, opts, plan);
     ro.verifier_fault = std::env::var(FAULT_INJECT_ENV).as_deref() == Ok("verifier");
+    if let Some(off) = opts.off_cpu {
+        ro.min_block_ns = off.min_block_ns;
+        ro.offcpu_budget = off.budget_per_cpu;
+    }
+    // Only the program that will be attached is loaded: the verifier checks each one's copy of
+    // the stack walker, which takes seconds on a busy machine.
+    open.progs.do_perf_event.set_autoload(opts.off_cpu.is_none());
+    open.progs.do_sched_switch.set_autoload(opts.off_cpu.is_some());
     size_maps(maps_to_size!(open.maps), opts, sizes)?;
     open.load().map(Programs::Full).map_err(load_error)
 }
@@ -301,8 +333,8 @@ fn unwind_mode_constant(mode: UnwindMode) -> u8 {
 
 /// Sizes the maps before loading: the target filter, the unwind arrays, stacks, counts and the
 /// event ring buffer and the ring buffer of handed-over samples (in that order).
-fn size_maps(maps: [&mut OpenMapMut<'static>; 7], opts: &SamplerOptions, sizes: &MapSizes) -> Result<(), SampleError> {
-    let [targets, unwind_rows, unwind_mappings, stacks, counts, events, deferred] = maps;
+fn size_maps(maps: [&mut OpenMapMut<'static>; 8], opts: &SamplerOptions, sizes: &MapSizes) -> Result<(), SampleError> {
+    let [targets, unwind_rows, unwind_mappings, stacks, counts, events, deferred, offcpu_start] = maps;
     if matches!(opts.targets, Targets::All) {
         // Only -p and a spawned command filter processes.
         targets.set_max_entries(1).map_err(bpf_err("failed to size the targets map"))?;
@@ -315,6 +347,7 @@ fn size_maps(maps: [&mut OpenMapMut<'static>; 7], opts: &SamplerOptions, sizes: 
     counts.set_max_entries(sizes.counts).map_err(bpf_err("failed to size the counts map"))?;
     events.set_max_entries(sizes.events).map_err(bpf_err("failed to size the event ring buffer"))?;
     deferred.set_max_entries(sizes.deferred).map_err(bpf_err("failed to size the deferred-sample ring buffer"))?;
+    offcpu_start.set_max_entries(sizes.offcpu_pending).map_err(bpf_err("failed to size the off-CPU map"))?;
     Ok(())
 }
 

@@ -13,7 +13,8 @@ use crate::profile::{
 use crate::sample::StackRef;
 
 /// Symbolizes every stack of `counts` and builds the profile: user frames (outermost first) then
-/// kernel frames; lost stacks become placeholder frames so their samples stay counted. The user
+/// kernel frames, under an `[off-cpu: <reason>]` frame for off-CPU time; lost stacks become
+/// placeholder frames so their samples stay counted. The user
 /// stack of a process that exited before its mappings could be read (none of its frames named)
 /// becomes one `[exited] <comm>` placeholder frame ([`EXITED_PREFIX`]), not a row of unknown
 /// addresses. The per-binary unwind report of `meta` is filled in from the stacks' leaf and
@@ -83,6 +84,10 @@ pub fn build_profile(
     builder.meta_mut().unwind = unwind;
     for (key, count) in keys {
         let mut stack = Vec::new();
+        // Off-CPU time is marked by why the thread waited, at the root of its stack.
+        if let Some(reason) = key.off_cpu {
+            stack.push(builder.frame(Frame::placeholder(reason.marker())));
+        }
         let user_frame = |a| user_frames.get(&(process_of(key), a));
         match &key.user {
             StackRef::Frames(ips) if exited.contains(&process_of(key)) && !any_resolved(ips, user_frame) => {

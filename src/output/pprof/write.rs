@@ -147,6 +147,9 @@ pub fn to_proto(profile: &Profile) -> proto::Profile {
         |strings: &mut Strings, t: &str, u: &str| proto::ValueType { r#type: strings.id(t), unit: strings.id(u) };
     if meta.weight_unit.is_count() {
         out.sample_type.push(value_type(&mut strings, "samples", "count"));
+    } else if meta.event.is_off_cpu() {
+        // Off-CPU time: nanoseconds threads were blocked (not CPU time).
+        out.sample_type.push(value_type(&mut strings, "off_cpu", "nanoseconds"));
     } else {
         // Counts that are CPU time: the one value is nanoseconds.
         out.sample_type.push(value_type(&mut strings, "cpu", "nanoseconds"));

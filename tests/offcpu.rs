@@ -1,0 +1,117 @@
+//! `prof record --off-cpu` on a workload whose blocking is known (tests/workloads/offcpu.c):
+//! its main thread spends 70% of each 10 ms period in nanosleep and 30% blocked reading a pipe
+//! that a feeder thread writes once a period. The off-CPU profile must split the main thread's
+//! time 70/30 between those stacks, add up to the threads' wall time, name the user and kernel
+//! frames, and say it counts nanoseconds in every format. Needs root (or CAP_BPF + CAP_PERFMON).
+
+mod common;
+
+use std::ffi::OsStr;
+use std::time::Instant;
+
+use common::{count_where, has_frame, prof_ok, read_folded, workload};
+
+fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}
+
+/// Seconds the workload runs (and is recorded).
+const SECONDS: f64 = 3.0;
+
+/// The main thread's off-CPU time is 70% nanosleep and 30% pipe read within 5 points, under
+/// the user frames main → sleeper → nanosleep and main → reader → read; the two threads' blocked time adds up to their
+/// wall time within 5%; stacks end in the scheduler (no frame of prof's own BPF program); the
+/// folded weights are nanoseconds and `prof report` reads them back as ms; the pprof has the
+/// `off_cpu/nanoseconds` sample type.
+#[test]
+fn offcpu_shares_follow_known_blocking() {
+    let _m = bpf_test!("offcpu_shares_follow_known_blocking");
+    let bin = workload("offcpu");
+    let dir = tempfile::tempdir().unwrap();
+    let folded = dir.path().join("off.folded");
+    let pprof = dir.path().join("off.pb.gz");
+    let secs = SECONDS.to_string();
+    let started = Instant::now();
+    let out = prof_ok(&[
+        os("record"),
+        os("--off-cpu"),
+        os("-o"),
+        folded.as_os_str(),
+        os("-o"),
+        pprof.as_os_str(),
+        os("--"),
+        bin.as_os_str(),
+        os(&secs),
+    ]);
+    let wall = started.elapsed().as_secs_f64();
+    let summary = String::from_utf8_lossy(&out.stderr).into_owned();
+    println!("{summary}");
+    assert!(summary.contains("ms blocked from 1 process (off-cpu on"), "{summary}");
+
+    let stacks = read_folded(&folded);
+    let main: Vec<(String, u64)> = stacks.iter().filter(|(s, _)| s.starts_with("w_offcpu;")).cloned().collect();
+    let main_total = count_where(&main, |_| true);
+    // Shares by where the thread blocked (the kernel's nanosleep or pipe read), whatever user
+    // frames were walked; then the user frames by name.
+    let sleeping = count_where(&main, |s| has_frame(s, "do_nanosleep_[k]"));
+    let reading = count_where(&main, |s| has_frame(s, "anon_pipe_read_[k]") || has_frame(s, "pipe_read_[k]"));
+    let named = count_where(&main, |s| {
+        let user: Vec<&str> = s.split(';').take_while(|f| !f.ends_with("_[k]")).collect();
+        let called = |a: &str, b: &str| user.windows(2).any(|w| w[0] == a && w[1] == b);
+        (called("main", "sleeper") && user.iter().any(|f| f.contains("nanosleep")))
+            || (called("main", "reader") && user.iter().any(|f| f.contains("read")))
+    });
+    let pct = |n: u64| n as f64 * 100.0 / main_total as f64;
+    println!(
+        "main thread: {main_total} ns off the CPU: {:.1}% in nanosleep, {:.1}% in read; {:.1}% under \
+         main;sleeper;…nanosleep or main;reader;…read",
+        pct(sleeping),
+        pct(reading),
+        pct(named)
+    );
+    assert!((pct(sleeping) - 70.0).abs() <= 5.0, "nanosleep share {:.1}%: {main:#?}", pct(sleeping));
+    assert!((pct(reading) - 30.0).abs() <= 5.0, "read share {:.1}%: {main:#?}", pct(reading));
+    // Walks that reach libc before its unwind table is built fall back to frame pointers
+    // (libc has none) and miss a frame or two: the first tens of ms at most.
+    assert!(pct(named) >= 90.0, "user frames named for {:.1}%: {main:#?}", pct(named));
+
+    // Both threads are blocked nearly all the time: their off-CPU time is their wall time.
+    let threads = count_where(&stacks, |s| s.starts_with("w_offcpu;") || s.starts_with("feeder;"));
+    let expected = 2.0 * SECONDS * 1e9;
+    println!("threads: {:.1} ms blocked of {:.1} ms wall (prof ran {wall:.2} s)", threads as f64 / 1e6, expected / 1e6);
+    assert!((threads as f64 - expected).abs() <= 0.05 * expected, "{threads} ns blocked, expected ~{expected}");
+
+    // The reason is the root frame under the comm; stacks end in the scheduler.
+    for (s, n) in &stacks {
+        let reason = s.split(';').nth(1).unwrap_or("");
+        assert!(reason.starts_with("[off-cpu: ") && reason.ends_with(']'), "{s} {n}");
+        assert!(!s.contains("bpf_prog_") && !s.contains("bpf_trace_run"), "prof's own frames: {s}");
+    }
+    let in_schedule = count_where(&main, |s| s.ends_with(";__schedule_[k]"));
+    assert!(in_schedule as f64 >= 0.99 * main_total as f64, "{main:#?}");
+    assert!(count_where(&main, |s| s.starts_with("w_offcpu;[off-cpu: sleeping];")) as f64 >= 0.95 * main_total as f64);
+
+    // Folded weights are nanoseconds: prof reads the file back as time blocked.
+    let table = prof_ok(&[os("report"), folded.as_os_str(), os("--top"), os("5")]);
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    println!("{table}");
+    let last = table.lines().last().unwrap_or("");
+    let ms: f64 = last.strip_suffix(" ms in total").and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{table}"));
+    let all = count_where(&stacks, |_| true);
+    assert!((ms - all as f64 / 1e6).abs() < 0.1, "{ms} ms vs {all} ns");
+
+    // The pprof says what its values are, and reads back as the same time.
+    let raw = std::process::Command::new(env!("CARGO_BIN_EXE_prof"))
+        .args([os("report"), pprof.as_os_str(), os("-o"), os("-")])
+        .output()
+        .unwrap();
+    assert!(raw.status.success());
+    let proto = prof::output::pprof::decode(&std::fs::read(&pprof).unwrap(), "off.pb.gz").expect("pprof reads");
+    let text = |i: i64| String::from_utf8_lossy(&proto.string_table[i as usize]).into_owned();
+    let types: Vec<(String, String)> = proto.sample_type.iter().map(|t| (text(t.r#type), text(t.unit))).collect();
+    assert_eq!(types, [("off_cpu".to_string(), "nanoseconds".to_string())]);
+    let back = String::from_utf8_lossy(&raw.stdout).into_owned();
+    let back_total: u64 =
+        back.lines().filter_map(|l| l.rsplit_once(' ')).map(|(_, c)| c.parse::<u64>().unwrap_or(0)).sum();
+    assert_eq!(back_total, all);
+}
