@@ -412,7 +412,7 @@ pub struct RecordArgs {
     #[arg(long, conflicts_with_all = ["event", "frequency"])]
     pub off_cpu: bool,
     /// With --off-cpu: blocks shorter than this are not counted (only counted as skipped).
-    #[arg(long, default_value = "10us", value_parser = parse_min_block, value_name = "DURATION", requires = "off_cpu")]
+    #[arg(long, default_value = "1us", value_parser = parse_min_block, value_name = "DURATION", requires = "off_cpu")]
     pub min_block: Duration,
     /// With --off-cpu: switch-outs each CPU records per second at most (0: no limit); the
     /// others are counted as skipped. Bounds prof's overhead on a machine switching very often.

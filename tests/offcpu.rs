@@ -9,7 +9,7 @@ mod common;
 use std::ffi::OsStr;
 use std::time::Instant;
 
-use common::{count_where, has_frame, prof_ok, read_folded, workload};
+use common::{count_where, has_frame, prof, prof_ok, read_folded, workload};
 
 fn os(s: &str) -> &OsStr {
     OsStr::new(s)
@@ -114,4 +114,36 @@ fn offcpu_shares_follow_known_blocking() {
     let back_total: u64 =
         back.lines().filter_map(|l| l.rsplit_once(' ')).map(|(_, c)| c.parse::<u64>().unwrap_or(0)).sum();
     assert_eq!(back_total, all);
+}
+
+/// `-p PID` records the blocking of that process's threads only: another process blocking the
+/// same way (same program) is not in the profile, and the target's two threads are blocked for
+/// about the recording's length each.
+#[test]
+fn offcpu_pid_filter_sees_only_the_target() {
+    let _m = bpf_test!("offcpu_pid_filter_sees_only_the_target");
+    let bin = workload("offcpu");
+    // The target and another instance of the same program, blocking the same way.
+    let mut both: Vec<std::process::Child> =
+        (0..2).map(|_| std::process::Command::new(&bin).arg("60").spawn().unwrap()).collect();
+    let pid = both[0].id().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let folded = dir.path().join("p.folded");
+    let args = [os("record"), os("--off-cpu"), os("-p"), os(&pid), os("-d"), os("2"), os("--pid-in-name")];
+    let out = prof().args(args).arg("-o").arg(&folded).output().unwrap();
+    for child in &mut both {
+        let _ = (child.kill(), child.wait());
+    }
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stacks = read_folded(&folded);
+    let roots = [format!("w_offcpu [{pid}]"), format!("feeder [{pid}]")];
+    for (s, n) in &stacks {
+        assert!(roots.iter().any(|r| s.split(';').next() == Some(r.as_str())), "not the target: {s} {n}");
+    }
+    let main = count_where(&stacks, |s| s.starts_with(&format!("{};", roots[0])));
+    let feeder = count_where(&stacks, |s| s.starts_with(&format!("{};", roots[1])));
+    println!("-p {pid}: main {:.1} ms, feeder {:.1} ms blocked in 2 s", main as f64 / 1e6, feeder as f64 / 1e6);
+    for blocked in [main, feeder] {
+        assert!((1.8e9..=2.2e9).contains(&(blocked as f64)), "{blocked} ns blocked in a 2 s recording");
+    }
 }

@@ -10,7 +10,7 @@ pub mod stats;
 use rustc_hash::FxHashMap;
 
 use crate::output::{folded, RenderOptions};
-use crate::profile::{Profile, WeightUnit};
+use crate::profile::{EventKind, Profile, WeightUnit};
 
 /// Default false discovery rate for "significant". 1% rather than the textbook 5%: with every
 /// function tested and sampling slightly over-dispersed (stacks of one time slice are
@@ -120,6 +120,17 @@ pub enum DiffError {
     /// Different events or frequencies without normalization.
     #[error("cannot compare without normalizing: {0}; drop --no-normalize to compare shares")]
     Incompatible(String),
+    /// Off-CPU time against on-CPU samples: not the same quantity, even as shares.
+    #[error(
+        "cannot compare off-CPU time with on-CPU samples: `{off_cpu}` counts nanoseconds blocked, `{on_cpu}` \
+         time on the CPU; compare two --off-cpu recordings"
+    )]
+    OffCpuAgainstOnCpu {
+        /// The off-CPU side.
+        off_cpu: String,
+        /// The other side.
+        on_cpu: String,
+    },
 }
 
 /// A stack of both profiles: label ids (the root's, then the functions' outermost first) and its
@@ -230,8 +241,9 @@ pub fn diff(
     let mut notes = comparability_notes(&b, &n, opts.normalize)?;
     let tested = b.unit.is_count() && n.unit.is_count();
     if let Some(timed) = [&b, &n].into_iter().find(|s| !s.unit.is_count()) {
+        let what = if timed.event == EventKind::OffCpu.name() { "blocked (off-CPU)" } else { "of CPU time" };
         notes.push(format!(
-            "significance not tested: `{}` counts {} of CPU time, not samples, and the test needs sample \
+            "significance not tested: `{}` counts {} {what}, not samples, and the test needs sample \
              counts; shares are compared (--weights samples if the weights are counts)",
             timed.source,
             timed.unit.name()
@@ -256,11 +268,17 @@ pub fn diff(
     })
 }
 
-/// The notes on how the two sides compare: different events or frequencies are an error
-/// unless shares are compared (`normalize`), and then a note, as is normalizing itself.
+/// The notes on how the two sides compare: off-CPU time against anything else is an error;
+/// different events or frequencies are an error unless shares are compared (`normalize`), and
+/// then a note, as is normalizing itself.
 fn comparability_notes(b: &Side, n: &Side, normalize: bool) -> Result<Vec<String>, DiffError> {
     let mut notes = Vec::new();
     let mut mismatch = Vec::new();
+    let off_cpu = |s: &Side| s.event == EventKind::OffCpu.name();
+    if off_cpu(b) != off_cpu(n) {
+        let (off, on) = if off_cpu(b) { (b, n) } else { (n, b) };
+        return Err(DiffError::OffCpuAgainstOnCpu { off_cpu: off.source.clone(), on_cpu: on.source.clone() });
+    }
     if !b.event.is_empty() && !n.event.is_empty() && b.event != n.event {
         mismatch.push(format!("events differ (`{}` vs `{}`)", b.event, n.event));
     }
@@ -459,5 +477,22 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(lines, sorted);
         assert_eq!(lines.len(), 18);
+    }
+
+    /// Off-CPU time is compared with off-CPU time only: against on-CPU samples (even as
+    /// shares) the diff is refused, naming which side is which; two off-CPU profiles compare.
+    #[test]
+    fn diff_refuses_off_cpu_against_on_cpu() {
+        let off = parse("app;[off-cpu: sleeping];main;read 3000000\napp;[off-cpu: sleeping];main;poll 1000000\n");
+        assert!(off.meta.event.is_off_cpu());
+        let on = parse("app;main;work 30\napp;main;parse 10\n");
+        let opts = DiffOptions::default();
+        for (b, bn, n, nn) in [(&off, "off", &on, "on"), (&on, "on", &off, "off")] {
+            let err = diff(b, bn, n, nn, &opts).unwrap_err().to_string();
+            assert!(err.contains("`off` counts nanoseconds blocked, `on` time on the CPU"), "{err}");
+        }
+        let d = diff(&off, "a", &off, "b", &opts).unwrap();
+        assert!(!d.significance_tested);
+        assert!(d.notes.iter().any(|n| n.contains("blocked (off-CPU)")), "{:?}", d.notes);
     }
 }

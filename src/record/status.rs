@@ -23,6 +23,8 @@ pub struct Status {
     pub lost: u64,
     /// In a continuous recording, the interval being recorded.
     pub interval: Option<IntervalStatus>,
+    /// Off-CPU time (`--off-cpu`): `samples` are nanoseconds blocked, `lost` blocks.
+    pub off_cpu: bool,
 }
 
 /// The interval a continuous recording is filling.
@@ -48,6 +50,7 @@ pub(super) fn of_session(session: &Session, duration: Option<Duration>) -> Statu
         processes: session.counts.processes(),
         lost: session.lost(),
         interval: None,
+        off_cpu: session.sampler.event() == crate::profile::EventKind::OffCpu,
     }
 }
 
@@ -94,16 +97,19 @@ pub fn status_line(s: &Status) -> String {
     if let Some(left) = s.remaining {
         parts.push(format!("{} left", duration_words(left, true)));
     }
-    let counts = |samples: u64, processes: usize| {
-        format!("{}, {}", plural_count(samples, "sample"), plural_count(processes as u64, "process"))
+    let amount = |samples: u64| match s.off_cpu {
+        true => format!("{:.1} ms blocked", samples as f64 / 1e6),
+        false => plural_count(samples, "sample"),
     };
+    let counts =
+        |samples: u64, processes: usize| format!("{}, {}", amount(samples), plural_count(processes as u64, "process"));
     match s.interval {
         Some(i) => {
             parts.push(format!("interval {}: {}", i.number, counts(i.samples, i.processes)));
             parts.push(format!("total {}", counts(s.samples, s.processes)));
         }
         None => {
-            parts.push(plural_count(s.samples, "sample"));
+            parts.push(amount(s.samples));
             parts.push(plural_count(s.processes as u64, "process"));
         }
     }
@@ -145,7 +151,7 @@ mod tests {
     use super::*;
 
     /// A one-shot recording: counts, singular and plural, thousands grouped, no countdown
-    /// without `-d`.
+    /// without `-d`; off-CPU time in ms blocked.
     #[test]
     fn record_status_line_one_shot() {
         let s = Status { elapsed: Duration::from_millis(4_900), samples: 1, processes: 1, ..Status::default() };
@@ -153,6 +159,8 @@ mod tests {
         let s = Status { elapsed: Duration::from_secs(75), samples: 1_234_567, processes: 2, lost: 1_000, ..s };
         assert_eq!(status_line(&s), "recording 1 min 15 s · 1,234,567 samples · 2 processes · 1,000 lost");
         let s = Status { samples: 0, processes: 0, lost: 0, ..s };
+        let blocked = Status { samples: 1_234_567_890, off_cpu: true, ..s };
+        assert_eq!(status_line(&blocked), "recording 1 min 15 s · 1234.6 ms blocked · 0 processes · 0 lost");
         assert_eq!(status_line(&s), "recording 1 min 15 s · 0 samples · 0 processes · 0 lost");
     }
 
