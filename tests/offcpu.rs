@@ -147,3 +147,25 @@ fn offcpu_pid_filter_sees_only_the_target() {
         assert!((1.8e9..=2.2e9).contains(&(blocked as f64)), "{blocked} ns blocked in a 2 s recording");
     }
 }
+
+/// A block far longer than a drain interval keeps its stacks: they are swept out of the kernel
+/// at the next drains while the thread sleeps, and must still be known when its time is
+/// counted. One sleep of 1.5 s recorded with a drain every 100 ms: it is counted whole, under
+/// the kernel's nanosleep and main → once → sleeper, with no placeholder for a lost stack.
+#[test]
+fn offcpu_long_block_keeps_its_stacks() {
+    let _m = bpf_test!("offcpu_long_block_keeps_its_stacks");
+    let dir = tempfile::tempdir().unwrap();
+    let folded = dir.path().join("sleep.folded");
+    let bin = workload("offcpu");
+    let args = [os("record"), os("--off-cpu"), os("--drain-interval"), os("100ms"), os("-o")];
+    prof_ok(&[&args[..], &[folded.as_os_str(), os("--"), bin.as_os_str(), os("--once"), os("1.5")]].concat());
+    let stacks = read_folded(&folded);
+    let long = |s: &str| has_frame(s, "do_nanosleep_[k]") && has_frame(s, "sleeper");
+    let sleeping = stacks.iter().filter(|(s, _)| long(s)).map(|(_, n)| *n).max().unwrap_or(0);
+    println!("{:.1} ms under main;once;sleeper: {stacks:#?}", sleeping as f64 / 1e6);
+    // The 1.5 s sleep, and the warm-up's 30 sleeps of 10 ms whose walks had the table.
+    assert!((1.5e9..1.9e9).contains(&(sleeping as f64)), "{sleeping} ns in the longest sleep stack");
+    assert!(stacks.iter().all(|(s, _)| !s.contains("[missing")), "{stacks:#?}");
+    assert!(stacks.iter().any(|(s, n)| *n >= 1_500_000_000 && s.contains(";main;once;sleeper;")), "{stacks:#?}");
+}

@@ -4,10 +4,13 @@
  * each tick to the pipe, one tick every PERIOD_NS on an absolute schedule; after reading tick t,
  * main sleeps until t + SLEEP_NS, so it spends SLEEP_NS of each period in nanosleep (70%) and
  * the rest waiting in read (30%), whatever its wake-up latency (the same on both sides).
- * Usage: offcpu SECONDS (0: until killed). */
+ * Usage: offcpu SECONDS (0: until killed)
+ *        offcpu --once SECONDS: one sleep of SECONDS in sleeper, after 300 ms of short sleeps
+ *        (time for prof to read the process's mappings and build libc's unwind table). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,8 +53,24 @@ __attribute__((noinline)) static void sleeper(struct timespec until)
 		;
 }
 
+static int once(double secs)
+{
+	struct timespec until;
+	for (int i = 0; i < 30; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		add_ns(&until, PERIOD_NS);
+		sleeper(until);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	add_ns(&until, (long)(secs * 1e9));
+	sleeper(until);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 2 && !strcmp(argv[1], "--once"))
+		return once(atof(argv[2]));
 	double secs = argc > 1 ? atof(argv[1]) : 0;
 	if (pipe(fds))
 		return 1;
