@@ -155,9 +155,9 @@ fn offcpu_pid_filter_sees_only_the_target() {
 #[test]
 fn offcpu_long_block_keeps_its_stacks() {
     let _m = bpf_test!("offcpu_long_block_keeps_its_stacks");
+    let bin = workload("offcpu");
     let dir = tempfile::tempdir().unwrap();
     let folded = dir.path().join("sleep.folded");
-    let bin = workload("offcpu");
     let args = [os("record"), os("--off-cpu"), os("--drain-interval"), os("100ms"), os("-o")];
     prof_ok(&[&args[..], &[folded.as_os_str(), os("--"), bin.as_os_str(), os("--once"), os("1.5")]].concat());
     let stacks = read_folded(&folded);
