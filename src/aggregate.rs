@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::profile::unwind::UnwindStatus;
-use crate::profile::OffCpuReason;
+use crate::profile::ThreadState;
 use crate::sample::{RawCount, StackRef};
 
 /// What samples are counted by: one distinct stack of one process.
@@ -27,7 +27,7 @@ pub struct Key {
     /// How the user stack's walk ended.
     pub unwind: UnwindStatus,
     /// None for on-CPU samples; why the thread waited for off-CPU time.
-    pub off_cpu: Option<OffCpuReason>,
+    pub state: Option<ThreadState>,
 }
 
 /// Sums drained counts over a recording.
@@ -52,7 +52,7 @@ impl Aggregator {
                 user: rc.user,
                 kernel: rc.kernel,
                 unwind: rc.unwind,
-                off_cpu: rc.off_cpu,
+                state: rc.state,
             };
             let c = self.counts.entry(key).or_default();
             *c = c.saturating_add(rc.count);

@@ -230,6 +230,7 @@ Examples:
   prof record -d 30 -o cpu.pb.gz                pprof, for `go tool pprof`, Pyroscope, Parca
   prof record --off-cpu -p 1234 -d 10 -o off.svg
                                                 where 1234's threads wait, weighted by time blocked
+  prof record --wall -o wall.svg -- ./app       on-CPU and off-CPU time: each thread's wall time
   prof record --continuous --dir /var/lib/prof --push http://pyroscope:4040 --label env=prod
                                                 one archive per 10 s, each also sent to Pyroscope
   prof record --continuous --dir /var/lib/prof --push-otlp http://otel-collector:4318
@@ -411,12 +412,19 @@ pub struct RecordArgs {
     /// run again, under `[off-cpu: sleeping|uninterruptible|preempted|other]` (docs/off-cpu.md).
     #[arg(long, conflicts_with_all = ["event", "frequency"])]
     pub off_cpu: bool,
-    /// With --off-cpu: blocks shorter than this are not counted (only counted as skipped).
-    #[arg(long, default_value = "1us", value_parser = parse_min_block, value_name = "DURATION", requires = "off_cpu")]
+    /// Record wall-clock time: on-CPU samples (cpu-clock, each weighted by the sampling period)
+    /// and off-CPU time together, so that each thread's total is its wall time; stacks under
+    /// `[on-cpu]` or `[off-cpu: …]` (docs/off-cpu.md).
+    #[arg(long, conflicts_with_all = ["event", "off_cpu"])]
+    pub wall: bool,
+    /// With --off-cpu or --wall: blocks shorter than this are not counted (only counted as
+    /// skipped).
+    #[arg(long, default_value = "1us", value_parser = parse_min_block, value_name = "DURATION")]
     pub min_block: Duration,
-    /// With --off-cpu: switch-outs each CPU records per second at most (0: no limit); the
-    /// others are counted as skipped. Bounds prof's overhead on a machine switching very often.
-    #[arg(long, default_value_t = prof::sample::DEFAULT_OFF_CPU_BUDGET, value_name = "N", requires = "off_cpu")]
+    /// With --off-cpu or --wall: switch-outs each CPU records per second at most (0: no
+    /// limit); the others are counted as skipped. Bounds prof's overhead on a machine switching
+    /// very often.
+    #[arg(long, default_value_t = prof::sample::DEFAULT_OFF_CPU_BUDGET, value_name = "N")]
     pub off_cpu_budget: u32,
     /// Run until stopped, writing one archive per --interval into --dir.
     #[arg(long, requires = "dir", conflicts_with = "outputs")]
@@ -511,9 +519,10 @@ impl RecordArgs {
                 unwind_rows: self.unwind_rows,
                 events_buffer_size: self.events_buffer_size.unwrap_or(0),
                 kernel_version_check: !self.no_kernel_version_check,
-                off_cpu: self.off_cpu.then(|| prof::sample::OffCpuOptions {
+                off_cpu: (self.off_cpu || self.wall).then(|| prof::sample::OffCpuOptions {
                     min_block_ns: u64::try_from(self.min_block.as_nanos()).unwrap_or(u64::MAX),
                     budget_per_cpu: self.off_cpu_budget,
+                    wall: self.wall,
                 }),
             },
             duration: self.duration,

@@ -15,6 +15,13 @@ fn os(s: &str) -> &OsStr {
     OsStr::new(s)
 }
 
+/// The sample types (`type/unit`) of a pprof file.
+fn sample_types(path: &std::path::Path) -> Vec<String> {
+    let proto = prof::output::pprof::decode(&std::fs::read(path).unwrap(), "pprof").expect("pprof reads");
+    let text = |i: i64| String::from_utf8_lossy(&proto.string_table[i as usize]).into_owned();
+    proto.sample_type.iter().map(|t| format!("{}/{}", text(t.r#type), text(t.unit))).collect()
+}
+
 /// Seconds the workload runs (and is recorded).
 const SECONDS: f64 = 3.0;
 
@@ -106,10 +113,7 @@ fn offcpu_shares_follow_known_blocking() {
         .output()
         .unwrap();
     assert!(raw.status.success());
-    let proto = prof::output::pprof::decode(&std::fs::read(&pprof).unwrap(), "off.pb.gz").expect("pprof reads");
-    let text = |i: i64| String::from_utf8_lossy(&proto.string_table[i as usize]).into_owned();
-    let types: Vec<(String, String)> = proto.sample_type.iter().map(|t| (text(t.r#type), text(t.unit))).collect();
-    assert_eq!(types, [("off_cpu".to_string(), "nanoseconds".to_string())]);
+    assert_eq!(sample_types(&pprof), ["off_cpu/nanoseconds"]);
     let back = String::from_utf8_lossy(&raw.stdout).into_owned();
     let back_total: u64 =
         back.lines().filter_map(|l| l.rsplit_once(' ')).map(|(_, c)| c.parse::<u64>().unwrap_or(0)).sum();
@@ -168,4 +172,37 @@ fn offcpu_long_block_keeps_its_stacks() {
     assert!((1.5e9..1.9e9).contains(&(sleeping as f64)), "{sleeping} ns in the longest sleep stack");
     assert!(stacks.iter().all(|(s, _)| !s.contains("[missing")), "{stacks:#?}");
     assert!(stacks.iter().any(|(s, n)| *n >= 1_500_000_000 && s.contains(";main;once;sleeper;")), "{stacks:#?}");
+}
+
+/// `--wall`: on-CPU samples weighted by the sampling period and off-CPU time add up, for each
+/// thread, to its wall time (two threads spinning for 3 s and the main thread waiting for
+/// them, each within 8%), under `[on-cpu]` (with the spinning function) and `[off-cpu: …]`;
+/// the pprof's sample type is `wall/nanoseconds`.
+#[test]
+fn offcpu_wall_adds_up_to_each_threads_wall_time() {
+    let _m = bpf_test!("offcpu_wall_adds_up_to_each_threads_wall_time");
+    let dir = tempfile::tempdir().unwrap();
+    let bin = workload("threads");
+    let (folded, pprof) = (dir.path().join("w.folded"), dir.path().join("w.pb.gz"));
+    let args = [os("record"), os("--wall"), os("-F"), os("999"), os("-o"), folded.as_os_str(), os("-o")];
+    prof_ok(&[&args[..], &[pprof.as_os_str(), os("--"), bin.as_os_str(), os(&SECONDS.to_string())]].concat());
+    let stacks = read_folded(&folded);
+    for comm in ["w_threads", "thr_a", "thr_b"] {
+        let prefix = format!("{comm};");
+        let total = count_where(&stacks, |s| s.starts_with(&prefix));
+        let on_cpu = count_where(&stacks, |s| s.starts_with(&format!("{comm};[on-cpu];")));
+        println!("{comm}: {:.1} ms, {:.1} ms on the CPU", total as f64 / 1e6, on_cpu as f64 / 1e6);
+        assert!((total as f64 - SECONDS * 1e9).abs() <= 0.08 * SECONDS * 1e9, "{comm}: {total} ns: {stacks:#?}");
+    }
+    for (comm, spin) in [("thr_a", "spin_a"), ("thr_b", "spin_b")] {
+        let spinning = count_where(&stacks, |s| s.starts_with(&format!("{comm};[on-cpu];")) && has_frame(s, spin));
+        assert!(spinning as f64 >= 0.3 * SECONDS * 1e9, "{comm}: {spinning} ns in {spin}: {stacks:#?}");
+    }
+    for (s, n) in &stacks {
+        let state = s.split(';').nth(1).unwrap_or("");
+        assert!(state == "[on-cpu]" || state.starts_with("[off-cpu: "), "{s} {n}");
+    }
+    let waiting = count_where(&stacks, |s| s.starts_with("w_threads;[off-cpu: sleeping];"));
+    assert!(waiting as f64 >= 0.9 * SECONDS * 1e9, "main thread waiting {waiting} ns: {stacks:#?}");
+    assert_eq!(sample_types(&pprof), ["wall/nanoseconds"]);
 }

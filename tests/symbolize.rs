@@ -309,7 +309,7 @@ fn symbolize_unread_exited_process_becomes_exited_placeholder() {
         kernel: StackRef::Frames([kallsyms_addr].as_slice().into()),
         count,
         unwind: prof::profile::unwind::UnwindStatus::KernelFp,
-        off_cpu: None,
+        state: None,
     };
     let mut counts = Aggregator::default();
     counts.add(vec![

@@ -120,16 +120,20 @@ pub enum DiffError {
     /// Different events or frequencies without normalization.
     #[error("cannot compare without normalizing: {0}; drop --no-normalize to compare shares")]
     Incompatible(String),
-    /// Off-CPU time against on-CPU samples: not the same quantity, even as shares.
+    /// Off-CPU or wall-clock time against another kind of profile: not the same quantity,
+    /// even as shares.
     #[error(
-        "cannot compare off-CPU time with on-CPU samples: `{off_cpu}` counts nanoseconds blocked, `{on_cpu}` \
-         time on the CPU; compare two --off-cpu recordings"
+        "cannot compare `{base}` ({base_kind}) with `{new}` ({new_kind}): compare two recordings of the same kind"
     )]
-    OffCpuAgainstOnCpu {
-        /// The off-CPU side.
-        off_cpu: String,
-        /// The other side.
-        on_cpu: String,
+    DifferentTime {
+        /// The base side.
+        base: String,
+        /// What its counts are.
+        base_kind: &'static str,
+        /// The new side.
+        new: String,
+        /// What its counts are.
+        new_kind: &'static str,
     },
 }
 
@@ -241,7 +245,11 @@ pub fn diff(
     let mut notes = comparability_notes(&b, &n, opts.normalize)?;
     let tested = b.unit.is_count() && n.unit.is_count();
     if let Some(timed) = [&b, &n].into_iter().find(|s| !s.unit.is_count()) {
-        let what = if timed.event == EventKind::OffCpu.name() { "blocked (off-CPU)" } else { "of CPU time" };
+        let what = match timed.event.as_str() {
+            e if e == EventKind::OffCpu.name() => "blocked (off-CPU)",
+            e if e == EventKind::Wall.name() => "of wall-clock time",
+            _ => "of CPU time",
+        };
         notes.push(format!(
             "significance not tested: `{}` counts {} {what}, not samples, and the test needs sample \
              counts; shares are compared (--weights samples if the weights are counts)",
@@ -268,16 +276,25 @@ pub fn diff(
     })
 }
 
-/// The notes on how the two sides compare: off-CPU time against anything else is an error;
+/// The notes on how the two sides compare: off-CPU or wall-clock time against another kind of
+/// profile is an error;
 /// different events or frequencies are an error unless shares are compared (`normalize`), and
 /// then a note, as is normalizing itself.
 fn comparability_notes(b: &Side, n: &Side, normalize: bool) -> Result<Vec<String>, DiffError> {
     let mut notes = Vec::new();
     let mut mismatch = Vec::new();
-    let off_cpu = |s: &Side| s.event == EventKind::OffCpu.name();
-    if off_cpu(b) != off_cpu(n) {
-        let (off, on) = if off_cpu(b) { (b, n) } else { (n, b) };
-        return Err(DiffError::OffCpuAgainstOnCpu { off_cpu: off.source.clone(), on_cpu: on.source.clone() });
+    let kind = |s: &Side| match s.event.as_str() {
+        e if e == EventKind::OffCpu.name() => "off-CPU time, ns blocked",
+        e if e == EventKind::Wall.name() => "wall-clock time, ns on and off the CPU",
+        _ => "time on the CPU",
+    };
+    if kind(b) != kind(n) {
+        return Err(DiffError::DifferentTime {
+            base: b.source.clone(),
+            base_kind: kind(b),
+            new: n.source.clone(),
+            new_kind: kind(n),
+        });
     }
     if !b.event.is_empty() && !n.event.is_empty() && b.event != n.event {
         mismatch.push(format!("events differ (`{}` vs `{}`)", b.event, n.event));
@@ -479,18 +496,23 @@ mod tests {
         assert_eq!(lines.len(), 18);
     }
 
-    /// Off-CPU time is compared with off-CPU time only: against on-CPU samples (even as
-    /// shares) the diff is refused, naming which side is which; two off-CPU profiles compare.
+    /// Off-CPU time is compared with off-CPU time only: against on-CPU samples or wall-clock
+    /// time (even as shares) the diff is refused, naming what each side counts; two off-CPU
+    /// profiles compare.
     #[test]
     fn diff_refuses_off_cpu_against_on_cpu() {
         let off = parse("app;[off-cpu: sleeping];main;read 3000000\napp;[off-cpu: sleeping];main;poll 1000000\n");
         assert!(off.meta.event.is_off_cpu());
         let on = parse("app;main;work 30\napp;main;parse 10\n");
+        let wall = parse("app;[on-cpu];main;work 3000000\napp;[off-cpu: sleeping];main;read 1000000\n");
+        assert!(wall.meta.event.is_wall());
         let opts = DiffOptions::default();
-        for (b, bn, n, nn) in [(&off, "off", &on, "on"), (&on, "on", &off, "off")] {
-            let err = diff(b, bn, n, nn, &opts).unwrap_err().to_string();
-            assert!(err.contains("`off` counts nanoseconds blocked, `on` time on the CPU"), "{err}");
-        }
+        let err = diff(&off, "off", &on, "on", &opts).unwrap_err().to_string();
+        assert!(err.contains("`off` (off-CPU time, ns blocked) with `on` (time on the CPU)"), "{err}");
+        let err = diff(&on, "on", &off, "off", &opts).unwrap_err().to_string();
+        assert!(err.contains("`on` (time on the CPU) with `off` (off-CPU time, ns blocked)"), "{err}");
+        let err = diff(&wall, "w", &off, "off", &opts).unwrap_err().to_string();
+        assert!(err.contains("`w` (wall-clock time, ns on and off the CPU)"), "{err}");
         let d = diff(&off, "a", &off, "b", &opts).unwrap();
         assert!(!d.significance_tested);
         assert!(d.notes.iter().any(|n| n.contains("blocked (off-CPU)")), "{:?}", d.notes);

@@ -24,7 +24,8 @@
 //! The count is the profile's weight: samples, or for an off-CPU profile (`prof record
 //! --off-cpu`) nanoseconds blocked, whose stacks start (under the comm) with a frame naming why
 //! the thread waited, `[off-cpu: sleeping]`, `[off-cpu: uninterruptible]`,
-//! `[off-cpu: preempted]` or `[off-cpu: other]`.
+//! `[off-cpu: preempted]` or `[off-cpu: other]`; a wall-clock profile (`--wall`) has those and
+//! `[on-cpu]`, all in nanoseconds.
 //!
 //! Two ambiguities remain and are not escaped: a user function whose name really ends in `_[k]`,
 //! `_[i]` or `_[j]` reads back as annotated, and without `pid_in_name` a comm that looks like
@@ -38,7 +39,8 @@
 //! inlined frames and `_[j]` JIT frames (kept as user frames, suffix removed), and
 //! [`MISSING_USER_STACK`]/[`MISSING_KERNEL_STACK`] become placeholders. Modules are not in the
 //! format and read back empty. A file with `[off-cpu: …]` frames reads back as an off-CPU
-//! profile (weights in nanoseconds, event `off-cpu`) unless `--weights` says otherwise.
+//! profile (weights in nanoseconds, event `off-cpu`), or with `[on-cpu]` frames too as a
+//! wall-clock one (event `wall`), unless `--weights` says otherwise.
 
 use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
@@ -48,7 +50,7 @@ use thiserror::Error;
 
 use super::RenderOptions;
 use crate::profile::{
-    EventKind, Frame, FrameId, FrameKind, Metadata, OffCpuReason, Profile, ProfileBuilder, WeightUnit,
+    EventKind, Frame, FrameId, FrameKind, Metadata, Profile, ProfileBuilder, ThreadState, WeightUnit,
     MISSING_KERNEL_STACK, MISSING_USER_STACK,
 };
 
@@ -251,7 +253,7 @@ pub fn parse_with(
     weights: Option<WeightUnit>,
 ) -> Result<ParsedFolded, FoldedError> {
     let mut parsed = parse_text(text, source_name, lenient)?;
-    let off_cpu = is_off_cpu(&parsed.profile);
+    let timed_event = timed_event(&parsed.profile);
     let meta = &mut parsed.profile.meta;
     match weights {
         Some(WeightUnit::Nanoseconds) => {
@@ -259,10 +261,10 @@ pub fn parse_with(
             meta.notes.push("weights declared as nanoseconds of CPU time (--weights ns)".to_string());
         }
         Some(WeightUnit::Samples) => {}
-        None if off_cpu => {
-            // prof's off-CPU output: the weights are nanoseconds blocked.
+        None if timed_event.is_some() => {
+            // prof's off-CPU or wall-clock output: the weights are nanoseconds.
             meta.weight_unit = WeightUnit::Nanoseconds;
-            meta.event = EventKind::OffCpu.into();
+            meta.event = timed_event.map(Into::into).unwrap_or_default();
         }
         None => {
             if parsed.weight_lines >= 2 && parsed.weight_gcd >= MIN_PERIOD_NS {
@@ -278,10 +280,15 @@ pub fn parse_with(
     Ok(parsed)
 }
 
-/// True when `profile` has the frames `prof record --off-cpu` marks its stacks with
-/// (`[off-cpu: sleeping]`, …): its weights are nanoseconds blocked.
-fn is_off_cpu(profile: &Profile) -> bool {
-    profile.frames.iter().any(|f| f.name.starts_with(OffCpuReason::MARKER_PREFIX) && f.name.ends_with(']'))
+/// The event of a profile with the frames `prof record --off-cpu` marks its stacks with
+/// (`[off-cpu: sleeping]`, …; its weights are nanoseconds blocked), or `--wall` (with
+/// `[on-cpu]` too; nanoseconds of wall-clock time); None for other profiles.
+fn timed_event(profile: &Profile) -> Option<EventKind> {
+    let states: Vec<ThreadState> = profile.frames.iter().filter_map(|f| ThreadState::from_marker(&f.name)).collect();
+    match states.contains(&ThreadState::OnCpu) {
+        true => Some(EventKind::Wall),
+        false => (!states.is_empty()).then_some(EventKind::OffCpu),
+    }
 }
 
 /// [`parse`] without deciding the unit of the weights.

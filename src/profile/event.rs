@@ -1,7 +1,7 @@
 //! What a profile's samples count: the event prof records ([`EventKind`]: a perf event, or the
 //! scheduler's context switches for off-CPU time), or, for profiles read from other tools'
 //! files, whatever event name they carry ([`SampledEvent`]); and why an off-CPU thread waited
-//! ([`OffCpuReason`]).
+//! ([`ThreadState`]).
 
 /// The event that drives prof's recording.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -13,11 +13,14 @@ pub enum EventKind {
     /// Off-CPU time (`prof record --off-cpu`): the `sched_switch` tracepoint; counts are
     /// nanoseconds threads spent off the CPU.
     OffCpu,
+    /// Wall-clock time (`prof record --wall`): on-CPU samples weighted by the sampling period
+    /// and off-CPU time, in nanoseconds.
+    Wall,
 }
 
 impl EventKind {
     /// Every event prof records with.
-    pub const ALL: [EventKind; 3] = [EventKind::Cycles, EventKind::CpuClock, EventKind::OffCpu];
+    pub const ALL: [EventKind; 4] = [EventKind::Cycles, EventKind::CpuClock, EventKind::OffCpu, EventKind::Wall];
 
     /// The name perf uses for the event (`off-cpu` for off-CPU time; also stored in archives
     /// and pprof comments).
@@ -26,6 +29,7 @@ impl EventKind {
             EventKind::Cycles => "cycles",
             EventKind::CpuClock => "cpu-clock",
             EventKind::OffCpu => "off-cpu",
+            EventKind::Wall => "wall",
         }
     }
 
@@ -41,10 +45,13 @@ impl std::fmt::Display for EventKind {
     }
 }
 
-/// Why a thread was off the CPU: the state it left the CPU in (the `sched_switch` tracepoint's
-/// `prev_state` and preempt flag). Shown as a frame at the root of each off-CPU stack.
+/// Where a thread's time went, for off-CPU and wall-clock profiles: on the CPU, or off it and
+/// why (the `sched_switch` tracepoint's `prev_state` and preempt flag). Shown as a frame at the
+/// root of each stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum OffCpuReason {
+pub enum ThreadState {
+    /// Running (`--wall`: an on-CPU sample, weighted by the sampling period).
+    OnCpu,
     /// An interruptible sleep (state S): nanosleep, poll, a read waiting for data, a futex.
     Sleeping,
     /// An uninterruptible sleep (state D): disk I/O, some kernel locks, page faults.
@@ -55,23 +62,30 @@ pub enum OffCpuReason {
     Other,
 }
 
-impl OffCpuReason {
-    /// Every reason, in display order.
-    pub const ALL: [OffCpuReason; 4] =
-        [OffCpuReason::Sleeping, OffCpuReason::Uninterruptible, OffCpuReason::Preempted, OffCpuReason::Other];
+impl ThreadState {
+    /// Every state, in display order.
+    pub const ALL: [ThreadState; 5] = [
+        ThreadState::OnCpu,
+        ThreadState::Sleeping,
+        ThreadState::Uninterruptible,
+        ThreadState::Preempted,
+        ThreadState::Other,
+    ];
 
-    /// The start of every reason's [marker](OffCpuReason::marker): a folded file with such
-    /// frames is an off-CPU profile, its weights nanoseconds blocked.
-    pub const MARKER_PREFIX: &'static str = "[off-cpu: ";
-
-    /// The frame that marks stacks of this reason, e.g. `[off-cpu: sleeping]`.
+    /// The frame that marks stacks of this state: `[on-cpu]`, `[off-cpu: sleeping]`, …
     pub fn marker(self) -> &'static str {
         match self {
-            OffCpuReason::Sleeping => "[off-cpu: sleeping]",
-            OffCpuReason::Uninterruptible => "[off-cpu: uninterruptible]",
-            OffCpuReason::Preempted => "[off-cpu: preempted]",
-            OffCpuReason::Other => "[off-cpu: other]",
+            ThreadState::OnCpu => "[on-cpu]",
+            ThreadState::Sleeping => "[off-cpu: sleeping]",
+            ThreadState::Uninterruptible => "[off-cpu: uninterruptible]",
+            ThreadState::Preempted => "[off-cpu: preempted]",
+            ThreadState::Other => "[off-cpu: other]",
         }
+    }
+
+    /// The state a marker frame names (the inverse of [`ThreadState::marker`]).
+    pub fn from_marker(name: &str) -> Option<ThreadState> {
+        Self::ALL.into_iter().find(|s| s.marker() == name)
     }
 }
 
@@ -112,6 +126,12 @@ impl SampledEvent {
     pub fn is_off_cpu(&self) -> bool {
         *self == SampledEvent::Perf(EventKind::OffCpu)
     }
+
+    /// True for wall-clock time (`prof record --wall`): counts are nanoseconds on and off the
+    /// CPU.
+    pub fn is_wall(&self) -> bool {
+        *self == SampledEvent::Perf(EventKind::Wall)
+    }
 }
 
 impl From<EventKind> for SampledEvent {
@@ -147,7 +167,12 @@ mod tests {
         assert_eq!(SampledEvent::from_name("samples"), SampledEvent::Other("samples".into()));
         assert!(SampledEvent::from_name("off-cpu").is_off_cpu());
         assert!(!SampledEvent::from_name("cpu-clock").is_off_cpu());
-        for name in ["", "cycles", "cpu-clock", "off-cpu", "samples", "Cycles", "cpu-clock "] {
+        assert!(SampledEvent::from_name("wall").is_wall());
+        for state in ThreadState::ALL {
+            assert_eq!(ThreadState::from_marker(state.marker()), Some(state));
+        }
+        assert_eq!(ThreadState::from_marker("[off-cpu: nothing]"), None);
+        for name in ["", "cycles", "cpu-clock", "off-cpu", "wall", "samples", "Cycles", "cpu-clock "] {
             assert_eq!(SampledEvent::from_name(name).to_string(), name);
         }
     }

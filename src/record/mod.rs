@@ -299,15 +299,17 @@ fn resolve_target(opts: &RecordOptions) -> (SamplerOptions, String) {
 fn base_metadata(session: &Session, sampler_opts: &SamplerOptions, target: String) -> Metadata {
     let sampler = &session.sampler;
     let off_cpu = sampler.event() == EventKind::OffCpu;
+    let timed = off_cpu || sampler.event() == EventKind::Wall;
     Metadata {
         prof_version: env!("CARGO_PKG_VERSION").to_string(),
         hostname: hostname(),
         kernel_release: crate::sample::kernel_release(),
         cpus: sampler.cpus(),
         event: sampler.event().into(),
-        // Off-CPU time is not sampled at a frequency, and its counts are nanoseconds.
+        // Off-CPU time is not sampled at a frequency; its counts and wall-clock time's are
+        // nanoseconds.
         frequency_hz: if off_cpu { 0 } else { sampler_opts.frequency_hz },
-        weight_unit: if off_cpu { WeightUnit::Nanoseconds } else { WeightUnit::Samples },
+        weight_unit: if timed { WeightUnit::Nanoseconds } else { WeightUnit::Samples },
         target,
         notes: sampler.notes().to_vec(),
         unwind: UnwindReport { modes: sampler.unwind_mode().into(), ..Default::default() },

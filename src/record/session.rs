@@ -256,7 +256,7 @@ impl Session {
             self.handed_over.without_table += 1;
         }
         self.handed_over.finished += done.len() as u64;
-        self.counts.add(done);
+        self.counts.add(done.into_iter().map(|c| self.sampler.weighed(c)).collect());
         // Code mapped after the mappings were read (the kernel's request to read them again may
         // have been answered by a read that came too early): read them now; the walks go on at
         // the next call.
@@ -367,7 +367,7 @@ fn counted(s: &mut DeferredSample, status: UnwindStatus) -> RawCount {
         kernel: s.kernel.clone(),
         count: 1,
         unwind: status,
-        off_cpu: None,
+        state: None,
     }
 }
 

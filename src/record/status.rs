@@ -23,8 +23,9 @@ pub struct Status {
     pub lost: u64,
     /// In a continuous recording, the interval being recorded.
     pub interval: Option<IntervalStatus>,
-    /// Off-CPU time (`--off-cpu`): `samples` are nanoseconds blocked, `lost` blocks.
-    pub off_cpu: bool,
+    /// Off-CPU or wall-clock time (`--off-cpu`, `--wall`): `samples` are nanoseconds, shown
+    /// as ms with this word after (`blocked`, or empty), `lost` counts blocks and samples.
+    pub time: Option<&'static str>,
 }
 
 /// The interval a continuous recording is filling.
@@ -50,7 +51,11 @@ pub(super) fn of_session(session: &Session, duration: Option<Duration>) -> Statu
         processes: session.counts.processes(),
         lost: session.lost(),
         interval: None,
-        off_cpu: session.sampler.event() == crate::profile::EventKind::OffCpu,
+        time: match session.sampler.event() {
+            crate::profile::EventKind::OffCpu => Some(" blocked"),
+            crate::profile::EventKind::Wall => Some(""),
+            _ => None,
+        },
     }
 }
 
@@ -97,9 +102,9 @@ pub fn status_line(s: &Status) -> String {
     if let Some(left) = s.remaining {
         parts.push(format!("{} left", duration_words(left, true)));
     }
-    let amount = |samples: u64| match s.off_cpu {
-        true => format!("{:.1} ms blocked", samples as f64 / 1e6),
-        false => plural_count(samples, "sample"),
+    let amount = |samples: u64| match s.time {
+        Some(word) => format!("{:.1} ms{word}", samples as f64 / 1e6),
+        None => plural_count(samples, "sample"),
     };
     let counts =
         |samples: u64, processes: usize| format!("{}, {}", amount(samples), plural_count(processes as u64, "process"));
@@ -159,7 +164,7 @@ mod tests {
         let s = Status { elapsed: Duration::from_secs(75), samples: 1_234_567, processes: 2, lost: 1_000, ..s };
         assert_eq!(status_line(&s), "recording 1 min 15 s · 1,234,567 samples · 2 processes · 1,000 lost");
         let s = Status { samples: 0, processes: 0, lost: 0, ..s };
-        let blocked = Status { samples: 1_234_567_890, off_cpu: true, ..s };
+        let blocked = Status { samples: 1_234_567_890, time: Some(" blocked"), ..s };
         assert_eq!(status_line(&blocked), "recording 1 min 15 s · 1234.6 ms blocked · 0 processes · 0 lost");
         assert_eq!(status_line(&s), "recording 1 min 15 s · 0 samples · 0 processes · 0 lost");
     }

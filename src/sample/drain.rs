@@ -12,7 +12,7 @@ use super::error::bpf_err;
 use super::skel::types;
 use super::{RawCount, SampleError, Sampler, StackRef, MAX_STACK_DEPTH};
 use crate::profile::unwind::UnwindStatus;
-use crate::profile::{LossReason, OffCpuReason};
+use crate::profile::{LossReason, ThreadState};
 
 /// Counts read per syscall when draining (at 999 Hz on 2 CPUs a drain reads ~2,000; one
 /// syscall per key cost ~10 ms of CPU a second).
@@ -116,14 +116,32 @@ impl Sampler {
             let unwind = unwind_status(key.unwind_status);
             let start = clock_ticks(key.start_time);
             let comm = comm_string(&key.comm);
-            let off_cpu = off_cpu_reason(key.kind);
-            out.push(RawCount { tgid: key.tgid, start, tid: key.tid, comm, user, kernel, count, unwind, off_cpu });
+            let state = thread_state(key.kind);
+            out.push(self.weighed(RawCount {
+                tgid: key.tgid,
+                start,
+                tid: key.tid,
+                comm,
+                user,
+                kernel,
+                count,
+                unwind,
+                state,
+            }));
         }
-        if self.switch_link.is_some() || gen.is_none() {
-            self.pin_pending_stacks();
-        }
+        self.pin_pending_stacks();
         self.stacks_prev = std::mem::take(&mut self.stacks);
         Ok(out)
+    }
+
+    /// A count as the profile weighs it: with `--wall`, an on-CPU sample (drained, or handed
+    /// over and finished in userspace) is a sampling period of running, under `[on-cpu]`.
+    pub fn weighed(&self, mut count: RawCount) -> RawCount {
+        if let (None, Some(period)) = (count.state, self.wall_period_ns) {
+            count.state = Some(ThreadState::OnCpu);
+            count.count = count.count.saturating_mul(period);
+        }
+        count
     }
 
     /// Off-CPU: keeps the stacks of threads still off the CPU. Their time is counted when they
@@ -131,7 +149,7 @@ impl Sampler {
     /// thread names stays in the userspace store while it does (the last drain's pins and the
     /// one before cover a thread that ran again while this one read the map).
     fn pin_pending_stacks(&mut self) {
-        if self.switch_cpus.is_empty() {
+        if !self.off_cpu {
             return;
         }
         let map = self.programs.offcpu_start();
@@ -251,15 +269,15 @@ fn unwind_status(raw: u8) -> UnwindStatus {
 }
 
 /// Why an off-CPU count's thread waited, from its key's kind; None for an on-CPU sample. A kind
-/// `bpf/profile.h` does not define is [`OffCpuReason::Other`].
-fn off_cpu_reason(kind: u8) -> Option<OffCpuReason> {
+/// `bpf/profile.h` does not define is [`ThreadState::Other`].
+fn thread_state(kind: u8) -> Option<ThreadState> {
     use types::prof_sample_kind as k;
     match k(u32::from(kind)) {
         k::PROF_KIND_ON_CPU => None,
-        k::PROF_KIND_OFF_SLEEPING => Some(OffCpuReason::Sleeping),
-        k::PROF_KIND_OFF_UNINTERRUPTIBLE => Some(OffCpuReason::Uninterruptible),
-        k::PROF_KIND_OFF_PREEMPTED => Some(OffCpuReason::Preempted),
-        _ => Some(OffCpuReason::Other),
+        k::PROF_KIND_OFF_SLEEPING => Some(ThreadState::Sleeping),
+        k::PROF_KIND_OFF_UNINTERRUPTIBLE => Some(ThreadState::Uninterruptible),
+        k::PROF_KIND_OFF_PREEMPTED => Some(ThreadState::Preempted),
+        _ => Some(ThreadState::Other),
     }
 }
 

@@ -46,7 +46,7 @@ use skel::types;
 pub use start::FAULT_INJECT_ENV;
 
 use crate::profile::unwind::{UnwindMode, UnwindStatus};
-use crate::profile::{LossReason, Losses, OffCpuReason};
+use crate::profile::{LossReason, Losses, ThreadState};
 use crate::unwind::{ProcMapping, UnwindRow};
 
 // SAFETY: these are plain C structs from bpf/profile.h made only of integers and arrays of
@@ -100,7 +100,7 @@ pub struct RawCount {
     /// How the user stack's walk ended.
     pub unwind: UnwindStatus,
     /// None for on-CPU samples; for off-CPU time (`count` in ns), why the thread waited.
-    pub off_cpu: Option<OffCpuReason>,
+    pub state: Option<ThreadState>,
 }
 
 /// A process lifecycle notification from the kernel.
@@ -194,6 +194,10 @@ pub struct Sampler {
     /// Off-CPU: the `sched_switch` program (no per-CPU events then), and the CPUs online at start.
     switch_link: Option<Link>,
     switch_cpus: Vec<u32>,
+    /// Off-CPU time is recorded (`--off-cpu` or `--wall`).
+    off_cpu: bool,
+    /// `--wall`: the sampling period in ns, each on-CPU sample's weight.
+    wall_period_ns: Option<u64>,
     /// Off-CPU: stacks named by threads still off the CPU (their time is counted when they run
     /// again, maybe many drains later), from the last drain and the one before; see
     /// [`Sampler::pin_pending_stacks`].
@@ -242,7 +246,7 @@ impl Sampler {
     /// Every CPU sampled at some point of the recording, in order (one that went offline
     /// included; see [`Sampler::check_cpus`]).
     pub fn cpus(&self) -> Vec<u32> {
-        if self.switch_link.is_some() || !self.switch_cpus.is_empty() {
+        if !self.switch_cpus.is_empty() {
             return self.switch_cpus.clone();
         }
         self.per_cpu.cpus()

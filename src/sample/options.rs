@@ -63,6 +63,9 @@ pub struct OffCpuOptions {
     /// Switch-outs each CPU records per second at most (0: no limit); the others are counted
     /// as skipped.
     pub budget_per_cpu: u32,
+    /// Wall-clock time (`--wall`): on-CPU samples too (cpu-clock, each weighted by the sampling
+    /// period), so that each thread's total is its wall time.
+    pub wall: bool,
 }
 
 /// Default `--min-block`: 1 µs, below which a switch-out is not a wait (a context switch itself

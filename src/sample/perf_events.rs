@@ -25,7 +25,7 @@ pub fn open_event(kind: EventKind, frequency_hz: u64, cpu: u32) -> io::Result<Ow
             attr.config = sys::bindings::PERF_COUNT_SW_CPU_CLOCK as u64;
         }
         // Recorded from the sched_switch tracepoint, not a sampling event.
-        EventKind::OffCpu => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
+        EventKind::OffCpu | EventKind::Wall => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
     }
     attr.__bindgen_anon_1.sample_freq = frequency_hz;
     attr.set_freq(1);

@@ -65,13 +65,21 @@ impl Sampler {
         }
         let tracepoints = programs.attach_tracepoints(plan.follow_forks)?;
         let (ringbuf, pending_events, pending_deferred) = event_ring_buffer(&programs, plan.unwind)?;
-        let (mut attached, switch_link) = if opts.off_cpu.is_some() {
+        let wall = opts.off_cpu.is_some_and(|o| o.wall);
+        let (mut attached, switch_link) = match opts.off_cpu {
             // Off-CPU time comes from every context switch: no sampling event.
-            super::kernel::restore_memlock();
-            let link = programs.attach_sched_switch()?;
-            (Attached { event: EventKind::OffCpu, links: Vec::new(), notes: Vec::new() }, Some(link))
-        } else {
-            (attach_per_cpu(&programs, opts.frequency_hz, opts.event, &cpus)?, None)
+            Some(_) if !wall => {
+                super::kernel::restore_memlock();
+                let link = programs.attach_sched_switch()?;
+                (Attached { event: EventKind::OffCpu, links: Vec::new(), notes: Vec::new() }, Some(link))
+            }
+            // Wall-clock time: on-CPU samples of cpu-clock, whose period is known in ns.
+            Some(_) => {
+                let mut attached = attach_per_cpu(&programs, opts.frequency_hz, Some(EventKind::CpuClock), &cpus)?;
+                attached.event = EventKind::Wall;
+                (attached, Some(programs.attach_sched_switch()?))
+            }
+            None => (attach_per_cpu(&programs, opts.frequency_hz, opts.event, &cpus)?, None),
         };
         attached.notes.extend(plan.note);
         let libbpf_warnings = super::error::take_libbpf_warnings();
@@ -85,7 +93,9 @@ impl Sampler {
             pending_deferred,
             _tracepoints: tracepoints,
             switch_link,
-            switch_cpus: if opts.off_cpu.is_some() { cpus } else { Vec::new() },
+            switch_cpus: if opts.off_cpu.is_some() && !wall { cpus } else { Vec::new() },
+            off_cpu: opts.off_cpu.is_some(),
+            wall_period_ns: wall.then(|| 1_000_000_000 / opts.frequency_hz.max(1)),
             pinned: HashMap::new(),
             pinned_prev: HashMap::new(),
             exit_poll: programs.is_fallback().then(super::exit_poll::ExitPoll::default),
@@ -316,7 +326,7 @@ fn load(opts: &SamplerOptions, plan: &Plan, sizes: &MapSizes) -> Result<Programs
     }
     // Only the program that will be attached is loaded: the verifier checks each one's copy of
     // the stack walker, which takes seconds on a busy machine.
-    open.progs.do_perf_event.set_autoload(opts.off_cpu.is_none());
+    open.progs.do_perf_event.set_autoload(opts.off_cpu.is_none_or(|o| o.wall));
     open.progs.do_sched_switch.set_autoload(opts.off_cpu.is_some());
     size_maps(maps_to_size!(open.maps), opts, sizes)?;
     open.load().map(Programs::Full).map_err(load_error)

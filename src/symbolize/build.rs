@@ -85,8 +85,8 @@ pub fn build_profile(
     for (key, count) in keys {
         let mut stack = Vec::new();
         // Off-CPU time is marked by why the thread waited, at the root of its stack.
-        if let Some(reason) = key.off_cpu {
-            stack.push(builder.frame(Frame::placeholder(reason.marker())));
+        if let Some(state) = key.state {
+            stack.push(builder.frame(Frame::placeholder(state.marker())));
         }
         let user_frame = |a| user_frames.get(&(process_of(key), a));
         match &key.user {

@@ -14,7 +14,7 @@
 //!   `cpu/nanoseconds`, period `1e9 / frequency`. A profile of unknown frequency (read from
 //!   folded stacks) has only `samples/count` and no period. A profile whose counts are
 //!   nanoseconds has the one sample type `cpu/nanoseconds`, or `off_cpu/nanoseconds` for
-//!   off-CPU time (`prof record --off-cpu`).
+//!   off-CPU time (`prof record --off-cpu`), `wall/nanoseconds` for wall-clock time (`--wall`).
 //! - `time_nanos` and `duration_nanos` from the recording's wall-clock span.
 //! - One location per distinct physical frame: a frame and the frames inlined into it, which
 //!   become the location's lines, innermost (inlined) first as the format says. Locations have

@@ -150,6 +150,8 @@ pub fn to_proto(profile: &Profile) -> proto::Profile {
     } else if meta.event.is_off_cpu() {
         // Off-CPU time: nanoseconds threads were blocked (not CPU time).
         out.sample_type.push(value_type(&mut strings, "off_cpu", "nanoseconds"));
+    } else if meta.event.is_wall() {
+        out.sample_type.push(value_type(&mut strings, "wall", "nanoseconds"));
     } else {
         // Counts that are CPU time: the one value is nanoseconds.
         out.sample_type.push(value_type(&mut strings, "cpu", "nanoseconds"));
