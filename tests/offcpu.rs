@@ -206,3 +206,37 @@ fn offcpu_wall_adds_up_to_each_threads_wall_time() {
     assert!(waiting as f64 >= 0.9 * SECONDS * 1e9, "main thread waiting {waiting} ns: {stacks:#?}");
     assert_eq!(sample_types(&pprof), ["wall/nanoseconds"]);
 }
+
+/// Lock contention: four workers take turns on one mutex, each holding it while it sleeps, so
+/// that at any time three wait in the futex. The workers' off-CPU time is 75% in the futex wait
+/// (under contend → pthread_mutex_lock and the kernel's futex_wait) and 25% in the holder's
+/// nanosleep, within 5 points.
+#[test]
+fn offcpu_lock_contention_shows_futex_waits() {
+    let _m = bpf_test!("offcpu_lock_contention_shows_futex_waits");
+    let bin = workload("lockwait");
+    let dir = tempfile::tempdir().unwrap();
+    let folded = dir.path().join("lock.folded");
+    let args = [os("record"), os("--off-cpu"), os("-o"), folded.as_os_str(), os("--"), bin.as_os_str()];
+    prof_ok(&[&args[..], &[os(&SECONDS.to_string())]].concat());
+    let stacks = read_folded(&folded);
+    let workers: Vec<(String, u64)> = stacks.iter().filter(|(s, _)| s.starts_with("worker;")).cloned().collect();
+    let total = count_where(&workers, |_| true);
+    let futex = count_where(&workers, |s| has_frame(s, "futex_wait_[k]"));
+    let named = count_where(&workers, |s| {
+        has_frame(s, "futex_wait_[k]") && s.contains(";worker;contend;") && s.contains("pthread_mutex_lock")
+    });
+    let holding = count_where(&workers, |s| has_frame(s, "do_nanosleep_[k]"));
+    let pct = |n: u64| n as f64 * 100.0 / total as f64;
+    println!(
+        "workers: {:.1} ms off the CPU: {:.1}% futex wait ({:.1}% under contend;…pthread_mutex_lock), {:.1}% holding",
+        total as f64 / 1e6,
+        pct(futex),
+        pct(named),
+        pct(holding)
+    );
+    assert!((total as f64 - 4.0 * SECONDS * 1e9).abs() <= 0.05 * 4.0 * SECONDS * 1e9, "{total} ns: {workers:#?}");
+    assert!((pct(futex) - 75.0).abs() <= 5.0, "{workers:#?}");
+    assert!((pct(holding) - 25.0).abs() <= 5.0, "{workers:#?}");
+    assert!(pct(named) >= 0.9 * pct(futex), "{workers:#?}");
+}
