@@ -240,3 +240,49 @@ fn offcpu_lock_contention_shows_futex_waits() {
     assert!((pct(holding) - 25.0).abs() <= 5.0, "{workers:#?}");
     assert!(pct(named) >= 0.9 * pct(futex), "{workers:#?}");
 }
+
+/// The number in a summary line `  <prefix>N<suffix>`, e.g. `  note: 29371 blocks off the CPU
+/// counted`.
+fn summary_number(summary: &str, prefix: &str, suffix: &str) -> Option<u64> {
+    summary.lines().find_map(|l| l.trim_start().strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok())
+}
+
+/// 10,000 context switches a second (ten threads sleeping on a 1 ms absolute schedule for 3 s):
+/// nothing is lost, about 30,000 blocks are counted and the eleven threads' blocked time is
+/// their wall time within 5%. With a budget of 1,000 switch-outs per CPU per second the rest is
+/// counted as lost for that reason, and counted plus lost is the same number of blocks.
+#[test]
+fn offcpu_ten_thousand_switches_a_second_lose_nothing() {
+    let _m = bpf_test!("offcpu_ten_thousand_switches_a_second_lose_nothing");
+    let bin = workload("switches");
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("sw.prof");
+    let run = |budget: &str| {
+        let args = [os("record"), os("--off-cpu"), os("--off-cpu-budget"), os(budget), os("-o")];
+        let tail = [archive.as_os_str(), os("--"), bin.as_os_str(), os("10"), os("1000"), os("3")];
+        let out = prof_ok(&[&args[..], &tail[..]].concat());
+        let summary = String::from_utf8_lossy(&out.stderr).into_owned();
+        println!("{summary}");
+        let counted = summary_number(&summary, "note: ", " blocks off the CPU counted").expect("blocks counted");
+        (summary, counted)
+    };
+    let (summary, counted) = run("20000");
+    let profile = prof::archive::read_file(&archive).expect("archive reads");
+    // Blocks under --min-block (1 µs) are skipped by design, not lost.
+    let lost: Vec<_> = profile.meta.losses.keys().filter(|r| **r != prof::profile::LossReason::OffCpuShort).collect();
+    assert!(lost.is_empty(), "{lost:?}\n{summary}");
+    assert!((27_000..=33_500).contains(&counted), "{counted} blocks counted\n{summary}");
+    let expected = 11.0 * 3.0 * 1e9;
+    let total = profile.total() as f64;
+    assert!((total - expected).abs() <= 0.05 * expected, "{total} ns blocked, expected ~{expected}");
+
+    let (summary, limited) = run("1000");
+    let suffix = " blocks (blocks not recorded: a CPU's --off-cpu-budget was spent)";
+    let lost = summary_number(&summary, "lost: ", suffix).expect("budget losses");
+    let profile = prof::archive::read_file(&archive).expect("archive reads");
+    assert_eq!(profile.meta.losses.get(&prof::profile::LossReason::OffCpuBudget), Some(&lost));
+    // Each CPU records at most 1,000 a second: 2 CPUs, 3 s (and a partial second).
+    assert!(limited <= 2 * 4 * 1000, "{limited} blocks counted\n{summary}");
+    let both = (limited + lost) as f64;
+    assert!((both - counted as f64).abs() <= 0.1 * counted as f64, "{limited} + {lost} vs {counted}");
+}

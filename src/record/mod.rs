@@ -241,6 +241,10 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
     meta.notes.append(&mut session.cpu_notes);
     meta.cpus = session.sampler.cpus();
     meta.notes.extend(loss_notes::loss_notes(&stats.losses, stats.events_sent, capacities(&session)));
+    if !meta.weight_unit.is_count() {
+        // Off-CPU counts are time: how many blocks they add up is said apart.
+        meta.notes.push(format!("{} blocks off the CPU counted", stats.samples));
+    }
     let dropped = stats.losses.get(&LossReason::CountsMapFull).copied().unwrap_or(0);
     if meta.weight_unit.is_count() && counts.total() + dropped != stats.samples {
         meta.notes.push(format!(
