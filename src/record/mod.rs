@@ -241,19 +241,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
     meta.notes.append(&mut session.cpu_notes);
     meta.cpus = session.sampler.cpus();
     meta.notes.extend(loss_notes::loss_notes(&stats.losses, stats.events_sent, capacities(&session)));
-    if !meta.weight_unit.is_count() {
-        // Off-CPU counts are time: how many blocks they add up is said apart.
-        meta.notes.push(format!("{} blocks off the CPU counted", stats.samples));
-    }
-    let dropped = stats.losses.get(&LossReason::CountsMapFull).copied().unwrap_or(0);
-    if meta.weight_unit.is_count() && counts.total() + dropped != stats.samples {
-        meta.notes.push(format!(
-            "sample accounting mismatch: {} counted + {} dropped != {} taken",
-            counts.total(),
-            dropped,
-            stats.samples
-        ));
-    }
+    meta.notes.extend(accounting_note(meta.weight_unit, &stats, counts.total()));
     let symbolize_start = Instant::now();
     let profile = session.finish_profile(&counts, meta, observer);
     end_stages.symbolize = symbolize_start.elapsed();
@@ -268,6 +256,19 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
         unwind_table_bytes: session.sampler.unwind_row_memory().1,
         command_stopped: session.command_stopped,
         handed_over: session.handed_over_totals(&stats),
+    })
+}
+
+/// What the counts add up to, as a note: for off-CPU time (nanoseconds), how many blocks it is
+/// made of; for samples, a mismatch between what was counted and dropped and what the kernel
+/// took, which should never happen.
+fn accounting_note(unit: WeightUnit, stats: &crate::sample::KernelStats, counted: u64) -> Option<String> {
+    if !unit.is_count() {
+        return Some(format!("{} blocks off the CPU counted", stats.samples));
+    }
+    let dropped = stats.losses.get(&LossReason::CountsMapFull).copied().unwrap_or(0);
+    (counted.saturating_add(dropped) != stats.samples).then(|| {
+        format!("sample accounting mismatch: {counted} counted + {dropped} dropped != {} taken", stats.samples)
     })
 }
 
