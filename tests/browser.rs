@@ -51,7 +51,11 @@ fn serve_in_thread(path: std::path::PathBuf) -> (std::net::SocketAddr, std::sync
 }
 
 /// tests/browser, with playwright-core installed (`npm ci`) if it is not yet.
+/// Tests run in parallel: one of them installs, the others wait for it (two `npm ci` at once in
+/// a fresh clone write the same node_modules).
 fn browser_dir() -> std::path::PathBuf {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _installing = INSTALL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     if !browser_dir.join("node_modules/playwright-core").exists() {
         let st = Command::new("npm")

@@ -32,16 +32,29 @@ const bars = page.locator('#timeline .bar');
 const n = await bars.count();
 if (n < 4) fail(`expected at least 4 intervals, got ${n}`);
 
+// The timeline is drawn again when the selection's processes arrive (stacked by process): a bar
+// measured while its element is being replaced has no box yet; measure it again.
+async function barBox(i) {
+  for (let tries = 0; tries < 50; tries++) {
+    const box = await bars.nth(i).boundingBox();
+    if (box) return box;
+    await page.waitForTimeout(100);
+  }
+  fail(`bar ${i} has no box`);
+}
+
 async function drag(from, to) {
-  const a = await bars.nth(from).boundingBox();
-  const b = await bars.nth(to).boundingBox();
+  const a = await barBox(from);
+  const b = await barBox(to);
   await page.mouse.move(a.x + a.width / 2, a.y + a.height - 1);
   await page.mouse.down();
   await page.mouse.move(b.x + b.width / 2, b.y + b.height - 1, { steps: 5 });
   await page.mouse.up();
 }
 
-// Profile mode: select the whole recording by dragging.
+// Profile mode: select the whole recording by dragging, once the default selection's stacked
+// drawing is there (so that the drag is not raced by it).
+await page.locator('#legend li').first().waitFor({ timeout: 10000 });
 await drag(0, n - 1);
 const selected = await page.locator('#timeline .bar.selected').count();
 if (selected !== n) fail(`drag selected ${selected} of ${n} intervals`);
