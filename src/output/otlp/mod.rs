@@ -29,7 +29,7 @@ pub mod proto;
 use prost::Message;
 use rustc_hash::FxHashMap as HashMap;
 
-use super::pprof::{can_be_main_binary, mapping_name, period_ns, physical_frames};
+use super::pprof::{can_be_main_binary, mapping_name, period_ns, physical_frames, to_i64};
 use crate::profile::{Frame, FrameId, FrameKind, Profile, Sample};
 
 /// The path of OTLP/HTTP's profiles export, appended to the collector's base URL.
@@ -206,11 +206,6 @@ fn could_be_executable(f: &Frame) -> bool {
         && !f.inlined
         && can_be_main_binary(f.module.as_bytes())
         && !(f.module.starts_with("perf-") && f.module.ends_with(".map"))
-}
-
-/// Clamps a count to protobuf's signed 64-bit values.
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// The next index of a table of `len` entries, if it fits the format's `int32` indices.

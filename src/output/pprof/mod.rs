@@ -48,7 +48,7 @@ mod read;
 mod write;
 
 pub use read::{decode, from_proto, is_gzip, read, read_if_raw_pprof};
-pub(crate) use write::{can_be_main_binary, mapping_name, physical_frames};
+pub(crate) use write::{can_be_main_binary, mapping_name, physical_frames, to_i64};
 pub use write::{to_proto, write};
 
 use crate::profile::Metadata;

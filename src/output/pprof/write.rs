@@ -50,7 +50,7 @@ impl Strings {
 }
 
 /// Clamps a count to protobuf's signed 64-bit values.
-fn to_i64(n: u64) -> i64 {
+pub(crate) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
