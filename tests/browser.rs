@@ -76,6 +76,28 @@ fn script_json(script: &str, args: &[&OsStr]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script} prints JSON: {e}"))
 }
 
+/// The spans of 10 s intervals from a minute ago (interval `i` from `i * 10` s), inside the
+/// page's default selection (the directory's last hour).
+fn recent_spans() -> impl Fn(u64) -> (u64, u64) {
+    let t0 = prof::profile::unix_ns(std::time::SystemTime::now()) - 60 * common::SEC;
+    move |i| (t0 + i * 10 * common::SEC, t0 + (i + 1) * 10 * common::SEC)
+}
+
+/// An interval's metadata for `span`.
+fn recent_meta(span: (u64, u64)) -> prof::profile::Metadata {
+    let mut meta = common::interval_meta(0, 0);
+    (meta.start_unix_ns, meta.end_unix_ns) = span;
+    meta
+}
+
+/// Writes the archive `b` builds (its total is its samples) into `dir`, named as the recorder
+/// names interval `i` starting at `start`.
+fn write_interval(dir: &Path, b: prof::profile::ProfileBuilder, start: u64, i: u64) {
+    let mut p = b.finish();
+    p.meta.total_samples = p.total();
+    prof::archive::write_file(&p, &dir.join(prof::store::archive_name(start, 7, i))).unwrap();
+}
+
 /// The UI, driven in headless Chromium, shows the workload's hot function and its diff.
 #[test]
 fn browser_ui_profile_and_diff() {
@@ -246,12 +268,9 @@ fn browser_ui_diff_flamegraph() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let now = prof::profile::unix_ns(std::time::SystemTime::now());
-    let t0 = now - 60 * common::SEC;
-    let span = |i: u64| (t0 + i * 10 * common::SEC, t0 + (i + 1) * 10 * common::SEC);
+    let span = recent_spans();
     for i in 0..4u64 {
-        let mut meta = common::interval_meta(0, 0);
-        (meta.start_unix_ns, meta.end_unix_ns) = span(i);
+        let meta = recent_meta(span(i));
         let mut b = ProfileBuilder::new(meta);
         let main = b.frame(Frame::new("main", "app", FrameKind::User));
         let (grow, shrink, old, new, noise, idle_n) =
@@ -268,10 +287,7 @@ fn browser_ui_diff_flamegraph() {
         let idle = b.frame(Frame::new("do_idle", "[kernel.kallsyms]", FrameKind::Kernel));
         let s = b.stack(vec![idle]);
         b.add(s, 0, "swapper/0", idle_n);
-        let mut p = b.finish();
-        p.meta.total_samples = p.total();
-        let name = prof::store::archive_name(span(i).0, 7, i);
-        prof::archive::write_file(&p, &dir.path().join(name)).unwrap();
+        write_interval(dir.path(), b, span(i).0, i);
     }
     let (addr, stop) = serve_in_thread(dir.path().to_path_buf());
     let range = |a: u64, b: u64| format!("{}-{}", span(a).0, span(b).1);
@@ -502,4 +518,94 @@ fn browser_ui_big_tree_stays_bounded() {
     assert_eq!(v["reset"]["ancestors"], 0, "{v}");
     assert_eq!(v["reset"]["elements"], v["drawn"], "Reset zoom draws the first view again: {v}");
     assert_eq!(v["reset"]["reused"], true, "Reset zoom puts the first view's elements back: {v}");
+}
+
+/// An off-CPU directory (and one older on-CPU archive) in the page: every amount is time
+/// ("ms blocked"), the axis is labelled in time, the on-CPU archive is left out of the range
+/// with a note, and the diff of two off-CPU ranges compares shares without a significance test.
+#[test]
+fn browser_ui_shows_off_cpu_time() {
+    use prof::profile::{EventKind, Frame, FrameKind, ProfileBuilder, ThreadState, WeightUnit};
+    if !browser_available("browser_ui_shows_off_cpu_time") {
+        return;
+    }
+    const MS: u64 = 1_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let span = recent_spans();
+    for i in 0..5u64 {
+        let mut meta = recent_meta(span(i));
+        // The oldest archive is an on-CPU recording into the same directory.
+        let off_cpu = i > 0;
+        if off_cpu {
+            meta.event = EventKind::OffCpu.into();
+            meta.weight_unit = WeightUnit::Nanoseconds;
+        }
+        let mut b = ProfileBuilder::new(meta);
+        let main = b.frame(Frame::new("main", "app", FrameKind::User));
+        let sleep = b.frame(Frame::new("wait_for_work", "app", FrameKind::User));
+        let read = b.frame(Frame::new("read_pipe", "app", FrameKind::User));
+        let cpu = b.frame(Frame::new("on_cpu_only", "app", FrameKind::User));
+        if off_cpu {
+            let marker = b.frame(Frame::placeholder(ThreadState::Sleeping.marker()));
+            // wait_for_work 7 s then 5 s of every 10 s interval, read_pipe 3 s then 5 s.
+            let (w, r) = if i < 3 { (7000, 3000) } else { (5000, 5000) };
+            let s = b.stack(vec![marker, main, sleep]);
+            b.add(s, 1, "app", w * MS);
+            let s = b.stack(vec![marker, main, read]);
+            b.add(s, 1, "app", r * MS);
+        } else {
+            let s = b.stack(vec![main, cpu]);
+            b.add(s, 1, "app", 500);
+        }
+        write_interval(dir.path(), b, span(i).0, i);
+    }
+    let (addr, stop) = serve_in_thread(dir.path().to_path_buf());
+    let range = |a: u64, b: u64| format!("{}-{}", span(a).0, span(b).1);
+    let url = format!("http://{addr}/");
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let (from, to) = (span(0).0.to_string(), span(4).1.to_string());
+    let args = [&url, &from, &to, &range(1, 2), &range(3, 4), out_dir.to_str().unwrap(), "wait_for_work"];
+    let v = script_json("offcpu.mjs", &args.map(OsStr::new));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(v["errors"], serde_json::json!([]), "page errors");
+    let text = |key: &str| v[key].as_str().unwrap_or_else(|| panic!("{key}: {v}")).to_string();
+
+    // The timeline: time per interval, the newest interval's kind; each bar in its own unit.
+    assert_eq!(text("yUnit"), "time blocked");
+    let labels: Vec<String> = v["yLabels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().into()).collect();
+    assert!(labels.iter().any(|l| l == "10 s") && labels.iter().all(|l| !l.contains("sample")), "{labels:?}");
+    let bars = v["barTitles"].as_array().unwrap();
+    assert_eq!(bars.len(), 5);
+    assert!(bars[0].as_str().unwrap().contains(": 500 samples,"), "{}", bars[0]);
+    assert!(bars[1].as_str().unwrap().contains(": 10.00 s blocked,"), "{}", bars[1]);
+    // The range: 40 s blocked in the four off-CPU intervals; the on-CPU one is left out.
+    assert!(text("range").ends_with("5 intervals, 40.00 s blocked; 1 of another kind left out)"), "{}", text("range"));
+    assert_eq!(text("rootTitle"), "all: 40.00 s blocked (100.00%)");
+    assert_eq!(text("root"), "all (40.00 s blocked)");
+    // wait_for_work: 7 + 7 + 5 + 5 = 24 s of 40.
+    assert_eq!(text("frameTitle"), "wait_for_work: 24.00 s blocked (60.00%)");
+    assert!(text("caption").contains("shares of 40.00 s blocked."), "{}", text("caption"));
+    // Why threads waited is a frame of its own colour.
+    assert!(text("stateFrame").split(' ').any(|c| c == "state"), "{}", text("stateFrame"));
+    assert_eq!(text("stateTitle"), "[off-cpu: sleeping] (thread state): 40.00 s blocked (100.00%)");
+    assert_eq!(text("matched"), "matched 60.00% of time blocked");
+    let notes = text("notes");
+    assert!(notes.contains("1 archive of time on the CPU skipped"), "{notes}");
+    assert!(notes.starts_with("0 blocks lost or degraded;"), "{notes}");
+    assert!(!text("frameTitle").contains("sample") && !notes.contains("on_cpu_only"), "{v}");
+    let picker = v["picker"].as_array().unwrap();
+    assert!(picker.iter().any(|p| p.as_str().unwrap().contains("s blocked")), "{picker:?}");
+
+    // The diff: shares compared, no significance test on nanoseconds; 70% → 50% is coloured.
+    let title = text("diffTitle");
+    assert!(title.contains("compared by share") && title.contains("not tested"), "{title}");
+    assert!(text("diffHead").contains("20.00 s blocked"), "{}", text("diffHead"));
+    assert_eq!(text("diffRoot"), "all (base 20.00 s blocked, new 20.00 s blocked)");
+    let tip = text("diffFrameTitle");
+    assert!(tip.contains("base 70.00% (14.00 s blocked), new 50.00% (10.00 s blocked)"), "{tip}");
+    assert!(tip.contains("-20.00 points") && !tip.contains("z ="), "{tip}");
+    assert!(text("diffFrameClass").contains("shrink"), "{}", text("diffFrameClass"));
+    let table = v["diffTable"].as_array().unwrap();
+    assert!(table.iter().all(|r| r.as_str().unwrap().contains("not tested")), "{table:?}");
+    assert!(text("diffLegend").contains("time is not tested for noise") && !text("diffLegend").contains("|z|"), "{v}");
 }

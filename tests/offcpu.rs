@@ -103,7 +103,8 @@ fn offcpu_shares_follow_known_blocking() {
     let table = String::from_utf8_lossy(&table.stdout).into_owned();
     println!("{table}");
     let last = table.lines().last().unwrap_or("");
-    let ms: f64 = last.strip_suffix(" ms in total").and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{table}"));
+    let ms: f64 =
+        last.strip_suffix(" ms blocked in total").and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{table}"));
     let all = count_where(&stacks, |_| true);
     assert!((ms - all as f64 / 1e6).abs() < 0.1, "{ms} ms vs {all} ns");
 

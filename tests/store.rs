@@ -325,6 +325,56 @@ fn store_range_merge_of_many_archives_equals_sequential_merge() {
     );
 }
 
+/// Samples and nanoseconds are never added together: a range over archives of different kinds
+/// of time (on-CPU recordings and off-CPU ones into one directory, in whatever order the merge's
+/// chunks cut them) is the newest archive's kind, and the others are named in a warning.
+#[test]
+fn store_range_merges_only_the_newest_kind_of_time() {
+    use prof::profile::{EventKind, WeightUnit};
+    for newest_off_cpu in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // On-CPU: 0..40, 60..66 and (when the newest is on-CPU) 99; off-CPU: the rest.
+        let off_cpu = |i: u64| !(i < 40 || (60..66).contains(&i) || (i == 99 && !newest_off_cpu));
+        let (mut expected_total, mut expected_archives) = (0u64, 0usize);
+        for i in 0..100u64 {
+            let mut meta = common::interval_meta(i, 0);
+            let n = if off_cpu(i) { 1_000_000 * (i + 1) } else { i + 1 };
+            if off_cpu(i) {
+                meta.event = EventKind::OffCpu.into();
+                meta.weight_unit = WeightUnit::Nanoseconds;
+            }
+            if off_cpu(i) == newest_off_cpu {
+                expected_total += n;
+                expected_archives += 1;
+            }
+            let mut b = ProfileBuilder::new(meta);
+            let f = b.frame(Frame::new(if off_cpu(i) { "blocked" } else { "busy" }, "app", FrameKind::User));
+            let s = b.stack(vec![f]);
+            b.add(s, 1, "app", n);
+            let mut p = b.finish();
+            p.meta.total_samples = n;
+            prof::archive::write_file(&p, &d.join(store::archive_name(T0 + i * 10 * SEC, 42, i))).unwrap();
+        }
+        let (merged, warnings) = prof::store::load_range(d, T0, T0 + 1000 * SEC).unwrap();
+        assert_eq!(merged.total(), expected_total, "newest off-CPU: {newest_off_cpu}");
+        assert_eq!(merged.meta.total_samples, expected_total);
+        assert_eq!(merged.meta.event.measure() == prof::profile::Measure::OffCpu, newest_off_cpu);
+        let skipped = 100 - expected_archives;
+        let other = if newest_off_cpu { "time on the CPU" } else { "off-CPU time" };
+        assert_eq!(
+            warnings,
+            vec![format!(
+                "{skipped} archives of {other} skipped: the range's newest archive records {}, and the two \
+                 cannot be added together (choose a range of one kind)",
+                merged.meta.event.measure().describe()
+            )]
+        );
+        let names: Vec<&str> = merged.frames.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, [if newest_off_cpu { "blocked" } else { "busy" }]);
+    }
+}
+
 /// `prof diff DIR DIR` compares two time ranges of one archive directory.
 #[test]
 fn store_diff_of_two_ranges() {

@@ -12,6 +12,7 @@ import { sandwich } from './sandwich.js';
 import { COLUMNS, functionRows, sortRows } from './table.js';
 import { setupDiff, showDiff as drawDiff } from './diff.js';
 import { $, el } from './dom.js';
+import { amount, axisLabel, noun, unitOf } from './units.js';
 
 const state = {
   intervals: [],
@@ -65,11 +66,21 @@ function fmtDuration(ns) {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
-/** A count as "950", "12.3k", "4.1M". */
-function fmtCount(n) {
-  if (n < 1000) return String(Math.round(n));
-  if (n < 1e6) return `${(n / 1e3).toFixed(n < 1e4 ? 1 : 0)}k`;
-  return `${(n / 1e6).toFixed(1)}M`;
+/** The unit of interval `iv` of /api/intervals.json (samples unless it says otherwise). */
+const unitOfInterval = (iv) => unitOf(iv.unit, iv.measure);
+
+/** The unit of the timeline: its newest interval's (a range of mixed kinds of time is the newest
+ * archive's kind; the server leaves the others out). */
+function timelineUnit() {
+  const n = state.intervals.length;
+  return n ? unitOfInterval(state.intervals[n - 1]) : unitOf();
+}
+
+/** The unit of what the picker and the stacked timeline count (the selection's newest
+ * interval's). */
+function selectionUnit() {
+  if (!state.sel) return timelineUnit();
+  return unitOfInterval(state.intervals[Math.max(...state.sel)]);
 }
 
 function selRange() {
@@ -180,7 +191,7 @@ function renderTimeline() {
   box.replaceChildren();
   const counts = barCounts();
   bars = groups.map(([a, b], idx) => {
-    const bar = { samples: 0, lost: 0, events: 0, counts: counts[idx] };
+    const bar = { samples: 0, lost: 0, events: 0, counts: counts[idx], unit: unitOfInterval(state.intervals[b]) };
     for (let i = a; i <= b; i++) {
       bar.samples += state.intervals[i].samples;
       bar.lost += state.intervals[i].lost;
@@ -197,7 +208,7 @@ function renderTimeline() {
     const bar = el('div', undefined, 'bar');
     bar.setAttribute('role', 'listitem');
     bar.dataset.index = String(idx);
-    bar.title = `${g.span}: ${g.samples} samples, ${g.lost} lost, ${g.events} process notifications lost`;
+    bar.title = `${g.span}: ${amount(g.samples, g.unit)}, ${g.lost}${g.unit.ns ? ' blocks' : ''} lost, ${g.events} process notifications lost`;
     if (g.events > 0) bar.classList.add('events-lost');
     bar.style.height = `${Math.max(2, (100 * g.samples) / max)}%`;
     const sum = g.counts ? g.counts.reduce((x, y) => x + y, 0) : 0;
@@ -219,19 +230,22 @@ function renderTimeline() {
   markTimeline();
 }
 
-/** The y scale: samples per bar at round values (a step of 1, 2 or 5 × 10^k, 2 to 4 labels). */
+/** The y scale: samples (or time) per bar at round values (a step of 1, 2 or 5 × 10^k, 2 to 4
+ * labels). */
 function renderYAxis(max) {
+  const unit = timelineUnit();
   const box = $('yaxis');
   box.replaceChildren();
   const magnitude = 10 ** Math.floor(Math.log10(Math.max(1, max / 3)));
   const step = [1, 2, 5, 10].map((m) => m * magnitude).find((x) => max / x <= 3.5) || 10 * magnitude;
   for (let v = 0; v <= max; v += step) {
-    const s = el('span', fmtCount(v));
+    const s = el('span', axisLabel(v, unit));
     s.style.top = `${(1 - v / max) * 100}%`;
     box.appendChild(s);
   }
-  box.appendChild(el('span', per === 1 ? 'samples' : `samples / ${per} int.`, 'unit'));
-  box.title = per === 1 ? 'samples per interval' : `samples per bar (each bar is ${per} intervals)`;
+  const what = noun(unit);
+  box.appendChild(el('span', per === 1 ? what : `${what} / ${per} int.`, 'unit'));
+  box.title = per === 1 ? `${what} per interval` : `${what} per bar (each bar is ${per} intervals)`;
 }
 
 // Tick steps of the time axis, in seconds: the smallest that leaves ~90 px per label is used.
@@ -299,7 +313,7 @@ function renderLegend() {
 function barTip(idx) {
   const g = bars[idx];
   if (!g) return '';
-  let text = `${g.span}: ${g.samples} samples`;
+  let text = `${g.span}: ${amount(g.samples, g.unit)}`;
   if (g.lost) text += `, ${g.lost} lost`;
   const sum = g.counts ? g.counts.reduce((x, y) => x + y, 0) : 0;
   if (sum > 0) {
@@ -332,11 +346,18 @@ function markTimeline() {
     $('range').textContent = '';
     return;
   }
-  let samples = 0;
-  for (let i = lo; i <= hi; i++) samples += state.intervals[i].samples;
+  // Intervals of another kind of time are not added in (the server leaves them out).
+  const unit = selectionUnit();
+  const same = (u) => u.ns === unit.ns && u.measure === unit.measure;
+  let [samples, other] = [0, 0];
+  for (let i = lo; i <= hi; i++) {
+    if (same(unitOfInterval(state.intervals[i]))) samples += state.intervals[i].samples;
+    else other += 1;
+  }
   const n = hi - lo + 1;
+  const others = other ? `; ${other} of another kind left out` : '';
   $('range').textContent = `selected ${fmtSpan(r.from, r.to)} (${fmtDuration(BigInt(r.to) - BigInt(r.from))}, ` +
-    `${n} interval${n === 1 ? '' : 's'}, ${samples} samples)`;
+    `${n} interval${n === 1 ? '' : 's'}, ${amount(samples, unit)}${others})`;
 }
 
 function barIndex(ev) {
@@ -404,7 +425,7 @@ function pickerMatches(text) {
 function processItem(p, pick) {
   const li = el('li');
   li.setAttribute('role', 'option');
-  li.append(el('span', p.comm), el('span', `${p.pids} pid${p.pids === 1 ? '' : 's'}`, 'n'), el('span', `${fmtCount(p.samples)} samples`, 'n'));
+  li.append(el('span', p.comm), el('span', `${p.pids} pid${p.pids === 1 ? '' : 's'}`, 'n'), el('span', amount(p.samples, selectionUnit()), 'n'));
   if (pick) li.dataset.comm = p.comm;
   return li;
 }
@@ -426,7 +447,7 @@ function renderPicker() {
       const all = el('li');
       all.dataset.comm = '';
       const total = state.processes.processes.reduce((x, p) => x + p.samples, 0);
-      all.append(el('span', 'all processes'), el('span', `${state.processes.processes.length} names`, 'n'), el('span', `${fmtCount(total)} samples`, 'n'));
+      all.append(el('span', 'all processes'), el('span', `${state.processes.processes.length} names`, 'n'), el('span', amount(total, selectionUnit()), 'n'));
       list.appendChild(all);
     }
     for (const p of matches) list.appendChild(processItem(p, true));
@@ -551,7 +572,7 @@ function renderFlame() {
   state.frames = drawn.frames;
   // A drawing put back (zooming out) may have been outlined for another function.
   markFocus();
-  $('matched').textContent = re ? `matched ${((100 * drawn.matched) / root.value).toFixed(2)}% of samples` : '';
+  $('matched').textContent = re ? `matched ${((100 * drawn.matched) / root.value).toFixed(2)}% of ${noun(root.unit)}` : '';
   renderTable(re);
   renderSandwich(re);
 }
@@ -624,7 +645,7 @@ function renderTable(re) {
   const where = state.zoom.length ? ` under ${label(state.zoom[state.zoom.length - 1])}` : '';
   const filter = re ? ` matching /${re.source}/` : '';
   const more = shown.length > TABLE_ROWS ? `, the first ${TABLE_ROWS} shown` : '';
-  $('top-caption').textContent = `${shown.length} functions${filter}${where}${more}; shares of ${samples} samples. Click a row to outline it in the graph, ⇅ for its callers and callees; click a column to sort.`;
+  $('top-caption').textContent = `${shown.length} functions${filter}${where}${more}; shares of ${amount(samples, state.flame.root.unit)}. Click a row to outline it in the graph, ⇅ for its callers and callees; click a column to sort.`;
   document.querySelectorAll('#top thead th').forEach((th) => {
     const on = th.dataset.key === state.sort.key;
     th.classList.toggle('sorted', on);
@@ -660,11 +681,13 @@ function renderSandwich(re) {
   const { root } = state.flame;
   const name = state.sandwich;
   const { callers, callees, total } = sandwich(root, name);
+  callers.unit = root.unit;
+  callees.unit = root.unit;
   const share = (n) => `${((100 * n) / (root.value || 1)).toFixed(2)}%`;
   $('sandwich-title').textContent = total
-    ? `${label(name)}: on ${share(total)} of stacks (${total} samples). Callers above, callees below; click a frame for its own.`
+    ? `${label(name)}: on ${share(total)} of stacks (${amount(total, root.unit)}). Callers above, callees below; click a frame for its own.`
     : `${label(name)} is not in this range`;
-  const title = (f) => `${label(f.n.name)}: ${f.n.value} samples (${share(f.n.value)} of all, ` +
+  const title = (f) => `${label(f.n.name)}: ${amount(f.n.value, root.unit)} (${share(f.n.value)} of all, ` +
     `${((100 * f.n.value) / (total || 1)).toFixed(1)}% of ${label(name)})`;
   const rootText = () => `${label(name)} (${share(total)})`;
   state.sandwichFrames = {
@@ -728,13 +751,14 @@ async function showProfile() {
   }
   const data = await res.json();
   state.flame = { root: buildTree(data.names, data.stacks), total: data.total };
+  state.flame.root.unit = unitOf(data.unit, data.measure);
   state.moduleOf = new Map(data.names.map((n, i) => [n, (data.modules || [])[i] || '']));
   state.zoom = [];
   state.topIndex = -1;
   state.focus = null;
   $('focus-info').textContent = '';
   $('flame-title').textContent = `${data.title}${data.subtitle ? ' — ' + data.subtitle : ''}`;
-  renderLosses(data.losses, data.notes);
+  renderLosses(data.losses, data.notes, state.flame.root.unit);
   renderFlame();
   renderNoMatch();
   // The stacked timeline and the process list come after the flamegraph: they read every
@@ -775,9 +799,9 @@ function sandwichTop(i) {
 }
 
 /** The range's losses (samples, process notifications) and the recording's notes, as text. */
-function renderLosses(losses, notes) {
+function renderLosses(losses, notes, unit) {
   const box = $('losses');
-  const parts = [`${losses.samples} samples lost or degraded`, `${losses.events} process notifications lost (ring buffer full)`];
+  const parts = [`${losses.samples} ${unit.ns ? 'blocks' : 'samples'} lost or degraded`, `${losses.events} process notifications lost (ring buffer full)`];
   box.appendChild(el('li', parts.join('; '), losses.samples + losses.events > 0 ? 'lost' : undefined));
   for (const note of notes) box.appendChild(el('li', note, 'note'));
 }

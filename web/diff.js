@@ -8,6 +8,7 @@
 
 import { buildTree, drawFlame, KIND_TEXT, label, onFrames, searchRegex } from './flame.js';
 import { $, el } from './dom.js';
+import { amount, noun, SAMPLES, unitOf } from './units.js';
 
 /** A change of a frame's share smaller than this (percentage points of all samples) is drawn
  * grey. */
@@ -28,7 +29,8 @@ const view = {
   zoom: [],
   frames: [],
   functions: new Map(),
-  totals: { base: 0, next: 0 },
+  totals: { base: 0, next: 0, ns: false },
+  unit: SAMPLES, // what the counts are (both sides: the server refuses to mix kinds of time)
   ctx: null,
   seq: 0, // the latest request: older replies are dropped
 };
@@ -69,10 +71,12 @@ export function zOf(n, totals) {
 }
 
 /** A node's colour: `grow` (red), `shrink` (blue) or `same` (grey: a change under SAME_POINTS
- * or within noise), and how much of the colour is mixed into the grey, in percent. */
+ * or within noise), and how much of the colour is mixed into the grey, in percent. Noise is
+ * judged on sample counts only: nanoseconds (`totals.ns`) are not binomial draws. */
 export function shade(n, totals) {
   const delta = deltaPoints(n);
-  if (!(Math.abs(delta) >= SAME_POINTS) || !(Math.abs(zOf(n, totals)) >= SAME_Z)) return { cls: 'same', mix: 0 };
+  const noise = !totals.ns && !(Math.abs(zOf(n, totals)) >= SAME_Z);
+  if (!(Math.abs(delta) >= SAME_POINTS) || noise) return { cls: 'same', mix: 0 };
   const mix = 25 + 75 * Math.sqrt(Math.min(1, Math.abs(delta) / FULL_POINTS));
   return { cls: delta > 0 ? 'grow' : 'shrink', mix: Math.round(mix) };
 }
@@ -99,8 +103,8 @@ function details(f) {
   const name = f.depth === 0 ? 'all' : `${label(n.name)}${KIND_TEXT[f.kind]}`;
   const lines = [
     name,
-    `base ${pct(n.baseShare)} (${n.base} samples), new ${pct(n.nextShare)} (${n.next} samples)`,
-    `${signed(deltaPoints(n))} points (z = ${zOf(n, view.totals).toFixed(1)})`,
+    `base ${pct(n.baseShare)} (${amount(n.base, view.unit)}), new ${pct(n.nextShare)} (${amount(n.next, view.unit)})`,
+    view.unit.ns ? `${signed(deltaPoints(n))} points` : `${signed(deltaPoints(n))} points (z = ${zOf(n, view.totals).toFixed(1)})`,
   ];
   const sig = significance(n.name, f.depth);
   if (sig) lines.push(sig);
@@ -135,7 +139,7 @@ function render() {
     zoom: view.zoom,
     layout: view.ctx.layout(),
     re,
-    rootText: () => `all (base ${view.totals.base}, new ${view.totals.next} samples)`,
+    rootText: () => `all (base ${amount(view.totals.base, view.unit)}, new ${amount(view.totals.next, view.unit)})`,
     title: (f) => details(f).join('\n'),
     decorate: (d, f) => {
       const s = shade(f.n, view.totals);
@@ -147,7 +151,7 @@ function render() {
   if (re) {
     const [b, x] = matchedCounts(view.root, re, 0);
     const share = (c, t) => pct(t ? c / t : 0);
-    $('matched').textContent = `matched ${share(b, view.totals.base)} of base, ${share(x, view.totals.next)} of new samples`;
+    $('matched').textContent = `matched ${share(b, view.totals.base)} of base, ${share(x, view.totals.next)} of new ${noun(view.unit)}`;
   } else {
     $('matched').textContent = '';
   }
@@ -162,7 +166,7 @@ function nameRanges(box, base, next, totals) {
     const s = el('span', undefined, `range-name ${cls}`);
     s.append(el('span', undefined, `swatch ${cls}`), el('b', what));
     let text = r ? ` ${fmtSpan(r.from, r.to)} (${fmtDuration(BigInt(r.to) - BigInt(r.from))}` : ' not set';
-    if (r) text += samples === undefined ? ')' : `, ${samples} samples)`;
+    if (r) text += samples === undefined ? ')' : `, ${amount(samples, view.unit)})`;
     s.append(document.createTextNode(text));
     return s;
   };
@@ -179,7 +183,7 @@ function renderTable(d) {
       el('td', f.base_total_pct.toFixed(2)),
       el('td', f.new_total_pct.toFixed(2)),
       el('td', signed(f.delta_points)),
-      el('td', f.significant ? `yes (q${qText(f.q_value)})` : 'no'),
+      el('td', f.significant ? `yes (q${qText(f.q_value)})` : f.q_value === null || f.q_value === undefined ? 'not tested' : 'no'),
       el('td', label(f.function), f.function.endsWith('_[k]') ? 'kernel' : undefined),
     );
     tbody.appendChild(tr);
@@ -224,17 +228,22 @@ export async function showDiff({ base, next, comm }) {
   const [b, x, d] = await Promise.all(replies.map((r) => r.json()));
   if (seq !== view.seq) return;
   view.root = mergeTrees(buildTree(b.names, b.stacks), buildTree(x.names, x.stacks));
-  view.totals = { base: view.root.base, next: view.root.next };
+  view.unit = unitOf(b.unit, b.measure);
+  view.totals = { base: view.root.base, next: view.root.next, ns: view.unit.ns };
   view.functions = new Map(d.functions.map((f) => [f.function, f]));
   nameRanges($('diff-head'), base, next, view.totals);
   const sig = d.functions.filter((f) => f.significant).length;
-  $('diff-title').textContent = `${sig} of ${d.functions.length} functions changed significantly (${d.test || 'not tested: the counts are not samples'}, q ≤ ${d.alpha})` +
+  const tested = d.test
+    ? `${sig} of ${d.functions.length} functions changed significantly (${d.test}, q ≤ ${d.alpha})`
+    : `${d.functions.length} functions compared by share (significance not tested: the counts are ${noun(view.unit)}, not samples)`;
+  $('diff-title').textContent = tested +
     (noIdle ? '; the idle task is left out' : '');
   const svg = $('diff-svg');
   svg.href = `/api/diff.svg?${q}`;
   svg.hidden = false;
   render();
   renderTable(d);
+  renderLegend();
 }
 
 /** The legend above the graph: what width and colour mean. */
@@ -244,7 +253,9 @@ function renderLegend() {
   box.replaceChildren(
     el('span', 'Width: mean of the base and new shares (so vanished and new frames show). '),
     sw('grow'), el('span', ' grew '), sw('shrink'), el('span', ' shrank '), sw('same'),
-    el('span', ` under ${SAME_POINTS} points or within noise (|z| < ${SAME_Z}); deeper = bigger change (full at ${FULL_POINTS})`),
+    el('span', view.unit.ns
+      ? ` under ${SAME_POINTS} points (time is not tested for noise); deeper = bigger change (full at ${FULL_POINTS})`
+      : ` under ${SAME_POINTS} points or within noise (|z| < ${SAME_Z}); deeper = bigger change (full at ${FULL_POINTS})`),
   );
 }
 

@@ -4,10 +4,14 @@
 // path. Frame labels only ever enter the page through textContent / title, never as HTML.
 'use strict';
 
-/** A frame's kind, from its folded label: root, kernel (`_[k]`), inlined (`_[i]`), a
- * placeholder such as `[missing user stack]`, or user code. */
+import { amount } from './units.js';
+
+/** A frame's kind, from its folded label: root, kernel (`_[k]`), inlined (`_[i]`), a thread
+ * state of off-CPU and wall-clock profiles (`[on-cpu]`, `[off-cpu: sleeping]`, …), a placeholder
+ * such as `[missing user stack]`, or user code. */
 export function kindOf(name, depth) {
   if (depth === 0) return 'root';
+  if (name === '[on-cpu]' || name.startsWith('[off-cpu: ')) return 'state';
   if (name.endsWith('_[k]')) return 'kernel';
   if (name.endsWith('_[i]')) return 'inline';
   if (name.startsWith('[missing ')) return 'placeholder';
@@ -21,7 +25,7 @@ export function label(name) {
 }
 
 /** What a tooltip adds after a label, by kind. */
-export const KIND_TEXT = { kernel: ' (kernel)', inline: ' (inlined)', placeholder: '', user: '', root: '', narrow: '' };
+export const KIND_TEXT = { kernel: ' (kernel)', inline: ' (inlined)', placeholder: '', user: '', root: '', narrow: '', state: ' (thread state)' };
 
 /** A tree node: `value` samples pass through it; children by name. */
 export function node(name) {
@@ -292,7 +296,7 @@ export function drawFlame(box, root, opts = {}) {
   place(top, topDepth, 0, 1, zoomPath.slice(0, topDepth), false);
   // Built off the page and attached once: one layout for thousands of frames. Hover and click
   // are handled once for the whole box (by the caller), through each frame's index.
-  const rootText = opts.rootText || ((r) => `all (${r.value} samples)`);
+  const rootText = opts.rootText || ((r) => `all (${amount(r.value, r.unit)})`);
   const title = opts.title || defaultTitle(root);
   const px = box.clientWidth || Infinity;
   const fragment = document.createDocumentFragment();
@@ -345,14 +349,14 @@ function rematch(box, last, re, opts) {
 function narrowTitle(f, root, capped) {
   const pct = ((100 * f.n.value) / (root.value || 1)).toFixed(2);
   const why = capped ? 'too narrow to draw one by one' : 'each narrower than 0.1% of the view';
-  return `${f.count} ${f.count === 1 ? 'frame' : 'frames'} ${why}: ${f.n.value} samples (${pct}%); zoom or search to see them`;
+  return `${f.count} ${f.count === 1 ? 'frame' : 'frames'} ${why}: ${amount(f.n.value, root.unit)} (${pct}%); zoom or search to see them`;
 }
 
 /** The tooltip of a profile's frame: its label, kind, samples and share of `root`. */
 function defaultTitle(root) {
   return (f) => {
     const pct = ((100 * f.n.value) / (root.value || 1)).toFixed(2);
-    return `${f.depth === 0 ? 'all' : label(f.n.name)}${KIND_TEXT[f.kind]}: ${f.n.value} samples (${pct}%)`;
+    return `${f.depth === 0 ? 'all' : label(f.n.name)}${KIND_TEXT[f.kind]}: ${amount(f.n.value, root.unit)} (${pct}%)`;
   };
 }
 

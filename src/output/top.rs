@@ -278,8 +278,9 @@ fn module_label(frame: &crate::profile::Frame) -> String {
 
 /// Writes grouped `rows` as aligned columns `SELF%  TOTAL%  SAMPLES  COMM|PID|MODULE` (a pid's
 /// busiest comm after it; `MS` instead of `SAMPLES` when the counts are nanoseconds), then a
-/// line with the total. Names have control characters shown as spaces.
-pub fn write_groups(rows: &[GroupRow], by: TopBy, total: u64, unit: WeightUnit, mut w: impl Write) -> io::Result<()> {
+/// line with the total (`total`: its text, such as `1234 samples` or `4989.9 ms blocked`). Names
+/// have control characters shown as spaces.
+pub fn write_groups(rows: &[GroupRow], by: TopBy, total: &str, unit: WeightUnit, mut w: impl Write) -> io::Result<()> {
     let heading = match by {
         TopBy::Comm => "COMM",
         TopBy::Pid => "PID     COMM",
@@ -298,7 +299,7 @@ pub fn write_groups(rows: &[GroupRow], by: TopBy, total: u64, unit: WeightUnit, 
         let name = if r.detail.is_empty() { r.name.clone() } else { format!("{:<7} {}", r.name, r.detail) };
         writeln!(w, "{:>6.2}  {:>6.2}  {:>width$}  {name}", r.self_pct, r.total_pct, amount(r.self_count))?;
     }
-    writeln!(w, "{} in total", unit.amount(total))
+    writeln!(w, "{total} in total")
 }
 
 /// Writes `rows` as aligned columns `SELF%  TOTAL%  FUNCTION  MODULE`, percentages with two
@@ -306,12 +307,12 @@ pub fn write_groups(rows: &[GroupRow], by: TopBy, total: u64, unit: WeightUnit, 
 /// in names are shown as spaces so that symbol names cannot drive or reorder the terminal; an empty name is shown as `[unknown]`, an unknown
 /// module as `[kernel]` for kernel functions and `-` otherwise.
 pub fn write_table(rows: &[TopRow], total_samples: u64, w: impl Write) -> io::Result<()> {
-    write_table_in(rows, total_samples, WeightUnit::Samples, w)
+    write_table_in(rows, &WeightUnit::Samples.amount(total_samples), w)
 }
 
-/// [`write_table`] for a profile whose counts are in `unit`: the last line gives the total in
-/// it (`4989.9 ms in total`).
-pub fn write_table_in(rows: &[TopRow], total: u64, unit: WeightUnit, mut w: impl Write) -> io::Result<()> {
+/// [`write_table`] with the total given as text: the last line is `TOTAL in total`
+/// (`4989.9 ms blocked in total` for an off-CPU profile).
+pub fn write_table_in(rows: &[TopRow], total: &str, mut w: impl Write) -> io::Result<()> {
     let names: Vec<String> =
         rows.iter().map(|r| if r.name.is_empty() { "[unknown]".to_string() } else { printable(&r.name) }).collect();
     let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).clamp(8, MAX_NAME_WIDTH);
@@ -324,16 +325,17 @@ pub fn write_table_in(rows: &[TopRow], total: u64, unit: WeightUnit, mut w: impl
         };
         writeln!(w, "{:>6.2}  {:>6.2}  {name:<width$}  {module}", row.self_pct, row.total_pct)?;
     }
-    writeln!(w, "{} in total", unit.amount(total))
+    writeln!(w, "{total} in total")
 }
 
 /// Writes the table `opts` asks for: functions ([`write_table`]) or groups
 /// ([`write_groups`]), with the profile's total.
 pub fn write_report(profile: &Profile, opts: &TableOptions, w: impl Write) -> io::Result<()> {
     let unit = profile.meta.weight_unit;
+    let total = profile.meta.amount(profile.total());
     match opts.by {
-        TopBy::Function => write_table_in(&top_sorted(profile, opts.rows, opts.sort), profile.total(), unit, w),
-        by => write_groups(&groups(profile, by, opts.sort, opts.rows), by, profile.total(), unit, w),
+        TopBy::Function => write_table_in(&top_sorted(profile, opts.rows, opts.sort), &total, w),
+        by => write_groups(&groups(profile, by, opts.sort, opts.rows), by, &total, unit, w),
     }
 }
 

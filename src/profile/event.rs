@@ -134,6 +134,50 @@ impl SampledEvent {
     }
 }
 
+/// What a profile's counts measure, by kind of time: the CPU (samples of a perf event, or the
+/// CPU time of another tool's profile), time off the CPU, or wall-clock time. Profiles of
+/// different measures are never added together or compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Measure {
+    /// Time on the CPU (`prof record`, and every profile read from other tools).
+    OnCpu,
+    /// Time blocked off the CPU (`prof record --off-cpu`).
+    OffCpu,
+    /// Wall-clock time, on and off the CPU (`prof record --wall`).
+    Wall,
+}
+
+impl Measure {
+    /// The stable name: `on-cpu`, `off-cpu` or `wall` (JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            Measure::OnCpu => "on-cpu",
+            Measure::OffCpu => "off-cpu",
+            Measure::Wall => "wall",
+        }
+    }
+
+    /// What it is, for people: `time on the CPU`, `off-CPU time`, `wall-clock time`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Measure::OnCpu => "time on the CPU",
+            Measure::OffCpu => "off-CPU time",
+            Measure::Wall => "wall-clock time",
+        }
+    }
+}
+
+impl SampledEvent {
+    /// The kind of time the event's counts measure.
+    pub fn measure(&self) -> Measure {
+        match self {
+            SampledEvent::Perf(EventKind::OffCpu) => Measure::OffCpu,
+            SampledEvent::Perf(EventKind::Wall) => Measure::Wall,
+            _ => Measure::OnCpu,
+        }
+    }
+}
+
 impl From<EventKind> for SampledEvent {
     fn from(kind: EventKind) -> Self {
         SampledEvent::Perf(kind)

@@ -13,7 +13,7 @@ pub mod filter;
 mod metadata;
 pub mod unwind;
 
-pub use event::{EventKind, SampledEvent, ThreadState};
+pub use event::{EventKind, Measure, SampledEvent, ThreadState};
 pub use filter::{FilterError, SampleFilter};
 pub use metadata::{format_unix_ns, lost_samples, unix_ns, LossReason, Losses, Metadata, WeightUnit};
 

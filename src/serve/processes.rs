@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::routes::Reply;
 use super::{App, Source};
+use crate::profile::Measure;
 
 /// Most archives one request reads: an hour of 1 s archives. A longer range gets a 400 (the UI
 /// then draws its timeline without the breakdown).
@@ -35,6 +36,8 @@ struct Known {
     bytes: u64,
     start: u64,
     end: u64,
+    /// What its counts measure: a range is one kind of time (see `store::merge_spans`).
+    measure: Measure,
     summary: Option<Arc<Summary>>,
 }
 
@@ -87,12 +90,19 @@ impl App {
         let candidates: Vec<_> = entries.0.into_iter().filter(|e| e.start_unix_ns < to).collect();
         let mut cache = self.processes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut rows: Vec<(u64, u64, Arc<Summary>)> = Vec::new();
+        let mut measures = Vec::new();
         for e in &candidates {
             let fresh = cache.archives.get(&e.path).is_some_and(|k| k.bytes == e.bytes);
             if !fresh {
                 // Unreadable archives are left out, as in the interval list.
                 let Ok(meta) = crate::archive::read_meta_file(&e.path) else { continue };
-                let known = Known { bytes: e.bytes, start: meta.start_unix_ns, end: meta.end_unix_ns, summary: None };
+                let known = Known {
+                    bytes: e.bytes,
+                    start: meta.start_unix_ns,
+                    end: meta.end_unix_ns,
+                    measure: meta.event.measure(),
+                    summary: None,
+                };
                 cache.archives.insert(e.path.clone(), known);
             }
             let Some(known) = cache.archives.get_mut(&e.path) else { continue };
@@ -115,11 +125,16 @@ impl App {
                 }
             };
             rows.push((known.start, known.end, summary));
+            measures.push(known.measure);
         }
         // Archives removed since (retention) leave the cache.
         cache.archives.retain(|p, _| listed.contains(p));
         drop(cache);
-        rows.sort_by_key(|(start, ..)| *start);
+        // As the merged range: only the newest archive's kind of time.
+        let mut rows: Vec<_> = rows.into_iter().zip(measures).collect();
+        rows.sort_by_key(|((start, ..), _)| *start);
+        let newest = rows.last().map(|(_, m)| *m);
+        let rows: Vec<_> = rows.into_iter().filter(|(_, m)| Some(*m) == newest).map(|(row, _)| row).collect();
         Ok(Reply::json(&table(&rows)))
     }
 }

@@ -26,6 +26,7 @@ const WEB_FILES: &[(&str, &str, &str)] = &[
     ("/table.js", JS, include_str!("../../web/table.js")),
     ("/diff.js", JS, include_str!("../../web/diff.js")),
     ("/dom.js", JS, include_str!("../../web/dom.js")),
+    ("/units.js", JS, include_str!("../../web/units.js")),
     ("/app.css", "text/css; charset=utf-8", include_str!("../../web/app.css")),
 ];
 const JS: &str = "text/javascript; charset=utf-8";
@@ -228,16 +229,7 @@ impl App {
         let dir = match &*self.source {
             Source::Dir(dir) => dir,
             Source::File { name, bytes, profile } => {
-                let meta = &profile.meta;
-                return Ok(vec![IntervalJson {
-                    start_unix_ns: meta.start_unix_ns,
-                    end_unix_ns: meta.end_unix_ns,
-                    samples: meta.total_samples,
-                    lost: crate::profile::lost_samples(&meta.losses),
-                    events_lost: events_lost(&meta.losses),
-                    bytes: *bytes,
-                    path: PathBuf::from(name),
-                }]);
+                return Ok(vec![IntervalJson::of(&profile.meta, *bytes, PathBuf::from(name))]);
             }
         };
         // A panic while listing left nothing half-done behind this lock.
@@ -259,15 +251,7 @@ impl App {
                 Some(row) => row,
                 // Unreadable archives are left out, as `prof report DIR --list` skips them.
                 None => match crate::archive::read_meta_file(&e.path) {
-                    Ok(meta) => IntervalJson {
-                        start_unix_ns: meta.start_unix_ns,
-                        end_unix_ns: meta.end_unix_ns,
-                        samples: meta.total_samples,
-                        lost: crate::profile::lost_samples(&meta.losses),
-                        events_lost: events_lost(&meta.losses),
-                        bytes: e.bytes,
-                        path: e.path.clone(),
-                    },
+                    Ok(meta) => IntervalJson::of(&meta, e.bytes, e.path.clone()),
                     Err(_) => continue,
                 },
             };
@@ -326,8 +310,12 @@ impl App {
         // page opening on a range) does not wait for it.
         let merged = crate::store::merge_spans(dir, &spans, Vec::new(), from, to)
             .map_err(|e| Reply::error(404, &e.to_string()))?;
-        let shown =
-            Shown { profile: Arc::new(merged.profile), covered_ns: merged.covered_ns, intervals: merged.archives };
+        let shown = Shown {
+            profile: Arc::new(merged.profile),
+            covered_ns: merged.covered_ns,
+            intervals: merged.archives,
+            warnings: merged.warnings,
+        };
         let mut cache = self.cache();
         if cache.ranges.iter().any(|(f, t, fp, _)| (*f, *t, *fp) == (from, to, fingerprint)) {
             return Ok(shown);
@@ -367,11 +355,9 @@ fn svg(s: &Shown) -> Reply {
     }
 }
 
-/// Rows of the top table the UI shows beside the flamegraph.
-const UI_TOP_ROWS: usize = 30;
-
 /// The range as JSON for the UI's interactive flamegraph: title, subtitle, total, every folded
-/// stack as an array of frame labels (root = comm) with its count, the top table, and what was
+/// stack as an array of frame labels (root = comm) with its count, the unit and measure of the
+/// counts, and what was
 /// lost (samples, process notifications, each reason) with the recording's notes.
 ///
 /// Frame labels are sent once, in `names`; each stack is `[count, name index, …]` (root first).
@@ -387,13 +373,15 @@ fn flame_json(s: &Shown) -> Reply {
         /// How many intervals (archives) the range merges.
         intervals: usize,
         total: u64,
+        /// What the counts are: `samples` or `nanoseconds`.
+        unit: &'static str,
+        /// What kind of time they measure: `on-cpu`, `off-cpu` or `wall`.
+        measure: &'static str,
         names: Vec<String>,
         /// The module (binary) of each name of `names`, "" when unknown (roots, folded input):
         /// the first seen when two modules have a function of the same name.
         modules: Vec<String>,
         stacks: Vec<Vec<u64>>,
-        /// The top table beside the flamegraph (as `/api/top.json?n=30`), in the same reply.
-        top: Vec<TopJson>,
         /// What the range lost, by reason.
         losses: LossesJson,
         /// The recording's notes and warnings (of the range's first archive, and mixed
@@ -428,7 +416,6 @@ fn flame_json(s: &Shown) -> Reply {
         module_of.entry(folded::frame_label(frame)).or_insert(&frame.module);
     }
     let modules = names.iter().map(|n| module_of.get(n).copied().unwrap_or_default().to_string()).collect();
-    let top = top::top(p, UI_TOP_ROWS).iter().map(TopJson::from).collect();
     let losses = LossesJson::of(&p.meta.losses);
     Reply::json(&Flame {
         title,
@@ -436,12 +423,13 @@ fn flame_json(s: &Shown) -> Reply {
         duration_ns: s.covered_ns,
         intervals: s.intervals,
         total: p.total(),
+        unit: p.meta.weight_unit.name(),
+        measure: p.meta.event.measure().name(),
         names,
         modules,
         stacks,
-        top,
         losses,
-        notes: p.meta.notes.clone(),
+        notes: s.warnings.iter().chain(&p.meta.notes).cloned().collect(),
     })
 }
 
@@ -468,9 +456,34 @@ pub(super) struct IntervalJson {
     /// Process notifications lost because the ring buffer was full (`events_lost`).
     events_lost: u64,
     bytes: u64,
+    /// `nanoseconds` when `samples` is time (off-CPU, wall-clock, a folded file of CPU time);
+    /// left out for sample counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<&'static str>,
+    /// `off-cpu` or `wall` for those recordings; left out for time on the CPU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    measure: Option<&'static str>,
     /// The archive (not sent: the UI names ranges by time only).
     #[serde(skip)]
     path: PathBuf,
+}
+
+impl IntervalJson {
+    /// The row of an archive (or profile file) of `bytes` at `path` with metadata `meta`.
+    fn of(meta: &crate::profile::Metadata, bytes: u64, path: PathBuf) -> IntervalJson {
+        let measure = meta.event.measure();
+        IntervalJson {
+            start_unix_ns: meta.start_unix_ns,
+            end_unix_ns: meta.end_unix_ns,
+            samples: meta.total_samples,
+            lost: crate::profile::lost_samples(&meta.losses),
+            events_lost: events_lost(&meta.losses),
+            bytes,
+            unit: (!meta.weight_unit.is_count()).then(|| meta.weight_unit.name()),
+            measure: (measure != crate::profile::Measure::OnCpu).then(|| measure.name()),
+            path,
+        }
+    }
 }
 
 /// Process notifications lost (the ring buffer was full) in `losses`.

@@ -52,6 +52,8 @@ pub(super) struct Shown {
     pub covered_ns: u64,
     /// How many intervals (archives) it merges.
     pub intervals: usize,
+    /// Archives of the range left out (unreadable, or another kind of time), one line each.
+    pub warnings: Vec<String>,
 }
 
 impl Shown {
@@ -61,6 +63,7 @@ impl Shown {
             profile: Arc::clone(profile),
             covered_ns: profile.meta.end_unix_ns.saturating_sub(profile.meta.start_unix_ns),
             intervals: 1,
+            warnings: Vec::new(),
         }
     }
 }

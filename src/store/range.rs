@@ -164,32 +164,65 @@ pub fn merge_spans(
     // Reading and decoding the archives is most of the work: split the range into contiguous
     // chunks, merge each on its own thread, then merge the chunks in order. Frames, stacks and
     // samples are interned in first-seen order, so the result is the same as one sequential pass.
+    // Samples, off-CPU and wall-clock nanoseconds are never added together: each chunk keeps
+    // one part per measure, and the range is the newest archive's measure.
     let chunks = in_chunks(&selected, |chunk| {
-        let mut builder = None;
+        let mut parts: Vec<Part> = Vec::new();
         let mut warnings = Vec::new();
-        let (mut covered, mut archives) = (0u64, 0usize);
+        let mut newest = None;
         for s in chunk {
             match archive::read_file(&s.path) {
                 Ok(p) => {
-                    absorb(&mut builder, &p, dir);
-                    covered = covered.saturating_add(s.duration_ns());
-                    archives += 1;
+                    let measure = p.meta.event.measure();
+                    newest = Some(measure);
+                    let part = match parts.iter().position(|part| part.measure == measure) {
+                        Some(i) => &mut parts[i],
+                        None => {
+                            parts.push(Part { measure, builder: None, covered: 0, archives: 0 });
+                            parts.last_mut().expect("just pushed")
+                        }
+                    };
+                    absorb(&mut part.builder, &p, dir);
+                    part.covered = part.covered.saturating_add(s.duration_ns());
+                    part.archives += 1;
                 }
                 Err(err) => warnings.push(format!("{err}; skipped")),
             }
         }
-        (builder, warnings, covered, archives)
+        (parts, warnings, newest)
     });
+    let measure = chunks.iter().rev().find_map(|(_, _, newest)| *newest);
     let mut builder: Option<ProfileBuilder> = None;
     let (mut covered_ns, mut archives) = (0u64, 0usize);
-    for (part, part_warnings, covered, n) in chunks {
+    let mut skipped: Vec<(crate::profile::Measure, usize)> = Vec::new();
+    for (parts, part_warnings, _) in chunks {
         warnings.extend(part_warnings);
-        covered_ns = covered_ns.saturating_add(covered);
-        archives += n;
-        match (builder.as_mut(), part) {
-            (_, None) => {}
-            (None, Some(b)) => builder = Some(b),
-            (Some(_), Some(b)) => absorb(&mut builder, &b.finish(), dir),
+        for part in parts {
+            if Some(part.measure) != measure {
+                match skipped.iter_mut().find(|(m, _)| *m == part.measure) {
+                    Some((_, n)) => *n += part.archives,
+                    None => skipped.push((part.measure, part.archives)),
+                }
+                continue;
+            }
+            covered_ns = covered_ns.saturating_add(part.covered);
+            archives += part.archives;
+            match (builder.as_mut(), part.builder) {
+                (_, None) => {}
+                (None, Some(b)) => builder = Some(b),
+                (Some(_), Some(b)) => absorb(&mut builder, &b.finish(), dir),
+            }
+        }
+    }
+    if let Some(measure) = measure {
+        for (other, n) in skipped {
+            warnings.push(format!(
+                "{n} archive{} of {} skipped: the range's newest archive records {}, and the two \
+                 cannot be added together (choose a range of one kind)",
+                if n == 1 { "" } else { "s" },
+                other.describe(),
+                measure.describe()
+            ));
         }
     }
     match builder {
@@ -200,6 +233,14 @@ pub fn merge_spans(
             to: crate::profile::format_unix_ns(to),
         }),
     }
+}
+
+/// The archives of one measure in a chunk of a range, merged.
+struct Part {
+    measure: crate::profile::Measure,
+    builder: Option<ProfileBuilder>,
+    covered: u64,
+    archives: usize,
 }
 
 /// `f` applied to contiguous chunks of `items` on up to 8 threads; the results in order.
