@@ -13,6 +13,9 @@
 #      peak RSS, BPF map / ring-buffer memory, samples expected vs captured, full stacks,
 #      time from the end of the recording to the SVG (and its stages), bytes per sample, and the
 #      burner's split.
+#   C. one recording taken by perf and prof at once (archive size against perf.data).
+#   D. off-CPU recording's cost per context switch against bpftrace and perf
+#      (scripts/bench-offcpu, whose table goes into the report as it is).
 # Everything a run leaves (outputs, logs) stays in WORK/runs/<phase>/<workload>/<arm>-<rep>/.
 import argparse
 import json
@@ -652,6 +655,42 @@ def same_recording(cfg, log):
 # Summaries
 
 
+def offcpu_phase(cfg, log):
+    """Phase D: scripts/bench-offcpu on this run's prof; its JSON (rows and Markdown table)."""
+    path = f"{cfg.workdir}/offcpu.json"
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench-offcpu")
+    reps, trips = (1, 20000) if cfg.quick else (3, 200000)
+    subprocess.run([sys.executable, script, "--prof", cfg.prof, "--reps", str(reps), "--round-trips", str(trips),
+                    "--json", path], check=True, stdout=subprocess.DEVNULL)
+    with open(path) as f:
+        D = json.load(f)
+    log("phase D off-CPU: " + "; ".join(
+        f"{r['arm']}: {r['added_ns_per_switch'] / 1000:+.2f} µs/switch" for r in D["rows"]))
+    return D
+
+
+def offcpu_report(D):
+    """The target row of phase D (prof's off-CPU cost per switch as ratios of bpftrace's and
+    perf's) and its section."""
+    total = {r["arm"]: r["total_ns_per_switch"] for r in D["rows"]}
+    every, budget = total.get("prof --off-cpu --off-cpu-budget 0"), total.get("prof --off-cpu")
+    peers = {"bpftrace": next((v for k, v in total.items() if k.startswith("bpftrace")), None),
+             "perf": next((v for k, v in total.items() if k.startswith("perf record")), None)}
+    def r(a, b):
+        return fmt(a / b if a is not None and b else None)
+    row = ("off-CPU: CPU per context switch against bpftrace and `perf record -e sched:sched_switch -g`",
+           f"recording every switch {r(every, peers['bpftrace'])}× bpftrace's, {r(every, peers['perf'])}× perf's "
+           f"({fmt(every and every / 1000)} µs per switch); with the default budget {r(budget, peers['bpftrace'])}× and "
+           f"{r(budget, peers['perf'])}× ({fmt(budget and budget / 1000)} µs)", "–")
+    section = ["## Off-CPU recording: cost per context switch\n",
+               "`scripts/bench-offcpu` (see its header): a ping-pong of two threads through pipes pinned to one "
+               "CPU, each tool attached with -p. *Added*: the workload's CPU per switch above the no-profiler "
+               "arm (what the tool runs at each switch); *profiler CPU*: the tool's own process; the ratio is "
+               "prof recording every switch (`--off-cpu-budget 0`, what the peers do) over each arm's total.\n"]
+    section += D["markdown"] + [""]
+    return row, section
+
+
 def run_facts_from_markdown(path):
     """Date, loads and duration of a run, from the report it wrote (results.json of runs before
     these were stored in it)."""
@@ -1018,7 +1057,7 @@ def main():
         # Re-render an earlier run: its measurements and the facts of the run it stored.
         with open(cfg.from_results) as f:
             saved = json.load(f)
-        meta, A, B, C = saved["meta"], saved["A"], saved["B"], saved["C"]
+        meta, A, B, C, D = saved["meta"], saved["A"], saved["B"], saved["C"], saved.get("D")
         run = saved.get("run") or run_facts_from_markdown(cfg.out)
         load0, load1, loads, elapsed, now = run["load0"], run["load1"], run["loads"], run["elapsed"], run["date"]
         wls = workloads(cfg)
@@ -1045,16 +1084,22 @@ def main():
                 f"stop→exit {med([r['stop_to_exit_s'] for r in B if r['workload'] == wn and r['arm'] == a]):.2f} s"
                 for a in wl["arms"]))
         C = same_recording(cfg, log) if not only or "same" in only else []
+        D = offcpu_phase(cfg, log) if not only or "offcpu" in only else None
         problems = sanity(B, wls)
         load1 = read("/proc/loadavg").split()[:3]
         elapsed = time.monotonic() - t_start
         now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     head, body, out = summarize(cfg, A, B, C, meta)
+    if D:
+        row, section = offcpu_report(D)
+        head.append(f"| {row[0]} | {row[1]} | {row[2]} |")
+        out["targets"].append(row)
+        body.extend(section)
     if problems:
         out["problems"] = problems
     run = {"load0": load0, "load1": load1, "loads": loads, "elapsed": elapsed, "date": now}
     with open(f"{cfg.workdir}/results.json", "w") as f:
-        json.dump({"meta": meta, "run": run, "A": A, "B": B, "C": C,
+        json.dump({"meta": meta, "run": run, "A": A, "B": B, "C": C, "D": D,
                    "summary": {k: v for k, v in out.items() if k != "targets"}, "targets": out["targets"]},
                   f, indent=1, default=str)
 
