@@ -341,6 +341,24 @@ def analyse(stacks, comm):
 # Workloads of phase B
 
 
+# Processes the churn workload starts per second.
+CHURN_RATE = 50
+
+
+def churn_bins(bindir):
+    """The churn's children (scripts/bench builds them)."""
+    d = f"{bindir}/churn-bins"
+    return sorted(f"{d}/{n}" for n in os.listdir(d)) if os.path.isdir(d) else []
+
+
+def per_process_ms(cell, arm):
+    """An arm's CPU per new process (ms): its steady CPU under churn less its idle steady CPU,
+    over the tasks the machine created per second meanwhile."""
+    churn, idle, rate = cell("churn", arm, "steady_ms_per_s"), cell("idle", arm, "steady_ms_per_s"), \
+        cell("churn", arm, "forks_per_s")
+    return (churn - idle) / rate if None not in (churn, idle, rate) and rate > 0 else None
+
+
 def workloads(cfg):
     long = 3600
     w = cfg.workdir + "/bin"
@@ -365,6 +383,10 @@ def workloads(cfg):
         "syscalls": {"procs": [[f"{w}/syscalls", str(long)]] * NCPU, "comm": "syscalls", "hz": 99,
                      "arms": ["perf", "perf -g", "bpftrace", "prof"],
                      "what": f"tests/workloads/syscalls.c (read 1 MiB from /dev/zero), {NCPU} instances"},
+        "churn": {"procs": [[f"{w}/churn", str(CHURN_RATE), str(long), "20"] + churn_bins(w)], "comm": None, "hz": 99,
+                  "arms": ["perf -g", "bpftrace", "prof"],
+                  "what": f"tests/workloads/churn.c: {CHURN_RATE} processes a second, round-robin over 20 builds "
+                          "of tests/workloads/short.c with distinct build IDs, each burning 20 ms"},
         "bigbin": {"procs": [[f"{w}/bigbin", str(long), str(NCPU)]], "comm": "bigbin", "hz": 99,
                    "arms": ["perf -g", "bpftrace", "prof"],
                    "what": f"large binary: scripts/bench.d/gen-bigbin.py {cfg.bigbin_n} (Rust, -O -g, "
@@ -982,6 +1004,12 @@ def summarize(cfg, A, B, C, meta):
     t(("BPF maps ≤ 16 MB", f"{fmt(maps, '.1f')} MB at 99 Hz, the default (memlock of every map prof holds); "
        f"{fmt(maps_fast and maps_fast / 2**20, '.1f')} MB at 999 Hz (stack and counts maps sized for the rate)",
        verdict(None if maps is None else maps <= 16)))
+    pp = {a: per_process_ms(cell, a) for a in ("prof", "bpftrace", "perf -g")}
+    t(("prof CPU per new process ≤ 0.1 ms (the churn workload, beside bpftrace's and perf's)",
+       f"{fmt(pp['prof'], '.3f')} ms (bpftrace {fmt(pp['bpftrace'], '.3f')} ms, `perf record -g` "
+       f"{fmt(pp['perf -g'], '.3f')} ms while recording; perf resolves its mmap events later, in `perf script`): "
+       f"steady CPU under churn less idle, over {fmt(cell('churn', 'prof', 'forks_per_s'), '.0f')} new tasks/s",
+       verdict(None if pp["prof"] is None else pp["prof"] <= 0.1)))
     sp = speed.get("bigbin")
     t(("end of recording → SVG ≥ 10× faster than perf script + inferno on the large binary",
        f"{fmt(sp, '.1f')}× (" + ", ".join(f"{k} {fmt(v, '.1f')}×" for k, v in speed.items() if k != "bigbin") + ")",
