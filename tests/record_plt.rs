@@ -67,6 +67,10 @@ fn record_vdso_frames_are_named() {
         })
     });
     println!("vdso: {whole} of {vdso} with every caller");
-    assert!(whole * 100 >= vdso * 97, "{whole} of {vdso} with every caller: {mine:?}");
+    // One sample may fall in the first moments, before the workload's unwind tables are
+    // loaded and frame pointers are the only way (docs/unwinding.md); more than that, or
+    // more than 3%, is the unwinder's fault (frame pointers alone miss a caller in ~10%).
+    let misses = vdso - whole;
+    assert!(misses <= 1 || misses * 100 <= vdso * 3, "{whole} of {vdso} with every caller: {mine:?}");
     assert_eq!(count_where(&mine, |s| s.contains("[vdso]+0x")), 0, "{mine:?}");
 }

@@ -386,7 +386,7 @@ fn serve_shows_lost_notifications() {
     let html = String::from_utf8(get(&ui, "/").2).unwrap();
     assert!(html.contains("<ul id=\"losses\""), "the page has the list of losses");
     let js = String::from_utf8(get(&ui, "/app.js").2).unwrap();
-    assert!(js.contains("renderLosses(data.losses, data.notes)") && js.contains("process notifications lost"));
+    assert!(js.contains("renderLosses(data.losses, data.notes") && js.contains("process notifications lost"));
     assert!(js.contains("events_lost"), "the timeline's bars count lost notifications");
 }
 
