@@ -382,8 +382,9 @@ pub struct RecordArgs {
     /// `lbr` is not used (`--unwind auto`, with a note).
     #[arg(long = "call-graph", value_parser = parse_call_graph, value_name = "MODE", conflicts_with = "unwind")]
     pub call_graph: Option<CallGraphArg>,
-    /// perf's `-a` (all CPUs, the whole system): accepted; it is what prof records without
-    /// `-p` or a command.
+    /// perf's `-a` (all CPUs, the whole system): what prof records without `-p` or a command;
+    /// with a command, the whole system while the command runs (`prof record -a -- sleep 10`),
+    /// as perf does.
     #[arg(short = 'a', long = "all-cpus", conflicts_with = "pids")]
     pub all_cpus: bool,
     /// The sampling event: `cycles` (hardware; where there is no PMU, as in most VMs, prof
@@ -483,12 +484,6 @@ impl RecordArgs {
         if self.call_graph_flag && self.unwind.is_none() && self.call_graph.is_none() {
             notes.push("-g: prof always records call graphs (user stacks walked with --unwind auto)".to_string());
         }
-        if self.all_cpus && !self.command.is_empty() {
-            notes.push(
-                "-a with a command: prof records the command and the processes it forks;                  for the whole system while it runs, record without -a in another terminal (`prof record -d N`)"
-                    .to_string(),
-            );
-        }
         match self.call_graph {
             Some(CallGraphArg::Dwarf) => notes.push(
                 "--call-graph dwarf: prof unwinds with each binary's DWARF tables in the kernel \
@@ -527,6 +522,7 @@ impl RecordArgs {
             },
             duration: self.duration,
             command: (!self.command.is_empty()).then(|| self.command.clone()),
+            whole_system: self.all_cpus,
             record_cmdline: self.record_cmdline,
             drain_interval: Some(self.drain_interval),
             continuous: self.dir.clone().filter(|_| self.continuous).map(|dir| ContinuousOptions {

@@ -57,7 +57,7 @@ fn perf_habits_record_as_perf_users_type_them() {
 }
 
 /// A command after the options needs no `--`, its own options included; `-a` with a command
-/// says that prof records the command.
+/// records the whole system while the command runs, as `perf record -a -- sleep N` does.
 #[test]
 fn perf_habits_command_without_double_dash() {
     let _m = bpf_test!("perf_habits_command_without_double_dash");
@@ -65,7 +65,15 @@ fn perf_habits_command_without_double_dash() {
     assert_eq!(code, Some(4), "{stderr}");
     assert!(stderr.contains("command exited: exit status: 4"), "{stderr}");
     assert!(archive.expect("archive written").meta.target.starts_with("sh"));
-    let (code, stderr, _) = record(&["-a", "true"]);
-    assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("-a with a command: prof records the command"), "{stderr}");
+    // A process the command has nothing to do with, busy for the whole recording.
+    let mut busy = std::process::Command::new(common::workload("short")).arg("4000").spawn().unwrap();
+    let (code, stderr, archive) = record(&["-a", "sh", "-c", "sleep 1.5; exit 3"]);
+    busy.kill().unwrap();
+    busy.wait().unwrap();
+    assert_eq!(code, Some(3), "{stderr}");
+    let archive = archive.expect("archive written");
+    assert_eq!(archive.meta.target, "system-wide while `sh (+2 args)` ran");
+    let short: u64 = archive.samples.iter().filter(|s| s.comm == "w_short").map(|s| s.count).sum();
+    // 1.5 s at 99 Hz of a process on the CPU all along: ~148 samples.
+    assert!(short >= 100, "{short} samples of the busy process; {stderr}");
 }

@@ -42,6 +42,9 @@ pub struct RecordOptions {
     pub duration: Option<Duration>,
     /// Command to spawn and profile, with the children it forks.
     pub command: Option<Vec<OsString>>,
+    /// With a command: record the whole system while it runs (perf's `-a`), not only the
+    /// command and its children.
+    pub whole_system: bool,
     /// Write one archive per interval into a directory instead of one profile at the end.
     pub continuous: Option<ContinuousOptions>,
     /// Keep the command's whole command line as the profile's target; by default only the
@@ -280,8 +283,7 @@ fn resolve_target(opts: &RecordOptions) -> (SamplerOptions, String) {
     let mut sampler_opts = opts.sampler.clone();
     let target = match (&opts.command, &sampler_opts.targets) {
         (Some(cmd), _) => {
-            sampler_opts.targets = Targets::Pids { pids: Vec::new(), follow_forks: true };
-            if opts.record_cmdline {
+            let named = if opts.record_cmdline {
                 cmd.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
             } else {
                 let program = cmd.first().map(|p| p.to_string_lossy()).unwrap_or_default();
@@ -290,6 +292,13 @@ fn resolve_target(opts: &RecordOptions) -> (SamplerOptions, String) {
                     1 => format!("{program} (+1 arg)"),
                     n => format!("{program} (+{n} args)"),
                 }
+            };
+            if opts.whole_system {
+                sampler_opts.targets = Targets::All;
+                format!("system-wide while `{named}` ran")
+            } else {
+                sampler_opts.targets = Targets::Pids { pids: Vec::new(), follow_forks: true };
+                named
             }
         }
         (None, Targets::All) => "system-wide".to_string(),
@@ -364,6 +373,10 @@ mod tests {
         opts.record_cmdline = true;
         opts.command = cmd(&["python3", "app.py", "--password=x"]);
         assert_eq!(resolve_target(&opts).1, "python3 app.py --password=x");
+        opts.whole_system = true;
+        let (sampler, target) = resolve_target(&opts);
+        assert_eq!(target, "system-wide while `python3 app.py --password=x` ran");
+        assert_eq!(sampler.targets, Targets::All);
         opts.command = None;
         assert_eq!(resolve_target(&opts).1, "system-wide");
     }
