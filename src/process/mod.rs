@@ -8,6 +8,8 @@
 
 pub mod in_root;
 pub mod maps;
+pub mod maps_query;
+pub mod proc_dir;
 pub mod refresh;
 pub mod stamp;
 pub mod vdso;
@@ -19,7 +21,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use maps::{parse_maps, Mapping};
+use maps::Mapping;
 
 /// The kernel's `PID_MAX_LIMIT` on 64-bit systems (2^22): `kernel.pid_max` is at most this, and
 /// every process id is below it.
@@ -82,8 +84,14 @@ impl Binary {
         if same {
             PathBuf::from(&self.path)
         } else {
-            PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
+            self.descriptor_path()
         }
+    }
+
+    /// A path that opens the very file prof holds (`/proc/self/fd/N`), without looking at the
+    /// file system: valid while the binary is in the table.
+    pub fn descriptor_path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
     }
 }
 
@@ -96,7 +104,8 @@ pub struct MappingInfo {
     pub end: u64,
     /// Offset of `start` in the file.
     pub offset: u64,
-    /// The binary behind it and a path that opens it (None: anonymous, `[vdso]`, unreadable).
+    /// The binary behind it and a path that opens the file prof holds, valid while the binary
+    /// is in the process table (None: anonymous, `[vdso]`, unreadable).
     pub binary: Option<(BinaryKey, PathBuf)>,
     /// Module name (as frames show it).
     pub module: String,
@@ -153,19 +162,19 @@ impl ProcessTable {
     /// Reads the mappings of `tgid` through thread `tid` (which outlives an exited leader) and
     /// opens any binary not yet open. Returns false when the process is already gone.
     pub fn capture(&mut self, tgid: u32, tid: u32) -> bool {
-        // The start time read before and after the maps dates them: if they differ, another
-        // process took the PID in between and the maps cannot be told to belong to either.
-        let start = start_time(tgid);
-        let Some(mappings) = read_mappings(tgid, tid) else {
+        // Read through one open /proc/PID directory, the start time dates the mappings: both
+        // come from the process that had the PID when the directory was opened.
+        let Some(dir) = proc_dir::ProcDir::open(tgid) else {
+            self.capture_failures += 1;
+            return false;
+        };
+        let start = dir.start_time();
+        let Some(mappings) = dir.mappings(tid) else {
             self.capture_failures += 1;
             return false;
         };
         if mappings.is_empty() {
             // a zombie, or a kernel thread: nothing to capture
-            return false;
-        }
-        if start_time(tgid) != start {
-            self.capture_failures += 1;
             return false;
         }
         let snapshot: Snapshot = mappings
@@ -320,7 +329,7 @@ impl ProcessTable {
                 start: m.start,
                 end: m.end,
                 offset: m.offset,
-                binary: key.and_then(|k| self.binaries.get(&k).map(|b| (k, b.symbolization_path(k)))),
+                binary: key.and_then(|k| self.binaries.get(&k).map(|b| (k, b.descriptor_path()))),
                 module: m.module_name(),
             })
             .collect()
@@ -342,29 +351,6 @@ impl ProcessTable {
     }
 }
 
-/// The executable mappings of process `tgid`, read through thread `tid`, else the process, else
-/// any other of its threads: a thread that exited (a leader that called `pthread_exit`, sampled
-/// just before) shows no mappings while its siblings still run in them. None when the process
-/// is gone; empty for a zombie or a kernel thread.
-fn read_mappings(tgid: u32, tid: u32) -> Option<Vec<Mapping>> {
-    let read = |dir: String| std::fs::read_to_string(format!("{dir}/maps")).ok().map(|text| parse_maps(&text));
-    let first = read(format!("/proc/{tgid}/task/{tid}")).or_else(|| read(format!("/proc/{tgid}")));
-    if first.as_ref().is_some_and(|m| !m.is_empty()) {
-        return first;
-    }
-    let others = std::fs::read_dir(format!("/proc/{tgid}/task")).ok()?;
-    for task in others.flatten() {
-        let Some(other) = task.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        if other == tid {
-            continue;
-        }
-        if let Some(found) = read(format!("/proc/{tgid}/task/{other}")).filter(|m| !m.is_empty()) {
-            return Some(found);
-        }
-    }
-    first
-}
-
 /// Opens the file behind a mapping: through `/proc/PID/map_files/` (works for deleted files and
 /// other mount namespaces), else through its path inside the process's root (never outside it,
 /// see [`in_root`]), keeping it only if it is the mapped inode.
@@ -382,7 +368,11 @@ fn open_binary(tgid: u32, tid: u32, m: &Mapping, key: BinaryKey) -> Option<Binar
 
 /// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat).
 pub fn start_time(tgid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{tgid}/stat")).ok()?;
+    parse_start_time(&std::fs::read_to_string(format!("/proc/{tgid}/stat")).ok()?)
+}
+
+/// The start time (field 22) in the text of a `/proc/PID/stat` file.
+fn parse_start_time(stat: &str) -> Option<u64> {
     // comm (field 2) may contain spaces and parentheses: count fields after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     rest.split_whitespace().nth(19)?.parse().ok()

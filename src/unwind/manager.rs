@@ -415,7 +415,7 @@ impl TableManager {
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) => {
-                self.finish(sink, key, Err(format!("failed to open `{}`: {e}", path.display())));
+                self.finish(sink, key, Err(format!("failed to open `{module}` ({}): {e}", path.display())));
                 return;
             }
         };
