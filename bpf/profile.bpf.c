@@ -515,6 +515,7 @@ static __always_inline bool send_deferred(const struct walk *st, const struct pr
 	d->tgid = key->tgid;
 	d->tid = tid;
 	d->start_time = key->start_time;
+	d->cgroup_id = key->cgroup_id;
 	__builtin_memcpy(d->comm, key->comm, sizeof(d->comm));
 	d->pc = st->pc;
 	d->sp = st->sp;
@@ -680,6 +681,7 @@ static __always_inline void init_key(struct prof_sample_key *key, __u32 tgid, __
 	key->tgid = tgid;
 	key->tid = tid;
 	key->gen = gen;
+	key->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(key->comm, sizeof(key->comm));
 #ifndef PROF_NO_BTF
 	if (tgid != 0)

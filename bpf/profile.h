@@ -116,6 +116,8 @@ struct prof_sample_key {
 	/* the process's start (its leader's start_boottime, ns since boot; 0 without BTF): tells a
 	 * process from a later one that reuses its PID */
 	__u64 start_time;
+	/* the task's cgroup v2 id (the inode number of its directory in the cgroup2 mount) */
+	__u64 cgroup_id;
 	__u8 user_status;
 	__u8 kernel_status;
 	__u8 unwind_status; /* enum prof_unwind_status */
@@ -246,6 +248,7 @@ struct prof_deferred {
 	__u32 tid;
 	/* as in struct prof_sample_key */
 	__u64 start_time;
+	__u64 cgroup_id;
 	char comm[PROF_TASK_COMM_LEN];
 	/* registers of the frame the walk stopped at (pc is not in user_ips) */
 	__u64 pc;

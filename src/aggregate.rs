@@ -1,4 +1,4 @@
-//! Aggregation: drained in-kernel counts are summed per (process and its start time, comm, user stack, kernel
+//! Aggregation: drained in-kernel counts are summed per (process and its start time, thread, cgroup, comm, user stack, kernel
 //! stack, how the user stack's walk ended, on-CPU or why off it) across drains. Addresses only: symbolization turns
 //! the sums into a profile ([`crate::symbolize::build_profile`]).
 
@@ -18,6 +18,8 @@ pub struct Key {
     pub start: u64,
     /// The thread sampled (0: unknown).
     pub tid: u32,
+    /// The thread's cgroup v2 id.
+    pub cgroup: u64,
     /// The thread's name when sampled.
     pub comm: String,
     /// The user stack (innermost first), or why it is missing.
@@ -48,6 +50,7 @@ impl Aggregator {
                 tgid: rc.tgid,
                 start: rc.start,
                 tid: rc.tid,
+                cgroup: rc.cgroup,
                 comm: rc.comm,
                 user: rc.user,
                 kernel: rc.kernel,

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use prof::output::top::{TableOptions, TopBy, TopSort};
 use prof::output::{Format, RenderOptions};
+use prof::profile::CgroupGrouping;
 use prof::push::{Endpoint, Protocol, PushConfig, PushOptions};
 use prof::record::{ContinuousOptions, RecordOptions};
 use prof::sample::{SamplerOptions, Targets, MIN_EVENTS_BUFFER};
@@ -327,7 +328,7 @@ pub struct OutputArgs {
 impl OutputArgs {
     /// Rendering options.
     pub fn render(&self) -> RenderOptions {
-        RenderOptions { pid_in_name: self.pid_in_name }
+        RenderOptions { pid_in_name: self.pid_in_name, group_by: None }
     }
 }
 
@@ -562,6 +563,14 @@ pub struct InputArgs {
     /// the input (an archive or prof's pprof recorded by a prof that samples per thread).
     #[arg(long = "tid", value_delimiter = ',', value_name = "TID")]
     pub tids: Vec<u32>,
+    /// Keep only samples of this cgroup (v2 path, `/system.slice/nginx.service`), the cgroups
+    /// below it, or the paths a whole-path regular expression matches (repeatable).
+    #[arg(long = "cgroup", value_name = "PATTERN")]
+    pub cgroups: Vec<String>,
+    /// Keep only samples of the container whose id starts with ID (`0123abcd` or
+    /// `docker:0123abcd`; repeatable).
+    #[arg(long = "container", value_name = "ID")]
+    pub containers: Vec<String>,
     /// Leave out the idle task's samples (swapper, pid 0), as `prof record --no-idle` does: a
     /// system-wide profile of a quiet machine is mostly idle.
     #[arg(long)]
@@ -578,6 +587,7 @@ impl InputArgs {
     pub fn filter(&self) -> Result<prof::profile::SampleFilter, prof::profile::FilterError> {
         Ok(prof::profile::SampleFilter::new(&self.comms, &self.pids)?
             .with_threads(&self.tids)
+            .with_cgroups(&self.cgroups, &self.containers)?
             .without_idle(self.no_idle))
     }
 
@@ -629,7 +639,8 @@ pub struct ReportArgs {
     #[arg(long, value_enum, default_value = "self", value_name = "KEY")]
     pub sort: SortArg,
     /// Rows per comm, pid or module (of the innermost frame: self; anywhere on the stack:
-    /// total) instead of per function, like perf report --sort comm|pid|dso.
+    /// total) instead of per function, like perf report --sort comm|pid|dso; or per cgroup,
+    /// container or systemd unit (folded, SVG and speedscope outputs then group by it too).
     #[arg(long, value_enum, value_name = "KEY")]
     pub by: Option<ByArg>,
     /// In JSON output, also list the frames and every stack with its count.
@@ -665,6 +676,9 @@ impl ReportArgs {
                 Some(ByArg::Pid) => TopBy::Pid,
                 Some(ByArg::Tid) => TopBy::Tid,
                 Some(ByArg::Module) => TopBy::Module,
+                Some(by @ (ByArg::Cgroup | ByArg::Container | ByArg::Unit)) => {
+                    TopBy::Cgroup(by.cgroup_grouping().unwrap_or(CgroupGrouping::Cgroup))
+                }
             },
         }
     }
@@ -693,6 +707,24 @@ pub enum ByArg {
     Tid,
     /// Binary of the code.
     Module,
+    /// Cgroup (v2) path (archives and pprof of a prof that records cgroups).
+    Cgroup,
+    /// Container (docker, containerd, cri-o, podman), from the cgroup path.
+    Container,
+    /// systemd unit (service or scope), from the cgroup path.
+    Unit,
+}
+
+impl ByArg {
+    /// The cgroup grouping of `--by cgroup|container|unit` (outputs group by it too).
+    pub fn cgroup_grouping(self) -> Option<CgroupGrouping> {
+        match self {
+            ByArg::Cgroup => Some(CgroupGrouping::Cgroup),
+            ByArg::Container => Some(CgroupGrouping::Container),
+            ByArg::Unit => Some(CgroupGrouping::Unit),
+            _ => None,
+        }
+    }
 }
 
 /// Parses an RFC 3339 time (`2026-11-25T14:05:00Z`, `2026-11-25 14:05:00`), `now`, or a time

@@ -22,7 +22,7 @@ use cli::{ByArg, Cli, Command, CompletionsArgs, DiffArgs, ManArgs, RecordArgs, R
 use prof::diff::render::{DiffDocument, DiffSvgOptions};
 use prof::output::flamegraph::{self, SvgOptions};
 use prof::output::text::{escape_controls as esc, escape_controls_in_lines as esc_lines};
-use prof::output::{top, write_output, Format, OutputSpec, ProfileDocument};
+use prof::output::{top, write_output, Format, OutputSpec, ProfileDocument, RenderOptions};
 use prof::profile::{format_unix_ns, unix_ns};
 
 fn main() -> ExitCode {
@@ -210,6 +210,11 @@ fn refuse_grouping_without_ids(profile: &prof::profile::Profile, by: Option<ByAr
              and its pprof files since it samples per thread; group by --by pid or --by comm",
             input.display()
         ),
+        Some(ByArg::Cgroup | ByArg::Container | ByArg::Unit) if busy().all(|s| s.cgroup.is_none()) => bail!(
+            "`{}` has no cgroups, so --by cgroup, container or unit cannot group samples: prof records them \
+             in archives (.prof) and its pprof files since it samples cgroups",
+            input.display()
+        ),
         Some(ByArg::Pid) if busy().all(|s| s.pid == 0) => bail!(
             "`{}` has no process ids, so --by pid cannot group samples: folded stacks carry pids only in \
              `comm [pid]` root frames (prof writes them with --pid-in-name); group by --by comm",
@@ -298,7 +303,7 @@ fn run_report(args: ReportArgs) -> Result<()> {
     }
     let (title, subtitle) = flamegraph::default_title(&profile.meta);
     let svg = SvgOptions { title, subtitle, deterministic: false, no_javascript: false };
-    let render = args.output.render();
+    let render = RenderOptions { group_by: args.by.and_then(ByArg::cgroup_grouping), ..args.output.render() };
     let json = args.json();
     let doc = ProfileDocument { profile, render: &render, svg: &svg, json: &json };
     for spec in &specs {

@@ -426,7 +426,8 @@ fn archive_hand_encoded_body_matches_doc() {
         },
         frames: vec![Frame::new("outer", "m", FrameKind::User), Frame::new("inner", "m", FrameKind::User)],
         stacks: vec![vec![0, 1]],
-        samples: vec![prof::profile::Sample { stack: 0, pid: 7, tid: 0, comm: "comm".into(), count: 3 }],
+        samples: vec![prof::profile::Sample { stack: 0, pid: 7, tid: 0, comm: "comm".into(), cgroup: None, count: 3 }],
+        cgroups: Vec::new(),
     };
     assert_eq!(profile, expected);
 }
@@ -480,13 +481,13 @@ fn archive_rejects_wrong_magic() {
     assert!(matches!(err.inner(), ArchiveError::BadMagic), "{err:?}");
 }
 
-/// A version other than 1 (here 99) is `UnsupportedVersion`, checked before the header CRC.
+/// A version this prof does not read (here 99) is `UnsupportedVersion`, checked before the header CRC.
 #[test]
 fn archive_rejects_unknown_version() {
     let mut bytes = encode(&small_profile());
     bytes[8..10].copy_from_slice(&99u16.to_le_bytes());
     let (err, msg) = reject(&bytes);
-    assert!(matches!(err.inner(), ArchiveError::UnsupportedVersion { found: 99, supported: 1 }), "{err:?}");
+    assert!(matches!(err.inner(), ArchiveError::UnsupportedVersion { found: 99, supported: 2 }), "{err:?}");
     assert!(msg.contains("version 99"), "{msg}");
 }
 
@@ -830,21 +831,79 @@ fn golden_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/archive/v1-small.prof")
 }
 
-/// The committed version-1 golden archive decodes to the small fixed profile (pins the on-disk
-/// format; created when missing, rewritten with `PROF_BLESS=1`).
+/// The committed version-1 golden archive (written by a prof before cgroups, never rewritten)
+/// still decodes to the small fixed profile, its samples in no cgroup.
 #[test]
 fn archive_golden_v1_small() {
     let path = golden_path();
-    if !path.exists() || std::env::var_os("PROF_BLESS").is_some_and(|v| v == "1") {
-        fs::create_dir_all(path.parent().expect("fixture dir")).expect("create fixture dir");
-        archive::write_file(&small_profile(), &path).expect("write golden file");
-        eprintln!("wrote golden file `{}`", path.display());
-    }
     let bytes = fs::read(&path).expect("read golden file");
     assert_eq!(&bytes[..8], b"PROFARC\0");
     assert_eq!(&bytes[8..10], &[1, 0], "golden file is not format version 1");
     let profile = archive::read_file(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(profile, small_profile(), "`{}` no longer decodes to the expected profile", path.display());
+}
+
+/// The small profile with its samples in cgroups: a container, a unit, one with no path known
+/// (a cgroup gone before prof saw it), one sample with no cgroup.
+fn cgroup_profile() -> Profile {
+    use prof::profile::{Cgroup, SampleOwner};
+    let mut p = small_profile();
+    let docker = Cgroup { id: 4242, path: format!("/system.slice/docker-{}.scope", "0a".repeat(32)) };
+    let gone = Cgroup { id: 77, path: String::new() };
+    let mut b = ProfileBuilder::new(p.meta.clone());
+    let frames: Vec<u32> = p.frames.iter().map(|f| b.frame(f.clone())).collect();
+    let stacks: Vec<u32> = p.stacks.iter().map(|s| b.stack(s.iter().map(|&f| frames[f as usize]).collect())).collect();
+    for (i, s) in p.samples.iter().enumerate() {
+        let cgroup = [Some(&docker), Some(&gone), None][i % 3];
+        b.add_owned(
+            stacks[s.stack as usize],
+            SampleOwner { pid: s.pid, tid: s.pid + 1, comm: &s.comm, cgroup },
+            s.count,
+        );
+    }
+    p = b.finish();
+    p
+}
+
+/// The committed version-2 golden archive with cgroups decodes to the expected profile (pins
+/// the `CGRP` section; created when missing, rewritten with `PROF_BLESS=1`).
+#[test]
+fn archive_golden_v2_cgroups() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/archive/v2-cgroups.prof");
+    if !path.exists() || std::env::var_os("PROF_BLESS").is_some_and(|v| v == "1") {
+        archive::write_file(&cgroup_profile(), &path).expect("write golden file");
+        eprintln!("wrote golden file `{}`", path.display());
+    }
+    let bytes = fs::read(&path).expect("read golden file");
+    assert_eq!(&bytes[8..10], &[2, 0], "golden file is not format version 2");
+    let profile = archive::read_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(profile, cgroup_profile(), "`{}` no longer decodes to the expected profile", path.display());
+    let paths: Vec<String> =
+        profile.samples.iter().map(|s| profile.cgroup_of(s).map_or("-".into(), |c| c.name())).collect();
+    assert_eq!(paths, [format!("/system.slice/docker-{}.scope", "0a".repeat(32)), "cgroup:77".into(), "-".into()]);
+}
+
+/// A `CGRP` section whose sample list does not match `SMPL`, or that names a cgroup past its
+/// table, is corrupt.
+#[test]
+fn archive_rejects_bad_cgroup_section() {
+    let mut body = hand_body();
+    let mut cgrp = Vec::new();
+    put_u32(&mut cgrp, 1);
+    put_u64(&mut cgrp, 9);
+    put_str(&mut cgrp, b"/a");
+    put_u32(&mut cgrp, 1);
+    put_u32(&mut cgrp, 2);
+    section(&mut body, b"CGRP", &cgrp);
+    let (_, msg) = reject(&wrap(&body));
+    assert!(msg.contains("refers to cgroup 1, but there are 1 cgroups"), "{msg}");
+    let mut body = hand_body();
+    let mut cgrp = Vec::new();
+    put_u32(&mut cgrp, 0);
+    put_u32(&mut cgrp, 0);
+    section(&mut body, b"CGRP", &cgrp);
+    let (_, msg) = reject(&wrap(&body));
+    assert!(msg.contains("the sample cgroup table has 0 entries for 1 samples"), "{msg}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -75,7 +75,7 @@ fn flatten(profile: &Profile) -> Vec<(String, u32, Vec<Frame>, u64)> {
 #[test]
 fn folded_round_trip_is_stable() {
     for pid_in_name in [false, true] {
-        let opts = RenderOptions { pid_in_name };
+        let opts = RenderOptions { pid_in_name, ..RenderOptions::default() };
         let first = write_text(&sample_profile(), &opts);
         let parsed = parse_ok(&first);
         assert_eq!(parsed.skipped_lines, 0);

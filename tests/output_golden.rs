@@ -155,13 +155,14 @@ fn output_burner_matches_golden() {
 /// The burner profile with `comm [pid]` roots matches its golden files.
 #[test]
 fn output_burner_pid_in_name_matches_golden() {
-    check_case("burner_pids", &burner_profile(), &RenderOptions { pid_in_name: true });
+    check_case("burner_pids", &burner_profile(), &RenderOptions { pid_in_name: true, ..RenderOptions::default() });
 }
 
 /// Hostile names match their golden files and are escaped in the SVG.
 #[test]
 fn output_hostile_names_match_golden_and_are_escaped() {
-    let svg = check_case("hostile", &hostile_profile(), &RenderOptions { pid_in_name: true });
+    let svg =
+        check_case("hostile", &hostile_profile(), &RenderOptions { pid_in_name: true, ..RenderOptions::default() });
     assert!(svg.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "`<script>` frame not escaped");
     assert!(!svg.contains("<script>alert"), "raw `<script>` in the SVG");
     assert!(svg.contains("fish&amp;chips"), "`&` not escaped");

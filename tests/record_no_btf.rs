@@ -37,18 +37,20 @@ fn prof_without_btf(args: &[&OsStr]) -> Output {
 }
 
 /// A command and the children it forks and execs are sampled and symbolized without BTF, and
-/// the summary says once that BTF is missing and what that disables.
+/// the summary says once that BTF is missing and what that disables; every sample carries its
+/// cgroup.
 #[test]
 fn record_no_btf_samples_command_and_children_with_frame_pointers() {
     let _m = bpf_test!("record_no_btf_samples_command_and_children_with_frame_pointers");
     let short = workload("short");
     let dir = tempfile::tempdir().unwrap();
     let folded = dir.path().join("x.folded");
+    let archive = dir.path().join("x.prof");
     // sh forks a child per iteration, and each child execs the burner: following the command
     // needs the fork tracepoint, naming the child needs the exec event.
     let script = format!("for i in $(seq 20); do {} 60; done", short.display());
-    let out =
-        prof_without_btf(&[os("record"), os("-o"), folded.as_os_str(), os("--"), os("sh"), os("-c"), os(&script)]);
+    let (f, a) = (folded.to_str().unwrap(), archive.to_str().unwrap());
+    let out = prof_without_btf(&["record", "-o", f, "-o", a, "--", "sh", "-c", &script].map(os));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let notes: Vec<&str> = stderr.lines().filter(|l| l.contains("no kernel BTF")).collect();
@@ -65,6 +67,9 @@ fn record_no_btf_samples_command_and_children_with_frame_pointers() {
     assert!(own as f64 >= 0.9 * total as f64, "{mine:?}");
     // Only the command and its children: the target filter holds without BTF too.
     assert!(stacks.iter().all(|(s, _)| ["w_short;", "sh;", "seq;"].iter().any(|p| s.starts_with(p))), "{stacks:?}");
+    // Every sample carries the cgroup it ran in, resolved to its path.
+    let p = prof::archive::read_file(&archive).unwrap();
+    assert!(p.samples.iter().all(|s| p.cgroup_of(s).is_some_and(|c| c.path.starts_with('/'))), "{:?}", p.cgroups);
 }
 
 /// Features that need BTF are refused with a message naming BTF, before anything is written.

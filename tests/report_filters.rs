@@ -1,5 +1,6 @@
-//! `prof report` and `prof diff` with `--comm` and `--pid`: the filter applies before every
-//! output format, and its errors say what to do. No BPF: inputs are folded fixtures.
+//! `prof report` and `prof diff` with `--comm` and `--pid` (and `--cgroup`, `--container`,
+//! `--by cgroup|container|unit`): the filter applies before every output format, and its errors
+//! say what to do. No BPF: inputs are folded fixtures and a golden archive.
 
 mod common;
 
@@ -155,4 +156,86 @@ fn report_by_ids_the_input_lacks() {
     let out = prof_ok(&["report".as_ref(), fixture("procs.folded").as_os_str(), "--by".as_ref(), "pid".as_ref()]);
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.lines().any(|l| l.split_whitespace().nth(3) == Some("10")), "{table}");
+}
+
+fn cgroup_archive() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/archive/v2-cgroups.prof")
+}
+
+/// The container of the golden cgroup archive (`/system.slice/docker-0a…0a.scope`).
+fn container_id() -> String {
+    "0a".repeat(32)
+}
+
+/// `--by container|unit|cgroup` groups the table, roots folded stacks and names speedscope
+/// profiles by group; `--container` and `--cgroup` keep a container's or a path's samples.
+#[test]
+fn report_groups_and_filters_by_cgroup() {
+    let archive = cgroup_archive();
+    let table = |by: &str| {
+        let out = prof_ok(&["report".as_ref(), archive.as_os_str(), "--by".as_ref(), by.as_ref()]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let t = table("container");
+    assert!(t.contains("CONTAINER") && t.contains(&format!("docker:{}", &container_id()[..12])), "{t}");
+    assert!(t.lines().any(|l| l.contains("[no container]") && l.contains(" 3 ")), "{t}");
+    let t = table("cgroup");
+    assert!(t.contains("cgroup:77") && t.contains("[no cgroup]"), "{t}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let folded = dir.path().join("u.folded");
+    prof_ok(&[
+        "report".as_ref(),
+        archive.as_os_str(),
+        "--by".as_ref(),
+        "unit".as_ref(),
+        "-o".as_ref(),
+        folded.as_os_str(),
+    ]);
+    let unit = format!("docker-{}.scope", container_id());
+    assert_eq!(
+        read_folded(&folded),
+        [
+            ("[no unit];golden;[missing user stack];do_syscall_64_[k]".to_string(), 2),
+            ("[no unit];helper;main;work_[i]".to_string(), 1),
+            (format!("{unit};golden;main;work_[i]"), 9),
+        ]
+    );
+
+    let speedscope = dir.path().join("c.speedscope.json");
+    let json = dir.path().join("c.json");
+    prof_ok(&[
+        "report".as_ref(),
+        archive.as_os_str(),
+        "--container".as_ref(),
+        "docker:0a0a".as_ref(),
+        "--by".as_ref(),
+        "cgroup".as_ref(),
+        "-o".as_ref(),
+        speedscope.as_os_str(),
+        "-o".as_ref(),
+        json.as_os_str(),
+    ]);
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&speedscope).unwrap()).unwrap();
+    let names: Vec<&str> = s["profiles"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, [format!("/system.slice/{unit}: golden [42]")]);
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(j["table"]["by"], "cgroup");
+    assert_eq!(j["table"]["rows"][0]["cgroup"], format!("/system.slice/{unit}"));
+    assert_eq!(j["table"]["rows"][0]["self"], 9);
+
+    let kept = prof_ok(&["report".as_ref(), archive.as_os_str(), "--cgroup".as_ref(), "/system.slice".as_ref()]);
+    let kept = String::from_utf8_lossy(&kept.stdout).into_owned();
+    assert!(kept.contains("9 samples in total"), "{kept}");
+}
+
+/// Grouping or filtering by cgroup a profile that has none says why instead of printing one
+/// row of nothing.
+#[test]
+fn report_cgroup_options_need_cgroups() {
+    let folded = fixture("procs.folded");
+    let err = prof_err(&["report".as_ref(), folded.as_os_str(), "--by".as_ref(), "container".as_ref()]);
+    assert!(err.contains("has no cgroups, so --by cgroup, container or unit cannot group samples"), "{err}");
+    let err = prof_err(&["report".as_ref(), folded.as_os_str(), "--container".as_ref(), "abc".as_ref()]);
+    assert!(err.contains("has no cgroups, so --cgroup and --container cannot select samples"), "{err}");
 }

@@ -304,6 +304,7 @@ fn symbolize_unread_exited_process_becomes_exited_placeholder() {
         tgid,
         start: 0,
         tid: tgid,
+        cgroup: 0,
         comm: comm.to_string(),
         user: StackRef::Frames(user.into()),
         kernel: StackRef::Frames([kallsyms_addr].as_slice().into()),

@@ -12,7 +12,7 @@
 //! The byte layout is documented in `docs/archive-format.md`.
 
 use super::error::ArchiveError;
-use crate::profile::{Frame, FrameKind, LossReason, Metadata, Profile, Sample, SampledEvent, WeightUnit};
+use crate::profile::{Cgroup, Frame, FrameKind, LossReason, Metadata, Profile, Sample, SampledEvent, WeightUnit};
 
 /// Section holding [`Metadata`].
 pub(crate) const TAG_META: [u8; 4] = *b"META";
@@ -29,6 +29,12 @@ pub(crate) const TAG_UNWIND: [u8; 4] = *b"UNWD";
 /// Optional section holding each sample's thread id, in the order of `SMPL` (after it; written
 /// only when a thread is known; readers that do not know it skip it, and the threads are 0).
 pub(crate) const TAG_THREADS: [u8; 4] = *b"TIDS";
+/// Optional section (version 2) holding the cgroup table and each sample's cgroup, in the order
+/// of `SMPL` (after it; written only when a cgroup is known).
+pub(crate) const TAG_CGROUPS: [u8; 4] = *b"CGRP";
+
+/// Smallest encoding of one cgroup: id and an empty path.
+const MIN_CGROUP_LEN: usize = 8 + 4;
 
 /// Smallest encoding of one unwind-report binary: name, table, samples, complete, unsymbolized,
 /// empty list.
@@ -108,6 +114,18 @@ pub(crate) fn encode_body(profile: &Profile, limit: u64) -> Result<Vec<u8>, Arch
         enc.section(TAG_THREADS, |e| {
             e.count(profile.samples.len(), "thread table")?;
             profile.samples.iter().for_each(|s| e.u32(s.tid));
+            Ok(())
+        })?;
+    }
+    if profile.samples.iter().any(|s| s.cgroup.is_some()) {
+        enc.section(TAG_CGROUPS, |e| {
+            e.count(profile.cgroups.len(), "cgroup table")?;
+            for c in &profile.cgroups {
+                e.u64(c.id);
+                e.str(&c.path, "cgroup path")?;
+            }
+            e.count(profile.samples.len(), "sample cgroups")?;
+            profile.samples.iter().for_each(|s| e.u32(s.cgroup.map_or(0, |i| i.saturating_add(1))));
             Ok(())
         })?;
     }
@@ -289,6 +307,12 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<Profile, ArchiveError> {
         if tag == TAG_THREADS && next_known == KNOWN.len() {
             let mut dec = Decoder { body, pos: start, end, section: tag, budget };
             dec.threads(&mut profile.samples)?;
+            dec.finish()?;
+            budget = dec.budget;
+        }
+        if tag == TAG_CGROUPS && next_known == KNOWN.len() {
+            let mut dec = Decoder { body, pos: start, end, section: tag, budget };
+            profile.cgroups = dec.cgroups(&mut profile.samples)?;
             dec.finish()?;
             budget = dec.budget;
         }
@@ -629,20 +653,49 @@ impl<'a> Decoder<'a> {
         Ok(stacks)
     }
 
+    /// Reads the u32 count of a table of one u32 per sample (`what`), which must be `samples`.
+    fn per_sample(&mut self, what: &str, samples: usize) -> Result<(), ArchiveError> {
+        let at = self.pos;
+        let n = self.count::<u32>(what, 4)?;
+        if n != samples {
+            return Err(ArchiveError::corrupt(at, format!("the {what} has {n} entries for {samples} samples")));
+        }
+        Ok(())
+    }
+
     /// Reads the thread of each sample (`TIDS`): one per sample, in their order.
     fn threads(&mut self, samples: &mut [Sample]) -> Result<(), ArchiveError> {
-        let at = self.pos;
-        let n = self.count::<u32>("thread table", 4)?;
-        if n != samples.len() {
-            return Err(ArchiveError::corrupt(
-                at,
-                format!("the thread table has {n} entries for {} samples", samples.len()),
-            ));
-        }
+        self.per_sample("thread table", samples.len())?;
         for s in samples.iter_mut() {
             s.tid = self.u32("sample thread")?;
         }
         Ok(())
+    }
+
+    /// Reads the cgroup table and the cgroup of each sample (`CGRP`): 0 for none, else an
+    /// index into the table plus one.
+    fn cgroups(&mut self, samples: &mut [Sample]) -> Result<Vec<Cgroup>, ArchiveError> {
+        let n = self.count::<Cgroup>("cgroup table", MIN_CGROUP_LEN)?;
+        let mut cgroups = self.vec(n);
+        for _ in 0..n {
+            let id = self.u64("cgroup id")?;
+            cgroups.push(Cgroup { id, path: self.str("cgroup path")? });
+        }
+        self.per_sample("sample cgroup table", samples.len())?;
+        for (i, s) in samples.iter_mut().enumerate() {
+            let at = self.pos;
+            s.cgroup = match self.u32("sample cgroup")? {
+                0 => None,
+                c if (c as usize) <= cgroups.len() => Some(c - 1),
+                c => {
+                    return Err(ArchiveError::corrupt(
+                        at,
+                        format!("sample {i} refers to cgroup {}, but there are {} cgroups", c - 1, cgroups.len()),
+                    ))
+                }
+            };
+        }
+        Ok(cgroups)
     }
 
     fn samples(&mut self, stack_count: usize) -> Result<Vec<Sample>, ArchiveError> {
@@ -653,7 +706,7 @@ impl<'a> Decoder<'a> {
             let pid = self.u32("sample pid")?;
             let comm = self.str("sample comm")?;
             let count = self.u64("sample count")?;
-            samples.push(Sample { stack, pid, tid: 0, comm, count });
+            samples.push(Sample { stack, pid, tid: 0, comm, cgroup: None, count });
         }
         Ok(samples)
     }

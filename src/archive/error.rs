@@ -47,11 +47,13 @@ pub enum ArchiveError {
     #[error("not a prof archive: missing the `PROFARC` magic")]
     BadMagic,
     /// The archive was written in a format version this prof cannot read.
-    #[error("unsupported archive format version {found} (this prof reads version {supported}); use a newer prof")]
+    #[error(
+        "unsupported archive format version {found} (this prof reads versions 1 to {supported}); use a newer prof"
+    )]
     UnsupportedVersion {
         /// The version in the file.
         found: u16,
-        /// The version this build reads and writes.
+        /// The newest version this build reads (the one it writes).
         supported: u16,
     },
     /// The input ends before the length its header declares.

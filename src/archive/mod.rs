@@ -24,8 +24,11 @@ use crate::profile::{Metadata, Profile};
 /// The first 8 bytes of every archive.
 pub const MAGIC: [u8; 8] = *b"PROFARC\0";
 
-/// The format version this build writes and the only one it reads.
-pub const VERSION: u16 = 1;
+/// The format version this build writes: 2 added each sample's cgroup (the `CGRP` section).
+pub const VERSION: u16 = 2;
+
+/// The oldest format version this build reads (version 1 archives have no cgroups).
+pub const MIN_VERSION: u16 = 1;
 
 /// Size of the fixed header in bytes.
 pub const HEADER_LEN: usize = 36;
@@ -129,7 +132,7 @@ fn check_header(bytes: &[u8], file_len: u64) -> Result<Header, ArchiveError> {
     // The magic and version are the only fields every format version keeps in place, so the
     // version is checked before anything else of the header is interpreted.
     let version = u16::from_le_bytes(field(bytes, OFF_VERSION).ok_or_else(|| truncated(HEADER_LEN))?);
-    if version != VERSION {
+    if !(MIN_VERSION..=VERSION).contains(&version) {
         return Err(ArchiveError::UnsupportedVersion { found: version, supported: VERSION });
     }
     let Some(header) = bytes.get(..HEADER_LEN) else {

@@ -68,7 +68,11 @@ pub fn lines(profile: &Profile, opts: &RenderOptions) -> Vec<String> {
     let labels: Vec<String> = profile.frames.iter().map(frame_label).collect();
     let mut counts: HashMap<String, u64> = HashMap::default();
     for sample in &profile.samples {
-        let mut stack = root_label(&sample.comm, sample.pid, opts);
+        let mut stack = match opts.group_by {
+            Some(group) => sanitize_name(&group.label(profile.cgroup_of(sample))).into_owned() + ";",
+            None => String::new(),
+        };
+        stack.push_str(&root_label(&sample.comm, sample.pid, opts));
         for &frame in &profile.stacks[sample.stack as usize] {
             stack.push(';');
             stack.push_str(&labels[frame as usize]);

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::text::write_json;
 use super::top::{self, TableOptions, TopBy, TopSort};
+use crate::profile::CgroupGrouping;
 use crate::profile::{format_unix_ns, lost_samples, FrameKind, Profile};
 
 /// The `format` field of a report document.
@@ -51,6 +52,9 @@ fn by_name(by: TopBy) -> &'static str {
         TopBy::Pid => "pid",
         TopBy::Tid => "tid",
         TopBy::Module => "module",
+        TopBy::Cgroup(CgroupGrouping::Cgroup) => "cgroup",
+        TopBy::Cgroup(CgroupGrouping::Container) => "container",
+        TopBy::Cgroup(CgroupGrouping::Unit) => "unit",
     }
 }
 
@@ -91,6 +95,12 @@ struct GroupRow {
     comm: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     module: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cgroup: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<String>,
     #[serde(flatten)]
     counts: RowCounts,
 }
@@ -182,24 +192,31 @@ fn rows(profile: &Profile, opts: &TableOptions) -> Vec<Row> {
     top::groups(profile, opts.by, opts.sort, opts.rows)
         .into_iter()
         .map(|g| {
-            let (pid, tid, comm, module) = match opts.by {
-                TopBy::Pid => (g.name.parse().ok(), None, Some(g.detail), None),
-                TopBy::Tid => (None, g.name.parse().ok(), Some(g.detail), None),
-                TopBy::Comm => (None, None, Some(g.name), None),
-                _ => (None, None, None, Some(g.name)),
-            };
-            Row::Group(GroupRow {
-                pid,
-                tid,
-                comm,
-                module,
+            let mut row = GroupRow {
+                pid: None,
+                tid: None,
+                comm: None,
+                module: None,
+                cgroup: None,
+                container: None,
+                unit: None,
                 counts: RowCounts {
                     self_count: g.self_count,
                     total_count: g.total_count,
                     self_pct: g.self_pct,
                     total_pct: g.total_pct,
                 },
-            })
+            };
+            match opts.by {
+                TopBy::Pid => (row.pid, row.comm) = (g.name.parse().ok(), Some(g.detail)),
+                TopBy::Tid => (row.tid, row.comm) = (g.name.parse().ok(), Some(g.detail)),
+                TopBy::Comm => row.comm = Some(g.name),
+                TopBy::Cgroup(CgroupGrouping::Cgroup) => row.cgroup = Some(g.name),
+                TopBy::Cgroup(CgroupGrouping::Container) => row.container = Some(g.name),
+                TopBy::Cgroup(CgroupGrouping::Unit) => row.unit = Some(g.name),
+                _ => row.module = Some(g.name),
+            }
+            Row::Group(row)
         })
         .collect()
 }

@@ -83,4 +83,7 @@ pub struct RenderOptions {
     /// Name each stack's root frame `comm [pid]` instead of `comm`, so that processes with the
     /// same name stay apart.
     pub pid_in_name: bool,
+    /// `--by cgroup|container|unit`: each stack under a root frame naming its group (folded,
+    /// SVG), one speedscope profile per group and process.
+    pub group_by: Option<crate::profile::CgroupGrouping>,
 }

@@ -21,7 +21,7 @@ use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 
 use super::pprof::period_ns;
-use crate::profile::{FrameKind, Profile};
+use crate::profile::{CgroupGrouping, FrameKind, Profile};
 
 /// The schema URL speedscope recognizes its format by.
 const SCHEMA: &str = "https://www.speedscope.app/file-format-schema.json";
@@ -80,8 +80,17 @@ struct SampledProfile {
 /// A speedscope frame: a function of the top table, with its source file.
 type FrameKey<'a> = (&'a str, &'a str, FrameKind, Option<&'a str>);
 
+/// One speedscope profile being made: its (group label, pid, comm), its samples and total.
+type Group<'a> = ((String, u32, &'a str), Vec<usize>, u64);
+
 /// Writes `profile` as a speedscope file to `w`.
 pub fn write(profile: &Profile, w: impl Write) -> Result<(), SpeedscopeError> {
+    write_grouped(profile, None, w)
+}
+
+/// Writes `profile` as [`write()`] does, with one profile per group of `group` (`--by
+/// cgroup|container|unit`) and process, named `group: comm [pid]`.
+pub fn write_grouped(profile: &Profile, group: Option<CgroupGrouping>, w: impl Write) -> Result<(), SpeedscopeError> {
     if profile.samples.iter().all(|s| s.count == 0) {
         return Err(SpeedscopeError::Empty);
     }
@@ -90,18 +99,19 @@ pub fn write(profile: &Profile, w: impl Write) -> Result<(), SpeedscopeError> {
     let unit = if period.is_some() || !profile.meta.weight_unit.is_count() { "nanoseconds" } else { "none" };
     let weight = |count: u64| count.saturating_mul(period.unwrap_or(1));
 
-    // Samples grouped by (pid, comm), each group's stacks sorted by frame names.
-    let mut groups: HashMap<(u32, &str), Vec<usize>> = HashMap::default();
+    // Samples grouped by (group, pid, comm), each group's stacks sorted by frame names.
+    let mut groups: HashMap<(String, u32, &str), Vec<usize>> = HashMap::default();
     for (i, s) in profile.samples.iter().enumerate() {
         if s.count > 0 {
-            groups.entry((s.pid, s.comm.as_str())).or_default().push(i);
+            let label = group.map(|g| g.label(profile.cgroup_of(s)) + ": ").unwrap_or_default();
+            groups.entry((label, s.pid, s.comm.as_str())).or_default().push(i);
         }
     }
     let stack_key = |i: usize| {
         let s = &profile.samples[i];
         profile.stack_frames(s.stack).map(|f| (f.name.as_str(), f.module.as_str(), f.kind)).collect::<Vec<_>>()
     };
-    let mut groups: Vec<((u32, &str), Vec<usize>, u64)> = groups
+    let mut groups: Vec<Group<'_>> = groups
         .into_iter()
         .map(|(key, mut samples)| {
             samples.sort_by_cached_key(|&i| stack_key(i));
@@ -117,7 +127,7 @@ pub fn write(profile: &Profile, w: impl Write) -> Result<(), SpeedscopeError> {
     let mut line_conflict: Vec<bool> = Vec::new();
     let mut frame_index: Vec<Option<usize>> = vec![None; profile.frames.len()];
     let mut profiles = Vec::with_capacity(groups.len());
-    for ((pid, comm), samples, total) in groups {
+    for ((label, pid, comm), samples, total) in groups {
         let mut stacks = Vec::with_capacity(samples.len());
         let mut weights = Vec::with_capacity(samples.len());
         for i in samples {
@@ -147,7 +157,7 @@ pub fn write(profile: &Profile, w: impl Write) -> Result<(), SpeedscopeError> {
         }
         profiles.push(SampledProfile {
             kind: "sampled",
-            name: format!("{comm} [{pid}]"),
+            name: format!("{label}{comm} [{pid}]"),
             unit,
             start_value: 0,
             end_value: total,

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use crate::profile::{FrameKind, Profile, WeightUnit};
+use crate::profile::{CgroupGrouping, FrameKind, Profile, WeightUnit};
 
 /// Widest the function column is padded to; longer names push the module column right.
 const MAX_NAME_WIDTH: usize = 60;
@@ -60,6 +60,8 @@ pub enum TopBy {
     Tid,
     /// One row per module (binary) of the innermost frame, like `perf report --sort dso`.
     Module,
+    /// One row per cgroup path, container or systemd unit (`[no …]` when not known).
+    Cgroup(crate::profile::CgroupGrouping),
 }
 
 /// The table a report prints and writes in JSON: how many rows, in which order, of what.
@@ -208,6 +210,13 @@ pub fn groups(profile: &Profile, by: TopBy, sort: TopSort, n: usize) -> Vec<Grou
                 }
             }
         }
+        TopBy::Cgroup(grouping) => {
+            for s in &profile.samples {
+                let count = u128::from(s.count);
+                all += count;
+                add(printable(&grouping.label(profile.cgroup_of(s))), count, count, None);
+            }
+        }
         TopBy::Module => {
             let module_names: Vec<String> = profile.frames.iter().map(module_label).collect();
             let mut stack_counts = vec![0u128; profile.stacks.len()];
@@ -287,6 +296,9 @@ pub fn write_groups(rows: &[GroupRow], by: TopBy, total: &str, unit: WeightUnit,
         TopBy::Tid => "TID     COMM",
         TopBy::Module => "MODULE",
         TopBy::Function => "FUNCTION",
+        TopBy::Cgroup(CgroupGrouping::Cgroup) => "CGROUP",
+        TopBy::Cgroup(CgroupGrouping::Container) => "CONTAINER",
+        TopBy::Cgroup(CgroupGrouping::Unit) => "UNIT",
     };
     let amount = |n: u64| match unit {
         WeightUnit::Samples => n.to_string(),

@@ -229,7 +229,7 @@ impl Document for ProfileDocument<'_> {
             Format::Folded => folded::write(p, self.render, w).map_err(|e| e.to_string()),
             Format::Svg => flamegraph::write_svg(p, self.render, self.svg, w).map_err(|e| e.to_string()),
             Format::Pprof => pprof::write(p, w).map_err(|e| e.to_string()),
-            Format::Speedscope => speedscope::write(p, w).map_err(|e| e.to_string()),
+            Format::Speedscope => speedscope::write_grouped(p, self.render.group_by, w).map_err(|e| e.to_string()),
             Format::Json => json::write(p, self.json, w).map_err(|e| e.to_string()),
         }
     }

@@ -6,6 +6,7 @@
 //! mapped later is picked up by a new snapshot: on the kernel walker's request, or when a sampled
 //! address falls outside every mapping ([`ProcessTable::refresh`], [`refresh`]).
 
+pub mod cgroup;
 pub mod in_root;
 pub mod maps;
 pub mod maps_query;
@@ -136,6 +137,8 @@ pub struct ProcessTable {
     pub capture_failures: u64,
     /// Re-reads of mappings asked for by unplaced addresses, per process (see [`refresh`]).
     refreshes: HashMap<ProcessId, refresh::RefreshState>,
+    /// Paths of the cgroups samples were taken in.
+    pub cgroups: cgroup::CgroupPaths,
 }
 
 /// What [`ProcessTable::refresh`] did.

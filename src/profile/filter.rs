@@ -1,5 +1,5 @@
-//! Keeping the samples of some processes only: `--comm`, `--pid` and `--tid` of `prof report` and
-//! `prof diff`, applied to a [`Profile`] before anything is written, so every output (table,
+//! Keeping the samples of some processes only: `--comm`, `--pid`, `--tid`, `--cgroup` and
+//! `--container` of `prof report` and `prof diff`, applied to a [`Profile`] before anything is written, so every output (table,
 //! folded, SVG, pprof, speedscope, archive, JSON) shows the same samples.
 //!
 //! A sample is kept when its comm matches one of the `--comm` patterns (when any are given), its
@@ -7,8 +7,13 @@
 //! given), and, with `--no-idle`, it is not the idle task's. A pattern matches a comm that
 //! equals it, or that the regular expression matches as a whole (`python.*`, `kworker/.*`), so
 //! names with regex characters (`python3.11`, `kworker/0:1`) also match literally.
+//!
+//! A `--cgroup` pattern matches a sample's cgroup path that equals it, lies below it
+//! (`/system.slice` keeps `/system.slice/nginx.service`) or that it matches as a whole regular
+//! expression; `--container` matches a container id by prefix (`0123abcd` or
+//! `docker:0123abcd`).
 
-use super::{Metadata, Profile, ProfileBuilder, StackId};
+use super::{Cgroup, Metadata, Profile, ProfileBuilder, StackId};
 
 /// Most bytes a compiled `--comm` pattern may take: bounds what a pathological pattern costs.
 const MAX_PATTERN_BYTES: usize = 1 << 20;
@@ -20,8 +25,10 @@ const MAX_NAMED_COMMS: usize = 8;
 #[derive(Debug, thiserror::Error)]
 pub enum FilterError {
     /// A `--comm` pattern compiles into more than the size limit.
-    #[error("--comm `{pattern}`: not a valid regular expression: {reason}")]
+    #[error("{option} `{pattern}`: not a valid regular expression: {reason}")]
     BadPattern {
+        /// The option (`--comm`, `--cgroup`).
+        option: &'static str,
         /// The value given.
         pattern: String,
         /// What the regex parser said.
@@ -48,6 +55,15 @@ pub enum FilterError {
         /// The input.
         source_name: String,
     },
+    /// `--cgroup` or `--container` on a profile that records no cgroups.
+    #[error(
+        "`{source_name}` has no cgroups, so --cgroup and --container cannot select samples: prof \
+         records them in archives (.prof) and its pprof files since it samples cgroups"
+    )]
+    NoCgroups {
+        /// The input.
+        source_name: String,
+    },
     /// No sample is left.
     #[error("no sample of `{source_name}` matches {filter}; its busiest comms: {comms}")]
     NothingMatched {
@@ -67,35 +83,76 @@ struct CommPattern {
     regex: regex::Regex,
 }
 
-/// Which samples to keep, by process name (comm) and process id.
+/// Which samples to keep, by process name (comm), process and thread id, cgroup and container.
 #[derive(Clone, Debug, Default)]
 pub struct SampleFilter {
     comms: Vec<CommPattern>,
     pids: Vec<u32>,
     tids: Vec<u32>,
+    cgroups: Vec<CommPattern>,
+    containers: Vec<String>,
     no_idle: bool,
+}
+
+/// Compiles `--comm` or `--cgroup` values into whole-name patterns (a value that is not a
+/// valid pattern matches itself).
+fn patterns(names: &[String], option: &'static str) -> Result<Vec<CommPattern>, FilterError> {
+    names
+        .iter()
+        .map(|name| {
+            let regex = regex::RegexBuilder::new(&format!("^(?:{name})$"))
+                .size_limit(MAX_PATTERN_BYTES)
+                .build()
+                .or_else(|e| match e {
+                    // A name that is not a valid pattern (`a(b`) still matches itself.
+                    regex::Error::Syntax(_) => regex::Regex::new(&format!("^{}$", regex::escape(name))),
+                    e => Err(e),
+                })
+                .map_err(|e| FilterError::BadPattern { option, pattern: name.clone(), reason: e.to_string() })?;
+            Ok(CommPattern { name: name.clone(), regex })
+        })
+        .collect()
 }
 
 impl SampleFilter {
     /// A filter keeping samples whose comm matches one of `comms` (all comms when empty) and
     /// whose pid is one of `pids` (all pids when empty).
     pub fn new(comms: &[String], pids: &[u32]) -> Result<SampleFilter, FilterError> {
-        let comms = comms
-            .iter()
-            .map(|name| {
-                let regex = regex::RegexBuilder::new(&format!("^(?:{name})$"))
-                    .size_limit(MAX_PATTERN_BYTES)
-                    .build()
-                    .or_else(|e| match e {
-                        // A name that is not a valid pattern (`a(b`) still matches itself.
-                        regex::Error::Syntax(_) => regex::Regex::new(&format!("^{}$", regex::escape(name))),
-                        e => Err(e),
-                    })
-                    .map_err(|e| FilterError::BadPattern { pattern: name.clone(), reason: e.to_string() })?;
-                Ok(CommPattern { name: name.clone(), regex })
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(SampleFilter { comms, pids: pids.to_vec(), tids: Vec::new(), no_idle: false })
+        Ok(SampleFilter { comms: patterns(comms, "--comm")?, pids: pids.to_vec(), ..SampleFilter::default() })
+    }
+
+    /// The filter keeping, in addition, only samples in cgroups `cgroups` matches (a path, one
+    /// below it, or a whole-path pattern) and in containers whose id starts with one of
+    /// `containers` (all when empty).
+    pub fn with_cgroups(mut self, cgroups: &[String], containers: &[String]) -> Result<SampleFilter, FilterError> {
+        self.cgroups = patterns(cgroups, "--cgroup")?;
+        self.containers = containers.to_vec();
+        Ok(self)
+    }
+
+    /// Whether a sample in `cgroup` (None: not known) is kept by `--cgroup` and `--container`.
+    pub fn matches_cgroup(&self, cgroup: Option<&Cgroup>) -> bool {
+        if self.cgroups.is_empty() && self.containers.is_empty() {
+            return true;
+        }
+        let Some(cgroup) = cgroup else { return false };
+        let path = cgroup.name();
+        let below = |p: &CommPattern| {
+            let prefix = p.name.trim_end_matches('/');
+            path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
+        let path_ok = self.cgroups.is_empty() || self.cgroups.iter().any(|p| below(p) || p.regex.is_match(&path));
+        let container_ok = self.containers.is_empty()
+            || cgroup.workload().container.is_some_and(|c| {
+                self.containers.iter().any(|want| {
+                    let (runtime, id) = match want.split_once(':') {
+                        Some((runtime, id)) => (Some(runtime), id),
+                        None => (None, want.as_str()),
+                    };
+                    !id.is_empty() && c.id.starts_with(id) && runtime.is_none_or(|r| r == c.runtime.name())
+                })
+            });
+        path_ok && container_ok
     }
 
     /// The filter keeping, in addition, only samples of these threads (all when empty).
@@ -113,7 +170,12 @@ impl SampleFilter {
 
     /// True when the filter keeps every sample.
     pub fn is_empty(&self) -> bool {
-        self.comms.is_empty() && self.pids.is_empty() && self.tids.is_empty() && !self.no_idle
+        self.comms.is_empty()
+            && self.pids.is_empty()
+            && self.tids.is_empty()
+            && self.cgroups.is_empty()
+            && self.containers.is_empty()
+            && !self.no_idle
     }
 
     /// Whether a sample of process `pid` named `comm` is kept (by comm and pid only).
@@ -142,6 +204,13 @@ impl SampleFilter {
             let tids: Vec<String> = self.tids.iter().map(u32::to_string).collect();
             parts.push(format!("--tid {}", tids.join(",")));
         }
+        if !self.cgroups.is_empty() {
+            let names: Vec<&str> = self.cgroups.iter().map(|p| p.name.as_str()).collect();
+            parts.push(format!("--cgroup {}", names.join(",")));
+        }
+        if !self.containers.is_empty() {
+            parts.push(format!("--container {}", self.containers.join(",")));
+        }
         if self.no_idle {
             parts.push("--no-idle".to_string());
         }
@@ -162,13 +231,21 @@ impl SampleFilter {
         if !self.tids.is_empty() && !profile.samples.is_empty() && profile.samples.iter().all(|s| s.tid == 0) {
             return Err(FilterError::NoThreads { source_name: source_name.to_string() });
         }
+        let by_cgroup = !(self.cgroups.is_empty() && self.containers.is_empty());
+        if by_cgroup && !profile.samples.is_empty() && profile.samples.iter().all(|s| s.cgroup.is_none()) {
+            return Err(FilterError::NoCgroups { source_name: source_name.to_string() });
+        }
         let all = profile.total();
         let mut meta = profile.meta.clone();
         let mut builder = ProfileBuilder::new(Metadata::default());
         let mut frame_map: Vec<Option<u32>> = vec![None; profile.frames.len()];
         let mut stack_map: Vec<Option<StackId>> = vec![None; profile.stacks.len()];
         let mut kept = 0u64;
-        let keep = |s: &&super::Sample| self.matches_thread(s.pid, s.tid, &s.comm) && !(self.no_idle && s.is_idle());
+        let keep = |s: &&super::Sample| {
+            self.matches_thread(s.pid, s.tid, &s.comm)
+                && !(self.no_idle && s.is_idle())
+                && self.matches_cgroup(profile.cgroup_of(s))
+        };
         for sample in profile.samples.iter().filter(keep) {
             let stack = match stack_map[sample.stack as usize] {
                 Some(id) => id,
@@ -187,7 +264,7 @@ impl SampleFilter {
                     id
                 }
             };
-            builder.add_thread(stack, sample.pid, sample.tid, &sample.comm, sample.count);
+            builder.add_owned(stack, profile.owner(sample), sample.count);
             kept = kept.saturating_add(sample.count);
         }
         if kept == 0 {
@@ -276,6 +353,41 @@ mod tests {
         assert_eq!(p.frames.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["f", "g"]);
     }
 
+    /// --cgroup keeps a cgroup, those below it and whole-path pattern matches; --container
+    /// matches ids by prefix, with or without the runtime; both combine with the rest by "and".
+    #[test]
+    fn filter_cgroup_and_container() {
+        let id = "ab".repeat(32);
+        let docker = Cgroup { id: 5, path: format!("/system.slice/docker-{id}.scope") };
+        let nginx = Cgroup { id: 6, path: "/system.slice/nginx.service".into() };
+        let mut b = ProfileBuilder::new(Metadata::default());
+        let f = b.frame(Frame::new("f", "a", FrameKind::User));
+        let s = b.stack(vec![f]);
+        let owner = |pid, cgroup| crate::profile::SampleOwner { pid, tid: pid, comm: "w", cgroup };
+        b.add_owned(s, owner(1, Some(&docker)), 2);
+        b.add_owned(s, owner(2, Some(&nginx)), 3);
+        b.add_owned(s, owner(3, None), 4);
+        let p = b.finish();
+        let kept = |cgroups: &[&str], containers: &[&str]| {
+            let cgroups: Vec<String> = cgroups.iter().map(|c| c.to_string()).collect();
+            let containers: Vec<String> = containers.iter().map(|c| c.to_string()).collect();
+            let f = SampleFilter::new(&[], &[]).unwrap().with_cgroups(&cgroups, &containers).unwrap();
+            f.apply(p.clone(), "x").map(|p| p.total()).unwrap_or(0)
+        };
+        assert_eq!(kept(&["/system.slice"], &[]), 5);
+        assert_eq!(kept(&["/system.slice/"], &[]), 5);
+        assert_eq!(kept(&["/system.sl"], &[]), 0);
+        assert_eq!(kept(&[".*nginx.*"], &[]), 3);
+        assert_eq!(kept(&[], &["abab"]), 2);
+        assert_eq!(kept(&[], &["docker:abab"]), 2);
+        assert_eq!(kept(&[], &["podman:abab"]), 0);
+        assert_eq!(kept(&["/system.slice/nginx.service"], &["abab"]), 0);
+        let f = SampleFilter::new(&[], &[]).unwrap().with_cgroups(&["/system.slice".into()], &[]).unwrap();
+        let out = f.apply(p.clone(), "x").unwrap();
+        assert_eq!(out.cgroups.len(), 2);
+        assert!(out.meta.notes.last().unwrap().contains("--cgroup /system.slice: 5 of 9 samples kept"));
+    }
+
     /// Nothing matched names the busiest comms; --pid on a profile without pids says why.
     #[test]
     fn filter_errors_explain() {
@@ -290,6 +402,8 @@ mod tests {
         assert!(matches!(e, FilterError::NoPids { .. }), "{e}");
         let e = SampleFilter::new(&[], &[]).unwrap().with_threads(&[3]).apply(profile(), "x.folded").unwrap_err();
         assert!(matches!(e, FilterError::NoThreads { .. }), "{e}");
+        let e = SampleFilter::new(&[], &[]).unwrap().with_cgroups(&["/a".into()], &[]).unwrap().apply(profile(), "x");
+        assert!(matches!(e, Err(FilterError::NoCgroups { .. })), "{e:?}");
         let e = SampleFilter::new(&["(a{1000}){1000}".into()], &[]).unwrap_err();
         assert!(e.to_string().starts_with("--comm `(a{1000}){1000}`: not a valid regular expression"), "{e}");
     }

@@ -5,14 +5,16 @@
 //! [`unwind::UnwindStatus`]) that sampling produces and archives store.
 //!
 //! A [`Profile`] is a deduplicated frame table, stacks as lists of frame indices (outermost first,
-//! user frames then kernel frames), and counts per (stack, pid, comm), plus [`Metadata`] that says
+//! user frames then kernel frames), and counts per (stack, pid, thread, comm, cgroup), plus [`Metadata`] that says
 //! how it was recorded (the [`EventKind`] sampled, among the rest) and what was lost.
 
+pub mod cgroup;
 mod event;
 pub mod filter;
 mod metadata;
 pub mod unwind;
 
+pub use cgroup::{Cgroup, CgroupGrouping};
 pub use event::{EventKind, Measure, SampledEvent, ThreadState};
 pub use filter::{FilterError, SampleFilter};
 pub use metadata::{format_unix_ns, lost_samples, unix_ns, LossReason, Losses, Metadata, WeightUnit};
@@ -87,6 +89,9 @@ pub struct Sample {
     pub tid: u32,
     /// Thread name (`comm`) at the time of the sample.
     pub comm: String,
+    /// Index into [`Profile::cgroups`]; None when not known (folded input, archives and
+    /// pprof files written before prof recorded cgroups).
+    pub cgroup: Option<u32>,
     /// Number of samples.
     pub count: u64,
 }
@@ -108,8 +113,10 @@ pub struct Profile {
     pub frames: Vec<Frame>,
     /// Deduplicated stacks, each a list of frame indices, outermost first.
     pub stacks: Vec<Vec<FrameId>>,
-    /// Counts per (stack, pid, tid, comm); at most one entry for each.
+    /// Counts per (stack, pid, tid, comm, cgroup); at most one entry for each.
     pub samples: Vec<Sample>,
+    /// Deduplicated cgroups the samples were taken in ([`Sample::cgroup`]).
+    pub cgroups: Vec<Cgroup>,
 }
 
 impl Profile {
@@ -122,6 +129,29 @@ impl Profile {
     pub fn stack_frames(&self, stack: StackId) -> impl DoubleEndedIterator<Item = &Frame> + '_ {
         self.stacks[stack as usize].iter().map(|&f| &self.frames[f as usize])
     }
+
+    /// The cgroup of a sample, when known.
+    pub fn cgroup_of(&self, sample: &Sample) -> Option<&Cgroup> {
+        sample.cgroup.and_then(|i| self.cgroups.get(i as usize))
+    }
+
+    /// Who a sample's count belongs to, to add it to another profile.
+    pub fn owner<'a>(&'a self, sample: &'a Sample) -> SampleOwner<'a> {
+        SampleOwner { pid: sample.pid, tid: sample.tid, comm: &sample.comm, cgroup: self.cgroup_of(sample) }
+    }
+}
+
+/// Who a sample's count belongs to: process, thread, name and cgroup.
+#[derive(Clone, Copy, Debug)]
+pub struct SampleOwner<'a> {
+    /// Process id.
+    pub pid: u32,
+    /// Thread id (0: not known).
+    pub tid: u32,
+    /// Thread name.
+    pub comm: &'a str,
+    /// The cgroup, when known.
+    pub cgroup: Option<&'a Cgroup>,
 }
 
 /// Builds a [`Profile`] while deduplicating frames, stacks and (stack, pid, comm) samples.
@@ -132,7 +162,8 @@ pub struct ProfileBuilder {
     /// Stacks live here until [`ProfileBuilder::finish`] (one copy of each, not two).
     stack_ids: HashMap<Vec<FrameId>, StackId>,
     comm_ids: HashMap<String, u32>,
-    sample_ids: HashMap<(StackId, u32, u32, u32), usize>,
+    cgroup_ids: HashMap<Cgroup, u32>,
+    sample_ids: HashMap<(StackId, u32, u32, u32, Option<u32>), usize>,
 }
 
 impl ProfileBuilder {
@@ -167,6 +198,21 @@ impl ProfileBuilder {
     /// Adds `count` samples of `stack` in thread `tid` of process `pid` named `comm`
     /// (saturating on overflow).
     pub fn add_thread(&mut self, stack: StackId, pid: u32, tid: u32, comm: &str, count: u64) {
+        self.add_owned(stack, SampleOwner { pid, tid, comm, cgroup: None }, count)
+    }
+
+    /// Adds `count` samples of `stack` owned by `owner` (saturating on overflow).
+    pub fn add_owned(&mut self, stack: StackId, owner: SampleOwner<'_>, count: u64) {
+        let SampleOwner { pid, tid, comm, cgroup } = owner;
+        let cgroup = cgroup.map(|c| match self.cgroup_ids.get(c) {
+            Some(&id) => id,
+            None => {
+                let id = self.profile.cgroups.len() as u32;
+                self.profile.cgroups.push(c.clone());
+                self.cgroup_ids.insert(c.clone(), id);
+                id
+            }
+        });
         let comm_id = match self.comm_ids.get(comm) {
             Some(&id) => id,
             None => {
@@ -175,14 +221,14 @@ impl ProfileBuilder {
                 id
             }
         };
-        match self.sample_ids.entry((stack, pid, tid, comm_id)) {
+        match self.sample_ids.entry((stack, pid, tid, comm_id, cgroup)) {
             Entry::Occupied(i) => {
                 let s = &mut self.profile.samples[*i.get()];
                 s.count = s.count.saturating_add(count);
             }
             Entry::Vacant(slot) => {
                 slot.insert(self.profile.samples.len());
-                self.profile.samples.push(Sample { stack, pid, tid, comm: comm.to_string(), count });
+                self.profile.samples.push(Sample { stack, pid, tid, comm: comm.to_string(), cgroup, count });
             }
         }
     }
@@ -213,7 +259,7 @@ impl ProfileBuilder {
             })
             .collect();
         for s in &other.samples {
-            self.add_thread(stack_map[s.stack as usize], s.pid, s.tid, &s.comm, s.count);
+            self.add_owned(stack_map[s.stack as usize], other.owner(s), s.count);
         }
     }
 

@@ -173,6 +173,7 @@ impl Session {
             }
             let drained = self.sampler.drain()?;
             self.refresh_late_mappings(&drained, observer);
+            self.learn_cgroups(&drained);
             self.counts.add(drained);
             for note in self.sampler.check_cpus() {
                 observer.on_event(Event::Warning { message: &note });
@@ -269,6 +270,15 @@ impl Session {
         }
     }
 
+    /// Looks up the paths of the cgroups of new counts while they exist: a cgroup removed
+    /// before the profile is built (a short-lived container) keeps the path seen here.
+    fn learn_cgroups(&mut self, drained: &[RawCount]) {
+        let now = Instant::now();
+        for c in drained.iter().filter(|c| c.cgroup != 0) {
+            self.procs.cgroups.path(c.cgroup, now);
+        }
+    }
+
     /// Stops sampling (so the last drain is complete and the totals final), drains a last time
     /// and ends the command if it still runs: it was started for the session.
     pub fn stop(&mut self, observer: &mut dyn Observer) -> Result<(), RecordError> {
@@ -278,6 +288,7 @@ impl Session {
         let events = self.sampler.poll_events(Duration::ZERO)?;
         self.handle_events(events, observer);
         self.refresh_late_mappings(&drained, observer);
+        self.learn_cgroups(&drained);
         self.counts.add(drained);
         self.finish_waiting_walks(observer);
         observer.on_event(Event::Stopped);
@@ -362,6 +373,7 @@ fn counted(s: &mut DeferredSample, status: UnwindStatus) -> RawCount {
         tgid: s.walk.tgid,
         start: s.start,
         tid: s.tid,
+        cgroup: s.cgroup,
         comm: std::mem::take(&mut s.comm),
         user: if frames.is_empty() { StackRef::Empty } else { StackRef::Frames(frames.into()) },
         kernel: s.kernel.clone(),

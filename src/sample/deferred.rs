@@ -18,7 +18,7 @@ unsafe impl plain::Plain for types::prof_deferred {}
 pub const DEFERRED_STACK_BYTES: usize = 16 * 4096;
 
 const _: () =
-    assert!(std::mem::size_of::<types::prof_deferred>() == 80 + 2 * 8 * MAX_STACK_DEPTH + DEFERRED_STACK_BYTES);
+    assert!(std::mem::size_of::<types::prof_deferred>() == 88 + 2 * 8 * MAX_STACK_DEPTH + DEFERRED_STACK_BYTES);
 
 /// One sample handed over by the kernel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub struct DeferredSample {
     pub start: u64,
     /// Thread id.
     pub tid: u32,
+    /// The task's cgroup v2 id (as [`super::RawCount::cgroup`]).
+    pub cgroup: u64,
     /// Thread name.
     pub comm: String,
     /// Kernel stack.
@@ -52,6 +54,7 @@ pub(super) fn parse_deferred(data: &[u8], tables_only: bool) -> Option<DeferredS
     Some(DeferredSample {
         start: clock_ticks(d.start_time),
         tid: d.tid,
+        cgroup: d.cgroup_id,
         comm: comm_string(&d.comm),
         kernel,
         walk: Suspended {

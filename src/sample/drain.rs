@@ -121,6 +121,7 @@ impl Sampler {
                 tgid: key.tgid,
                 start,
                 tid: key.tid,
+                cgroup: key.cgroup_id,
                 comm,
                 user,
                 kernel,

@@ -59,10 +59,10 @@ unsafe impl plain::Plain for types::prof_proc_event {}
 // SAFETY: as above (a prof_sample_key and a u64).
 unsafe impl plain::Plain for types::prof_offcpu_start {}
 
-const _: () = assert!(std::mem::size_of::<types::prof_sample_key>() == 56);
+const _: () = assert!(std::mem::size_of::<types::prof_sample_key>() == 64);
 const _: () = assert!(std::mem::size_of::<types::prof_stack>() == 8 + 8 * MAX_STACK_DEPTH);
 const _: () = assert!(std::mem::size_of::<types::prof_proc_event>() == 32);
-const _: () = assert!(std::mem::size_of::<types::prof_offcpu_start>() == 64);
+const _: () = assert!(std::mem::size_of::<types::prof_offcpu_start>() == 72);
 
 /// Frames kept per stack (`PROF_MAX_STACK_DEPTH` in bpf/profile.h).
 pub const MAX_STACK_DEPTH: usize = 127;
@@ -89,6 +89,8 @@ pub struct RawCount {
     pub start: u64,
     /// Thread id (0 for the idle task).
     pub tid: u32,
+    /// The task's cgroup v2 id (the inode number of its directory in the cgroup2 mount).
+    pub cgroup: u64,
     /// Thread name.
     pub comm: String,
     /// User stack.

@@ -82,7 +82,7 @@ pub const DEFAULT_MIN_BLOCK_NS: u64 = 1_000;
 pub const DEFAULT_OFF_CPU_BUDGET: u32 = 20_000;
 
 /// Threads of the targets that can be off the CPU at once with their stacks noted (entries of
-/// the `offcpu_start` map, 72 bytes each: 2.4 MiB); a switch-out beyond is counted as skipped.
+/// the `offcpu_start` map, 80 bytes each: 2.5 MiB); a switch-out beyond is counted as skipped.
 pub const OFF_CPU_PENDING: u32 = 32_768;
 
 /// The smallest automatic stack and counts maps when recording off-CPU time: switches are not

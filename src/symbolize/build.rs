@@ -8,7 +8,8 @@ use crate::aggregate::{Aggregator, Key};
 use crate::process::{ProcessId, ProcessTable};
 use crate::profile::unwind::{is_entry_point, UnwindStatus};
 use crate::profile::{
-    Frame, Metadata, Profile, ProfileBuilder, EXITED_PREFIX, MISSING_KERNEL_STACK, MISSING_USER_STACK,
+    Cgroup, Frame, Metadata, Profile, ProfileBuilder, SampleOwner, EXITED_PREFIX, MISSING_KERNEL_STACK,
+    MISSING_USER_STACK,
 };
 use crate::sample::StackRef;
 
@@ -82,6 +83,7 @@ pub fn build_profile(
         }
     }
     builder.meta_mut().unwind = unwind;
+    let cgroups = cgroups_of(&keys, procs);
     for (key, count) in keys {
         let mut stack = Vec::new();
         // Off-CPU time is marked by why the thread waited, at the root of its stack.
@@ -97,9 +99,24 @@ pub fn build_profile(
         }
         push_stack(&mut builder, &mut stack, &key.kernel, MISSING_KERNEL_STACK, |a| kernel_frames.get(&a));
         let id = builder.stack(stack);
-        builder.add_thread(id, key.tgid, key.tid, &key.comm, count);
+        let owner = SampleOwner { pid: key.tgid, tid: key.tid, comm: &key.comm, cgroup: cgroups.get(&key.cgroup) };
+        builder.add_owned(id, owner, count);
     }
     builder.finish()
+}
+
+/// The cgroup of each id the counts carry, with its path when known (0, no cgroup id, is left
+/// out).
+fn cgroups_of(keys: &[(&Key, u64)], procs: &mut ProcessTable) -> HashMap<u64, Cgroup> {
+    let now = std::time::Instant::now();
+    let mut out = HashMap::new();
+    for (key, _) in keys {
+        if key.cgroup != 0 && !out.contains_key(&key.cgroup) {
+            let path = procs.cgroups.path(key.cgroup, now).unwrap_or_default().to_string();
+            out.insert(key.cgroup, Cgroup { id: key.cgroup, path });
+        }
+    }
+    out
 }
 
 /// The process a count belongs to.

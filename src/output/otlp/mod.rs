@@ -18,7 +18,9 @@
 //!   function per (name, source file), one mapping per binary (file name only, address ranges
 //!   0), stacks leaf first. Entry 0 of every table is the zero value, as the format requires.
 //! - Per-sample attributes (see [`sample_attributes`]): `process.pid`, `thread.id` (when the
-//!   sample has one), `thread.name` (the comm) and `process.executable.name` where known.
+//!   sample has one), `thread.name` (the comm) and `process.executable.name` where known; for a
+//!   sample whose cgroup is known, `process.linux.cgroup` (its v2 path) and what the path names:
+//!   `container.id` and `container.runtime`, `k8s.pod.uid`.
 //!
 //! Host, kernel, target (a command line) and notes of the metadata are not sent, except the
 //! host name as `host.name`. Every table index is checked against the format's 32-bit indices:
@@ -30,7 +32,8 @@ use prost::Message;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::pprof::{can_be_main_binary, mapping_name, period_ns, physical_frames, to_i64};
-use crate::profile::{Frame, FrameId, FrameKind, Profile, Sample};
+use crate::profile::cgroup::Workload;
+use crate::profile::{Cgroup, Frame, FrameId, FrameKind, Profile, Sample};
 
 /// The path of OTLP/HTTP's profiles export, appended to the collector's base URL.
 pub const EXPORT_PATH: &str = "/v1development/profiles";
@@ -99,11 +102,13 @@ pub fn export_request(
         (dict.value_type("cpu", "nanoseconds")?, None, 0)
     };
     let executables = executables(profile);
+    let workloads: Vec<Workload> = profile.cgroups.iter().map(Cgroup::workload).collect();
     let mut samples = Vec::with_capacity(profile.samples.len());
     for sample in &profile.samples {
         let stack_index = dict.stack(sample.stack)?;
         let mut attribute_indices = Vec::new();
-        for (key, value) in sample_attributes(sample, executables.get(&sample.pid).copied()) {
+        let cgroup = sample.cgroup.and_then(|i| Some((profile.cgroups.get(i as usize)?, workloads.get(i as usize)?)));
+        for (key, value) in sample_attributes(sample, executables.get(&sample.pid).copied(), cgroup) {
             attribute_indices.push(dict.attribute(key, value)?);
         }
         samples.push(proto::Sample {
@@ -166,19 +171,26 @@ pub enum AttributeValue<'a> {
 
 /// The attributes of one sample, in this order: `process.pid`; `thread.id` when the sample
 /// has a thread id; `thread.name` (the comm) when not empty; `process.executable.name` when
-/// known (`executable`, see [`executables`]).
-///
-/// This is where container attributes go once samples carry a cgroup (`container.id`, the
-/// cgroup path): each is one more `(key, value)` here, the dictionary interns them.
+/// known (`executable`, see [`executables`]); with the sample's cgroup and what its path names
+/// (`cgroup`), `process.linux.cgroup` (the path, when known), `container.id` and
+/// `container.runtime`, `k8s.pod.uid`, each where known.
 pub fn sample_attributes<'a>(
     sample: &'a Sample,
     executable: Option<&'a str>,
+    cgroup: Option<(&'a Cgroup, &'a Workload)>,
 ) -> impl Iterator<Item = (&'static str, AttributeValue<'a>)> + 'a {
     let pid = Some(("process.pid", AttributeValue::Int(i64::from(sample.pid))));
     let tid = (sample.tid != 0).then(|| ("thread.id", AttributeValue::Int(i64::from(sample.tid))));
     let comm = (!sample.comm.is_empty()).then_some(("thread.name", AttributeValue::Str(sample.comm.as_str())));
     let exe = executable.map(|e| ("process.executable.name", AttributeValue::Str(e)));
-    [pid, tid, comm, exe].into_iter().flatten()
+    let path = cgroup
+        .filter(|(c, _)| !c.path.is_empty())
+        .map(|(c, _)| ("process.linux.cgroup", AttributeValue::Str(c.path.as_str())));
+    let container = cgroup.and_then(|(_, w)| w.container.as_ref());
+    let id = container.map(|c| ("container.id", AttributeValue::Str(c.id.as_str())));
+    let runtime = container.map(|c| ("container.runtime", AttributeValue::Str(c.runtime.name())));
+    let pod = cgroup.and_then(|(_, w)| w.pod_uid.as_deref()).map(|p| ("k8s.pod.uid", AttributeValue::Str(p)));
+    [pid, tid, comm, exe, path, id, runtime, pod].into_iter().flatten()
 }
 
 /// The executable of each process, where the profile shows it: the binary of the outermost
@@ -402,6 +414,38 @@ mod tests {
             samples[0].attribute_indices.iter().filter(|a| samples[1].attribute_indices.contains(a)).collect();
         assert_eq!(shared.len(), 3);
         assert_eq!(encode(&p, &ResourceInfo::default()).unwrap(), encode(&p, &ResourceInfo::default()).unwrap());
+    }
+
+    /// A sample in a Kubernetes container carries its cgroup path, container id and runtime and
+    /// pod uid; one without a cgroup none of them.
+    #[test]
+    fn otlp_cgroup_attributes() {
+        let id = "d1".repeat(32);
+        let uid = "7e2b9c4d-1a3f-4b5e-8c6d-0f1e2d3c4b5a";
+        let c = Cgroup { id: 5, path: format!("/kubepods/burstable/pod{uid}/{id}") };
+        let w = c.workload();
+        let p = profile(WeightUnit::Samples);
+        let keys = |cgroup| sample_attributes(&p.samples[0], None, cgroup).map(|(k, _)| k).collect::<Vec<_>>();
+        assert_eq!(
+            keys(Some((&c, &w))),
+            [
+                "process.pid",
+                "thread.id",
+                "thread.name",
+                "process.linux.cgroup",
+                "container.id",
+                "container.runtime",
+                "k8s.pod.uid"
+            ]
+        );
+        assert_eq!(keys(None), ["process.pid", "thread.id", "thread.name"]);
+        let values: Vec<String> = sample_attributes(&p.samples[0], None, Some((&c, &w)))
+            .filter_map(|(_, v)| match v {
+                AttributeValue::Str(s) => Some(s.to_string()),
+                AttributeValue::Int(_) => None,
+            })
+            .collect();
+        assert_eq!(values, ["w", c.path.as_str(), id.as_str(), "container", uid]);
     }
 
     /// The executable is the outermost user binary that is not a library; a JIT map is none.

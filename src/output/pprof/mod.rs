@@ -71,6 +71,17 @@ pub const MAX_DECOMPRESSED_BYTES: u64 = 1 << 30;
 /// write, fits.
 pub const MAX_DECODED_MEMORY: u64 = 1 << 30;
 
+/// Sample label of the cgroup v2 path (`/system.slice/nginx.service`), when known.
+pub const CGROUP_LABEL: &str = "cgroup";
+/// Sample label (numeric) of the cgroup v2 id.
+pub const CGROUP_ID_LABEL: &str = "cgroup_id";
+/// Sample label of the container id the cgroup path names.
+pub const CONTAINER_LABEL: &str = "container_id";
+/// Sample label of the systemd unit the cgroup path names.
+pub const UNIT_LABEL: &str = "systemd_unit";
+/// Sample label of the Kubernetes pod uid the cgroup path names.
+pub const POD_LABEL: &str = "pod_uid";
+
 /// The mapping of kernel frames (and what perf and prof call the kernel's symbols).
 pub const KERNEL_MAPPING: &str = "[kernel.kallsyms]";
 
@@ -204,6 +215,61 @@ mod tests {
         assert_eq!((back.meta.start_unix_ns, back.meta.end_unix_ns), (1_000, 2_000));
         assert_eq!(back.meta.target, "t");
         assert_eq!(back.meta.total_samples, 7);
+    }
+
+    /// A sample's cgroup becomes the labels `cgroup`, `cgroup_id` and what the path names
+    /// (`container_id`, `systemd_unit`, `pod_uid`); reading them back gives the cgroup again, and
+    /// a cgroup whose path is not known only its id.
+    #[test]
+    fn pprof_cgroup_labels_round_trip() {
+        use crate::profile::{Cgroup, SampleOwner};
+        let id = "c0".repeat(32);
+        let uid = "7e2b9c4d-1a3f-4b5e-8c6d-0f1e2d3c4b5a";
+        let pod = Cgroup {
+            id: 41,
+            path: format!("/kubepods.slice/kubepods-pod{}.slice/cri-containerd-{id}.scope", uid.replace('-', "_")),
+        };
+        let gone = Cgroup { id: 42, path: String::new() };
+        let mut b = ProfileBuilder::new(Metadata { frequency_hz: 99, ..Metadata::default() });
+        let main = b.frame(user("main", "app"));
+        let s = b.stack(vec![main]);
+        b.add_owned(s, SampleOwner { pid: 1, tid: 1, comm: "a", cgroup: Some(&pod) }, 2);
+        b.add_owned(s, SampleOwner { pid: 2, tid: 2, comm: "b", cgroup: Some(&gone) }, 3);
+        b.add_owned(s, SampleOwner { pid: 3, tid: 3, comm: "c", cgroup: None }, 4);
+        let original = b.finish();
+        let p = to_proto(&original);
+        let text = |i: i64| String::from_utf8_lossy(&p.string_table[i as usize]).into_owned();
+        let labels = |pid: i64| -> Vec<(String, String)> {
+            let s = p.sample.iter().find(|s| s.label.iter().any(|l| text(l.key) == "pid" && l.num == pid)).unwrap();
+            s.label
+                .iter()
+                .filter(|l| !["pid", "tid", "comm"].contains(&text(l.key).as_str()))
+                .map(|l| (text(l.key), if l.str != 0 { text(l.str) } else { l.num.to_string() }))
+                .collect()
+        };
+        let expected: Vec<(String, String)> = [
+            ("cgroup", pod.path.as_str()),
+            ("container_id", id.as_str()),
+            ("systemd_unit", &format!("cri-containerd-{id}.scope")),
+            ("pod_uid", uid),
+            ("cgroup_id", "41"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(labels(1), expected);
+        assert_eq!(labels(2), [("cgroup_id".to_string(), "42".to_string())]);
+        assert!(labels(3).is_empty());
+        let mut bytes = Vec::new();
+        write(&original, &mut bytes).unwrap();
+        let back = read(&bytes, "x.pb.gz").unwrap();
+        let cgroups = |p: &Profile| {
+            let mut v: Vec<(u32, Option<Cgroup>)> =
+                p.samples.iter().map(|s| (s.pid, p.cgroup_of(s).cloned())).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(cgroups(&back), cgroups(&original));
     }
 
     /// Decompression stops at the limit: a gzip bomb is an error, not an allocation.

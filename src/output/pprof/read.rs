@@ -11,8 +11,8 @@ use rustc_hash::FxHashMap as HashMap;
 use super::budget::Budget;
 use super::{proto, PprofError, KERNEL_MAPPING, MAX_DECOMPRESSED_BYTES};
 use crate::profile::{
-    Frame, FrameId, FrameKind, LossReason, Metadata, Profile, ProfileBuilder, SampledEvent, WeightUnit,
-    MISSING_KERNEL_STACK, MISSING_USER_STACK,
+    Cgroup, Frame, FrameId, FrameKind, LossReason, Metadata, Profile, ProfileBuilder, SampleOwner, SampledEvent,
+    WeightUnit, MISSING_KERNEL_STACK, MISSING_USER_STACK,
 };
 
 /// Bracketed mapping names that are user-space pseudo-files, not kernel modules.
@@ -130,11 +130,14 @@ pub fn from_proto(p: &proto::Profile, source: &str) -> Result<Profile, PprofErro
             continue;
         }
         let stack = tables.stack(n, sample, &mut builder, &string, &invalid, &mut budget)?;
-        let (pid, tid, comm) = sample_labels(sample, &string)?;
+        let (pid, tid, comm, cgroup) = sample_labels(sample, &string)?;
         let comm = comm.unwrap_or(&default_comm);
-        budget.charge((std::mem::size_of::<crate::profile::Sample>() + comm.len()) as u64, || format!("sample {n}"))?;
+        let path_len = cgroup.as_ref().map_or(0, |c| c.path.len());
+        budget.charge((std::mem::size_of::<crate::profile::Sample>() + comm.len() + path_len) as u64, || {
+            format!("sample {n}")
+        })?;
         let stack = builder.stack(stack);
-        builder.add_thread(stack, pid, tid, comm, count);
+        builder.add_owned(stack, SampleOwner { pid, tid, comm, cgroup: cgroup.as_ref() }, count);
         total = total.saturating_add(count);
     }
     if meta.total_samples == 0 {
@@ -205,9 +208,10 @@ fn sample_count(
 fn sample_labels<'s>(
     sample: &proto::Sample,
     string: &impl Fn(i64) -> Result<&'s str, PprofError>,
-) -> Result<(u32, u32, Option<&'s str>), PprofError> {
+) -> Result<SampleLabels<'s>, PprofError> {
     let (mut pid, mut tid) = (0, 0);
     let mut comm = None;
+    let (mut cgroup_path, mut cgroup_id) = (None, None);
     for label in &sample.label {
         let value = || -> Result<i64, PprofError> {
             Ok(if label.str != 0 { string(label.str)?.parse().unwrap_or(0) } else { label.num })
@@ -216,11 +220,18 @@ fn sample_labels<'s>(
             "pid" => pid = value()?,
             "tid" | "thread_id" => tid = value()?,
             "comm" if label.str != 0 => comm = Some(string(label.str)?),
+            super::CGROUP_LABEL if label.str != 0 => cgroup_path = Some(string(label.str)?),
+            super::CGROUP_ID_LABEL => cgroup_id = Some(u64::try_from(value()?).unwrap_or(0)),
             _ => {}
         }
     }
-    Ok((u32::try_from(pid).unwrap_or(0), u32::try_from(tid).unwrap_or(0), comm))
+    let cgroup = (cgroup_path.is_some() || cgroup_id.is_some())
+        .then(|| Cgroup { id: cgroup_id.unwrap_or(0), path: cgroup_path.unwrap_or_default().to_string() });
+    Ok((u32::try_from(pid).unwrap_or(0), u32::try_from(tid).unwrap_or(0), comm, cgroup))
 }
+
+/// A sample's pid, thread, comm and cgroup, from its labels.
+type SampleLabels<'s> = (u32, u32, Option<&'s str>, Option<Cgroup>);
 
 /// The message's mappings, functions and locations by id, and the frames (interned in the
 /// profile being built, outermost first) of each location used so far.

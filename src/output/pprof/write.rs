@@ -8,7 +8,7 @@ use flate2::Compression;
 use prost::Message;
 use rustc_hash::FxHashMap as HashMap;
 
-use super::{period_ns, proto, KERNEL_MAPPING};
+use super::{period_ns, proto, CGROUP_ID_LABEL, CGROUP_LABEL, CONTAINER_LABEL, KERNEL_MAPPING, POD_LABEL, UNIT_LABEL};
 use crate::profile::{Frame, FrameId, FrameKind, Metadata, Profile};
 
 /// gzip level of written profiles. Profiles are written once and read many times, but a
@@ -95,6 +95,7 @@ fn sample_order(profile: &Profile) -> Vec<usize> {
             .then(a.pid.cmp(&b.pid))
             .then(a.tid.cmp(&b.tid))
             .then_with(|| a.comm.cmp(&b.comm))
+            .then_with(|| profile.cgroup_of(a).cmp(&profile.cgroup_of(b)))
     });
     order
 }
@@ -168,6 +169,7 @@ pub fn to_proto(profile: &Profile) -> proto::Profile {
     let pid_key = strings.id("pid");
     let tid_key = profile.samples.iter().any(|s| s.tid != 0).then(|| strings.id("tid"));
     let comm_key = strings.id("comm");
+    let cgroup_labels = cgroup_labels(profile, &mut strings);
     let mut tables = Tables::new(profile, out, strings);
     for i in sample_order(profile) {
         let sample = &profile.samples[i];
@@ -189,12 +191,46 @@ pub fn to_proto(profile: &Profile) -> proto::Profile {
         if let Some(key) = tid_key.filter(|_| sample.tid != 0) {
             label.push(proto::Label { key, num: i64::from(sample.tid), ..Default::default() });
         }
+        if let Some(labels) = sample.cgroup.and_then(|c| cgroup_labels.get(c as usize)) {
+            label.extend_from_slice(labels);
+        }
         tables.out.sample.push(proto::Sample { location_id: location_ids, value, label });
     }
     let Tables { mut out, strings, .. } = tables;
     out.string_table = strings.table;
     put_main_binary_first(&mut out);
     out
+}
+
+/// The labels of each cgroup of the profile: `cgroup` (its path, when known), `cgroup_id`, and
+/// what the path names: `container_id`, `systemd_unit`, `pod_uid`.
+fn cgroup_labels(profile: &Profile, strings: &mut Strings) -> Vec<Vec<proto::Label>> {
+    profile
+        .cgroups
+        .iter()
+        .map(|c| {
+            let mut labels = Vec::new();
+            let mut text = |key: &str, value: &str| {
+                let (key, str) = (strings.id(key), strings.id(value));
+                labels.push(proto::Label { key, str, ..Default::default() });
+            };
+            if !c.path.is_empty() {
+                text(CGROUP_LABEL, &c.path);
+            }
+            let w = c.workload();
+            if let Some(container) = &w.container {
+                text(CONTAINER_LABEL, &container.id);
+            }
+            if let Some(unit) = &w.systemd_unit {
+                text(UNIT_LABEL, unit);
+            }
+            if let Some(pod) = &w.pod_uid {
+                text(POD_LABEL, pod);
+            }
+            labels.push(proto::Label { key: strings.id(CGROUP_ID_LABEL), num: to_i64(c.id), ..Default::default() });
+            labels
+        })
+        .collect()
 }
 
 /// The message being built and its string table, with the ids of the locations (by physical

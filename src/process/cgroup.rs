@@ -1,0 +1,164 @@
+//! Cgroup v2 ids and paths: the id a sample carries (`bpf_get_current_cgroup_id`, the inode
+//! number of the cgroup's directory in the cgroup2 mount) resolved to the directory's path by
+//! walking the mount.
+//!
+//! The tree belongs to whoever can create cgroups: the walk is bounded (depth, directories,
+//! name and path lengths), never follows links, and is repeated on a miss at most once per
+//! [`RESCAN_INTERVAL`]. A cgroup removed since keeps the last path seen for it.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Deepest level walked below the mount (systemd and Kubernetes nest 5 or 6 levels).
+pub const MAX_DEPTH: usize = 32;
+
+/// Most directories remembered by one walk: a host with thousands of containers has tens of
+/// thousands of cgroups; a tree beyond is hostile or broken, and its rest shows as `cgroup:<id>`.
+pub const MAX_CGROUPS: usize = 100_000;
+
+/// Longest path kept (the kernel's `PATH_MAX`).
+pub const MAX_PATH_LEN: usize = 4096;
+
+/// Least time between two walks of the mount asked for by ids not found: a burst of samples of
+/// a cgroup that is gone costs one walk, not one per sample.
+pub const RESCAN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Bytes of `/proc/self/mountinfo` read at most to find the cgroup2 mount.
+const MAX_MOUNTINFO_LEN: u64 = 4 << 20;
+
+/// The cgroup2 mount point, from `/proc/self/mountinfo` (`/sys/fs/cgroup` on a unified
+/// system, `/sys/fs/cgroup/unified` on a hybrid one).
+pub fn cgroup2_mount() -> Option<PathBuf> {
+    let file = std::fs::File::open("/proc/self/mountinfo").ok()?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_MOUNTINFO_LEN), &mut text).ok()?;
+    text.lines().find_map(|line| {
+        // `id parent major:minor root mount-point options [optional…] - fstype source super`
+        let (left, right) = line.split_once(" - ")?;
+        if right.split_whitespace().next()? != "cgroup2" {
+            return None;
+        }
+        Some(PathBuf::from(unescape_mount(left.split_whitespace().nth(4)?)))
+    })
+}
+
+/// A mountinfo path with its octal escapes (`\040` for a space) decoded.
+fn unescape_mount(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b.get(i + 1..i + 4).filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match octal.and_then(|d| u8::from_str_radix(std::str::from_utf8(d).ok()?, 8).ok()) {
+            Some(c) => {
+                out.push(c);
+                i += 4;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Paths of cgroup ids, learnt by walking the cgroup2 mount.
+#[derive(Debug, Default)]
+pub struct CgroupPaths {
+    /// The mount, once looked up (None inside: there is none).
+    mount: Option<Option<PathBuf>>,
+    paths: HashMap<u64, String>,
+    last_walk: Option<Instant>,
+}
+
+impl CgroupPaths {
+    /// Paths found below `mount` (tests; [`CgroupPaths::default`] finds the mount itself).
+    pub fn with_mount(mount: PathBuf) -> CgroupPaths {
+        CgroupPaths { mount: Some(Some(mount)), ..CgroupPaths::default() }
+    }
+
+    /// The path of cgroup `id` below the mount (`/` for its root): known, or found by a new walk
+    /// when the last one is older than [`RESCAN_INTERVAL`]; None when not found.
+    pub fn path(&mut self, id: u64, now: Instant) -> Option<&str> {
+        if !self.paths.contains_key(&id)
+            && self.last_walk.is_none_or(|t| now.saturating_duration_since(t) >= RESCAN_INTERVAL)
+        {
+            self.walk(now);
+        }
+        self.paths.get(&id).map(String::as_str)
+    }
+
+    /// Walks the mount and adds every cgroup found (paths of removed cgroups are kept).
+    fn walk(&mut self, now: Instant) {
+        self.last_walk = Some(now);
+        let mount = self.mount.get_or_insert_with(cgroup2_mount).clone();
+        let Some(mount) = mount else { return };
+        let Ok(root) = std::fs::symlink_metadata(&mount) else { return };
+        let mut found = 0usize;
+        self.paths.insert(root.ino(), "/".to_string());
+        let mut pending = vec![(mount, String::new(), 0usize)];
+        while let Some((dir, path, depth)) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for entry in entries.flatten() {
+                // Cgroups are directories; the files in them (controls) are most entries.
+                let Ok(kind) = entry.file_type() else { continue };
+                if !kind.is_dir() || kind.is_symlink() {
+                    continue;
+                }
+                let name = entry.file_name();
+                let child = format!("{path}/{}", name.to_string_lossy());
+                if child.len() > MAX_PATH_LEN {
+                    continue;
+                }
+                let Ok(meta) = entry.metadata() else { continue };
+                found += 1;
+                if found > MAX_CGROUPS {
+                    return;
+                }
+                self.paths.insert(meta.ino(), child.clone());
+                if depth + 1 < MAX_DEPTH {
+                    pending.push((entry.path(), child, depth + 1));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Octal escapes of mountinfo are decoded; a lone or short backslash stays.
+    #[test]
+    fn cgroup_mountinfo_unescapes() {
+        assert_eq!(unescape_mount(r"/mnt/a\040b"), "/mnt/a b");
+        assert_eq!(unescape_mount(r"/x\\"), r"/x\\");
+        assert_eq!(unescape_mount(r"/x\04"), r"/x\04");
+    }
+
+    /// A directory tree stands in for a mount: ids are inode numbers, paths are below the root,
+    /// names with control characters are kept as they are, a removed directory keeps its path,
+    /// and an unknown id walks again only after the interval.
+    #[test]
+    fn cgroup_paths_walk_a_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.slice").join("b\u{1b}[31m.service");
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::write(dir.path().join("a.slice").join("cgroup.procs"), "").unwrap();
+        let ino = |p: &std::path::Path| std::fs::metadata(p).unwrap().ino();
+        let mut paths = CgroupPaths::with_mount(dir.path().to_path_buf());
+        let t0 = Instant::now();
+        assert_eq!(paths.path(ino(&a), t0), Some("/a.slice/b\u{1b}[31m.service"));
+        assert_eq!(paths.path(ino(dir.path()), t0), Some("/"));
+        let later = dir.path().join("c");
+        std::fs::create_dir(&later).unwrap();
+        assert_eq!(paths.path(ino(&later), t0), None, "within the interval: no walk");
+        assert_eq!(paths.path(ino(&later), t0 + RESCAN_INTERVAL), Some("/c"));
+        let gone = ino(&a);
+        std::fs::remove_dir(&a).unwrap();
+        assert_eq!(paths.path(gone, t0 + RESCAN_INTERVAL * 3), Some("/a.slice/b\u{1b}[31m.service"));
+    }
+}
