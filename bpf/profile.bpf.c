@@ -35,6 +35,11 @@ const volatile bool want_kernel = true;
 const volatile bool want_user = true;
 const volatile bool follow_forks = false; /* add children of targets to `targets` */
 const volatile __u8 unwind_mode = PROF_UNWIND_MODE_FP; /* enum prof_unwind_mode */
+/* --cgroup: only tasks in a cgroup of `cgroup_filter` or below one; bit N of cgroup_levels set
+ * when a selected cgroup is at level N (the root is level 0), so only those levels are looked
+ * up. */
+const volatile bool filter_cgroups = false;
+const volatile __u64 cgroup_levels = 0;
 /* Off-CPU (do_sched_switch): blocks shorter than this are not counted (PROF_STAT_OFFCPU_SHORT),
  * and each CPU records at most offcpu_budget switch-outs a second (0: no limit). */
 const volatile __u64 min_block_ns = 0;
@@ -84,6 +89,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } targets SEC(".maps");
+
+/* --cgroup: the ids of the selected cgroups (value unused). One entry (unused) without it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u64);
+	__type(value, __u8);
+} cgroup_filter SEC(".maps");
 
 /* Processes already announced to userspace with PROF_EVENT_FIRST_SAMPLE. Entries are deleted at
  * exit; one the LRU pushes out is announced again (an extra event, nothing lost). */
@@ -643,6 +656,27 @@ static __always_inline bool is_target(__u32 tgid)
 	return !filter_targets || bpf_map_lookup_elem(&targets, &tgid);
 }
 
+/* True when the current task is in one of the `--cgroup` cgroups or below one (always without
+ * --cgroup). Checked before any stack is taken; a task outside is counted in
+ * PROF_STAT_CGROUP_SKIPPED. In sched_switch the current task is the one switched out. */
+static __always_inline bool in_cgroups(void)
+{
+	if (!filter_cgroups)
+		return true;
+	for (int level = 0; level < PROF_MAX_CGROUP_LEVELS; level++) {
+		if (!(cgroup_levels & (1ULL << level)))
+			continue;
+		/* 0: the task's cgroup is above this level, and so above every level left */
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+		if (id == 0)
+			break;
+		if (bpf_map_lookup_elem(&cgroup_filter, &id))
+			return true;
+	}
+	stat_inc(PROF_STAT_CGROUP_SKIPPED);
+	return false;
+}
+
 /* Adds `value` (a sample, or ns off the CPU) to the count of `key`. */
 static __always_inline void count_add(const struct prof_sample_key *key, __u64 value)
 {
@@ -698,7 +732,7 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 
 	if (skip_idle && tid == 0)
 		return 0;
-	if (!is_target(tgid))
+	if (!is_target(tgid) || !in_cgroups())
 		return 0;
 
 	stat_inc(PROF_STAT_SAMPLES);
@@ -900,7 +934,7 @@ int BPF_PROG(do_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	__u32 tgid = id >> 32;
 	__u32 tid = (__u32)id;
 	/* the idle task, and a thread leaving the CPU for the last time */
-	if (tid == 0 || prev_state & PROF_TASK_DEAD || !is_target(tgid))
+	if (tid == 0 || prev_state & PROF_TASK_DEAD || !is_target(tgid) || !in_cgroups())
 		return 0;
 	if (!offcpu_within_budget(now)) {
 		stat_inc(PROF_STAT_OFFCPU_BUDGET);

@@ -42,7 +42,10 @@ enum prof_stat {
 	PROF_STAT_OFFCPU_BUDGET = 14,
 	/* off-CPU: switch-outs not recorded because `offcpu_start` was full */
 	PROF_STAT_OFFCPU_PENDING_FULL = 15,
-	PROF_STAT__COUNT = 16,
+	/* --cgroup: samples (or switch-outs) of tasks outside the selected cgroups, dropped before
+	 * any stack was taken (not in PROF_STAT_SAMPLES, not a loss) */
+	PROF_STAT_CGROUP_SKIPPED = 16,
+	PROF_STAT__COUNT = 17,
 };
 
 /* What a count of `counts` measures (prof_sample_key.kind): an on-CPU sample, or nanoseconds
@@ -133,6 +136,10 @@ struct prof_offcpu_start {
 	struct prof_sample_key key;
 	__u64 ts;
 };
+
+/* Levels of the cgroup hierarchy `--cgroup` can select (the root is level 0): the bits of
+ * const volatile cgroup_levels. */
+#define PROF_MAX_CGROUP_LEVELS 64
 
 /* How the user stack is walked (const volatile unwind_mode). */
 enum prof_unwind_mode {

@@ -353,6 +353,12 @@ pub struct RecordArgs {
     /// Profile only these processes (comma-separated or repeated), all their threads.
     #[arg(short = 'p', long = "pid", value_delimiter = ',', value_name = "PID", value_parser = parse_pid)]
     pub pids: Vec<u32>,
+    /// Sample only tasks in this cgroup (v2) or the cgroups below it (repeatable): a path
+    /// under the cgroup2 mount (`/sys/fs/cgroup/system.slice/nginx.service`) or relative to it
+    /// (`system.slice/nginx.service`). The kernel drops other tasks' samples before taking
+    /// any stack.
+    #[arg(long = "cgroup", value_name = "PATH")]
+    pub cgroups: Vec<String>,
     /// Record kernel stacks only.
     #[arg(long, conflicts_with = "user_only")]
     pub kernel_only: bool,
@@ -506,6 +512,7 @@ impl RecordArgs {
                 frequency_hz: self.frequency,
                 event: self.event,
                 targets,
+                cgroups: Vec::new(),
                 kernel_stacks: !self.user_only,
                 user_stacks: !self.kernel_only,
                 skip_idle: self.no_idle,

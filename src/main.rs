@@ -77,6 +77,15 @@ fn record_exit_code(recording: &prof::record::Recording) -> ExitCode {
     }
 }
 
+/// The cgroups `--cgroup` names, resolved against the cgroup2 mount.
+fn selected_cgroups(paths: &[String]) -> Result<Vec<prof::process::cgroup::SelectedCgroup>> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mount = prof::process::cgroup::cgroup2_mount().ok_or(prof::process::cgroup::CgroupError::NoMount)?;
+    Ok(paths.iter().map(|p| prof::process::cgroup::select(p, &mount)).collect::<Result<_, _>>()?)
+}
+
 fn run_record(args: RecordArgs) -> Result<ExitCode> {
     if !args.command.is_empty() && !args.pids.is_empty() {
         bail!("give either -p PID or a COMMAND, not both");
@@ -100,6 +109,7 @@ fn run_record(args: RecordArgs) -> Result<ExitCode> {
     }
     let mut console = console::Console { live_status: std::io::stderr().is_terminal(), status_shown: false };
     let mut options = args.options();
+    options.sampler.cgroups = selected_cgroups(&args.cgroups)?;
     for note in args.perf_option_notes() {
         eprintln!("prof: note: {}", esc(&note));
     }

@@ -9,31 +9,11 @@ mod common;
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Command, Output};
 
-use common::{count_where, has_frame, read_folded, workload};
+use common::{count_where, has_frame, prof_without_btf, read_folded, workload};
 
 fn os(s: &str) -> &OsStr {
     OsStr::new(s)
-}
-
-/// Runs `prof args…` where the kernel's BTF cannot be seen and tracefs is not mounted.
-fn prof_without_btf(args: &[&OsStr]) -> Output {
-    let script = "mount -t tmpfs none /sys/kernel/btf || exit 97; \
-                  umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/tracing 2>/dev/null; \
-                  test -e /sys/kernel/btf/vmlinux && exit 98; exec \"$0\" \"$@\"";
-    let out = Command::new("unshare")
-        .args(["-m", "--propagation", "private", "sh", "-c", script])
-        .arg(env!("CARGO_BIN_EXE_prof"))
-        .args(args)
-        .output()
-        .expect("unshare runs");
-    assert!(
-        !matches!(out.status.code(), Some(97 | 98)),
-        "could not hide /sys/kernel/btf: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// A command and the children it forks and execs are sampled and symbolized without BTF, and

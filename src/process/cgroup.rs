@@ -1,6 +1,6 @@
 //! Cgroup v2 ids and paths: the id a sample carries (`bpf_get_current_cgroup_id`, the inode
 //! number of the cgroup's directory in the cgroup2 mount) resolved to the directory's path by
-//! walking the mount.
+//! walking the mount, and the paths `prof record --cgroup` names resolved to ids.
 //!
 //! The tree belongs to whoever can create cgroups: the walk is bounded (depth, directories,
 //! name and path lengths), never follows links, and is repeated on a miss at most once per
@@ -8,8 +8,11 @@
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// `statfs` magic of a cgroup v2 filesystem (`CGROUP2_SUPER_MAGIC`).
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
 /// Deepest level walked below the mount (systemd and Kubernetes nest 5 or 6 levels).
 pub const MAX_DEPTH: usize = 32;
@@ -27,6 +30,33 @@ pub const RESCAN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Bytes of `/proc/self/mountinfo` read at most to find the cgroup2 mount.
 const MAX_MOUNTINFO_LEN: u64 = 4 << 20;
+
+/// Why a `--cgroup` path cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// No cgroup2 filesystem is mounted.
+    #[error("no cgroup v2 filesystem is mounted (none in /proc/self/mountinfo): mount one with `mount -t cgroup2 none /sys/fs/cgroup`")]
+    NoMount,
+    /// The path is not a cgroup v2 directory.
+    #[error("--cgroup `{path}`: {reason}")]
+    NotCgroup {
+        /// The path as given.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// A cgroup selected by `prof record --cgroup`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SelectedCgroup {
+    /// Its id (the directory's inode number).
+    pub id: u64,
+    /// Its level: 0 for the mount's root, 1 for a directory in it, …
+    pub level: u32,
+    /// Its path below the mount (`/prof-test/a`).
+    pub path: String,
+}
 
 /// The cgroup2 mount point, from `/proc/self/mountinfo` (`/sys/fs/cgroup` on a unified
 /// system, `/sys/fs/cgroup/unified` on a hybrid one).
@@ -63,6 +93,49 @@ fn unescape_mount(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Resolves a `--cgroup` argument: an absolute path under the cgroup2 `mount`, or a path
+/// relative to it (`system.slice/nginx.service`, and `/system.slice` too: a leading `/` names
+/// the mount's root). It must be a directory of the cgroup2 filesystem.
+pub fn select(arg: &str, mount: &Path) -> Result<SelectedCgroup, CgroupError> {
+    let not = |reason: String| CgroupError::NotCgroup { path: arg.to_string(), reason };
+    let given = Path::new(arg);
+    let candidate = if given.is_absolute() && given.starts_with(mount) {
+        given.to_path_buf()
+    } else {
+        let below = mount.join(arg.trim_start_matches('/'));
+        // `/sys/fs/cgroup/cpu/x` on a hybrid machine, `/proc/self`: a path outside the mount.
+        if given.is_absolute() && !below.exists() && given.exists() {
+            return Err(not(format!("not under the cgroup v2 mount `{}`", mount.display())));
+        }
+        below
+    };
+    let real = std::fs::canonicalize(&candidate).map_err(|e| not(format!("`{}`: {e}", candidate.display())))?;
+    let rel = real
+        .strip_prefix(mount)
+        .map_err(|_| not(format!("`{}` is not under the cgroup v2 mount `{}`", real.display(), mount.display())))?;
+    let meta = std::fs::metadata(&real).map_err(|e| not(format!("`{}`: {e}", real.display())))?;
+    if !meta.is_dir() {
+        return Err(not(format!("`{}` is not a directory", real.display())));
+    }
+    let fs = rustix::fs::statfs(&real).map_err(|e| not(format!("`{}`: {e}", real.display())))?;
+    // `f_type` is an i64 here and narrower on other architectures.
+    #[allow(clippy::useless_conversion)]
+    let f_type = i64::from(fs.f_type);
+    if f_type != CGROUP2_SUPER_MAGIC {
+        return Err(not(format!(
+            "`{}` is not on a cgroup v2 filesystem (the cgroup2 mount is `{}`)",
+            real.display(),
+            mount.display()
+        )));
+    }
+    let level = rel.components().count();
+    if level >= 64 {
+        return Err(not(format!("`{}` is {level} levels deep; prof selects cgroups up to 63 levels", real.display())));
+    }
+    let path = format!("/{}", rel.to_string_lossy());
+    Ok(SelectedCgroup { id: meta.ino(), level: level as u32, path })
 }
 
 /// Paths of cgroup ids, learnt by walking the cgroup2 mount.
@@ -139,6 +212,27 @@ mod tests {
         assert_eq!(unescape_mount(r"/x\04"), r"/x\04");
     }
 
+    /// `--cgroup` paths that are no cgroup v2 directory are refused, each error naming the path
+    /// as given and why: missing, outside the mount, not a directory, not on cgroup2 (a tempdir
+    /// stands in for the mount).
+    #[test]
+    fn cgroup_select_refuses_what_is_not_a_cgroup() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        std::fs::write(dir.path().join("f"), "").unwrap();
+        let err = |arg: &str| select(arg, dir.path()).unwrap_err().to_string();
+        let e = err("nope/x");
+        assert!(e.starts_with("--cgroup `nope/x`: ") && e.contains("/nope/x"), "{e}");
+        let e = err("/proc/self");
+        assert!(e.starts_with("--cgroup `/proc/self`: not under the cgroup v2 mount"), "{e}");
+        let e = err("a/../../..");
+        assert!(e.contains("is not under the cgroup v2 mount"), "{e}");
+        assert!(err("/f").contains("is not a directory"), "{}", err("/f"));
+        for arg in ["a", "/a", &dir.path().join("a").to_string_lossy()] {
+            assert!(err(arg).contains("is not on a cgroup v2 filesystem"), "{arg}: {}", err(arg));
+        }
+    }
+
     /// A directory tree stands in for a mount: ids are inode numbers, paths are below the root,
     /// names with control characters are kept as they are, a removed directory keeps its path,
     /// and an unknown id walks again only after the interval.
@@ -148,7 +242,7 @@ mod tests {
         let a = dir.path().join("a.slice").join("b\u{1b}[31m.service");
         std::fs::create_dir_all(&a).unwrap();
         std::fs::write(dir.path().join("a.slice").join("cgroup.procs"), "").unwrap();
-        let ino = |p: &std::path::Path| std::fs::metadata(p).unwrap().ino();
+        let ino = |p: &Path| std::fs::metadata(p).unwrap().ino();
         let mut paths = CgroupPaths::with_mount(dir.path().to_path_buf());
         let t0 = Instant::now();
         assert_eq!(paths.path(ino(&a), t0), Some("/a.slice/b\u{1b}[31m.service"));

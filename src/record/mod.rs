@@ -245,6 +245,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
     meta.cpus = session.sampler.cpus();
     meta.notes.extend(loss_notes::loss_notes(&stats.losses, stats.events_sent, capacities(&session)));
     meta.notes.extend(accounting_note(meta.weight_unit, &stats, counts.total()));
+    meta.notes.extend(cgroup_note(&sampler_opts, &stats));
     let symbolize_start = Instant::now();
     let profile = session.finish_profile(&counts, meta, observer);
     end_stages.symbolize = symbolize_start.elapsed();
@@ -272,6 +273,22 @@ fn accounting_note(unit: WeightUnit, stats: &crate::sample::KernelStats, counted
     let dropped = stats.losses.get(&LossReason::CountsMapFull).copied().unwrap_or(0);
     (counted.saturating_add(dropped) != stats.samples).then(|| {
         format!("sample accounting mismatch: {counted} counted + {dropped} dropped != {} taken", stats.samples)
+    })
+}
+
+/// With `--cgroup`: how many samples (or switch-outs off the CPU) of other cgroups the kernel
+/// skipped before taking stacks.
+fn cgroup_note(sampler_opts: &SamplerOptions, stats: &crate::sample::KernelStats) -> Option<String> {
+    let what = match sampler_opts.off_cpu {
+        None => "samples",
+        Some(o) if o.wall => "samples and switch-outs",
+        Some(_) => "switch-outs",
+    };
+    (!sampler_opts.cgroups.is_empty()).then(|| {
+        format!(
+            "--cgroup: {} {what} of tasks in other cgroups skipped before their stacks were taken",
+            stats.cgroup_skipped
+        )
     })
 }
 
@@ -304,6 +321,13 @@ fn resolve_target(opts: &RecordOptions) -> (SamplerOptions, String) {
         (None, Targets::All) => "system-wide".to_string(),
         (None, Targets::Pids { pids, .. }) => {
             format!("pid {}", pids.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","))
+        }
+    };
+    let target = match sampler_opts.cgroups.as_slice() {
+        [] => target,
+        cgroups => {
+            let paths: Vec<&str> = cgroups.iter().map(|c| c.path.as_str()).collect();
+            format!("{target} in cgroup {}", paths.join(","))
         }
     };
     (sampler_opts, target)

@@ -148,6 +148,9 @@ pub struct KernelStats {
     /// Samples that could not be handed over (the buffer was full) and were walked on with
     /// frame pointers.
     pub handover_full: u64,
+    /// `--cgroup`: samples (or switch-outs) of tasks in other cgroups, dropped before any
+    /// stack was taken.
+    pub cgroup_skipped: u64,
 }
 
 /// Gives freed heap memory back to the kernel (every glibc arena, the unwind-table builder
@@ -417,7 +420,8 @@ impl Sampler {
         }
         let handed_over = read(st::PROF_STAT_DEFERRED)?;
         let handover_full = read(st::PROF_STAT_DEFERRED_FULL)?;
-        Ok(KernelStats { samples, losses, events_sent, handed_over, handover_full })
+        let cgroup_skipped = read(st::PROF_STAT_CGROUP_SKIPPED)?;
+        Ok(KernelStats { samples, losses, events_sent, handed_over, handover_full, cgroup_skipped })
     }
 }
 

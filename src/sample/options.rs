@@ -28,6 +28,9 @@ pub struct SamplerOptions {
     pub event: Option<crate::profile::EventKind>,
     /// Which processes to sample.
     pub targets: Targets,
+    /// `--cgroup`: sample only tasks in these cgroups or below them (all when empty); checked
+    /// in the kernel before any stack is taken.
+    pub cgroups: Vec<crate::process::cgroup::SelectedCgroup>,
     /// Record kernel stacks.
     pub kernel_stacks: bool,
     /// Record user stacks.
@@ -126,6 +129,7 @@ impl Default for SamplerOptions {
             frequency_hz: 99,
             event: None,
             targets: Targets::All,
+            cgroups: Vec::new(),
             kernel_stacks: true,
             user_stacks: true,
             skip_idle: false,

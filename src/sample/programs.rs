@@ -71,6 +71,11 @@ impl Programs {
         either!(self, s => &s.maps.targets)
     }
 
+    /// The `--cgroup` filter: ids of the selected cgroups.
+    pub(super) fn cgroup_filter(&self) -> &MapMut<'static> {
+        either!(self, s => &s.maps.cgroup_filter)
+    }
+
     /// Processes already announced with a first-sample event.
     pub(super) fn announced(&self) -> &MapMut<'static> {
         either!(self, s => &s.maps.announced)

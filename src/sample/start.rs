@@ -63,6 +63,12 @@ impl Sampler {
                 add_to_target_filter(&programs, pid)?;
             }
         }
+        for c in &opts.cgroups {
+            programs
+                .cgroup_filter()
+                .update(&c.id.to_ne_bytes(), &[1u8], MapFlags::ANY)
+                .map_err(bpf_err(format!("failed to add cgroup `{}` to the cgroup filter", c.path)))?;
+        }
         let tracepoints = programs.attach_tracepoints(plan.follow_forks)?;
         let (ringbuf, pending_events, pending_deferred) = event_ring_buffer(&programs, plan.unwind)?;
         let wall = opts.off_cpu.is_some_and(|o| o.wall);
@@ -276,7 +282,20 @@ macro_rules! set_constants {
         ro.want_user = opts.user_stacks;
         ro.follow_forks = plan.follow_forks;
         ro.unwind_mode = unwind_mode_constant(plan.unwind);
+        ro.filter_cgroups = !opts.cgroups.is_empty();
+        ro.cgroup_levels = cgroup_levels(&opts.cgroups);
     }};
+}
+
+/// The `cgroup_levels` constant: bit N set when a selected cgroup is at level N.
+fn cgroup_levels(cgroups: &[crate::process::cgroup::SelectedCgroup]) -> u64 {
+    cgroups.iter().filter(|c| c.level < 64).fold(0, |bits, c| bits | 1 << c.level)
+}
+
+/// Sizes the `--cgroup` filter map for the cgroups selected (one unused entry without).
+fn size_cgroup_filter(map: &mut OpenMapMut<'static>, opts: &SamplerOptions) -> Result<(), SampleError> {
+    let n = u32::try_from(opts.cgroups.len()).unwrap_or(u32::MAX).max(1);
+    map.set_max_entries(n).map_err(bpf_err("failed to size the cgroup filter map"))
 }
 
 /// The maps [`size_maps`] sizes, in its order, from either object's maps.
@@ -314,6 +333,7 @@ fn load(opts: &SamplerOptions, plan: &Plan, sizes: &MapSizes) -> Result<Programs
             ro.newtask_flags_off = flags;
         }
         size_maps(maps_to_size!(open.maps), opts, sizes)?;
+        size_cgroup_filter(&mut open.maps.cgroup_filter, opts)?;
         return open.load().map(Programs::NoBtf).map_err(load_error);
     }
     let mut open = skel::ProfileSkelBuilder::default().open(object_storage()).map_err(load_error)?;
@@ -329,6 +349,7 @@ fn load(opts: &SamplerOptions, plan: &Plan, sizes: &MapSizes) -> Result<Programs
     open.progs.do_perf_event.set_autoload(opts.off_cpu.is_none_or(|o| o.wall));
     open.progs.do_sched_switch.set_autoload(opts.off_cpu.is_some());
     size_maps(maps_to_size!(open.maps), opts, sizes)?;
+    size_cgroup_filter(&mut open.maps.cgroup_filter, opts)?;
     open.load().map(Programs::Full).map_err(load_error)
 }
 

@@ -188,6 +188,27 @@ pub fn prof_err<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
     err
 }
 
+/// Runs `prof args…` where the kernel's BTF cannot be seen and tracefs is not mounted: an
+/// empty tmpfs over `/sys/kernel/btf` and tracefs unmounted, in a private mount namespace
+/// (`unshare -m`), so the rest of the machine is not affected.
+pub fn prof_without_btf(args: &[&std::ffi::OsStr]) -> Output {
+    let script = "mount -t tmpfs none /sys/kernel/btf || exit 97; \
+                  umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/tracing 2>/dev/null; \
+                  test -e /sys/kernel/btf/vmlinux && exit 98; exec \"$0\" \"$@\"";
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", script])
+        .arg(env!("CARGO_BIN_EXE_prof"))
+        .args(args)
+        .output()
+        .expect("unshare runs");
+    assert!(
+        !matches!(out.status.code(), Some(97 | 98)),
+        "could not hide /sys/kernel/btf: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Reads a folded file into (stack, count) pairs.
 pub fn read_folded(path: &Path) -> Vec<(String, u64)> {
     std::fs::read_to_string(path)
