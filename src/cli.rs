@@ -232,6 +232,8 @@ Examples:
   prof record --off-cpu -p 1234 -d 10 -o off.svg
                                                 where 1234's threads wait, weighted by time blocked
   prof record --wall -o wall.svg -- ./app       on-CPU and off-CPU time: each thread's wall time
+  prof record --cgroup system.slice/nginx.service -d 10 -o nginx.prof
+                                                one cgroup (v2) and those below it, filtered in the kernel
   prof record --continuous --dir /var/lib/prof --push http://pyroscope:4040 --label env=prod
                                                 one archive per 10 s, each also sent to Pyroscope
   prof record --continuous --dir /var/lib/prof --push-otlp http://otel-collector:4318
@@ -254,6 +256,8 @@ Examples:
   prof report run.prof -o run.speedscope.json   open in speedscope
   prof report run.prof --comm 'python.*' --pid 1234,1235   only these processes (any output)
   prof report run.prof --by comm       samples per comm (--by pid, tid, module), like perf --sort comm
+  prof report run.prof --by container  samples per container (--by cgroup, unit)
+  prof report run.prof --cgroup /system.slice/nginx.service   this cgroup and those below it
   prof report run.prof --sort total    functions by total (inclusive) samples
   prof report run.prof --format json   metadata, totals and the table as JSON (docs/json-format.md)";
 
