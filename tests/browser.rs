@@ -238,6 +238,95 @@ fn browser_ui_serves_one_file() {
     assert_eq!(v["top"], "hot_loop", "{v}");
 }
 
+/// The cgroup picker beside the process picker: it lists the selection's cgroups by path, each
+/// parent before those below it, with their samples (a parent's include its children's), names
+/// as text (markup in a cgroup's name is not interpreted); picking one filters the flamegraph and
+/// top table to that cgroup and those below it, puts it in the URL (a reload keeps it), and
+/// "all cgroups" brings every sample back. Synthetic archives, no BPF. Screenshots:
+/// target/tmp/ui-cgroup.png, ui-cgroup-dark.png.
+#[test]
+fn browser_ui_cgroup_picker() {
+    use prof::profile::{Cgroup, Frame, FrameKind, ProfileBuilder, SampleOwner};
+    if !browser_available("browser_ui_cgroup_picker") {
+        return;
+    }
+    let docker = format!("/system.slice/docker-{}.scope", "3f".repeat(32));
+    let cgroups = [
+        Cgroup { id: 21, path: docker.clone() },
+        Cgroup { id: 22, path: "/user.slice/user-1000.slice/session-2.scope".into() },
+        Cgroup { id: 23, path: "/user.slice/<img src=x onerror=alert(1)>".into() },
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let now = prof::profile::unix_ns(std::time::SystemTime::now());
+    let t0 = now - 60 * common::SEC;
+    for i in 0..2u64 {
+        let mut meta = common::interval_meta(0, 0);
+        (meta.start_unix_ns, meta.end_unix_ns) = (t0 + i * 10 * common::SEC, t0 + (i + 1) * 10 * common::SEC);
+        let mut b = ProfileBuilder::new(meta);
+        let main = b.frame(Frame::new("main", "app", FrameKind::User));
+        for (leaf, comm, cgroup, n) in [
+            ("web_fn", "nginx", Some(&cgroups[0]), 70),
+            ("batch_fn", "batch", Some(&cgroups[1]), 30),
+            ("odd_fn", "odd", Some(&cgroups[2]), 1),
+            ("loose_fn", "kworker", None, 5),
+        ] {
+            let f = b.frame(Frame::new(leaf, "app", FrameKind::User));
+            let s = b.stack(vec![main, f]);
+            b.add_owned(s, SampleOwner { pid: 10, tid: 10, comm, cgroup }, n);
+        }
+        let mut p = b.finish();
+        p.meta.total_samples = p.total();
+        prof::archive::write_file(&p, &dir.path().join(prof::store::archive_name(t0 + i * 10 * common::SEC, 7, i)))
+            .unwrap();
+    }
+    let (addr, stop) = serve_in_thread(dir.path().to_path_buf());
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let url = format!("http://{addr}/");
+    let args = [OsStr::new(&url), out_dir.as_os_str(), OsStr::new("/system.slice")];
+    let v = script_json("cgroup.mjs", &args);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    println!("{v}");
+    assert_eq!(v["errors"], serde_json::json!([]), "page errors");
+    let options: Vec<(String, String)> = v["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["value"].as_str().unwrap().to_string(), o["text"].as_str().unwrap().replace('\u{a0}', " ")))
+        .collect();
+    let expected = [
+        ("", "all cgroups (212 samples)".to_string()),
+        ("/system.slice", "/system.slice (140 samples)".to_string()),
+        (&docker, format!("  {docker} (140 samples)")),
+        ("/user.slice", "/user.slice (62 samples)".to_string()),
+        (
+            "/user.slice/<img src=x onerror=alert(1)>",
+            "  /user.slice/<img src=x onerror=alert(1)> (2 samples)".to_string(),
+        ),
+        ("/user.slice/user-1000.slice", "  /user.slice/user-1000.slice (60 samples)".to_string()),
+        (
+            "/user.slice/user-1000.slice/session-2.scope",
+            "    /user.slice/user-1000.slice/session-2.scope (60 samples)".to_string(),
+        ),
+    ];
+    let expected: Vec<(String, String)> = expected.into_iter().map(|(a, b)| (a.to_string(), b)).collect();
+    assert_eq!(options, expected);
+    let functions = |key: &str| -> Vec<String> {
+        v[key]["functions"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(v["before"], serde_json::json!(["batch_fn", "loose_fn", "main", "odd_fn", "web_fn"]));
+    for key in ["picked", "reloaded"] {
+        assert_eq!(functions(key), ["main", "web_fn"], "{key}: {v}");
+        assert_eq!(v[key]["value"], "/system.slice", "{key}");
+        assert_eq!(v[key]["hash"], "/system.slice", "{key}");
+        assert!(v[key]["title"].as_str().unwrap().contains("140 samples"), "{key}: {v}");
+    }
+    assert_eq!(functions("all"), ["batch_fn", "loose_fn", "main", "odd_fn", "web_fn"]);
+    assert_eq!((v["all"]["value"].as_str(), v["all"]["hash"].as_str()), (Some(""), None));
+    for shot in ["ui-cgroup.png", "ui-cgroup-dark.png"] {
+        assert!(std::fs::metadata(out_dir.join(shot)).map(|m| m.len() > 10_000).unwrap_or(false), "{shot}");
+    }
+}
+
 /// The page's pure modules under Node (tests/browser/units.mjs): the top table computed from the
 /// flame tree (self and total, recursion counted once per stack, following the zoom, sorting by
 /// each column) and the sandwich view's merged callers and callees, on a tree whose answers are

@@ -77,6 +77,13 @@ fn get(ui: &Ui, path: &str) -> (u16, String, Vec<u8>) {
     raw(ui.addr, &format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", ui.addr))
 }
 
+/// GETs `path`, which must answer 200 with JSON.
+fn get_json(ui: &Ui, path: &str) -> serde_json::Value {
+    let (status, _, body) = get(ui, path);
+    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap()
+}
+
 fn range(from_i: u64, to_i: u64) -> String {
     format!("from={}&to={}", T0 + from_i * 10 * SEC, T0 + to_i * 10 * SEC)
 }
@@ -479,6 +486,61 @@ fn serve_says_what_the_counts_are() {
         serde_json::from_slice(&get(&ui, &format!("/api/processes.json?{}", range(0, 3))).2).unwrap();
     assert_eq!(v["processes"], serde_json::json!([{"comm": "sleeper", "pids": 1, "samples": 7_000_000_000u64}]));
     assert_eq!(v["intervals"].as_array().unwrap().len(), 1, "{v}");
+}
+
+/// `/api/processes.json` lists the range's cgroups by path, each with the samples in it and below
+/// it (a parent sums its children, samples without a cgroup are in none), and `cgroup=PATH`
+/// keeps a range's samples of that cgroup and those below it in every range endpoint.
+#[test]
+fn serve_cgroups_listed_and_filtered() {
+    use prof::profile::{Cgroup, SampleOwner};
+    let dir = tempfile::tempdir().unwrap();
+    let web = Cgroup { id: 11, path: "/system.slice/nginx.service".into() };
+    let db = Cgroup { id: 12, path: "/system.slice/postgres.service".into() };
+    let near = Cgroup { id: 13, path: "/system.slice.x/a".into() };
+    for i in 0..2 {
+        let mut b = ProfileBuilder::new(common::interval_meta(i, 0));
+        let main = b.frame(Frame::new("main", "app", FrameKind::User));
+        for (leaf, cgroup, n) in [("serve_fn", Some(&web), 30), ("query_fn", Some(&db), 20), ("x_fn", Some(&near), 4)]
+            .into_iter()
+            .chain([("loose_fn", None, 6)])
+        {
+            let f = b.frame(Frame::new(leaf, "app", FrameKind::User));
+            let s = b.stack(vec![main, f]);
+            b.add_owned(s, SampleOwner { pid: 7, tid: 7, comm: leaf, cgroup }, n);
+        }
+        let name = prof::store::archive_name(T0 + i * 10 * SEC, 7, i);
+        prof::archive::write_file(&b.finish(), &dir.path().join(name)).unwrap();
+    }
+    let ui = serve_dir(dir);
+    let v = get_json(&ui, &format!("/api/processes.json?{}", range(0, 2)));
+    assert_eq!(
+        v["cgroups"],
+        serde_json::json!([
+            {"path": "/system.slice", "samples": 100},
+            {"path": "/system.slice/nginx.service", "samples": 60},
+            {"path": "/system.slice/postgres.service", "samples": 40},
+            {"path": "/system.slice.x", "samples": 8},
+            {"path": "/system.slice.x/a", "samples": 8},
+        ])
+    );
+    let leaves = |cgroup: &str| {
+        let v = get_json(&ui, &format!("/api/top.json?{}&cgroup={cgroup}", range(0, 2)));
+        let mut names: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["self_count"].as_u64() > Some(0))
+            .map(|r| format!("{} {}", r["function"].as_str().unwrap(), r["self_count"]))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(leaves("/system.slice"), ["query_fn 40", "serve_fn 60"]);
+    assert_eq!(leaves("/system.slice/nginx.service/"), ["serve_fn 60"]);
+    assert_eq!(leaves("/nowhere"), Vec::<String>::new());
+    let (_, _, folded) = get(&ui, &format!("/api/range.folded?{}&cgroup=%2Fsystem.slice.x", range(0, 2)));
+    assert_eq!(String::from_utf8(folded).unwrap(), "x_fn;main;x_fn 8\n");
 }
 
 /// `prof serve FILE` serves one profile (an archive, pprof `.pb.gz` or folded file) with the

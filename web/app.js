@@ -1,7 +1,7 @@
 // prof's web UI. A timeline of intervals with a time axis and a y scale, stacked by the top
 // processes of the selection (drag to select a range); the range as an interactive flamegraph or
 // icicle (hover, click to zoom, search, reset) with a top table; a process picker with fuzzy
-// matching; light and dark themes; keyboard shortcuts (? lists them); and a diff mode comparing
+// matching and a cgroup picker; light and dark themes; keyboard shortcuts (? lists them); and a diff mode comparing
 // a base range with a new one. State is kept in the URL hash so views can be linked. Symbol and
 // process names only ever enter the page through textContent / title, never as HTML.
 'use strict';
@@ -22,6 +22,7 @@ const state = {
   base: null, // {from, to}
   next: null, // {from, to}
   comm: '', // the process filter ('' = all)
+  cgroup: '', // the cgroup filter: a path, its cgroup and those below it ('' = all)
   processes: null, // /api/processes.json of the selection: {key, processes, intervals}
   flame: null, // {root, total}
   zoom: [], // path of names from the root
@@ -90,9 +91,10 @@ function selRange() {
   return { from: String(a.start_unix_ns), to: String(b.end_unix_ns) };
 }
 
-function query(r, comm = state.comm) {
+function query(r, comm = state.comm, cgroup = state.cgroup) {
   const q = new URLSearchParams({ from: r.from, to: r.to });
   if (comm) q.set('comm', comm);
+  if (cgroup) q.set('cgroup', cgroup);
   return q.toString();
 }
 
@@ -109,6 +111,7 @@ function writeHash() {
   if (state.base) h.set('base', `${state.base.from}-${state.base.to}`);
   if (state.next) h.set('new', `${state.next.from}-${state.next.to}`);
   if (state.comm) h.set('comm', state.comm);
+  if (state.cgroup) h.set('cgroup', state.cgroup);
   if (state.layout !== 'icicle') h.set('layout', state.layout);
   if (state.sort.key !== 'self' || !state.sort.desc) h.set('sort', `${state.sort.desc ? '-' : ''}${state.sort.key}`);
   if (state.sandwich !== null) h.set('sandwich', state.sandwich);
@@ -124,6 +127,8 @@ function readHash() {
   };
   state.comm = (h.get('comm') || '').trim();
   $('comm').value = state.comm;
+  state.cgroup = h.get('cgroup') || '';
+  renderCgroups();
   state.layout = h.get('layout') === 'flame' ? 'flame' : 'icicle';
   const sort = (h.get('sort') || '').replace(/^-/, '');
   if (COLUMNS.some((c) => c.key === sort)) state.sort = { key: sort, desc: (h.get('sort') || '').startsWith('-') };
@@ -513,6 +518,44 @@ function setupPicker() {
     if (li) choose(li.dataset.comm);
   });
   $('comm-clear').addEventListener('click', () => choose(''));
+  $('cgroup').addEventListener('change', (e) => chooseCgroup(e.target.value));
+}
+
+// ---- cgroup picker ----
+
+/** The cgroup picker: all cgroups (no filter: every sample of the selection), then the
+ * selection's cgroups by path (indented by depth), each with its samples, those of the cgroups
+ * below it included. Hidden when no sample has a cgroup
+ * (archives of a prof that did not record them) and none is chosen. */
+function renderCgroups() {
+  const select = $('cgroup');
+  const list = state.processes ? state.processes.cgroups || [] : [];
+  const option = (value, text) => {
+    const o = el('option', text);
+    o.value = value;
+    return o;
+  };
+  // Every sample of the selection, those without a cgroup too.
+  const total = state.processes ? state.processes.intervals.reduce((x, iv) => x + iv.samples, 0) : 0;
+  const options = [option('', `all cgroups${list.length ? ` (${fmtCount(total)} samples)` : ''}`)];
+  for (const c of list) {
+    const depth = c.path.startsWith('/') ? c.path.split('/').length - 2 : 0;
+    options.push(option(c.path, `${'\u00a0\u00a0'.repeat(Math.min(depth, 8))}${c.path} (${fmtCount(c.samples)} samples)`));
+  }
+  if (state.cgroup && !list.some((c) => c.path === state.cgroup)) {
+    options.push(option(state.cgroup, `${state.cgroup} (no samples in the selection)`));
+  }
+  select.replaceChildren(...options);
+  select.value = state.cgroup;
+  $('cgroup-picker').hidden = !list.length && !state.cgroup;
+}
+
+/** Filters the view to cgroup `path` and those below it ('' for all). */
+function chooseCgroup(path) {
+  state.cgroup = path;
+  writeHash();
+  if (state.mode === 'diff') showDiff();
+  else showProfile();
 }
 
 /** Under the flamegraph: the filter names no process of the selection, and which it has. */
@@ -544,6 +587,7 @@ async function loadProcesses(r) {
   renderTimeline();
   if (error) $('legend').replaceChildren(el('li', error));
   renderNoMatch();
+  renderCgroups();
   if (!$('comm-list').hidden) renderPicker();
 }
 
@@ -808,7 +852,7 @@ function renderLosses(losses, notes, unit) {
 
 /** The diff of the base and the new range (web/diff.js draws it). */
 function showDiff() {
-  return drawDiff({ base: state.base, next: state.next, comm: state.comm });
+  return drawDiff({ base: state.base, next: state.next, comm: state.comm, cgroup: state.cgroup });
 }
 
 function setMode(mode) {
@@ -915,7 +959,7 @@ async function load() {
   // the range at the same time, so the two are read in parallel.
   const h = new URLSearchParams(location.hash.slice(1));
   if (h.get('mode') !== 'diff' && h.get('from') && h.get('to')) {
-    const q = query({ from: h.get('from'), to: h.get('to') }, (h.get('comm') || '').trim());
+    const q = query({ from: h.get('from'), to: h.get('to') }, (h.get('comm') || '').trim(), h.get('cgroup') || '');
     state.prefetch = { q, res: fetch(`/api/range.json?${q}`) };
   }
   const [res, metaRes] = await Promise.all([fetch('/api/intervals'), fetch('/api/meta.json')]);

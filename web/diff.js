@@ -191,8 +191,9 @@ function renderTable(d) {
 }
 
 /** Shows the diff of `base` and `next` ({from, to} in ns, as strings; null when not chosen) for
- * process `comm` ('' for all), leaving out the idle task when *hide idle* is checked. */
-export async function showDiff({ base, next, comm }) {
+ * process `comm` and cgroup `cgroup` ('' for all), leaving out the idle task when *hide idle* is
+ * checked. */
+export async function showDiff({ base, next, comm, cgroup }) {
   const seq = ++view.seq;
   document.querySelector('#diff-table tbody').replaceChildren();
   nameRanges($('diff-ranges'), base, next);
@@ -209,11 +210,13 @@ export async function showDiff({ base, next, comm }) {
   const side = (r) => {
     const q = new URLSearchParams({ from: r.from, to: r.to });
     if (comm) q.set('comm', comm);
+    if (cgroup) q.set('cgroup', cgroup);
     if (noIdle) q.set('no_idle', '1');
     return fetch(`/api/range.json?${q}`);
   };
   const q = new URLSearchParams({ base_from: base.from, base_to: base.to, new_from: next.from, new_to: next.to });
   if (comm) q.set('comm', comm);
+  if (cgroup) q.set('cgroup', cgroup);
   if (noIdle) q.set('no_idle', '1');
   $('diff-title').textContent = 'comparing…';
   const replies = await Promise.all([side(base), side(next), fetch(`/api/diff.json?${q}`)]);

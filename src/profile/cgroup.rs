@@ -44,6 +44,29 @@ impl Cgroup {
     pub fn workload(&self) -> Workload {
         classify(&self.path)
     }
+
+    /// Whether this is the cgroup named `path` (a path, or `cgroup:<id>`) or one below it
+    /// (`/a/b` is within `/a` and `/a/`, not within `/a/bc` nor `/ab`; everything is within `/`).
+    pub fn is_within(&self, path: &str) -> bool {
+        let name = self.name();
+        let prefix = path.trim_end_matches('/');
+        name.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+
+    /// The paths of the cgroups this one is within, outermost first, itself last, the root
+    /// left out: `/a`, `/a/b` for `/a/b`; just the name when the path is not known.
+    pub fn lineage(&self) -> Vec<String> {
+        let name = self.name();
+        if !name.starts_with('/') {
+            return vec![name];
+        }
+        let mut out: Vec<String> =
+            name.match_indices('/').filter(|&(i, _)| i > 0).map(|(i, _)| name[..i].to_string()).collect();
+        if name.len() > 1 {
+            out.push(name);
+        }
+        out
+    }
 }
 
 /// The container runtime a cgroup path names.
@@ -288,6 +311,25 @@ mod tests {
     }
 
     /// Group labels of each grouping, with and without a known cgroup.
+    /// A cgroup is within its own path and its ancestors' (a trailing `/` or not), not within
+    /// a sibling sharing a prefix; its lineage lists the ancestors below the root, then itself.
+    #[test]
+    fn cgroup_within_and_lineage() {
+        let c = |path: &str| Cgroup { id: 5, path: path.to_string() };
+        let ab = c("/a/b");
+        for (path, within) in
+            [("/a", true), ("/a/", true), ("/a/b", true), ("/", true), ("/ab", false), ("/a/bc", false)]
+        {
+            assert_eq!(ab.is_within(path), within, "{path}");
+        }
+        assert!(!c("/a/bc").is_within("/a/b"));
+        assert!(c("").is_within("cgroup:5") && !c("").is_within("/"));
+        assert_eq!(ab.lineage(), ["/a", "/a/b"]);
+        assert_eq!(c("/").lineage(), Vec::<String>::new());
+        assert_eq!(c("/x").lineage(), ["/x"]);
+        assert_eq!(c("").lineage(), ["cgroup:5"]);
+    }
+
     #[test]
     fn cgroup_grouping_labels() {
         let c = Cgroup { id: 7, path: format!("/system.slice/docker-{ID}.scope") };

@@ -137,11 +137,8 @@ impl SampleFilter {
         }
         let Some(cgroup) = cgroup else { return false };
         let path = cgroup.name();
-        let below = |p: &CommPattern| {
-            let prefix = p.name.trim_end_matches('/');
-            path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        };
-        let path_ok = self.cgroups.is_empty() || self.cgroups.iter().any(|p| below(p) || p.regex.is_match(&path));
+        let path_ok = self.cgroups.is_empty()
+            || self.cgroups.iter().any(|p| cgroup.is_within(&p.name) || p.regex.is_match(&path));
         let container_ok = self.containers.is_empty()
             || cgroup.workload().container.is_some_and(|c| {
                 self.containers.iter().any(|want| {

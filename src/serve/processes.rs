@@ -1,6 +1,7 @@
 //! `/api/processes.json`: the processes (thread names) of a time range with their sample and
 //! PID counts, and each interval's samples by process, for the UI's process picker and its
-//! timeline stacked by the top processes.
+//! timeline stacked by the top processes; and the range's cgroups with their samples, for the
+//! cgroup picker.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use crate::profile::Measure;
 const MAX_ARCHIVES: usize = 4000;
 
 /// Most processes listed: the picker shows a few hundred names at most, and the rest of a range's
-/// samples stay in the intervals' totals.
+/// samples stay in the intervals' totals. Cgroups are capped likewise.
 const MAX_PROCESSES: usize = 500;
 
 /// What one archive holds, by thread name.
@@ -25,6 +26,9 @@ struct Summary {
     samples: HashMap<String, u64>,
     /// PIDs seen with each name.
     pids: HashMap<String, HashSet<u32>>,
+    /// Samples by cgroup path, counted in the cgroup and in each one above it (the root left
+    /// out); samples without a cgroup are in none.
+    cgroups: HashMap<String, u64>,
     /// All samples of the archive.
     total: u64,
 }
@@ -55,6 +59,14 @@ struct ProcessJson {
     samples: u64,
 }
 
+/// One cgroup of the range: its path (`cgroup:<id>` when not known) and the samples in it or
+/// below it.
+#[derive(serde::Serialize)]
+struct CgroupJson {
+    path: String,
+    samples: u64,
+}
+
 /// One interval of the range: its span, all its samples and those of the listed processes as
 /// `[index in processes, samples]`.
 #[derive(serde::Serialize)]
@@ -69,6 +81,9 @@ struct IntervalJson {
 struct ProcessesJson {
     processes: Vec<ProcessJson>,
     intervals: Vec<IntervalJson>,
+    /// By path, so a cgroup comes right before those below it; the [`MAX_PROCESSES`] with the
+    /// most samples.
+    cgroups: Vec<CgroupJson>,
 }
 
 impl App {
@@ -140,11 +155,16 @@ impl App {
 }
 
 fn summarize(p: &crate::profile::Profile) -> Summary {
-    let mut s = Summary { samples: HashMap::new(), pids: HashMap::new(), total: 0 };
+    let mut s = Summary { samples: HashMap::new(), pids: HashMap::new(), cgroups: HashMap::new(), total: 0 };
+    let lineages: Vec<Vec<String>> = p.cgroups.iter().map(crate::profile::Cgroup::lineage).collect();
     for sample in &p.samples {
         *s.samples.entry(sample.comm.clone()).or_default() += sample.count;
         s.pids.entry(sample.comm.clone()).or_default().insert(sample.pid);
         s.total = s.total.saturating_add(sample.count);
+        for path in sample.cgroup.and_then(|i| lineages.get(i as usize)).into_iter().flatten() {
+            let n = s.cgroups.entry(path.clone()).or_default();
+            *n = n.saturating_add(sample.count);
+        }
     }
     s
 }
@@ -180,5 +200,18 @@ fn table(rows: &[(u64, u64, Arc<Summary>)]) -> ProcessesJson {
             IntervalJson { start_unix_ns: *start, end_unix_ns: *end, samples: s.total, by_process }
         })
         .collect();
-    ProcessesJson { processes, intervals }
+    let mut cgroups: HashMap<&str, u64> = HashMap::new();
+    for (.., s) in rows {
+        for (path, n) in &s.cgroups {
+            let total = cgroups.entry(path).or_default();
+            *total = total.saturating_add(*n);
+        }
+    }
+    let mut cgroups: Vec<CgroupJson> =
+        cgroups.into_iter().map(|(path, samples)| CgroupJson { path: path.to_string(), samples }).collect();
+    cgroups.sort_by(|a, b| b.samples.cmp(&a.samples).then_with(|| a.path.cmp(&b.path)));
+    cgroups.truncate(MAX_PROCESSES);
+    // Component by component: `/a` and `/a/b` before `/a.slice`.
+    cgroups.sort_by(|a, b| a.path.split('/').cmp(b.path.split('/')));
+    ProcessesJson { processes, intervals, cgroups }
 }

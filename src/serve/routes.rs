@@ -263,7 +263,8 @@ impl App {
         Ok(rows)
     }
 
-    /// The merged profile of `from`..`to` (ns; default: everything), optionally only `comm`.
+    /// The merged profile of `from`..`to` (ns; default: everything), optionally only `comm`,
+    /// `cgroup`.
     fn range(&self, q: &Query) -> Result<Shown, Reply> {
         self.load(q, "from", "to")
     }
@@ -279,12 +280,19 @@ impl App {
             }
         };
         let comm = q.get("comm").filter(|c| !c.is_empty());
+        let cgroup = q.get("cgroup").filter(|c| !c.is_empty());
         let no_idle = flag(q, "no_idle")?;
-        if comm.is_none() && !no_idle {
+        if comm.is_none() && cgroup.is_none() && !no_idle {
             return Ok(shown);
         }
-        let keep = |s: &Sample| comm.is_none_or(|c| s.comm == *c) && !(no_idle && s.is_idle());
-        Ok(Shown { profile: Arc::new(keep_samples(&shown.profile, keep)), ..shown })
+        let p = &shown.profile;
+        let keep = |s: &Sample| {
+            comm.is_none_or(|c| s.comm == *c)
+                && cgroup.is_none_or(|c| p.cgroup_of(s).is_some_and(|g| g.is_within(c)))
+                && !(no_idle && s.is_idle())
+        };
+        let kept = keep_samples(p, keep);
+        Ok(Shown { profile: Arc::new(kept), ..shown })
     }
 
     /// The archives of `from`..`to` merged, from the cache while the directory is unchanged.
@@ -433,8 +441,8 @@ fn flame_json(s: &Shown) -> Reply {
     })
 }
 
-/// The samples of `p` that `keep` keeps (`comm=NAME`: one thread name; `no_idle=1`: all but
-/// the idle task's).
+/// The samples of `p` that `keep` keeps (`comm=NAME`: one thread name; `cgroup=PATH`: that
+/// cgroup and those below it; `no_idle=1`: all but the idle task's).
 fn keep_samples(p: &Profile, keep: impl Fn(&Sample) -> bool) -> Profile {
     let mut kept = p.clone();
     kept.samples.retain(|s| keep(s));
