@@ -112,6 +112,10 @@ pub struct TopArgs {
     #[arg(short = 'p', long = "pid", value_delimiter = ',', value_name = "PID", value_parser = parse_pid,
           conflicts_with = "command")]
     pub pids: Vec<u32>,
+    /// Watch only tasks in this cgroup (v2) or the cgroups below it (repeatable), filtered in
+    /// the kernel as `prof record --cgroup` does.
+    #[arg(long = "cgroup", value_name = "PATH", conflicts_with = "dir")]
+    pub cgroups: Vec<String>,
     /// Samples per second on each CPU.
     #[arg(short = 'F', long = "frequency", default_value_t = 99, value_name = "HZ", value_parser = parse_frequency)]
     pub frequency: u64,
@@ -173,6 +177,7 @@ Esc back · arrows, PgUp/PgDn, Home/End move · h or ? help.
 Examples:
   prof top                           the whole system, refreshed every second
   prof top -p 1234,5678 -d 2         two processes, every two seconds
+  prof top --cgroup system.slice/nginx.service   one cgroup (v2) and those below it
   prof top -- make -j2               a command and what it forks
   prof top /var/lib/prof             the newest intervals of `prof record --continuous --dir`
   prof top --once -d 5 --top 10      one table of five seconds, to a pipe or file";

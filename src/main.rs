@@ -417,8 +417,10 @@ fn run_top(args: TopArgs) -> Result<()> {
     }
     let stop = stop_on_signals()?;
     let delay = std::time::Duration::from_secs(args.delay);
+    let mut sampler = args.sampler();
+    sampler.cgroups = selected_cgroups(&args.cgroups)?;
     let record_opts = prof::record::RecordOptions {
-        sampler: args.sampler(),
+        sampler,
         command: (!args.command.is_empty()).then(|| args.command.clone()),
         ..Default::default()
     };

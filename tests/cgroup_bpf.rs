@@ -116,9 +116,14 @@ struct Pair {
 impl Pair {
     fn start(test: &str, name: &str) -> Pair {
         let bin = workload(name);
+        Pair::start_bins(test, &bin, &bin)
+    }
+
+    /// `a_bin` in cgroup `a`, `b_bin` in `b`, each run for 6 s.
+    fn start_bins(test: &str, a_bin: &Path, b_bin: &Path) -> Pair {
         let cg = TestCgroup::new(test, &["a", "b"]);
-        let a = cg.spawn_in(0, Command::new(&bin).arg("6"));
-        let b = cg.spawn_in(1, Command::new(&bin).arg("6"));
+        let a = cg.spawn_in(0, Command::new(a_bin).arg("6"));
+        let b = cg.spawn_in(1, Command::new(b_bin).arg("6"));
         Pair { a, b, cg }
     }
 
@@ -248,6 +253,31 @@ fn cgroup_record_off_cpu_keeps_only_the_selected_cgroup() {
     assert!(p.total() > 2_000_000_000, "{} ns blocked", p.total());
     // The other workload switches out ~200 times a second (two threads, 10 ms period).
     assert!(skipped(&p) >= 300, "{} switch-outs skipped", skipped(&p));
+}
+
+/// `prof top --once --cgroup`: the live view samples only the selected cgroup's process (the
+/// split workload) and none of the other's (the same code under other names and another
+/// process name).
+#[test]
+fn cgroup_top_shows_only_the_selected_cgroup() {
+    let _m = bpf_test!("cgroup_top_shows_only_the_selected_cgroup");
+    let pair = Pair::start_bins("top", &workload("split"), &common::split_renamed());
+    let out = prof_ok(&[
+        os("top"),
+        os("--once"),
+        os("-d"),
+        os("3"),
+        os("--top"),
+        os("1000000"),
+        os("--cgroup"),
+        os(&pair.cg.arg(0)),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("{text}");
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert!(rows.iter().any(|l| l.contains(" leaf_a ")), "{text}");
+    assert!(rows.iter().all(|l| l.ends_with(" w_split")), "only the selected cgroup's process:\n{text}");
+    assert!(!text.contains("new_"), "{text}");
 }
 
 /// A `--cgroup` that is not a cgroup v2 directory is refused before recording, naming it.
