@@ -19,7 +19,7 @@ fn os(s: &str) -> &OsStr {
 }
 
 /// A cgroup made for a test under the cgroup2 mount; on drop its processes are killed and it is
-/// removed (its children first).
+/// removed (its children first, the last made first).
 struct TestCgroup {
     dir: PathBuf,
     children: Vec<PathBuf>,
@@ -38,6 +38,15 @@ impl TestCgroup {
             cg.children.push(child);
         }
         cg
+    }
+
+    /// Makes `rel` (`a/late`) below it, a child removed before those made earlier; returns its
+    /// index.
+    fn add_child(&mut self, rel: &str) -> usize {
+        let child = self.dir.join(rel);
+        std::fs::create_dir(&child).unwrap_or_else(|e| panic!("mkdir `{}`: {e}", child.display()));
+        self.children.push(child);
+        self.children.len() - 1
     }
 
     /// Path of child `i` below the mount root, as `--cgroup` takes it.
@@ -72,7 +81,7 @@ impl TestCgroup {
 
 impl Drop for TestCgroup {
     fn drop(&mut self) {
-        for dir in self.children.iter().chain(std::iter::once(&self.dir)) {
+        for dir in self.children.iter().rev().chain(std::iter::once(&self.dir)) {
             let deadline = Instant::now() + Duration::from_secs(5);
             loop {
                 let pids = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
@@ -82,7 +91,7 @@ impl Drop for TestCgroup {
                 }
                 // Children before the parent: a cgroup with children cannot be removed.
                 if dir == &self.dir {
-                    for child in &self.children {
+                    for child in self.children.iter().rev() {
                         let _ = std::fs::remove_dir(child);
                     }
                 }
@@ -237,6 +246,36 @@ fn cgroup_record_takes_descendants_and_report_groups_them() {
     let kept = prof_ok(&[os("report"), out.as_os_str(), os("--cgroup"), os(&parent), os("--by"), os("pid")]);
     let kept = String::from_utf8_lossy(&kept.stdout).into_owned();
     assert!(kept.contains(&a.to_string()) && kept.contains(&b.to_string()), "{kept}");
+}
+
+/// A cgroup made below the selected one after the recording started is in: the kernel checks
+/// each sample's ancestry, not a list of ids taken at the start.
+#[test]
+fn cgroup_record_takes_cgroups_made_after_it_started() {
+    use std::io::BufRead;
+    let _m = bpf_test!("cgroup_record_takes_cgroups_made_after_it_started");
+    let mut cg = TestCgroup::new("late", &["a"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("late.prof");
+    let mut rec = prof()
+        .args([os("record"), os("--cgroup"), os(&cg.arg(0)), os("-d"), os("4"), os("-o"), out.as_os_str()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("prof runs");
+    let mut stderr = std::io::BufReader::new(rec.stderr.take().unwrap()).lines();
+    let started = stderr.next().and_then(Result::ok).unwrap_or_default();
+    assert!(started.starts_with("prof: recording"), "{started}");
+    let late = cg.add_child("a/late");
+    let spin = cg.spawn_in(late, Command::new(workload("split")).arg("2"));
+    let pid = spin.0.id();
+    let status = rec.wait().unwrap();
+    let rest: Vec<String> = stderr.map_while(Result::ok).collect();
+    assert!(status.success(), "{rest:?}");
+    let p = prof::archive::read_file(&out).unwrap();
+    let pids: std::collections::BTreeSet<u32> = p.samples.iter().map(|s| s.pid).collect();
+    assert_eq!(pids, [pid].into_iter().collect(), "{rest:?}");
+    assert!(p.total() >= 50, "{} samples of 2 s spinning", p.total());
+    assert!(p.samples.iter().all(|s| p.cgroup_of(s).is_some_and(|c| c.path == cg.arg(late))), "{:?}", p.cgroups);
 }
 
 /// Off-CPU time with `--cgroup`: only the selected cgroup's blocking workload is recorded; the
