@@ -1,9 +1,10 @@
 // prof's web UI. A timeline of intervals with a time axis and a y scale, stacked by the top
 // processes of the selection (drag to select a range); the range as an interactive flamegraph or
 // icicle (hover, click to zoom, search, reset) with a top table; a process picker with fuzzy
-// matching and a cgroup picker; light and dark themes; keyboard shortcuts (? lists them); and a diff mode comparing
-// a base range with a new one. State is kept in the URL hash so views can be linked. Symbol and
-// process names only ever enter the page through textContent / title, never as HTML.
+// matching and a cgroup picker; light and dark themes; keyboard shortcuts (? lists them); and a
+// diff mode comparing a base range with a new one. State is kept in the URL hash so views can be
+// linked. Symbol, process and cgroup names only ever enter the page through textContent / title,
+// never as HTML.
 'use strict';
 
 import { buildTree, drawFlame, escapeRegex, kindOf, label, onFrames, searchRegex } from './flame.js';
@@ -525,8 +526,8 @@ function setupPicker() {
 
 /** The cgroup picker: all cgroups (no filter: every sample of the selection), then the
  * selection's cgroups by path (indented by depth), each with its samples, those of the cgroups
- * below it included. Hidden when no sample has a cgroup
- * (archives of a prof that did not record them) and none is chosen. */
+ * below it included. Hidden when no sample has a cgroup (archives of a prof that did not record
+ * them) and none is chosen. */
 function renderCgroups() {
   const select = $('cgroup');
   const list = state.processes ? state.processes.cgroups || [] : [];
