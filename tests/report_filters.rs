@@ -239,3 +239,38 @@ fn report_cgroup_options_need_cgroups() {
     let err = prof_err(&["report".as_ref(), folded.as_os_str(), "--container".as_ref(), "abc".as_ref()]);
     assert!(err.contains("has no cgroups, so --cgroup and --container cannot select samples"), "{err}");
 }
+
+/// A cgroup's name is chosen by whoever creates the cgroup: in the table (`--by cgroup`) and in
+/// folded stacks its controls and bidirectional overrides are shown as spaces, as for other
+/// names there, and so in the JSON table's rows (as for comm rows).
+#[test]
+fn report_escapes_hostile_cgroup_names() {
+    use prof::profile::{Cgroup, Frame, FrameKind, ProfileBuilder, SampleOwner};
+    let hostile = "/evil\u{1b}[2J\u{9b}31m\u{202e}.scope";
+    let mut b = ProfileBuilder::new(common::interval_meta(0, 5));
+    let main = b.frame(Frame::new("main", "app", FrameKind::User));
+    let s = b.stack(vec![main]);
+    let cgroup = Cgroup { id: 3, path: hostile.into() };
+    b.add_owned(s, SampleOwner { pid: 4, tid: 4, comm: "app", cgroup: Some(&cgroup) }, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("h.prof");
+    prof::archive::write_file(&b.finish(), &archive).unwrap();
+    let (folded, json) = (dir.path().join("h.folded"), dir.path().join("h.json"));
+    let out = prof_ok(&["report".as_ref(), archive.as_os_str(), "--by".as_ref(), "cgroup".as_ref()]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(!table.contains(['\u{1b}', '\u{9b}', '\u{202e}']), "{table:?}");
+    assert!(table.contains("/evil [2J 31m .scope"), "{table}");
+    prof_ok(&[
+        "report".as_ref(),
+        archive.as_os_str(),
+        "--by".as_ref(),
+        "cgroup".as_ref(),
+        "-o".as_ref(),
+        folded.as_os_str(),
+        "-o".as_ref(),
+        json.as_os_str(),
+    ]);
+    assert_eq!(read_folded(&folded), [("/evil [2J 31m .scope;app;main".to_string(), 5)]);
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(j["table"]["rows"][0]["cgroup"], "/evil [2J 31m .scope", "as comm rows are");
+}
