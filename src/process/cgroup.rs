@@ -24,6 +24,10 @@ pub const MAX_CGROUPS: usize = 100_000;
 /// Longest path kept (the kernel's `PATH_MAX`).
 pub const MAX_PATH_LEN: usize = 4096;
 
+/// Most bytes of paths one walk keeps: a delegated subtree (which an unprivileged user may be
+/// given) of long names made to fill memory stops here, and its rest shows as `cgroup:<id>`.
+pub const MAX_PATH_BYTES: usize = 32 << 20;
+
 /// Least time between two walks of the mount asked for by ids not found: a burst of samples of
 /// a cgroup that is gone costs one walk, not one per sample.
 pub const RESCAN_INTERVAL: Duration = Duration::from_secs(1);
@@ -139,12 +143,21 @@ pub fn select(arg: &str, mount: &Path) -> Result<SelectedCgroup, CgroupError> {
 }
 
 /// Paths of cgroup ids, learnt by walking the cgroup2 mount.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CgroupPaths {
     /// The mount, once looked up (None inside: there is none).
     mount: Option<Option<PathBuf>>,
     paths: HashMap<u64, String>,
     last_walk: Option<Instant>,
+    /// Cgroups and bytes of paths one walk keeps ([`MAX_CGROUPS`], [`MAX_PATH_BYTES`]; lower in
+    /// tests). With the paths of cgroups gone since, the table holds at most twice these.
+    limits: (usize, usize),
+}
+
+impl Default for CgroupPaths {
+    fn default() -> CgroupPaths {
+        CgroupPaths { mount: None, paths: HashMap::new(), last_walk: None, limits: (MAX_CGROUPS, MAX_PATH_BYTES) }
+    }
 }
 
 impl CgroupPaths {
@@ -164,16 +177,19 @@ impl CgroupPaths {
         self.paths.get(&id).map(String::as_str)
     }
 
-    /// Walks the mount and adds every cgroup found (paths of removed cgroups are kept).
+    /// Walks the mount and learns every cgroup found within the limits. Cgroups gone since
+    /// keep their last path (their samples may still be drained) while the table stays within
+    /// twice the limits; beyond, some are forgotten and show as `cgroup:<id>`.
     fn walk(&mut self, now: Instant) {
         self.last_walk = Some(now);
         let mount = self.mount.get_or_insert_with(cgroup2_mount).clone();
         let Some(mount) = mount else { return };
         let Ok(root) = std::fs::symlink_metadata(&mount) else { return };
-        let mut found = 0usize;
-        self.paths.insert(root.ino(), "/".to_string());
+        let (max_cgroups, max_bytes) = self.limits;
+        let mut found = HashMap::from([(root.ino(), "/".to_string())]);
+        let mut bytes = 1usize;
         let mut pending = vec![(mount, String::new(), 0usize)];
-        while let Some((dir, path, depth)) = pending.pop() {
+        'walk: while let Some((dir, path, depth)) = pending.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else { continue };
             for entry in entries.flatten() {
                 // Cgroups are directories; the files in them (controls) are most entries.
@@ -187,16 +203,24 @@ impl CgroupPaths {
                     continue;
                 }
                 let Ok(meta) = entry.metadata() else { continue };
-                found += 1;
-                if found > MAX_CGROUPS {
-                    return;
+                if found.len() >= max_cgroups || bytes.saturating_add(child.len()) > max_bytes {
+                    break 'walk;
                 }
-                self.paths.insert(meta.ino(), child.clone());
+                bytes += child.len();
+                found.insert(meta.ino(), child.clone());
                 if depth + 1 < MAX_DEPTH {
                     pending.push((entry.path(), child, depth + 1));
                 }
             }
         }
+        for (id, path) in std::mem::take(&mut self.paths) {
+            let fits = found.len() < 2 * max_cgroups && bytes.saturating_add(path.len()) <= 2 * max_bytes;
+            if fits && !found.contains_key(&id) {
+                bytes += path.len();
+                found.insert(id, path);
+            }
+        }
+        self.paths = found;
     }
 }
 
@@ -231,6 +255,54 @@ mod tests {
         for arg in ["a", "/a", &dir.path().join("a").to_string_lossy()] {
             assert!(err(arg).contains("is not on a cgroup v2 filesystem"), "{arg}: {}", err(arg));
         }
+    }
+
+    /// The walk keeps at most its limits of cgroups and path bytes and goes [`MAX_DEPTH`] levels
+    /// down; cgroups made and removed round after round keep the table within twice the limits,
+    /// the newest round known.
+    #[test]
+    fn cgroup_paths_stay_within_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let ino = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        let mut paths = CgroupPaths { limits: (4, 1 << 20), ..CgroupPaths::with_mount(dir.path().to_path_buf()) };
+        let mut t = Instant::now();
+        let round_dirs = |r: usize| (0..3).map(move |i| format!("r{r}-{i}"));
+        for round in 0..20 {
+            for name in round_dirs(round) {
+                std::fs::create_dir(dir.path().join(name)).unwrap();
+            }
+            if round > 0 {
+                for name in round_dirs(round - 1) {
+                    std::fs::remove_dir(dir.path().join(name)).unwrap();
+                }
+            }
+            // Walked each round (the file system may reuse a removed directory's inode number,
+            // which cgroup2 never does, and a known id would not ask for a walk).
+            t += RESCAN_INTERVAL;
+            paths.walk(t);
+            let newest = ino(&dir.path().join(format!("r{round}-2")));
+            assert_eq!(
+                paths.paths.get(&newest).map(String::as_str),
+                Some(format!("/r{round}-2").as_str()),
+                "round {round}"
+            );
+            assert!(paths.paths.len() <= 8, "round {round}: {} paths", paths.paths.len());
+        }
+        // Bytes: a name longer than the budget is not kept.
+        let long = dir.path().join("x".repeat(200));
+        std::fs::create_dir(&long).unwrap();
+        let mut small = CgroupPaths { limits: (100, 100), ..CgroupPaths::with_mount(dir.path().to_path_buf()) };
+        assert_eq!(small.path(ino(&long), t), None);
+        // Depth: level MAX_DEPTH is found, the one below it is not.
+        let mut chain = dir.path().to_path_buf();
+        for _ in 0..=MAX_DEPTH {
+            chain.push("d");
+        }
+        std::fs::create_dir_all(&chain).unwrap();
+        let mut deep = CgroupPaths::with_mount(dir.path().to_path_buf());
+        assert_eq!(deep.path(ino(&chain), t), None);
+        let last = deep.path(ino(chain.parent().unwrap()), t).map(|p| p.matches('/').count());
+        assert_eq!(last, Some(MAX_DEPTH));
     }
 
     /// A directory tree stands in for a mount: ids are inode numbers, paths are below the root,
