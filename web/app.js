@@ -538,10 +538,11 @@ function renderCgroups() {
   };
   // Every sample of the selection, those without a cgroup too.
   const total = state.processes ? state.processes.intervals.reduce((x, iv) => x + iv.samples, 0) : 0;
-  const options = [option('', `all cgroups${list.length ? ` (${fmtCount(total)} samples)` : ''}`)];
+  const unit = selectionUnit();
+  const options = [option('', `all cgroups${list.length ? ` (${amount(total, unit)})` : ''}`)];
   for (const c of list) {
     const depth = c.path.startsWith('/') ? c.path.split('/').length - 2 : 0;
-    options.push(option(c.path, `${'\u00a0\u00a0'.repeat(Math.min(depth, 8))}${c.path} (${fmtCount(c.samples)} samples)`));
+    options.push(option(c.path, `${'\u00a0\u00a0'.repeat(Math.min(depth, 8))}${c.path} (${amount(c.samples, unit)})`));
   }
   if (state.cgroup && !list.some((c) => c.path === state.cgroup)) {
     options.push(option(state.cgroup, `${state.cgroup} (no samples in the selection)`));
