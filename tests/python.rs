@@ -1,0 +1,144 @@
+//! Python frames read from live interpreters: tests/workloads/python_frames.py prints what
+//! the interpreter itself sees (code object addresses, instruction offsets, lines, qualified
+//! names) and prof's detection, userspace walk and code-object reader must find the same.
+//! Debian's /usr/bin/python3 (3.11, stripped, installed by scripts/setup) is required; pyenv
+//! builds of 3.10 to 3.13 are checked where present.
+
+mod common;
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use prof::process::{ProcessId, ProcessTable};
+use prof::python::walk::{frames, threads, PyFrame};
+use prof::python::{CodeCache, Detector, ProcessMemory};
+
+/// One frame as the interpreter reported it.
+#[derive(Debug)]
+struct Reported {
+    code: u64,
+    lasti: u32,
+    line: u32,
+    name: String,
+    file: String,
+}
+
+/// What the workload printed before "ready".
+#[derive(Debug, Default)]
+struct Report {
+    version: String,
+    /// (native thread id, `threading` ident) of the main thread, then of the reporter.
+    threads: Vec<(u64, u64)>,
+    frames: Vec<Reported>,
+    idle_code: u64,
+}
+
+/// Kills the workload when the test ends, however it ends.
+struct Workload(Child);
+
+impl Drop for Workload {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(python: &Path) -> (Workload, Report) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads/python_frames.py");
+    let mut child = Command::new(python).arg(&script).stdout(Stdio::piped()).spawn().expect("python starts");
+    let out = child.stdout.take().unwrap();
+    let workload = Workload(child);
+    let mut report = Report::default();
+    for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+        let f: Vec<&str> = line.split(' ').collect();
+        match f[0] {
+            "version" => report.version = f[1].to_string(),
+            "thread" => report.threads.push((f[1].parse().unwrap(), f[2].parse().unwrap())),
+            "frame" => report.frames.push(Reported {
+                code: f[2].parse().unwrap(),
+                lasti: f[3].parse().unwrap(),
+                line: f[4].parse().unwrap(),
+                name: f[5].to_string(),
+                file: f[6..].join(" "),
+            }),
+            "idle" => report.idle_code = f[2].parse().unwrap(),
+            "ready" => return (workload, report),
+            _ => panic!("unexpected line {line:?}"),
+        }
+    }
+    panic!("the workload ended before it was ready: {report:?}");
+}
+
+/// Runs the workload under `python` and checks detection, both threads' walks and the names
+/// and lines of every frame against what the interpreter printed.
+fn check_interpreter(python: &Path) {
+    let (workload, report) = start(python);
+    let pid = workload.0.id();
+    let mut table = ProcessTable::default();
+    assert!(table.capture(pid, pid));
+    let py = Detector::default().detect(&table.latest(pid)).expect("a supported version").expect("python found");
+    assert_eq!(py.offsets.version.to_string(), report.version);
+    let mem = ProcessMemory::new(pid);
+    let states = threads(&mem, &py);
+    let by_thread = |(native, ident): (u64, u64)| {
+        let want = if py.offsets.matches_pthread { ident } else { native };
+        states.iter().find(|t| t.thread_id == want).unwrap_or_else(|| panic!("thread {want} in {states:?}"))
+    };
+    assert_eq!(states.len(), 2, "{states:?}");
+
+    let walked = frames(&mem, py.offsets, by_thread(report.threads[0]).addr);
+    let want: Vec<(u64, u32)> = report.frames.iter().map(|f| (f.code, f.lasti / 2)).collect();
+    let got: Vec<(u64, u32)> = walked.iter().map(|f| (f.code, f.index)).collect();
+    assert_eq!(got, want, "{python:?}: main thread's frames");
+    // numbers (a generator: its own evaluation), inner, run (called inline since 3.11),
+    // <module>; in 3.10 every call is its own evaluation.
+    let entries: Vec<bool> = walked.iter().map(|f: &PyFrame| f.entry).collect();
+    let every = py.offsets.version.minor == 10;
+    assert_eq!(entries, [true, every, every, true], "{python:?}: entry frames");
+
+    let mut cache = CodeCache::default();
+    let id = ProcessId::any(pid);
+    for (frame, reported) in walked.iter().zip(&report.frames) {
+        let info = cache.get(id, &mem, py.offsets, frame.code).expect("a code object");
+        assert_eq!(info.qualname, reported.name);
+        assert_eq!(info.filename, reported.file);
+        assert_eq!(info.line(frame.index), reported.line, "{python:?}: line of {}", reported.name);
+    }
+    let names: Vec<&str> = report.frames.iter().map(|f| f.name.as_str()).collect();
+    let nested = if every { "inner" } else { "Worker.run.<locals>.inner" };
+    let method = if every { "run" } else { "Worker.run" };
+    assert_eq!(names, ["numbers", nested, method, "<module>"]);
+    assert!(cache.get(id, &mem, py.offsets, by_thread(report.threads[0]).addr).is_none(), "a thread state is no code");
+
+    let idle = frames(&mem, py.offsets, by_thread(report.threads[1]).addr);
+    assert_eq!(idle.first().map(|f| f.code), Some(report.idle_code), "{python:?}: reporter thread");
+}
+
+/// Debian's python3 (3.11, stripped, interpreter linked into the executable): detected from
+/// `_PyRuntime` and `Py_Version` in its dynamic symbols, walked, and named like the
+/// interpreter names its frames.
+#[test]
+fn python_debian_python3_frames_match_interpreter() {
+    let python = Path::new("/usr/bin/python3");
+    assert!(python.exists(), "/usr/bin/python3 is missing: run scripts/setup");
+    check_interpreter(python);
+}
+
+/// pyenv builds of 3.10 to 3.13, where installed (never on a fresh CI machine).
+#[test]
+fn python_pyenv_versions_frames_match_interpreter() {
+    for minor in ["3.10", "3.11", "3.12", "3.13"] {
+        let found = std::fs::read_dir("/root/.pyenv/versions").ok().and_then(|dir| {
+            dir.flatten()
+                .map(|e| e.path())
+                .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("{minor}."))))
+        });
+        let Some(root) = found else {
+            println!("SKIPPED python {minor}: no pyenv build");
+            continue;
+        };
+        let python: PathBuf = root.join(format!("bin/python{minor}"));
+        check_interpreter(&python);
+    }
+}
