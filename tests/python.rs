@@ -125,20 +125,148 @@ fn python_debian_python3_frames_match_interpreter() {
     check_interpreter(python);
 }
 
+/// The interpreter of pyenv's build of `minor` (`3.12`), if installed.
+fn pyenv(minor: &str) -> Option<PathBuf> {
+    let dir = std::fs::read_dir("/root/.pyenv/versions").ok()?;
+    let root = dir
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("{minor}."))))?;
+    Some(root.join(format!("bin/python{minor}"))).filter(|p| p.exists())
+}
+
 /// pyenv builds of 3.10 to 3.13, where installed (never on a fresh CI machine).
 #[test]
 fn python_pyenv_versions_frames_match_interpreter() {
     for minor in ["3.10", "3.11", "3.12", "3.13"] {
-        let found = std::fs::read_dir("/root/.pyenv/versions").ok().and_then(|dir| {
-            dir.flatten()
-                .map(|e| e.path())
-                .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("{minor}."))))
-        });
-        let Some(root) = found else {
-            println!("SKIPPED python {minor}: no pyenv build");
-            continue;
-        };
-        let python: PathBuf = root.join(format!("bin/python{minor}"));
-        check_interpreter(&python);
+        match pyenv(minor) {
+            Some(python) => check_interpreter(&python),
+            None => println!("SKIPPED python {minor}: no pyenv build"),
+        }
     }
+}
+
+/// What python_busy.py printed: code object addresses by function, thread ids by role.
+struct Busy {
+    child: Workload,
+    codes: std::collections::HashMap<String, u64>,
+    threads: std::collections::HashMap<String, u32>,
+}
+
+fn start_busy(python: &Path, seconds: &str) -> Busy {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads/python_busy.py");
+    let mut child =
+        Command::new(python).arg(&script).arg(seconds).stdout(Stdio::piped()).spawn().expect("python starts");
+    let out = child.stdout.take().unwrap();
+    let mut busy = Busy { child: Workload(child), codes: Default::default(), threads: Default::default() };
+    for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+        let f: Vec<&str> = line.split(' ').collect();
+        match f[0] {
+            "code" => drop(busy.codes.insert(f[1].to_string(), f[2].parse().unwrap())),
+            "thread" => drop(busy.threads.insert(f[1].to_string(), f[2].parse().unwrap())),
+            "ready" => return busy,
+            _ => panic!("unexpected line {line:?}"),
+        }
+    }
+    panic!("the workload ended before it was ready");
+}
+
+/// The kernel's walk of Debian's python3 (3.11): the Python frames recorded for each sample
+/// are the code objects the script printed, per thread (the main thread under
+/// `Worker.run.<locals>.inner`, the second thread through the generator), with the
+/// entry frames of each evaluation marked, and lines inside the functions sampled.
+#[test]
+fn python_bpf_records_code_objects_of_each_thread() {
+    let _machine = bpf_test!("python_bpf_records_code_objects_of_each_thread");
+    check_kernel_walk(Path::new("/usr/bin/python3"));
+}
+
+/// The kernel's walk of pyenv's 3.10, 3.12 and 3.13 where installed (never on a fresh CI
+/// machine): 3.10 tells threads by their `pthread_t`, 3.12 and 3.13 mark evaluations with
+/// shim frames.
+#[test]
+fn python_bpf_pyenv_versions() {
+    let _machine = bpf_test!("python_bpf_pyenv_versions");
+    for minor in ["3.10", "3.12", "3.13"] {
+        match pyenv(minor) {
+            Some(python) => check_kernel_walk(&python),
+            None => println!("SKIPPED python {minor}: no pyenv build"),
+        }
+    }
+}
+
+/// Samples the busy workload under `python` with the kernel's walker and checks each
+/// sample's Python frames against the code objects the script printed.
+fn check_kernel_walk(python: &Path) {
+    use prof::sample::python_maps::decode_frame;
+    use prof::sample::{Sampler, SamplerOptions, StackRef, Targets};
+
+    let busy = start_busy(python, "30");
+    let pid = busy.child.0.id();
+    let mut table = ProcessTable::default();
+    assert!(table.capture(pid, pid));
+    let py = Detector::default().detect(&table.latest(pid)).unwrap().expect("python found");
+    let opts = SamplerOptions {
+        frequency_hz: 499,
+        targets: Targets::Pids { pids: vec![pid], follow_forks: false },
+        ..SamplerOptions::default()
+    };
+    let mut sampler = Sampler::start(&opts).expect("sampler starts");
+    sampler.set_python_process(pid, &py).unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let counts = sampler.stop().unwrap();
+    let stats = sampler.stats().unwrap();
+
+    let code = |name: &str| busy.codes[name];
+    let mut total = 0;
+    let mut with_python = 0;
+    let mut expected = 0;
+    let mut mem_checked = false;
+    let mut cache = CodeCache::default();
+    let mem = ProcessMemory::new(pid);
+    for c in &counts {
+        total += c.count;
+        let StackRef::Frames(words) = &c.python else { continue };
+        with_python += c.count;
+        let frames: Vec<_> = words.iter().map(|&w| decode_frame(w).expect("a Python word")).collect();
+        let codes: Vec<u64> = frames.iter().map(|f| f.code).collect();
+        let main = c.tid == busy.threads["main"];
+        let want: Vec<u64> = if main {
+            vec![code("leaf"), code("inner"), code("run"), code("module")]
+        } else {
+            assert_eq!(c.tid, busy.threads["second"], "a third thread");
+            vec![code("leaf"), code("numbers"), code("spin")]
+        };
+        // leaf may be sampled before it is entered or after it returned
+        let tail = if codes.first() == Some(&code("leaf")) { &want[..] } else { &want[1..] };
+        if !codes.starts_with(tail) {
+            continue;
+        }
+        expected += c.count;
+        let entries: Vec<bool> = frames.iter().take(tail.len()).map(|f| f.entry).collect();
+        // 3.10: every call is an evaluation. 3.11: <module> is the first evaluation, spin
+        // (called from C by Thread.run's `self._target(*args)`) and the generator start one.
+        // 3.12+ run both in their caller's evaluation (CALL_FUNCTION_EX and a specialized
+        // FOR_ITER push the frame inline): only <module> starts one.
+        let entry = |a: u64| match py.offsets.version.minor {
+            10 => true,
+            11 => [code("numbers"), code("spin"), code("module")].contains(&a),
+            _ => a == code("module"),
+        };
+        let want_entries: Vec<bool> = tail.iter().map(|&a| entry(a)).collect();
+        assert_eq!(entries, want_entries, "{python:?} {:?} tid {}", frames, c.tid);
+        if frames[0].code == code("leaf") {
+            let info = cache.get(ProcessId::any(pid), &mem, py.offsets, code("leaf")).expect("leaf's code");
+            let line = info.line(frames[0].index);
+            assert!((10..=14).contains(&line), "leaf's line {line}");
+            mem_checked = true;
+        }
+    }
+    drop(busy);
+    eprintln!("{python:?}: {with_python} of {total} samples with Python frames, {expected} as designed; {stats:?}");
+    assert!(total > 200, "{total} samples");
+    assert!(mem_checked);
+    assert!(with_python * 100 >= total * 95, "{with_python} of {total} samples have Python frames");
+    assert!(expected * 100 >= with_python * 95, "{expected} of {with_python} Python stacks as designed");
+    assert_eq!(stats.python.samples, total);
 }

@@ -1,15 +1,16 @@
 //! Walking an interpreter's threads and a thread's Python frames from userspace, through
-//! [`Memory`]. Loops are bounded and end at a pointer that cannot be read.
+//! [`Memory`], with the steps, bounds and rules of the kernel's walker (`walk_python` in
+//! bpf/profile.bpf.c); tests compare both with what the interpreter reports. Loops are bounded and end at a pointer that cannot be read.
 
 use super::detect::PythonProcess;
 use super::memory::Memory;
 use super::offsets::{EntryKind, InstrKind, Offsets, FRAME_OWNED_BY_CSTACK};
 
-/// The most thread states followed.
+/// The most thread states followed (the kernel's `PROF_PY_MAX_THREADS`).
 pub const MAX_THREADS: usize = 256;
 
-/// The most Python frames kept per stack.
-pub const MAX_FRAMES: usize = 64;
+/// The most Python frames kept per stack (the kernel's `PROF_MAX_STACK_DEPTH`).
+pub const MAX_FRAMES: usize = 127;
 
 /// One thread state of the interpreter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,6 +12,7 @@ use crate::aggregate::Aggregator;
 use crate::process::ProcessTable;
 use crate::profile::unwind::UnwindMode;
 use crate::profile::unwind::UnwindStatus;
+use crate::python::Detector;
 use crate::sample::deferred::DeferredSample;
 use crate::sample::spawn::PausedChild;
 use crate::sample::{ProcEvent, RawCount, Sampler, SamplerOptions, StackRef};
@@ -26,6 +27,10 @@ pub const DRAIN_INTERVAL: Duration = Duration::from_secs(1);
 /// Every this many drains, processes that exited without an exit event (never sampled after
 /// their exec) are dropped from the unwinder's process table.
 const FORGET_DEAD_DRAINS: u64 = 10;
+
+/// Distinct Python problems warned about at most (one per unsupported binary, or a full map
+/// naming each PID): a machine full of such processes warns a few times, not once each.
+const MAX_PYTHON_WARNINGS: usize = 16;
 
 /// How often finished unwind tables are picked up while some are being built.
 const TABLE_POLL: Duration = Duration::from_millis(10);
@@ -75,6 +80,12 @@ pub(super) struct Session {
     waiting: Vec<DeferredSample>,
     /// Handed-over samples finished so far.
     pub handed_over: HandedOver,
+    /// Finds CPython in processes as they are captured (None with `--python off`).
+    python: Option<Detector>,
+    /// Processes whose Python frames the kernel walks.
+    pub python_procs: std::collections::HashSet<u32>,
+    /// Python problems warned about (once per session each).
+    python_warned: std::collections::HashSet<String>,
 }
 
 /// What became of the samples the kernel handed over (their walk reached a binary whose table
@@ -139,6 +150,9 @@ impl Session {
             command_stopped: false,
             waiting: Vec::new(),
             handed_over: HandedOver::default(),
+            python: opts.python.then(Detector::default),
+            python_procs: Default::default(),
+            python_warned: Default::default(),
         })
     }
 
@@ -329,6 +343,9 @@ impl Session {
                 ProcEvent::FirstSample { tgid, tid } => (tgid, tid),
                 ProcEvent::Exec { tgid } | ProcEvent::MapsStale { tgid } => (tgid, tgid),
                 ProcEvent::Exit { tgid } => {
+                    if self.python_procs.remove(&tgid) {
+                        self.sampler.remove_python_process(tgid);
+                    }
                     self.symbolizer.process_exited(&self.procs, tgid);
                     self.procs.exited(tgid);
                     if let Some(t) = self.tables.as_mut() {
@@ -352,6 +369,33 @@ impl Session {
                 observer.on_event(Event::Warning { message: &e.to_string() });
             }
         }
+        self.python_seen(tgid, observer);
+    }
+
+    /// After mappings of `tgid` were captured: the kernel walks its Python frames when it runs
+    /// a CPython prof can read (and stops when it exec'd something else).
+    fn python_seen(&mut self, tgid: u32, observer: &mut dyn Observer) {
+        let Some(detector) = self.python.as_mut() else { return };
+        let result = match detector.detect(&self.procs.latest(tgid)) {
+            Ok(Some(py)) => self.sampler.set_python_process(tgid, &py).map(|()| true).map_err(|e| e.to_string()),
+            Ok(None) => Ok(false),
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(true) => {
+                self.python_procs.insert(tgid);
+            }
+            Ok(false) | Err(_) => {
+                if self.python_procs.remove(&tgid) {
+                    self.sampler.remove_python_process(tgid);
+                }
+            }
+        }
+        if let Err(message) = result {
+            if self.python_warned.len() < MAX_PYTHON_WARNINGS && self.python_warned.insert(message.clone()) {
+                observer.on_event(Event::Warning { message: &message });
+            }
+        }
     }
 }
 
@@ -368,6 +412,7 @@ fn counted(s: &mut DeferredSample, status: UnwindStatus) -> RawCount {
         count: 1,
         unwind: status,
         state: None,
+        python: StackRef::Empty,
     }
 }
 
