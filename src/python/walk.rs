@@ -1,6 +1,7 @@
 //! Walking an interpreter's threads and a thread's Python frames from userspace, through
 //! [`Memory`], with the steps, bounds and rules of the kernel's walker (`walk_python` in
-//! bpf/profile.bpf.c); tests compare both with what the interpreter reports. Loops are bounded and end at a pointer that cannot be read.
+//! bpf/profile.bpf.c); tests compare both with what the interpreter reports. Loops are
+//! bounded and end at a pointer that cannot be read.
 
 use super::detect::PythonProcess;
 use super::memory::Memory;

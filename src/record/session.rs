@@ -186,6 +186,7 @@ impl Session {
                 continue;
             }
             let drained = self.sampler.drain()?;
+            self.symbolizer.python().read_new(&drained);
             self.refresh_late_mappings(&drained, observer);
             self.counts.add(drained);
             for note in self.sampler.check_cpus() {
@@ -289,6 +290,7 @@ impl Session {
         let events = self.sampler.poll_events(Duration::ZERO)?;
         self.handle_events(events, observer);
         let drained = self.sampler.stop()?;
+        self.symbolizer.python().read_new(&drained);
         let events = self.sampler.poll_events(Duration::ZERO)?;
         self.handle_events(events, observer);
         self.refresh_late_mappings(&drained, observer);
@@ -341,7 +343,11 @@ impl Session {
         for ev in events {
             let (tgid, tid) = match ev {
                 ProcEvent::FirstSample { tgid, tid } => (tgid, tid),
-                ProcEvent::Exec { tgid } | ProcEvent::MapsStale { tgid } => (tgid, tgid),
+                ProcEvent::Exec { tgid } => {
+                    self.symbolizer.python().exec(tgid);
+                    (tgid, tgid)
+                }
+                ProcEvent::MapsStale { tgid } => (tgid, tgid),
                 ProcEvent::Exit { tgid } => {
                     if self.python_procs.remove(&tgid) {
                         self.sampler.remove_python_process(tgid);
@@ -376,7 +382,9 @@ impl Session {
     /// a CPython prof can read (and stops when it exec'd something else).
     fn python_seen(&mut self, tgid: u32, observer: &mut dyn Observer) {
         let Some(detector) = self.python.as_mut() else { return };
-        let result = match detector.detect(&self.procs.latest(tgid)) {
+        let found = detector.detect(&self.procs.latest(tgid));
+        self.symbolizer.python().set_process(tgid, found.clone().ok().flatten());
+        let result = match found {
             Ok(Some(py)) => self.sampler.set_python_process(tgid, &py).map(|()| true).map_err(|e| e.to_string()),
             Ok(None) => Ok(false),
             Err(e) => Err(e.to_string()),

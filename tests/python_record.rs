@@ -1,0 +1,196 @@
+//! Recordings of Python programs whose CPU time is split by design between known functions
+//! (tests/workloads/python_split.py): `prof record` names their Python frames
+//! `qualname (file.py:line)`, merged into the native stack where the interpreter ran them, in
+//! the designed shares, and every output format keeps them marked as Python. Uses Debian's
+//! /usr/bin/python3 (3.11, installed by scripts/setup). Needs root (or CAP_BPF + CAP_PERFMON).
+
+mod common;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use common::{count_where, prof_ok, read_folded};
+
+fn os<S: AsRef<OsStr> + ?Sized>(s: &S) -> &OsStr {
+    s.as_ref()
+}
+
+const PYTHON: &str = "/usr/bin/python3";
+
+fn split_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads/python_split.py")
+}
+
+/// True when `stack` has a Python frame of the function `qualname`.
+fn has_py(stack: &str, qualname: &str) -> bool {
+    stack.split(';').any(|f| is_py_frame(f, qualname))
+}
+
+fn is_py_frame(frame: &str, qualname: &str) -> bool {
+    frame.strip_prefix(qualname).and_then(|rest| rest.strip_prefix(" (")).is_some_and(|rest| rest.contains(".py:"))
+}
+
+/// The frames of `stack` inner to the first Python frame of `qualname` (none if it has none).
+fn inner_to<'a>(stack: &'a str, qualname: &str) -> Vec<&'a str> {
+    let frames: Vec<&str> = stack.split(';').collect();
+    match frames.iter().position(|f| is_py_frame(f, qualname)) {
+        Some(i) => frames[i + 1..].to_vec(),
+        None => Vec::new(),
+    }
+}
+
+/// The designed split of python_split.py's CPU time (percent of the samples under `run_main`
+/// or `run_second`), by function.
+const DESIGN: [(&str, f64); 5] = [
+    ("Shapes.area", 20.0),
+    ("outer.<locals>.nested", 13.33),
+    ("squares", 13.33),
+    ("encode_json", 20.0),
+    ("hash_blocks", 33.33),
+];
+
+/// Checks the folded stacks of a recording of python_split.py: the shares of its functions
+/// within 4 points of the design, the generator under its caller, the C extensions under the
+/// Python functions that called them, each thread's functions apart, and the interpreter's
+/// native frames around them. Returns the samples of the script's work.
+fn check_split(stacks: &[(String, u64)]) -> u64 {
+    let total = count_where(stacks, |_| true);
+    let work = count_where(stacks, |s| has_py(s, "run_main") || has_py(s, "run_second"));
+    println!("{work} of {total} samples under run_main or run_second");
+    assert!(work >= 800, "{work} samples of the script's work: {stacks:?}");
+    for (function, want) in DESIGN {
+        let n = count_where(stacks, |s| has_py(s, function));
+        let share = 100.0 * n as f64 / work as f64;
+        println!("{function}: {n} samples, {share:.1}% (designed {want:.1}%)");
+        assert!((share - want).abs() <= 4.0, "{function}: {share:.1}% of the samples, designed {want:.1}%");
+    }
+    // The generator runs under the function that pulls it.
+    let pull = count_where(stacks, |s| has_py(s, "pull"));
+    let in_generator = count_where(stacks, |s| inner_to(s, "pull").iter().any(|f| is_py_frame(f, "squares")));
+    assert!(in_generator * 100 >= pull * 90, "{in_generator} of {pull} samples of pull in squares");
+    // C extensions sit under the Python function that called them: json's encoder under
+    // JSONEncoder.iterencode, OpenSSL's hashing under hash_blocks.
+    let json = count_where(stacks, |s| has_py(s, "encode_json"));
+    let json_native = count_where(stacks, |s| {
+        has_py(s, "encode_json") && inner_to(s, "JSONEncoder.iterencode").iter().any(|f| !f.contains(".py:"))
+    });
+    assert!(json_native * 100 >= json * 80, "{json_native} of {json} samples of encode_json in C under iterencode");
+    let hashing = count_where(stacks, |s| has_py(s, "hash_blocks"));
+    let hash_native = count_where(stacks, |s| {
+        inner_to(s, "hash_blocks")
+            .iter()
+            .any(|f| ["hashlib", "libcrypto", "EVP_", "sha256"].iter().any(|n| f.contains(n)))
+    });
+    assert!(hash_native * 100 >= hashing * 80, "{hash_native} of {hashing} samples of hash_blocks in OpenSSL");
+    // Two threads, each with its own functions; their native roots are kept.
+    assert_eq!(count_where(stacks, |s| has_py(s, "run_main") && has_py(s, "run_second")), 0);
+    assert_eq!(count_where(stacks, |s| has_py(s, "hash_blocks") && !has_py(s, "run_second")), 0);
+    let main = count_where(stacks, |s| has_py(s, "run_main"));
+    let main_rooted = count_where(stacks, |s| has_py(s, "run_main") && s.contains(";Py_RunMain;"));
+    assert!(main_rooted * 100 >= main * 95, "{main_rooted} of {main} samples of run_main under Py_RunMain");
+    let second = count_where(stacks, |s| has_py(s, "run_second"));
+    let second_rooted = count_where(stacks, |s| has_py(s, "run_second") && s.contains(";start_thread;"));
+    assert!(second_rooted * 100 >= second * 95, "{second_rooted} of {second} samples of run_second under start_thread");
+    // Every evaluation the Python frames came from was replaced by them.
+    let eval_left = count_where(stacks, |s| has_py(s, "run_main") && s.contains("_PyEval_EvalFrameDefault"));
+    assert!(eval_left * 100 <= work, "{eval_left} samples keep an evaluation frame next to Python frames");
+    work
+}
+
+/// A recording of Debian's python3 running python_split.py: Python frames named
+/// `qualname (file.py:line)` for a method, a nested function, a generator and the callers of
+/// C extensions, in the designed shares of CPU time (within 4 points), merged into the native
+/// stacks; the archive, pprof, folded and speedscope outputs keep them marked as Python and
+/// the flame graph colours them apart.
+#[test]
+fn python_record_designed_shares_in_every_format() {
+    let _m = bpf_test!("python_record_designed_shares_in_every_format");
+    let dir = tempfile::tempdir().unwrap();
+    let out = |name: &str| dir.path().join(name);
+    let script = split_script();
+    prof_ok(&[
+        os("record"),
+        os("-F"),
+        os("499"),
+        os("-o"),
+        os(&out("p.folded")),
+        os("-o"),
+        os(&out("p.prof")),
+        os("-o"),
+        os(&out("p.pb.gz")),
+        os("-o"),
+        os(&out("p.speedscope.json")),
+        os("-o"),
+        os(&out("p.svg")),
+        os("--"),
+        os(PYTHON),
+        os(&script),
+    ]);
+    check_split(&read_folded(&out("p.folded")));
+
+    // Read back, each format keeps the frames marked as Python (pprof and the archive by
+    // their module, folded by their names' form), with the script's file.
+    for input in ["p.prof", "p.pb.gz", "p.folded"] {
+        let profile = prof::input::load(&out(input), false).unwrap().profile;
+        let area: Vec<_> = profile.frames.iter().filter(|f| f.name.starts_with("Shapes.area (")).collect();
+        assert!(!area.is_empty(), "{input}: no Shapes.area frame");
+        for f in area {
+            assert!(f.is_python(), "{input}: {f:?}");
+            assert!(f.file.as_deref().is_some_and(|file| file.ends_with("python_split.py")), "{input}: {f:?}");
+        }
+        assert!(profile.frames.iter().any(|f| f.name == "_PyObject_MakeTpCall" && !f.is_python()), "{input}");
+    }
+    let speedscope = std::fs::read_to_string(out("p.speedscope.json")).unwrap();
+    assert!(speedscope.contains("\"name\":\"Shapes.area ("), "speedscope names the Python frames");
+    assert!(speedscope.contains(&format!("\"file\":\"{}\"", script.display())), "speedscope keeps their file");
+
+    // In the flame graph, Python frames have their own colour.
+    let svg = std::fs::read_to_string(out("p.svg")).unwrap();
+    let colour_of = |title_start: &str| -> Option<String> {
+        let at = svg.find(&format!("<title>{title_start}"))?;
+        let rest = &svg[at..];
+        let fill = rest.find("fill=\"")? + "fill=\"".len();
+        Some(rest[fill..].split('"').next()?.to_string())
+    };
+    assert_eq!(colour_of("Shapes.area (").as_deref(), Some("rgb(200,165,240)"));
+    assert_eq!(colour_of("run_main (").as_deref(), Some("rgb(200,165,240)"));
+    assert_ne!(colour_of("_PyObject_MakeTpCall").as_deref(), Some("rgb(200,165,240)"));
+}
+
+/// With `--python off`, the same program shows the interpreter's native frames only.
+#[test]
+fn python_record_off_keeps_native_frames_only() {
+    let _m = bpf_test!("python_record_off_keeps_native_frames_only");
+    let dir = tempfile::tempdir().unwrap();
+    let folded = dir.path().join("p.folded");
+    let script = split_script();
+    prof_ok(&[
+        os("record"),
+        os("--python"),
+        os("off"),
+        os("-o"),
+        os(&folded),
+        os("--"),
+        os(PYTHON),
+        os(&script),
+        os("0.6"),
+    ]);
+    let stacks = read_folded(&folded);
+    let total = count_where(&stacks, |_| true);
+    assert!(total >= 30, "{total} samples");
+    assert_eq!(count_where(&stacks, |s| s.contains(".py:")), 0, "{stacks:?}");
+    let eval = count_where(&stacks, |s| s.contains(";_PyEval_EvalFrameDefault"));
+    assert!(eval * 2 >= total, "{eval} of {total} samples in _PyEval_EvalFrameDefault");
+}
+
+/// A program that becomes Python later (a shell that sleeps, then execs python3) gets its
+/// Python frames from the exec on, in the designed shares.
+#[test]
+fn python_record_exec_later() {
+    let _m = bpf_test!("python_record_exec_later");
+    let dir = tempfile::tempdir().unwrap();
+    let folded = dir.path().join("p.folded");
+    let command = format!("sleep 0.3; exec {PYTHON} {}", split_script().display());
+    prof_ok(&[os("record"), os("-F"), os("499"), os("-o"), os(&folded), os("--"), os("sh"), os("-c"), os(&command)]);
+    check_split(&read_folded(&folded));
+}
