@@ -635,7 +635,8 @@ pub struct ReportArgs {
     #[arg(long)]
     pub list: bool,
     /// Print the per-binary unwind report: samples, stacks unwound completely, where and why
-    /// the others stopped, and each binary's unwind table.
+    /// the others stopped, and each binary's unwind table; then the processes that ran Python
+    /// and the share of their samples with Python frames.
     #[arg(long)]
     pub unwind_report: bool,
     /// INPUT is an archive directory: merge archives from this time (RFC 3339, `-1h`, `now`).

@@ -11,6 +11,7 @@
 mod event;
 pub mod filter;
 mod metadata;
+pub mod python;
 pub mod unwind;
 
 pub use event::{EventKind, SampledEvent, ThreadState};
