@@ -554,6 +554,14 @@ static __always_inline bool send_deferred(const struct walk *st, const struct pr
 	struct prof_stack *u = bpf_map_lookup_elem(&scratch, &slot);
 	if (!u || bpf_probe_read_kernel(d->user_ips, sizeof(d->user_ips), u->ips))
 		d->user_len = 0;
+	/* the Python frames walked before the user stack (walk_python), in scratch slot 2 */
+	d->python_len = 0;
+	d->pad2 = 0;
+	slot = 2;
+	struct prof_stack *py = bpf_map_lookup_elem(&scratch, &slot);
+	if (py && key->python_status == PROF_STACK_OK &&
+	    !bpf_probe_read_kernel(d->python_ips, sizeof(d->python_ips), py->ips))
+		d->python_len = py->len;
 	d->stack_base = st->sp & ~4095ULL;
 	d->stack_len = 0;
 #pragma unroll
@@ -908,6 +916,11 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 						  PROF_STAT_KSTACK_NOMEM);
 	key.user_status = PROF_STACK_EMPTY;
 	key.unwind_status = PROF_UNWIND_KERNEL_FP;
+#ifndef PROF_NO_BTF
+	/* before the user stack, so that a sample handed over carries its Python frames too */
+	if (want_user && tgid != 0)
+		key.python_status = walk_python(tgid, tid, &key.python_stack);
+#endif
 	if (want_user && tgid != 0) {
 		if (unwind_mode == PROF_UNWIND_MODE_FP)
 			key.user_status = capture_stack(ctx, 1, BPF_F_USER_STACK, &key.user_stack,
@@ -923,10 +936,6 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 
 	if (key.user_status == PROF_STACK_DEFERRED)
 		goto announce;
-#ifndef PROF_NO_BTF
-	if (want_user && tgid != 0)
-		key.python_status = walk_python(tgid, tid, &key.python_stack);
-#endif
 
 	count_add(&key, 1);
 

@@ -279,8 +279,12 @@ struct prof_deferred {
 	/* frame-pointer steps to a lower address taken so far (see PROF_MAX_FP_DOWN) */
 	__u8 fp_down;
 	__u8 pad[2];
+	/* the thread's Python frames (PROF_PY_* words, innermost first; 0: none) */
+	__u32 python_len;
+	__u32 pad2;
 	__u64 user_ips[PROF_MAX_STACK_DEPTH];
 	__u64 kernel_ips[PROF_MAX_STACK_DEPTH];
+	__u64 python_ips[PROF_MAX_STACK_DEPTH];
 	__u8 stack[PROF_DEFERRED_STACK];
 };
 

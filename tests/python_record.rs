@@ -53,11 +53,13 @@ const DESIGN: [(&str, f64); 5] = [
 /// within 4 points of the design, the generator under its caller, the C extensions under the
 /// Python functions that called them, each thread's functions apart, and the interpreter's
 /// native frames around them. Returns the samples of the script's work.
-fn check_split(stacks: &[(String, u64)]) -> u64 {
+fn check_split(stacks: &[(String, u64)], min_samples: u64) -> u64 {
     let total = count_where(stacks, |_| true);
     let work = count_where(stacks, |s| has_py(s, "run_main") || has_py(s, "run_second"));
     println!("{work} of {total} samples under run_main or run_second");
-    assert!(work >= 800, "{work} samples of the script's work: {stacks:?}");
+    assert!(work >= min_samples, "{work} samples of the script's work: {stacks:?}");
+    let unknown = count_where(stacks, |s| s.contains(prof::profile::UNKNOWN_PYTHON));
+    assert!(unknown * 50 <= work, "{unknown} samples with Python functions not named");
     for (function, want) in DESIGN {
         let n = count_where(stacks, |s| has_py(s, function));
         let share = 100.0 * n as f64 / work as f64;
@@ -82,15 +84,16 @@ fn check_split(stacks: &[(String, u64)]) -> u64 {
             .any(|f| ["hashlib", "libcrypto", "EVP_", "sha256"].iter().any(|n| f.contains(n)))
     });
     assert!(hash_native * 100 >= hashing * 80, "{hash_native} of {hashing} samples of hash_blocks in OpenSSL");
-    // Two threads, each with its own functions; their native roots are kept.
+    // Two threads, each with its own functions; their native roots are kept (but in samples
+    // whose native walk could not finish: a short script ends while its tables are built).
     assert_eq!(count_where(stacks, |s| has_py(s, "run_main") && has_py(s, "run_second")), 0);
     assert_eq!(count_where(stacks, |s| has_py(s, "hash_blocks") && !has_py(s, "run_second")), 0);
     let main = count_where(stacks, |s| has_py(s, "run_main"));
     let main_rooted = count_where(stacks, |s| has_py(s, "run_main") && s.contains(";Py_RunMain;"));
-    assert!(main_rooted * 100 >= main * 95, "{main_rooted} of {main} samples of run_main under Py_RunMain");
+    assert!(main_rooted * 100 >= main * 90, "{main_rooted} of {main} samples of run_main under Py_RunMain");
     let second = count_where(stacks, |s| has_py(s, "run_second"));
     let second_rooted = count_where(stacks, |s| has_py(s, "run_second") && s.contains(";start_thread;"));
-    assert!(second_rooted * 100 >= second * 95, "{second_rooted} of {second} samples of run_second under start_thread");
+    assert!(second_rooted * 100 >= second * 90, "{second_rooted} of {second} samples of run_second under start_thread");
     // Every evaluation the Python frames came from was replaced by them.
     let eval_left = count_where(stacks, |s| has_py(s, "run_main") && s.contains("_PyEval_EvalFrameDefault"));
     assert!(eval_left * 100 <= work, "{eval_left} samples keep an evaluation frame next to Python frames");
@@ -108,7 +111,7 @@ fn python_record_designed_shares_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
     let out = |name: &str| dir.path().join(name);
     let script = split_script();
-    prof_ok(&[
+    let recorded = prof_ok(&[
         os("record"),
         os("-F"),
         os("499"),
@@ -126,7 +129,19 @@ fn python_record_designed_shares_in_every_format() {
         os(PYTHON),
         os(&script),
     ]);
-    check_split(&read_folded(&out("p.folded")));
+    check_split(&read_folded(&out("p.folded")), 800);
+
+    // The summary and the unwind report tell how many samples of the Python process have
+    // Python frames.
+    let summary = String::from_utf8_lossy(&recorded.stderr);
+    let line = summary.lines().find(|l| l.trim_start().starts_with("python: ")).expect("a python line");
+    assert!(line.contains("samples of 1 Python process with Python frames"), "{line}");
+    let report = prof_ok(&[os("report"), os(&out("p.prof")), os("--unwind-report")]);
+    let report = String::from_utf8_lossy(&report.stdout);
+    println!("{report}");
+    let row = report.lines().find(|l| l.ends_with(" python3") && l.contains('%')).expect("a row of python3");
+    let share: f64 = row.split_whitespace().nth(2).and_then(|s| s.trim_end_matches('%').parse().ok()).unwrap();
+    assert!(share >= 90.0, "{share}% of python3's samples with Python frames: {report}");
 
     // Read back, each format keeps the frames marked as Python (pprof and the archive by
     // their module, folded by their names' form), with the script's file.
@@ -192,5 +207,24 @@ fn python_record_exec_later() {
     let folded = dir.path().join("p.folded");
     let command = format!("sleep 0.3; exec {PYTHON} {}", split_script().display());
     prof_ok(&[os("record"), os("-F"), os("499"), os("-o"), os(&folded), os("--"), os("sh"), os("-c"), os(&command)]);
-    check_split(&read_folded(&folded));
+    check_split(&read_folded(&folded), 800);
+}
+
+/// A script that runs for some 0.6 s of CPU (less than the drain interval) still gets
+/// its Python functions named, in the designed shares: samples handed over while the
+/// interpreter's unwind table was being built keep their Python frames, and code objects are
+/// read before the process exits.
+#[test]
+fn python_record_short_lived_script() {
+    let _m = bpf_test!("python_record_short_lived_script");
+    let dir = tempfile::tempdir().unwrap();
+    let folded = dir.path().join("p.folded");
+    let script = split_script();
+    prof_ok(&[os("record"), os("-F"), os("1999"), os("-o"), os(&folded), os("--"), os(PYTHON), os(&script), os("0.4")]);
+    let stacks = read_folded(&folded);
+    let total = count_where(&stacks, |_| true);
+    let with_python = count_where(&stacks, |s| s.contains(".py:"));
+    println!("{with_python} of {total} samples with Python frames");
+    assert!(with_python * 100 >= total * 85, "{with_python} of {total} samples with Python frames");
+    check_split(&stacks, 500);
 }

@@ -35,6 +35,12 @@ const MAX_PYTHON_WARNINGS: usize = 16;
 /// How often finished unwind tables are picked up while some are being built.
 const TABLE_POLL: Duration = Duration::from_millis(10);
 
+/// How often the counts are drained while Python processes are sampled (besides every
+/// `--drain-interval`): their code objects can only be read while they run, so a process that
+/// exits loses the names of the functions first sampled in its last this long. Shorter costs
+/// more drains (each one a pass over the kernel's counts).
+const PYTHON_DRAIN: Duration = Duration::from_millis(100);
+
 /// How often a spawned command is checked for exit while waiting for events.
 const CHILD_POLL: Duration = Duration::from_millis(50);
 
@@ -167,6 +173,7 @@ impl Session {
         observer: &mut dyn Observer,
     ) -> Result<EndReason, RecordError> {
         let mut next_drain = self.start + self.drain_every;
+        let mut next_python_drain = self.start + PYTHON_DRAIN;
         let mut drains: u64 = 0;
         loop {
             if stop.load(Ordering::SeqCst) {
@@ -181,14 +188,18 @@ impl Session {
             if !self.target_pids.is_empty() && self.target_pids.iter().all(|&pid| !process_alive(pid)) {
                 return Ok(EndReason::TargetsExited);
             }
-            self.wait_and_capture(self.next_wait(next_drain, duration), observer)?;
-            if Instant::now() < next_drain {
+            let python_drain = if self.python_procs.is_empty() { next_drain } else { next_python_drain };
+            self.wait_and_capture(self.next_wait(next_drain.min(python_drain), duration), observer)?;
+            let now = Instant::now();
+            if now < next_drain {
+                if now >= python_drain {
+                    self.drain_counts(observer)?;
+                    next_python_drain = now + PYTHON_DRAIN;
+                }
                 continue;
             }
-            let drained = self.sampler.drain()?;
-            self.symbolizer.python().read_new(&drained);
-            self.refresh_late_mappings(&drained, observer);
-            self.counts.add(drained);
+            self.drain_counts(observer)?;
+            next_python_drain = Instant::now() + PYTHON_DRAIN;
             for note in self.sampler.check_cpus() {
                 observer.on_event(Event::Warning { message: &note });
                 self.cpu_notes.push(note);
@@ -220,6 +231,16 @@ impl Session {
             wait = wait.min(TABLE_POLL);
         }
         wait
+    }
+
+    /// Drains the kernel's counts into the session's, reading the code objects of their Python
+    /// frames while the processes still run.
+    fn drain_counts(&mut self, observer: &mut dyn Observer) -> Result<(), RecordError> {
+        let drained = self.sampler.drain()?;
+        self.symbolizer.python().read_new(&drained);
+        self.refresh_late_mappings(&drained, observer);
+        self.counts.add(drained);
+        Ok(())
     }
 
     /// Waits up to `wait` for process events, captures the processes they name and picks up
@@ -271,6 +292,7 @@ impl Session {
             self.handed_over.without_table += 1;
         }
         self.handed_over.finished += done.len() as u64;
+        self.symbolizer.python().read_new(&done);
         self.counts.add(done.into_iter().map(|c| self.sampler.weighed(c)).collect());
         // Code mapped after the mappings were read (the kernel's request to read them again may
         // have been answered by a read that came too early): read them now; the walks go on at
@@ -369,13 +391,14 @@ impl Session {
     /// After mappings of `tgid` were captured (first, or again): its JIT `/tmp` is held, its
     /// unwind tables follow the new mappings.
     pub(super) fn process_captured(&mut self, tgid: u32, observer: &mut dyn Observer) {
+        // First, since it is quick and the samples before it have no Python frames.
+        self.python_seen(tgid, observer);
         self.symbolizer.process_seen(&self.procs, tgid);
         if let Some(t) = self.tables.as_mut() {
             if let Err(e) = t.process_seen(&mut self.sampler, tgid, &self.procs.latest(tgid)) {
                 observer.on_event(Event::Warning { message: &e.to_string() });
             }
         }
-        self.python_seen(tgid, observer);
     }
 
     /// After mappings of `tgid` were captured: the kernel walks its Python frames when it runs
@@ -420,7 +443,7 @@ fn counted(s: &mut DeferredSample, status: UnwindStatus) -> RawCount {
         count: 1,
         unwind: status,
         state: None,
-        python: StackRef::Empty,
+        python: s.python.clone(),
     }
 }
 
