@@ -7,12 +7,14 @@
 mod common;
 
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use prof::process::{ProcessId, ProcessTable};
 use prof::python::walk::{frames, threads, PyFrame};
 use prof::python::{CodeCache, Detector, ProcessMemory};
+
+use common::pyenv;
 
 /// One frame as the interpreter reported it.
 #[derive(Debug)]
@@ -123,16 +125,6 @@ fn python_debian_python3_frames_match_interpreter() {
     let python = Path::new("/usr/bin/python3");
     assert!(python.exists(), "/usr/bin/python3 is missing: run scripts/setup");
     check_interpreter(python);
-}
-
-/// The interpreter of pyenv's build of `minor` (`3.12`), if installed.
-fn pyenv(minor: &str) -> Option<PathBuf> {
-    let dir = std::fs::read_dir("/root/.pyenv/versions").ok()?;
-    let root = dir
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("{minor}."))))?;
-    Some(root.join(format!("bin/python{minor}"))).filter(|p| p.exists())
 }
 
 /// pyenv builds of 3.10 to 3.13, where installed (never on a fresh CI machine).
