@@ -183,11 +183,11 @@ struct {
 	__type(value, struct prof_py_thread);
 } python_threads SEC(".maps");
 
-/* Three scratch stacks per CPU: [0] kernel, [1] user, [2] Python (too large for the BPF
- * stack). */
+/* Scratch stacks per CPU: [0] kernel, [1] user, [2] Python (too large for the BPF stack);
+ * [3] the first bytes of the Python frame being read (PROF_PY_FRAME_BYTES). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 3);
+	__uint(max_entries, 4);
 	__type(key, __u32);
 	__type(value, struct prof_stack);
 } scratch SEC(".maps");
@@ -682,6 +682,24 @@ static long py_thread_step(__u64 index, void *ctx)
 	return 0;
 }
 
+/* `size` bytes at offset `off` of the frame at `f`: from the copy of its first bytes `hdr`
+ * (NULL: none), else read from the process. Nonzero when they cannot be read. */
+static __always_inline int py_frame_field(const struct prof_stack *hdr, __u64 f, __u32 off, void *dst,
+					  __u32 size)
+{
+	if (hdr && off <= PROF_PY_FRAME_BYTES - 8) {
+		const __u8 *at = (const __u8 *)hdr->ips + off;
+		if (size == 8)
+			*(__u64 *)dst = *(const __u64 *)at;
+		else if (size == 4)
+			*(__u32 *)dst = *(const __u32 *)at;
+		else
+			*(__u8 *)dst = *at;
+		return 0;
+	}
+	return bpf_probe_read_user(dst, size, (void *)(f + off));
+}
+
 /* One frame of the Python walk: records w->frame into scratch slot 2 and moves to its caller;
  * a 3.12+ shim frame is not recorded, it marks the frame recorded before it as an entry. */
 static long py_frame_step(__u64 index, void *ctx)
@@ -692,14 +710,19 @@ static long py_frame_step(__u64 index, void *ctx)
 	__u64 f = w->frame, code = 0, prev = 0;
 	if (!t || !f)
 		return 1;
-	if (read_u64(&code, f + w->o.frame_code) || read_u64(&prev, f + w->o.frame_previous)) {
+	slot = 3;
+	struct prof_stack *hdr = bpf_map_lookup_elem(&scratch, &slot);
+	if (hdr && bpf_probe_read_user(hdr->ips, PROF_PY_FRAME_BYTES, (void *)f))
+		hdr = NULL;
+	if (py_frame_field(hdr, f, w->o.frame_code, &code, 8) ||
+	    py_frame_field(hdr, f, w->o.frame_previous, &prev, 8)) {
 		w->fault = 1;
 		return 1;
 	}
 	__u64 entry = 1;
 	if (w->o.flags & (PROF_PY_ENTRY_BYTE | PROF_PY_ENTRY_SHIM)) {
 		__u8 b = 0;
-		if (bpf_probe_read_user(&b, sizeof(b), (void *)(f + w->o.frame_entry))) {
+		if (py_frame_field(hdr, f, w->o.frame_entry, &b, 1)) {
 			w->fault = 1;
 			return 1;
 		}
@@ -715,7 +738,7 @@ static long py_frame_step(__u64 index, void *ctx)
 	__u64 idx = 0;
 	if (w->o.flags & PROF_PY_INSTR_POINTER) {
 		__u64 ptr = 0, first = code + w->o.code_adaptive;
-		if (read_u64(&ptr, f + w->o.frame_instr)) {
+		if (py_frame_field(hdr, f, w->o.frame_instr, &ptr, 8)) {
 			w->fault = 1;
 			return 1;
 		}
@@ -723,7 +746,7 @@ static long py_frame_step(__u64 index, void *ctx)
 		idx = ptr >= first ? (ptr - first) / 2 : 0;
 	} else {
 		__s32 last = 0;
-		if (bpf_probe_read_user(&last, sizeof(last), (void *)(f + w->o.frame_instr))) {
+		if (py_frame_field(hdr, f, w->o.frame_instr, &last, 4)) {
 			w->fault = 1;
 			return 1;
 		}
@@ -1170,3 +1193,4 @@ struct prof_py_proc _prof_py_proc = {};
 struct prof_py_thread _prof_py_thread = {};
 enum prof_py_flags _prof_py_flags = PROF_PY_CFRAME;
 enum prof_py_word _prof_py_word = PROF_PY_ENTRY_BIT;
+enum prof_py_frame _prof_py_frame = PROF_PY_FRAME_BYTES;

@@ -356,4 +356,12 @@ enum prof_py_word {
 	PROF_PY_MARK_SHIFT = 63,
 };
 
+/* Bytes of a Python frame the walker reads in one copy: every field it reads is within them
+ * in 3.10-3.13 (the furthest, 3.10's f_lasti, ends at 100; src/python/offsets.rs checks each
+ * version). One copy instead of four reads per frame; a frame whose copy fails (its end
+ * unmapped) is read field by field. */
+enum prof_py_frame {
+	PROF_PY_FRAME_BYTES = 104,
+};
+
 #endif /* PROF_PROFILE_H */

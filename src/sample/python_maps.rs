@@ -83,6 +83,24 @@ mod tests {
         assert_eq!(decode_frame(0x7f12_3456_7890), None);
     }
 
+    /// Every frame field the kernel reads of each version lies within the bytes it copies of
+    /// a frame at once (`PROF_PY_FRAME_BYTES`, read as 8-byte words up to its end).
+    #[test]
+    fn python_frame_fields_within_one_copy() {
+        let bytes = types::prof_py_frame::PROF_PY_FRAME_BYTES.0;
+        for minor in 10..=13 {
+            let o = for_version(Version { major: 3, minor }).unwrap();
+            for (name, off) in [
+                ("frame_code", o.frame_code),
+                ("frame_previous", o.frame_previous),
+                ("frame_instr", o.frame_instr),
+                ("frame_entry", o.frame_entry),
+            ] {
+                assert!(u32::from(off) + 8 <= bytes, "3.{minor} {name} at {off} beyond {bytes} bytes");
+            }
+        }
+    }
+
     /// Each version's entry becomes flags the walker branches on.
     #[test]
     fn python_offsets_flags_per_version() {
