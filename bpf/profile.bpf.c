@@ -178,10 +178,29 @@ struct {
 	__type(value, struct offcpu_window);
 } offcpu_windows SEC(".maps");
 
-/* Two scratch stacks per CPU: [0] kernel, [1] user (too large for the BPF stack). */
+/* Processes running a CPython prof can walk (tgid → where its runtime is, its version's
+ * offsets), written by userspace when it captures the process. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct prof_py_proc);
+} python_procs SEC(".maps");
+
+/* The thread state of each Python thread sampled, so a sample reads one field to confirm it
+ * instead of walking the interpreter's thread list. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct prof_py_thread);
+} python_threads SEC(".maps");
+
+/* Scratch stacks per CPU: [0] kernel, [1] user, [2] Python (too large for the BPF stack);
+ * [3] the first bytes of the Python frame being read (PROF_PY_FRAME_BYTES). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 4);
 	__type(key, __u32);
 	__type(value, struct prof_stack);
 } scratch SEC(".maps");
@@ -549,6 +568,14 @@ static __always_inline bool send_deferred(const struct walk *st, const struct pr
 	struct prof_stack *u = bpf_map_lookup_elem(&scratch, &slot);
 	if (!u || bpf_probe_read_kernel(d->user_ips, sizeof(d->user_ips), u->ips))
 		d->user_len = 0;
+	/* the Python frames walked before the user stack (walk_python), in scratch slot 2 */
+	d->python_len = 0;
+	d->pad2 = 0;
+	slot = 2;
+	struct prof_stack *py = bpf_map_lookup_elem(&scratch, &slot);
+	if (py && key->python_status == PROF_STACK_OK &&
+	    !bpf_probe_read_kernel(d->python_ips, sizeof(d->python_ips), py->ips))
+		d->python_len = py->len;
 	d->stack_base = st->sp & ~4095ULL;
 	d->stack_len = 0;
 #pragma unroll
@@ -633,6 +660,205 @@ static __always_inline __u8 walk_sampled_stack(struct bpf_perf_event_data *ctx, 
 	return walk_user_stack(pc, sp, fp, true, tgid, tid, key, id, unwind_status);
 }
 
+/* State of one Python walk, passed to each bpf_loop step. */
+struct py_walk {
+	struct prof_py_offsets o;
+	/* the thread's id as the interpreter recorded it (see PROF_PY_MATCH_PTHREAD) */
+	__u64 want;
+	/* the thread state looked at (thread search) */
+	__u64 tstate;
+	/* the frame to record next (frame walk); 0 ends it */
+	__u64 frame;
+	__u32 depth;
+	__u8 found;
+	__u8 fault;
+	__u8 truncated;
+};
+
+static __always_inline int read_u64(__u64 *dst, __u64 addr)
+{
+	return bpf_probe_read_user(dst, sizeof(*dst), (void *)addr);
+}
+
+/* One thread state of the interpreter's list: stops at the sampled thread's. */
+static long py_thread_step(__u64 index, void *ctx)
+{
+	struct py_walk *w = ctx;
+	__u64 id = 0;
+	if (!w->tstate || read_u64(&id, w->tstate + w->o.tstate_thread_id))
+		return 1;
+	if (id == w->want) {
+		w->found = 1;
+		return 1;
+	}
+	if (read_u64(&w->tstate, w->tstate + w->o.tstate_next))
+		w->tstate = 0;
+	return 0;
+}
+
+/* `size` bytes at offset `off` of the frame at `f`: from the copy of its first bytes `hdr`
+ * (NULL: none), else read from the process. Nonzero when they cannot be read. */
+static __always_inline int py_frame_field(const struct prof_stack *hdr, __u64 f, __u32 off, void *dst,
+					  __u32 size)
+{
+	if (hdr && off <= PROF_PY_FRAME_BYTES - 8) {
+		const __u8 *at = (const __u8 *)hdr->ips + off;
+		if (size == 8)
+			*(__u64 *)dst = *(const __u64 *)at;
+		else if (size == 4)
+			*(__u32 *)dst = *(const __u32 *)at;
+		else
+			*(__u8 *)dst = *at;
+		return 0;
+	}
+	return bpf_probe_read_user(dst, size, (void *)(f + off));
+}
+
+/* One frame of the Python walk: records w->frame into scratch slot 2 and moves to its caller;
+ * a 3.12+ shim frame is not recorded, it marks the frame recorded before it as an entry. */
+static long py_frame_step(__u64 index, void *ctx)
+{
+	struct py_walk *w = ctx;
+	__u32 slot = 2;
+	struct prof_stack *t = bpf_map_lookup_elem(&scratch, &slot);
+	__u64 f = w->frame, code = 0, prev = 0;
+	if (!t || !f)
+		return 1;
+	slot = 3;
+	struct prof_stack *hdr = bpf_map_lookup_elem(&scratch, &slot);
+	if (hdr && bpf_probe_read_user(hdr->ips, PROF_PY_FRAME_BYTES, (void *)f))
+		hdr = NULL;
+	if (py_frame_field(hdr, f, w->o.frame_code, &code, 8) ||
+	    py_frame_field(hdr, f, w->o.frame_previous, &prev, 8)) {
+		w->fault = 1;
+		return 1;
+	}
+	__u64 entry = 1;
+	if (w->o.flags & (PROF_PY_ENTRY_BYTE | PROF_PY_ENTRY_SHIM)) {
+		__u8 b = 0;
+		if (py_frame_field(hdr, f, w->o.frame_entry, &b, 1)) {
+			w->fault = 1;
+			return 1;
+		}
+		if ((w->o.flags & PROF_PY_ENTRY_SHIM) && b == PROF_PY_OWNED_BY_CSTACK) {
+			__u32 d = w->depth;
+			if (d >= 1 && d <= PROF_MAX_STACK_DEPTH)
+				t->ips[d - 1] |= PROF_PY_ENTRY_BIT;
+			w->frame = prev;
+			return 0;
+		}
+		entry = (w->o.flags & PROF_PY_ENTRY_BYTE) && b;
+	}
+	__u64 idx = 0;
+	if (w->o.flags & PROF_PY_INSTR_POINTER) {
+		__u64 ptr = 0, first = code + w->o.code_adaptive;
+		if (py_frame_field(hdr, f, w->o.frame_instr, &ptr, 8)) {
+			w->fault = 1;
+			return 1;
+		}
+		/* a frame just pushed points one unit before its first instruction */
+		idx = ptr >= first ? (ptr - first) / 2 : 0;
+	} else {
+		__s32 last = 0;
+		if (py_frame_field(hdr, f, w->o.frame_instr, &last, 4)) {
+			w->fault = 1;
+			return 1;
+		}
+		idx = last > 0 ? last : 0;
+	}
+	if (idx > PROF_PY_INDEX_MAX)
+		idx = PROF_PY_INDEX_MAX;
+	__u32 d = w->depth;
+	if (d >= PROF_MAX_STACK_DEPTH) {
+		w->truncated = 1;
+		return 1;
+	}
+	__u64 addr = code & ((1ULL << PROF_PY_INDEX_SHIFT) - 1) & ~(__u64)PROF_PY_ENTRY_BIT;
+	t->ips[d] = (1ULL << PROF_PY_MARK_SHIFT) | (idx << PROF_PY_INDEX_SHIFT) | addr | entry;
+	w->depth = d + 1;
+	w->frame = prev;
+	return 0;
+}
+
+/* The id CPython 3.11+ keeps for a thread (native_thread_id, from gettid): its id in its own
+ * pid namespace, which differs from the initial namespace's inside a container. */
+static __always_inline __u64 ns_tid(struct task_struct *task)
+{
+	struct pid *p = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(p, level);
+	int nr = 0;
+	__u64 at = (__u64)p + bpf_core_field_offset(struct pid, numbers) +
+		   (__u64)(level & 31) * bpf_core_type_size(struct upid) + bpf_core_field_offset(struct upid, nr);
+	if (bpf_probe_read_kernel(&nr, sizeof(nr), (void *)at))
+		return 0;
+	return nr;
+}
+
+/* The sampled thread's thread state: the cached one when it still names the thread, else the
+ * one found in the interpreter's thread list (then cached). 0 when there is none. */
+static __always_inline __u64 py_thread_state(struct py_walk *w, const struct prof_py_proc *proc, __u32 tgid,
+					     __u32 tid)
+{
+	struct prof_py_thread *c = bpf_map_lookup_elem(&python_threads, &tid);
+	if (c && c->tgid == tgid && c->runtime == proc->runtime) {
+		__u64 id = 0;
+		if (!read_u64(&id, c->tstate + w->o.tstate_thread_id) && id == w->want)
+			return c->tstate;
+	}
+	__u64 interp = 0;
+	if (read_u64(&interp, proc->runtime + w->o.runtime_interpreters_head) || !interp ||
+	    read_u64(&w->tstate, interp + w->o.interp_threads_head))
+		return 0;
+	bpf_loop(PROF_PY_MAX_THREADS, py_thread_step, w, 0);
+	if (!w->found)
+		return 0;
+	struct prof_py_thread fresh = { .tstate = w->tstate, .runtime = proc->runtime, .tgid = tgid };
+	bpf_map_update_elem(&python_threads, &tid, &fresh, BPF_ANY);
+	return w->tstate;
+}
+
+/* Walks the Python frames of the current thread of a process in `python_procs` into the
+ * store (its id in *id). PROF_STACK_EMPTY for other processes and for threads without Python
+ * frames. A global function, verified once on its own: inlined before the user-stack walk, its
+ * outcomes multiplied the states the verifier explores there (loading took three times as
+ * long). */
+__noinline int walk_python(__u32 tgid, __u32 tid, __u64 *id)
+{
+	if (!id)
+		return PROF_STACK_EMPTY;
+	struct prof_py_proc *proc = bpf_map_lookup_elem(&python_procs, &tgid);
+	if (!proc)
+		return PROF_STACK_EMPTY;
+	stat_inc(PROF_STAT_PY_SAMPLES);
+	struct py_walk w = {};
+	w.o = proc->offsets;
+	struct task_struct *task = bpf_get_current_task_btf();
+	w.want = (w.o.flags & PROF_PY_MATCH_PTHREAD) ? BPF_CORE_READ(task, thread.fsbase) : ns_tid(task);
+	__u64 tstate = py_thread_state(&w, proc, tgid, tid);
+	if (!tstate) {
+		stat_inc(PROF_STAT_PY_NO_THREAD);
+		return PROF_STACK_EMPTY;
+	}
+	__u64 frame = 0;
+	if (read_u64(&frame, tstate + w.o.tstate_frame))
+		frame = 0;
+	if (frame && (w.o.flags & PROF_PY_CFRAME) && read_u64(&frame, frame + w.o.cframe_current_frame))
+		frame = 0;
+	w.frame = frame;
+	/* shims take a step each: at most one per recorded frame */
+	bpf_loop(2 * PROF_MAX_STACK_DEPTH, py_frame_step, &w, 0);
+	if (w.fault)
+		stat_inc(PROF_STAT_PY_READ_FAULT);
+	if (w.truncated)
+		stat_inc(PROF_STAT_PY_TRUNCATED);
+	__u32 slot = 2;
+	struct prof_stack *t = bpf_map_lookup_elem(&scratch, &slot);
+	if (!t || w.depth == 0)
+		return w.fault ? PROF_STACK_FAULT : PROF_STACK_EMPTY;
+	t->len = w.depth;
+	return store_stack(t, id, PROF_STAT_PY_NOMEM);
+}
+
 #endif /* !PROF_NO_BTF */
 
 static void send_event(__u32 kind, __u32 tgid, __u32 tid)
@@ -712,6 +938,7 @@ static __always_inline void announce(__u32 tgid, __u32 tid)
 static __always_inline void init_key(struct prof_sample_key *key, __u32 tgid, __u32 tid)
 {
 	__builtin_memset(key, 0, sizeof(*key));
+	key->python_status = PROF_STACK_EMPTY;
 	key->tgid = tgid;
 	key->tid = tid;
 	key->gen = gen;
@@ -753,6 +980,11 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 						  PROF_STAT_KSTACK_NOMEM);
 	key.user_status = PROF_STACK_EMPTY;
 	key.unwind_status = PROF_UNWIND_KERNEL_FP;
+#ifndef PROF_NO_BTF
+	/* before the user stack, so that a sample handed over carries its Python frames too */
+	if (want_user && tgid != 0)
+		key.python_status = walk_python(tgid, tid, &key.python_stack);
+#endif
 	if (want_user && tgid != 0) {
 		if (unwind_mode == PROF_UNWIND_MODE_FP)
 			key.user_status = capture_stack(ctx, 1, BPF_F_USER_STACK, &key.user_stack,
@@ -998,3 +1230,8 @@ enum prof_cfa_kind _prof_cfa_kind = PROF_CFA_NO_INFO;
 struct prof_unwind_row _prof_unwind_row = {};
 struct prof_proc_unwind _prof_proc_unwind = {};
 struct prof_unwind_mapping _prof_unwind_mapping = {};
+struct prof_py_proc _prof_py_proc = {};
+struct prof_py_thread _prof_py_thread = {};
+enum prof_py_flags _prof_py_flags = PROF_PY_CFRAME;
+enum prof_py_word _prof_py_word = PROF_PY_ENTRY_BIT;
+enum prof_py_frame _prof_py_frame = PROF_PY_FRAME_BYTES;

@@ -45,7 +45,18 @@ enum prof_stat {
 	/* --cgroup: samples (or switch-outs) of tasks outside the selected cgroups, dropped before
 	 * any stack was taken (not in PROF_STAT_SAMPLES, not a loss) */
 	PROF_STAT_CGROUP_SKIPPED = 16,
-	PROF_STAT__COUNT = 17,
+	/* samples of a thread of a process in `python_procs` (a CPython prof found) */
+	PROF_STAT_PY_SAMPLES = 17,
+	/* of those, threads without a thread state among the interpreter's first
+	 * PROF_PY_MAX_THREADS (a thread that never ran Python, or a read that failed on the way) */
+	PROF_STAT_PY_NO_THREAD = 18,
+	/* a frame could not be read: the frames inner to it are kept */
+	PROF_STAT_PY_READ_FAULT = 19,
+	/* more than PROF_MAX_STACK_DEPTH Python frames: the innermost are kept */
+	PROF_STAT_PY_TRUNCATED = 20,
+	/* the stack store was full: the sample is counted without its Python frames */
+	PROF_STAT_PY_NOMEM = 21,
+	PROF_STAT__COUNT = 22,
 };
 
 /* What a count of `counts` measures (prof_sample_key.kind): an on-CPU sample, or nanoseconds
@@ -128,6 +139,12 @@ struct prof_sample_key {
 	/* the thread sampled (its id in the initial pid namespace) */
 	__u32 tid;
 	char comm[PROF_TASK_COMM_LEN];
+	/* the Python frames of the thread (struct prof_stack of PROF_PY_* words, innermost first)
+	 * when python_status is PROF_STACK_OK; PROF_STACK_EMPTY: not a Python process, or a thread
+	 * without Python frames */
+	__u64 python_stack;
+	__u8 python_status; /* enum prof_stack_status */
+	__u8 pad2[7];
 };
 
 /* Value of `offcpu_start`, keyed by thread id: what a thread switched out with (its key, the
@@ -272,9 +289,89 @@ struct prof_deferred {
 	/* frame-pointer steps to a lower address taken so far (see PROF_MAX_FP_DOWN) */
 	__u8 fp_down;
 	__u8 pad[2];
+	/* the thread's Python frames (PROF_PY_* words, innermost first; 0: none) */
+	__u32 python_len;
+	__u32 pad2;
 	__u64 user_ips[PROF_MAX_STACK_DEPTH];
 	__u64 kernel_ips[PROF_MAX_STACK_DEPTH];
+	__u64 python_ips[PROF_MAX_STACK_DEPTH];
 	__u8 stack[PROF_DEFERRED_STACK];
+};
+
+/* Python frames (CPython 3.10 to 3.13). The offsets of the interpreter's structures for one
+ * version, set by userspace per process (src/python/offsets.rs holds one entry per version). */
+enum prof_py_flags {
+	/* tstate_frame points at a _PyCFrame whose current_frame (at cframe_current_frame) is
+	 * the frame (3.11, 3.12); else at the frame (3.10 frame, 3.13 current_frame) */
+	PROF_PY_CFRAME = 1,
+	/* frame_instr is a pointer into the code object (at code_adaptive), else a 32-bit index
+	 * of code units (3.10 f_lasti) */
+	PROF_PY_INSTR_POINTER = 2,
+	/* the byte at frame_entry is non-zero in entry frames (3.11 is_entry) */
+	PROF_PY_ENTRY_BYTE = 4,
+	/* the byte at frame_entry is PROF_PY_OWNED_BY_CSTACK in the shim frame below each
+	 * evaluation's first frame (3.12, 3.13 owner) */
+	PROF_PY_ENTRY_SHIM = 8,
+	/* tstate_thread_id holds the pthread_t (the thread's fsbase; 3.10), else the thread's id
+	 * in its pid namespace (native_thread_id) */
+	PROF_PY_MATCH_PTHREAD = 16,
+	/* neither ENTRY flag: every frame is its own evaluation (3.10) */
+};
+
+/* 3.12, 3.13 FRAME_OWNED_BY_CSTACK. */
+#define PROF_PY_OWNED_BY_CSTACK 3
+
+/* Thread states the walker looks through for the sampled thread's (then cached per thread). */
+#define PROF_PY_MAX_THREADS 256
+
+/* Byte offsets of the fields the walker reads (see src/python/offsets.rs for each). */
+struct prof_py_offsets {
+	__u16 runtime_interpreters_head;
+	__u16 interp_threads_head;
+	__u16 tstate_next;
+	__u16 tstate_thread_id;
+	__u16 tstate_frame;
+	__u16 cframe_current_frame;
+	__u16 frame_code;
+	__u16 frame_previous;
+	__u16 frame_instr;
+	__u16 frame_entry;
+	__u16 code_adaptive;
+	__u16 flags; /* enum prof_py_flags */
+};
+
+/* Value of `python_procs`, keyed by tgid: where the interpreter's _PyRuntime is and how its
+ * version lays out what the walker reads. */
+struct prof_py_proc {
+	__u64 runtime;
+	struct prof_py_offsets offsets;
+};
+
+/* Value of `python_threads`, keyed by thread id: the thread state found for the thread (the
+ * walk re-checks that it still names the thread). */
+struct prof_py_thread {
+	__u64 tstate;
+	__u64 runtime;
+	__u32 tgid;
+	__u32 pad;
+};
+
+/* One Python frame in a stack: bit 63 set (no user address has it), the instruction index in
+ * code units at bits 48-62 (saturated at PROF_PY_INDEX_MAX), the code object's address in
+ * bits 1-47 (objects are 16-byte aligned) and bit 0 set for an evaluation's entry frame. */
+enum prof_py_word {
+	PROF_PY_ENTRY_BIT = 1,
+	PROF_PY_INDEX_SHIFT = 48,
+	PROF_PY_INDEX_MAX = 0x7fff,
+	PROF_PY_MARK_SHIFT = 63,
+};
+
+/* Bytes of a Python frame the walker reads in one copy: every field it reads is within them
+ * in 3.10-3.13 (the furthest, 3.10's f_lasti, ends at 100; src/python/offsets.rs checks each
+ * version). One copy instead of four reads per frame; a frame whose copy fails (its end
+ * unmapped) is read field by field. */
+enum prof_py_frame {
+	PROF_PY_FRAME_BYTES = 104,
 };
 
 #endif /* PROF_PROFILE_H */

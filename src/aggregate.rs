@@ -30,6 +30,9 @@ pub struct Key {
     pub unwind: UnwindStatus,
     /// None for on-CPU samples; why the thread waited for off-CPU time.
     pub state: Option<ThreadState>,
+    /// The thread's Python frames (words of the kernel's Python stack), or
+    /// [`StackRef::Empty`].
+    pub python: StackRef,
 }
 
 /// Sums drained counts over a recording.
@@ -56,6 +59,7 @@ impl Aggregator {
                 kernel: rc.kernel,
                 unwind: rc.unwind,
                 state: rc.state,
+                python: rc.python,
             };
             let c = self.counts.entry(key).or_default();
             *c = c.saturating_add(rc.count);

@@ -296,6 +296,15 @@ impl From<FormatArg> for Format {
     }
 }
 
+/// `--python` modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PythonArg {
+    /// Find CPython 3.10 to 3.13 in the processes sampled and walk their Python frames.
+    Auto,
+    /// Native frames only.
+    Off,
+}
+
 /// `--unwind` modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum UnwindArg {
@@ -390,6 +399,11 @@ pub struct RecordArgs {
     /// only (the kernel's walker, cheapest); `dwarf` tables only.
     #[arg(long, value_enum, value_name = "MODE")]
     pub unwind: Option<UnwindArg>,
+    /// Python frames: `auto` finds CPython 3.10 to 3.13 (a `python3.X` executable or
+    /// `libpython3.X.so`) in the processes sampled and records the Python functions each
+    /// thread runs; `off` records native frames only.
+    #[arg(long, value_enum, default_value = "auto", value_name = "MODE")]
+    pub python: PythonArg,
     /// perf's `-g`: accepted; prof always records call graphs (kernel and user stacks).
     #[arg(short = 'g')]
     pub call_graph_flag: bool,
@@ -536,6 +550,7 @@ impl RecordArgs {
                     budget_per_cpu: self.off_cpu_budget,
                     wall: self.wall,
                 }),
+                python: self.python != PythonArg::Off,
             },
             duration: self.duration,
             command: (!self.command.is_empty()).then(|| self.command.clone()),
@@ -642,7 +657,8 @@ pub struct ReportArgs {
     #[arg(long)]
     pub list: bool,
     /// Print the per-binary unwind report: samples, stacks unwound completely, where and why
-    /// the others stopped, and each binary's unwind table.
+    /// the others stopped, and each binary's unwind table; then the processes that ran Python
+    /// and the share of their samples with Python frames.
     #[arg(long)]
     pub unwind_report: bool,
     /// INPUT is an archive directory: merge archives from this time (RFC 3339, `-1h`, `now`).

@@ -12,6 +12,8 @@
 //!   shared by unwinding and symbolization.
 //! - [`unwind`]: unwind tables built from binaries' call-frame information, the input of the
 //!   in-kernel DWARF walker.
+//! - [`python`]: CPython in a process: its version's offsets, its memory, its threads'
+//!   Python frames, and code objects named `qualname (file.py:line)`.
 //! - [`sample`]: BPF perf-event sampling, the only place with BPF types: loads tables, counts
 //!   stacks in the kernel, reports process events, drains the counts.
 //! - [`aggregate`]: the drained counts summed per stack (addresses only).
@@ -39,6 +41,8 @@ pub mod error_text;
 pub mod process;
 
 pub mod unwind;
+
+pub mod python;
 
 pub mod sample;
 

@@ -295,13 +295,17 @@ fn run_report(args: ReportArgs) -> Result<()> {
     let profile = &filter.apply(loaded.profile, &args.input.to_string_lossy())?;
     refuse_grouping_without_ids(profile, args.by, &args.input)?;
     if args.unwind_report {
-        if profile.meta.unwind.is_empty() {
+        let python = prof::profile::python::python_processes(profile);
+        if profile.meta.unwind.is_empty() && python.is_empty() {
             bail!(
                 "`{}` has no unwind report (folded input, or an archive written before prof recorded one)",
                 args.input.display()
             );
         }
-        print!("{}", esc_lines(&profile.meta.unwind.render(args.top)));
+        if !profile.meta.unwind.is_empty() {
+            print!("{}", esc_lines(&profile.meta.unwind.render(args.top)));
+        }
+        print!("{}", esc_lines(&prof::profile::python::render_python(&python, args.top)));
         if specs.is_empty() {
             return Ok(());
         }

@@ -311,6 +311,7 @@ fn symbolize_unread_exited_process_becomes_exited_placeholder() {
         count,
         unwind: prof::profile::unwind::UnwindStatus::KernelFp,
         state: None,
+        python: StackRef::Empty,
     };
     let mut counts = Aggregator::default();
     counts.add(vec![

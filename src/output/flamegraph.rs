@@ -2,7 +2,9 @@
 //!
 //! Colors come from inferno's `java` palette, which reads the folded suffixes: kernel frames
 //! (`_[k]`) are orange, inlined frames (`_[i]`) aqua, and user frames yellow (C++/Rust paths),
-//! green (Java-like names) or red. prof's placeholders are grey and process roots blue. The SVG
+//! green (Java-like names) or red. prof's placeholders are grey, process roots blue and Python
+//! functions (`qualname (file.py:line)`, see [`Frame::python`](crate::profile::Frame::python))
+//! lavender. The SVG
 //! keeps inferno's JavaScript, so clicking zooms and Ctrl-F searches.
 
 use std::collections::BTreeSet;
@@ -21,6 +23,10 @@ use crate::profile::{MISSING_KERNEL_STACK, MISSING_USER_STACK};
 const PLACEHOLDER_COLOR: Color = Color { r: 180, g: 180, b: 180 };
 /// Color of the root (process) frames: a pale blue that no function color uses.
 const ROOT_COLOR: Color = Color { r: 150, g: 180, b: 230 };
+
+/// Color of Python functions' frames: a lavender no other frame has, so the Python frames
+/// merged into a native stack stand out from the interpreter's C functions around them.
+const PYTHON_COLOR: Color = Color { r: 200, g: 165, b: 240 };
 
 /// How the flame graph is titled and colored.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -68,6 +74,9 @@ pub fn write_svg(profile: &Profile, render: &RenderOptions, svg: &SvgOptions, w:
     let roots: BTreeSet<&str> = lines.iter().map(|line| root_of(line)).collect();
     for root in roots {
         palette_map.insert(root, ROOT_COLOR);
+    }
+    for frame in profile.frames.iter().filter(|f| f.is_python()) {
+        palette_map.insert(folded::frame_label(frame), PYTHON_COLOR);
     }
 
     let mut opts = Options::default();

@@ -38,7 +38,9 @@
 //! the comm (`name [123]` gives pid 123, otherwise the pid is 0), `_[k]` marks kernel frames, `_[i]`
 //! inlined frames and `_[j]` JIT frames (kept as user frames, suffix removed), and
 //! [`MISSING_USER_STACK`]/[`MISSING_KERNEL_STACK`] become placeholders. Modules are not in the
-//! format and read back empty. A file with `[off-cpu: …]` frames reads back as an off-CPU
+//! format and read back empty, except for Python frames: a name of their form,
+//! `qualname (file.py:line)` (prof's and py-spy's), reads back as a Python frame
+//! ([`Frame::from_python_label`]). A file with `[off-cpu: …]` frames reads back as an off-CPU
 //! profile (weights in nanoseconds, event `off-cpu`), or with `[on-cpu]` frames too as a
 //! wall-clock one (event `wall`), unless `--weights` says otherwise.
 
@@ -523,6 +525,8 @@ fn parse_frame(name: &str) -> Frame {
         Frame::new(kernel, "", FrameKind::Kernel)
     } else if let Some(inlined) = name.strip_suffix(INLINE_SUFFIX) {
         Frame { inlined: true, ..Frame::new(inlined, "", FrameKind::User) }
+    } else if let Some(python) = Frame::from_python_label(name) {
+        python
     } else {
         let user = name.strip_suffix(JIT_SUFFIX).unwrap_or(name);
         Frame::new(user, "", FrameKind::User)

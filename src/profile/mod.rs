@@ -12,6 +12,7 @@ pub mod cgroup;
 mod event;
 pub mod filter;
 mod metadata;
+pub mod python;
 pub mod unwind;
 
 pub use cgroup::{Cgroup, CgroupGrouping};
@@ -31,6 +32,14 @@ pub const MISSING_KERNEL_STACK: &str = "[missing kernel stack]";
 /// exited before its mappings could be read: its user addresses cannot be named, its thread name
 /// is known.
 pub const EXITED_PREFIX: &str = "[exited] ";
+
+/// Module of Python frames: a CPython function, named `qualname (file.py:line)` like py-spy
+/// names them (see [`Frame::python`]).
+pub const PYTHON_MODULE: &str = "[python]";
+
+/// Name of a Python frame whose code object could not be read (the process was gone, or the
+/// address held no code object).
+pub const UNKNOWN_PYTHON: &str = "[unknown python function]";
 
 /// Where a frame's code lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,6 +79,60 @@ impl Frame {
     pub fn placeholder(name: impl Into<String>) -> Self {
         Frame::new(name, "", FrameKind::Placeholder)
     }
+
+    /// A Python function's frame: named `qualname (file:line)` with the file shortened as
+    /// [`short_python_path`] does (the name is what folded lines and flame graphs show), in
+    /// [`PYTHON_MODULE`], with the whole file name and the line kept.
+    pub fn python(qualname: &str, file: &str, line: u32) -> Self {
+        let name = format!("{qualname} ({}:{line})", short_python_path(file));
+        Frame { file: Some(file.to_string()), line: Some(line), ..Frame::new(name, PYTHON_MODULE, FrameKind::User) }
+    }
+
+    /// True for a Python function's frame.
+    pub fn is_python(&self) -> bool {
+        self.module == PYTHON_MODULE && self.kind == FrameKind::User
+    }
+
+    /// The frame a folded name stands for when it has a Python frame's form,
+    /// `qualname (file.py:line)` (prof's and py-spy's): a Python frame with that file and line;
+    /// [`UNKNOWN_PYTHON`] too, without them.
+    pub fn from_python_label(name: &str) -> Option<Frame> {
+        if name == UNKNOWN_PYTHON {
+            return Some(Frame::new(name, PYTHON_MODULE, FrameKind::User));
+        }
+        let inner = name.strip_suffix(')')?;
+        let (_, location) = inner.rsplit_once(" (")?;
+        let (file, line) = location.rsplit_once(':')?;
+        if !file.ends_with(".py") || line.is_empty() || !line.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let line = line.parse().ok()?;
+        Some(Frame {
+            file: Some(file.to_string()),
+            line: Some(line),
+            ..Frame::new(name, PYTHON_MODULE, FrameKind::User)
+        })
+    }
+}
+
+/// A Python file name as frame names show it: the part after the standard library's
+/// directory (`/usr/lib/python3.11/json/encoder.py` → `json/encoder.py`) or after
+/// `site-packages/` or `dist-packages/`; other paths whole.
+pub fn short_python_path(file: &str) -> &str {
+    for marker in ["/site-packages/", "/dist-packages/"] {
+        if let Some((_, rest)) = file.rsplit_once(marker) {
+            return rest;
+        }
+    }
+    if let Some(i) = file.find("/lib/python3.") {
+        let after = &file[i + "/lib/python3.".len()..];
+        if let Some((version, rest)) = after.split_once('/') {
+            if version.bytes().all(|b| b.is_ascii_digit()) && !version.is_empty() {
+                return rest;
+            }
+        }
+    }
+    file
 }
 
 /// Index into [`Profile::frames`].

@@ -356,7 +356,8 @@ impl UnwindReport {
     }
 }
 
-fn pct(n: u64, total: u64) -> f64 {
+/// `n` as a percentage of `total` (0 when `total` is).
+pub(super) fn pct(n: u64, total: u64) -> f64 {
     if total == 0 {
         0.0
     } else {

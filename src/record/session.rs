@@ -12,6 +12,7 @@ use crate::aggregate::Aggregator;
 use crate::process::ProcessTable;
 use crate::profile::unwind::UnwindMode;
 use crate::profile::unwind::UnwindStatus;
+use crate::python::Detector;
 use crate::sample::deferred::DeferredSample;
 use crate::sample::spawn::PausedChild;
 use crate::sample::{ProcEvent, RawCount, Sampler, SamplerOptions, StackRef};
@@ -27,8 +28,18 @@ pub const DRAIN_INTERVAL: Duration = Duration::from_secs(1);
 /// their exec) are dropped from the unwinder's process table.
 const FORGET_DEAD_DRAINS: u64 = 10;
 
+/// Distinct Python problems warned about at most (one per unsupported binary, or a full map
+/// naming each PID): a machine full of such processes warns a few times, not once each.
+const MAX_PYTHON_WARNINGS: usize = 16;
+
 /// How often finished unwind tables are picked up while some are being built.
 const TABLE_POLL: Duration = Duration::from_millis(10);
+
+/// How often the counts are drained while Python processes are sampled (besides every
+/// `--drain-interval`): their code objects can only be read while they run, so a process that
+/// exits loses the names of the functions first sampled in its last this long. Shorter costs
+/// more drains (each one a pass over the kernel's counts).
+const PYTHON_DRAIN: Duration = Duration::from_millis(100);
 
 /// How often a spawned command is checked for exit while waiting for events.
 const CHILD_POLL: Duration = Duration::from_millis(50);
@@ -75,6 +86,12 @@ pub(super) struct Session {
     waiting: Vec<DeferredSample>,
     /// Handed-over samples finished so far.
     pub handed_over: HandedOver,
+    /// Finds CPython in processes as they are captured (None with `--python off`).
+    python: Option<Detector>,
+    /// Processes whose Python frames the kernel walks.
+    pub python_procs: std::collections::HashSet<u32>,
+    /// Python problems warned about (once per session each).
+    python_warned: std::collections::HashSet<String>,
 }
 
 /// What became of the samples the kernel handed over (their walk reached a binary whose table
@@ -139,6 +156,9 @@ impl Session {
             command_stopped: false,
             waiting: Vec::new(),
             handed_over: HandedOver::default(),
+            python: opts.python.then(Detector::default),
+            python_procs: Default::default(),
+            python_warned: Default::default(),
         })
     }
 
@@ -153,6 +173,7 @@ impl Session {
         observer: &mut dyn Observer,
     ) -> Result<EndReason, RecordError> {
         let mut next_drain = self.start + self.drain_every;
+        let mut next_python_drain = self.start + PYTHON_DRAIN;
         let mut drains: u64 = 0;
         loop {
             if stop.load(Ordering::SeqCst) {
@@ -167,14 +188,18 @@ impl Session {
             if !self.target_pids.is_empty() && self.target_pids.iter().all(|&pid| !process_alive(pid)) {
                 return Ok(EndReason::TargetsExited);
             }
-            self.wait_and_capture(self.next_wait(next_drain, duration), observer)?;
-            if Instant::now() < next_drain {
+            let python_drain = if self.python_procs.is_empty() { next_drain } else { next_python_drain };
+            self.wait_and_capture(self.next_wait(next_drain.min(python_drain), duration), observer)?;
+            let now = Instant::now();
+            if now < next_drain {
+                if now >= python_drain {
+                    self.drain_counts(observer)?;
+                    next_python_drain = now + PYTHON_DRAIN;
+                }
                 continue;
             }
-            let drained = self.sampler.drain()?;
-            self.refresh_late_mappings(&drained, observer);
-            self.learn_cgroups(&drained);
-            self.counts.add(drained);
+            self.drain_counts(observer)?;
+            next_python_drain = Instant::now() + PYTHON_DRAIN;
             for note in self.sampler.check_cpus() {
                 observer.on_event(Event::Warning { message: &note });
                 self.cpu_notes.push(note);
@@ -206,6 +231,17 @@ impl Session {
             wait = wait.min(TABLE_POLL);
         }
         wait
+    }
+
+    /// Drains the kernel's counts into the session's, reading the code objects of their Python
+    /// frames while the processes still run.
+    fn drain_counts(&mut self, observer: &mut dyn Observer) -> Result<(), RecordError> {
+        let drained = self.sampler.drain()?;
+        self.symbolizer.python().read_new(&drained);
+        self.refresh_late_mappings(&drained, observer);
+        self.learn_cgroups(&drained);
+        self.counts.add(drained);
+        Ok(())
     }
 
     /// Waits up to `wait` for process events, captures the processes they name and picks up
@@ -257,6 +293,7 @@ impl Session {
             self.handed_over.without_table += 1;
         }
         self.handed_over.finished += done.len() as u64;
+        self.symbolizer.python().read_new(&done);
         self.counts.add(done.into_iter().map(|c| self.sampler.weighed(c)).collect());
         // Code mapped after the mappings were read (the kernel's request to read them again may
         // have been answered by a read that came too early): read them now; the walks go on at
@@ -285,6 +322,7 @@ impl Session {
         let events = self.sampler.poll_events(Duration::ZERO)?;
         self.handle_events(events, observer);
         let drained = self.sampler.stop()?;
+        self.symbolizer.python().read_new(&drained);
         let events = self.sampler.poll_events(Duration::ZERO)?;
         self.handle_events(events, observer);
         self.refresh_late_mappings(&drained, observer);
@@ -338,8 +376,15 @@ impl Session {
         for ev in events {
             let (tgid, tid) = match ev {
                 ProcEvent::FirstSample { tgid, tid } => (tgid, tid),
-                ProcEvent::Exec { tgid } | ProcEvent::MapsStale { tgid } => (tgid, tgid),
+                ProcEvent::Exec { tgid } => {
+                    self.symbolizer.python().exec(tgid);
+                    (tgid, tgid)
+                }
+                ProcEvent::MapsStale { tgid } => (tgid, tgid),
                 ProcEvent::Exit { tgid } => {
+                    if self.python_procs.remove(&tgid) {
+                        self.sampler.remove_python_process(tgid);
+                    }
                     self.symbolizer.process_exited(&self.procs, tgid);
                     self.procs.exited(tgid);
                     if let Some(t) = self.tables.as_mut() {
@@ -357,10 +402,40 @@ impl Session {
     /// After mappings of `tgid` were captured (first, or again): its JIT `/tmp` is held, its
     /// unwind tables follow the new mappings.
     pub(super) fn process_captured(&mut self, tgid: u32, observer: &mut dyn Observer) {
+        // First, since it is quick and the samples before it have no Python frames.
+        self.python_seen(tgid, observer);
         self.symbolizer.process_seen(&self.procs, tgid);
         if let Some(t) = self.tables.as_mut() {
             if let Err(e) = t.process_seen(&mut self.sampler, tgid, &self.procs.latest(tgid)) {
                 observer.on_event(Event::Warning { message: &e.to_string() });
+            }
+        }
+    }
+
+    /// After mappings of `tgid` were captured: the kernel walks its Python frames when it runs
+    /// a CPython prof can read (and stops when it exec'd something else).
+    fn python_seen(&mut self, tgid: u32, observer: &mut dyn Observer) {
+        let Some(detector) = self.python.as_mut() else { return };
+        let found = detector.detect(&self.procs.latest(tgid));
+        self.symbolizer.python().set_process(tgid, found.clone().ok().flatten());
+        let result = match found {
+            Ok(Some(py)) => self.sampler.set_python_process(tgid, &py).map(|()| true).map_err(|e| e.to_string()),
+            Ok(None) => Ok(false),
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(true) => {
+                self.python_procs.insert(tgid);
+            }
+            Ok(false) | Err(_) => {
+                if self.python_procs.remove(&tgid) {
+                    self.sampler.remove_python_process(tgid);
+                }
+            }
+        }
+        if let Err(message) = result {
+            if self.python_warned.len() < MAX_PYTHON_WARNINGS && self.python_warned.insert(message.clone()) {
+                observer.on_event(Event::Warning { message: &message });
             }
         }
     }
@@ -380,6 +455,7 @@ fn counted(s: &mut DeferredSample, status: UnwindStatus) -> RawCount {
         count: 1,
         unwind: status,
         state: None,
+        python: s.python.clone(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The end-of-recording summary that `prof record` prints: what was recorded, samples, the
 //! notes and loss warnings (with the option that fixes each), losses by reason with
-//! percentages, how user stacks were walked, the top functions, the files written.
+//! percentages, how user stacks were walked, how many samples of Python processes have Python
+//! frames, the top functions, the files written.
 //! The text goes to root's terminal, and the target, notes, function and module names and paths
 //! in it come from other users' processes and binaries: each is shown with its control
 //! characters escaped ([`escape_controls`]), so none can drive the terminal or forge a line.
@@ -11,6 +12,7 @@ use super::loss_notes::is_loss_warning;
 use super::{EndReason, Recording};
 use crate::output::text::{escape_controls, noun_for};
 use crate::output::top;
+use crate::profile::python::{python_processes, python_totals};
 use crate::profile::unwind::UnwindMode;
 use crate::profile::LossReason;
 
@@ -96,6 +98,10 @@ pub fn summary(rec: &Recording, written: &[String], top_n: usize) -> String {
         if let Some(line) = handed_over_line(&rec.handed_over) {
             let _ = writeln!(s, "  {line}");
         }
+    }
+    let python = python_processes(p);
+    if !python.is_empty() {
+        let _ = writeln!(s, "  python: {}; per process: `prof report --unwind-report`", python_totals(&python));
     }
     let rows: Vec<_> = top::top(p, top_n).into_iter().filter(|r| r.self_count > 0).collect();
     if !rows.is_empty() {

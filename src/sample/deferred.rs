@@ -18,7 +18,7 @@ unsafe impl plain::Plain for types::prof_deferred {}
 pub const DEFERRED_STACK_BYTES: usize = 16 * 4096;
 
 const _: () =
-    assert!(std::mem::size_of::<types::prof_deferred>() == 88 + 2 * 8 * MAX_STACK_DEPTH + DEFERRED_STACK_BYTES);
+    assert!(std::mem::size_of::<types::prof_deferred>() == 96 + 3 * 8 * MAX_STACK_DEPTH + DEFERRED_STACK_BYTES);
 
 /// One sample handed over by the kernel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +33,8 @@ pub struct DeferredSample {
     pub comm: String,
     /// Kernel stack.
     pub kernel: StackRef,
+    /// Python frames (as [`super::RawCount::python`]).
+    pub python: StackRef,
     /// The user-stack walk to finish (its `tgid` is the process).
     pub walk: Suspended,
 }
@@ -49,6 +51,10 @@ pub(super) fn parse_deferred(data: &[u8], tables_only: bool) -> Option<DeferredS
         },
         Err(other) => other,
     };
+    let python = match (d.python_len as usize).min(MAX_STACK_DEPTH) {
+        0 => StackRef::Empty,
+        n => StackRef::Frames(Arc::from(&d.python_ips[..n])),
+    };
     let user_len = (d.user_len as usize).min(MAX_STACK_DEPTH);
     let stack_len = (d.stack_len as usize).min(DEFERRED_STACK_BYTES);
     Some(DeferredSample {
@@ -57,6 +63,7 @@ pub(super) fn parse_deferred(data: &[u8], tables_only: bool) -> Option<DeferredS
         cgroup: d.cgroup_id,
         comm: comm_string(&d.comm),
         kernel,
+        python,
         walk: Suspended {
             tgid: d.tgid,
             frames: d.user_ips[..user_len].to_vec(),
@@ -104,6 +111,8 @@ mod tests {
         d.user_ips[..2].copy_from_slice(&[0x10, 0x20]);
         d.kernel_len = 1;
         d.kernel_ips[0] = 0xffff_ffff_8100_0000;
+        d.python_len = 1;
+        d.python_ips[0] = (1 << 63) | 0x7f00_0000_1000;
         let s = parse_record(&d, false).unwrap();
         assert_eq!((s.walk.tgid, s.walk.pc, s.walk.sp, s.walk.fp), (42, 0x1000, 0x7ff0, 0x7ff8));
         assert_eq!(s.comm, "cc1");
@@ -111,11 +120,14 @@ mod tests {
         assert_eq!(s.walk.stack.bytes.len(), 4096);
         assert_eq!(s.walk.stack.read_u64(0x7000), Some(9));
         assert_eq!(s.kernel, StackRef::Frames(Arc::from(&[0xffff_ffff_8100_0000u64][..])));
+        assert_eq!(s.python, StackRef::Frames(Arc::from(&[(1 << 63) | 0x7f00_0000_1000u64][..])));
 
         d.user_len = 1000;
         d.stack_len = u32::MAX;
         d.kernel_status = 2; // PROF_STACK_FAULT
+        d.python_len = u32::MAX;
         let s = parse_record(&d, true).unwrap();
+        assert!(matches!(&s.python, StackRef::Frames(w) if w.len() == MAX_STACK_DEPTH));
         assert_eq!(s.walk.frames.len(), MAX_STACK_DEPTH);
         assert_eq!(s.walk.stack.bytes.len(), DEFERRED_STACK_BYTES);
         assert!(matches!(s.kernel, StackRef::Missing(_)));

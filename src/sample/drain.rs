@@ -117,6 +117,7 @@ impl Sampler {
             let start = clock_ticks(key.start_time);
             let comm = comm_string(&key.comm);
             let state = thread_state(key.kind);
+            let python = self.resolve_python(key.python_status, key.python_stack);
             out.push(self.weighed(RawCount {
                 tgid: key.tgid,
                 start,
@@ -128,6 +129,7 @@ impl Sampler {
                 count,
                 unwind,
                 state,
+                python,
             }));
         }
         self.pin_pending_stacks();
@@ -220,6 +222,15 @@ impl Sampler {
             let _ = map.delete(&raw_key);
         }
         Ok(())
+    }
+
+    /// A sample's Python frames: none unless the kernel stored them (a failed Python walk
+    /// costs the sample nothing; the kernel counts it in `stats`).
+    fn resolve_python(&mut self, status: u8, hash: u64) -> StackRef {
+        if status != types::prof_stack_status::PROF_STACK_OK.0 as u8 {
+            return StackRef::Empty;
+        }
+        self.known_stack(hash).map_or(StackRef::Empty, StackRef::Frames)
     }
 
     fn resolve_stack(&mut self, status: u8, hash: u64, user: bool) -> StackRef {

@@ -18,6 +18,7 @@ mod options;
 pub mod perf_events;
 pub mod privileges;
 mod programs;
+pub mod python_maps;
 pub mod row_chunks;
 mod skel;
 pub mod spawn;
@@ -59,10 +60,10 @@ unsafe impl plain::Plain for types::prof_proc_event {}
 // SAFETY: as above (a prof_sample_key and a u64).
 unsafe impl plain::Plain for types::prof_offcpu_start {}
 
-const _: () = assert!(std::mem::size_of::<types::prof_sample_key>() == 64);
+const _: () = assert!(std::mem::size_of::<types::prof_sample_key>() == 80);
 const _: () = assert!(std::mem::size_of::<types::prof_stack>() == 8 + 8 * MAX_STACK_DEPTH);
 const _: () = assert!(std::mem::size_of::<types::prof_proc_event>() == 32);
-const _: () = assert!(std::mem::size_of::<types::prof_offcpu_start>() == 72);
+const _: () = assert!(std::mem::size_of::<types::prof_offcpu_start>() == 88);
 
 /// Frames kept per stack (`PROF_MAX_STACK_DEPTH` in bpf/profile.h).
 pub const MAX_STACK_DEPTH: usize = 127;
@@ -103,6 +104,9 @@ pub struct RawCount {
     pub unwind: UnwindStatus,
     /// None for on-CPU samples; for off-CPU time (`count` in ns), why the thread waited.
     pub state: Option<ThreadState>,
+    /// The thread's Python frames, innermost first, as words of `enum prof_py_word` (decoded
+    /// by [`python_maps::decode_frame`]); [`StackRef::Empty`] outside Python.
+    pub python: StackRef,
 }
 
 /// A process lifecycle notification from the kernel.
@@ -151,6 +155,23 @@ pub struct KernelStats {
     /// `--cgroup`: samples (or switch-outs) of tasks in other cgroups, dropped before any
     /// stack was taken.
     pub cgroup_skipped: u64,
+    /// How the Python walks went.
+    pub python: PythonStats,
+}
+
+/// The kernel's counters of Python walks (`PROF_STAT_PY_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PythonStats {
+    /// Samples of threads of a Python process.
+    pub samples: u64,
+    /// Of those, threads without a thread state (never ran Python, or not found).
+    pub no_thread: u64,
+    /// Walks that stopped at a frame they could not read (the frames before it kept).
+    pub read_fault: u64,
+    /// Walks cut at the most frames a stack holds.
+    pub truncated: u64,
+    /// Python stacks the full stack store could not take.
+    pub store_full: u64,
 }
 
 /// Gives freed heap memory back to the kernel (every glibc arena, the unwind-table builder
@@ -351,6 +372,23 @@ impl Sampler {
         }
     }
 
+    /// Tells the kernel's walker that `tgid` runs the CPython `py`: its samples get their
+    /// Python frames from now on.
+    pub fn set_python_process(&mut self, tgid: u32, py: &crate::python::PythonProcess) -> Result<(), SampleError> {
+        let value = python_maps::encode_process(py);
+        // SAFETY: prof_py_proc is a u64 and twelve u16s, no padding: every byte is initialized.
+        let bytes = unsafe { plain::as_bytes(&value) };
+        self.programs
+            .python_procs()
+            .update(&tgid.to_ne_bytes(), bytes, MapFlags::ANY)
+            .map_err(bpf_err(format!("failed to set up the Python walk of PID {tgid}")))
+    }
+
+    /// Stops walking the Python frames of `tgid` (it exited, or exec'd something else).
+    pub fn remove_python_process(&mut self, tgid: u32) {
+        let _ = self.programs.python_procs().delete(&tgid.to_ne_bytes());
+    }
+
     /// Adds a process to the target filter (for a command spawned after the sampler started).
     pub fn add_target(&self, pid: u32) -> Result<(), SampleError> {
         start::add_to_target_filter(&self.programs, pid)
@@ -421,7 +459,14 @@ impl Sampler {
         let handed_over = read(st::PROF_STAT_DEFERRED)?;
         let handover_full = read(st::PROF_STAT_DEFERRED_FULL)?;
         let cgroup_skipped = read(st::PROF_STAT_CGROUP_SKIPPED)?;
-        Ok(KernelStats { samples, losses, events_sent, handed_over, handover_full, cgroup_skipped })
+        let python = PythonStats {
+            samples: read(st::PROF_STAT_PY_SAMPLES)?,
+            no_thread: read(st::PROF_STAT_PY_NO_THREAD)?,
+            read_fault: read(st::PROF_STAT_PY_READ_FAULT)?,
+            truncated: read(st::PROF_STAT_PY_TRUNCATED)?,
+            store_full: read(st::PROF_STAT_PY_NOMEM)?,
+        };
+        Ok(KernelStats { samples, losses, events_sent, handed_over, handover_full, cgroup_skipped, python })
     }
 }
 

@@ -106,6 +106,11 @@ impl Programs {
         either!(self, s => &s.maps.unwind_mappings)
     }
 
+    /// Per process: where its CPython runtime is and its version's offsets.
+    pub(super) fn python_procs(&self) -> &MapMut<'static> {
+        either!(self, s => &s.maps.python_procs)
+    }
+
     /// The drain generation in the program's .bss (mapped into this process).
     pub(super) fn generation(&mut self) -> Option<&mut u32> {
         either!(self, s => s.maps.bss_data.as_deref_mut().map(|b| &mut b.gen))

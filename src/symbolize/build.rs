@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Frames, Symbolizer};
+use super::{python, Frames, Symbolizer};
 use crate::aggregate::{Aggregator, Key};
 use crate::process::{ProcessId, ProcessTable};
 use crate::profile::unwind::{is_entry_point, UnwindStatus};
@@ -91,11 +91,27 @@ pub fn build_profile(
             stack.push(builder.frame(Frame::placeholder(state.marker())));
         }
         let user_frame = |a| user_frames.get(&(process_of(key), a));
+        let python = match &key.python {
+            StackRef::Frames(words) => symbolizer.python().frames(process_of(key), words),
+            _ => Vec::new(),
+        };
         match &key.user {
             StackRef::Frames(ips) if exited.contains(&process_of(key)) && !any_resolved(ips, user_frame) => {
                 stack.push(builder.frame(Frame::placeholder(format!("{EXITED_PREFIX}{}", key.comm))));
+                push_merged(&mut builder, &mut stack, &[], python);
             }
-            _ => push_stack(&mut builder, &mut stack, &key.user, MISSING_USER_STACK, user_frame),
+            StackRef::Frames(ips) if !python.is_empty() => {
+                let native: Vec<Vec<Frame>> = ips
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &a)| user_frame(lookup_addr(i, a)).map(|f| f.to_vec()).unwrap_or_default())
+                    .collect();
+                push_merged(&mut builder, &mut stack, &native, python);
+            }
+            _ => {
+                push_merged(&mut builder, &mut stack, &[], python);
+                push_stack(&mut builder, &mut stack, &key.user, MISSING_USER_STACK, user_frame);
+            }
         }
         push_stack(&mut builder, &mut stack, &key.kernel, MISSING_KERNEL_STACK, |a| kernel_frames.get(&a));
         let id = builder.stack(stack);
@@ -117,6 +133,19 @@ fn cgroups_of(keys: &[(&Key, u64)], procs: &mut ProcessTable) -> HashMap<u64, Cg
         }
     }
     out
+}
+
+/// Pushes a native user stack (innermost first, each address's frames) with the Python
+/// frames merged in where the interpreter evaluates them ([`python::merge`]).
+fn push_merged(builder: &mut ProfileBuilder, stack: &mut Vec<u32>, native: &[Vec<Frame>], py: Vec<(Frame, bool)>) {
+    if native.is_empty() && py.is_empty() {
+        return;
+    }
+    let is_eval: Vec<bool> =
+        native.iter().map(|frames| frames.iter().any(|f| f.name == python::EVAL_FUNCTION)).collect();
+    for frame in python::merge(native, &is_eval, py) {
+        stack.push(builder.frame(frame));
+    }
 }
 
 /// The process a count belongs to.

@@ -22,6 +22,7 @@ pub mod jit_maps;
 pub mod kallsyms;
 pub mod perf_map;
 pub mod plt;
+pub mod python;
 pub mod vdso;
 
 pub use build::build_profile;
@@ -174,6 +175,8 @@ pub struct Symbolizer {
     rewritten: std::collections::HashSet<BinaryKey>,
     /// Go function tables of binaries blazesym left addresses of (`None`: not a Go binary).
     go_tables: HashMap<BinaryKey, Option<go_binary::GoBinary>>,
+    /// Names of the Python code objects of the processes running CPython.
+    python: python::PythonNames,
 }
 
 impl std::fmt::Debug for Symbolizer {
@@ -215,6 +218,7 @@ impl Symbolizer {
             warnings: Vec::new(),
             rewritten: Default::default(),
             go_tables: HashMap::new(),
+            python: python::PythonNames::default(),
         }
     }
 
@@ -258,6 +262,12 @@ impl Symbolizer {
         }
     }
 
+    /// The names of Python code objects (processes running CPython, their code objects read
+    /// so far).
+    pub fn python(&mut self) -> &mut python::PythonNames {
+        &mut self.python
+    }
+
     /// Warnings since the last call (e.g. a perf map ignored for its owner), oldest first.
     pub fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
@@ -295,6 +305,7 @@ impl Symbolizer {
     /// Forgets what [`ProcessTable::evict_exited`] evicted: the JIT maps of those processes and
     /// every cached symbol of the closed binaries, here and in blazesym.
     pub fn forget(&mut self, evicted: &Evicted) {
+        self.python.forget(&evicted.processes);
         for tgid in &evicted.processes {
             self.perf_maps.retain(|pid, _| pid.tgid != *tgid);
             self.vdso.retain(|pid, _| pid.tgid != *tgid);

@@ -13,7 +13,7 @@
 
 mod segments;
 
-pub use segments::{load_bias, load_segments, LoadSegment};
+pub use segments::{aligned_load_segments, load_bias, load_segments, LoadSegment};
 
 use std::path::{Path, PathBuf};
 
@@ -28,7 +28,6 @@ use object::Endianness;
 use rustc_hash::FxHashMap;
 
 use super::table::{CfaRule, FpRule, TableSource, UnwindRow, UnwindTable, MAX_CFA_OFFSET, MAX_FP_OFFSET};
-use segments::aligned_load_segments;
 
 /// The reader every section is parsed with (x86_64 is little-endian).
 type Slice<'a> = EndianSlice<'a, LittleEndian>;

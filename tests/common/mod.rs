@@ -162,6 +162,17 @@ fn build_workload<'a>(name: &str, variant: &str, flags: impl Fn(&str) -> Vec<&'a
     bin
 }
 
+/// The interpreter of pyenv's build of `minor` (`3.12`) under /root/.pyenv/versions, if
+/// installed (never on a fresh CI machine: tests of other versions than Debian's are extra).
+pub fn pyenv(minor: &str) -> Option<PathBuf> {
+    let dir = std::fs::read_dir("/root/.pyenv/versions").ok()?;
+    let root = dir
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("{minor}."))))?;
+    Some(root.join(format!("bin/python{minor}"))).filter(|p| p.exists())
+}
+
 /// The full path of `program` on PATH.
 pub fn which(program: &str) -> Result<PathBuf, ()> {
     let path = std::env::var_os("PATH").ok_or(())?;

@@ -24,6 +24,8 @@
 //!   their kernel module's `[name]`). Build IDs are not recorded by prof: mappings leave them
 //!   empty, and address ranges are 0. Mappings say they already have functions, so pprof does
 //!   not try to symbolize them again.
+//! - Python functions' frames are in the mapping `[python]`, their functions named
+//!   `qualname (file.py:line)` with the Python file as file name.
 //! - Placeholders such as `[missing user stack]` are functions of their own, with no mapping.
 //! - Each sample has a numeric label `pid` and a string label `comm`; the comm is not a frame.
 //! - The recording's metadata is kept as comments (`go tool pprof -comments`): host, kernel,
@@ -37,7 +39,7 @@
 //! outermost first, pid and comm from the labels of the same names (without them, pid 0 and the
 //! main binary's file name), counts from the `samples/count` value if there is one, else the
 //! first value. A mapping named `[kernel.kallsyms]` (or `[name]` like a kernel module's, but not
-//! `[vdso]`, `[heap]` and the other user-space pseudo-files) or an address in the upper half of
+//! `[vdso]`, `[heap]`, `[python]` and the other user-space pseudo-files) or an address in the upper half of
 //! the address space makes a frame a kernel frame. Modules are the mappings' file names without
 //! their directories. A location without lines becomes a frame named `module+0xoffset`, as prof
 //! names frames it could not symbolize. The comments prof writes restore the metadata.

@@ -16,8 +16,8 @@ use crate::profile::{
 };
 
 /// Bracketed mapping names that are user-space pseudo-files, not kernel modules.
-const USER_PSEUDO_MAPPINGS: [&str; 11] =
-    ["anon", "heap", "jit", "sigpage", "stack", "unknown", "uprobes", "vdso", "vectors", "vsyscall", "vvar"];
+const USER_PSEUDO_MAPPINGS: [&str; 12] =
+    ["anon", "heap", "jit", "python", "sigpage", "stack", "unknown", "uprobes", "vdso", "vectors", "vsyscall", "vvar"];
 
 /// Start of the kernel's half of the (x86_64, arm64) address space.
 const KERNEL_ADDRESS_START: u64 = 0xffff_8000_0000_0000;

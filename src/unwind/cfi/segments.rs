@@ -37,7 +37,7 @@ pub fn load_segments(data: &[u8]) -> Result<Vec<LoadSegment>, CfiError> {
 
 /// [`load_segments`] on aligned data (a slice, or a [`ReadCache`](object::read::ReadCache) of a
 /// file).
-pub(super) fn aligned_load_segments<'d, R: ReadRef<'d>>(data: R) -> Result<Vec<LoadSegment>, CfiError> {
+pub fn aligned_load_segments<'d, R: ReadRef<'d>>(data: R) -> Result<Vec<LoadSegment>, CfiError> {
     match elf::FileHeader64::<Endianness>::parse(data) {
         Ok(header) => segments_of(header, data),
         Err(e) => match elf::FileHeader32::<Endianness>::parse(data) {
