@@ -487,6 +487,9 @@ pub struct RecordArgs {
     #[arg(long, value_name = "NAME", requires = "pushing", value_parser = parse_app_name)]
     pub app_name: Option<String>,
     /// A label of pushed profiles, NAME=VALUE (repeatable): --label env=prod --label region=eu.
+    /// The value may take each sample's {container}, {unit}, {cgroup}, {comm} or {pod}
+    /// ({container|host}: `host` where there is none; default `unknown`): each interval is then
+    /// pushed once per label set, e.g. --label service_name={container} (docs/push.md).
     #[arg(long = "label", value_name = "NAME=VALUE", requires = "pushing", value_parser = prof::push::parse_label)]
     pub labels: Vec<(String, String)>,
     /// On exit, keep pushing queued intervals this long at most (`0` to not wait); what is

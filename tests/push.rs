@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::{interval_meta, SEC, T0};
 use prof::output::pprof::proto;
-use prof::profile::{Frame, FrameKind, ProfileBuilder};
+use prof::profile::{Cgroup, Frame, FrameKind, ProfileBuilder, SampleOwner};
 use prof::push::client::Client;
 use prof::push::{Endpoint, Protocol, PushOptions, PushStats, Pusher, Series};
 use push_store::{fast, free_port, Receiver, Reply, Request};
@@ -58,6 +58,22 @@ impl Ingest {
     /// The interval start the profile carries (`time_nanos`).
     fn start_ns(&self) -> u64 {
         self.profile.time_nanos as u64
+    }
+
+    /// The `pid` labels of the samples, sorted, without repeats.
+    fn pids(&self) -> Vec<i64> {
+        let strings = &self.profile.string_table;
+        let mut pids: Vec<i64> = self
+            .profile
+            .sample
+            .iter()
+            .flat_map(|s| &s.label)
+            .filter(|l| strings[l.key as usize] == b"pid")
+            .map(|l| l.num)
+            .collect();
+        pids.sort();
+        pids.dedup();
+        pids
     }
 
     /// Every string of the profile.
@@ -300,10 +316,28 @@ fn write_archive(dir: &Path, i: u64) -> PathBuf {
 }
 
 fn pusher(url: &str, opts: PushOptions) -> Pusher {
-    let endpoint = Endpoint::parse(url).unwrap();
     let labels = vec![("env".to_string(), "test".to_string()), ("host.name".to_string(), "a-1".to_string())];
-    let series = Series::new("myapp", &labels).unwrap();
+    pusher_with(url, opts, &labels)
+}
+
+fn pusher_with(url: &str, opts: PushOptions, labels: &[(String, String)]) -> Pusher {
+    let endpoint = Endpoint::parse(url).unwrap();
+    let series = Series::new("myapp", labels).unwrap();
     Pusher::start(Client::new(endpoint, opts.timeout), Protocol::Pyroscope, series, opts).unwrap()
+}
+
+/// Writes an archive (interval 0) with a sample of `(pid, comm, cgroup path, count)` each.
+fn write_owned_archive(dir: &Path, samples: &[(u32, &str, Option<&str>, u64)]) -> PathBuf {
+    let mut b = ProfileBuilder::new(interval_meta(0, samples.iter().map(|s| s.3).sum()));
+    let main = b.frame(Frame::new("main", "app", FrameKind::User));
+    let stack = b.stack(vec![main]);
+    for &(pid, comm, path, count) in samples {
+        let cgroup = path.map(|p| Cgroup { id: u64::from(pid), path: p.to_string() });
+        b.add_owned(stack, SampleOwner { pid, tid: pid, comm, cgroup: cgroup.as_ref() }, count);
+    }
+    let path = dir.join(prof::store::archive_name(T0, 1, 0));
+    prof::archive::write_file(&b.finish(), &path).expect("write the archive");
+    path
 }
 
 /// Waits until `cond` holds (or fails after 10 s).
@@ -355,6 +389,83 @@ fn push_request_is_what_pyroscope_parses() {
         assert!(!strings.iter().any(|s| s.contains(secret)), "{secret} was sent: {strings:?}");
     }
     rx.stop();
+}
+
+/// `--label service_name={container|host}`: one archive with samples in two containers and on
+/// the host becomes one push per container and one for the host, each named by Pyroscope after
+/// its `service_name` (the application name kept as `app_name`), each with only its samples.
+#[test]
+fn push_label_placeholders_split_the_interval_by_container() {
+    const A: &str = "3f1c0b4a9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b";
+    const B: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let archive = write_owned_archive(
+        dir.path(),
+        &[
+            (10, "nginx", Some(&format!("/system.slice/docker-{A}.scope")), 7),
+            (11, "nginx", Some(&format!("/system.slice/docker-{A}.scope")), 2),
+            (20, "redis", Some(&format!("/kubepods.slice/cri-containerd-{B}.scope")), 4),
+            (30, "sshd", Some("/system.slice/ssh.service"), 3),
+            (40, "kworker/0:1", None, 1),
+        ],
+    );
+    let log = Arc::new(Mutex::new(Log::default()));
+    let rx = receiver(0, &log, &always_ok());
+    let labels =
+        vec![("service_name".to_string(), "{container|host}".to_string()), ("env".to_string(), "test".to_string())];
+    let p = pusher_with(&rx.url(), fast(Duration::from_secs(5)), &labels);
+    p.enqueue(archive);
+    let stats = p.finish();
+    rx.stop();
+    assert_eq!((stats.queued, stats.pushed, stats.not_pushed()), (1, 1, 0), "{stats:?}");
+    let log = log.lock().unwrap();
+    assert!(log.errors.is_empty(), "Pyroscope would refuse: {:?}", log.errors);
+    let got: Vec<(String, u64, Vec<i64>)> =
+        log.stored().iter().map(|i| (i.service_name.clone(), i.samples(), i.pids())).collect();
+    assert_eq!(
+        got,
+        [
+            ("docker:3f1c0b4a9e8d".to_string(), 9, vec![10, 11]),
+            ("containerd:0123456789ab".to_string(), 4, vec![20]),
+            ("host".to_string(), 4, vec![30, 40]),
+        ]
+    );
+    for ingest in log.stored() {
+        assert_eq!(ingest.labels.get("env").map(String::as_str), Some("test"));
+        assert_eq!((ingest.from, ingest.until), (T0 / SEC, (T0 + 10 * SEC) / SEC));
+    }
+}
+
+/// Beyond 64 label sets in one interval, the sets with the fewest samples go into one more
+/// push, `prof_overflow`, and the warning counts them.
+#[test]
+fn push_label_placeholders_are_bounded_per_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let comms: Vec<String> = (0..67).map(|i| format!("w{i:02}")).collect();
+    // w00 has 100 samples, w01 99, …: the three smallest are w64, w65, w66 (36 + 35 + 34).
+    let samples: Vec<(u32, &str, Option<&str>, u64)> =
+        comms.iter().enumerate().map(|(i, c)| (i as u32 + 1, c.as_str(), None, 100 - i as u64)).collect();
+    let archive = write_owned_archive(dir.path(), &samples);
+    let log = Arc::new(Mutex::new(Log::default()));
+    let rx = receiver(0, &log, &always_ok());
+    let (tx, messages) = std::sync::mpsc::sync_channel(16);
+    let opts = PushOptions { messages: Some(tx), ..fast(Duration::from_secs(5)) };
+    let p = pusher_with(&rx.url(), opts, &[("service_name".to_string(), "job-{comm}".to_string())]);
+    p.enqueue(archive);
+    let stats = p.finish();
+    rx.stop();
+    assert_eq!((stats.pushed, stats.not_pushed()), (1, 0), "{stats:?}");
+    let log = log.lock().unwrap();
+    let stored = log.stored();
+    assert_eq!(stored.len(), 65);
+    assert_eq!(stored[0].service_name, "job-w00");
+    assert_eq!(stored[63].service_name, "job-w63");
+    let last = &stored[64];
+    assert_eq!((last.service_name.as_str(), last.samples(), last.pids()), ("prof_overflow", 105, vec![65, 66, 67]));
+    let total: u64 = stored.iter().map(Ingest::samples).sum();
+    assert_eq!(total, samples.iter().map(|s| s.3).sum::<u64>());
+    let warnings: Vec<String> = messages.try_iter().filter(|m| m.warning).map(|m| m.text).collect();
+    assert!(warnings.iter().any(|w| w.contains("3 label sets beyond the first 64")), "{warnings:?}");
 }
 
 /// The store goes away and comes back on the same port: every interval arrives exactly once,

@@ -6,6 +6,10 @@
 
 use std::fmt::Write as _;
 
+use super::template::LabelTemplate;
+use crate::profile::cgroup::Workload;
+use crate::profile::SampleOwner;
+
 /// Longest application name or label value accepted. Pyroscope's own limits are per tenant
 /// (label value length defaults to 2048); this keeps a typo such as a pasted file from
 /// becoming part of every request.
@@ -53,8 +57,8 @@ pub fn app_name_from(comm: &str) -> String {
 /// Parses one `--label NAME=VALUE`. The name follows Pyroscope's label-name rule
 /// (`[A-Za-z0-9_.]+`, not starting with `__`, which Pyroscope reserves and drops on ingestion);
 /// the value is non-empty and has no `,` `{` `}` `=` (the separators of the `name` parameter,
-/// which has no escaping), no control characters, and no surrounding spaces (Pyroscope trims
-/// them).
+/// which has no escaping) except in placeholders (`{container}`, see [`LabelTemplate`]), no
+/// control characters, and no surrounding spaces (Pyroscope trims them).
 pub fn parse_label(s: &str) -> Result<(String, String), String> {
     let Some((name, value)) = s.split_once('=') else {
         return Err(format!("`{s}`: expected NAME=VALUE, e.g. env=prod"));
@@ -76,21 +80,22 @@ pub fn parse_label(s: &str) -> Result<(String, String), String> {
     if value.len() > MAX_VALUE_LEN {
         return Err(format!("`{s}`: the label value is longer than {MAX_VALUE_LEN} bytes"));
     }
-    if let Some(c) = value.chars().find(|&c| matches!(c, ',' | '{' | '}' | '=') || c.is_control()) {
-        return Err(format!("`{s}`: character {c:?} is not allowed in a label value"));
-    }
+    LabelTemplate::parse(value).map_err(|e| format!("`{s}`: {e}"))?;
     if value.trim() != value {
         return Err(format!("`{s}`: the label value starts or ends with a space"));
     }
     Ok((name.to_string(), value.to_string()))
 }
 
-/// A validated application name and label set.
+/// A validated application name and label set. Label values may hold placeholders
+/// ([`LabelTemplate`]): such a series is resolved per sample ([`Series::resolve`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Series {
     app: String,
     /// Sorted by name, names unique.
     labels: Vec<(String, String)>,
+    /// The parsed value of each label, in the same order.
+    templates: Vec<LabelTemplate>,
 }
 
 impl Series {
@@ -107,7 +112,32 @@ impl Series {
         if let Some(w) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(format!("label `{}` is given more than once", w[0].0));
         }
-        Ok(Series { app: app.to_string(), labels: sorted })
+        let templates = sorted.iter().map(|(_, v)| LabelTemplate::parse(v)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Series { app: app.to_string(), labels: sorted, templates })
+    }
+
+    /// True when a label value holds a placeholder: each sample has its own series.
+    pub fn is_templated(&self) -> bool {
+        self.templates.iter().any(|t| !t.is_literal())
+    }
+
+    /// Each label's value as given, and whether it holds a placeholder, in label order.
+    pub fn templated_values(&self) -> impl Iterator<Item = (String, bool)> + '_ {
+        self.labels.iter().zip(&self.templates).map(|((_, v), t)| (v.clone(), !t.is_literal()))
+    }
+
+    /// The label values of a sample of `owner` (whose cgroup path names `workload`), in label
+    /// order: placeholders replaced by the sample's values.
+    pub fn resolve(&self, owner: &SampleOwner<'_>, workload: Option<&Workload>) -> Vec<String> {
+        self.templates.iter().map(|t| t.render(owner, workload)).collect()
+    }
+
+    /// This series with these label values (as [`Series::resolve`] gives them, one per label
+    /// in order; values are taken as literal text).
+    pub fn with_values(&self, values: Vec<String>) -> Series {
+        let labels: Vec<(String, String)> = self.labels.iter().zip(values).map(|((k, _), v)| (k.clone(), v)).collect();
+        let templates = labels.iter().map(|(_, v)| LabelTemplate::literal(v)).collect();
+        Series { app: self.app.clone(), labels, templates }
     }
 
     /// The application name.
@@ -151,6 +181,8 @@ mod tests {
         assert!(parse_label("env= a").unwrap_err().contains("space"));
         assert!(parse_label("env=a\nb").is_err());
         assert!(parse_label("é=x").unwrap_err().contains("not allowed in a label name"));
+        assert_eq!(parse_label("service_name=web-{container|host}").unwrap().1, "web-{container|host}");
+        assert!(parse_label("service_name={contaner}").unwrap_err().contains("`{contaner}` is not a placeholder"));
     }
 
     /// Application names allow `-` and `/`, nothing else outside label-name characters;

@@ -17,6 +17,8 @@
 //! request differs ([`Protocol`]): an OTLP/HTTP profiles export instead of `/ingest`.
 //!
 //! - [`labels`]: the application name and labels, validated as Pyroscope does.
+//! - [`template`]: label values taken from each sample (`--label service_name={container}`).
+//! - [`split`]: an interval's profile split by those values, one push per label set.
 //! - [`client`]: the `/ingest` request (URL, multipart body) and sending any request.
 //! - [`otlp`]: the OTLP profiles export request.
 //! - [`queue`]: the bounded queue, the push thread, retries and the counters.
@@ -25,6 +27,8 @@ pub mod client;
 pub mod labels;
 pub mod otlp;
 pub mod queue;
+pub mod split;
+pub mod template;
 
 use std::sync::mpsc::SyncSender;
 use std::time::Duration;
@@ -94,6 +98,28 @@ impl Protocol {
                 otlp::export_request(endpoint, series, &profile).map_err(|e| format!("cannot encode as OTLP: {e}"))
             }
         }
+    }
+
+    /// The requests of one interval's profile: one, or with placeholders in `series`' labels
+    /// one per label set its samples resolve to (at most [`split::MAX_SERIES`] and the
+    /// overflow), each with only its samples. Also returns how many label sets were merged
+    /// into the overflow.
+    pub fn requests(
+        self,
+        endpoint: &Endpoint,
+        series: &Series,
+        mut profile: Profile,
+    ) -> Result<(Vec<client::IngestRequest>, usize), String> {
+        if !series.is_templated() {
+            return Ok((vec![self.request(endpoint, series, profile)?], 0));
+        }
+        let split = split::split(&mut profile, series, split::MAX_SERIES);
+        let mut requests = Vec::with_capacity(split.parts.len());
+        for part in split.parts {
+            profile.samples = part.samples;
+            requests.push(self.request(endpoint, &part.series, profile.clone())?);
+        }
+        Ok((requests, split.merged))
     }
 
     /// What the profiles are pushed as, for people: Pyroscope's `app{k=v,…}`, OTLP's

@@ -264,9 +264,13 @@ impl Worker {
             last_rejection: String::new(),
             closing_seen: false,
         };
+        let mut overflow_warned = false;
         while let Some(path) = self.next_path() {
-            let Some(request) = self.request(&path) else { continue };
-            if self.push(&path, &request, &mut retries).is_break() {
+            let Some((requests, merged)) = self.requests(&path) else { continue };
+            if merged > 0 {
+                self.overflowed(&path, merged, &mut overflow_warned);
+            }
+            if self.push(&path, &requests, &mut retries).is_break() {
                 self.stop();
                 return;
             }
@@ -291,13 +295,15 @@ impl Worker {
         }
     }
 
-    /// The request that pushes the archive at `path`. An archive that cannot be pushed is
-    /// counted and skipped (`None`): deleted (by retention) before its turn, or unreadable.
-    fn request(&self, path: &Path) -> Option<IngestRequest> {
+    /// The requests that push the archive at `path` (one per label set, see
+    /// [`Protocol::requests`]) and the label sets merged into the overflow. An archive that
+    /// cannot be pushed is counted and skipped (`None`): deleted (by retention) before its
+    /// turn, or unreadable.
+    fn requests(&self, path: &Path) -> Option<(Vec<IngestRequest>, usize)> {
         let request = match archive::read_file(path) {
             Ok(profile) => self
                 .protocol
-                .request(self.client.endpoint(), &self.series, profile)
+                .requests(self.client.endpoint(), &self.series, profile)
                 .map_err(|e| (false, format!("cannot push `{}`: {e}", path.display()))),
             Err(e) if is_missing(&e) => {
                 Err((true, format!("`{}` was deleted before it could be pushed", file_name(path))))
@@ -321,20 +327,38 @@ impl Worker {
         }
     }
 
-    /// Sends `request` (of the archive at `path`) until the store accepts or rejects it,
-    /// waiting with backoff between attempts that can be retried. `Break` when the closing
+    /// Sends the `requests` of the archive at `path`, in order, each until the store accepts or
+    /// rejects it. The archive counts as pushed when the store accepted every request, as
+    /// rejected when it refused one (the others are still sent). `Break` when the closing
     /// deadline passes first: the thread stops.
-    fn push(&self, path: &Path, request: &IngestRequest, retries: &mut Retries) -> ControlFlow<()> {
+    fn push(&self, path: &Path, requests: &[IngestRequest], retries: &mut Retries) -> ControlFlow<()> {
+        let mut rejection = None;
+        for request in requests {
+            if let Some(reason) = self.send(request, retries)? {
+                rejection.get_or_insert(reason);
+            }
+        }
+        match rejection {
+            None => self.accepted(),
+            Some(reason) => self.rejected(path, reason, retries),
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Sends one request until the store accepts it (`None`) or rejects it (the reason),
+    /// waiting with backoff between attempts that can be retried; `Break` when the closing
+    /// deadline passes first.
+    fn send(&self, request: &IngestRequest, retries: &mut Retries) -> ControlFlow<(), Option<String>> {
         loop {
             let Some(timeout) = self.attempt_timeout() else { return ControlFlow::Break(()) };
             match self.client.send(request, timeout) {
                 Outcome::Accepted => {
-                    self.accepted(retries);
-                    return ControlFlow::Continue(());
+                    self.recovered(retries);
+                    return ControlFlow::Continue(None);
                 }
                 Outcome::Rejected(reason) => {
-                    self.rejected(path, reason, retries);
-                    return ControlFlow::Continue(());
+                    retries.failures = 0;
+                    return ControlFlow::Continue(Some(reason));
                 }
                 Outcome::Retry(reason) => {
                     retries.failures += 1;
@@ -362,12 +386,17 @@ impl Worker {
         }
     }
 
-    /// Counts an accepted archive; after failures, notes that pushing works again.
-    fn accepted(&self, retries: &mut Retries) {
+    /// Counts an archive whose every request was accepted.
+    fn accepted(&self) {
         let mut st = self.shared.lock();
         st.stats.pushed += 1;
         st.in_flight = false;
+    }
+
+    /// After an accepted request: when attempts had failed, notes that pushing works again.
+    fn recovered(&self, retries: &mut Retries) {
         if retries.failures > 0 {
+            let mut st = self.shared.lock();
             let msg = format!(
                 "push to `{}` works again after {} failed attempts; {} archives queued",
                 self.display,
@@ -392,6 +421,22 @@ impl Worker {
             retries.last_rejection = reason;
         }
         st.note(msg);
+    }
+
+    /// Notes that `merged` label sets of the archive at `path` went into the overflow set;
+    /// warns the first time.
+    fn overflowed(&self, path: &Path, merged: usize, warned: &mut bool) {
+        let msg = format!(
+            "`{}`: {merged} label sets beyond the first {} pushed as `{}`",
+            file_name(path),
+            super::split::MAX_SERIES,
+            super::split::OVERFLOW_VALUE
+        );
+        if !*warned {
+            *warned = true;
+            self.warn(&format!("{msg} (later intervals' overflows are only noted in their archives)"));
+        }
+        self.shared.lock().note(msg);
     }
 
     /// Counts a failed attempt that will be retried; the first of a run of failures (`failures`
