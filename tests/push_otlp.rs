@@ -439,6 +439,40 @@ fn push_otlp_partial_success_rejection_is_counted() {
     assert!(warnings.iter().any(|w| w.contains("rejected 1 profile(s): sample values out of range")), "{warnings:?}");
 }
 
+/// `--label service.name=svc-{comm}` replaces the resource's `service.name` per thread name:
+/// one export per name, each with only its samples, `env` kept.
+#[test]
+fn push_otlp_label_placeholders_split_by_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(Mutex::new(Log::default()));
+    let rx = collector(&log, ok());
+    let opts = push_store::fast(Duration::from_secs(5));
+    let endpoint = Endpoint::parse_for(Protocol::Otlp, &rx.url()).unwrap();
+    let labels = [("service.name".to_string(), "svc-{comm}".to_string()), ("env".to_string(), "test".to_string())];
+    let series = Series::new("myapp", &labels).unwrap();
+    let p = Pusher::start(Client::new(endpoint, opts.timeout), Protocol::Otlp, series, opts).unwrap();
+    p.enqueue(write_archive(dir.path(), 1));
+    let stats = p.finish();
+    rx.stop();
+    assert_eq!((stats.pushed, stats.not_pushed()), (1, 0), "{stats:?}");
+    let log = log.lock().unwrap();
+    assert!(log.errors.is_empty(), "{:?}", log.errors);
+    let got: Vec<(String, String, u64, Vec<String>)> = log
+        .stored()
+        .iter()
+        .map(|e| {
+            let mut comms: Vec<String> = e.samples.iter().map(|s| s.attributes["thread.name"].clone()).collect();
+            comms.dedup();
+            (e.resource["service.name"].clone(), e.resource["env"].clone(), e.total(), comms)
+        })
+        .collect();
+    let row = |svc: &str, n: u64, comm: &str| (svc.to_string(), "test".to_string(), n, vec![comm.to_string()]);
+    assert_eq!(
+        got,
+        [row("svc-app", 4, "app"), row("svc-kworker/0:1", 2, "kworker/0:1"), row("svc-worker", 2, "worker")]
+    );
+}
+
 /// Two pushers that end together (`--push` and `--push-otlp` with both stores down) spend one
 /// grace period between them, not one each.
 #[test]
