@@ -338,7 +338,8 @@ pub struct OutputArgs {
     /// Format for -o paths whose extension names none, and for `-o -`.
     #[arg(long, value_enum, value_name = "F")]
     pub format: Option<FormatArg>,
-    /// Name root frames `comm [pid]` instead of `comm`.
+    /// Name root frames `comm [pid]` instead of `comm` (`comm [pid ns:N]` for a process that is
+    /// N in its own pid namespace, as in a container).
     #[arg(long)]
     pub pid_in_name: bool,
 }

@@ -428,6 +428,7 @@ fn archive_hand_encoded_body_matches_doc() {
         stacks: vec![vec![0, 1]],
         samples: vec![prof::profile::Sample { stack: 0, pid: 7, tid: 0, comm: "comm".into(), cgroup: None, count: 3 }],
         cgroups: Vec::new(),
+        ns_pids: Default::default(),
     };
     assert_eq!(profile, expected);
 }

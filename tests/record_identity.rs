@@ -366,3 +366,47 @@ fn symbolize_container_jit_map_after_exit() {
     assert!(!root.path().join("tmp/perf-1.map").exists(), "the map was written on the host");
     assert_eq!(frames[0][0].name, "jitted_hot_loop", "{:?}", frames[0]);
 }
+
+/// A process that is PID 1 in its own PID namespace keeps that pid beside the host's: in the
+/// archive, as `app [PID ns:1]` with `--pid-in-name`, and as the pprof label `pid_ns`, which
+/// reads back.
+#[test]
+fn record_container_process_keeps_its_namespace_pid() {
+    let _m = bpf_test!("record_container_process_keeps_its_namespace_pid");
+    let c = Container::start(&static_workload("jit"), &["4"], |root| std::fs::create_dir(root.join("tmp")).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let p = record_pid(dir.path(), c.pid);
+    let pid = c.pid;
+    drop(c);
+    assert!(p.samples.iter().any(|s| s.pid == pid), "no samples of {pid}");
+    assert_eq!(p.ns_pids.iter().map(|(&k, &v)| (k, v)).collect::<Vec<_>>(), [(pid, 1)]);
+
+    let archive = dir.path().join("x.prof");
+    let root = format!("app [{pid} ns:1]");
+    let folded_of = |input: &Path, name: &str| {
+        let out = dir.path().join(name);
+        prof_ok(&[os("report"), input.as_os_str(), os("--pid-in-name"), os("-o"), out.as_os_str()]);
+        let folded = common::read_folded(&out);
+        assert!(!folded.is_empty() && folded.iter().all(|(s, _)| s.starts_with(&format!("{root};"))), "{folded:?}");
+        folded
+    };
+    let from_archive = folded_of(&archive, "a.folded");
+    // pprof: the label, and what reads back from it (and from the folded file).
+    let pprof = dir.path().join("x.pb.gz");
+    prof_ok(&[os("report"), archive.as_os_str(), os("-o"), pprof.as_os_str()]);
+    let message = prof::output::pprof::decode(&std::fs::read(&pprof).unwrap(), "x.pb.gz").unwrap();
+    let text = |i: i64| String::from_utf8_lossy(&message.string_table[i as usize]).into_owned();
+    let ns_labels: Vec<(i64, i64)> = message
+        .sample
+        .iter()
+        .map(|s| {
+            let num = |key: &str| s.label.iter().find(|l| text(l.key) == key).map_or(-1, |l| l.num);
+            (num("pid"), num("pid_ns"))
+        })
+        .collect();
+    assert!(!ns_labels.is_empty() && ns_labels.iter().all(|&l| l == (i64::from(pid), 1)), "{ns_labels:?}");
+    let back = prof::input::load(&pprof, false).unwrap().profile;
+    assert_eq!(back.ns_pids.get(&pid), Some(&1));
+    assert_eq!(folded_of(&pprof, "b.folded"), from_archive);
+    assert_eq!(folded_of(&dir.path().join("a.folded"), "c.folded"), from_archive);
+}

@@ -32,6 +32,9 @@ pub(crate) const TAG_THREADS: [u8; 4] = *b"TIDS";
 /// Optional section (version 2) holding the cgroup table and each sample's cgroup, in the order
 /// of `SMPL` (after it; written only when a cgroup is known).
 pub(crate) const TAG_CGROUPS: [u8; 4] = *b"CGRP";
+/// Optional section holding the pid of processes in their own pid namespace, where it differs
+/// (after `SMPL`; written only when one is known; readers that do not know it skip it).
+pub(crate) const TAG_NS_PIDS: [u8; 4] = *b"NSPD";
 
 /// Smallest encoding of one cgroup: id and an empty path.
 const MIN_CGROUP_LEN: usize = 8 + 4;
@@ -126,6 +129,16 @@ pub(crate) fn encode_body(profile: &Profile, limit: u64) -> Result<Vec<u8>, Arch
             }
             e.count(profile.samples.len(), "sample cgroups")?;
             profile.samples.iter().for_each(|s| e.u32(s.cgroup.map_or(0, |i| i.saturating_add(1))));
+            Ok(())
+        })?;
+    }
+    if !profile.ns_pids.is_empty() {
+        enc.section(TAG_NS_PIDS, |e| {
+            e.count(profile.ns_pids.len(), "namespace pid table")?;
+            for (&pid, &ns_pid) in &profile.ns_pids {
+                e.u32(pid);
+                e.u32(ns_pid);
+            }
             Ok(())
         })?;
     }
@@ -313,6 +326,12 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<Profile, ArchiveError> {
         if tag == TAG_CGROUPS && next_known == KNOWN.len() {
             let mut dec = Decoder { body, pos: start, end, section: tag, budget };
             profile.cgroups = dec.cgroups(&mut profile.samples)?;
+            dec.finish()?;
+            budget = dec.budget;
+        }
+        if tag == TAG_NS_PIDS && next_known == KNOWN.len() {
+            let mut dec = Decoder { body, pos: start, end, section: tag, budget };
+            profile.ns_pids = dec.ns_pids()?;
             dec.finish()?;
             budget = dec.budget;
         }
@@ -670,6 +689,17 @@ impl<'a> Decoder<'a> {
             s.tid = self.u32("sample thread")?;
         }
         Ok(())
+    }
+
+    /// Reads the pids in their own pid namespace (`NSPD`): (pid, namespace pid) pairs.
+    fn ns_pids(&mut self) -> Result<std::collections::BTreeMap<u32, u32>, ArchiveError> {
+        let n = self.count::<(u32, u32)>("namespace pid table", 8)?;
+        let mut pids = std::collections::BTreeMap::new();
+        for _ in 0..n {
+            let pid = self.u32("pid")?;
+            pids.insert(pid, self.u32("namespace pid")?);
+        }
+        Ok(pids)
     }
 
     /// Reads the cgroup table and the cgroup of each sample (`CGRP`): 0 for none, else an

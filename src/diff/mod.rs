@@ -342,7 +342,7 @@ fn merge_stacks(base: &Profile, new: &Profile, match_builds: bool) -> (Vec<Strin
         for sample in &profile.samples {
             let root = *roots
                 .entry((&sample.comm, sample.pid))
-                .or_insert_with(|| names.intern(folded::root_label(&sample.comm, sample.pid, &render)));
+                .or_insert_with(|| names.intern(folded::root_label(&sample.comm, sample.pid, None, &render)));
             key.clear();
             key.push(root);
             key.extend(profile.stacks[sample.stack as usize].iter().map(|&f| fid[f as usize]));

@@ -74,7 +74,7 @@ pub fn lines(profile: &Profile, opts: &RenderOptions) -> Vec<String> {
             Some(group) => sanitize_name(&group.label(profile.cgroup_of(sample))).into_owned() + ";",
             None => String::new(),
         };
-        stack.push_str(&root_label(&sample.comm, sample.pid, opts));
+        stack.push_str(&root_label(&sample.comm, sample.pid, profile.ns_pids.get(&sample.pid).copied(), opts));
         for &frame in &profile.stacks[sample.stack as usize] {
             stack.push(';');
             stack.push_str(&labels[frame as usize]);
@@ -97,11 +97,15 @@ pub fn write(profile: &Profile, opts: &RenderOptions, w: impl Write) -> io::Resu
     w.flush()
 }
 
-/// The root frame of a sample's line: its comm, with ` [pid]` when asked for.
-pub fn root_label(comm: &str, pid: u32, opts: &RenderOptions) -> String {
+/// The root frame of a sample's line: its comm, with ` [pid]` when asked for, ` [pid ns:N]`
+/// for a process that is `N` in its own pid namespace.
+pub fn root_label(comm: &str, pid: u32, ns_pid: Option<u32>, opts: &RenderOptions) -> String {
     let mut label = sanitize_name(comm).into_owned();
     if opts.pid_in_name {
-        label.push_str(&format!(" [{pid}]"));
+        match ns_pid {
+            Some(ns) => label.push_str(&format!(" [{pid} ns:{ns}]")),
+            None => label.push_str(&format!(" [{pid}]")),
+        }
     }
     label
 }
@@ -380,7 +384,7 @@ impl<'a, 's> Parser<'a, 's> {
             }
         };
         let mut names = split(stack, b';');
-        let (comm, pid) = split_pid(names.next().unwrap_or_default());
+        let (comm, pid, ns_pid) = split_pid(names.next().unwrap_or_default());
         self.frames.clear();
         let mut cost = 0u64;
         for name in names {
@@ -400,6 +404,9 @@ impl<'a, 's> Parser<'a, 's> {
         let depth = self.frames.len();
         let stack_id = self.builder.stack(self.frames.to_vec());
         self.builder.add(stack_id, pid, comm, count);
+        if let Some(ns) = ns_pid {
+            self.builder.ns_pid(pid, ns);
+        }
         self.total = self.total.saturating_add(count);
         self.weight_gcd = gcd(self.weight_gcd, count);
         self.weight_lines += 1;
@@ -505,16 +512,23 @@ fn parse_count(token: &str) -> Result<u64, String> {
     Ok(whole.parse().unwrap_or(u64::MAX))
 }
 
-/// Splits a root frame `name [123]` into comm `name` and pid 123; other roots have pid 0.
-fn split_pid(root: &str) -> (&str, u32) {
+/// Splits a root frame `name [123]` into comm `name` and pid 123, `name [123 ns:7]` also into
+/// namespace pid 7; other roots have pid 0.
+fn split_pid(root: &str) -> (&str, u32, Option<u32>) {
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
     let with_pid = || {
-        let (comm, pid) = root.strip_suffix(']')?.rsplit_once(" [")?;
-        if !pid.chars().all(|c| c.is_ascii_digit()) {
+        let (comm, inside) = root.strip_suffix(']')?.rsplit_once(" [")?;
+        let (pid, ns) = match inside.split_once(" ns:") {
+            Some((pid, ns)) if digits(ns) => (pid, Some(ns.parse().ok()?)),
+            Some(_) => return None,
+            None => (inside, None),
+        };
+        if !digits(pid) {
             return None;
         }
-        Some((comm, pid.parse().ok()?))
+        Some((comm, pid.parse().ok()?, ns))
     };
-    with_pid().unwrap_or((root, 0))
+    with_pid().unwrap_or((root, 0, None))
 }
 
 /// A frame from its folded name: suffixes give the kind, prof's placeholders are recognized.
@@ -561,5 +575,21 @@ mod tests {
         assert_eq!(parse_line("a;b x10 5"), Ok(("a;b x10", 5)));
         assert_eq!(parse_line("1.0;2 5"), Ok(("1.0;2", 5)));
         assert_eq!(parse_line("10\t 5"), Ok(("10", 5)));
+    }
+
+    /// Root frames give a pid, `[pid ns:N]` also the namespace pid; anything else stays the
+    /// comm with pid 0.
+    #[test]
+    fn folded_root_splits_pid_and_namespace_pid() {
+        assert_eq!(split_pid("nginx [4242]"), ("nginx", 4242, None));
+        assert_eq!(split_pid("nginx [4242 ns:7]"), ("nginx", 4242, Some(7)));
+        assert_eq!(split_pid("a b [1 ns:2]"), ("a b", 1, Some(2)));
+        for root in ["nginx [4242 ns:]", "nginx [4242 ns:x]", "nginx [ ns:7]", "nginx [42 43]", "nginx []", "nginx"] {
+            assert_eq!(split_pid(root), (root, 0, None));
+        }
+        let opts = RenderOptions { pid_in_name: true, group_by: None };
+        assert_eq!(root_label("nginx", 4242, Some(7), &opts), "nginx [4242 ns:7]");
+        assert_eq!(root_label("nginx", 4242, None, &opts), "nginx [4242]");
+        assert_eq!(root_label("nginx", 4242, Some(7), &RenderOptions::default()), "nginx");
     }
 }

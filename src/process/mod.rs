@@ -139,6 +139,8 @@ pub struct ProcessTable {
     refreshes: HashMap<ProcessId, refresh::RefreshState>,
     /// Paths of the cgroups samples were taken in.
     pub cgroups: cgroup::CgroupPaths,
+    /// Per PID: its pid in its own pid namespace, where that differs.
+    ns_pids: HashMap<u32, u32>,
 }
 
 /// What [`ProcessTable::refresh`] did.
@@ -172,6 +174,10 @@ impl ProcessTable {
             return false;
         };
         let start = dir.start_time();
+        match dir.ns_pid() {
+            Some(ns) => self.ns_pids.insert(tgid, ns),
+            None => self.ns_pids.remove(&tgid),
+        };
         let Some(mappings) = dir.mappings(tid) else {
             self.capture_failures += 1;
             return false;
@@ -268,6 +274,12 @@ impl ProcessTable {
             .collect()
     }
 
+    /// The pid of process `tgid` in its own pid namespace, where it differs (captured with its
+    /// mappings).
+    pub fn ns_pid(&self, tgid: u32) -> Option<u32> {
+        self.ns_pids.get(&tgid).copied()
+    }
+
     /// A process exited (its exit event): it is forgotten at the next
     /// [`ProcessTable::evict_exited`], after its last samples are symbolized.
     pub fn exited(&mut self, tgid: u32) {
@@ -288,6 +300,7 @@ impl ProcessTable {
         for tgid in &processes {
             self.snapshots.remove(tgid);
             self.start_times.remove(tgid);
+            self.ns_pids.remove(tgid);
         }
         self.refreshes.retain(|pid, _| !processes.contains(&pid.tgid));
         let used: std::collections::HashSet<BinaryKey> =

@@ -38,6 +38,15 @@ impl ProcDir {
         super::parse_start_time(&text)
     }
 
+    /// The process's pid in its own (innermost) pid namespace, from the `NSpid` line of
+    /// `status`, when it differs from the pid prof sees (a process in a container).
+    pub fn ns_pid(&self) -> Option<u32> {
+        let mut text = String::new();
+        // `status` is about 1.5 KB; the bound keeps a hostile comm from mattering.
+        self.file("status")?.take(16 << 10).read_to_string(&mut text).ok()?;
+        parse_ns_pid(&text)
+    }
+
     /// The executable mappings, read through thread `tid` (which outlives an exited leader) or
     /// any other of the process's threads: a thread that exited (a leader that called
     /// `pthread_exit`) shows no mappings while its siblings still run in them. None when the
@@ -76,6 +85,15 @@ impl ProcDir {
     }
 }
 
+/// The innermost pid of a `status` text's `NSpid:` line (pids from the outermost namespace
+/// in, tab-separated) when there are several and it differs from the first; None otherwise.
+pub fn parse_ns_pid(status: &str) -> Option<u32> {
+    let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+    let pids: Vec<u32> = line.split_whitespace().take(64).map(str::parse).collect::<Result<_, _>>().ok()?;
+    let (first, last) = (*pids.first()?, *pids.last()?);
+    (pids.len() > 1 && first != last).then_some(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +122,18 @@ mod tests {
         child.wait().unwrap();
         assert_eq!(dir.start_time(), None);
         assert_eq!(dir.mappings(child.id()), None);
+    }
+
+    /// `NSpid` gives the innermost pid only for a process in a nested pid namespace.
+    #[test]
+    fn proc_dir_parses_the_namespace_pid() {
+        assert_eq!(parse_ns_pid("Name:\tnginx\nNSpid:\t4242\t7\nNStgid:\t4242\t7\n"), Some(7));
+        assert_eq!(parse_ns_pid("NSpid:\t4242\t300\t1\n"), Some(1));
+        assert_eq!(parse_ns_pid("NSpid:\t4242\n"), None);
+        assert_eq!(parse_ns_pid("NSpid:\t4242\tx\n"), None);
+        assert_eq!(parse_ns_pid("Name:\tNSpid:\t1\t2\n"), None);
+        assert_eq!(parse_ns_pid(""), None);
+        let own = ProcDir::open(std::process::id()).unwrap();
+        assert_eq!(own.ns_pid(), parse_ns_pid(&std::fs::read_to_string("/proc/self/status").unwrap()));
     }
 }

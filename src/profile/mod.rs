@@ -180,6 +180,10 @@ pub struct Profile {
     pub samples: Vec<Sample>,
     /// Deduplicated cgroups the samples were taken in ([`Sample::cgroup`]).
     pub cgroups: Vec<Cgroup>,
+    /// Per pid of the samples: its pid in its own pid namespace (a process in a container),
+    /// where that differs; processes not listed are in the recorder's pid namespace (or were
+    /// not looked at).
+    pub ns_pids: std::collections::BTreeMap<u32, u32>,
 }
 
 impl Profile {
@@ -324,6 +328,12 @@ impl ProfileBuilder {
         for s in &other.samples {
             self.add_owned(stack_map[s.stack as usize], other.owner(s), s.count);
         }
+        self.profile.ns_pids.extend(&other.ns_pids);
+    }
+
+    /// Records that process `pid` is `ns_pid` in its own pid namespace.
+    pub fn ns_pid(&mut self, pid: u32, ns_pid: u32) {
+        self.profile.ns_pids.insert(pid, ns_pid);
     }
 
     /// Frames, stacks and samples so far (each interned once).

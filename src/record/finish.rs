@@ -30,6 +30,7 @@ impl Session {
     /// whose debug information or symbols could not be used, the first time.
     pub fn finish_profile(&mut self, counts: &Aggregator, meta: Metadata, observer: &mut dyn Observer) -> Profile {
         let mut profile = symbolize::build_profile(counts, &mut self.symbolizer, &mut self.procs, meta);
+        profile.ns_pids = profile.samples.iter().filter_map(|s| Some((s.pid, self.procs.ns_pid(s.pid)?))).collect();
         if let Some(problem) = self.symbolizer.kernel_symbols_problem() {
             if !self.kernel_symbols_warned {
                 observer.on_event(Event::Warning { message: problem });

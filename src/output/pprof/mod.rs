@@ -73,6 +73,9 @@ pub const MAX_DECOMPRESSED_BYTES: u64 = 1 << 30;
 /// write, fits.
 pub const MAX_DECODED_MEMORY: u64 = 1 << 30;
 
+/// Sample label (numeric) of the process's pid in its own pid namespace, where it differs
+/// from `pid` (a process in a container).
+pub const NS_PID_LABEL: &str = "pid_ns";
 /// Sample label of the cgroup v2 path (`/system.slice/nginx.service`), when known.
 pub const CGROUP_LABEL: &str = "cgroup";
 /// Sample label (numeric) of the cgroup v2 id.

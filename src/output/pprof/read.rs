@@ -138,6 +138,9 @@ pub fn from_proto(p: &proto::Profile, source: &str) -> Result<Profile, PprofErro
         })?;
         let stack = builder.stack(stack);
         builder.add_owned(stack, SampleOwner { pid, tid, comm, cgroup: cgroup.as_ref() }, count);
+        if let Some(ns_pid) = ns_pid_label(sample, &string)? {
+            builder.ns_pid(pid, ns_pid);
+        }
         total = total.saturating_add(count);
     }
     if meta.total_samples == 0 {
@@ -228,6 +231,20 @@ fn sample_labels<'s>(
     let cgroup = (cgroup_path.is_some() || cgroup_id.is_some())
         .then(|| Cgroup { id: cgroup_id.unwrap_or(0), path: cgroup_path.unwrap_or_default().to_string() });
     Ok((u32::try_from(pid).unwrap_or(0), u32::try_from(tid).unwrap_or(0), comm, cgroup))
+}
+
+/// The sample's pid in its own pid namespace, from its numeric label `pid_ns` (None when
+/// missing or out of range).
+fn ns_pid_label<'s>(
+    sample: &proto::Sample,
+    string: &impl Fn(i64) -> Result<&'s str, PprofError>,
+) -> Result<Option<u32>, PprofError> {
+    for label in &sample.label {
+        if string(label.key)? == super::NS_PID_LABEL {
+            return Ok(u32::try_from(label.num).ok().filter(|&n| n != 0));
+        }
+    }
+    Ok(None)
 }
 
 /// A sample's pid, thread, comm and cgroup, from its labels.

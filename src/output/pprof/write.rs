@@ -8,7 +8,10 @@ use flate2::Compression;
 use prost::Message;
 use rustc_hash::FxHashMap as HashMap;
 
-use super::{period_ns, proto, CGROUP_ID_LABEL, CGROUP_LABEL, CONTAINER_LABEL, KERNEL_MAPPING, POD_LABEL, UNIT_LABEL};
+use super::{
+    period_ns, proto, CGROUP_ID_LABEL, CGROUP_LABEL, CONTAINER_LABEL, KERNEL_MAPPING, NS_PID_LABEL, POD_LABEL,
+    UNIT_LABEL,
+};
 use crate::profile::{Frame, FrameId, FrameKind, Metadata, Profile};
 
 /// gzip level of written profiles. Profiles are written once and read many times, but a
@@ -169,6 +172,7 @@ pub fn to_proto(profile: &Profile) -> proto::Profile {
     let pid_key = strings.id("pid");
     let tid_key = profile.samples.iter().any(|s| s.tid != 0).then(|| strings.id("tid"));
     let comm_key = strings.id("comm");
+    let ns_pid_key = (!profile.ns_pids.is_empty()).then(|| strings.id(NS_PID_LABEL));
     let cgroup_labels = cgroup_labels(profile, &mut strings);
     let mut tables = Tables::new(profile, out, strings);
     for i in sample_order(profile) {
@@ -190,6 +194,9 @@ pub fn to_proto(profile: &Profile) -> proto::Profile {
         ];
         if let Some(key) = tid_key.filter(|_| sample.tid != 0) {
             label.push(proto::Label { key, num: i64::from(sample.tid), ..Default::default() });
+        }
+        if let Some((key, &ns_pid)) = ns_pid_key.zip(profile.ns_pids.get(&sample.pid)) {
+            label.push(proto::Label { key, num: i64::from(ns_pid), ..Default::default() });
         }
         if let Some(labels) = sample.cgroup.and_then(|c| cgroup_labels.get(c as usize)) {
             label.extend_from_slice(labels);
