@@ -430,6 +430,12 @@ fn push_label_placeholders_split_the_interval_by_container() {
             ("host".to_string(), 4, vec![30, 40]),
         ]
     );
+    // Each push names only its own workloads: no other container's id or unit.
+    let strings: Vec<Vec<String>> = log.stored().iter().map(Ingest::strings).collect();
+    let has = |i: usize, what: &str| strings[i].iter().any(|s| s.contains(what));
+    assert!(has(0, A) && !has(0, B) && !has(0, "ssh.service"), "{:?}", strings[0]);
+    assert!(has(1, B) && !has(1, A), "{:?}", strings[1]);
+    assert!(has(2, "ssh.service") && !has(2, A) && !has(2, B), "{:?}", strings[2]);
     for ingest in log.stored() {
         assert_eq!(ingest.labels.get("env").map(String::as_str), Some("test"));
         assert_eq!((ingest.from, ingest.until), (T0 / SEC, (T0 + 10 * SEC) / SEC));

@@ -198,9 +198,9 @@ pub struct AcceptCheck {
     pub refusal: fn(&[u8]) -> Option<String>,
 }
 
-/// The profile with everything but the profile itself removed: host name, kernel, target (a
-/// command line for `record -- CMD`) and notes would otherwise travel as pprof comments.
-fn scrubbed(mut profile: Profile) -> Profile {
+/// Removes everything but the profile itself: host name, kernel, target (a command line for
+/// `record -- CMD`) and notes would otherwise travel as pprof comments.
+fn scrub(profile: &mut Profile) {
     let meta = &mut profile.meta;
     meta.hostname.clear();
     meta.kernel_release.clear();
@@ -208,11 +208,12 @@ fn scrubbed(mut profile: Profile) -> Profile {
     meta.notes.clear();
     meta.cpus.clear();
     meta.unwind = Default::default();
-    profile
 }
 
-/// The `/ingest` request of one interval's profile.
-pub fn ingest_request(endpoint: &Endpoint, series: &Series, profile: Profile) -> std::io::Result<IngestRequest> {
+/// The `/ingest` request of one interval's profile (whose metadata is scrubbed of all but the
+/// profile's own: host name, kernel, target and notes are cleared).
+pub fn ingest_request(endpoint: &Endpoint, series: &Series, profile: &mut Profile) -> std::io::Result<IngestRequest> {
+    scrub(profile);
     let meta = &profile.meta;
     let from = meta.start_unix_ns / 1_000_000_000;
     let until = (meta.end_unix_ns / 1_000_000_000).max(from);
@@ -227,7 +228,7 @@ pub fn ingest_request(endpoint: &Endpoint, series: &Series, profile: Profile) ->
     let url = format!("{}?{}", endpoint.target, query.finish());
 
     let mut pprof_bytes = Vec::new();
-    pprof::write(&scrubbed(profile), &mut pprof_bytes)?;
+    pprof::write(profile, &mut pprof_bytes)?;
     let (content_type, body) = multipart(&pprof_bytes);
     Ok(IngestRequest {
         url,

@@ -83,19 +83,20 @@ impl Protocol {
         }
     }
 
-    /// The request of one interval's profile for `endpoint`, or why it cannot be encoded.
+    /// The request of one interval's profile for `endpoint`, or why it cannot be encoded. The
+    /// profile's metadata may be scrubbed of what is not sent (host name, target, notes).
     pub fn request(
         self,
         endpoint: &Endpoint,
         series: &Series,
-        profile: Profile,
+        profile: &mut Profile,
     ) -> Result<client::IngestRequest, String> {
         match self {
             Protocol::Pyroscope => {
                 client::ingest_request(endpoint, series, profile).map_err(|e| format!("cannot encode as pprof: {e}"))
             }
             Protocol::Otlp => {
-                otlp::export_request(endpoint, series, &profile).map_err(|e| format!("cannot encode as OTLP: {e}"))
+                otlp::export_request(endpoint, series, profile).map_err(|e| format!("cannot encode as OTLP: {e}"))
             }
         }
     }
@@ -111,13 +112,13 @@ impl Protocol {
         mut profile: Profile,
     ) -> Result<(Vec<client::IngestRequest>, usize), String> {
         if !series.is_templated() {
-            return Ok((vec![self.request(endpoint, series, profile)?], 0));
+            return Ok((vec![self.request(endpoint, series, &mut profile)?], 0));
         }
         let split = split::split(&mut profile, series, split::MAX_SERIES);
         let mut requests = Vec::with_capacity(split.parts.len());
         for part in split.parts {
             profile.samples = part.samples;
-            requests.push(self.request(endpoint, &part.series, profile.clone())?);
+            requests.push(self.request(endpoint, &part.series, &mut profile)?);
         }
         Ok((requests, split.merged))
     }

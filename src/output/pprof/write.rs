@@ -209,14 +209,25 @@ pub fn to_proto(profile: &Profile) -> proto::Profile {
     out
 }
 
-/// The labels of each cgroup of the profile: `cgroup` (its path, when known), `cgroup_id`, and
-/// what the path names: `container_id`, `systemd_unit`, `pod_uid`.
+/// The labels of each cgroup of the profile that a sample is in: `cgroup` (its path, when
+/// known), `cgroup_id`, and what the path names: `container_id`, `systemd_unit`, `pod_uid`
+/// (none for cgroups no sample is in, so their names are not written).
 fn cgroup_labels(profile: &Profile, strings: &mut Strings) -> Vec<Vec<proto::Label>> {
+    let mut used = vec![false; profile.cgroups.len()];
+    for c in profile.samples.iter().filter_map(|s| s.cgroup) {
+        if let Some(u) = used.get_mut(c as usize) {
+            *u = true;
+        }
+    }
     profile
         .cgroups
         .iter()
-        .map(|c| {
+        .zip(used)
+        .map(|(c, used)| {
             let mut labels = Vec::new();
+            if !used {
+                return labels;
+            }
             let mut text = |key: &str, value: &str| {
                 let (key, str) = (strings.id(key), strings.id(value));
                 labels.push(proto::Label { key, str, ..Default::default() });
