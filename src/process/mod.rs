@@ -174,10 +174,14 @@ impl ProcessTable {
             return false;
         };
         let start = dir.start_time();
-        match dir.ns_pid() {
-            Some(ns) => self.ns_pids.insert(tgid, ns),
-            None => self.ns_pids.remove(&tgid),
-        };
+        // A process keeps its pid namespace for life: its pid there is read at its first
+        // capture only (a PID reused by another process is a first capture again).
+        if start.is_none() || self.start_times.get(&tgid) != start.as_ref() {
+            match dir.ns_pid() {
+                Some(ns) => self.ns_pids.insert(tgid, ns),
+                None => self.ns_pids.remove(&tgid),
+            };
+        }
         let Some(mappings) = dir.mappings(tid) else {
             self.capture_failures += 1;
             return false;
