@@ -66,6 +66,18 @@ fn spawn_fresh(exe: &std::path::Path) -> std::process::Child {
     panic!("`{}` stayed busy (ETXTBSY) for 1 s", exe.display());
 }
 
+/// Captures `pid`, a process just spawned: until its exec has mapped its code, it has no
+/// executable mapping to capture (tried for up to 1 s).
+fn capture_once_mapped(procs: &mut ProcessTable, pid: u32) -> bool {
+    for _ in 0..100 {
+        if procs.capture(pid, pid) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    false
+}
+
 fn run_captured(name: &str) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join(name);
@@ -354,7 +366,7 @@ fn symbolize_perf_maps_of_processes_sharing_a_pid_stay_apart() {
     let map = format!("/tmp/perf-{pid}.map");
     std::fs::write(&map, "1000 100 first_jit\n").unwrap();
     let mut procs = ProcessTable::default();
-    assert!(procs.capture(pid, pid));
+    assert!(capture_once_mapped(&mut procs, pid));
     let first_id = procs.instance(pid);
     let mut sym = Symbolizer::new();
     let mut unread = Symbolizer::new();
@@ -372,7 +384,7 @@ fn symbolize_perf_maps_of_processes_sharing_a_pid_stay_apart() {
         let _ = std::fs::remove_file(&map);
         panic!("could not get PID {pid} again");
     };
-    assert!(procs.capture(pid, pid));
+    assert!(capture_once_mapped(&mut procs, pid));
     let second_id = procs.instance(pid);
     let names = (
         name(&mut sym, &mut procs, second_id),
