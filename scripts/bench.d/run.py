@@ -677,15 +677,21 @@ def same_recording(cfg, log):
 # Summaries
 
 
+def side_script(cfg, name, args):
+    """Runs scripts/NAME (a benchmark of its own) on this run's prof with ARGS and returns the JSON
+    it wrote (its rows and Markdown table)."""
+    path = f"{cfg.workdir}/{name}.json"
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), name)
+    subprocess.run([sys.executable, script, "--prof", cfg.prof, *args, "--json", path], check=True,
+                   stdout=subprocess.DEVNULL)
+    with open(path) as f:
+        return json.load(f)
+
+
 def offcpu_phase(cfg, log):
     """Phase D: scripts/bench-offcpu on this run's prof; its JSON (rows and Markdown table)."""
-    path = f"{cfg.workdir}/offcpu.json"
-    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench-offcpu")
     reps, trips = (1, 20000) if cfg.quick else (3, 200000)
-    subprocess.run([sys.executable, script, "--prof", cfg.prof, "--reps", str(reps), "--round-trips", str(trips),
-                    "--json", path], check=True, stdout=subprocess.DEVNULL)
-    with open(path) as f:
-        D = json.load(f)
+    D = side_script(cfg, "bench-offcpu", ["--reps", str(reps), "--round-trips", str(trips)])
     log("phase D off-CPU: " + "; ".join(
         f"{r['arm']}: {r['added_ns_per_switch'] / 1000:+.2f} µs/switch" for r in D["rows"]))
     return D
@@ -710,6 +716,39 @@ def offcpu_report(D):
                "arm (what the tool runs at each switch); *profiler CPU*: the tool's own process; the ratio is "
                "prof recording every switch (`--off-cpu-budget 0`, what the peers do) over each arm's total.\n"]
     section += D["markdown"] + [""]
+    return row, section
+
+
+def python_phase(cfg, log):
+    """Phase E: scripts/bench-python on this run's prof; its JSON (rows and Markdown table)."""
+    reps, window = (1, 2.0) if cfg.quick else (3, 5.0)
+    E = side_script(cfg, "bench-python", ["--reps", str(reps), "--window", str(window)])
+    log("phase E Python: " + "; ".join(
+        f"{r['arm']}: BPF {fmt(r['bpf_ns_per_sample'] and r['bpf_ns_per_sample'] / 1000)} µs, "
+        f"own CPU {r['tool_ns_per_sample'] / 1000:.1f} µs per sample" for r in E["rows"]))
+    return E
+
+
+def python_report(E):
+    """The target row of phase E (the kernel's extra time per sample for a 30-frame Python stack,
+    beside py-spy's own CPU per sample) and its section."""
+    rows = {r["arm"]: r for r in E["rows"]}
+    off, on = rows.get("prof --python off"), rows.get("prof (Python frames)")
+    extra = (on["bpf_ns_per_sample"] - off["bpf_ns_per_sample"]
+             if off and on and None not in (off["bpf_ns_per_sample"], on["bpf_ns_per_sample"]) else None)
+    # prof's whole cost of a Python sample: its BPF time plus its process's CPU, per sample.
+    prof_total = on["bpf_ns_per_sample"] + on["tool_ns_per_sample"] if on and on["bpf_ns_per_sample"] is not None else None
+    spy = rows.get("py-spy record")
+    ratio = fmt(spy["tool_ns_per_sample"] / prof_total if spy and prof_total else None)
+    row = ("Python frames: extra BPF time per sample for a stack 30 Python frames deep, beside py-spy's CPU per sample",
+           f"+{fmt(extra and extra / 1000)} µs in the kernel; prof's whole cost per Python sample "
+           f"{fmt(prof_total and prof_total / 1000)} µs, py-spy's {fmt(spy and spy['tool_ns_per_sample'] / 1000)} µs "
+           f"({ratio}× prof's)" if spy else "py-spy not installed", "–")
+    section = ["## Python frames: cost per sample\n",
+               "`scripts/bench-python` (see its header): `/usr/bin/python3` spinning 30 Python frames deep, one per "
+               "CPU; prof with and without `--python off` (the perf-event program's run time per sample from "
+               "`kernel.bpf_stats_enabled`, and prof's own CPU per sample) and py-spy at the same rate.\n"]
+    section += E["markdown"] + [""]
     return row, section
 
 
@@ -1085,7 +1124,7 @@ def main():
         # Re-render an earlier run: its measurements and the facts of the run it stored.
         with open(cfg.from_results) as f:
             saved = json.load(f)
-        meta, A, B, C, D = saved["meta"], saved["A"], saved["B"], saved["C"], saved.get("D")
+        meta, A, B, C, D, E = saved["meta"], saved["A"], saved["B"], saved["C"], saved.get("D"), saved.get("E")
         run = saved.get("run") or run_facts_from_markdown(cfg.out)
         load0, load1, loads, elapsed, now = run["load0"], run["load1"], run["loads"], run["elapsed"], run["date"]
         wls = workloads(cfg)
@@ -1113,6 +1152,7 @@ def main():
                 for a in wl["arms"]))
         C = same_recording(cfg, log) if not only or "same" in only else []
         D = offcpu_phase(cfg, log) if not only or "offcpu" in only else None
+        E = python_phase(cfg, log) if not only or "python" in only else None
         problems = sanity(B, wls)
         load1 = read("/proc/loadavg").split()[:3]
         elapsed = time.monotonic() - t_start
@@ -1123,11 +1163,16 @@ def main():
         head.append(f"| {row[0]} | {row[1]} | {row[2]} |")
         out["targets"].append(row)
         body.extend(section)
+    if E:
+        row, section = python_report(E)
+        head.append(f"| {row[0]} | {row[1]} | {row[2]} |")
+        out["targets"].append(row)
+        body.extend(section)
     if problems:
         out["problems"] = problems
     run = {"load0": load0, "load1": load1, "loads": loads, "elapsed": elapsed, "date": now}
     with open(f"{cfg.workdir}/results.json", "w") as f:
-        json.dump({"meta": meta, "run": run, "A": A, "B": B, "C": C, "D": D,
+        json.dump({"meta": meta, "run": run, "A": A, "B": B, "C": C, "D": D, "E": E,
                    "summary": {k: v for k, v in out.items() if k != "targets"}, "targets": out["targets"]},
                   f, indent=1, default=str)
 
