@@ -92,6 +92,10 @@ pub(super) struct Session {
     pub python_procs: std::collections::HashSet<u32>,
     /// Python problems warned about (once per session each).
     python_warned: std::collections::HashSet<String>,
+    /// Processes captured at their exec and not announced since: the announcement of their
+    /// first sample needs no second capture (code mapped after the exec that a sample runs in
+    /// is read again on the kernel walker's request, or by a refresh).
+    captured_at_exec: std::collections::HashSet<u32>,
 }
 
 /// What became of the samples the kernel handed over (their walk reached a binary whose table
@@ -159,6 +163,7 @@ impl Session {
             python: opts.python.then(Detector::default),
             python_procs: Default::default(),
             python_warned: Default::default(),
+            captured_at_exec: Default::default(),
         })
     }
 
@@ -375,13 +380,25 @@ impl Session {
     fn handle_events(&mut self, events: Vec<ProcEvent>, observer: &mut dyn Observer) {
         for ev in events {
             let (tgid, tid) = match ev {
+                // The announcement that follows an exec: the exec's capture is the image's, and
+                // with unwind tables the kernel walker asks for a new capture when a sample
+                // runs in code mapped since (MapsStale). Without the exec's capture (its event
+                // was lost), the process may still run the image it had before: read again.
+                ProcEvent::FirstSample { tgid, .. } if self.captured_at_exec.remove(&tgid) => continue,
                 ProcEvent::FirstSample { tgid, tid } => (tgid, tid),
                 ProcEvent::Exec { tgid } => {
                     self.symbolizer.python().exec(tgid);
-                    (tgid, tgid)
+                    if self.procs.capture(tgid, tgid) {
+                        if self.tables.is_some() {
+                            self.captured_at_exec.insert(tgid);
+                        }
+                        self.process_captured(tgid, observer);
+                    }
+                    continue;
                 }
                 ProcEvent::MapsStale { tgid } => (tgid, tgid),
                 ProcEvent::Exit { tgid } => {
+                    self.captured_at_exec.remove(&tgid);
                     if self.python_procs.remove(&tgid) {
                         self.sampler.remove_python_process(tgid);
                     }
