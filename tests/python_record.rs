@@ -52,8 +52,9 @@ const DESIGN: [(&str, f64); 5] = [
 /// Checks the folded stacks of a recording of python_split.py: the shares of its functions
 /// within 4 points of the design, the generator under its caller, the C extensions under the
 /// Python functions that called them, each thread's functions apart, and the interpreter's
-/// native frames around them. Returns the samples of the script's work.
-fn check_split(stacks: &[(String, u64)], min_samples: u64, plain_names: bool) -> u64 {
+/// native frames around them; at most `unnamed_pct` percent of the work's samples with a Python
+/// function left unnamed. Returns the samples of the script's work.
+fn check_split(stacks: &[(String, u64)], min_samples: u64, plain_names: bool, unnamed_pct: u64) -> u64 {
     // 3.10 has no qualified names: `Shapes.area` is `area`.
     let q =
         |qualname: &'static str| if plain_names { qualname.rsplit('.').next().unwrap_or(qualname) } else { qualname };
@@ -62,7 +63,7 @@ fn check_split(stacks: &[(String, u64)], min_samples: u64, plain_names: bool) ->
     println!("{work} of {total} samples under run_main or run_second");
     assert!(work >= min_samples, "{work} samples of the script's work: {stacks:?}");
     let unknown = count_where(stacks, |s| s.contains(prof::profile::UNKNOWN_PYTHON));
-    assert!(unknown * 50 <= work, "{unknown} samples with Python functions not named");
+    assert!(unknown * 100 <= work * unnamed_pct, "{unknown} of {work} samples with Python functions not named");
     for (function, want) in DESIGN {
         let n = count_where(stacks, |s| has_py(s, q(function)));
         let share = 100.0 * n as f64 / work as f64;
@@ -132,7 +133,7 @@ fn python_record_designed_shares_in_every_format() {
         os(PYTHON),
         os(&script),
     ]);
-    check_split(&read_folded(&out("p.folded")), 800, false);
+    check_split(&read_folded(&out("p.folded")), 800, false, 2);
 
     // The summary and the unwind report tell how many samples of the Python process have
     // Python frames.
@@ -210,7 +211,7 @@ fn python_record_exec_later() {
     let folded = dir.path().join("p.folded");
     let command = format!("sleep 0.3; exec {PYTHON} {}", split_script().display());
     prof_ok(&[os("record"), os("-F"), os("499"), os("-o"), os(&folded), os("--"), os("sh"), os("-c"), os(&command)]);
-    check_split(&read_folded(&folded), 800, false);
+    check_split(&read_folded(&folded), 800, false, 2);
 }
 
 /// A script that runs for some 0.6 s of CPU (less than the drain interval) still gets
@@ -229,7 +230,10 @@ fn python_record_short_lived_script() {
     let with_python = count_where(&stacks, |s| s.contains(".py:"));
     println!("{with_python} of {total} samples with Python frames");
     assert!(with_python * 100 >= total * 85, "{with_python} of {total} samples with Python frames");
-    check_split(&stacks, 500, false);
+    // The code objects its imports run (each module's body, site's .pth lines) are freed
+    // before the first drain reads them: those samples keep `[unknown python function]`
+    // (21-30 of ~1,200 in three runs, 1.7-2.5%, every one under an import).
+    check_split(&stacks, 500, false, 4);
 }
 
 /// pyenv's 3.10, 3.12 and 3.13 where installed (never on a fresh CI machine): the same
@@ -248,7 +252,7 @@ fn python_record_pyenv_versions() {
         let script = split_script();
         prof_ok(&[os("record"), os("-F"), os("499"), os("-o"), os(&folded), os("--"), os(&python), os(&script)]);
         println!("python {minor}:");
-        check_split(&read_folded(&folded), 800, minor == "3.10");
+        check_split(&read_folded(&folded), 800, minor == "3.10", 2);
     }
 }
 
