@@ -30,7 +30,7 @@ pub(crate) const TAG_UNWIND: [u8; 4] = *b"UNWD";
 /// only when a thread is known; readers that do not know it skip it, and the threads are 0).
 pub(crate) const TAG_THREADS: [u8; 4] = *b"TIDS";
 /// Optional section (version 2) holding the cgroup table and each sample's cgroup, in the order
-/// of `SMPL` (after it; written only when a cgroup is known).
+/// of `SMPL` (after it; written when the profile has a cgroup table or a sample has a cgroup).
 pub(crate) const TAG_CGROUPS: [u8; 4] = *b"CGRP";
 /// Optional section holding the pid of processes in their own pid namespace, where it differs
 /// (after `SMPL`; written only when one is known; readers that do not know it skip it).
@@ -120,7 +120,7 @@ pub(crate) fn encode_body(profile: &Profile, limit: u64) -> Result<Vec<u8>, Arch
             Ok(())
         })?;
     }
-    if profile.samples.iter().any(|s| s.cgroup.is_some()) {
+    if !profile.cgroups.is_empty() || profile.samples.iter().any(|s| s.cgroup.is_some()) {
         enc.section(TAG_CGROUPS, |e| {
             e.count(profile.cgroups.len(), "cgroup table")?;
             for c in &profile.cgroups {
