@@ -55,8 +55,9 @@ fn owner(tgid: u32) -> Option<u32> {
     std::fs::metadata(format!("/proc/{tgid}")).ok().map(|m| m.uid())
 }
 
-/// The PID of process `tgid` in its own PID namespace (the last `NSpid:` field).
+/// The PID of process `tgid` in its own PID namespace (`tgid` itself when it is in prof's);
+/// None when the process is gone.
 fn ns_pid(tgid: u32) -> Option<u32> {
     let status = std::fs::read_to_string(format!("/proc/{tgid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with("NSpid:"))?.split_whitespace().last()?.parse().ok()
+    Some(crate::process::proc_dir::parse_ns_pid(&status).unwrap_or(tgid))
 }
