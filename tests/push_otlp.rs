@@ -310,6 +310,8 @@ fn write_archive(dir: &Path, i: u64) -> PathBuf {
     b.add_thread(user, 4242, 4242, "app", 3 + i);
     b.add_thread(user, 4242, 4243, "worker", 2);
     b.add_thread(kernel, 77, 77, "kworker/0:1", 2);
+    // app runs in a container, where it is pid 7
+    b.ns_pid(4242, 7);
     let path = dir.join(prof::store::archive_name(T0 + i * 10 * SEC, 1, i));
     prof::archive::write_file(&b.finish(), &path).expect("write the archive");
     path
@@ -339,7 +341,7 @@ fn pairs(m: &BTreeMap<String, String>) -> Vec<(&str, &str)> {
 /// One push is an OTLP profiles export the official protos decode: posted as protobuf to
 /// `/v1development/profiles`, with the resource (service, host, OS, labels), prof's scope, the
 /// sample and period types, the interval's time, every sample with its value, process and
-/// thread attributes, and stacks whose function and mapping names resolve through the
+/// thread attributes (`process.vpid` for a process in a container), and stacks whose function and mapping names resolve through the
 /// dictionary, leaf first.
 #[test]
 fn push_otlp_export_decodes_with_the_official_protos() {
@@ -373,7 +375,13 @@ fn push_otlp_export_decodes_with_the_official_protos() {
     assert_eq!(main.value, 6);
     assert_eq!(
         pairs(&main.attributes),
-        [("process.executable.name", "app"), ("process.pid", "4242"), ("thread.id", "4242"), ("thread.name", "app")]
+        [
+            ("process.executable.name", "app"),
+            ("process.pid", "4242"),
+            ("process.vpid", "7"),
+            ("thread.id", "4242"),
+            ("thread.name", "app")
+        ]
     );
     // work_3 is inlined into run: one location with two lines, innermost first.
     assert_eq!(main.functions, ["work_3", "run", "main", "__libc_start_main"]);
@@ -385,6 +393,7 @@ fn push_otlp_export_decodes_with_the_official_protos() {
     assert_eq!(kernel.functions, ["schedule"]);
     assert_eq!(kernel.mappings, ["[kernel.kallsyms]"]);
     assert!(!kernel.attributes.contains_key("process.executable.name"), "{:?}", kernel.attributes);
+    assert!(!kernel.attributes.contains_key("process.vpid"), "{:?}", kernel.attributes);
 }
 
 /// A collector answering 503 (then 429) gets the same interval again with backoff, later ones

@@ -124,3 +124,31 @@ fn report_table_groups_are_printable() {
         assert!(text.contains("evil [31m x") || text.contains("lib os.so"), "{text:?}");
     }
 }
+
+/// `--by pid` gives a process in another pid namespace (a container) a `PID-NS` column with
+/// its pid there (`-` for the host's own processes), and JSON a `pid_ns` field; a profile with
+/// no such process keeps the two-column form (see `report_table_cli`).
+#[test]
+fn report_table_shows_namespace_pids() {
+    let mut p = profile();
+    p.ns_pids.insert(1, 7);
+    p.ns_pids.insert(2, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("p.prof");
+    prof::archive::write_file(&p, &archive).unwrap();
+    let report = |extra: &[&str]| {
+        let mut args = vec!["report".as_ref(), archive.as_os_str(), "--by".as_ref(), "pid".as_ref()];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        String::from_utf8(common::prof_ok(&args).stdout).unwrap()
+    };
+    assert_eq!(
+        report(&[]),
+        " SELF%  TOTAL%  SAMPLES  PID     PID-NS  COMM\n 72.73   72.73       80  1       7       app\n\
+         \x2018.18   18.18       20  2       -       app\n  9.09    9.09       10  3       -       sh\n\
+         110 samples in total\n"
+    );
+    let json: serde_json::Value = serde_json::from_str(&report(&["--format", "json"])).unwrap();
+    let rows = json["table"]["rows"].as_array().unwrap_or_else(|| panic!("{json}"));
+    let ns: Vec<_> = rows.iter().map(|r| (r["pid"].as_u64(), r["pid_ns"].as_u64())).collect();
+    assert_eq!(ns, [(Some(1), Some(7)), (Some(2), None), (Some(3), None)]);
+}

@@ -89,6 +89,9 @@ enum Row {
 struct GroupRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pid: Option<u32>,
+    /// The process's pid in its own pid namespace, where it differs from `pid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid_ns: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tid: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -194,6 +197,7 @@ fn rows(profile: &Profile, opts: &TableOptions) -> Vec<Row> {
         .map(|g| {
             let mut row = GroupRow {
                 pid: None,
+                pid_ns: g.ns_pid,
                 tid: None,
                 comm: None,
                 module: None,

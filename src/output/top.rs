@@ -172,6 +172,9 @@ pub struct GroupRow {
     pub name: String,
     /// For a pid, its comm with the most samples; empty otherwise.
     pub detail: String,
+    /// For a pid in another pid namespace (a container), its pid there; `None` otherwise,
+    /// and for a process whose namespace pid is its host pid.
+    pub ns_pid: Option<u32>,
     /// Samples of the group: of the process, or with the innermost frame in the module
     /// (saturating at `u64::MAX`).
     pub self_count: u64,
@@ -250,9 +253,16 @@ pub fn groups(profile: &Profile, by: TopBy, sort: TopSort, n: usize) -> Vec<Grou
                 .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
                 .map(|(comm, _)| printable(&comm))
                 .unwrap_or_default();
+            let ns_pid = match by {
+                TopBy::Pid => {
+                    name.parse().ok().and_then(|pid: u32| profile.ns_pids.get(&pid).copied().filter(|&n| n != pid))
+                }
+                _ => None,
+            };
             let row = GroupRow {
                 name,
                 detail,
+                ns_pid,
                 self_count: shown(self_count),
                 total_count: shown(total_count),
                 self_pct: pct(self_count),
@@ -286,12 +296,16 @@ fn module_label(frame: &crate::profile::Frame) -> String {
 }
 
 /// Writes grouped `rows` as aligned columns `SELF%  TOTAL%  SAMPLES  COMM|PID|MODULE` (a pid's
-/// busiest comm after it; `MS` instead of `SAMPLES` when the counts are nanoseconds), then a
+/// busiest comm after it, and its pid in its own namespace in a `PID-NS` column when any row's
+/// process runs in another pid namespace; `MS` instead of `SAMPLES` when the counts are
+/// nanoseconds), then a
 /// line with the total (`total`: its text, such as `1234 samples` or `4989.9 ms blocked`). Names
 /// have control characters shown as spaces.
 pub fn write_groups(rows: &[GroupRow], by: TopBy, total: &str, unit: WeightUnit, mut w: impl Write) -> io::Result<()> {
+    let ns_column = rows.iter().any(|r| r.ns_pid.is_some());
     let heading = match by {
         TopBy::Comm => "COMM",
+        TopBy::Pid if ns_column => "PID     PID-NS  COMM",
         TopBy::Pid => "PID     COMM",
         TopBy::Tid => "TID     COMM",
         TopBy::Module => "MODULE",
@@ -308,7 +322,14 @@ pub fn write_groups(rows: &[GroupRow], by: TopBy, total: &str, unit: WeightUnit,
     let width = rows.iter().map(|r| amount(r.self_count).len()).max().unwrap_or(0).max(7);
     writeln!(w, "{:>6}  {:>6}  {column:>width$}  {heading}", "SELF%", "TOTAL%")?;
     for r in rows {
-        let name = if r.detail.is_empty() { r.name.clone() } else { format!("{:<7} {}", r.name, r.detail) };
+        let name = match (r.detail.is_empty(), ns_column) {
+            (true, _) => r.name.clone(),
+            (false, false) => format!("{:<7} {}", r.name, r.detail),
+            (false, true) => {
+                let ns = r.ns_pid.map_or_else(|| "-".to_string(), |n| n.to_string());
+                format!("{:<7} {ns:<7} {}", r.name, r.detail)
+            }
+        };
         writeln!(w, "{:>6.2}  {:>6.2}  {:>width$}  {name}", r.self_pct, r.total_pct, amount(r.self_count))?;
     }
     writeln!(w, "{total} in total")

@@ -17,7 +17,8 @@
 //!   one location per physical frame (its inlined calls are its lines, innermost first), one
 //!   function per (name, source file), one mapping per binary (file name only, address ranges
 //!   0), stacks leaf first. Entry 0 of every table is the zero value, as the format requires.
-//! - Per-sample attributes (see [`sample_attributes`]): `process.pid`, `thread.id` (when the
+//! - Per-sample attributes (see [`sample_attributes`]): `process.pid`, `process.vpid` (the
+//!   pid in the process's own pid namespace, for a process in a container), `thread.id` (when the
 //!   sample has one), `thread.name` (the comm) and `process.executable.name` where known; for a
 //!   sample whose cgroup is known, `process.linux.cgroup` (its v2 path) and what the path names:
 //!   `container.id` and `container.runtime`, `k8s.pod.uid`.
@@ -108,7 +109,11 @@ pub fn export_request(
         let stack_index = dict.stack(sample.stack)?;
         let mut attribute_indices = Vec::new();
         let cgroup = sample.cgroup.and_then(|i| Some((profile.cgroups.get(i as usize)?, workloads.get(i as usize)?)));
-        for (key, value) in sample_attributes(sample, executables.get(&sample.pid).copied(), cgroup) {
+        let process = SampleProcess {
+            executable: executables.get(&sample.pid).copied(),
+            ns_pid: profile.ns_pids.get(&sample.pid).copied().filter(|&n| n != sample.pid),
+        };
+        for (key, value) in sample_attributes(sample, process, cgroup) {
             attribute_indices.push(dict.attribute(key, value)?);
         }
         samples.push(proto::Sample {
@@ -169,20 +174,30 @@ pub enum AttributeValue<'a> {
     Str(&'a str),
 }
 
-/// The attributes of one sample, in this order: `process.pid`; `thread.id` when the sample
-/// has a thread id; `thread.name` (the comm) when not empty; `process.executable.name` when
-/// known (`executable`, see [`executables`]); with the sample's cgroup and what its path names
-/// (`cgroup`), `process.linux.cgroup` (the path, when known), `container.id` and
-/// `container.runtime`, `k8s.pod.uid`, each where known.
+/// What a profile knows of a sample's process beyond the sample itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SampleProcess<'a> {
+    /// Its executable's name (see [`executables`]), when known.
+    pub executable: Option<&'a str>,
+    /// Its pid in its own pid namespace, when that differs from the host's.
+    pub ns_pid: Option<u32>,
+}
+
+/// The attributes of one sample, in this order: `process.pid`; `process.vpid` for a process
+/// in another pid namespace; `thread.id` when the sample has a thread id; `thread.name` (the
+/// comm) when not empty; `process.executable.name` when known; with the sample's cgroup and
+/// what its path names (`cgroup`), `process.linux.cgroup` (the path, when known),
+/// `container.id` and `container.runtime`, `k8s.pod.uid`, each where known.
 pub fn sample_attributes<'a>(
     sample: &'a Sample,
-    executable: Option<&'a str>,
+    process: SampleProcess<'a>,
     cgroup: Option<(&'a Cgroup, &'a Workload)>,
 ) -> impl Iterator<Item = (&'static str, AttributeValue<'a>)> + 'a {
     let pid = Some(("process.pid", AttributeValue::Int(i64::from(sample.pid))));
+    let vpid = process.ns_pid.map(|n| ("process.vpid", AttributeValue::Int(i64::from(n))));
     let tid = (sample.tid != 0).then(|| ("thread.id", AttributeValue::Int(i64::from(sample.tid))));
     let comm = (!sample.comm.is_empty()).then_some(("thread.name", AttributeValue::Str(sample.comm.as_str())));
-    let exe = executable.map(|e| ("process.executable.name", AttributeValue::Str(e)));
+    let exe = process.executable.map(|e| ("process.executable.name", AttributeValue::Str(e)));
     let path = cgroup
         .filter(|(c, _)| !c.path.is_empty())
         .map(|(c, _)| ("process.linux.cgroup", AttributeValue::Str(c.path.as_str())));
@@ -190,7 +205,7 @@ pub fn sample_attributes<'a>(
     let id = container.map(|c| ("container.id", AttributeValue::Str(c.id.as_str())));
     let runtime = container.map(|c| ("container.runtime", AttributeValue::Str(c.runtime.name())));
     let pod = cgroup.and_then(|(_, w)| w.pod_uid.as_deref()).map(|p| ("k8s.pod.uid", AttributeValue::Str(p)));
-    [pid, tid, comm, exe, path, id, runtime, pod].into_iter().flatten()
+    [pid, vpid, tid, comm, exe, path, id, runtime, pod].into_iter().flatten()
 }
 
 /// The executable of each process, where the profile shows it: the binary of the outermost
@@ -425,7 +440,9 @@ mod tests {
         let c = Cgroup { id: 5, path: format!("/kubepods/burstable/pod{uid}/{id}") };
         let w = c.workload();
         let p = profile(WeightUnit::Samples);
-        let keys = |cgroup| sample_attributes(&p.samples[0], None, cgroup).map(|(k, _)| k).collect::<Vec<_>>();
+        let keys = |cgroup| {
+            sample_attributes(&p.samples[0], SampleProcess::default(), cgroup).map(|(k, _)| k).collect::<Vec<_>>()
+        };
         assert_eq!(
             keys(Some((&c, &w))),
             [
@@ -439,13 +456,40 @@ mod tests {
             ]
         );
         assert_eq!(keys(None), ["process.pid", "thread.id", "thread.name"]);
-        let values: Vec<String> = sample_attributes(&p.samples[0], None, Some((&c, &w)))
+        let values: Vec<String> = sample_attributes(&p.samples[0], SampleProcess::default(), Some((&c, &w)))
             .filter_map(|(_, v)| match v {
                 AttributeValue::Str(s) => Some(s.to_string()),
                 AttributeValue::Int(_) => None,
             })
             .collect();
         assert_eq!(values, ["w", c.path.as_str(), id.as_str(), "container", uid]);
+    }
+
+    /// A process in another pid namespace carries `process.vpid`, its pid there; one whose
+    /// namespace pid is its host pid, and one of unknown namespace, does not.
+    #[test]
+    fn otlp_namespace_pid_is_vpid() {
+        let mut p = profile(WeightUnit::Samples);
+        p.ns_pids.insert(10, 1);
+        p.ns_pids.insert(20, 20);
+        let req = export_request(&p, &ResourceInfo::default()).unwrap();
+        let dict = req.dictionary.as_ref().unwrap();
+        let samples = &req.resource_profiles[0].scope_profiles[0].profiles[0].samples;
+        let vpids: Vec<Vec<i64>> = samples
+            .iter()
+            .map(|s| {
+                s.attribute_indices
+                    .iter()
+                    .map(|&i| &dict.attribute_table[i as usize])
+                    .filter(|kv| dict.string_table[kv.key_strindex as usize] == "process.vpid")
+                    .filter_map(|kv| match kv.value.as_ref()?.value {
+                        Some(proto::Value::IntValue(n)) => Some(n),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(vpids, [vec![1], vec![1], vec![]]);
     }
 
     /// The executable is the outermost user binary that is not a library; a JIT map is none.
