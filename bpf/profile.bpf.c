@@ -871,7 +871,14 @@ static void send_event(__u32 kind, __u32 tgid, __u32 tid)
 	e->kind = kind;
 	e->tgid = tgid;
 	e->tid = tid;
-	e->pad = 0;
+	e->ns_pid = 0;
+	e->start_time = 0;
+#ifndef PROF_NO_BTF
+	/* every event is sent in the context of a task of the process it names */
+	struct task_struct *leader = BPF_CORE_READ(bpf_get_current_task_btf(), group_leader);
+	e->start_time = BPF_CORE_READ(leader, start_boottime);
+	e->ns_pid = ns_tid(leader);
+#endif
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
 	stat_inc(PROF_STAT_EVENTS_SENT);

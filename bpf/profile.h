@@ -255,7 +255,13 @@ struct prof_proc_event {
 	__u32 tgid;
 	/* the thread that was sampled: its /proc/TGID/task/TID/maps outlives an exited leader */
 	__u32 tid;
-	__u32 pad;
+	/* the process's pid in its own (innermost) pid namespace, tgid itself outside containers;
+	 * 0: not known (the fallback program without BTF) */
+	__u32 ns_pid;
+	/* the process's start (its group leader's start_boottime, ns since boot), as in struct
+	 * prof_sample_key: with ns_pid, what userspace would otherwise read from /proc/TGID/stat
+	 * and status. 0: not known */
+	__u64 start_time;
 	char comm[PROF_TASK_COMM_LEN];
 };
 

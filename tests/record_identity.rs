@@ -368,8 +368,8 @@ fn symbolize_container_jit_map_after_exit() {
 }
 
 /// A process that is PID 1 in its own PID namespace keeps that pid beside the host's: in the
-/// archive, as `app [PID ns:1]` with `--pid-in-name`, and as the pprof label `pid_ns`, which
-/// reads back.
+/// archive, as `app [PID ns:1]` with `--pid-in-name`, in the `PID-NS` column of `--by pid`,
+/// and as the pprof label `pid_ns`, which reads back.
 #[test]
 fn record_container_process_keeps_its_namespace_pid() {
     let _m = bpf_test!("record_container_process_keeps_its_namespace_pid");
@@ -391,6 +391,11 @@ fn record_container_process_keeps_its_namespace_pid() {
         folded
     };
     let from_archive = folded_of(&archive, "a.folded");
+    let table = String::from_utf8(prof_ok(&[os("report"), archive.as_os_str(), os("--by"), os("pid")]).stdout).unwrap();
+    let mut lines = table.lines();
+    assert!(lines.next().is_some_and(|l| l.ends_with("PID     PID-NS  COMM")), "{table}");
+    let row = lines.next().unwrap_or_default().split_whitespace().skip(3).collect::<Vec<_>>();
+    assert_eq!(row, [pid.to_string().as_str(), "1", "app"], "{table}");
     // pprof: the label, and what reads back from it (and from the folded file).
     let pprof = dir.path().join("x.pb.gz");
     prof_ok(&[os("report"), archive.as_os_str(), os("-o"), pprof.as_os_str()]);
@@ -409,4 +414,43 @@ fn record_container_process_keeps_its_namespace_pid() {
     assert_eq!(back.ns_pids.get(&pid), Some(&1));
     assert_eq!(folded_of(&pprof, "b.folded"), from_archive);
     assert_eq!(folded_of(&dir.path().join("a.folded"), "c.folded"), from_archive);
+}
+
+/// The kernel's exec event says who the process is, so that capturing it reads neither
+/// `/proc/PID/stat` nor `status`: its start time is the one `stat` gives, and its pid in its
+/// own pid namespace 1 for a container's first process, its own pid for a host process.
+#[test]
+fn exec_event_tells_start_time_and_namespace_pid() {
+    use prof::process::{start_time, NsPid};
+    use prof::sample::{ProcEvent, Sampler, SamplerOptions};
+    let _m = bpf_test!("exec_event_tells_start_time_and_namespace_pid");
+    let mut sampler = Sampler::start(&SamplerOptions::default()).unwrap();
+    let mut unshare =
+        spawn_fresh(Command::new("unshare").args(["--pid", "--fork", "--kill-child", "sh", "-c", "exec sleep 3"]));
+    let host = unshare.id();
+    let mut inner = None;
+    let mut execs = std::collections::HashMap::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        inner = inner.or_else(|| child_of(host));
+        for ev in sampler.poll_events(Duration::from_millis(50)).unwrap() {
+            if let ProcEvent::Exec { tgid, known } = ev {
+                execs.insert(tgid, known);
+            }
+        }
+        if inner.is_some_and(|i| execs.contains_key(&i)) && execs.contains_key(&host) {
+            break;
+        }
+    }
+    let inner = inner.expect("unshare's child started");
+    let (outer_known, inner_known) = (execs.get(&host).copied(), execs.get(&inner).copied());
+    let (outer_start, inner_start) = (start_time(host), start_time(inner));
+    let _ = unshare.kill();
+    let _ = unshare.wait();
+    sampler.stop().unwrap();
+    let outer_known = outer_known.expect("unshare's exec event");
+    let inner_known = inner_known.expect("the container process's exec event");
+    assert_eq!((outer_known.start_time, outer_known.ns_pid), (outer_start, NsPid::Same));
+    assert_eq!((inner_known.start_time, inner_known.ns_pid), (inner_start, NsPid::Nested(1)));
+    assert!(outer_start.is_some() && inner_start.is_some());
 }

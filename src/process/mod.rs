@@ -28,6 +28,39 @@ use maps::Mapping;
 /// every process id is below it.
 pub const PID_MAX_LIMIT: u32 = 1 << 22;
 
+/// What the kernel told of a process along with the event that asks for its capture, read
+/// from its task, so that the capture need not read `/proc/PID/stat` and `status` for them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Known {
+    /// Its start time in clock ticks since boot (`stat` field 22), when known.
+    pub start_time: Option<u64>,
+    /// Its pid in its own pid namespace, when known.
+    pub ns_pid: NsPid,
+}
+
+/// A process's pid in its own pid namespace, as far as known.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NsPid {
+    /// Not known: read `status` for it.
+    #[default]
+    Unknown,
+    /// The same as the pid prof sees (not in a container's pid namespace).
+    Same,
+    /// This pid, in a nested pid namespace.
+    Nested(u32),
+}
+
+impl NsPid {
+    /// From the pid the kernel gave for process `tgid` in its innermost namespace (0: unknown).
+    pub fn from_kernel(tgid: u32, ns_pid: u32) -> NsPid {
+        match ns_pid {
+            0 => NsPid::Unknown,
+            n if n == tgid => NsPid::Same,
+            n => NsPid::Nested(n),
+        }
+    }
+}
+
 /// One process, told apart from any later process that reuses its PID by its start time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ProcessId {
@@ -167,17 +200,32 @@ impl ProcessTable {
     /// Reads the mappings of `tgid` through thread `tid` (which outlives an exited leader) and
     /// opens any binary not yet open. Returns false when the process is already gone.
     pub fn capture(&mut self, tgid: u32, tid: u32) -> bool {
+        self.capture_known(tgid, tid, Known::default())
+    }
+
+    /// [`ProcessTable::capture`] of a process the kernel told `known` of (with the event that
+    /// asked for the capture): a start time given is taken instead of reading `stat`, a
+    /// namespace pid instead of reading `status`. The kernel read them from the task that sent
+    /// the event; the mappings are read a few milliseconds later, from the process that has
+    /// the PID then, which is the same one unless the machine created the whole PID space's
+    /// worth of processes (`kernel.pid_max`) in between.
+    pub fn capture_known(&mut self, tgid: u32, tid: u32, known: Known) -> bool {
         // Read through one open /proc/PID directory, the start time dates the mappings: both
         // come from the process that had the PID when the directory was opened.
         let Some(dir) = proc_dir::ProcDir::open(tgid) else {
             self.capture_failures += 1;
             return false;
         };
-        let start = dir.start_time();
+        let start = known.start_time.or_else(|| dir.start_time());
         // A process keeps its pid namespace for life: its pid there is read at its first
         // capture only (a PID reused by another process is a first capture again).
         if start.is_none() || self.start_times.get(&tgid) != start.as_ref() {
-            match dir.ns_pid() {
+            let ns_pid = match known.ns_pid {
+                NsPid::Unknown => dir.ns_pid(),
+                NsPid::Same => None,
+                NsPid::Nested(n) => Some(n),
+            };
+            match ns_pid {
                 Some(ns) => self.ns_pids.insert(tgid, ns),
                 None => self.ns_pids.remove(&tgid),
             };
@@ -401,6 +449,23 @@ fn parse_start_time(stat: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A capture told the start time and namespace pid by the kernel takes them as given
+    /// (a namespace pid of `Same` is none), and the kernel's 0 means not known.
+    #[test]
+    fn capture_known_takes_the_kernels_identity() {
+        let me = std::process::id();
+        let mut table = ProcessTable::default();
+        let known = Known { start_time: Some(12_345), ns_pid: NsPid::Nested(7) };
+        assert!(table.capture_known(me, me, known));
+        assert_eq!((table.instance(me).start, table.ns_pid(me)), (12_345, Some(7)));
+        let mut table = ProcessTable::default();
+        assert!(table.capture_known(me, me, Known { start_time: None, ns_pid: NsPid::Same }));
+        assert_eq!((Some(table.instance(me).start), table.ns_pid(me)), (start_time(me), None));
+        assert_eq!(NsPid::from_kernel(40, 0), NsPid::Unknown);
+        assert_eq!(NsPid::from_kernel(40, 40), NsPid::Same);
+        assert_eq!(NsPid::from_kernel(40, 1), NsPid::Nested(1));
+    }
 
     /// Code mapped after a process was captured is found by a refresh (a new snapshot); an
     /// address no mapping holds costs one re-read once the interval has passed, then none.

@@ -379,16 +379,16 @@ impl Session {
     /// for their unwind tables), and notes their exit.
     fn handle_events(&mut self, events: Vec<ProcEvent>, observer: &mut dyn Observer) {
         for ev in events {
-            let (tgid, tid) = match ev {
+            let (tgid, tid, known) = match ev {
                 // The announcement that follows an exec: the exec's capture is the image's, and
                 // with unwind tables the kernel walker asks for a new capture when a sample
                 // runs in code mapped since (MapsStale). Without the exec's capture (its event
                 // was lost), the process may still run the image it had before: read again.
                 ProcEvent::FirstSample { tgid, .. } if self.captured_at_exec.remove(&tgid) => continue,
-                ProcEvent::FirstSample { tgid, tid } => (tgid, tid),
-                ProcEvent::Exec { tgid } => {
+                ProcEvent::FirstSample { tgid, tid, known } => (tgid, tid, known),
+                ProcEvent::Exec { tgid, known } => {
                     self.symbolizer.python().exec(tgid);
-                    if self.procs.capture(tgid, tgid) {
+                    if self.procs.capture_known(tgid, tgid, known) {
                         if self.tables.is_some() {
                             self.captured_at_exec.insert(tgid);
                         }
@@ -396,7 +396,7 @@ impl Session {
                     }
                     continue;
                 }
-                ProcEvent::MapsStale { tgid } => (tgid, tgid),
+                ProcEvent::MapsStale { tgid, known } => (tgid, tgid, known),
                 ProcEvent::Exit { tgid } => {
                     self.captured_at_exec.remove(&tgid);
                     if self.python_procs.remove(&tgid) {
@@ -410,7 +410,7 @@ impl Session {
                     continue;
                 }
             };
-            if self.procs.capture(tgid, tid) {
+            if self.procs.capture_known(tgid, tid, known) {
                 self.process_captured(tgid, observer);
             }
         }

@@ -62,7 +62,7 @@ unsafe impl plain::Plain for types::prof_offcpu_start {}
 
 const _: () = assert!(std::mem::size_of::<types::prof_sample_key>() == 80);
 const _: () = assert!(std::mem::size_of::<types::prof_stack>() == 8 + 8 * MAX_STACK_DEPTH);
-const _: () = assert!(std::mem::size_of::<types::prof_proc_event>() == 32);
+const _: () = assert!(std::mem::size_of::<types::prof_proc_event>() == 40);
 const _: () = assert!(std::mem::size_of::<types::prof_offcpu_start>() == 88);
 
 /// Frames kept per stack (`PROF_MAX_STACK_DEPTH` in bpf/profile.h).
@@ -118,11 +118,15 @@ pub enum ProcEvent {
         tgid: u32,
         /// Sampled thread (its maps outlive an exited group leader).
         tid: u32,
+        /// Its start time and namespace pid, from the kernel.
+        known: crate::process::Known,
     },
     /// A process called exec.
     Exec {
         /// Process.
         tgid: u32,
+        /// Its start time and namespace pid, from the kernel.
+        known: crate::process::Known,
     },
     /// The last thread of a process exited.
     Exit {
@@ -134,6 +138,8 @@ pub enum ProcEvent {
     MapsStale {
         /// Process.
         tgid: u32,
+        /// Its start time and namespace pid, from the kernel.
+        known: crate::process::Known,
     },
 }
 
@@ -195,7 +201,7 @@ pub fn kernel_release() -> String {
 /// PID must be announced again and must not inherit the filter).
 fn polled_exits(poll: &mut exit_poll::ExitPoll, programs: &programs::Programs, events: &[ProcEvent]) -> Vec<ProcEvent> {
     for ev in events {
-        if let ProcEvent::FirstSample { tgid, .. } | ProcEvent::Exec { tgid } = ev {
+        if let ProcEvent::FirstSample { tgid, .. } | ProcEvent::Exec { tgid, .. } = ev {
             poll.watch(*tgid);
         }
     }

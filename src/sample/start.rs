@@ -432,11 +432,16 @@ fn event_ring_buffer(
 fn parse_proc_event(data: &[u8]) -> Option<ProcEvent> {
     let mut ev = types::prof_proc_event::default();
     plain::copy_from_bytes(&mut ev, data).ok()?;
+    let known = crate::process::Known {
+        start_time: (ev.start_time != 0).then(|| super::drain::clock_ticks(ev.start_time)),
+        ns_pid: crate::process::NsPid::from_kernel(ev.tgid, ev.ns_pid),
+    };
+    let tgid = ev.tgid;
     match types::prof_event_kind(ev.kind) {
-        types::prof_event_kind::PROF_EVENT_FIRST_SAMPLE => Some(ProcEvent::FirstSample { tgid: ev.tgid, tid: ev.tid }),
-        types::prof_event_kind::PROF_EVENT_EXEC => Some(ProcEvent::Exec { tgid: ev.tgid }),
-        types::prof_event_kind::PROF_EVENT_EXIT => Some(ProcEvent::Exit { tgid: ev.tgid }),
-        types::prof_event_kind::PROF_EVENT_MAPS_STALE => Some(ProcEvent::MapsStale { tgid: ev.tgid }),
+        types::prof_event_kind::PROF_EVENT_FIRST_SAMPLE => Some(ProcEvent::FirstSample { tgid, tid: ev.tid, known }),
+        types::prof_event_kind::PROF_EVENT_EXEC => Some(ProcEvent::Exec { tgid, known }),
+        types::prof_event_kind::PROF_EVENT_EXIT => Some(ProcEvent::Exit { tgid }),
+        types::prof_event_kind::PROF_EVENT_MAPS_STALE => Some(ProcEvent::MapsStale { tgid, known }),
         _ => None,
     }
 }

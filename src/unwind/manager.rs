@@ -153,6 +153,9 @@ pub struct TableManager {
     rows: Rows,
     capacity: u32,
     tables: HashMap<BinaryKey, TableInfo>,
+    /// How many of `tables` are being built (asked for on every wait for events, so counted
+    /// as they change rather than each time).
+    pending: usize,
     /// Mappings of each known process (to re-send when a table becomes ready).
     procs: HashMap<u32, Vec<MappingInfo>>,
     /// None: tables are built inline (tests, or no thread could be started).
@@ -213,6 +216,7 @@ impl TableManager {
             rows: Rows::new(capacity),
             capacity,
             tables: HashMap::new(),
+            pending: 0,
             procs: HashMap::new(),
             builder: None,
             stats: Default::default(),
@@ -234,7 +238,8 @@ impl TableManager {
 
     /// Tables being built in the background.
     pub fn pending(&self) -> usize {
-        self.tables.values().filter(|t| t.state == TableState::Pending).count()
+        debug_assert_eq!(self.pending, self.tables.values().filter(|t| t.state == TableState::Pending).count());
+        self.pending
     }
 
     /// True when the manager has loaded mappings for `tgid`.
@@ -260,6 +265,7 @@ impl TableManager {
             } else if m.module == VDSO_MODULE && !self.tables.contains_key(&VDSO_KEY) {
                 // A few hundred rows from memory: built at once.
                 self.tables.insert(VDSO_KEY, TableInfo::pending(&m.module, self.generation));
+                self.pending += 1;
                 let (built, size) = build_vdso();
                 self.vdso_size = size;
                 self.finish(sink, VDSO_KEY, built);
@@ -411,6 +417,7 @@ impl TableManager {
 
     fn start_build(&mut self, sink: &mut dyn TableSink, key: BinaryKey, path: &std::path::Path, module: &str) {
         self.tables.insert(key, TableInfo::pending(module, self.generation));
+        self.pending += 1;
         // A descriptor of our own: the path may be a /proc/self/fd link the symbolizer closes.
         let file = match File::open(path) {
             Ok(f) => f,
@@ -452,6 +459,9 @@ impl TableManager {
             }
         };
         if let Some(info) = self.tables.get_mut(&key) {
+            if info.state == TableState::Pending {
+                self.pending -= 1;
+            }
             info.state = state;
             info.source = source;
             info.unsupported_rows = unsupported_rows;
