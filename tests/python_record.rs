@@ -280,8 +280,9 @@ fn innermost_python_shares(text: &str) -> std::collections::HashMap<String, f64>
 /// then runs less between a sample taken in the encoder and the next, so the next one lands in
 /// the encoder more often: py-spy put 1.5 to 4.2 points more into `JSONEncoder.iterencode` than
 /// prof in every run, while perf, which does not stop the process, finds the encoder in as many
-/// samples as prof does (docs/python.md). At 99 Hz (10 ms apart) the stops take a fifth as much
-/// of the time and py-spy agrees with prof.
+/// samples as prof does (docs/python.md). At 99 Hz (10 ms apart) the same stops shift the
+/// encoder's share by some 0.5 point, up to 2 on a heavily loaded machine, where py-spy's stops
+/// grow longer.
 const PY_SPY_HZ: &str = "99";
 
 /// How long py-spy samples: 30 s at 99 Hz is ~3,000 samples, so that the sampling error of its
