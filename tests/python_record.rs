@@ -343,8 +343,9 @@ fn drop_innermost(folded: &str, function: &str, fraction: f64) -> String {
 /// process (python_mix.py) over the same 45 s, and the shares of py-spy's top 10 Python
 /// functions (each sample's innermost Python frame) agree within 3 points. py-spy samples at
 /// 99 Hz because at 499 Hz its own stops bias it toward json's encoder (`PY_SPY_HZ`), and with
-/// the workload ahead of other work on the machine (`PRIORITY`). The same comparison fails when prof's recording loses `JSONEncoder.iterencode`'s frame in half of its
-/// samples (some 10 points).
+/// the workload ahead of other work on the machine (`PRIORITY`). The same comparison fails when
+/// prof's recording loses `JSONEncoder.iterencode`'s frame in half of its samples (some 10
+/// points).
 #[test]
 fn python_record_agrees_with_py_spy() {
     let _m = bpf_test!("python_record_agrees_with_py_spy");
