@@ -273,13 +273,79 @@ fn innermost_python_shares(text: &str) -> std::collections::HashMap<String, f64>
     counts.into_iter().map(|(f, n)| (f, 100.0 * n as f64 / total.max(1) as f64)).collect()
 }
 
+/// py-spy's rate in the side-by-side comparison. `py-spy record --native` stops the process for
+/// each sample and reads its native stack with ptrace one word at a time, for longer where the
+/// stack is deeper: a median 580 µs per sample in json's C encoder against 240 µs in
+/// `Matrix.multiply` (`perf record -e dummy --switch-events`). At 499 Hz (2 ms apart) the process
+/// then runs less between a sample taken in the encoder and the next, so the next one lands in
+/// the encoder more often: py-spy put 1.5 to 4.2 points more into `JSONEncoder.iterencode` than
+/// prof in every run, while perf, which does not stop the process, finds the encoder in as many
+/// samples as prof does (docs/python.md). At 99 Hz (10 ms apart) the same stops shift the
+/// encoder's share by some 0.5 point, up to 2 on a heavily loaded machine, where py-spy's stops
+/// grow longer.
+const PY_SPY_HZ: &str = "99";
+
+/// How long py-spy samples: 45 s at 99 Hz is ~4,500 samples, so that the sampling error of its
+/// shares (~0.65 point for a function with a quarter of them) leaves room within the 3 points
+/// (30 s gave differences up to 2.9 points on a busy machine).
+const PY_SPY_SECONDS: &str = "45";
+
+/// The niceness of the workload and of py-spy in the comparison. py-spy samples wall-clock
+/// time and prof CPU time: on a machine busy with other work, a workload waiting for a CPU gets
+/// py-spy's samples all where it was preempted, and py-spy waiting for a CPU keeps the process
+/// stopped longer. Ahead of other work, both run when they are ready.
+const PRIORITY: &str = "-10";
+
+/// The most the shares of a function may differ between prof and py-spy, in points: the issue's
+/// bound.
+const AGREE_POINTS: f64 = 3.0;
+
+/// The function among the top `n` of `theirs` whose share differs most from its share in `ours`,
+/// with that difference in points.
+fn max_difference(
+    ours: &std::collections::HashMap<String, f64>,
+    theirs: &std::collections::HashMap<String, f64>,
+    n: usize,
+) -> (String, f64) {
+    let mut top: Vec<(&String, &f64)> = theirs.iter().collect();
+    top.sort_by(|a, b| b.1.total_cmp(a.1));
+    top.iter()
+        .take(n)
+        .map(|(function, share)| ((*function).clone(), (ours.get(*function).copied().unwrap_or(0.0) - **share).abs()))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or_default()
+}
+
+/// `folded` with the innermost Python frame of `function` removed from `fraction` of the samples
+/// whose innermost Python frame it is (their share going to its caller): what prof would record
+/// if it lost that function's frame in those samples.
+fn drop_innermost(folded: &str, function: &str, fraction: f64) -> String {
+    let mut out = String::new();
+    for line in folded.lines() {
+        let Some((stack, count)) = line.rsplit_once(' ') else { continue };
+        let count: u64 = count.parse().unwrap_or(0);
+        let frames: Vec<&str> = stack.split(';').collect();
+        let innermost = frames.iter().rposition(|f| f.contains(".py:") && f.ends_with(')'));
+        match innermost.filter(|&i| frames[i].rsplit_once(" (").is_some_and(|(name, _)| name == function)) {
+            Some(i) => {
+                let dropped = (count as f64 * fraction).round() as u64;
+                let kept: Vec<&str> = frames.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, f)| *f).collect();
+                out.push_str(&format!("{stack} {}\n{} {dropped}\n", count - dropped, kept.join(";")));
+            }
+            None => out.push_str(&format!("{line}\n")),
+        }
+    }
+    out
+}
+
 /// Side by side with py-spy (installed with pip by scripts/setup; skipped without it outside
-/// CI): prof and `py-spy record --native -f raw` sample the same python3 process
-/// (python_mix.py) over the same window, and the shares of the top 10 Python functions (each
-/// sample's innermost Python frame) agree within 5 points. The issue asks for 3, which is not
-/// met: every function but one agrees within 1.5 points, but py-spy, which stops the process to
-/// read it (`--native` cannot do otherwise), puts 1.5 to 4.2 points more than prof's on-CPU
-/// samples into json's encoder (`JSONEncoder.iterencode`) in every run (11 runs measured).
+/// CI): prof at 499 Hz and `py-spy record --native -f raw` at 99 Hz sample the same python3
+/// process (python_mix.py) over the same 45 s, and the shares of py-spy's top 10 Python
+/// functions (each sample's innermost Python frame) agree within 3 points. py-spy samples at
+/// 99 Hz because at 499 Hz its own stops bias it toward json's encoder (`PY_SPY_HZ`), and with
+/// the workload ahead of other work on the machine (`PRIORITY`). The same comparison fails when
+/// prof's recording loses `JSONEncoder.iterencode`'s frame in half of its samples (some 10
+/// points).
 #[test]
 fn python_record_agrees_with_py_spy() {
     let _m = bpf_test!("python_record_agrees_with_py_spy");
@@ -291,9 +357,10 @@ fn python_record_agrees_with_py_spy() {
     };
     let dir = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads/python_mix.py");
-    let mut workload = std::process::Command::new(PYTHON)
+    let mut workload = std::process::Command::new("nice")
+        .args(["-n", PRIORITY, PYTHON])
         .arg(&script)
-        .arg("60")
+        .arg("75")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("python starts");
@@ -305,8 +372,10 @@ fn python_record_agrees_with_py_spy() {
     let raw = dir.path().join("py-spy.txt");
     let prof =
         common::Background::start(&[os("record"), os("-F"), os("499"), os("-p"), os(&pid), os("-o"), os(&folded)]);
-    let spy = std::process::Command::new(py_spy)
-        .args(["record", "--native", "-f", "raw", "-r", "499", "-d", "8", "-p", &pid, "-o"])
+    let spy = std::process::Command::new("nice")
+        .args(["-n", PRIORITY])
+        .arg(py_spy)
+        .args(["record", "--native", "-f", "raw", "-r", PY_SPY_HZ, "-d", PY_SPY_SECONDS, "-p", &pid, "-o"])
         .arg(&raw)
         .output()
         .expect("py-spy runs");
@@ -317,14 +386,23 @@ fn python_record_agrees_with_py_spy() {
     assert!(spy.status.success(), "py-spy: {}", String::from_utf8_lossy(&spy.stderr));
     assert!(status.success(), "prof: {stderr}");
 
-    let ours = innermost_python_shares(&std::fs::read_to_string(&folded).unwrap());
+    let prof_folded = std::fs::read_to_string(&folded).unwrap();
+    let ours = innermost_python_shares(&prof_folded);
     let theirs = innermost_python_shares(&std::fs::read_to_string(&raw).unwrap());
     let mut top: Vec<(&String, &f64)> = theirs.iter().collect();
     top.sort_by(|a, b| b.1.total_cmp(a.1));
     for (function, share) in top.iter().take(10) {
         let mine = ours.get(*function).copied().unwrap_or(0.0);
         println!("{function}: prof {mine:.1}%, py-spy {share:.1}%");
-        assert!((mine - **share).abs() <= 5.0, "{function}: prof {mine:.1}%, py-spy {share:.1}%");
     }
     assert!(top.len() >= 8, "py-spy saw {} Python functions", top.len());
+    let (function, points) = max_difference(&ours, &theirs, 10);
+    println!("largest difference: {points:.2} points ({function})");
+    assert!(points <= AGREE_POINTS, "{function}: prof and py-spy differ by {points:.1} points");
+
+    // The bound catches a recording that lost json's encoder frame in half of its samples.
+    let lossy = innermost_python_shares(&drop_innermost(&prof_folded, "JSONEncoder.iterencode", 0.5));
+    let (function, points) = max_difference(&lossy, &theirs, 10);
+    println!("with half of iterencode's frames dropped: {points:.2} points ({function})");
+    assert!(points > AGREE_POINTS, "dropping iterencode's frames went unnoticed: {points:.1} points");
 }

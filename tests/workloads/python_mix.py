@@ -2,7 +2,8 @@
 # of work per round (no system calls in the loops, so that samplers that stop the process, as
 # py-spy does, and samplers that interrupt the CPU, as prof does, see the same thing): a
 # method, a nested function, a generator, string building, sorting (C under Python) and
-# json.dumps. Prints "ready", then runs for the seconds given (default 30).
+# json.dumps. Prints "ready", then runs for the seconds given (default 30). python_mix_cpu.py
+# measures each function's share of its CPU time.
 import json
 import sys
 import time
@@ -66,8 +67,10 @@ def round_of_work():
     encode(20)
 
 
-seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
-end = time.time() + seconds
-print("ready", flush=True)
-while time.time() < end:
-    round_of_work()
+if __name__ == "__main__":
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
+    end = time.time() + seconds
+    print("ready", flush=True)
+    while time.time() < end:
+        round_of_work()
+
