@@ -36,9 +36,10 @@ const MAX_PYTHON_WARNINGS: usize = 16;
 const TABLE_POLL: Duration = Duration::from_millis(10);
 
 /// How often the counts are drained while Python processes are sampled (besides every
-/// `--drain-interval`): their code objects can only be read while they run, so a process that
-/// exits loses the names of the functions first sampled in its last this long. Shorter costs
-/// more drains (each one a pass over the kernel's counts).
+/// `--drain-interval`), when the kernel took a sample of one since the last drain: their code
+/// objects can only be read while they run, so a process that exits loses the names of the
+/// functions first sampled in its last this long. Shorter costs more drains (each one a pass
+/// over the kernel's counts).
 const PYTHON_DRAIN: Duration = Duration::from_millis(100);
 
 /// How often a spawned command is checked for exit while waiting for events.
@@ -179,6 +180,8 @@ impl Session {
     ) -> Result<EndReason, RecordError> {
         let mut next_drain = self.start + self.drain_every;
         let mut next_python_drain = self.start + PYTHON_DRAIN;
+        // The kernel's count of samples of Python processes at the last drain.
+        let mut python_sampled = 0;
         let mut drains: u64 = 0;
         loop {
             if stop.load(Ordering::SeqCst) {
@@ -198,12 +201,19 @@ impl Session {
             let now = Instant::now();
             if now < next_drain {
                 if now >= python_drain {
-                    self.drain_counts(observer)?;
+                    // Only when the kernel sampled a Python process since the last drain: a
+                    // Python daemon that sleeps costs no drain ten times a second.
+                    let sampled = self.sampler.python_samples();
+                    if sampled != python_sampled {
+                        self.drain_counts(observer)?;
+                    }
+                    python_sampled = sampled;
                     next_python_drain = now + PYTHON_DRAIN;
                 }
                 continue;
             }
             self.drain_counts(observer)?;
+            python_sampled = self.sampler.python_samples();
             next_python_drain = Instant::now() + PYTHON_DRAIN;
             for note in self.sampler.check_cpus() {
                 observer.on_event(Event::Warning { message: &note });

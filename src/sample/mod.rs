@@ -402,7 +402,7 @@ impl Sampler {
 
     /// Waits up to `timeout` for process notifications and returns those that arrived.
     pub fn poll_events(&mut self, timeout: Duration) -> Result<Vec<ProcEvent>, SampleError> {
-        let rc = self.ringbuf.poll_raw(timeout);
+        let rc = self.ringbuf.poll_raw(whole_millis(timeout));
         // A signal (Ctrl-C) interrupts the wait: not an error, the caller checks its stop flag.
         if rc < 0 && rc != -libc::EINTR {
             return Err(SampleError::Bpf {
@@ -421,6 +421,15 @@ impl Sampler {
     /// arrived in the last [`Sampler::poll_events`] calls.
     pub fn take_deferred(&mut self) -> Vec<deferred::DeferredSample> {
         std::mem::take(&mut *self.pending_deferred.borrow_mut())
+    }
+
+    /// Samples the kernel took of threads of the Python processes it walks (see
+    /// [`Sampler::set_python_process`]), so far; 0 when the count cannot be read. One map
+    /// lookup: cheap enough to ask ten times a second.
+    pub fn python_samples(&self) -> u64 {
+        let key = types::prof_stat::PROF_STAT_PY_SAMPLES.0.to_ne_bytes();
+        let per_cpu = self.programs.stats().lookup_percpu(&key, MapFlags::ANY).ok().flatten().unwrap_or_default();
+        per_cpu.iter().filter_map(|v| v.get(..8)).map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]))).sum()
     }
 
     /// Reads the kernel's counters (cumulative since start) plus losses found in userspace.
@@ -502,8 +511,30 @@ impl crate::unwind::manager::TableSink for Sampler {
     }
 }
 
+/// `wait` rounded up to whole milliseconds, the unit the ring buffer's poll (epoll) counts in:
+/// truncated, a wait of 99.6 ms would end 0.6 ms before the deadline it was computed for, and
+/// the caller would spin through the rest with zero-length waits (some 0.5 ms of CPU at every
+/// drain, ten times a second while Python processes are drained).
+fn whole_millis(wait: Duration) -> Duration {
+    let ms = wait.as_nanos().div_ceil(1_000_000);
+    Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    /// A wait never ends before its deadline for want of a millisecond: rounded up, never down.
+    #[test]
+    fn sample_poll_waits_whole_milliseconds_rounded_up() {
+        let ms = Duration::from_millis;
+        assert_eq!(super::whole_millis(Duration::from_micros(99_600)), ms(100));
+        assert_eq!(super::whole_millis(Duration::from_nanos(1)), ms(1));
+        assert_eq!(super::whole_millis(ms(1000)), ms(1000));
+        assert_eq!(super::whole_millis(Duration::ZERO), Duration::ZERO);
+        assert_eq!(super::whole_millis(Duration::MAX), ms(u64::MAX));
+    }
+
     /// The BPF program never asks the kernel to reuse stack ids (which silently swaps stacks on
     /// collision) and stores stacks by content instead of in a colliding stack-trace map.
     #[test]
