@@ -254,9 +254,7 @@ pub fn groups(profile: &Profile, by: TopBy, sort: TopSort, n: usize) -> Vec<Grou
                 .map(|(comm, _)| printable(&comm))
                 .unwrap_or_default();
             let ns_pid = match by {
-                TopBy::Pid => {
-                    name.parse().ok().and_then(|pid: u32| profile.ns_pids.get(&pid).copied().filter(|&n| n != pid))
-                }
+                TopBy::Pid => name.parse().ok().and_then(|pid| profile.ns_pid_of(pid)),
                 _ => None,
             };
             let row = GroupRow {

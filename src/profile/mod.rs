@@ -197,6 +197,11 @@ impl Profile {
         self.stacks[stack as usize].iter().map(|&f| &self.frames[f as usize])
     }
 
+    /// Process `pid`'s pid in its own pid namespace, when known and different from `pid`.
+    pub fn ns_pid_of(&self, pid: u32) -> Option<u32> {
+        self.ns_pids.get(&pid).copied().filter(|&n| n != pid)
+    }
+
     /// The cgroup of a sample, when known.
     pub fn cgroup_of(&self, sample: &Sample) -> Option<&Cgroup> {
         sample.cgroup.and_then(|i| self.cgroups.get(i as usize))

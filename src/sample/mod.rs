@@ -427,27 +427,24 @@ impl Sampler {
     /// [`Sampler::set_python_process`]), so far; 0 when the count cannot be read. One map
     /// lookup: cheap enough to ask ten times a second.
     pub fn python_samples(&self) -> u64 {
-        let key = types::prof_stat::PROF_STAT_PY_SAMPLES.0.to_ne_bytes();
-        let per_cpu = self.programs.stats().lookup_percpu(&key, MapFlags::ANY).ok().flatten().unwrap_or_default();
-        per_cpu.iter().filter_map(|v| v.get(..8)).map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]))).sum()
+        self.read_stat(types::prof_stat::PROF_STAT_PY_SAMPLES).unwrap_or(0)
+    }
+
+    /// One of the kernel's counters, summed over the CPUs.
+    fn read_stat(&self, stat: types::prof_stat) -> Result<u64, SampleError> {
+        let per_cpu = self
+            .programs
+            .stats()
+            .lookup_percpu(&stat.0.to_ne_bytes(), MapFlags::ANY)
+            .map_err(bpf_err("failed to read the stats map"))?
+            .unwrap_or_default();
+        Ok(per_cpu.iter().filter_map(|v| v.get(..8)).map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]))).sum())
     }
 
     /// Reads the kernel's counters (cumulative since start) plus losses found in userspace.
     pub fn stats(&self) -> Result<KernelStats, SampleError> {
         use types::prof_stat as st;
-        let read = |stat: st| -> Result<u64, SampleError> {
-            let per_cpu = self
-                .programs
-                .stats()
-                .lookup_percpu(&stat.0.to_ne_bytes(), MapFlags::ANY)
-                .map_err(bpf_err("failed to read the stats map"))?
-                .unwrap_or_default();
-            Ok(per_cpu
-                .iter()
-                .filter_map(|v| v.get(..8))
-                .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
-                .sum())
-        };
+        let read = |stat: st| self.read_stat(stat);
         let reasons = [
             (st::PROF_STAT_KSTACK_EFAULT, LossReason::KernelStackFault),
             (st::PROF_STAT_KSTACK_ERROR, LossReason::KernelStackError),

@@ -109,10 +109,8 @@ pub fn export_request(
         let stack_index = dict.stack(sample.stack)?;
         let mut attribute_indices = Vec::new();
         let cgroup = sample.cgroup.and_then(|i| Some((profile.cgroups.get(i as usize)?, workloads.get(i as usize)?)));
-        let process = SampleProcess {
-            executable: executables.get(&sample.pid).copied(),
-            ns_pid: profile.ns_pids.get(&sample.pid).copied().filter(|&n| n != sample.pid),
-        };
+        let process =
+            SampleProcess { executable: executables.get(&sample.pid).copied(), ns_pid: profile.ns_pid_of(sample.pid) };
         for (key, value) in sample_attributes(sample, process, cgroup) {
             attribute_indices.push(dict.attribute(key, value)?);
         }
