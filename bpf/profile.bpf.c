@@ -354,8 +354,9 @@ static long search_step(__u64 index, void *ctx)
 }
 
 /* Index of the last entry of [first, first + n) whose key is <= target, or -1. 25 steps cover
- * any table the row array can hold (2^25 rows). */
-static __always_inline long last_at_or_before(bool rows, __u32 first, __u32 n, __u64 target)
+ * any table the row array can hold (2^25 rows). A global function, verified once on its own
+ * for any arguments (see walk_frame). */
+__noinline long last_at_or_before(int rows, __u32 first, __u32 n, __u64 target)
 {
 	struct search s = { .target = target, .lo = first, .hi = first + n, .rows = rows };
 	bpf_loop(25, search_step, &s, 0);
@@ -416,10 +417,17 @@ static __always_inline bool fp_step(struct walk *st, __u64 *fp, __u64 *ra)
 	return true;
 }
 
-/* One frame of the walk: records st->pc, then unwinds to the caller. Returns 1 to stop. */
-static long walk_step(__u64 index, void *ctx)
+/* One frame of the walk: records st->pc, then unwinds to the caller. Returns 1 to stop.
+ *
+ * A global function, like last_at_or_before: the verifier checks it once, for any walk state,
+ * instead of once per state it reaches it with inside the bpf_loop callback (which it repeats
+ * until the states converge, with the searches' own loops nested inside). Inlined, the
+ * perf-event program took 0.55-0.78 s to verify on 6.18 (184k instructions processed); now
+ * 16 ms (12k). */
+__noinline int walk_frame(struct walk *st)
 {
-	struct walk *st = ctx;
+	if (!st)
+		return 1;
 	__u32 slot = 1;
 	struct prof_stack *t = bpf_map_lookup_elem(&scratch, &slot);
 	if (!t)
@@ -530,6 +538,12 @@ static long walk_step(__u64 index, void *ctx)
 	}
 	st->pc = ra;
 	return 0;
+}
+
+/* bpf_loop step of the user-stack walk (a callback must return 0 or 1). */
+static long walk_step(__u64 index, void *ctx)
+{
+	return walk_frame(ctx) ? 1 : 0;
 }
 
 /* Hands a sample whose walk stopped at a binary whose table is being built to userspace: the

@@ -185,7 +185,7 @@ fn print_continuous_summary(c: &prof::record::ContinuousSummary, dir: &std::path
     }
 }
 
-/// `-v`: symbolization counters, BPF map sizes, where the end of the recording went, the unwind
+/// `-v`: symbolization counters, BPF map sizes and the verifier's work, where the end of the recording went, the unwind
 /// report.
 fn print_verbose(recording: &prof::record::Recording, write_times: &[String]) {
     let s = &recording.symbolize;
@@ -196,6 +196,9 @@ fn print_verbose(recording: &prof::record::Recording, write_times: &[String]) {
     );
     let (stacks, counts) = recording.map_sizes;
     eprintln!("  BPF maps: stacks {stacks} entries, counts {counts} entries");
+    for p in &recording.verified {
+        eprintln!("  BPF program {}: {} instructions processed by the verifier", p.name, p.instructions);
+    }
     let e = recording.end_stages;
     eprintln!(
         "  end of recording → outputs: stop and last drain {:.0} ms, symbolize {:.0} ms, write {}",

@@ -58,6 +58,7 @@ fn hostile_text_summary_has_no_raw_controls() {
         unwind_table_bytes: 0,
         command_stopped: false,
         handed_over: Default::default(),
+        verified: Vec::new(),
     };
     let text = prof::record::summary::summary(&recording, &[format!("out{}.svg", HOSTILE[0])], 5);
     assert_inert("the summary", &text);

@@ -110,6 +110,8 @@ pub struct Recording {
     pub command_stopped: bool,
     /// Samples taken while a table their walk needed was being built, finished in userspace.
     pub handed_over: HandedOver,
+    /// The loaded sampling programs and the instructions the verifier processed for each.
+    pub verified: Vec<crate::sample::VerifiedProgram>,
 }
 
 /// Where the time between the end of a recording and its symbolized profile went.
@@ -226,6 +228,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
             unwind_table_bytes: session.sampler.unwind_row_memory().1,
             command_stopped: session.command_stopped,
             handed_over: session.sampler.stats().map_or(session.handed_over, |s| session.handed_over_totals(&s)),
+            verified: session.sampler.verified().to_vec(),
         });
     }
 
@@ -260,6 +263,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
         unwind_table_bytes: session.sampler.unwind_row_memory().1,
         command_stopped: session.command_stopped,
         handed_over: session.handed_over_totals(&stats),
+        verified: session.sampler.verified().to_vec(),
     })
 }
 

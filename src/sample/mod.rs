@@ -42,7 +42,7 @@ pub use options::{
     DEFAULT_MIN_BLOCK_NS, DEFAULT_OFF_CPU_BUDGET, DEFAULT_UNWIND_ROWS, MIN_AUTO_MAP_SIZE, MIN_EVENTS_BUFFER,
     OFF_CPU_PENDING, UNWIND_MAPPING_SLOTS,
 };
-pub use programs::{kernel_btf_available, KERNEL_BTF};
+pub use programs::{kernel_btf_available, VerifiedProgram, KERNEL_BTF};
 use skel::types;
 pub use start::FAULT_INJECT_ENV;
 
@@ -240,6 +240,8 @@ pub struct Sampler {
     programs: programs::Programs,
     event: EventKind,
     notes: Vec<String>,
+    /// The loaded sampling programs and the verifier's work on each.
+    verified: Vec<VerifiedProgram>,
     /// Stacks swept from the kernel in this drain and the previous one. A count drained now can
     /// only name a stack swept in this drain or the one before (it was in the kernel map when
     /// sampled, and at most one sweep can have removed it since), so two generations suffice and
@@ -310,6 +312,12 @@ impl Sampler {
     /// Notes about how sampling was set up (e.g. the fallback to `cpu-clock`).
     pub fn notes(&self) -> &[String] {
         &self.notes
+    }
+
+    /// The loaded sampling programs, each with the instructions the verifier processed to
+    /// accept it (what loading time grows with).
+    pub fn verified(&self) -> &[VerifiedProgram] {
+        &self.verified
     }
 
     /// How user stacks are walked.

@@ -3,6 +3,7 @@
 //! samples with frame pointers only. Both have the same maps, so the rest of the sampler uses
 //! them through [`Programs`] without caring which one it is.
 
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::Path;
 
 use libbpf_rs::{Link, MapMut, ProgramMut};
@@ -121,6 +122,24 @@ impl Programs {
         either!(self, s => &s.progs.do_perf_event)
     }
 
+    /// The sampling programs that were loaded (the perf-event and off-CPU programs, which hold
+    /// the stack walkers), each with the instructions the verifier processed to accept it: the
+    /// figure that decides how long loading takes.
+    pub(super) fn verified(&self) -> Vec<VerifiedProgram> {
+        let programs: Vec<&ProgramMut<'static>> = match self {
+            Programs::Full(s) => vec![&s.progs.do_perf_event, &s.progs.do_sched_switch],
+            Programs::NoBtf(s) => vec![&s.progs.do_perf_event],
+        };
+        programs
+            .into_iter()
+            .filter(|p| p.autoload())
+            .filter_map(|p| {
+                let instructions = verified_instructions(p.as_fd())?;
+                Some(VerifiedProgram { name: p.name().to_string_lossy().into_owned(), instructions })
+            })
+            .collect()
+    }
+
     /// Attaches the off-CPU program to the `sched_switch` tracepoint (the full object only:
     /// [`super::start`] refuses `--off-cpu` with the fallback).
     pub(super) fn attach_sched_switch(&self) -> Result<Link, SampleError> {
@@ -162,4 +181,24 @@ impl Programs {
         }
         Ok(links)
     }
+}
+
+/// A loaded BPF program and the instructions the verifier processed to accept it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedProgram {
+    /// The program's name in the object (`do_perf_event`).
+    pub name: String,
+    /// The verifier's count of processed instructions (`verified_insns`, kernel 5.16+).
+    pub instructions: u32,
+}
+
+/// The verifier's processed-instruction count of a loaded program, from the kernel's program
+/// info (None when the kernel does not report it).
+fn verified_instructions(fd: BorrowedFd<'_>) -> Option<u32> {
+    let mut info = libbpf_rs::libbpf_sys::bpf_prog_info::default();
+    let mut len = std::mem::size_of_val(&info) as u32;
+    // SAFETY: `info` is a properly sized, zeroed bpf_prog_info and `len` its size; the kernel
+    // writes at most `len` bytes and no array pointers are requested.
+    let ret = unsafe { libbpf_rs::libbpf_sys::bpf_prog_get_info_by_fd(fd.as_raw_fd(), &mut info, &mut len) };
+    (ret == 0 && info.verified_insns > 0).then_some(info.verified_insns)
 }

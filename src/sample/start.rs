@@ -105,6 +105,7 @@ impl Sampler {
             pinned: HashMap::new(),
             pinned_prev: HashMap::new(),
             exit_poll: programs.is_fallback().then(super::exit_poll::ExitPoll::default),
+            verified: programs.verified(),
             programs,
             event: attached.event,
             notes: attached.notes,
