@@ -152,7 +152,7 @@ fn check_prologue(path: &Path, table: &UnwindTable, name: &str) -> usize {
     let insns = disassemble(path, name);
     assert!(!insns.is_empty(), "{name} not disassembled");
     assert_eq!(rule_at(table, insns[0].addr), (CfaRule::Sp(8), FpRule::Unchanged), "{name} entry");
-    let (mut cfa, mut rbp_saved) = (CfaRule::Sp(8), None::<i64>);
+    let (mut cfa, mut rbp_saved) = (CfaRule::Sp(8), None::<i32>);
     let mut checked = 0;
     for pair in insns.windows(2) {
         let (insn, next) = (&pair[0], &pair[1]);
@@ -164,12 +164,12 @@ fn check_prologue(path: &Path, table: &UnwindTable, name: &str) -> usize {
             ("push", reg, CfaRule::Sp(off)) => {
                 cfa = CfaRule::Sp(off + 8);
                 if reg == "%rbp" {
-                    rbp_saved = Some(-(off as i64 + 8));
+                    rbp_saved = Some(-(off as i32 + 8));
                 }
             }
             ("sub", ops, CfaRule::Sp(off)) if ops.ends_with(",%rsp") => {
                 let imm = ops.trim_start_matches("$0x").trim_end_matches(",%rsp");
-                cfa = CfaRule::Sp(off + u64::from_str_radix(imm, 16).unwrap());
+                cfa = CfaRule::Sp(off + u32::from_str_radix(imm, 16).unwrap());
             }
             ("mov", "%rsp,%rbp", CfaRule::Sp(off)) => cfa = CfaRule::Fp(off),
             // Something this simulation does not model: another change to the CFA register, or
@@ -291,7 +291,7 @@ fn expected_rule(cfa: &str, rbp: Option<&str>, ra: &str, in_plt: bool) -> (CfaRu
     if ra != "c-8" {
         return UNSUPPORTED;
     }
-    let offset = |n: i64| u64::try_from(n).ok().filter(|n| n % 8 == 0);
+    let offset = |n: i64| u32::try_from(n).ok().filter(|n| n % 8 == 0);
     let cfa = match (cfa, reg_offset(cfa)) {
         ("exp", _) if in_plt => CfaRule::Plt(8),
         (_, Some(("rsp", n))) => match offset(n) {
@@ -307,7 +307,7 @@ fn expected_rule(cfa: &str, rbp: Option<&str>, ra: &str, in_plt: bool) -> (CfaRu
     let fp = match rbp {
         None | Some("u") | Some("s") => FpRule::Unchanged,
         Some(c) => match c.strip_prefix('c').and_then(|n| n.parse::<i64>().ok()) {
-            Some(n) if n % 8 == 0 && n.abs() <= 8 * 127 => FpRule::AtCfa(n),
+            Some(n) if n % 8 == 0 && n.abs() <= 8 * 127 => FpRule::AtCfa(n as i32),
             _ => return UNSUPPORTED,
         },
     };

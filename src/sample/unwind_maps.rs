@@ -63,7 +63,7 @@ pub fn encode_row(row: &UnwindRow) -> types::prof_unwind_row {
 /// A row as [`encode_row`] stored it (the inverse for every row it can encode).
 pub fn decode_row(row: &types::prof_unwind_row) -> UnwindRow {
     use types::prof_cfa_kind as k;
-    let offset = 8 * (u64::from(row.cfa_offset) | u64::from(row.kind >> 4) << 16);
+    let offset = 8 * (u32::from(row.cfa_offset) | u32::from(row.kind >> 4) << 16);
     let cfa = match k(u32::from(row.kind & 15)) {
         k::PROF_CFA_NO_INFO => CfaRule::NoInfo,
         k::PROF_CFA_SP => CfaRule::Sp(offset),
@@ -74,7 +74,7 @@ pub fn decode_row(row: &types::prof_unwind_row) -> UnwindRow {
     };
     let fp = match row.fp_offset {
         0 => FpRule::Unchanged,
-        units => FpRule::AtCfa(8 * i64::from(units)),
+        units => FpRule::AtCfa(8 * i32::from(units)),
     };
     UnwindRow { pc: u64::from(row.pc), cfa, fp }
 }

@@ -457,7 +457,8 @@ where
     let fp = match row.register(X86_64::RBP) {
         None | Some(RegisterRule::Undefined) | Some(RegisterRule::SameValue) => FpRule::Unchanged,
         Some(RegisterRule::Offset(n)) if n % 8 == 0 && (-MAX_FP_OFFSET..=MAX_FP_OFFSET).contains(&n) => {
-            FpRule::AtCfa(n)
+            // Within ±MAX_FP_OFFSET (1016): fits in i32.
+            FpRule::AtCfa(n as i32)
         }
         Some(_) => return UNSUPPORTED,
     };
@@ -466,8 +467,9 @@ where
 
 /// A CFA offset the kernel row can hold: non-negative, a multiple of 8, at most
 /// [`MAX_CFA_OFFSET`].
-fn cfa_offset(offset: i64) -> Option<u64> {
-    u64::try_from(offset).ok().filter(|&o| o % 8 == 0 && o <= MAX_CFA_OFFSET)
+fn cfa_offset(offset: i64) -> Option<u32> {
+    // At most MAX_CFA_OFFSET (8 MiB): fits in u32.
+    u64::try_from(offset).ok().filter(|&o| o % 8 == 0 && o <= MAX_CFA_OFFSET).map(|o| o as u32)
 }
 
 /// The `N` of the CFA expression GNU ld emits for lazy-binding `.plt` entries,
@@ -479,7 +481,7 @@ fn cfa_offset(offset: i64) -> Option<u64> {
 /// every binary on the reference system uses (1769 `.plt` FDEs under /usr/bin and
 /// /lib/x86_64-linux-gnu, all `lit11`, all `N = 8`). Other thresholds (older linkers' MPX
 /// `.plt` used other entry layouts) are left [`CfaRule::Unsupported`].
-fn plt_offset(expr: &[u8]) -> Option<u64> {
+fn plt_offset(expr: &[u8]) -> Option<u32> {
     use gimli::constants::*;
     let mut r = Slice::new(expr, LittleEndian);
     let op = |r: &mut Slice<'_>, want: gimli::DwOp| r.read_u8().ok().filter(|&b| b == want.0);
@@ -502,7 +504,11 @@ fn plt_offset(expr: &[u8]) -> Option<u64> {
 /// FDEs only come from broken or odd inputs; cutting keeps every PC described by at most one
 /// rule, and leaves the rest of an outer FDE without information rather than with a wrong rule.
 fn normalize(spans: &mut Vec<Span>) {
-    spans.sort_by_key(|s| s.start);
+    // A stable sort allocates a buffer as large as the spans (7 MB for prof's own binary): not
+    // when the FDEs are already in address order.
+    if !spans.is_sorted_by_key(|s| s.start) {
+        spans.sort_by_key(|s| s.start);
+    }
     spans.dedup_by_key(|s| s.start);
     for i in 1..spans.len() {
         let next = spans[i].start;
@@ -636,7 +642,7 @@ mod tests {
     fn cfa_offset_limits() {
         assert_eq!(cfa_offset(8), Some(8));
         assert_eq!(cfa_offset(0), Some(0));
-        assert_eq!(cfa_offset(MAX_CFA_OFFSET as i64), Some(MAX_CFA_OFFSET));
+        assert_eq!(cfa_offset(MAX_CFA_OFFSET as i64), Some(MAX_CFA_OFFSET as u32));
         assert_eq!(cfa_offset(MAX_CFA_OFFSET as i64 + 8), None);
         assert_eq!(cfa_offset(-8), None);
         assert_eq!(cfa_offset(12), None);

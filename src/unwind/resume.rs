@@ -140,9 +140,9 @@ fn table_step(walk: &mut Suspended, row: UnwindRow, vaddr: u64) -> Result<u64, U
         CfaRule::End => return Ok(0),
         CfaRule::Unsupported => return Err(UnwindStatus::Unsupported),
         CfaRule::NoInfo => return Err(UnwindStatus::NoInfo),
-        CfaRule::Sp(off) => walk.sp.wrapping_add(off),
-        CfaRule::Fp(off) => walk.fp.wrapping_add(off),
-        CfaRule::Plt(off) => walk.sp.wrapping_add(off).wrapping_add(if vaddr & 15 >= 11 { 8 } else { 0 }),
+        CfaRule::Sp(off) => walk.sp.wrapping_add(u64::from(off)),
+        CfaRule::Fp(off) => walk.fp.wrapping_add(u64::from(off)),
+        CfaRule::Plt(off) => walk.sp.wrapping_add(u64::from(off)).wrapping_add(if vaddr & 15 >= 11 { 8 } else { 0 }),
     };
     if cfa <= walk.sp {
         return Err(UnwindStatus::BadFrame);
@@ -150,7 +150,9 @@ fn table_step(walk: &mut Suspended, row: UnwindRow, vaddr: u64) -> Result<u64, U
     let ra = walk.stack.read_u64(cfa.wrapping_sub(8)).ok_or(UnwindStatus::CopyEnd)?;
     let fp = match row.fp {
         FpRule::Unchanged => walk.fp,
-        FpRule::AtCfa(off) => walk.stack.read_u64(cfa.wrapping_add_signed(off)).ok_or(UnwindStatus::CopyEnd)?,
+        FpRule::AtCfa(off) => {
+            walk.stack.read_u64(cfa.wrapping_add_signed(i64::from(off))).ok_or(UnwindStatus::CopyEnd)?
+        }
     };
     walk.sp = cfa;
     walk.fp = fp;

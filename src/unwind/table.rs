@@ -22,12 +22,12 @@ pub enum CfaRule {
     /// walker falls back to frame pointers (`--unwind auto`) or stops (`--unwind dwarf`).
     NoInfo,
     /// CFA = stack pointer + offset.
-    Sp(u64),
+    Sp(u32),
     /// CFA = frame pointer + offset.
-    Fp(u64),
+    Fp(u32),
     /// x86_64 lazy-binding PLT entries (the expression GNU ld emits for `.plt`):
     /// CFA = SP + offset + 8 when `(PC & 15) >= 11`, else SP + offset.
-    Plt(u64),
+    Plt(u32),
     /// The return address is undefined here (`_start`, `clone3`'s child, …): this is the
     /// outermost frame and the stack is complete.
     End,
@@ -43,7 +43,7 @@ pub enum FpRule {
     /// Not saved by this frame: the caller's FP is the current FP.
     Unchanged,
     /// Saved at CFA + offset (negative, a multiple of 8).
-    AtCfa(i64),
+    AtCfa(i32),
 }
 
 /// One row: from `pc` (an ELF virtual address of the binary) up to the next row's `pc`, this
