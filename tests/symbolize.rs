@@ -116,6 +116,37 @@ fn symbolize_exited_process_with_deleted_binary() {
     assert_eq!(sym.stats().resolved, resolved, "the address was symbolized twice");
 }
 
+/// `symbols_only_for` (the recording profiler's own process) names that process's frames from
+/// ELF symbols only, without inlined frames or lines, while a binary another process of the
+/// same batch maps keeps its full frames for both.
+#[test]
+fn symbolize_symbols_only_for_own_process() {
+    let Running { _dir, exe, mut child, pid, leaf_a, mut procs, .. } = run_captured("own");
+    let mut sym = Symbolizer::new();
+    sym.symbols_only_for(pid);
+    let own = &sym.user(&mut procs, pid, &[leaf_a + 30])[0];
+    assert_eq!(own[0].name, "leaf_a", "{own:?}");
+    assert!(own.iter().all(|f| !f.inlined && f.file.is_none() && f.line.is_none()), "{own:?}");
+
+    // The same binary run by another process: a batch with both names both fully.
+    let mut other = spawn_fresh(&exe);
+    let other_pid = other.id();
+    assert!(capture_once_mapped(&mut procs, other_pid));
+    let other_leaf = runtime_addr(other_pid, &exe, "leaf_a");
+    let mut sym = Symbolizer::new();
+    sym.symbols_only_for(pid);
+    let (a, b) = (procs.instance(pid), procs.instance(other_pid));
+    let frames = sym.user_batch(&mut procs, &[(a, vec![leaf_a + 30]), (b, vec![other_leaf + 30])]);
+    for leaf in [&frames[0][0], &frames[1][0]] {
+        assert!(leaf.iter().any(|f| f.name == "spin" && f.inlined), "inline frame missing: {leaf:?}");
+        assert!(leaf.last().unwrap().line.is_some(), "{leaf:?}");
+    }
+    for c in [&mut child, &mut other] {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+}
+
 /// Kernel addresses from /proc/kallsyms resolve to their function in `[kernel.kallsyms]`.
 #[test]
 fn symbolize_kernel_address_via_kallsyms() {

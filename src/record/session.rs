@@ -125,6 +125,7 @@ impl Session {
         let sampler = Sampler::start(opts)?;
         let mut symbolizer = Symbolizer::new();
         symbolizer.release_parsed_binaries(symbolize_once);
+        symbolizer.symbols_only_for(std::process::id());
         let tables = match sampler.unwind_mode() {
             UnwindMode::Fp => None,
             _ => Some(TableManager::new(sampler.unwind_capacity())),

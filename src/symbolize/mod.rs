@@ -177,6 +177,10 @@ pub struct Symbolizer {
     go_tables: HashMap<BinaryKey, Option<go_binary::GoBinary>>,
     /// Names of the Python code objects of the processes running CPython.
     python: python::PythonNames,
+    /// A process (the recording profiler itself) whose binaries, when no other process in a
+    /// batch maps them, are named from their ELF symbols only (see
+    /// [`Symbolizer::symbols_only_for`]).
+    symbols_only_tgid: Option<u32>,
 }
 
 impl std::fmt::Debug for Symbolizer {
@@ -219,6 +223,7 @@ impl Symbolizer {
             rewritten: Default::default(),
             go_tables: HashMap::new(),
             python: python::PythonNames::default(),
+            symbols_only_tgid: None,
         }
     }
 
@@ -229,6 +234,16 @@ impl Symbolizer {
     /// addresses of it come later. Right for a recording symbolized once, at its end.
     pub fn release_parsed_binaries(&mut self, release: bool) {
         self.release_parsed = release;
+    }
+
+    /// Names the frames of process `tgid` from ELF symbols only (no inlined frames, no source
+    /// lines) in binaries no other process of the same batch maps. For the recording profiler's
+    /// own process: its frames in its own profile are its overhead, which function names show,
+    /// while parsing its own debug information (tens of MB of DWARF) would be most of the
+    /// memory and time of the end of a recording. Another prof profiling this one still gets
+    /// its full frames.
+    pub fn symbols_only_for(&mut self, tgid: u32) {
+        self.symbols_only_tgid = Some(tgid);
     }
 
     /// Why kernel frames could not be symbolized, if they could not (for one warning).
@@ -394,8 +409,11 @@ impl Symbolizer {
     /// binary by binary (see [`Symbolizer::release_parsed_binaries`]).
     pub fn user_batch(&mut self, procs: &mut ProcessTable, per_process: &[(ProcessId, Vec<u64>)]) -> Vec<Vec<Frames>> {
         let mut per_binary: HashMap<BinaryKey, Vec<u64>> = HashMap::new();
+        // Binaries with addresses of a process other than `symbols_only_tgid`'s.
+        let mut full: HashSet<BinaryKey> = HashSet::new();
         // The addresses that fall in binaries and are not cached yet, per binary.
         for (pid, addrs) in per_process {
+            let own = self.symbols_only_tgid == Some(pid.tgid);
             if !procs.knows(*pid) {
                 // Missed its first-sample event (ring buffer full): try now, it may still run.
                 procs.capture(pid.tgid, pid.tgid);
@@ -405,6 +423,9 @@ impl Symbolizer {
                     let off = addr - m.start + m.offset;
                     if !self.user_cache.contains_key(&(key, off)) {
                         per_binary.entry(key).or_default().push(off);
+                        if !own {
+                            full.insert(key);
+                        }
                     }
                 }
             }
@@ -414,7 +435,8 @@ impl Symbolizer {
         for (key, mut offsets) in binaries {
             offsets.sort_unstable();
             offsets.dedup();
-            self.symbolize_binary(procs, key, &offsets);
+            let symbols_only = self.symbols_only_tgid.is_some() && !full.contains(&key);
+            self.symbolize_binary(procs, key, &offsets, symbols_only);
             if self.release_parsed {
                 self.plt.remove(&key);
                 self.release_blazesym(key);
@@ -434,7 +456,9 @@ impl Symbolizer {
         }
     }
 
-    fn symbolize_binary(&mut self, procs: &ProcessTable, key: BinaryKey, offsets: &[u64]) {
+    /// Symbolizes `offsets` of one binary into the cache; with `symbols_only`, from its ELF
+    /// symbols alone (see [`Symbolizer::symbols_only_for`]).
+    fn symbolize_binary(&mut self, procs: &ProcessTable, key: BinaryKey, offsets: &[u64], symbols_only: bool) {
         let Some(bin) = procs.binary(key) else {
             return;
         };
@@ -485,6 +509,9 @@ impl Symbolizer {
         }
         let verdict = self.checked.entry(key).or_insert_with(|| elf_check::check(&path)).clone();
         let results = match verdict {
+            elf_check::Verdict::Ok if symbols_only => {
+                run_blazesym(&self.blaze, &Source::Elf(elf_symbols_only(path.clone())), &offsets)
+            }
             elf_check::Verdict::Ok => self.blazesym_with_fallback(&module, path.clone(), &offsets),
             elf_check::Verdict::NoDebugInfo(why) => {
                 self.problem(&module, format!("debug information not used: {why}; functions named from ELF symbols"));
