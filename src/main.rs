@@ -185,8 +185,8 @@ fn print_continuous_summary(c: &prof::record::ContinuousSummary, dir: &std::path
     }
 }
 
-/// `-v`: symbolization counters, BPF map sizes and the verifier's work, where the end of the recording went, the unwind
-/// report.
+/// `-v`: symbolization counters, BPF map sizes and the verifier's work, where the end of the
+/// recording went, the unwind report.
 fn print_verbose(recording: &prof::record::Recording, write_times: &[String]) {
     let s = &recording.symbolize;
     eprintln!(

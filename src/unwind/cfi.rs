@@ -468,8 +468,7 @@ where
 /// A CFA offset the kernel row can hold: non-negative, a multiple of 8, at most
 /// [`MAX_CFA_OFFSET`].
 fn cfa_offset(offset: i64) -> Option<u32> {
-    // At most MAX_CFA_OFFSET (8 MiB): fits in u32.
-    u64::try_from(offset).ok().filter(|&o| o % 8 == 0 && o <= MAX_CFA_OFFSET).map(|o| o as u32)
+    u32::try_from(offset).ok().filter(|&o| o % 8 == 0 && u64::from(o) <= MAX_CFA_OFFSET)
 }
 
 /// The `N` of the CFA expression GNU ld emits for lazy-binding `.plt` entries,
