@@ -200,11 +200,14 @@ fn check_kernel_walk(python: &Path) {
     let py = Detector::default().detect(&table.latest(pid)).unwrap().expect("python found");
     let opts = SamplerOptions {
         frequency_hz: 499,
-        targets: Targets::Pids { pids: vec![pid], follow_forks: false },
+        // The process joins the filter only once its Python walk is set, so that every
+        // sample of it is a Python sample (no sample can land in between).
+        targets: Targets::Pids { pids: Vec::new(), follow_forks: false },
         ..SamplerOptions::default()
     };
     let mut sampler = Sampler::start(&opts).expect("sampler starts");
     sampler.set_python_process(pid, &py).unwrap();
+    sampler.add_target(pid).unwrap();
     std::thread::sleep(std::time::Duration::from_secs(2));
     let counts = sampler.stop().unwrap();
     let stats = sampler.stats().unwrap();
