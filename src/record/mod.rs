@@ -249,6 +249,10 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
     meta.notes.extend(loss_notes::loss_notes(&stats.losses, stats.events_sent, capacities(&session)));
     meta.notes.extend(accounting_note(meta.weight_unit, &stats, counts.total()));
     meta.notes.extend(cgroup_note(&sampler_opts, &stats));
+    // Symbolizing is the recording's peak of memory: the kernel's buffers and tables are no
+    // longer read, so they are unmapped first.
+    let unwind_table_bytes = session.sampler.unwind_row_memory().1;
+    session.sampler.release_buffers();
     let symbolize_start = Instant::now();
     let profile = session.finish_profile(&counts, meta, observer);
     end_stages.symbolize = symbolize_start.elapsed();
@@ -260,7 +264,7 @@ pub fn record(opts: &RecordOptions, stop: &AtomicBool, observer: &mut dyn Observ
         map_sizes: session.sampler.map_sizes(),
         continuous: None,
         end_stages,
-        unwind_table_bytes: session.sampler.unwind_row_memory().1,
+        unwind_table_bytes,
         command_stopped: session.command_stopped,
         handed_over: session.handed_over_totals(&stats),
         verified: session.sampler.verified().to_vec(),

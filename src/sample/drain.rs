@@ -68,7 +68,9 @@ impl Sampler {
         self.per_cpu.detach_all();
         self.switch_link = None;
         std::thread::sleep(GEN_FLIP_GRACE);
-        let _ = self.ringbuf.consume();
+        if let Some(rb) = self.ringbuf.as_ref() {
+            let _ = rb.consume();
+        }
         self.drain_generation(None)
     }
 

@@ -94,7 +94,7 @@ impl Sampler {
         }
         Ok(Sampler {
             per_cpu: super::hotplug::PerCpu::new(attached.event, opts.frequency_hz, attached.links),
-            ringbuf,
+            ringbuf: Some(ringbuf),
             pending_events,
             pending_deferred,
             _tracepoints: tracepoints,
