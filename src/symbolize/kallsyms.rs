@@ -105,6 +105,62 @@ impl Kallsyms {
         Kallsyms::read(std::io::BufReader::with_capacity(64 << 10, file.take(MAX_KALLSYMS_BYTES))).map_err(io)?
     }
 
+    /// Reads a kallsyms file keeping only the symbols that name `addrs` (see
+    /// [`Kallsyms::parse_for`]): what symbolizing a recording once needs, a few KB where the
+    /// whole table takes ~5 MB.
+    pub fn load_for(path: &Path, addrs: &[u64]) -> Result<Kallsyms, KallsymsError> {
+        let io = |source| KallsymsError::Io { path: path.display().to_string(), source };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let input = std::io::BufReader::with_capacity(64 << 10, file.take(MAX_KALLSYMS_BYTES));
+        Kallsyms::read_for(input, addrs).map_err(io)?
+    }
+
+    /// Indexes kallsyms text keeping only the symbols that name `addrs`: its
+    /// [`Kallsyms::lookup`] of each of `addrs` is the full table's; other addresses may get
+    /// another symbol, or none.
+    pub fn parse_for(text: &[u8], addrs: &[u64]) -> Result<Kallsyms, KallsymsError> {
+        Kallsyms::read_for(text, addrs)
+            .unwrap_or_else(|source| Err(KallsymsError::Io { path: "kallsyms text".into(), source }))
+    }
+
+    /// One pass over the lines (the file is not in address order: modules follow the core
+    /// kernel): the wanted addresses, sorted, cut the address space into slots, `(a[i-1],
+    /// a[i]]`, and each slot keeps its highest code symbol (the last in the file among aliases,
+    /// as [`Kallsyms::lookup`] picks). An address's symbol is its slot's, or, in an empty slot,
+    /// the one of the address below it.
+    fn read_for(input: impl BufRead, addrs: &[u64]) -> std::io::Result<Result<Kallsyms, KallsymsError>> {
+        let mut wanted = addrs.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        // Per slot: (symbol address, `NAME[\t[MODULE]]`).
+        let mut best: Vec<Option<(u64, Vec<u8>)>> = vec![None; wanted.len()];
+        let shown = for_each_code_symbol(input, |addr, name| {
+            let slot = wanted.partition_point(|&a| a < addr);
+            let Some(held) = best.get_mut(slot) else { return };
+            if held.as_ref().is_none_or(|(a, _)| addr >= *a) {
+                let symbol = held.get_or_insert_with(|| (addr, Vec::new()));
+                symbol.0 = addr;
+                symbol.1.clear();
+                symbol.1.extend_from_slice(name);
+            }
+        })?;
+        if !shown {
+            return Ok(Err(KallsymsError::Hidden { kptr_restrict: kptr_restrict() }));
+        }
+        let mut table = Kallsyms::default();
+        let mut below: Option<&(u64, Vec<u8>)> = None;
+        for held in &best {
+            let Some(symbol) = held.as_ref().or(below) else { continue };
+            if below.is_none_or(|b| b.0 != symbol.0) {
+                table.index.push((symbol.0, table.text.len() as u32));
+                table.text.extend_from_slice(&symbol.1);
+                table.text.push(b'\n');
+            }
+            below = Some(symbol);
+        }
+        Ok(Ok(table))
+    }
+
     /// Indexes kallsyms text: `ADDRESS TYPE NAME[\t[MODULE]]` lines.
     pub fn parse(text: &[u8]) -> Result<Kallsyms, KallsymsError> {
         // Reading a slice cannot fail; were it to, the error says so rather than a panic.
@@ -113,30 +169,17 @@ impl Kallsyms {
 
     /// Indexes the kallsyms lines of `input`, keeping only the code symbols. The outer error is
     /// a failed read, the inner one a file without usable addresses.
-    fn read(mut input: impl BufRead) -> std::io::Result<Result<Kallsyms, KallsymsError>> {
+    fn read(input: impl BufRead) -> std::io::Result<Result<Kallsyms, KallsymsError>> {
         let mut text = Vec::new();
         let mut index = Vec::new();
-        let mut any_nonzero = false;
-        let mut any = false;
-        let mut line = Vec::with_capacity(256);
-        loop {
-            line.clear();
-            if input.read_until(b'\n', &mut line)? == 0 {
-                break;
-            }
-            if line.last() == Some(&b'\n') {
-                line.pop();
-            }
-            let Some((addr, kind, name_off)) = split_line(&line) else { continue };
-            any = true;
-            any_nonzero |= addr != 0;
-            if is_code(kind) && text.len() + line.len() <= u32::MAX as usize {
+        let shown = for_each_code_symbol(input, |addr, name| {
+            if text.len() + name.len() < u32::MAX as usize {
                 index.push((addr, text.len() as u32));
-                text.extend_from_slice(&line[name_off..]);
+                text.extend_from_slice(name);
                 text.push(b'\n');
             }
-        }
-        if any && !any_nonzero {
+        })?;
+        if !shown {
             return Ok(Err(KallsymsError::Hidden { kptr_restrict: kptr_restrict() }));
         }
         // Offsets grow in file order, so this is the file's order among aliases of an address,
@@ -180,6 +223,30 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
     haystack.iter().position(|&b| b == needle)
 }
 
+/// Calls `each` with the address and `NAME[\t[MODULE]]` of every code symbol of the kallsyms
+/// lines of `input`, in file order. False when the lines had symbols but all at address 0
+/// (hidden).
+fn for_each_code_symbol(mut input: impl BufRead, mut each: impl FnMut(u64, &[u8])) -> std::io::Result<bool> {
+    let (mut any, mut any_nonzero) = (false, false);
+    let mut line = Vec::with_capacity(256);
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        let Some((addr, kind, name_off)) = split_line(&line) else { continue };
+        any = true;
+        any_nonzero |= addr != 0;
+        if is_code(kind) {
+            each(addr, &line[name_off..]);
+        }
+    }
+    Ok(!any || any_nonzero)
+}
+
 /// Splits `ffffffff81000000 T _stext` into (address, type, offset of the name in the line).
 fn split_line(line: &[u8]) -> Option<(u64, u8, usize)> {
     let sp = memchr(b' ', line)?;
@@ -220,6 +287,58 @@ ffffffffc0002000 T ext4_read\t[ext4]
         assert_eq!(k.lookup(0xffffffffc0001010), Some(("nf_hook", Some("nf_tables"))));
         assert_eq!(k.lookup(0xffffffffc0002abc), Some(("ext4_read", Some("ext4"))));
         assert_eq!(k.lookup(0x1000), None);
+    }
+
+    /// Read for some addresses only, each names what the whole table names (nearest code
+    /// symbol at or below, the last alias, modules after the core kernel, none below the first
+    /// symbol), keeping one symbol per address at most.
+    #[test]
+    fn kallsyms_read_for_addresses_agrees_with_whole_table() {
+        let text = format!("{FIXTURE}ffffffff81000300 T schedule_alias\nffffffff81000050 t out_of_order\n");
+        let whole = Kallsyms::parse(text.as_bytes()).unwrap();
+        let addrs = [
+            0x1000,
+            0xffffffff81000000,
+            0xffffffff81000060,
+            0xffffffff81000250,
+            0xffffffff81000251,
+            0xffffffff81000300,
+            0xffffffff810003ff,
+            0xffffffff81000401,
+            0xffffffffc0001010,
+            0xffffffffc0002abc,
+            0xffffffffffffffff,
+        ];
+        let some = Kallsyms::parse_for(text.as_bytes(), &addrs).unwrap();
+        for a in addrs {
+            assert_eq!(some.lookup(a), whole.lookup(a), "{a:#x}");
+        }
+        assert_eq!(whole.lookup(0xffffffff81000300), Some(("schedule_alias", None)));
+        assert_eq!(some.lookup(0xffffffff81000060), Some(("out_of_order", None)));
+        assert!(some.len() <= addrs.len() && some.len() < whole.len(), "{}", some.len());
+        assert!(Kallsyms::parse_for(text.as_bytes(), &[]).unwrap().is_empty());
+        let hidden = "0000000000000000 T _stext\n";
+        assert!(matches!(Kallsyms::parse_for(hidden.as_bytes(), &addrs), Err(KallsymsError::Hidden { .. })));
+    }
+
+    /// The running kernel's table: addresses spread over it (every symbol's start, a byte
+    /// into it and its last byte before the next) name the same symbol read either way.
+    #[test]
+    fn kallsyms_read_for_addresses_agrees_on_this_kernel() {
+        let Ok(whole) = Kallsyms::load(Path::new("/proc/kallsyms")) else {
+            assert!(std::env::var_os("CI").is_none(), "/proc/kallsyms unreadable or hidden in CI");
+            println!("SKIPPED: /proc/kallsyms unreadable or hidden");
+            return;
+        };
+        let mut addrs: Vec<u64> =
+            whole.index.iter().step_by(97).flat_map(|&(a, _)| [a, a + 1, a.wrapping_sub(1)]).collect();
+        addrs.push(0);
+        let some = Kallsyms::load_for(Path::new("/proc/kallsyms"), &addrs).unwrap();
+        assert!(addrs.len() > 1000, "{}", addrs.len());
+        for &a in &addrs {
+            assert_eq!(some.lookup(a), whole.lookup(a), "{a:#x}");
+        }
+        assert!(some.text.len() * 10 < whole.text.len(), "{} of {} bytes", some.text.len(), whole.text.len());
     }
 
     /// All-zero addresses (kptr_restrict) are reported as hidden, not as a symbol table.

@@ -151,6 +151,9 @@ pub struct Symbolizer {
     held_tmp: HashMap<ProcessId, jit_maps::HeldTmp>,
     /// Loaded on first use; `Err` keeps the reason (e.g. hidden addresses) for one warning.
     kallsyms: Option<Result<kallsyms::Kallsyms, String>>,
+    /// `kallsyms` holds only the symbols of the addresses it was read for (with
+    /// `release_parsed`): new addresses read the file again.
+    kallsyms_partial: bool,
     /// Paths under which each binary was handed to blazesym (what its caches are keyed by).
     blaze_paths: HashMap<BinaryKey, Vec<std::path::PathBuf>>,
     /// Drop blazesym's parsed debug info of a binary as soon as a batch is symbolized (see
@@ -210,6 +213,7 @@ impl Symbolizer {
             perf_maps: HashMap::new(),
             held_tmp: HashMap::new(),
             kallsyms: None,
+            kallsyms_partial: false,
             blaze_paths: HashMap::new(),
             release_parsed: false,
             stats: SymbolizeStats::default(),
@@ -231,7 +235,9 @@ impl Symbolizer {
     /// units, line tables, symbol tables, mmaps) of each binary right after symbolizing its
     /// addresses; the symbols found stay cached here. Peak memory is then that of the largest
     /// binary rather than of all of them, at the cost of parsing a binary again if new
-    /// addresses of it come later. Right for a recording symbolized once, at its end.
+    /// addresses of it come later. Kernel symbols are then read for the addresses asked only
+    /// (a few KB, where the whole table takes ~5 MB), at the cost of reading `/proc/kallsyms`
+    /// again for new addresses. Right for a recording symbolized once, at its end.
     pub fn release_parsed_binaries(&mut self, release: bool) {
         self.release_parsed = release;
     }
@@ -349,31 +355,65 @@ impl Symbolizer {
     /// Symbolizes kernel addresses (from `/proc/kallsyms`); returns frames per address, in
     /// input order.
     pub fn kernel(&mut self, addrs: &[u64]) -> Vec<Frames> {
-        if addrs.iter().any(|a| !self.kernel_cache.contains_key(a)) {
-            let table = self.kallsyms.get_or_insert_with(load_kallsyms);
-            for &addr in addrs {
-                if self.kernel_cache.contains_key(&addr) {
-                    continue;
-                }
-                let frames = match table.as_ref().map(|t| t.lookup(addr)) {
-                    Ok(Some((name, module))) => {
-                        self.stats.resolved += 1;
-                        let module = module.map_or_else(|| KERNEL_MODULE.to_string(), |m| format!("[{m}]"));
-                        Frames::resolved(vec![Frame::new(name, module, FrameKind::Kernel)])
-                    }
-                    found => {
-                        let why = if found.is_ok() { Unresolved::UnknownAddress } else { Unresolved::MissingSymbols };
-                        self.stats.unresolved(why);
-                        Frames::unresolved(
-                            Frame::new(format!("{KERNEL_MODULE}+{addr:#x}"), KERNEL_MODULE, FrameKind::Kernel),
-                            why,
-                        )
-                    }
-                };
-                self.kernel_cache.insert(addr, frames);
+        let missing = self.missing_kernel(addrs);
+        if !missing.is_empty() {
+            if self.kallsyms.is_none() || self.kallsyms_partial {
+                let loaded = self.kernel_symbols_loader(&missing)();
+                self.set_kallsyms(loaded);
             }
+            self.resolve_kernel(&missing);
         }
         addrs.iter().map(|a| self.kernel_cache[a].clone()).collect()
+    }
+
+    /// The kernel addresses of `addrs` not symbolized yet, once each.
+    fn missing_kernel(&self, addrs: &[u64]) -> Vec<u64> {
+        let mut missing: Vec<u64> = addrs.iter().copied().filter(|a| !self.kernel_cache.contains_key(a)).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        missing
+    }
+
+    /// What reads the kernel symbols `missing` needs: the whole table, or, symbolizing once,
+    /// only theirs.
+    fn kernel_symbols_loader(&self, missing: &[u64]) -> impl FnOnce() -> Result<kallsyms::Kallsyms, String> + Send {
+        let only = self.release_parsed.then(|| missing.to_vec());
+        move || {
+            let path = std::path::Path::new("/proc/kallsyms");
+            match only {
+                Some(addrs) => kallsyms::Kallsyms::load_for(path, &addrs),
+                None => kallsyms::Kallsyms::load(path),
+            }
+            .map_err(|e| e.to_string())
+        }
+    }
+
+    fn set_kallsyms(&mut self, loaded: Result<kallsyms::Kallsyms, String>) {
+        self.kallsyms = Some(loaded);
+        self.kallsyms_partial = self.release_parsed;
+    }
+
+    /// Names `missing` (not in the cache) from the kernel symbols read.
+    fn resolve_kernel(&mut self, missing: &[u64]) {
+        let Some(table) = self.kallsyms.as_ref() else { return };
+        for &addr in missing {
+            let frames = match table.as_ref().map(|t| t.lookup(addr)) {
+                Ok(Some((name, module))) => {
+                    self.stats.resolved += 1;
+                    let module = module.map_or_else(|| KERNEL_MODULE.to_string(), |m| format!("[{m}]"));
+                    Frames::resolved(vec![Frame::new(name, module, FrameKind::Kernel)])
+                }
+                found => {
+                    let why = if found.is_ok() { Unresolved::UnknownAddress } else { Unresolved::MissingSymbols };
+                    self.stats.unresolved(why);
+                    Frames::unresolved(
+                        Frame::new(format!("{KERNEL_MODULE}+{addr:#x}"), KERNEL_MODULE, FrameKind::Kernel),
+                        why,
+                    )
+                }
+            };
+            self.kernel_cache.insert(addr, frames);
+        }
     }
 
     /// Symbolizes user addresses of process `tgid` (whichever process was captured under that
@@ -392,13 +432,16 @@ impl Symbolizer {
         kernel_addrs: &[u64],
         per_process: &[(ProcessId, Vec<u64>)],
     ) -> SymbolizedAll {
-        let need_kallsyms = self.kallsyms.is_none() && kernel_addrs.iter().any(|a| !self.kernel_cache.contains_key(a));
+        let missing = self.missing_kernel(kernel_addrs);
+        let need_kallsyms = !missing.is_empty() && (self.kallsyms.is_none() || self.kallsyms_partial);
+        let load = self.kernel_symbols_loader(&missing);
         std::thread::scope(|scope| {
-            let loader = need_kallsyms.then(|| scope.spawn(load_kallsyms));
+            let loader = need_kallsyms.then(|| scope.spawn(load));
             let user = self.user_batch(procs, per_process);
             if let Some(h) = loader {
                 let loaded = h.join().unwrap_or_else(|_| Err("reading /proc/kallsyms panicked".to_string()));
-                self.kallsyms = Some(loaded);
+                self.set_kallsyms(loaded);
+                self.resolve_kernel(&missing);
             }
             SymbolizedAll { kernel: self.kernel(kernel_addrs), user }
         })
@@ -673,10 +716,6 @@ pub struct SymbolizedAll {
     pub kernel: Vec<Frames>,
     /// Per process, per user address.
     pub user: Vec<Vec<Frames>>,
-}
-
-fn load_kallsyms() -> Result<kallsyms::Kallsyms, String> {
-    kallsyms::Kallsyms::load(std::path::Path::new("/proc/kallsyms")).map_err(|e| e.to_string())
 }
 
 fn unknown_frame(module: &str, offset: u64, why: Unresolved) -> Frames {
