@@ -72,15 +72,28 @@ impl ProcDir {
 
     /// One maps file's executable mappings: asked of the kernel, else parsed from the text.
     fn maps_at(&self, path: &str) -> Option<Vec<Mapping>> {
-        let mut file = self.file(path)?;
-        match executable_mappings(&file) {
-            Ok(found) => Some(found),
-            Err(QueryError::Failed) => None,
-            Err(QueryError::Unsupported) => {
-                let mut text = String::new();
-                file.read_to_string(&mut text).ok()?;
-                Some(parse_maps(&text))
-            }
+        read_maps(self.file(path)?)
+    }
+}
+
+/// The executable mappings of thread `tid` of process `tgid`, from `TGID/task/TID/maps` opened
+/// under `proc` (an open `/proc`) in one call, without the open `/proc/TGID` directory that
+/// [`ProcDir`] keeps to date them: for a process whose start time the kernel told. None when
+/// the file cannot be opened or read (the caller falls back on [`ProcDir::mappings`]).
+pub fn thread_mappings(proc: &OwnedFd, tgid: u32, tid: u32) -> Option<Vec<Mapping>> {
+    let path = format!("{tgid}/task/{tid}/maps");
+    read_maps(openat(proc, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok().map(File::from)?)
+}
+
+/// An open maps file's executable mappings: asked of the kernel, else parsed from the text.
+fn read_maps(mut file: File) -> Option<Vec<Mapping>> {
+    match executable_mappings(&file) {
+        Ok(found) => Some(found),
+        Err(QueryError::Failed) => None,
+        Err(QueryError::Unsupported) => {
+            let mut text = String::new();
+            file.read_to_string(&mut text).ok()?;
+            Some(parse_maps(&text))
         }
     }
 }
