@@ -214,8 +214,8 @@ impl ProcessTable {
     /// worth of processes (`kernel.pid_max`) in between.
     pub fn capture_known(&mut self, tgid: u32, tid: u32, known: Known) -> bool {
         // The kernel told both the start time and the namespace pid (an exec, a first sample):
-        // only the mappings are read, with one open of the thread's maps (a third of the cost
-        // of a capture, at 50 new processes a second).
+        // only the mappings are read, with one open of the thread's maps under an open /proc
+        // (the kernel's path walk through /proc/PID/task/TID stays the larger cost).
         if let (Some(start), false) = (known.start_time, known.ns_pid == NsPid::Unknown) {
             let mappings = self.open_proc_root().and_then(|proc| proc_dir::thread_mappings(proc, tgid, tid));
             if let Some(mappings) = mappings.filter(|m| !m.is_empty()) {

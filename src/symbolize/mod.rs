@@ -356,13 +356,11 @@ impl Symbolizer {
     /// input order.
     pub fn kernel(&mut self, addrs: &[u64]) -> Vec<Frames> {
         let missing = self.missing_kernel(addrs);
-        if !missing.is_empty() {
-            if self.kallsyms.is_none() || self.kallsyms_partial {
-                let loaded = self.kernel_symbols_loader(&missing)();
-                self.set_kallsyms(loaded);
-            }
-            self.resolve_kernel(&missing);
+        if self.needs_kallsyms(&missing) {
+            let loaded = self.kernel_symbols_loader(&missing)();
+            self.set_kallsyms(loaded);
         }
+        self.resolve_kernel(&missing);
         addrs.iter().map(|a| self.kernel_cache[a].clone()).collect()
     }
 
@@ -372,6 +370,11 @@ impl Symbolizer {
         missing.sort_unstable();
         missing.dedup();
         missing
+    }
+
+    /// Whether naming `missing` needs kallsyms read (first, or again after a partial read).
+    fn needs_kallsyms(&self, missing: &[u64]) -> bool {
+        !missing.is_empty() && (self.kallsyms.is_none() || self.kallsyms_partial)
     }
 
     /// What reads the kernel symbols `missing` needs: the whole table, or, symbolizing once,
@@ -433,10 +436,9 @@ impl Symbolizer {
         per_process: &[(ProcessId, Vec<u64>)],
     ) -> SymbolizedAll {
         let missing = self.missing_kernel(kernel_addrs);
-        let need_kallsyms = !missing.is_empty() && (self.kallsyms.is_none() || self.kallsyms_partial);
-        let load = self.kernel_symbols_loader(&missing);
+        let load = self.needs_kallsyms(&missing).then(|| self.kernel_symbols_loader(&missing));
         std::thread::scope(|scope| {
-            let loader = need_kallsyms.then(|| scope.spawn(load));
+            let loader = load.map(|load| scope.spawn(load));
             let user = self.user_batch(procs, per_process);
             if let Some(h) = loader {
                 let loaded = h.join().unwrap_or_else(|_| Err("reading /proc/kallsyms panicked".to_string()));
