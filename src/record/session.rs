@@ -45,10 +45,12 @@ const PYTHON_DRAIN: Duration = Duration::from_millis(100);
 /// How often a spawned command is checked for exit while waiting for events.
 const CHILD_POLL: Duration = Duration::from_millis(50);
 
-/// Handed-over samples kept waiting for their tables at most; beyond, the oldest are finished
-/// with frame pointers where a table is missing (as the kernel does when it cannot hand over).
-/// A sample holds up to 64 KiB of stack: this bounds the queue to 32 MiB.
-const MAX_WAITING: usize = 512;
+/// Bytes of stack copies the handed-over samples waiting for their tables may hold; beyond,
+/// the oldest are finished with frame pointers where a table is missing (as the kernel does
+/// when it cannot hand over). A sample holds from one page to 64 KiB of stack (a Python main
+/// thread some 12 KiB): 512 to 8,000 samples, a second or more of both CPUs at 1999 Hz, the
+/// time a large binary's table takes to build on a busy machine.
+const MAX_WAITING_BYTES: usize = 32 << 20;
 
 /// How long the stop waits for tables still being built, so that samples handed over for them
 /// are finished with them.
@@ -277,7 +279,7 @@ impl Session {
     }
 
     /// Finishes the walks of the samples the kernel handed over whose tables are ready now,
-    /// and counts them; with `force` (or past [`MAX_WAITING`]), those still waiting too.
+    /// and counts them; with `force` (or past [`MAX_WAITING_BYTES`]), those still waiting too.
     fn finish_handed_over(&mut self, force: bool, observer: &mut dyn Observer) {
         self.waiting.extend(self.sampler.take_deferred());
         if self.waiting.is_empty() {
@@ -301,7 +303,7 @@ impl Session {
                 true
             }
         });
-        let excess = if force { self.waiting.len() } else { self.waiting.len().saturating_sub(MAX_WAITING) };
+        let excess = if force { self.waiting.len() } else { over_budget(&self.waiting) };
         for mut s in self.waiting.drain(..excess) {
             if let Resumed::Done(status) = tables.resume(&self.sampler, &mut s.walk, true) {
                 done.push(counted(&mut s, status));
@@ -469,6 +471,23 @@ impl Session {
     }
 }
 
+/// How many of the oldest `waiting` samples must be finished now for the rest to hold at most
+/// [`MAX_WAITING_BYTES`] of stack.
+fn over_budget(waiting: &[DeferredSample]) -> usize {
+    // Each also holds up to three stacks of addresses (user, kernel, Python).
+    let size = |s: &DeferredSample| s.walk.stack.bytes.len() + 3 * 8 * crate::sample::MAX_STACK_DEPTH;
+    let mut held: usize = waiting.iter().map(size).sum();
+    let mut excess = 0;
+    for s in waiting {
+        if held <= MAX_WAITING_BYTES {
+            break;
+        }
+        held -= size(s);
+        excess += 1;
+    }
+    excess
+}
+
 /// A handed-over sample whose walk ended, as a count of one.
 fn counted(s: &mut DeferredSample, status: UnwindStatus) -> RawCount {
     let frames = std::mem::take(&mut s.walk.frames);
@@ -505,5 +524,53 @@ fn process_alive(pid: u32) -> bool {
         // The state follows the command name's closing parenthesis.
         Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::StackRef;
+    use crate::unwind::resume::{StackCopy, Suspended};
+
+    fn waiting(stack_bytes: usize) -> DeferredSample {
+        DeferredSample {
+            start: 0,
+            tid: 1,
+            cgroup: 0,
+            comm: String::new(),
+            kernel: StackRef::Empty,
+            python: StackRef::Empty,
+            walk: Suspended {
+                tgid: 1,
+                frames: Vec::new(),
+                pc: 0,
+                sp: 0,
+                fp: 0,
+                fp_down: 0,
+                pc_certain: true,
+                stack: StackCopy { base: 0, bytes: vec![0; stack_bytes] },
+                tables_only: false,
+                unplaced_reported: false,
+            },
+        }
+    }
+
+    /// The queue is bounded by what its samples hold, not by their number: small stacks (a
+    /// Python main thread's) may wait by the thousand, full copies by the few hundred, and the
+    /// oldest go first.
+    #[test]
+    fn waiting_samples_are_bounded_by_their_bytes() {
+        let small: Vec<DeferredSample> = (0..2000).map(|_| waiting(12 << 10)).collect();
+        assert_eq!(over_budget(&small), 0);
+        let full: Vec<DeferredSample> = (0..1000).map(|_| waiting(64 << 10)).collect();
+        let excess = over_budget(&full);
+        let per = (64 << 10) + 3 * 8 * crate::sample::MAX_STACK_DEPTH;
+        assert_eq!(excess, 1000 - MAX_WAITING_BYTES / per);
+        // Oldest first: one large sample ahead of small ones is the one finished.
+        let mut mixed = vec![waiting(MAX_WAITING_BYTES)];
+        mixed.extend((0..10).map(|_| waiting(4096)));
+        assert_eq!(over_budget(&mixed), 1);
+        assert_eq!(over_budget(&[]), 0);
     }
 }
