@@ -80,6 +80,14 @@ impl RowChunks {
         RowChunks { capacity, chunks: BTreeMap::new(), peak: 0 }
     }
 
+    /// Creates the first chunk before any table needs it: installing a chunk in `outer` waits
+    /// for an RCU grace period (15-25 ms here), which would otherwise fall between the first
+    /// process's capture and the kernel learning its mappings (its samples meanwhile walk with
+    /// frame pointers only). On error the first write tries again and reports it.
+    pub fn create_first(&mut self, outer: &impl MapCore) -> Result<(), ChunkError> {
+        self.chunk(outer, 0).map(|_| ())
+    }
+
     /// Rows addressable.
     pub fn capacity(&self) -> u32 {
         self.capacity

@@ -383,16 +383,17 @@ fn size_maps(maps: [&mut OpenMapMut<'static>; 8], opts: &SamplerOptions, sizes: 
     Ok(())
 }
 
-/// The row chunks (none yet) and the process-mapping array mapped into this process.
+/// The row chunks (the first one created) and the process-mapping array mapped into this
+/// process.
 fn map_unwind_arrays(programs: &Programs, sizes: &MapSizes) -> Result<UnwindArrays, SampleError> {
     let mmap_err = |e: std::io::Error| SampleError::Bpf {
         context: "failed to map the unwind-table arrays".into(),
         source: libbpf_rs::Error::from(e),
     };
-    Ok((
-        RowChunks::new(sizes.unwind_rows),
-        ArrayMmap::new(programs.unwind_mappings(), sizes.unwind_slots).map_err(mmap_err)?,
-    ))
+    let mut rows = RowChunks::new(sizes.unwind_rows);
+    // A failure here recurs, and is reported, at the first table written.
+    let _ = rows.create_first(programs.unwind_rows());
+    Ok((rows, ArrayMmap::new(programs.unwind_mappings(), sizes.unwind_slots).map_err(mmap_err)?))
 }
 
 /// Adds a process to the in-kernel target filter.
