@@ -113,8 +113,16 @@ fn check_interpreter(python: &Path) {
     assert_eq!(names, ["numbers", nested, method, "<module>"]);
     assert!(cache.get(id, &mem, py.offsets, by_thread(report.threads[0]).addr).is_none(), "a thread state is no code");
 
-    let idle = frames(&mem, py.offsets, by_thread(report.threads[1]).addr);
-    assert_eq!(idle.first().map(|f| f.code), Some(report.idle_code), "{python:?}: reporter thread");
+    // The reporter prints "ready" just before it calls idle(): give it the time to get there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let idle = loop {
+        let idle = frames(&mem, py.offsets, by_thread(report.threads[1]).addr).first().map(|f| f.code);
+        if idle == Some(report.idle_code) || std::time::Instant::now() > deadline {
+            break idle;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert_eq!(idle, Some(report.idle_code), "{python:?}: reporter thread");
 }
 
 /// Debian's python3 (3.11, stripped, interpreter linked into the executable): detected from
