@@ -281,7 +281,11 @@ impl Session {
     /// Finishes the walks of the samples the kernel handed over whose tables are ready now,
     /// and counts them; with `force` (or past [`MAX_WAITING_BYTES`]), those still waiting too.
     fn finish_handed_over(&mut self, force: bool, observer: &mut dyn Observer) {
-        self.waiting.extend(self.sampler.take_deferred());
+        for s in self.sampler.take_deferred() {
+            let pid = crate::process::ProcessId { tgid: s.walk.tgid, start: s.start };
+            self.symbolizer.python().read_stack(pid, &s.python);
+            self.waiting.push(s);
+        }
         if self.waiting.is_empty() {
             return;
         }
@@ -311,7 +315,6 @@ impl Session {
             self.handed_over.without_table += 1;
         }
         self.handed_over.finished += done.len() as u64;
-        self.symbolizer.python().read_new(&done);
         self.counts.add(done.into_iter().map(|c| self.sampler.weighed(c)).collect());
         // Code mapped after the mappings were read (the kernel's request to read them again may
         // have been answered by a read that came too early): read them now; the walks go on at

@@ -51,13 +51,19 @@ impl PythonNames {
     /// processes still run.
     pub fn read_new(&mut self, drained: &[RawCount]) {
         for rc in drained {
-            let StackRef::Frames(words) = &rc.python else { continue };
-            let Some(py) = self.procs.get(&rc.tgid) else { continue };
-            let pid = ProcessId { tgid: rc.tgid, start: rc.start };
-            let mem = ProcessMemory::new(rc.tgid);
-            for frame in words.iter().filter_map(|&w| decode_frame(w)) {
-                self.codes.get(pid, &mem, py.offsets, frame.code);
-            }
+            self.read_stack(ProcessId { tgid: rc.tgid, start: rc.start }, &rc.python);
+        }
+    }
+
+    /// Reads the code objects of one sample's Python frames not read yet, while its process
+    /// still runs (a sample handed over for its native walk, as it arrives: its walk may wait
+    /// for a table longer than a module's body runs).
+    pub fn read_stack(&mut self, pid: ProcessId, python: &StackRef) {
+        let StackRef::Frames(words) = python else { return };
+        let Some(py) = self.procs.get(&pid.tgid) else { return };
+        let mem = ProcessMemory::new(pid.tgid);
+        for frame in words.iter().filter_map(|&w| decode_frame(w)) {
+            self.codes.get(pid, &mem, py.offsets, frame.code);
         }
     }
 
