@@ -119,6 +119,16 @@ struct {
 	__uint(max_entries, 2 * 1024 * 1024);
 } deferred SEC(".maps");
 
+/* Where send_deferred builds a record before copying its used part into `deferred`, one per
+ * CPU (indexed by CPU: a struct prof_deferred is too big for a per-CPU array). Sized to the
+ * possible CPUs by userspace before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct prof_deferred);
+} deferred_scratch SEC(".maps");
+
 /* One chunk of unwind rows (see PROF_ROW_CHUNK_SHIFT); userspace creates each and writes it
  * through mmap. */
 struct unwind_row_chunk {
@@ -548,57 +558,66 @@ static long walk_step(__u64 index, void *ctx)
 
 /* Hands a sample whose walk stopped at a binary whose table is being built to userspace: the
  * registers of that frame, the frames walked so far, the kernel stack (in scratch slot 0) and a
- * copy of the user stack from the page of the stack pointer up. False when the ring buffer is
- * full. */
+ * copy of the user stack from the page of the stack pointer up. The record is built in
+ * deferred_scratch and only its used part (header and pages copied) goes to the ring buffer.
+ * False when the ring buffer is full. */
 static __always_inline bool send_deferred(const struct walk *st, const struct prof_sample_key *key,
 					  __u32 tid)
 {
-	struct prof_deferred *d = bpf_ringbuf_reserve(&deferred, sizeof(*d), 0);
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct prof_deferred *d = bpf_map_lookup_elem(&deferred_scratch, &cpu);
 	if (!d) {
 		stat_inc(PROF_STAT_DEFERRED_FULL);
 		return false;
 	}
-	d->tgid = key->tgid;
-	d->tid = tid;
-	d->start_time = key->start_time;
-	d->cgroup_id = key->cgroup_id;
-	__builtin_memcpy(d->comm, key->comm, sizeof(d->comm));
-	d->pc = st->pc;
-	d->sp = st->sp;
-	d->fp = st->fp;
-	d->user_len = st->depth;
-	d->kernel_len = 0;
-	d->kernel_status = key->kernel_status;
-	d->fp_down = st->fp_down;
-	d->pad[0] = 0;
-	d->pad[1] = 0;
+	struct prof_deferred_head *h = &d->head;
+	h->tgid = key->tgid;
+	h->tid = tid;
+	h->start_time = key->start_time;
+	h->cgroup_id = key->cgroup_id;
+	__builtin_memcpy(h->comm, key->comm, sizeof(h->comm));
+	h->pc = st->pc;
+	h->sp = st->sp;
+	h->fp = st->fp;
+	h->user_len = st->depth;
+	h->kernel_len = 0;
+	h->kernel_status = key->kernel_status;
+	h->fp_down = st->fp_down;
+	h->pad[0] = 0;
+	h->pad[1] = 0;
 	__u32 slot = 0;
 	struct prof_stack *k = bpf_map_lookup_elem(&scratch, &slot);
 	if (k && key->kernel_status == PROF_STACK_OK) {
-		d->kernel_len = k->len;
-		bpf_probe_read_kernel(d->kernel_ips, sizeof(d->kernel_ips), k->ips);
+		h->kernel_len = k->len;
+		bpf_probe_read_kernel(h->kernel_ips, sizeof(h->kernel_ips), k->ips);
 	}
 	slot = 1;
 	struct prof_stack *u = bpf_map_lookup_elem(&scratch, &slot);
-	if (!u || bpf_probe_read_kernel(d->user_ips, sizeof(d->user_ips), u->ips))
-		d->user_len = 0;
+	if (!u || bpf_probe_read_kernel(h->user_ips, sizeof(h->user_ips), u->ips))
+		h->user_len = 0;
 	/* the Python frames walked before the user stack (walk_python), in scratch slot 2 */
-	d->python_len = 0;
-	d->pad2 = 0;
+	h->python_len = 0;
+	h->pad2 = 0;
 	slot = 2;
 	struct prof_stack *py = bpf_map_lookup_elem(&scratch, &slot);
 	if (py && key->python_status == PROF_STACK_OK &&
-	    !bpf_probe_read_kernel(d->python_ips, sizeof(d->python_ips), py->ips))
-		d->python_len = py->len;
-	d->stack_base = st->sp & ~4095ULL;
-	d->stack_len = 0;
+	    !bpf_probe_read_kernel(h->python_ips, sizeof(h->python_ips), py->ips))
+		h->python_len = py->len;
+	h->stack_base = st->sp & ~4095ULL;
+	__u32 copied = 0;
 #pragma unroll
 	for (int i = 0; i < PROF_DEFERRED_PAGES; i++) {
-		if (bpf_probe_read_user(d->stack + i * 4096, 4096, (void *)(d->stack_base + i * 4096)))
+		if (bpf_probe_read_user(d->stack + i * 4096, 4096, (void *)(h->stack_base + i * 4096)))
 			break;
-		d->stack_len += 4096;
+		copied += 4096;
 	}
-	bpf_ringbuf_submit(d, 0);
+	if (copied > PROF_DEFERRED_STACK)
+		copied = PROF_DEFERRED_STACK;
+	h->stack_len = copied;
+	if (bpf_ringbuf_output(&deferred, d, sizeof(*h) + copied, 0)) {
+		stat_inc(PROF_STAT_DEFERRED_FULL);
+		return false;
+	}
 	stat_inc(PROF_STAT_DEFERRED);
 	return true;
 }

@@ -272,8 +272,10 @@ struct prof_proc_event {
 
 /* A sample whose user-stack walk reached a binary whose unwind table is being built, sent
  * through the `deferred` ring buffer instead of being counted: userspace continues the walk from
- * (pc, sp, fp) over the copied stack once the table is ready, and counts the sample then. */
-struct prof_deferred {
+ * (pc, sp, fp) over the copied stack once the table is ready, and counts the sample then. A
+ * record is this header followed by the stack_len bytes of stack it copied (struct
+ * prof_deferred), not the whole struct: a Python main thread's copy is 8-12 KiB of 64. */
+struct prof_deferred_head {
 	__u32 tgid;
 	__u32 tid;
 	/* as in struct prof_sample_key */
@@ -301,6 +303,11 @@ struct prof_deferred {
 	__u64 user_ips[PROF_MAX_STACK_DEPTH];
 	__u64 kernel_ips[PROF_MAX_STACK_DEPTH];
 	__u64 python_ips[PROF_MAX_STACK_DEPTH];
+};
+
+/* A deferred record at its largest: the header and every page of stack it can carry. */
+struct prof_deferred {
+	struct prof_deferred_head head;
 	__u8 stack[PROF_DEFERRED_STACK];
 };
 

@@ -116,7 +116,7 @@ fn unwind_handover_full_buffer_is_counted_not_lost() {
     ]);
     std::thread::sleep(std::time::Duration::from_millis(300));
     bg.signal(libc::SIGSTOP);
-    // ~200 samples at 99 Hz on 2 CPUs, more than the 4 MiB buffer's ~60.
+    // ~200 samples at 99 Hz on 2 CPUs, more than the 1 MiB buffer holds (25-60 records).
     std::thread::sleep(std::time::Duration::from_secs(3));
     bg.signal(libc::SIGCONT);
     let (status, summary) = bg.finish();

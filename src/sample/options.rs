@@ -111,15 +111,21 @@ pub fn auto_map_size(frequency_hz: u64, cpus: usize) -> u32 {
 }
 
 /// Bytes of the ring buffer of samples handed over while tables are built: a quarter second of
-/// every CPU's samples being handed over at `frequency_hz` (a sample carries 66 KiB), as a
-/// power of two between 1 and 8 MiB: 4 MiB at 99 Hz on 2 CPUs. prof reads it every 10 ms while
-/// tables are built; a full buffer costs no sample (the kernel walks on with frame pointers and
-/// counts it).
+/// every CPU's samples being handed over at `frequency_hz`, as a power of two between 1 and
+/// 8 MiB: 1 MiB at 99 Hz on 2 CPUs, 8 MiB from 999 Hz. A record is its header (3 KiB) and the
+/// stack pages it copied: 8-12 KiB for a Python main thread, 16-40 KiB for clang's, 64 KiB at
+/// most; the sizing takes 16 KiB. prof reads it every 10 ms while tables are built; a full
+/// buffer costs no sample (the kernel walks on with frame pointers and counts it). Its pages
+/// are mapped twice into prof (a ring buffer's data is), so they count twice in prof's RSS.
 pub fn deferred_buffer_bytes(frequency_hz: u64, cpus: usize) -> u32 {
-    let record = std::mem::size_of::<super::skel::types::prof_deferred>() as u64 + 8;
+    let head = std::mem::size_of::<super::skel::types::prof_deferred_head>() as u64;
+    let record = head + TYPICAL_DEFERRED_STACK + 8;
     let quarter_second = frequency_hz.saturating_mul(cpus as u64).saturating_mul(record) / 4;
     quarter_second.next_power_of_two().clamp(1 << 20, 8 << 20) as u32
 }
+
+/// The stack bytes a handed-over sample is taken to carry when sizing its ring buffer.
+const TYPICAL_DEFERRED_STACK: u64 = 16 * 1024;
 
 /// The smallest automatic stack and counts map: 2,048 entries (~2.3 MB of stacks), which at
 /// 99 Hz on 2 CPUs holds ~5 s of samples whose stacks are all new, so a drain delayed by a slow
@@ -177,9 +183,10 @@ mod tests {
     /// The hand-over buffer holds a quarter second of samples, within 1..8 MiB.
     #[test]
     fn sample_deferred_buffer_follows_the_rate() {
-        assert_eq!(deferred_buffer_bytes(99, 2), 4 << 20);
+        assert_eq!(deferred_buffer_bytes(99, 2), 1 << 20);
         assert_eq!(deferred_buffer_bytes(1, 1), 1 << 20);
-        assert_eq!(deferred_buffer_bytes(499, 2), 8 << 20);
+        assert_eq!(deferred_buffer_bytes(199, 2), 2 << 20);
+        assert_eq!(deferred_buffer_bytes(999, 2), 8 << 20);
         assert_eq!(deferred_buffer_bytes(u64::MAX, 4096), 8 << 20);
     }
 

@@ -224,6 +224,9 @@ struct MapSizes {
     events: u32,
     /// Bytes of the ring buffer of handed-over samples.
     deferred: u32,
+    /// Records a handed-over sample is built in: one per possible CPU (1 with `--unwind fp`,
+    /// which never hands over).
+    deferred_scratch: u32,
     /// Threads off the CPU with their stacks noted (1 when off-CPU time is not recorded).
     offcpu_pending: u32,
 }
@@ -252,6 +255,13 @@ impl MapSizes {
                 page_size()
             } else {
                 deferred_buffer_bytes(opts.frequency_hz, cpus).max(page_size())
+            },
+            // Indexed by CPU id; should the possible CPUs be unreadable, a sample on a CPU
+            // numbered beyond the online count walks on with frame pointers (counted as a full
+            // hand-over buffer).
+            deferred_scratch: match unwind {
+                UnwindMode::Fp => 1,
+                _ => libbpf_rs::num_possible_cpus().unwrap_or(cpus).clamp(1, 1 << 16) as u32,
             },
             offcpu_pending: if opts.off_cpu.is_some() { OFF_CPU_PENDING } else { 1 },
         }
@@ -311,6 +321,7 @@ macro_rules! maps_to_size {
             &mut m.counts,
             &mut m.events,
             &mut m.deferred,
+            &mut m.deferred_scratch,
             &mut m.offcpu_start,
         ]
     }};
@@ -363,10 +374,12 @@ fn unwind_mode_constant(mode: UnwindMode) -> u8 {
     }) as u8
 }
 
-/// Sizes the maps before loading: the target filter, the unwind arrays, stacks, counts and the
-/// event ring buffer and the ring buffer of handed-over samples (in that order).
-fn size_maps(maps: [&mut OpenMapMut<'static>; 8], opts: &SamplerOptions, sizes: &MapSizes) -> Result<(), SampleError> {
-    let [targets, unwind_rows, unwind_mappings, stacks, counts, events, deferred, offcpu_start] = maps;
+/// Sizes the maps before loading: the target filter, the unwind arrays, stacks, counts, the
+/// event ring buffer, the ring buffer of handed-over samples and their scratch records, and the
+/// off-CPU map (in that order).
+fn size_maps(maps: [&mut OpenMapMut<'static>; 9], opts: &SamplerOptions, sizes: &MapSizes) -> Result<(), SampleError> {
+    let [targets, unwind_rows, unwind_mappings, stacks, counts, events, deferred, deferred_scratch, offcpu_start] =
+        maps;
     if matches!(opts.targets, Targets::All) {
         // Only -p and a spawned command filter processes.
         targets.set_max_entries(1).map_err(bpf_err("failed to size the targets map"))?;
@@ -379,6 +392,9 @@ fn size_maps(maps: [&mut OpenMapMut<'static>; 8], opts: &SamplerOptions, sizes: 
     counts.set_max_entries(sizes.counts).map_err(bpf_err("failed to size the counts map"))?;
     events.set_max_entries(sizes.events).map_err(bpf_err("failed to size the event ring buffer"))?;
     deferred.set_max_entries(sizes.deferred).map_err(bpf_err("failed to size the deferred-sample ring buffer"))?;
+    deferred_scratch
+        .set_max_entries(sizes.deferred_scratch)
+        .map_err(bpf_err("failed to size the deferred-sample scratch map"))?;
     offcpu_start.set_max_entries(sizes.offcpu_pending).map_err(bpf_err("failed to size the off-CPU map"))?;
     Ok(())
 }
