@@ -150,8 +150,13 @@ def children(pid):
 class Arm:
     """One profiler configuration: its command line, how to tell it is sampling, its outputs."""
 
-    def __init__(self, name, kind, extra=()):
+    def __init__(self, name, kind, extra=(), binary=None):
         self.name, self.kind, self.extra = name, kind, list(extra)
+        # prof's binary when it is not the one under test (the baseline arm).
+        self.binary = binary
+
+    def prof(self, cfg):
+        return self.binary or cfg.prof
 
     def command(self, cfg, d, hz):
         if self.kind == "perf":
@@ -159,7 +164,7 @@ class Arm:
         if self.kind == "bpftrace":
             return [cfg.bpftrace, "-e", BPFTRACE_PROG.format(hz=hz)]
         if self.kind == "prof":
-            return [cfg.prof, "record", "-F", str(hz), "-v", *self.extra, "-o", f"{d}/x.svg", "-o", f"{d}/x.prof"]
+            return [self.prof(cfg), "record", "-F", str(hz), "-v", *self.extra, "-o", f"{d}/x.svg", "-o", f"{d}/x.prof"]
         raise ValueError(self.kind)
 
     def ready(self, pid, d):
@@ -359,7 +364,23 @@ def per_process_ms(cell, arm):
     return (churn - idle) / rate if None not in (churn, idle, rate) and rate > 0 else None
 
 
+def baseline_arm(cfg):
+    """The arm of prof built at --baseline's revision (named after it), or None."""
+    name = getattr(cfg, "baseline_name", "")
+    return f"prof {name}" if name else None
+
+
 def workloads(cfg):
+    """Phase B's workloads, each with its arms (the baseline's, if any, right after prof's)."""
+    wls = _workloads(cfg)
+    base = baseline_arm(cfg)
+    if base:
+        for wl in wls.values():
+            wl["arms"].insert(wl["arms"].index("prof") + 1, base)
+    return wls
+
+
+def _workloads(cfg):
     long = 3600
     w = cfg.workdir + "/bin"
     # Shorter windows at 999 Hz: bpftrace needs ~1 s per 1,000 distinct stacks to print its map.
@@ -454,9 +475,10 @@ def record_once(cfg, wname, wl, arm, rep):
             r["stage_write_svg_s"], r["stage_write_archive_s"] = writes.get("x.svg"), writes.get("x.prof")
             r["stage_exit_s"] = r["stop_to_exit_s"] - sum(
                 x or 0 for x in (r["stage_stop_s"], r["stage_symbolize_s"], r["stage_write_svg_s"], r["stage_write_archive_s"]))
-        r["render_svg_s"], _ = run_cmd([cfg.prof, "report", f"{d}/x.prof", "-o", f"{d}/r.svg"])
-        r["render_pprof_s"], _ = run_cmd([cfg.prof, "report", f"{d}/x.prof", "-o", f"{d}/x.pb.gz"])
-        run_cmd([cfg.prof, "report", f"{d}/x.prof", "-o", f"{d}/x.folded"])
+        prof = arm.prof(cfg)
+        r["render_svg_s"], _ = run_cmd([prof, "report", f"{d}/x.prof", "-o", f"{d}/r.svg"])
+        r["render_pprof_s"], _ = run_cmd([prof, "report", f"{d}/x.prof", "-o", f"{d}/x.pb.gz"])
+        run_cmd([prof, "report", f"{d}/x.prof", "-o", f"{d}/x.folded"])
         r["bytes"] = {"archive": os.path.getsize(f"{d}/x.prof"), "pprof": os.path.getsize(f"{d}/x.pb.gz"),
                       "svg": os.path.getsize(f"{d}/x.svg")}
         stacks = parse_folded(f"{d}/x.folded")
@@ -804,6 +826,51 @@ def ratio(a, b):
     return a / b if a is not None and b not in (None, 0) else None
 
 
+def without_builder(B, wname, arm):
+    """An arm's steady CPU (ms/s, median) in all threads but the unwind-table builder, which works
+    when a binary is first sampled."""
+    return med([sum(v for k, v in r.get("steady_threads_ms_per_s", {}).items() if not k.endswith(" prof-unwind"))
+                for r in B if r["workload"] == wname and r["arm"] == arm and r.get("steady_threads_ms_per_s")])
+
+
+def before_after(cfg, B, wls):
+    """The table comparing prof with its baseline arm, workload by workload (same run, interleaved)."""
+    base = baseline_arm(cfg)
+    if not base:
+        return []
+
+    def cell(wname, arm, key):
+        return med([r.get(key) for r in B if r["workload"] == wname and r["arm"] == arm])
+
+    def pair(old, new, spec=".2f", scale=1.0):
+        if old is None or new is None:
+            return f"{fmt(old and old * scale, spec)} → {fmt(new and new * scale, spec)}"
+        return f"{old * scale:{spec}} → {new * scale:{spec}} ({fmt(ratio(new, old), '.2f')}×)"
+
+    L = []
+    w = L.append
+    w(f"### Before and after: prof at {cfg.baseline_name} in the same run\n")
+    w(f"The arm `{base}` is prof built at commit {cfg.baseline_name} (release build; `scripts/bench --baseline "
+      f"{cfg.baseline_name}`), recorded in every repetition beside the others, interleaved; each cell "
+      f"is {cfg.baseline_name} → this build (this build ÷ {cfg.baseline_name}), medians. Below 1× is "
+      "better for every column.\n")
+    w("| workload | steady CPU ms/s | without the table builder ms/s | peak RSS MB | steady RSS MB | "
+      "end of recording → SVG s | BPF maps MB |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
+    for wn in wls:
+        w(f"| {wn} | {pair(cell(wn, base, 'steady_ms_per_s'), cell(wn, 'prof', 'steady_ms_per_s'))} | "
+          f"{pair(without_builder(B, wn, base), without_builder(B, wn, 'prof'))} | "
+          f"{pair(cell(wn, base, 'peak_rss_kib'), cell(wn, 'prof', 'peak_rss_kib'), '.1f', 1 / 1024)} | "
+          f"{pair(cell(wn, base, 'rss_steady_kib'), cell(wn, 'prof', 'rss_steady_kib'), '.1f', 1 / 1024)} | "
+          f"{pair(cell(wn, base, 'to_svg_s'), cell(wn, 'prof', 'to_svg_s'), '.3f')} | "
+          f"{pair(cell(wn, base, 'bpf_map_bytes'), cell(wn, 'prof', 'bpf_map_bytes'), '.1f', 2**-20)} |")
+    w("")
+    w(f"CPU per new process (churn less idle, per new task): "
+      f"{pair(per_process_ms(cell, base), per_process_ms(cell, 'prof'), '.3f')} ms. Samples captured, full "
+      f"stacks and losses of both are in the tables above (arm `{base}`).\n")
+    return L
+
+
 def summarize(cfg, A, B, C, meta):
     L = []
     w = L.append
@@ -949,6 +1016,8 @@ def summarize(cfg, A, B, C, meta):
     w("")
     out["speed"] = speed
 
+    L.extend(before_after(cfg, B, wls))
+
     w("### Output bytes per sample\n")
     w("Bytes of each output ÷ samples it holds (the whole system's samples).\n")
     w("| workload | prof archive | prof pprof (.pb.gz) | prof SVG | perf.data (no stacks) | perf.data (-g) | perf -g SVG | bpftrace text | perf.data(-g) / archive |")
@@ -1024,9 +1093,7 @@ def summarize(cfg, A, B, C, meta):
     worst = max((v for v in steady.values() if v is not None), default=None)
     bt = cell("idle", "bpftrace", "steady_ms_per_s")
     def main_thread(wn):
-        # Everything but the unwind-table builder, which works when a binary is first sampled.
-        return med([sum(v for k, v in r.get("steady_threads_ms_per_s", {}).items() if not k.endswith(" prof-unwind"))
-                    for r in B if r["workload"] == wn and r["arm"] == "prof" and r.get("steady_threads_ms_per_s")])
+        return without_builder(B, wn, "prof")
     t(("prof userspace CPU in steady state ≤ 1 ms per second at 99 Hz system-wide",
        f"{fmt(worst)} ms/s worst of the 99 Hz workloads (" + ", ".join(f"{k} {fmt(v)}" for k, v in steady.items()) +
        "); without the unwind-table builder thread (busy only when a binary is sampled for the first time, e.g. "
@@ -1104,6 +1171,8 @@ def main():
                          "less than 1%%, below a VM's run-to-run noise)")
     ap.add_argument("--stats-hz", type=int, default=999, help="sampling rate while reading BPF run times")
     ap.add_argument("--meta", default="{}", help="JSON: facts scripts/bench knows (commit, versions)")
+    ap.add_argument("--baseline-prof", default="", help="prof built at an earlier revision: an extra arm")
+    ap.add_argument("--baseline-name", default="", help="that revision (the arm is `prof NAME`)")
     ap.add_argument("--from-results", default="",
                     help="write the report again from a results.json of an earlier run (no measuring)")
     cfg = ap.parse_args()
@@ -1118,6 +1187,8 @@ def main():
     cfg.size_reps, cfg.size_seconds = (1, 3.0) if q else (3, 30.0)
     cfg.bigbin_mb = os.path.getsize(f"{cfg.workdir}/bin/bigbin") / 1e6
     meta = json.loads(cfg.meta)
+    if cfg.baseline_name:
+        meta["baseline"] = cfg.baseline_name
     t_start = time.monotonic()
     load0 = read("/proc/loadavg").split()[:3]
 
@@ -1129,6 +1200,7 @@ def main():
         with open(cfg.from_results) as f:
             saved = json.load(f)
         meta, A, B, C, D, E = saved["meta"], saved["A"], saved["B"], saved["C"], saved.get("D"), saved.get("E")
+        cfg.baseline_name = meta.get("baseline", "")
         run = saved.get("run") or run_facts_from_markdown(cfg.out)
         load0, load1, loads, elapsed, now = run["load0"], run["load1"], run["loads"], run["elapsed"], run["date"]
         wls = workloads(cfg)
@@ -1137,6 +1209,8 @@ def main():
         log(f"{NCPU} CPUs, load average {' '.join(load0)}; {cfg.reps} repetition(s)")
         A = ({"calls": 0, "rows": [], "bpf_stats": [], "hz": cfg.amp_hz, "stats_hz": cfg.stats_hz} if cfg.skip_a
              else amplification(cfg, log))
+        if cfg.baseline_name:
+            ARMS[baseline_arm(cfg)] = Arm(baseline_arm(cfg), "prof", binary=os.path.abspath(cfg.baseline_prof))
         wls = workloads(cfg)
         only = [x for x in cfg.only.split(",") if x]
         B = []
@@ -1206,7 +1280,8 @@ def main():
       "a sample); (3) `perf record -F 99 -e cpu-clock -a -g`, then `perf script | inferno-collapse-perf | "
       "inferno-flamegraph`; (4) `bpftrace -e 'profile:hz:99 { @[kstack, ustack, comm] = count(); }'`; "
       "(5) `prof record -F 99 -o x.svg -o x.prof` (default `--unwind auto`), and in the cost table also "
-      "`--unwind fp`.\n")
+      "`--unwind fp`" + (f"; (6) `prof {cfg.baseline_name}`: the same command with prof built at commit "
+                         f"{cfg.baseline_name} (recordings only)" if cfg.baseline_name else "") + ".\n")
     m("## Targets\n")
     md.extend(head)
     m("")
@@ -1232,6 +1307,7 @@ def main():
     m("## Rerun\n")
     m("```sh\nscripts/bench            # full run (root; ~30 min on 2 CPUs): rewrites docs/BENCHMARKS.md\n"
       "scripts/bench --quick    # one short repetition of everything (CI smoke test; does not judge timings)\n"
+      "scripts/bench --baseline REV   # also prof built at REV, and a before/after table\n"
       "```\n")
     m("Needs root (or CAP_BPF + CAP_PERFMON + CAP_SYS_ADMIN for bpftrace and the sysctl). `scripts/bench-setup "
       "perf bpftrace inferno` installs linux-perf, bpftrace, hyperfine, /usr/bin/time and inferno's tools. "
