@@ -112,16 +112,18 @@ pub fn auto_map_size(frequency_hz: u64, cpus: usize) -> u32 {
 
 /// Bytes of the ring buffer of samples handed over while tables are built: a quarter second of
 /// every CPU's samples being handed over at `frequency_hz`, as a power of two between 1 and
-/// 8 MiB: 1 MiB at 99 Hz on 2 CPUs, 8 MiB from 999 Hz. A record is its header (3 KiB) and the
+/// 4 MiB: 1 MiB at 99 Hz on 2 CPUs, 4 MiB from 499 Hz. A record is its header (3 KiB) and the
 /// stack pages it copied: 8-12 KiB for a Python main thread, 16-40 KiB for clang's, 64 KiB at
-/// most; the sizing takes 16 KiB. prof reads it every 10 ms while tables are built; a full
-/// buffer costs no sample (the kernel walks on with frame pointers and counts it). Its pages
-/// are mapped twice into prof (a ring buffer's data is), so they count twice in prof's RSS.
+/// most; the sizing takes 16 KiB, so 4 MiB holds ~200 records, 100 ms of two CPUs at 999 Hz.
+/// prof reads it every 10 ms while tables are built; a full buffer costs no sample (the kernel
+/// walks on with frame pointers and counts it). Its pages are mapped twice into prof (a ring
+/// buffer's data is) and are resident from the start, so they count twice in prof's RSS: hence
+/// the low ceiling.
 pub fn deferred_buffer_bytes(frequency_hz: u64, cpus: usize) -> u32 {
     let head = std::mem::size_of::<super::skel::types::prof_deferred_head>() as u64;
     let record = head + TYPICAL_DEFERRED_STACK + 8;
     let quarter_second = frequency_hz.saturating_mul(cpus as u64).saturating_mul(record) / 4;
-    quarter_second.next_power_of_two().clamp(1 << 20, 8 << 20) as u32
+    quarter_second.next_power_of_two().clamp(1 << 20, 4 << 20) as u32
 }
 
 /// The stack bytes a handed-over sample is taken to carry when sizing its ring buffer.
@@ -180,14 +182,14 @@ pub const UNWIND_MAPPING_SLOTS: u32 = 1 << 16;
 mod tests {
     use super::{auto_map_size, deferred_buffer_bytes, events_buffer_bytes, DEFAULT_EVENTS_BUFFER, MIN_EVENTS_BUFFER};
 
-    /// The hand-over buffer holds a quarter second of samples, within 1..8 MiB.
+    /// The hand-over buffer holds a quarter second of samples, within 1..4 MiB.
     #[test]
     fn sample_deferred_buffer_follows_the_rate() {
         assert_eq!(deferred_buffer_bytes(99, 2), 1 << 20);
         assert_eq!(deferred_buffer_bytes(1, 1), 1 << 20);
         assert_eq!(deferred_buffer_bytes(199, 2), 2 << 20);
-        assert_eq!(deferred_buffer_bytes(999, 2), 8 << 20);
-        assert_eq!(deferred_buffer_bytes(u64::MAX, 4096), 8 << 20);
+        assert_eq!(deferred_buffer_bytes(499, 2), 4 << 20);
+        assert_eq!(deferred_buffer_bytes(u64::MAX, 4096), 4 << 20);
     }
 
     /// The ring buffer is the default for 0, a power of two of at least one page otherwise.
