@@ -121,7 +121,7 @@ struct {
 
 /* Where send_deferred builds a record before copying its used part into `deferred`, one per
  * CPU (indexed by CPU: a struct prof_deferred is too big for a per-CPU array). Sized to the
- * possible CPUs by userspace before load. */
+ * CPUs sampled (up to the highest online CPU id) by userspace before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

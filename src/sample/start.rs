@@ -49,7 +49,7 @@ impl Sampler {
         check_request(opts)?;
         let cpus = cpus::online_cpus().map_err(SampleError::Cpus)?;
         let plan = Plan::new(opts)?;
-        let sizes = MapSizes::new(opts, plan.unwind, cpus.len());
+        let sizes = MapSizes::new(opts, plan.unwind, &cpus);
         let programs = load(opts, &plan, &sizes)?;
         let (rows, mappings) = match plan.unwind {
             UnwindMode::Fp => (None, None),
@@ -224,15 +224,17 @@ struct MapSizes {
     events: u32,
     /// Bytes of the ring buffer of handed-over samples.
     deferred: u32,
-    /// Records a handed-over sample is built in: one per possible CPU (1 with `--unwind fp`,
-    /// which never hands over).
+    /// Records a handed-over sample is built in, indexed by CPU id: one per id up to the
+    /// highest online CPU's, the CPUs sampled (1 with `--unwind fp`, which never hands over).
     deferred_scratch: u32,
     /// Threads off the CPU with their stacks noted (1 when off-CPU time is not recorded).
     offcpu_pending: u32,
 }
 
 impl MapSizes {
-    fn new(opts: &SamplerOptions, unwind: UnwindMode, cpus: usize) -> MapSizes {
+    /// Sizes for sampling on the CPUs `online` (their ids).
+    fn new(opts: &SamplerOptions, unwind: UnwindMode, online: &[u32]) -> MapSizes {
+        let cpus = online.len();
         let (unwind_rows, unwind_slots) = match unwind {
             UnwindMode::Fp => (1, 1),
             _ if opts.unwind_rows == 0 => (DEFAULT_UNWIND_ROWS, UNWIND_MAPPING_SLOTS),
@@ -256,12 +258,11 @@ impl MapSizes {
             } else {
                 deferred_buffer_bytes(opts.frequency_hz, cpus).max(page_size())
             },
-            // Indexed by CPU id; should the possible CPUs be unreadable, a sample on a CPU
-            // numbered beyond the online count walks on with frame pointers (counted as a full
-            // hand-over buffer).
+            // Not the possible CPUs: VMs often declare far more than they run (67 KiB each).
+            // Perf events are opened on the CPUs online at the start only.
             deferred_scratch: match unwind {
                 UnwindMode::Fp => 1,
-                _ => libbpf_rs::num_possible_cpus().unwrap_or(cpus).clamp(1, 1 << 16) as u32,
+                _ => online.iter().max().map_or(1, |&id| id.saturating_add(1)),
             },
             offcpu_pending: if opts.off_cpu.is_some() { OFF_CPU_PENDING } else { 1 },
         }
