@@ -57,26 +57,27 @@ pub fn read_code(mem: &dyn Memory, offsets: &Offsets, addr: u64) -> Option<CodeI
 /// functions, of which a profile samples a few thousand. Past it the cache starts over.
 pub const MAX_CACHED_CODES: usize = 65_536;
 
-/// Code objects already read, per process and address (None: the address held no code
-/// object). A process that calls exec must be forgotten ([`CodeCache::forget`]): its code
+/// Code objects already read, per process and address. A failed read is not kept: the
+/// address may hold a code object later (Python reuses the memory of one freed, e.g. a module
+/// body's after its import, for the next), so it is read again when a sample names it. A process that calls exec must be forgotten ([`CodeCache::forget`]): its code
 /// objects are gone while its process id and start time stay.
 #[derive(Debug, Default)]
 pub struct CodeCache {
-    codes: HashMap<(ProcessId, u64), Option<Arc<CodeInfo>>>,
+    codes: HashMap<(ProcessId, u64), Arc<CodeInfo>>,
 }
 
 impl CodeCache {
     /// The code object at `addr` in process `pid`, read through `mem` the first time.
     pub fn get(&mut self, pid: ProcessId, mem: &dyn Memory, offsets: &Offsets, addr: u64) -> Option<Arc<CodeInfo>> {
         if let Some(hit) = self.codes.get(&(pid, addr)) {
-            return hit.clone();
+            return Some(hit.clone());
         }
         if self.codes.len() >= MAX_CACHED_CODES {
             self.codes.clear();
         }
-        let info = read_code(mem, offsets, addr).map(Arc::new);
+        let info = Arc::new(read_code(mem, offsets, addr)?);
         self.codes.insert((pid, addr), info.clone());
-        info
+        Some(info)
     }
 
     /// Forgets every code object of process `tgid` (it exec'd or exited).
