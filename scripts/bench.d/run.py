@@ -833,14 +833,12 @@ def without_builder(B, wname, arm):
                 for r in B if r["workload"] == wname and r["arm"] == arm and r.get("steady_threads_ms_per_s")])
 
 
-def before_after(cfg, B, wls):
-    """The table comparing prof with its baseline arm, workload by workload (same run, interleaved)."""
+def before_after(cfg, B, wls, cell):
+    """The table comparing prof with its baseline arm, workload by workload (same run,
+    interleaved); `cell(workload, arm, key)` is the median of one measurement."""
     base = baseline_arm(cfg)
     if not base:
         return []
-
-    def cell(wname, arm, key):
-        return med([r.get(key) for r in B if r["workload"] == wname and r["arm"] == arm])
 
     def pair(old, new, spec=".2f", scale=1.0):
         if old is None or new is None:
@@ -1016,7 +1014,7 @@ def summarize(cfg, A, B, C, meta):
     w("")
     out["speed"] = speed
 
-    L.extend(before_after(cfg, B, wls))
+    L.extend(before_after(cfg, B, wls, cell))
 
     w("### Output bytes per sample\n")
     w("Bytes of each output ÷ samples it holds (the whole system's samples).\n")

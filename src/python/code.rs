@@ -59,15 +59,16 @@ pub const MAX_CACHED_CODES: usize = 65_536;
 
 /// Code objects already read, per process and address. A failed read is not kept: the
 /// address may hold a code object later (Python reuses the memory of one freed, e.g. a module
-/// body's after its import, for the next), so it is read again when a sample names it. A process that calls exec must be forgotten ([`CodeCache::forget`]): its code
-/// objects are gone while its process id and start time stay.
+/// body's after its import, for the next), so it is read again when a sample names it. A
+/// process that calls exec must be forgotten ([`CodeCache::forget`]): its code objects are
+/// gone while its process id and start time stay.
 #[derive(Debug, Default)]
 pub struct CodeCache {
     codes: HashMap<(ProcessId, u64), Arc<CodeInfo>>,
 }
 
 impl CodeCache {
-    /// The code object at `addr` in process `pid`, read through `mem` the first time.
+    /// The code object at `addr` in process `pid`, read through `mem` until a read succeeds.
     pub fn get(&mut self, pid: ProcessId, mem: &dyn Memory, offsets: &Offsets, addr: u64) -> Option<Arc<CodeInfo>> {
         if let Some(hit) = self.codes.get(&(pid, addr)) {
             return Some(hit.clone());
